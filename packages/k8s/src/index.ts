@@ -1,0 +1,1 @@
+export type { PodTarget, ServiceRef, ServingPort, TargetEvent, Workload } from './pod-target.ts';
