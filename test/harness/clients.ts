@@ -1,0 +1,88 @@
+// Real clients, from the host (from = undefined) or from inside a pod: curl, wrk, the Node load client.
+import { must, run } from './exec.ts';
+import type { LoadPlan, LoadResult } from './load-client.ts';
+import type { Pod } from './pod.ts';
+import { requireTool } from './privileges.ts';
+
+function inPod(from: Pod | undefined, argv: string[]): string[] {
+  return from === undefined ? argv : ['ip', 'netns', 'exec', from.netns, ...argv];
+}
+
+export interface CurlOptions {
+  readonly method?: string;
+  readonly headers?: readonly string[];
+  readonly data?: string;
+}
+
+/** One request with curl; resolves with the status code (0 when no response came). */
+export async function curl(from: Pod | undefined, url: string, opts: CurlOptions = {}): Promise<number> {
+  const argv = ['curl', '-g', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10'];
+  if (opts.method !== undefined) argv.push('-X', opts.method);
+  for (const h of opts.headers ?? []) argv.push('-H', h);
+  if (opts.data !== undefined) argv.push('--data-binary', opts.data);
+  const r = await run(inPod(from, [...argv, url]), { timeoutMs: 15_000 });
+  return Number(r.stdout.trim() || 0);
+}
+
+export interface WrkOptions {
+  readonly connections: number;
+  readonly threads?: number;
+  readonly durationS: number;
+  /** Extra headers, e.g. 'Connection: close' for a new connection per request. */
+  readonly headers?: readonly string[];
+}
+
+export interface WrkResult {
+  readonly requests: number;
+  readonly durationS: number;
+  readonly requestsPerSecond: number;
+  readonly non2xx3xx: number;
+  readonly socketErrors: number;
+  /** Latency percentiles in milliseconds, from --latency. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v.trim());
+  if (!m) return Number.NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+/** Parses wrk's text report. */
+export function parseWrk(out: string): WrkResult {
+  const requests = /(\d+) requests in ([\d.]+)(ms|s|m)/.exec(out);
+  if (!requests) throw new Error(`wrk output not understood:\n${out}`);
+  const durationS = toMs(`${requests[2]}${requests[3]}`) / 1000;
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? 'NaN');
+  return {
+    requests: Number(requests[1]),
+    durationS,
+    requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
+    non2xx3xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    socketErrors: errs ? Number(errs[1]) + Number(errs[2]) + Number(errs[3]) + Number(errs[4]) : 0,
+    p50Ms: pct('50'),
+    p99Ms: pct('99'),
+  };
+}
+
+/** Runs wrk for a bounded time. */
+export async function wrk(from: Pod | undefined, url: string, opts: WrkOptions): Promise<WrkResult> {
+  requireTool('/usr/bin/wrk', 'wrk');
+  const argv = ['wrk', '--latency', '-t', String(opts.threads ?? 1), '-c', String(opts.connections)];
+  argv.push('-d', `${opts.durationS}s`, '--timeout', '10s');
+  for (const h of opts.headers ?? []) argv.push('-H', h);
+  const out = await must(inPod(from, [...argv, url]), { timeoutMs: (opts.durationS + 30) * 1000 });
+  return parseWrk(out);
+}
+
+/** Runs the Node load client (load-client.ts) as its own process and returns its counts. */
+export async function load(from: Pod | undefined, plan: LoadPlan): Promise<LoadResult> {
+  const script = new URL('./load-client.ts', import.meta.url).pathname;
+  const out = await must(inPod(from, [process.execPath, script, JSON.stringify(plan)]), {
+    timeoutMs: (plan.timeoutMs ?? 300_000) + 30_000,
+  });
+  return JSON.parse(out) as LoadResult;
+}

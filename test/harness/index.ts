@@ -1,0 +1,13 @@
+export type { CurlOptions, WrkOptions, WrkResult } from './clients.ts';
+export { curl, load, parseWrk, wrk } from './clients.ts';
+export type { RunResult } from './exec.ts';
+export { must, run, sleep } from './exec.ts';
+export type { LoadPlan, LoadResult } from './load-client.ts';
+export type { PodOptions } from './network.ts';
+export { TestNetwork } from './network.ts';
+export type { PodShape, PodSpec } from './pod.ts';
+export { Pod } from './pod.ts';
+export { requireBpf, requireNetAdmin, requireTool } from './privileges.ts';
+export type { RunningServer } from './servers.ts';
+export { NGINX_STATUSES, startNginx, startStatusServer } from './servers.ts';
+export { cleanStale, STATE_DIR, staleSlots } from './slots.ts';

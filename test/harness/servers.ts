@@ -1,0 +1,126 @@
+// Real HTTP servers inside a pod: Debian's nginx with fixed responses, and the Node status server.
+
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from './exec.ts';
+import type { Pod } from './pod.ts';
+import { requireTool } from './privileges.ts';
+
+export interface RunningServer {
+  readonly pod: Pod;
+  readonly port: number;
+  /** URL of a path on this server through the pod's IPv4 (or IPv6) address. */
+  url(path?: string, family?: 4 | 6): string;
+  stop(): Promise<void>;
+}
+
+/** Status codes nginx answers at /status/NNN (nginx's `return` needs literal codes). */
+export const NGINX_STATUSES = [200, 201, 204, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504] as const;
+
+function nginxConfig(dir: string, port: number): string {
+  const statuses = NGINX_STATUSES.map(
+    (s) => `    location = /status/${s} { return ${s}${s === 301 ? ' /' : s === 204 ? '' : ` "${s}\\n"`}; }`,
+  ).join('\n');
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+user root;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  keepalive_timeout 120s;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  default_type text/plain;
+  server {
+    listen ${port} backlog=4096;
+    listen [::]:${port} ipv6only=on backlog=4096;
+    location = / { return 200 "ok\\n"; }
+${statuses}
+    location / { return 404 "404\\n"; }
+  }
+}
+`;
+}
+
+async function waitReady(pod: Pod, port: number, child: ChildProcess, what: string): Promise<void> {
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${what} in pod ${pod.name} exited before it served`);
+    const r = await pod.exec([
+      'curl',
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `http://127.0.0.1:${port}/`,
+    ]);
+    if (r.stdout === '200') return;
+    await sleep(50);
+  }
+  throw new Error(`${what} in pod ${pod.name} did not answer on port ${port} within 10 s`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    await Promise.race([done, sleep(3000).then(() => child.kill('SIGKILL'))]);
+    await done;
+  };
+}
+
+/** Starts nginx in the pod: `/` → 200, `/status/NNN` → NNN for NGINX_STATUSES, else 404. */
+export async function startNginx(pod: Pod, port = 80): Promise<RunningServer> {
+  requireTool('/usr/sbin/nginx', 'nginx-light');
+  const dir = mkdtempSync(join(tmpdir(), `owlk8s-nginx-${pod.name}-`));
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port));
+  // nginx itself runs as root (user root) so it can read this temp dir; it is inside the pod only.
+  const child = pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: 'ignore',
+  });
+  child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  await waitReady(pod, port, child, 'nginx');
+  const stop = stopper(child);
+  return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop };
+}
+
+/** Starts the Node status server (status-server.ts) in the pod. */
+export async function startStatusServer(pod: Pod, port = 8080): Promise<RunningServer> {
+  const script = new URL('./status-server.ts', import.meta.url).pathname;
+  const child = pod.spawn([process.execPath, script, '--port', String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(
+      () => reject(new Error(`status server in pod ${pod.name} did not start in 10 s`)),
+      10_000,
+    );
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('"listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`status server in pod ${pod.name} exited with ${code}`));
+    });
+  });
+  const stop = stopper(child);
+  return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop };
+}
