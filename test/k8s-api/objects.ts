@@ -1,0 +1,150 @@
+// Builders of realistic API objects for tests and the demo: only what a kubelet, scheduler and
+// controllers would have filled in that owlk8s reads, with the real field names.
+
+import type { KubeObject } from './store.ts';
+
+export interface OwnerRef {
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+/** The controller ownerReference pointing at a stored object (it must have a uid: pass what apply() returned). */
+export function ownerRef(
+  owner: KubeObject,
+): OwnerRef & { apiVersion: string; controller: true; blockOwnerDeletion: true } {
+  if (!owner.metadata.uid)
+    throw new Error(
+      `ownerRef: ${owner.kind} ${owner.metadata.name} has no uid (use the object apply() returned)`,
+    );
+  return {
+    apiVersion: owner.apiVersion ?? 'v1',
+    kind: owner.kind,
+    name: owner.metadata.name,
+    uid: owner.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export interface ContainerPortSpec {
+  readonly containerPort: number;
+  readonly name?: string;
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface PodSpec {
+  readonly name: string;
+  readonly namespace?: string;
+  /** spec.nodeName; omit for a pod not yet scheduled. */
+  readonly node?: string;
+  /** status.podIPs in order (IPv4 and/or IPv6); empty until the CNI assigns them. */
+  readonly ips?: readonly string[];
+  readonly phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  readonly ready?: boolean;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+  readonly ports?: readonly ContainerPortSpec[];
+  readonly owner?: KubeObject;
+  readonly hostNetwork?: boolean;
+  readonly uid?: string;
+}
+
+export function pod(p: PodSpec): KubeObject {
+  const ips = p.ips ?? [];
+  const status: Record<string, unknown> = {
+    phase: p.phase ?? 'Running',
+    conditions: [{ type: 'Ready', status: p.ready === false ? 'False' : 'True' }],
+  };
+  if (ips.length > 0) {
+    status.podIP = ips[0];
+    status.podIPs = ips.map((ip) => ({ ip }));
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: p.name,
+      namespace: p.namespace ?? 'default',
+      ...(p.uid ? { uid: p.uid } : {}),
+      ...(p.labels ? { labels: { ...p.labels } } : {}),
+      ...(p.annotations ? { annotations: { ...p.annotations } } : {}),
+      ...(p.owner ? { ownerReferences: [ownerRef(p.owner)] } : {}),
+    },
+    spec: {
+      ...(p.node ? { nodeName: p.node } : {}),
+      ...(p.hostNetwork ? { hostNetwork: true } : {}),
+      containers: [
+        { name: 'main', image: 'nginx:1.27', ports: (p.ports ?? []).map((x) => ({ protocol: 'TCP', ...x })) },
+      ],
+    },
+    status,
+  };
+}
+
+export interface ServicePortSpec {
+  readonly port: number;
+  readonly name?: string;
+  /** A number, or the name of a container port; defaults to `port`. */
+  readonly targetPort?: number | string;
+  readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface ServiceSpec {
+  readonly name: string;
+  readonly namespace?: string;
+  /** Omit for a Service without selector (its Endpoints are managed by hand). */
+  readonly selector?: Record<string, string>;
+  readonly ports: readonly ServicePortSpec[];
+  readonly clusterIP?: string;
+  readonly annotations?: Record<string, string>;
+}
+
+export function service(s: ServiceSpec): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: s.name,
+      namespace: s.namespace ?? 'default',
+      ...(s.annotations ? { annotations: { ...s.annotations } } : {}),
+    },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: s.clusterIP ?? '198.18.255.1',
+      ...(s.selector ? { selector: { ...s.selector } } : {}),
+      ports: s.ports.map((p) => ({ protocol: 'TCP', targetPort: p.port, ...p })),
+    },
+  };
+}
+
+export function namespace(name: string, annotations?: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/metadata.name': name },
+      ...(annotations ? { annotations } : {}),
+    },
+    status: { phase: 'Active' },
+  };
+}
+
+export function node(name: string, annotations?: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name }, ...(annotations ? { annotations } : {}) },
+    spec: {},
+  };
+}
+
+/** A workload object (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob), optionally owned by another. */
+export function workload(kind: string, name: string, namespace = 'default', owner?: KubeObject): KubeObject {
+  return {
+    kind,
+    metadata: { name, namespace, ...(owner ? { ownerReferences: [ownerRef(owner)] } : {}) },
+    spec: {},
+  };
+}
