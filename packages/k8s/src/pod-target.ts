@@ -3,7 +3,10 @@
 
 /** The workload users know the pod by, resolved through its owner chain. */
 export interface Workload {
-  /** Deployment, StatefulSet, DaemonSet, ReplicaSet (without a Deployment), Job, CronJob, or Pod (bare). */
+  /**
+   * Deployment, StatefulSet, DaemonSet, ReplicaSet (without a Deployment), Job (without a CronJob),
+   * CronJob, Pod (bare pod: name is the pod's), or the kind of another controller (e.g. Rollout).
+   */
   readonly kind: string;
   readonly name: string;
 }
@@ -17,9 +20,13 @@ export interface ServiceRef {
   readonly portName?: string;
 }
 
-/** One container port of the pod that at least one Service targets (or every declared port). */
+/**
+ * A TCP port of the pod that at least one Service targets; with scope 'all', also every declared
+ * container port (services then may be empty). Sorted by port; services sorted by namespace/name/port.
+ */
 export interface ServingPort {
   readonly port: number;
+  /** The container port's name, when the pod declares this port with one. */
   readonly name?: string;
   readonly services: readonly ServiceRef[];
 }
@@ -34,8 +41,10 @@ export interface PodTarget {
   readonly phase: string;
   readonly ready: boolean;
   readonly workload: Workload;
-  /** The ReplicaSet between a pod and its Deployment, when there is one. */
+  /** The ReplicaSet between a pod and its Deployment, when there is one (`k8s.replicaset.name`). */
   readonly replicaSet?: string;
+  /** The Job between a pod and its CronJob, when there is one (`k8s.job.name`). */
+  readonly job?: string;
   /** Configured labels only. */
   readonly labels: Readonly<Record<string, string>>;
   /** The pod annotation `resource.opentelemetry.io/service.name`, when set. */
@@ -43,6 +52,11 @@ export interface PodTarget {
   readonly ports: readonly ServingPort[];
 }
 
+/**
+ * upsert: a new target (no previous) or a changed one (previous = the record before). remove: the
+ * pod is gone or no longer a target (deleted, ignored, terminated, left its Services).
+ * A pod name reused with a new uid gives remove(old) then upsert(new).
+ */
 export type TargetEvent =
   | { readonly type: 'upsert'; readonly target: PodTarget; readonly previous?: PodTarget }
   | { readonly type: 'remove'; readonly target: PodTarget };

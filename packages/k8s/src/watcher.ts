@@ -1,0 +1,368 @@
+// The node's view of the cluster as pod targets: four list-watch loops (this node's pods, all
+// Services, all Namespaces, this Node), an owner resolver, and the target set they keep current.
+// Targets are computed only once every loop has listed, so the first events already form a
+// complete snapshot; afterwards each change recomputes only the pods it can affect.
+
+import { isDeepStrictEqual } from 'node:util';
+import { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.ts';
+import type { Change } from './cache.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { Dispatcher } from './dispatcher.ts';
+import type { ApiError } from './errors.ts';
+import { type Logger, silentLogger } from './logger.ts';
+import { OwnerResolver, ownerKey } from './owners.ts';
+import type { PodTarget, TargetEvent } from './pod-target.ts';
+import {
+  keyOf,
+  type PodRecord,
+  projectPod,
+  projectScope,
+  projectService,
+  type ScopeRecord,
+  type ServiceRecord,
+} from './records.ts';
+import { Reflector, type ReflectorStatus } from './reflector.ts';
+import { decide, type Scope, type TargetSettings } from './targets.ts';
+import type { Transport } from './transport.ts';
+
+export interface PodTargetWatcherOptions {
+  /** The node whose pods become targets. */
+  readonly nodeName: string;
+  readonly transport: Transport;
+  /** 'services' (default): pods backing at least one Service; 'all': every pod of the node. */
+  readonly scope?: Scope;
+  /** Pod label keys to copy into each target. */
+  readonly labels?: readonly string[];
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  /** Retry delays after failures: initial 500 ms, doubling, capped at 30 s (with jitter). */
+  readonly backoff?: Partial<BackoffOptions>;
+  /** Items per list page (limit/continue); default 500. */
+  readonly pageSize?: number;
+  /** Watches end server-side after a random [t, 2t) seconds and are re-opened; default 300. */
+  readonly watchTimeoutSeconds?: number;
+  /** Owner GETs in flight at once; default 8. */
+  readonly ownerLookupConcurrency?: number;
+  /** A failed owner GET is retried after this long; default 30 s. */
+  readonly ownerRetryAfterMs?: number;
+}
+
+export type ConnectionState = 'connecting' | 'synced' | 'degraded' | 'stopped';
+
+export interface WatcherStatus {
+  /** connecting: before the first complete snapshot; degraded: some watch is retrying. */
+  readonly state: ConnectionState;
+  /** The first complete snapshot exists. */
+  readonly synced: boolean;
+  /** Time since the stalest resource last heard from the API (undefined until all have). */
+  readonly sinceLastSyncMs: number | undefined;
+  readonly lastError: ApiError | undefined;
+  readonly resources: readonly ReflectorStatus[];
+  readonly targets: number;
+}
+
+export class PodTargetWatcher {
+  readonly nodeName: string;
+  readonly #settings: TargetSettings;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #events: Dispatcher<TargetEvent>;
+  readonly #errors: Dispatcher<ApiError>;
+  readonly #pods: Reflector<PodRecord>;
+  readonly #services: Reflector<ServiceRecord>;
+  readonly #namespaces: Reflector<ScopeRecord>;
+  readonly #nodes: Reflector<ScopeRecord>;
+  readonly #owners: OwnerResolver;
+  readonly #servicesByNs = new Map<string, Map<string, ServiceRecord>>();
+  readonly #podsByNs = new Map<string, Set<string>>();
+  readonly #podsByOwner = new Map<string, Set<string>>();
+  readonly #targets = new Map<string, PodTarget>();
+  readonly #pendingPods = new Set<string>();
+  readonly #hostNetworkLogged = new Set<string>();
+  readonly #syncWaiters: Array<() => void> = [];
+  #initialized = false;
+  #synced = false;
+  #started = false;
+  #stopped = false;
+  #lastError: ApiError | undefined;
+
+  constructor(opts: PodTargetWatcherOptions) {
+    if (!opts.nodeName) throw new TypeError('PodTargetWatcher: nodeName is required');
+    this.nodeName = opts.nodeName;
+    this.#settings = { scope: opts.scope ?? 'services', labels: [...(opts.labels ?? [])] };
+    if (this.#settings.scope !== 'services' && this.#settings.scope !== 'all') {
+      throw new TypeError(
+        `PodTargetWatcher: scope must be 'services' or 'all', got ${JSON.stringify(opts.scope)}`,
+      );
+    }
+    this.#logger = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? systemClock;
+    this.#events = new Dispatcher(this.#logger, 'target event');
+    this.#errors = new Dispatcher(this.#logger, 'error');
+    const common = {
+      transport: opts.transport,
+      clock: this.#clock,
+      random: opts.random ?? Math.random,
+      backoff: { ...DEFAULT_BACKOFF, ...opts.backoff },
+      pageSize: opts.pageSize ?? 500,
+      watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,
+      logger: this.#logger,
+      onStatus: () => this.#checkInitialized(),
+      onError: (e: ApiError) => this.#onError(e),
+    };
+    this.#pods = new Reflector<PodRecord>({
+      ...common,
+      resource: 'pods',
+      fieldSelector: `spec.nodeName=${this.nodeName}`,
+      project: projectPod,
+      keyOf,
+      onChanges: (c) => this.#onPods(c),
+    });
+    this.#services = new Reflector<ServiceRecord>({
+      ...common,
+      resource: 'services',
+      project: projectService,
+      keyOf,
+      onChanges: (c) => this.#onServices(c),
+    });
+    this.#namespaces = new Reflector<ScopeRecord>({
+      ...common,
+      resource: 'namespaces',
+      project: projectScope,
+      keyOf,
+      onChanges: (c) => this.#onNamespaces(c),
+    });
+    this.#nodes = new Reflector<ScopeRecord>({
+      ...common,
+      resource: 'nodes',
+      fieldSelector: `metadata.name=${this.nodeName}`,
+      project: projectScope,
+      keyOf,
+      onChanges: () => this.#recomputeAll(),
+    });
+    this.#owners = new OwnerResolver({
+      transport: opts.transport,
+      clock: this.#clock,
+      logger: this.#logger,
+      concurrency: opts.ownerLookupConcurrency ?? 8,
+      retryAfterMs: opts.ownerRetryAfterMs ?? 30_000,
+      onResolved: (key) => {
+        for (const podKey of this.#podsByOwner.get(key) ?? []) this.#recompute(podKey);
+        this.#checkSynced();
+      },
+      onError: (e) => this.#onError(e),
+    });
+  }
+
+  /** Starts listing and watching; returns at once (see whenSynced). */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#logger.info(
+      { node: this.nodeName, scope: this.#settings.scope },
+      'watching the cluster for pod targets',
+    );
+    for (const r of this.#reflectors()) r.start();
+  }
+
+  /** Stops every watch and pending lookup; no event is emitted afterwards. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#owners.stop();
+    await Promise.all(this.#reflectors().map((r) => r.stop()));
+  }
+
+  /** Calls `listener` with every target event; returns the function that unsubscribes it. */
+  subscribe(listener: (event: TargetEvent) => void): () => void {
+    return this.#events.subscribe(listener);
+  }
+
+  /** Calls `listener` with each API failure (403s name the missing RBAC verb); the watcher retries on its own. */
+  onError(listener: (err: ApiError) => void): () => void {
+    return this.#errors.subscribe(listener);
+  }
+
+  /** The current targets, sorted by namespace then name. */
+  snapshot(): PodTarget[] {
+    return [...this.#targets.values()].sort(
+      (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
+    );
+  }
+
+  /** Resolves once the first complete snapshot exists (every resource listed, every owner resolved). */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  status(): WatcherStatus {
+    const resources = this.#reflectors().map((r) => r.status);
+    const degraded = resources.some((r) => r.failures > 0 || r.phase === 'backoff');
+    const last = resources.map((r) => r.lastSyncAt);
+    const oldest = last.some((t) => t === undefined) ? undefined : Math.min(...(last as number[]));
+    return {
+      state: this.#stopped ? 'stopped' : !this.#synced ? 'connecting' : degraded ? 'degraded' : 'synced',
+      synced: this.#synced,
+      sinceLastSyncMs: oldest === undefined ? undefined : Math.max(0, this.#clock.now() - oldest),
+      lastError: resources.find((r) => r.lastError)?.lastError ?? this.#lastError,
+      resources,
+      targets: this.#targets.size,
+    };
+  }
+
+  #reflectors(): Array<Reflector<PodRecord> | Reflector<ServiceRecord> | Reflector<ScopeRecord>> {
+    return [this.#pods, this.#services, this.#namespaces, this.#nodes];
+  }
+
+  #onError(e: ApiError): void {
+    this.#lastError = e;
+    this.#errors.emit(e);
+  }
+
+  #onPods(changes: readonly Change<PodRecord>[]): void {
+    for (const c of changes) {
+      const pod = c.type === 'deleted' ? c.previous : c.record;
+      const before = c.type === 'updated' ? c.previous : undefined;
+      if (before?.owner && !isDeepStrictEqual(before.owner, pod.owner)) {
+        removeFrom(this.#podsByOwner, ownerKey(before.namespace, before.owner), c.key);
+      }
+      if (c.type === 'deleted') {
+        removeFrom(this.#podsByNs, pod.namespace, c.key);
+        if (pod.owner) removeFrom(this.#podsByOwner, ownerKey(pod.namespace, pod.owner), c.key);
+        this.#hostNetworkLogged.delete(c.key);
+      } else {
+        addTo(this.#podsByNs, pod.namespace, c.key);
+        if (pod.owner) {
+          addTo(this.#podsByOwner, ownerKey(pod.namespace, pod.owner), c.key);
+          // Start the GET now, in parallel with the other lists.
+          if (!pod.hostNetwork) this.#owners.lookup(pod.namespace, pod.owner);
+        }
+      }
+      this.#recompute(c.key);
+    }
+    if (changes.some((c) => c.type === 'deleted')) this.#owners.retainOnly(new Set(this.#podsByOwner.keys()));
+    this.#checkSynced();
+  }
+
+  #onServices(changes: readonly Change<ServiceRecord>[]): void {
+    const namespaces = new Set<string>();
+    for (const c of changes) {
+      const svc = c.type === 'deleted' ? c.previous : c.record;
+      namespaces.add(svc.namespace);
+      let m = this.#servicesByNs.get(svc.namespace);
+      if (c.type === 'deleted') {
+        m?.delete(c.key);
+        if (m?.size === 0) this.#servicesByNs.delete(svc.namespace);
+      } else {
+        if (!m) {
+          m = new Map();
+          this.#servicesByNs.set(svc.namespace, m);
+        }
+        m.set(c.key, c.record);
+      }
+    }
+    for (const ns of namespaces) for (const key of this.#podsByNs.get(ns) ?? []) this.#recompute(key);
+    this.#checkSynced();
+  }
+
+  #onNamespaces(changes: readonly Change<ScopeRecord>[]): void {
+    for (const c of changes) {
+      const name = c.type === 'deleted' ? c.previous.name : c.record.name;
+      for (const key of this.#podsByNs.get(name) ?? []) this.#recompute(key);
+    }
+    this.#checkSynced();
+  }
+
+  #recomputeAll(): void {
+    for (const key of this.#pods.cache.keys()) this.#recompute(key);
+    this.#checkSynced();
+  }
+
+  #recompute(key: string): void {
+    if (!this.#initialized || this.#stopped) return;
+    const pod = this.#pods.cache.get(key);
+    let next: PodTarget | undefined;
+    if (pod) {
+      const d = decide({
+        pod,
+        services: this.#servicesByNs.get(pod.namespace)?.values() ?? [],
+        namespaceIgnored: this.#namespaces.cache.get(pod.namespace)?.ignore === true,
+        nodeIgnored: this.#nodes.cache.get(this.nodeName)?.ignore === true,
+        lookupOwner: (ns, ref) => this.#owners.lookup(ns, ref),
+        settings: this.#settings,
+      });
+      if (d.kind === 'pending') {
+        this.#pendingPods.add(key);
+        return;
+      }
+      if (d.kind === 'target') next = d.target;
+      else if (d.reason === 'host-network' && !this.#hostNetworkLogged.has(key)) {
+        this.#hostNetworkLogged.add(key);
+        this.#logger.info({ pod: key }, "host-network pod is not a target: it shares the node's interfaces");
+      }
+    }
+    this.#pendingPods.delete(key);
+    this.#publish(key, next);
+  }
+
+  #publish(key: string, next: PodTarget | undefined): void {
+    let prev = this.#targets.get(key);
+    if (!next) {
+      if (prev) {
+        this.#targets.delete(key);
+        this.#events.emit({ type: 'remove', target: prev });
+      }
+      return;
+    }
+    if (prev && prev.uid !== next.uid) {
+      // The same name, a new pod (a StatefulSet replica replaced while the watch was down).
+      this.#targets.delete(key);
+      this.#events.emit({ type: 'remove', target: prev });
+      prev = undefined;
+    }
+    if (prev && isDeepStrictEqual(prev, next)) return;
+    this.#targets.set(key, next);
+    this.#events.emit(
+      prev ? { type: 'upsert', target: next, previous: prev } : { type: 'upsert', target: next },
+    );
+  }
+
+  #checkInitialized(): void {
+    if (this.#initialized || this.#stopped) return;
+    if (!this.#reflectors().every((r) => r.status.synced)) return;
+    this.#initialized = true;
+    this.#recomputeAll();
+  }
+
+  #checkSynced(): void {
+    if (this.#synced || !this.#initialized || this.#pendingPods.size > 0) return;
+    this.#synced = true;
+    this.#logger.info(
+      {
+        node: this.nodeName,
+        targets: this.#targets.size,
+        pods: this.#pods.cache.size,
+        services: this.#services.cache.size,
+      },
+      'initial sync complete',
+    );
+    for (const w of this.#syncWaiters.splice(0)) w();
+  }
+}
+
+function addTo(index: Map<string, Set<string>>, key: string, value: string): void {
+  let s = index.get(key);
+  if (!s) {
+    s = new Set();
+    index.set(key, s);
+  }
+  s.add(value);
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, value: string): void {
+  const s = index.get(key);
+  if (!s) return;
+  s.delete(value);
+  if (s.size === 0) index.delete(key);
+}
