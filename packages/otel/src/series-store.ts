@@ -1,0 +1,319 @@
+// The pipeline's memory of the kernel histograms: which targets exist, the last cumulative value
+// of every kernel aggregate (to turn the kernel's running totals into increments), and one
+// accumulator per exported series. Producers read it; only `record` and the target calls write.
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import type { Aggregate, Role, Snapshot } from '@owlk8s/ebpf';
+import type { PodTarget } from '@owlk8s/k8s';
+import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, podAttributes, seriesAttributes } from './attributes.ts';
+
+/** 0: http.server.request.duration, 1: http.client.request.duration. */
+export type MetricIndex = 0 | 1;
+export const METRIC_OF_ROLE: Readonly<Record<Role, MetricIndex>> = { server: 0, client: 1 };
+
+/** One exported histogram series and everything accumulated into it since its start time. */
+export interface Series {
+  readonly metric: MetricIndex;
+  readonly attributes: Attributes;
+  readonly startTime: HrTime;
+  readonly overflow: boolean;
+  count: number;
+  sumNs: bigint;
+  readonly buckets: number[];
+  /** Set when its target is removed: exported once more by every producer, then dropped. */
+  removedAtMs: number | undefined;
+  /** Producers that still owe the final export. */
+  pendingFinal: number;
+}
+
+/** The last cumulative values the kernel reported for one aggregate, and where they go. */
+interface KernelEntry {
+  count: number;
+  sumNs: bigint;
+  readonly buckets: number[];
+  readonly series: Series;
+}
+
+interface TargetEntry {
+  readonly pod: PodTarget;
+  readonly base: Attributes;
+  readonly startTime: HrTime;
+  readonly kernelKeys: string[];
+  readonly seriesKeys: string[];
+}
+
+export interface SeriesStoreOptions {
+  readonly cardinalityLimit: number;
+  readonly knownMethods: ReadonlySet<string>;
+  /** How long a removed series waits for producers that never collect (an unscraped Prometheus). */
+  readonly finalRetentionMs: number;
+  readonly now?: () => number;
+}
+
+/** What `record` did, for the caller's log and self metrics; one bad aggregate never sinks the rest. */
+export interface RecordResult {
+  readonly applied: number;
+  readonly unknownTarget: number;
+  readonly errors: readonly Error[];
+}
+
+export class SeriesStore {
+  readonly #options: SeriesStoreOptions;
+  readonly #now: () => number;
+  readonly #targets = new Map<number, TargetEntry>();
+  readonly #removedTargets = new Set<number>();
+  readonly #kernel = new Map<string, KernelEntry>();
+  readonly #series = new Map<string, Series>();
+  readonly #liveCount: [number, number] = [0, 0];
+  readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
+  readonly #overflowedSeries: [number, number] = [0, 0];
+  #producers = 0;
+  #boundariesNs: readonly bigint[] | undefined;
+  #boundariesS: number[] = [];
+  #lastSnapshotTime: HrTime | undefined;
+  readonly #createdAt: HrTime;
+
+  constructor(options: SeriesStoreOptions) {
+    if (!Number.isInteger(options.cardinalityLimit) || options.cardinalityLimit < 1) {
+      throw new RangeError(
+        `cardinalityLimit: ${options.cardinalityLimit} is not a positive integer (series per metric, e.g. 2000)`,
+      );
+    }
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#createdAt = millisToHrTime(this.#now());
+  }
+
+  /** Each producer registers once, so removed series know how many final exports they owe. */
+  registerProducer(): void {
+    this.#producers++;
+  }
+
+  /**
+   * Gives a kernel target id its pod. `startTimeMs` is when the target was added to the kernel
+   * (its counters start at zero then); it becomes the start time of its cumulative series.
+   * Calling it again for a known id updates nothing already exported: ids are never reused.
+   */
+  setTarget(targetId: number, pod: PodTarget, startTimeMs: number = this.#now()): void {
+    if (!Number.isInteger(targetId) || targetId < 0) {
+      throw new RangeError(`setTarget: target id ${targetId} is not a non-negative integer`);
+    }
+    if (this.#removedTargets.has(targetId)) {
+      throw new Error(`setTarget: target id ${targetId} was removed; ids are never reused, use a new one`);
+    }
+    if (this.#targets.has(targetId)) return;
+    this.#targets.set(targetId, {
+      pod,
+      base: podAttributes(pod),
+      startTime: millisToHrTime(startTimeMs),
+      kernelKeys: [],
+      seriesKeys: [],
+    });
+  }
+
+  /** The target is gone: its series are exported one last time, then dropped. Unknown ids are ignored. */
+  removeTarget(targetId: number): void {
+    const target = this.#targets.get(targetId);
+    if (target === undefined) return;
+    this.#targets.delete(targetId);
+    this.#removedTargets.add(targetId);
+    for (const key of target.kernelKeys) this.#kernel.delete(key);
+    const now = this.#now();
+    for (const key of target.seriesKeys) {
+      const series = this.#series.get(key);
+      if (series === undefined) continue;
+      series.removedAtMs = now;
+      series.pendingFinal = this.#producers;
+      if (series.pendingFinal === 0) this.#drop(key, series);
+    }
+  }
+
+  hasTarget(targetId: number): boolean {
+    return this.#targets.has(targetId);
+  }
+
+  get targetCount(): number {
+    return this.#targets.size;
+  }
+
+  pod(targetId: number): PodTarget | undefined {
+    return this.#targets.get(targetId)?.pod;
+  }
+
+  /** Turns one snapshot's running totals into increments of the series they belong to. */
+  record(snapshot: Snapshot): RecordResult {
+    const errors: Error[] = [];
+    this.#adoptBoundaries(snapshot.boundariesNs);
+    const bucketCount = snapshot.boundariesNs.length + 1;
+    let applied = 0;
+    let unknownTarget = 0;
+    for (const aggregate of snapshot.aggregates) {
+      const target = this.#targets.get(aggregate.targetId);
+      if (target === undefined) {
+        // Not yet resolved (its next snapshot still holds everything since it was added) or
+        // already removed (whatever came after its final export is not attributable).
+        unknownTarget++;
+        continue;
+      }
+      if (aggregate.bucketCounts.length !== bucketCount) {
+        errors.push(
+          new Error(
+            `aggregate of target ${aggregate.targetId} ${aggregate.role} ${aggregate.method} ${aggregate.statusCode}: ` +
+              `${aggregate.bucketCounts.length} bucket counts, expected ${bucketCount} (boundaries + 1)`,
+          ),
+        );
+        continue;
+      }
+      const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${aggregate.method}|${aggregate.statusCode}|${aggregate.httpMinor}`;
+      let entry = this.#kernel.get(key);
+      if (entry === undefined) {
+        entry = {
+          count: 0,
+          sumNs: 0n,
+          buckets: new Array<number>(bucketCount).fill(0),
+          series: this.#seriesFor(aggregate, target),
+        };
+        this.#kernel.set(key, entry);
+        target.kernelKeys.push(key);
+      }
+      const count = Number(aggregate.count);
+      if (count === entry.count) continue;
+      // A running total that went down was reset in the kernel (map entry evicted and re-created):
+      // everything it holds now is new.
+      const reset = count < entry.count;
+      const series = entry.series;
+      series.count += reset ? count : count - entry.count;
+      series.sumNs += reset ? aggregate.durationSumNs : aggregate.durationSumNs - entry.sumNs;
+      const buckets = aggregate.bucketCounts;
+      for (let i = 0; i < bucketCount; i++) {
+        const value = Number(buckets[i]);
+        series.buckets[i]! += reset ? value : value - entry.buckets[i]!;
+        entry.buckets[i] = value;
+      }
+      entry.count = count;
+      entry.sumNs = aggregate.durationSumNs;
+      applied++;
+    }
+    this.#lastSnapshotTime = millisToHrTime(snapshot.time.getTime());
+    this.#expireFinals();
+    return { applied, unknownTarget, errors };
+  }
+
+  /** Upper bucket boundaries in seconds, as exported. */
+  get boundariesSeconds(): number[] {
+    return this.#boundariesS;
+  }
+
+  /** Wall time of the last snapshot: the end time of every exported point. */
+  get lastSnapshotTime(): HrTime | undefined {
+    return this.#lastSnapshotTime;
+  }
+
+  /** All series, live and awaiting their final export. */
+  series(): IterableIterator<[string, Series]> {
+    return this.#series.entries();
+  }
+
+  overflowSeries(metric: MetricIndex): Series | undefined {
+    return this.#overflow[metric];
+  }
+
+  /** How many distinct series were routed into the overflow series of a metric so far. */
+  overflowedSeriesCount(metric: MetricIndex): number {
+    return this.#overflowedSeries[metric];
+  }
+
+  liveSeriesCount(metric: MetricIndex): number {
+    return this.#liveCount[metric];
+  }
+
+  /** A producer made the final export of a removed series. */
+  finalExported(key: string, series: Series): void {
+    series.pendingFinal--;
+    if (series.pendingFinal <= 0) this.#drop(key, series);
+  }
+
+  #drop(key: string, series: Series): void {
+    if (this.#series.get(key) !== series) return;
+    this.#series.delete(key);
+    if (!series.overflow) this.#liveCount[series.metric]--;
+  }
+
+  #expireFinals(): void {
+    const deadline = this.#now() - this.#options.finalRetentionMs;
+    for (const [key, series] of this.#series) {
+      if (series.removedAtMs !== undefined && series.removedAtMs <= deadline) this.#drop(key, series);
+    }
+  }
+
+  #adoptBoundaries(boundariesNs: readonly bigint[]): void {
+    const known = this.#boundariesNs;
+    if (known === boundariesNs) return;
+    if (known !== undefined) {
+      if (known.length === boundariesNs.length && known.every((b, i) => b === boundariesNs[i])) {
+        this.#boundariesNs = boundariesNs;
+        return;
+      }
+      throw new Error(
+        `snapshot bucket boundaries changed from [${known.join(', ')}] ns to [${boundariesNs.join(', ')}] ns; ` +
+          'a pipeline serves one program load: create a new pipeline when the boundaries change',
+      );
+    }
+    for (let i = 1; i < boundariesNs.length; i++) {
+      if (boundariesNs[i]! <= boundariesNs[i - 1]!) {
+        throw new Error(`snapshot bucket boundaries are not ascending: [${boundariesNs.join(', ')}] ns`);
+      }
+    }
+    this.#boundariesNs = boundariesNs;
+    this.#boundariesS = boundariesNs.map((ns) => Number(ns) / 1e9);
+  }
+
+  /** The series an aggregate adds to: its own, or the overflow series once the metric is full. */
+  #seriesFor(aggregate: Aggregate, target: TargetEntry): Series {
+    const metric = METRIC_OF_ROLE[aggregate.role];
+    const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
+    const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${method}|${aggregate.statusCode}|${aggregate.httpMinor}`;
+    const existing = this.#series.get(key);
+    if (existing !== undefined) return existing;
+    if (this.#liveCount[metric] >= this.#options.cardinalityLimit) {
+      this.#overflowedSeries[metric]++;
+      return this.#overflowFor(metric);
+    }
+    const series = this.#newSeries(
+      metric,
+      seriesAttributes(target.pod, target.base, aggregate, this.#options.knownMethods),
+      target.startTime,
+      false,
+    );
+    this.#series.set(key, series);
+    target.seriesKeys.push(key);
+    this.#liveCount[metric]++;
+    return series;
+  }
+
+  #overflowFor(metric: MetricIndex): Series {
+    let series = this.#overflow[metric];
+    if (series === undefined) {
+      // Series routed here bring their totals since their targets were added, all after the
+      // pipeline started: its start time is the pipeline's, and it lives as long as the pipeline.
+      series = this.#newSeries(metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, this.#createdAt, true);
+      this.#overflow[metric] = series;
+      this.#series.set(`overflow|${metric}`, series);
+    }
+    return series;
+  }
+
+  #newSeries(metric: MetricIndex, attributes: Attributes, startTime: HrTime, overflow: boolean): Series {
+    return {
+      metric,
+      attributes,
+      startTime,
+      overflow,
+      count: 0,
+      sumNs: 0n,
+      buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
+      removedAtMs: undefined,
+      pendingFinal: 0,
+    };
+  }
+}

@@ -1,0 +1,96 @@
+// Test data of the contract types: pods and snapshots as packages/k8s and packages/ebpf produce them.
+import type { Aggregate, HttpMethod, Role, Snapshot } from '@owlk8s/ebpf';
+import type { PodTarget } from '@owlk8s/k8s';
+
+/** The OTel-advised boundaries (seconds) in nanoseconds: 14 boundaries, 15 buckets. */
+export const BOUNDARIES_NS: readonly bigint[] = [
+  5_000_000n,
+  10_000_000n,
+  25_000_000n,
+  50_000_000n,
+  75_000_000n,
+  100_000_000n,
+  250_000_000n,
+  500_000_000n,
+  750_000_000n,
+  1_000_000_000n,
+  2_500_000_000n,
+  5_000_000_000n,
+  7_500_000_000n,
+  10_000_000_000n,
+];
+
+export function pod(name: string, overrides: Partial<PodTarget> = {}): PodTarget {
+  return {
+    uid: `uid-${name}`,
+    name,
+    namespace: 'shop',
+    node: 'node-1',
+    ips: ['198.18.0.10'],
+    phase: 'Running',
+    ready: true,
+    workload: { kind: 'Deployment', name: 'checkout' },
+    replicaSet: 'checkout-7d4f9',
+    labels: { 'app.kubernetes.io/name': 'checkout' },
+    ports: [{ port: 8080, name: 'http', services: [{ namespace: 'shop', name: 'checkout', port: 80 }] }],
+    ...overrides,
+  };
+}
+
+export interface AggregateSpec {
+  readonly targetId: number;
+  readonly role?: Role;
+  readonly port?: number;
+  readonly method?: HttpMethod;
+  readonly statusCode?: number;
+  readonly httpMinor?: 0 | 1;
+  /** Per-bucket counts (15 with BOUNDARIES_NS); count is their sum. */
+  readonly buckets: readonly number[];
+  readonly sumNs: bigint;
+}
+
+export function aggregate(spec: AggregateSpec): Aggregate {
+  const buckets = spec.buckets.map(BigInt);
+  return {
+    targetId: spec.targetId,
+    role: spec.role ?? 'server',
+    port: spec.port ?? 8080,
+    method: spec.method ?? 'GET',
+    statusCode: spec.statusCode ?? 200,
+    httpMinor: spec.httpMinor ?? 1,
+    count: buckets.reduce((a, b) => a + b, 0n),
+    durationSumNs: spec.sumNs,
+    bucketCounts: buckets,
+  };
+}
+
+/** Fifteen bucket counts with the given ones set: `buckets({0: 3, 5: 1})`. */
+export function buckets(set: Readonly<Record<number, number>>): number[] {
+  const counts = new Array<number>(BOUNDARIES_NS.length + 1).fill(0);
+  for (const [i, n] of Object.entries(set)) counts[Number(i)] = n;
+  return counts;
+}
+
+export function snapshot(
+  aggregates: readonly Aggregate[],
+  time: Date,
+  extra: Partial<Snapshot> = {},
+): Snapshot {
+  return {
+    monotonicNs: BigInt(time.getTime()) * 1_000_000n,
+    time,
+    boundariesNs: BOUNDARIES_NS,
+    aggregates,
+    inFlight: [],
+    self: {
+      packets: 0n,
+      requests: 0n,
+      responses: 0n,
+      unmatchedResponses: 0n,
+      inflightEvicted: 0n,
+      inflightOverwritten: 0n,
+      parseFailures: 0n,
+    },
+    ...extra,
+  };
+}

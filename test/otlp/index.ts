@@ -1,0 +1,12 @@
+export type {
+  AttributeValue,
+  ReceivedHistogramPoint,
+  ReceivedMetric,
+  ReceivedNumberPoint,
+  ReceivedResourceMetrics,
+  Temporality,
+} from './decode.ts';
+export { decodeExportRequest } from './decode.ts';
+export { histogramPoints, metricsNamed, numberPoints } from './query.ts';
+export type { ReceivedExport } from './receiver.ts';
+export { OtlpReceiver } from './receiver.ts';

@@ -1,0 +1,18 @@
+// Small selectors over received exports, so tests read as the figures they check.
+import type { ReceivedHistogramPoint, ReceivedMetric, ReceivedNumberPoint } from './decode.ts';
+import type { ReceivedExport } from './receiver.ts';
+
+/** Every metric of that name, in arrival order, across resources and scopes. */
+export function metricsNamed(exports: readonly ReceivedExport[], name: string): ReceivedMetric[] {
+  return exports.flatMap((e) =>
+    e.resourceMetrics.flatMap((rm) => rm.scopes.flatMap((s) => s.metrics.filter((m) => m.name === name))),
+  );
+}
+
+export function histogramPoints(exports: readonly ReceivedExport[], name: string): ReceivedHistogramPoint[] {
+  return metricsNamed(exports, name).flatMap((m) => m.histogramPoints);
+}
+
+export function numberPoints(exports: readonly ReceivedExport[], name: string): ReceivedNumberPoint[] {
+  return metricsNamed(exports, name).flatMap((m) => m.numberPoints);
+}
