@@ -25,6 +25,7 @@ export class FailureCountingExporter implements PushMetricExporter {
   #failuresSinceLog = 0;
   #failuresInOutage = 0;
   #lastLogMs = 0;
+  readonly #timeoutMs: number;
 
   constructor(
     inner: PushMetricExporter,
@@ -32,8 +33,10 @@ export class FailureCountingExporter implements PushMetricExporter {
     sink: FailureSink,
     logger: PipelineLogger,
     logIntervalMs: number,
+    timeoutMs: number,
     now: () => number = Date.now,
   ) {
+    this.#timeoutMs = timeoutMs;
     this.#inner = inner;
     this.#name = name;
     this.#sink = sink;
@@ -44,9 +47,18 @@ export class FailureCountingExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     let done = false;
+    // The reader gives up on an export after its timeout without telling the exporter; an OTLP
+    // exporter may still be retrying then. Deciding here keeps the count and the log honest.
+    const timer = setTimeout(
+      () =>
+        finish({ code: ExportResultCode.FAILED, error: new Error(`no answer within ${this.#timeoutMs} ms`) }),
+      this.#timeoutMs,
+    );
+    timer.unref();
     const finish = (result: ExportResult): void => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       if (result.code === ExportResultCode.SUCCESS) this.#succeeded();
       else this.#failed(result.error);
       resultCallback(result);

@@ -104,6 +104,7 @@ export interface ResolvedOptions {
   readonly failureLogIntervalMillis: number;
   readonly defaultTemporality: Temporality;
   readonly logger: PipelineLogger;
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 const stderrLogger: PipelineLogger = {
@@ -158,6 +159,7 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     failureLogIntervalMillis: options.failureLogIntervalMillis ?? 60_000,
     defaultTemporality,
     logger: options.logger ?? stderrLogger,
+    env,
   };
 }
 

@@ -68,28 +68,51 @@ function buildReader(
     return { name, reader: prometheus, prometheus };
   }
   const temporality = exporter.temporality ?? options.defaultTemporality;
+  const interval = exporter.intervalMillis ?? options.exportIntervalMillis;
+  const timeout = Math.min(options.exportTimeoutMillis, interval);
   let push: PushMetricExporter;
   switch (exporter.type) {
     case 'otlp-grpc':
-      push = new OtlpGrpcExporter(grpcConfig(exporter, temporality));
+      push = new OtlpGrpcExporter(grpcConfig(otlpTimeout(exporter, timeout, options.env), temporality));
       break;
     case 'otlp-http':
-      push = new OtlpHttpExporter(httpConfig(exporter, temporality));
+      push = new OtlpHttpExporter(httpConfig(otlpTimeout(exporter, timeout, options.env), temporality));
       break;
     case 'json-lines':
       push = new JsonLinesMetricExporter(exporter.stream ?? process.stdout, sdkTemporality(temporality));
       break;
   }
   const producer = new KernelMetricProducer(store, { temporality, scope });
-  const interval = exporter.intervalMillis ?? options.exportIntervalMillis;
   const reader = new PeriodicExportingMetricReader({
-    exporter: new FailureCountingExporter(push, name, sink, options.logger, options.failureLogIntervalMillis),
+    exporter: new FailureCountingExporter(
+      push,
+      name,
+      sink,
+      options.logger,
+      options.failureLogIntervalMillis,
+      timeout,
+    ),
     exportIntervalMillis: interval,
-    exportTimeoutMillis: Math.min(options.exportTimeoutMillis, interval),
+    exportTimeoutMillis: timeout,
     metricProducers: [producer],
     cardinalityLimits: { default: options.cardinalityLimit },
   });
   return { name, reader };
+}
+
+/**
+ * An OTLP exporter retries until its own timeout (10 s by default), longer than a short export
+ * interval: unless set explicitly (option or OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT), it gets the
+ * reader's timeout, so that a failed export ends before the next one starts.
+ */
+function otlpTimeout<T extends OtlpGrpcExporterOptions | OtlpHttpExporterOptions>(
+  exporter: T,
+  readerTimeout: number,
+  env: Readonly<Record<string, string | undefined>>,
+): T {
+  if (exporter.timeoutMillis !== undefined) return exporter;
+  if (env.OTEL_EXPORTER_OTLP_METRICS_TIMEOUT || env.OTEL_EXPORTER_OTLP_TIMEOUT) return exporter;
+  return { ...exporter, timeoutMillis: readerTimeout };
 }
 
 function sdkTemporality(temporality: Temporality): AggregationTemporality {
