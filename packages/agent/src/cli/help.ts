@@ -1,0 +1,72 @@
+// The help texts. Short and concrete: the commands, their options, an example, the exit codes.
+import { EXIT_CODES } from './exit-codes.ts';
+
+const exitCodes = EXIT_CODES.map((e) => `  ${e.code}  ${e.meaning.replace(/`/g, '')}`).join('\n');
+
+export const MAIN_HELP = `owlk8s: HTTP rate, errors and duration per Kubernetes pod, counted in the kernel with eBPF.
+
+Usage: owlk8s COMMAND [OPTIONS]
+
+Commands:
+  run --config FILE          run the agent (as root, or with CAP_BPF and CAP_NET_RAW)
+  demo [--duration SECONDS]  a simulated node on this machine: pods, servers, traffic, live table
+  targets [--url URL]        what the running agent monitors now, from its admin endpoint
+  config validate FILE       check a configuration file (with the environment applied)
+  config print [FILE]        the effective configuration, secrets redacted
+  help [COMMAND]             this text, or a command's
+
+Options:
+  -h, --help                 show help
+  -v, --version              print the version
+
+Configuration: a YAML file, overridden by OWLK8S_* environment variables; the reference is
+docs/configuration.md. Example:
+  owlk8s config validate /etc/owlk8s/owlk8s.yaml && owlk8s run --config /etc/owlk8s/owlk8s.yaml
+
+Exit codes:
+${exitCodes}
+`;
+
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  run: `Usage: owlk8s run [--config FILE]
+
+Runs the agent: loads the capture program, watches this node's pods (or the static targets),
+attaches to their interfaces and exports metrics until SIGTERM or SIGINT, then detaches
+everything and flushes a last export.
+
+Options:
+  -c, --config FILE   the YAML configuration (default: defaults and OWLK8S_* variables only)
+`,
+  demo: `Usage: owlk8s demo [--duration SECONDS]
+
+Builds a simulated node on this machine (pods in network namespaces, real HTTP servers, real
+traffic), runs the agent on it and shows a live table. Needs root. Leaves nothing behind.
+
+Options:
+  -d, --duration SECONDS   stop after this many seconds (default: until Ctrl-C)
+`,
+  targets: `Usage: owlk8s targets [--url URL | --config FILE] [--json]
+
+Prints what the agent running on this machine monitors now, from its admin endpoint (GET /targets).
+
+Options:
+  -u, --url URL        the admin endpoint (default: http://127.0.0.1:9465, or admin.host/admin.port
+                       of --config)
+  -c, --config FILE    take the admin endpoint's address from this configuration
+      --json           print the endpoint's JSON as it is
+`,
+  config: `Usage: owlk8s config validate FILE [--ignore-env]
+       owlk8s config print [FILE] [--json] [--ignore-env]
+
+validate  checks FILE with the OWLK8S_* and seed variables of this environment applied; prints
+          "FILE: valid" or one line per problem (file and line or variable, key path, value, what
+          is allowed) and exits 2.
+print     prints the effective configuration (defaults, FILE, environment) as YAML, or JSON with
+          --json; secrets (OTLP headers, keys, tokens) are redacted.
+
+Options:
+  -c, --config FILE   same as FILE
+      --ignore-env    leave the environment out (check a file alone, e.g. in CI)
+      --json          print JSON instead of YAML
+`,
+};

@@ -1,0 +1,96 @@
+// Rules that involve more than one setting: each value can be fine on its own and the
+// combination still be wrong (a static list while reading Kubernetes, every exporter off, two
+// endpoints on one port).
+import type { ConfigProblem, Origin } from './config-error.ts';
+import { isHostPort } from './formats.ts';
+import type { Config } from './types.ts';
+
+export interface CrossCheckOptions {
+  /** Whether an empty node name (with Kubernetes targets) is an error or only a notice. */
+  readonly requireNodeName: boolean;
+}
+
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+
+function overlap(a: string, b: string): boolean {
+  return a === b || ANY_ADDRESS.has(a) || ANY_ADDRESS.has(b);
+}
+
+export function crossCheck(
+  config: Config,
+  origin: (path: string) => Origin,
+  options: CrossCheckOptions,
+): { problems: ConfigProblem[]; notices: string[] } {
+  const problems: ConfigProblem[] = [];
+  const notices: string[] = [];
+  const add = (path: string, found: string, allowed: string) =>
+    problems.push({ origin: origin(path), path, found, allowed });
+  const { targets, export: exp, admin, capture } = config;
+
+  if (targets.source === 'kubernetes' && config.node.name === '') {
+    const how =
+      'node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename';
+    if (options.requireNodeName) {
+      add(
+        'node.name',
+        'empty',
+        `the name of this node, required with targets.source "kubernetes": set ${how}`,
+      );
+    } else {
+      notices.push(
+        `node.name is empty: the agent needs it at start with targets.source "kubernetes" (set ${how})`,
+      );
+    }
+  }
+  if (targets.source === 'static' && targets.static.length === 0) {
+    add('targets.static', 'an empty list', 'at least one target when targets.source is "static"');
+  }
+  if (targets.source === 'kubernetes' && targets.static.length > 0) {
+    add(
+      'targets.static',
+      `${targets.static.length} target(s) while targets.source is "kubernetes"`,
+      'a static list only with targets.source: static (it would be ignored)',
+    );
+  }
+  const staticIps = targets.source === 'static' ? targets.static.length : 0;
+  if (staticIps > capture.maps.targets) {
+    add(
+      'capture.maps.targets',
+      `got ${capture.maps.targets}, fewer than the ${staticIps} static targets`,
+      `at least ${staticIps}`,
+    );
+  }
+  if (exp.otlp.tls.insecure && exp.otlp.tls.caFile !== '') {
+    add(
+      'export.otlp.tls.insecure',
+      `got true while export.otlp.tls.caFile is ${JSON.stringify(exp.otlp.tls.caFile)}`,
+      'one of the two: a CA file (TLS) or insecure (plaintext)',
+    );
+  }
+  if (exp.otlp.protocol === 'http/protobuf' && isHostPort(exp.otlp.endpoint)) {
+    add(
+      'export.otlp.endpoint',
+      `got ${JSON.stringify(exp.otlp.endpoint)} (host:port) with protocol "http/protobuf"`,
+      `an http:// or https:// URL such as "http://${exp.otlp.endpoint}" (host:port is gRPC’s short form)`,
+    );
+  }
+  if (exp.otlp.endpoint === '' && !exp.prometheus.enabled && !exp.stdout.enabled) {
+    add(
+      'export',
+      'every exporter off',
+      'at least one of export.otlp.endpoint (a URL), export.prometheus.enabled: true, export.stdout.enabled: true',
+    );
+  }
+  if (
+    exp.prometheus.enabled &&
+    exp.prometheus.port === admin.port &&
+    overlap(exp.prometheus.host, admin.host)
+  ) {
+    add(
+      'admin.port',
+      `got ${admin.port}, the port of export.prometheus too`,
+      'a port other than export.prometheus.port when both listen on the same address',
+    );
+  }
+  return { problems, notices };
+}

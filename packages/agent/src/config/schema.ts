@@ -1,0 +1,271 @@
+// The one configuration schema. Everything else is derived from it: the convict schema (defaults,
+// environment variables, formats), the strict checks, and docs/configuration.md. Environment
+// variable names are derived from key paths (export.otlp.timeoutMs → OWLK8S_EXPORT_OTLP_TIMEOUT_MS)
+// so the two cannot drift apart.
+import * as f from './formats.ts';
+
+export interface Setting {
+  readonly kind: 'setting';
+  readonly format: f.Format;
+  readonly default: unknown;
+  readonly doc: string;
+  /** Other variables read when the OWLK8S_* one is unset, first match wins (OTEL_*, the seed's). */
+  readonly aliases?: readonly string[];
+  /** Never printed: redacted in `config print`, logs and error messages. */
+  readonly sensitive?: boolean;
+}
+
+export interface Section {
+  readonly kind: 'section';
+  readonly doc: string;
+  readonly children: Readonly<Record<string, Setting | Section>>;
+}
+
+function setting(format: f.Format, def: unknown, doc: string, extra: Partial<Setting> = {}): Setting {
+  return { kind: 'setting', format, default: def, doc, ...extra };
+}
+
+function section(doc: string, children: Record<string, Setting | Section>): Section {
+  return { kind: 'section', doc, children };
+}
+
+/** The OpenTelemetry HTTP duration boundaries (seconds), as Beyla/OBI export them. */
+export const DEFAULT_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+/** Admin endpoint defaults: the DaemonSet's probes use them, and a test keeps the two equal. */
+export const ADMIN_DEFAULTS = { host: '127.0.0.1', port: 9465 } as const;
+export const PROMETHEUS_DEFAULTS = { host: '0.0.0.0', port: 9464, path: '/metrics' } as const;
+
+const otlpAliases = (name: string): string[] => [
+  `OTEL_EXPORTER_OTLP_METRICS_${name}`,
+  `OTEL_EXPORTER_OTLP_${name}`,
+];
+
+export const SCHEMA: Section = section('', {
+  node: section('The node this agent runs on.', {
+    name: setting(
+      f.nodeName,
+      '',
+      'Name of the Kubernetes node this agent runs on; only its pods are watched. Required with `targets.source: kubernetes`. The DaemonSet sets OWLK8S_NODE_NAME from the downward API (`spec.nodeName`); the seed’s `nodename` variable is read too.',
+      { aliases: ['nodename'] },
+    ),
+  }),
+  targets: section('Where the pods to measure come from.', {
+    source: setting(
+      f.oneOf(['kubernetes', 'static']),
+      'kubernetes',
+      '`kubernetes`: this node’s pods, from the Kubernetes API. `static`: the list in `targets.static`, for use without Kubernetes.',
+    ),
+    kubernetes: section('Used when `targets.source` is `kubernetes`.', {
+      kubeconfig: setting(
+        f.filePath,
+        '',
+        'Path of a kubeconfig file. Empty: the in-cluster configuration (the pod’s service account), which is what a DaemonSet wants.',
+      ),
+      scope: setting(
+        f.oneOf(['services', 'all']),
+        'services',
+        '`services`: pods that back at least one Service, as the seed did. `all`: every pod of the node that is not on the host network.',
+      ),
+      labels: setting(
+        f.labelKeys,
+        [],
+        'Pod labels copied onto every metric of the pod, as `k8s.pod.label.<key>` attributes. Series are per pod already, so a label adds series only when its value changes during a pod’s life.',
+      ),
+    }),
+    static: setting(
+      f.staticTargets,
+      [],
+      'Targets measured when `targets.source` is `static`: a list of `{ip, interface, name, namespace, service, labels}`. `ip` (IPv4 or IPv6) is required; `interface` is the host interface carrying it, by name (`veth1`) or index (`7`), found from the IP when absent; `name` (unique, default the IP) is reported as the pod name. In the environment: a JSON list.',
+    ),
+  }),
+  capture: section('What the kernel program measures. Read once, before the program is loaded.', {
+    buckets: setting(
+      f.buckets,
+      DEFAULT_BUCKETS,
+      'Upper boundaries of the duration histogram buckets, in seconds. The kernel counts each request in its bucket, so exported histograms are exact, never re-binned. In the environment: comma-separated.',
+    ),
+    httpPorts: setting(
+      f.httpPorts,
+      'all',
+      'Server ports whose traffic is parsed as HTTP: `all`, or a list such as `[80, 8080]` (in the environment: comma-separated). A list keeps the program off other protocols’ traffic.',
+    ),
+    maps: section('Sizes of the kernel maps, in entries. Memory is reserved when the program loads.', {
+      inFlight: setting(
+        f.integer(1024, 4194304),
+        32768,
+        'Requests waiting for their response (an LRU hash keyed by connection: when full, the oldest entry is evicted and counted, never blocking).',
+      ),
+      aggregates: setting(
+        f.integer(256, 1048576),
+        8192,
+        'Distinct {pod, role, port, method, status code} combinations counted between two reads.',
+      ),
+      targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
+    }),
+  }),
+  export: section('Where the metrics go. Several exporters can be on at once.', {
+    temporality: setting(
+      f.oneOf(['cumulative', 'delta']),
+      'cumulative',
+      '`cumulative` (Prometheus, most backends) or `delta` (what Datadog wants). Applies to OTLP and stdout; Prometheus is always cumulative.',
+      { aliases: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'] },
+    ),
+    intervalMs: setting(
+      f.integer(1000, 3600000),
+      10000,
+      'Milliseconds between two reads of the kernel maps and two pushes (OTLP, stdout). Prometheus reads on each scrape.',
+      { aliases: ['OTEL_METRIC_EXPORT_INTERVAL'] },
+    ),
+    cardinalityLimit: setting(
+      f.integer(1, 1000000),
+      2000,
+      'Series per metric; past it, data goes to one overflow series marked `otel.metric.overflow=true`.',
+    ),
+    seedMetrics: setting(
+      f.boolean,
+      true,
+      'Also export the seed library’s RED set (requests, 4xx errors, 5xx errors, last duration) for its users’ dashboards.',
+    ),
+    otlp: section('OTLP push to a Collector or a vendor. Off while `endpoint` is empty.', {
+      endpoint: setting(
+        f.endpoint,
+        '',
+        'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path. Empty: no OTLP export.',
+        { aliases: otlpAliases('ENDPOINT') },
+      ),
+      protocol: setting(f.oneOf(['grpc', 'http/protobuf']), 'http/protobuf', 'OTLP transport.', {
+        aliases: otlpAliases('PROTOCOL'),
+      }),
+      headers: setting(
+        f.headers,
+        {},
+        'Headers sent with every export, e.g. `x-honeycomb-team` or `dd-api-key`. Secret: redacted in every output. Keep keys out of the file: set OWLK8S_EXPORT_OTLP_HEADERS (`name=value,name2=value2`) from a Kubernetes Secret.',
+        { aliases: otlpAliases('HEADERS'), sensitive: true },
+      ),
+      compression: setting(f.oneOf(['gzip', 'none']), 'gzip', 'Payload compression.', {
+        aliases: otlpAliases('COMPRESSION'),
+      }),
+      timeoutMs: setting(f.integer(100, 120000), 10000, 'Milliseconds one export may take.', {
+        aliases: otlpAliases('TIMEOUT'),
+      }),
+      tls: section('Transport security of the OTLP connection.', {
+        caFile: setting(
+          f.filePath,
+          '',
+          'PEM file of the certificate authority that signed the receiver’s certificate. Empty: the system’s authorities.',
+          { aliases: otlpAliases('CERTIFICATE') },
+        ),
+        insecure: setting(
+          f.boolean,
+          false,
+          'gRPC only: `true` sends plaintext to an endpoint given as `host:port` (an `http://` URL is always plaintext, an `https://` one always TLS).',
+          { aliases: otlpAliases('INSECURE') },
+        ),
+      }),
+    }),
+    prometheus: section('A Prometheus scrape endpoint.', {
+      enabled: setting(f.boolean, true, 'Serve the metrics for scraping.'),
+      host: setting(
+        f.host,
+        PROMETHEUS_DEFAULTS.host,
+        'Address to listen on. `0.0.0.0` because the agent runs on the host network and Prometheus scrapes the node’s address; the data is what a node exporter shows. Use `127.0.0.1` when a local Collector scrapes it.',
+      ),
+      port: setting(
+        f.port,
+        PROMETHEUS_DEFAULTS.port,
+        'TCP port (9464 is the OpenTelemetry Prometheus exporter’s).',
+      ),
+      path: setting(f.urlPath, PROMETHEUS_DEFAULTS.path, 'URL path of the metrics.'),
+    }),
+    stdout: section(
+      'Metrics as JSON lines on standard output (the seed’s logJson example); logs go to standard error.',
+      {
+        enabled: setting(f.boolean, false, 'Write one JSON line per data point at every interval.'),
+      },
+    ),
+  }),
+  logging: section('The agent’s own logs, on standard error.', {
+    level: setting(
+      f.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+      'info',
+      'Least severe level written. The seed’s `debug=true` sets `debug`.',
+    ),
+    format: setting(
+      f.oneOf(['auto', 'json', 'pretty']),
+      'auto',
+      '`json`: one JSON object per line (pino). `pretty`: coloured lines for people. `auto`: pretty when standard error is a terminal, JSON otherwise (in a pod).',
+    ),
+  }),
+  admin: section('The admin endpoint: `/healthz`, `/readyz` and `/targets` (what `owlk8s targets` prints).', {
+    host: setting(
+      f.host,
+      ADMIN_DEFAULTS.host,
+      'Address to listen on. Loopback: it lists the node’s pods, which is nobody else’s business; the kubelet’s probes reach it on the host network.',
+    ),
+    port: setting(
+      f.port,
+      ADMIN_DEFAULTS.port,
+      'TCP port: next to the Prometheus port, away from Prometheus’s own 9090.',
+    ),
+  }),
+});
+
+export interface FlatSetting {
+  /** Dotted key path, e.g. `export.otlp.endpoint`. */
+  readonly path: string;
+  /** The OWLK8S_* variable. */
+  readonly env: string;
+  readonly setting: Setting;
+}
+
+/** camelCase path → OWLK8S_SNAKE_CASE variable name. */
+export function envName(path: string): string {
+  return `OWLK8S_${path
+    .split('.')
+    .map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())
+    .join('_')}`;
+}
+
+function flatten(s: Section, prefix: string, out: FlatSetting[]): FlatSetting[] {
+  for (const [key, child] of Object.entries(s.children)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    if (child.kind === 'section') flatten(child, path, out);
+    else out.push({ path, env: envName(path), setting: child });
+  }
+  return out;
+}
+
+/** Every setting, in schema order. */
+export const SETTINGS: readonly FlatSetting[] = flatten(SCHEMA, '', []);
+
+/** The section or setting at a key path, or undefined. */
+export function lookup(path: string): Setting | Section | undefined {
+  let node: Setting | Section | undefined = SCHEMA;
+  for (const key of path.split('.')) {
+    if (node?.kind !== 'section' || !Object.hasOwn(node.children, key)) return undefined;
+    node = node.children[key];
+  }
+  return node;
+}
+
+/** The schema in convict's form: `{doc, format, default, env, sensitive}` per setting. */
+export function convictSchema(s: Section = SCHEMA, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(s.children)) {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    out[key] =
+      child.kind === 'section'
+        ? convictSchema(child, path)
+        : {
+            doc: child.doc,
+            format: child.format.name,
+            default: structuredClone(child.default),
+            env: envName(path),
+            sensitive: child.sensitive === true,
+          };
+  }
+  return out;
+}
