@@ -109,6 +109,15 @@ export class Scenario {
     return this.#until(condition, what);
   }
 
+  /** Resolves when `condition` holds, polled every few milliseconds (for state no event announces). */
+  async pollUntil(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
   /** A change through the pod watch and back: pod events before it have all arrived by then. */
   async settle(): Promise<void> {
     const n = ++this.#sentinelIp;

@@ -60,7 +60,6 @@ export class Reflector<R> {
   #failures = 0;
   #lastError: ApiError | undefined;
   #handle: WatchHandle | undefined;
-  #endWatch: ((end: WatchEnd | ApiError) => void) | undefined;
   #loop: Promise<void> | undefined;
 
   constructor(opts: ReflectorOptions<R>) {
@@ -91,8 +90,6 @@ export class Reflector<R> {
 
   async stop(): Promise<void> {
     this.#stop.abort();
-    this.#handle?.abort();
-    this.#endWatch?.({ how: 'closed', events: 0 });
     await this.#loop;
     this.#setPhase('stopped');
   }
@@ -177,16 +174,18 @@ export class Reflector<R> {
     return new Promise<WatchEnd>((resolve, reject) => {
       let events = 0;
       let ended = false;
+      const onStop = (): void => end({ how: 'closed', events });
       const end = (how: WatchEnd | ApiError): void => {
         if (ended) return;
         ended = true;
+        this.#stop.signal.removeEventListener('abort', onStop);
         this.#handle?.abort();
         this.#handle = undefined;
-        this.#endWatch = undefined;
         if (how instanceof ApiError) reject(how);
         else resolve(how);
       };
-      this.#endWatch = end;
+      if (this.#stop.signal.aborted) return onStop();
+      this.#stop.signal.addEventListener('abort', onStop, { once: true });
       const onEvent = (e: RawWatchEvent): void => {
         if (ended) return;
         events++;

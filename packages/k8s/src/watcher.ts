@@ -57,6 +57,7 @@ export interface WatcherStatus {
   readonly synced: boolean;
   /** Time since the stalest resource last heard from the API (undefined until all have). */
   readonly sinceLastSyncMs: number | undefined;
+  /** The failure a list-watch loop is retrying after now (owner lookup failures go to onError only). */
   readonly lastError: ApiError | undefined;
   readonly resources: readonly ReflectorStatus[];
   readonly targets: number;
@@ -85,7 +86,6 @@ export class PodTargetWatcher {
   #synced = false;
   #started = false;
   #stopped = false;
-  #lastError: ApiError | undefined;
 
   constructor(opts: PodTargetWatcherOptions) {
     if (!opts.nodeName) throw new TypeError('PodTargetWatcher: nodeName is required');
@@ -205,7 +205,7 @@ export class PodTargetWatcher {
       state: this.#stopped ? 'stopped' : !this.#synced ? 'connecting' : degraded ? 'degraded' : 'synced',
       synced: this.#synced,
       sinceLastSyncMs: oldest === undefined ? undefined : Math.max(0, this.#clock.now() - oldest),
-      lastError: resources.find((r) => r.lastError)?.lastError ?? this.#lastError,
+      lastError: resources.find((r) => r.lastError)?.lastError,
       resources,
       targets: this.#targets.size,
     };
@@ -216,7 +216,6 @@ export class PodTargetWatcher {
   }
 
   #onError(e: ApiError): void {
-    this.#lastError = e;
     this.#errors.emit(e);
   }
 
