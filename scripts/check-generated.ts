@@ -1,6 +1,9 @@
 // Fails when a generated file is not what its generator produces now, naming the file, the first
 // line that differs and the command that brings it up to date. Run by scripts/test.ts.
+// An argument checks another tree instead of this one (the tests use it).
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { renderConfigDocs } from '../packages/agent/src/config/docs.ts';
 
 interface Generated {
@@ -26,9 +29,13 @@ export function firstDifference(actual: string, expected: string): string | unde
   return 'line endings differ';
 }
 
+const root =
+  process.argv[2] === undefined
+    ? new URL('../', import.meta.url)
+    : pathToFileURL(`${resolve(process.argv[2])}/`);
 let failed = false;
 for (const g of GENERATED) {
-  const path = new URL(`../${g.file}`, import.meta.url);
+  const path = new URL(g.file, root);
   let actual: string;
   try {
     actual = readFileSync(path, 'utf8');

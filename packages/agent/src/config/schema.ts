@@ -136,18 +136,28 @@ export const SCHEMA: Section = section('', {
         'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path. Empty: no OTLP export.',
         { aliases: otlpAliases('ENDPOINT') },
       ),
-      protocol: setting(f.oneOf(['grpc', 'http/protobuf']), 'http/protobuf', 'OTLP transport.', {
-        aliases: otlpAliases('PROTOCOL'),
-      }),
+      protocol: setting(
+        f.oneOf(['grpc', 'http/protobuf']),
+        'http/protobuf',
+        'OTLP transport: `grpc` (usually port 4317) or `http/protobuf` (port 4318; the OpenTelemetry default).',
+        {
+          aliases: otlpAliases('PROTOCOL'),
+        },
+      ),
       headers: setting(
         f.headers,
         {},
         'Headers sent with every export, e.g. `x-honeycomb-team` or `dd-api-key`. Secret: redacted in every output. Keep keys out of the file: set OWLK8S_EXPORT_OTLP_HEADERS (`name=value,name2=value2`) from a Kubernetes Secret.',
         { aliases: otlpAliases('HEADERS'), sensitive: true },
       ),
-      compression: setting(f.oneOf(['gzip', 'none']), 'gzip', 'Payload compression.', {
-        aliases: otlpAliases('COMPRESSION'),
-      }),
+      compression: setting(
+        f.oneOf(['gzip', 'none']),
+        'gzip',
+        'Compression of each export’s payload (`gzip`, which every Collector accepts, or `none`).',
+        {
+          aliases: otlpAliases('COMPRESSION'),
+        },
+      ),
       timeoutMs: setting(f.integer(100, 120000), 10000, 'Milliseconds one export may take.', {
         aliases: otlpAliases('TIMEOUT'),
       }),

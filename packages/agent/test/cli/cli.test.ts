@@ -1,0 +1,174 @@
+// The command line, in-process for what it prints and as a real process for exit codes.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { main } from '../../src/cli/cli.ts';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_UNSUPPORTED,
+  EXIT_USAGE,
+  exitCodeFor,
+} from '../../src/cli/exit-codes.ts';
+import { MAIN_HELP } from '../../src/cli/help.ts';
+import { ConfigError } from '../../src/config/config-error.ts';
+import { captureIo } from './capture-io.ts';
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const PKG = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+  bin: Record<string, string>;
+};
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env });
+}
+
+describe('owlk8s as a process', () => {
+  it('--help prints the commands and exits 0; no command prints them and exits 2', () => {
+    const help = cli(['--help']);
+    assert.equal(help.status, EXIT_OK);
+    assert.equal(help.stdout, MAIN_HELP);
+    for (const cmd of [
+      'run --config FILE',
+      'demo [--duration SECONDS]',
+      'targets [--url URL]',
+      'config validate FILE',
+    ]) {
+      assert.ok(help.stdout.includes(cmd), cmd);
+    }
+    const none = cli([]);
+    assert.equal(none.status, EXIT_USAGE);
+    assert.equal(none.stdout, MAIN_HELP);
+  });
+
+  it('--version prints the package version', () => {
+    const r = cli(['--version']);
+    assert.equal(r.status, EXIT_OK);
+    assert.equal(r.stdout, `${PKG.version}\n`);
+    assert.equal(cli(['-v']).stdout, `${PKG.version}\n`);
+  });
+
+  it('is the package bin, with a shebang', () => {
+    assert.deepEqual(PKG.bin, { owlk8s: './src/cli/main.ts' });
+    assert.ok(readFileSync(MAIN, 'utf8').startsWith('#!/usr/bin/env node\n'));
+  });
+
+  it('run: a valid configuration reaches runAgent, still a stub, which exits 1', () => {
+    const r = cli(['run'], { OWLK8S_NODE_NAME: 'node-1', OWLK8S_LOGGING_FORMAT: 'json' });
+    assert.equal(r.status, EXIT_FAILURE);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1);
+    const log = JSON.parse(lines[0] as string) as { level: string; msg: string; name: string };
+    assert.equal(log.level, 'fatal');
+    assert.equal(log.name, 'owlk8s');
+    assert.equal(log.msg, 'owlk8s run: not implemented yet');
+  });
+
+  it('run: an invalid configuration exits 2 before anything starts', () => {
+    const r = cli(['run', '--config', '/nonexistent/owlk8s.yaml'], { OWLK8S_NODE_NAME: 'node-1' });
+    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(
+      r.stderr,
+      'invalid configuration: /nonexistent/owlk8s.yaml: cannot be read (no such file); allowed: a readable YAML file\n',
+    );
+  });
+
+  it('unknown commands and options exit 2 and say what exists', () => {
+    const bogus = cli(['bogus']);
+    assert.equal(bogus.status, EXIT_USAGE);
+    assert.equal(
+      bogus.stderr,
+      'owlk8s unknown command "bogus"; commands: run, demo, targets, config, help (see owlk8s --help)\n',
+    );
+    const opt = cli(['targets', '--frob']);
+    assert.equal(opt.status, EXIT_USAGE);
+    assert.equal(opt.stderr, "owlk8s targets: Unknown option '--frob'\n");
+    const dur = cli(['demo', '--duration', 'soon']);
+    assert.equal(dur.status, EXIT_USAGE);
+    assert.equal(dur.stderr, 'owlk8s demo: --duration "soon": a number of seconds greater than 0, e.g. 30\n');
+  });
+});
+
+describe('owlk8s in-process', () => {
+  it('help COMMAND prints that command’s help', async () => {
+    const io = captureIo();
+    assert.equal(await main(['help', 'targets'], io), EXIT_OK);
+    assert.ok(io.out().startsWith('Usage: owlk8s targets [--url URL | --config FILE] [--json]\n'));
+    const io2 = captureIo();
+    assert.equal(await main(['config', '--help'], io2), EXIT_OK);
+    assert.ok(io2.out().startsWith('Usage: owlk8s config validate FILE [--ignore-env]\n'));
+  });
+
+  it('config validate prints "FILE: valid" and the notices', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'owlk8s-cli-'));
+    try {
+      const file = join(dir, 'owlk8s.yaml');
+      writeFileSync(file, 'export:\n  prometheus:\n    port: 9100\n');
+      const io = captureIo({ cleanBPFMap: 'true' });
+      assert.equal(await main(['config', 'validate', file], io), EXIT_OK);
+      assert.equal(io.out(), `${file}: valid\n`);
+      assert.equal(
+        io.err(),
+        'note: cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up\n' +
+          'note: node.name is empty: the agent needs it at start with targets.source "kubernetes" (set node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename)\n',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('config print shows the effective configuration with secrets redacted', async () => {
+    const io = captureIo({
+      OWLK8S_NODE_NAME: 'node-1',
+      OWLK8S_EXPORT_OTLP_ENDPOINT: 'https://api.honeycomb.io',
+      OWLK8S_EXPORT_OTLP_HEADERS: 'x-honeycomb-team=hcaik_s3cr3t',
+    });
+    assert.equal(await main(['config', 'print'], io), EXIT_OK);
+    assert.doesNotMatch(io.out(), /s3cr3t/);
+    const printed = parse(io.out()) as {
+      node: { name: string };
+      export: { otlp: { headers: unknown; endpoint: string } };
+    };
+    assert.equal(printed.node.name, 'node-1');
+    assert.equal(printed.export.otlp.endpoint, 'https://api.honeycomb.io');
+    assert.deepEqual(printed.export.otlp.headers, { 'x-honeycomb-team': '[redacted]' });
+    const json = captureIo({ OWLK8S_EXPORT_OTLP_HEADERS: 'a=b' });
+    assert.equal(await main(['config', 'print', '--json', '--ignore-env'], json), EXIT_OK);
+    assert.deepEqual(
+      (JSON.parse(json.out()) as { export: { otlp: { headers: unknown } } }).export.otlp.headers,
+      {},
+    );
+    assert.equal(
+      json.err(),
+      'note: node.name is empty: the agent needs it at start with targets.source "kubernetes" (set node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename)\n',
+    );
+  });
+
+  it('config without an action, or with a file given twice, is a usage error', async () => {
+    const io = captureIo();
+    assert.equal(await main(['config'], io), EXIT_USAGE);
+    assert.equal(
+      io.err(),
+      'owlk8s config: which action? Use "config validate FILE" or "config print [FILE]"\n',
+    );
+    const twice = captureIo();
+    assert.equal(await main(['config', 'validate', 'a.yaml', '--config', 'b.yaml'], twice), EXIT_USAGE);
+    assert.equal(twice.err(), 'owlk8s config: give the file once, as FILE or as --config FILE\n');
+  });
+});
+
+describe('exitCodeFor', () => {
+  it('maps errors to the documented codes', () => {
+    assert.equal(exitCodeFor(new ConfigError([])), EXIT_USAGE);
+    assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'EPERM' })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(Object.assign(new Error('x'), { name: 'NotSupportedError' })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(Object.assign(new Error('x'), { exitCode: 3 })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new Error('boom')), EXIT_FAILURE);
+    assert.equal(exitCodeFor('a string'), EXIT_FAILURE);
+  });
+});

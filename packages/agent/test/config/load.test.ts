@@ -1,0 +1,210 @@
+// The effective configuration: defaults, then the file, then the environment (OWLK8S_*, then
+// OTEL_* and the seed's variables), and what each value's origin is.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.ts';
+import { ADMIN_DEFAULTS, DEFAULT_BUCKETS, envName, SETTINGS } from '../../src/config/schema.ts';
+
+const NODE = { OWLK8S_NODE_NAME: 'node-1' };
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with no file', () => {
+    const { config, notices } = loadConfig({ env: NODE });
+    assert.deepEqual(config, {
+      node: { name: 'node-1' },
+      targets: {
+        source: 'kubernetes',
+        kubernetes: { kubeconfig: '', scope: 'services', labels: [] },
+        static: [],
+      },
+      capture: {
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
+        httpPorts: 'all',
+        maps: { inFlight: 32768, aggregates: 8192, targets: 1024 },
+      },
+      export: {
+        temporality: 'cumulative',
+        intervalMs: 10000,
+        cardinalityLimit: 2000,
+        seedMetrics: true,
+        otlp: {
+          endpoint: '',
+          protocol: 'http/protobuf',
+          headers: {},
+          compression: 'gzip',
+          timeoutMs: 10000,
+          tls: { caFile: '', insecure: false },
+        },
+        prometheus: { enabled: true, host: '0.0.0.0', port: 9464, path: '/metrics' },
+        stdout: { enabled: false },
+      },
+      logging: { level: 'info', format: 'auto' },
+      admin: { host: '127.0.0.1', port: 9465 },
+    });
+    assert.deepEqual(config.capture.buckets, DEFAULT_BUCKETS);
+    assert.deepEqual(config.admin, ADMIN_DEFAULTS);
+    assert.deepEqual(notices, []);
+  });
+
+  it('accepts an empty file and empty sections', () => {
+    assert.equal(loadConfig({ file: 'empty.yaml', text: '', env: NODE }).config.export.prometheus.port, 9464);
+    assert.equal(
+      loadConfig({ file: 'c.yaml', text: 'capture:\nexport:\n', env: NODE }).config.capture.maps.targets,
+      1024,
+    );
+  });
+
+  it('lets the file override defaults and the environment override the file', () => {
+    const text = 'export:\n  prometheus:\n    port: 9100\n    path: /m\nlogging:\n  level: warn\n';
+    const { config, originOf } = loadConfig({
+      file: 'c.yaml',
+      text,
+      env: { ...NODE, OWLK8S_EXPORT_PROMETHEUS_PORT: '9200' },
+    });
+    assert.equal(config.export.prometheus.port, 9200);
+    assert.equal(config.export.prometheus.path, '/m');
+    assert.equal(config.logging.level, 'warn');
+    assert.deepEqual(originOf('export.prometheus.port'), {
+      kind: 'env',
+      variable: 'OWLK8S_EXPORT_PROMETHEUS_PORT',
+    });
+    assert.deepEqual(originOf('export.prometheus.path'), { kind: 'file', file: 'c.yaml', line: 4 });
+    assert.deepEqual(originOf('admin.port'), { kind: 'file', file: 'c.yaml' });
+  });
+
+  it('reads a file from disk', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'owlk8s-config-'));
+    try {
+      const file = join(dir, 'owlk8s.yaml');
+      writeFileSync(file, 'node:\n  name: worker-7\nadmin:\n  port: 8686\n');
+      const { config } = loadConfig({ file, env: {} });
+      assert.equal(config.node.name, 'worker-7');
+      assert.equal(config.admin.port, 8686);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads lists, headers and static targets from the environment', () => {
+    const { config } = loadConfig({
+      env: {
+        OWLK8S_TARGETS_SOURCE: 'static',
+        OWLK8S_TARGETS_STATIC:
+          '[{"ip":"198.18.0.2","interface":"veth1"},{"ip":"2001:2::2","interface":7,"name":"v6"}]',
+        OWLK8S_CAPTURE_BUCKETS: '0.01, 0.1,1',
+        OWLK8S_CAPTURE_HTTP_PORTS: '80,8080',
+        OWLK8S_EXPORT_OTLP_HEADERS: 'x-honeycomb-team=abc%3D%3D,x-honeycomb-dataset=owlk8s',
+        OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://collector:4318',
+        OWLK8S_EXPORT_STDOUT_ENABLED: 'true',
+        OWLK8S_EXPORT_SEED_METRICS: 'false',
+      },
+    });
+    assert.deepEqual(config.targets.static, [
+      { ip: '198.18.0.2', interface: 'veth1', name: '198.18.0.2' },
+      { ip: '2001:2::2', interface: 7, name: 'v6' },
+    ]);
+    assert.deepEqual(config.capture.buckets, [0.01, 0.1, 1]);
+    assert.deepEqual(config.capture.httpPorts, [80, 8080]);
+    assert.deepEqual(config.export.otlp.headers, {
+      'x-honeycomb-team': 'abc==',
+      'x-honeycomb-dataset': 'owlk8s',
+    });
+    assert.equal(config.export.stdout.enabled, true);
+    assert.equal(config.export.seedMetrics, false);
+  });
+
+  it('honours the OTEL_* variables, the metrics-specific ones first, below OWLK8S_*', () => {
+    const env = {
+      ...NODE,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://generic:4318',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://metrics:4318/v1/metrics',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      OTEL_METRIC_EXPORT_INTERVAL: '30000',
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+    };
+    const { config, originOf } = loadConfig({ env });
+    assert.equal(config.export.otlp.endpoint, 'http://metrics:4318/v1/metrics');
+    assert.equal(config.export.otlp.protocol, 'grpc');
+    assert.equal(config.export.otlp.timeoutMs, 2500);
+    assert.equal(config.export.otlp.compression, 'none');
+    assert.equal(config.export.intervalMs, 30000);
+    assert.equal(config.export.temporality, 'delta');
+    assert.deepEqual(originOf('export.otlp.endpoint'), {
+      kind: 'env',
+      variable: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    });
+    const own = loadConfig({ env: { ...env, OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://own:4317' } });
+    assert.equal(own.config.export.otlp.endpoint, 'http://own:4317');
+  });
+
+  it('treats a variable set to the empty string as unset', () => {
+    const { config } = loadConfig({
+      file: 'c.yaml',
+      text: 'admin:\n  port: 8686\n',
+      env: { ...NODE, OWLK8S_ADMIN_PORT: '' },
+    });
+    assert.equal(config.admin.port, 8686);
+  });
+
+  it('honours the seed variables: nodename, debug, and cleanBPFMap with a notice', () => {
+    const seed = loadConfig({ env: { nodename: 'seed-node', debug: 'true', cleanBPFMap: 'true' } });
+    assert.equal(seed.config.node.name, 'seed-node');
+    assert.equal(seed.config.logging.level, 'debug');
+    assert.deepEqual(seed.notices, [
+      'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
+    ]);
+    assert.deepEqual(seed.originOf('logging.level'), { kind: 'env', variable: 'debug' });
+    const both = loadConfig({
+      env: {
+        nodename: 'seed-node',
+        OWLK8S_NODE_NAME: 'new-node',
+        debug: 'true',
+        OWLK8S_LOGGING_LEVEL: 'trace',
+      },
+    });
+    assert.equal(both.config.node.name, 'new-node');
+    assert.equal(both.config.logging.level, 'trace');
+    assert.equal(loadConfig({ env: { ...NODE, debug: 'false' } }).config.logging.level, 'info');
+  });
+
+  it('needs a node name with Kubernetes targets, or only notes it when asked to', () => {
+    assert.throws(() => loadConfig({ env: {} }), {
+      name: 'ConfigError',
+      message:
+        'invalid configuration: configuration: node.name: empty; allowed: the name of this node, required with targets.source "kubernetes": set node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename',
+    });
+    const { notices } = loadConfig({ env: {}, requireNodeName: false });
+    assert.deepEqual(notices, [
+      'node.name is empty: the agent needs it at start with targets.source "kubernetes" (set node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename)',
+    ]);
+    const staticOnly = loadConfig({
+      file: 's.yaml',
+      text: 'targets:\n  source: static\n  static:\n    - {ip: 198.18.0.2, namespace: demo, service: web, labels: {team: a}}\n',
+      env: {},
+    });
+    assert.deepEqual(staticOnly.config.targets.static, [
+      { ip: '198.18.0.2', namespace: 'demo', service: 'web', labels: { team: 'a' }, name: '198.18.0.2' },
+    ]);
+  });
+});
+
+describe('schema', () => {
+  it('derives each environment variable from the key path', () => {
+    assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
+    assert.equal(envName('capture.maps.inFlight'), 'OWLK8S_CAPTURE_MAPS_IN_FLIGHT');
+    assert.equal(SETTINGS.length, 31);
+    assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
+  });
+
+  it('documents every setting and accepts every default', () => {
+    for (const s of SETTINGS) {
+      assert.ok(s.setting.doc.length > 20, `${s.path} has a doc`);
+      assert.equal(s.setting.format.check(s.setting.default), undefined, `${s.path} default is allowed`);
+    }
+  });
+});
