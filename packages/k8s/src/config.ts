@@ -29,7 +29,9 @@ export function resolveNodeName(
  * The API connection: the kubeconfig file at `path` when given, else the pod's service account
  * (in-cluster). Throws ConfigError naming what is missing.
  */
-export function loadKubeConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  // client-node's loadFromCluster reads process.env itself, so the check reads it too.
+  const env = process.env;
   const kc = new KubeConfig();
   if (path !== undefined) {
     if (!existsSync(path)) throw new ConfigError(`kubeconfig: ${path}: no such file`);

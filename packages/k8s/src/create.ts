@@ -6,7 +6,7 @@ import { ClientNodeTransport } from './transport.ts';
 import { PodTargetWatcher, type PodTargetWatcherOptions } from './watcher.ts';
 
 export interface CreateOptions extends Omit<PodTargetWatcherOptions, 'nodeName' | 'transport'> {
-  /** Default: OWLK8S_NODE_NAME, then `nodename`. */
+  /** Default: OWLK8S_NODE_NAME, then `nodename` (from `env`, default process.env). */
   readonly nodeName?: string;
   /** A kubeconfig file; default: the in-cluster service account. */
   readonly kubeconfig?: string;
@@ -22,7 +22,7 @@ export interface CreateOptions extends Omit<PodTargetWatcherOptions, 'nodeName' 
 export function createPodTargetWatcher(opts: CreateOptions = {}): PodTargetWatcher {
   const env = opts.env ?? process.env;
   const nodeName = resolveNodeName(opts.nodeName, env);
-  const kc = loadKubeConfig(opts.kubeconfig, env);
+  const kc = loadKubeConfig(opts.kubeconfig);
   const transport = new ClientNodeTransport(kc, { inactivityTimeoutMs: opts.watchInactivityTimeoutMs });
   const { kubeconfig: _k, env: _e, watchInactivityTimeoutMs: _w, ...rest } = opts;
   return new PodTargetWatcher({ ...rest, nodeName, transport });

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApiError, ForbiddenError, GoneError } from '../src/errors.ts';
+import { toApiError } from '../src/transport.ts';
+
+describe('toApiError', () => {
+  it('maps client-node ApiException codes with Status bodies', () => {
+    const forbidden = toApiError({ code: 403, body: '{"kind":"Status","message":"nope"}' }, 'list', 'pods');
+    assert.ok(forbidden instanceof ForbiddenError);
+    assert.equal(
+      forbidden.message,
+      'list pods: HTTP 403: forbidden: the ClusterRole lacks verb "list" on resource "pods" in API group "" (see deploy/rbac.yaml); API server said: nope',
+    );
+    const gone = toApiError({ statusCode: 410 }, 'watch', 'services');
+    assert.ok(gone instanceof GoneError);
+    const other = toApiError({ code: 500, body: { message: 'etcd down' } }, 'get', 'jobs.batch');
+    assert.equal(other.message, 'get jobs.batch: HTTP 500: etcd down');
+    assert.equal(other.status, 500);
+  });
+
+  it('a fetch failure says the server was not reached, with the errno code', () => {
+    const err = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    });
+    const e = toApiError(err, 'list', 'nodes');
+    assert.ok(e instanceof ApiError);
+    assert.equal(e.status, undefined);
+    assert.equal(e.message, 'list nodes: cannot reach the API server: ECONNREFUSED connect ECONNREFUSED');
+  });
+
+  it('names the API group of a grouped resource in a 403', () => {
+    const e = toApiError({ code: 403 }, 'get', 'replicasets.apps');
+    assert.match(e.message, /lacks verb "get" on resource "replicasets" in API group "apps"/);
+  });
+});
