@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The maps, shared by every attachment of the program. Sizes are defaults: user space may set
+ * max_entries before load. */
+#ifndef OWLK8S_MAPS_H
+#define OWLK8S_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "owlk8s.h"
+
+/* targets: owlk8s_target_key (IP) → owlk8s_target {ifindex, target id}; written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct owlk8s_target_key);
+	__type(value, struct owlk8s_target);
+} targets SEC(".maps");
+
+/* inflight: owlk8s_conn_key (connection, role) → owlk8s_inflight (its unanswered requests). LRU, so
+ * connections that closed mid-request are forgotten under pressure instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct owlk8s_conn_key);
+	__type(value, struct owlk8s_inflight);
+} inflight SEC(".maps");
+
+/* aggregates: owlk8s_agg_key (series) → owlk8s_agg per CPU (count, sum, histogram). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct owlk8s_agg_key);
+	__type(value, struct owlk8s_agg);
+} aggregates SEC(".maps");
+
+/* stats: 0 → owlk8s_self per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct owlk8s_self);
+} stats SEC(".maps");
+
+#endif

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Packet parsing: Ethernet (up to two 802.1Q/802.1ad tags), IPv4 (IHL, fragments), IPv6 (common
+ * extension headers), TCP (data offset). Offsets are from the start of the Ethernet header, which is
+ * where an AF_PACKET SOCK_RAW socket's filter sees skb->data. Reads go through
+ * bpf_skb_load_bytes because TCP payloads usually sit in paged fragments, which direct reads and
+ * bpf_skb_load_bytes_relative cannot reach. */
+#ifndef OWLK8S_PARSE_H
+#define OWLK8S_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#define PARSE_SKIP 0   /* not for us: not IP, not TCP, no payload, a non-first fragment */
+#define PARSE_PAYLOAD 1
+#define PARSE_FAILED -1
+
+#define MAX_VLAN_TAGS 2
+#define MAX_IPV6_EXT 6
+
+struct pkt {
+	__u8 saddr[16]; /* IPv4 in IPv4-mapped IPv6 form */
+	__u8 daddr[16];
+	__u16 sport;    /* host byte order */
+	__u16 dport;
+	__u32 payload_off;
+	__u32 payload_len;
+};
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+struct ipv6_ext {
+	__u8 nexthdr;
+	__u8 hdrlen;
+	__be16 frag_off; /* fragment header only */
+};
+
+static __always_inline void map_ipv4(__u8 *dst, __be32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* Parses up to the TCP payload; fills p on PARSE_PAYLOAD. */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
+{
+	struct ethhdr eth;
+	__u32 off = ETH_HLEN;
+	__u32 l4, end;
+	__u8 proto;
+
+	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)) < 0)
+		return PARSE_FAILED;
+	__be16 type = eth.h_proto;
+#pragma unroll
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (type != bpf_htons(ETH_P_8021Q) && type != bpf_htons(ETH_P_8021AD))
+			break;
+		struct vlan_tag tag;
+		if (bpf_skb_load_bytes(skb, off, &tag, sizeof(tag)) < 0)
+			return PARSE_FAILED;
+		type = tag.proto;
+		off += sizeof(tag);
+	}
+
+	if (type == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+			return PARSE_FAILED;
+		if (ip.version != 4 || ip.ihl < 5)
+			return PARSE_FAILED;
+		if (ip.frag_off & bpf_htons(0x1fff)) /* a non-first fragment: no TCP header here */
+			return PARSE_SKIP;
+		if (ip.protocol != IPPROTO_TCP)
+			return PARSE_SKIP;
+		__u32 tot = bpf_ntohs(ip.tot_len);
+		l4 = off + ip.ihl * 4;
+		end = tot ? off + tot : skb->len; /* 0 with BIG TCP: the skb's length counts */
+		map_ipv4(p->saddr, ip.saddr);
+		map_ipv4(p->daddr, ip.daddr);
+	} else if (type == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
+			return PARSE_FAILED;
+		if (ip6.version != 6)
+			return PARSE_FAILED;
+		__u32 plen = bpf_ntohs(ip6.payload_len);
+		end = plen ? off + sizeof(ip6) + plen : skb->len;
+		l4 = off + sizeof(ip6);
+		proto = ip6.nexthdr;
+#pragma unroll
+		for (int i = 0; i < MAX_IPV6_EXT; i++) {
+			struct ipv6_ext ext;
+			if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING && proto != IPPROTO_DSTOPTS &&
+			    proto != IPPROTO_FRAGMENT && proto != IPPROTO_AH)
+				break;
+			if (bpf_skb_load_bytes(skb, l4, &ext, sizeof(ext)) < 0)
+				return PARSE_FAILED;
+			if (proto == IPPROTO_FRAGMENT) {
+				if (ext.frag_off & bpf_htons(0xfff8)) /* a non-first fragment */
+					return PARSE_SKIP;
+				l4 += 8;
+			} else if (proto == IPPROTO_AH) {
+				l4 += (ext.hdrlen + 2) * 4;
+			} else {
+				l4 += (ext.hdrlen + 1) * 8;
+			}
+			proto = ext.nexthdr;
+		}
+		if (proto != IPPROTO_TCP)
+			return PARSE_SKIP;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+	} else {
+		return PARSE_SKIP;
+	}
+
+	struct tcphdr tcp;
+	if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) < 0)
+		return PARSE_FAILED;
+	if (tcp.doff < 5)
+		return PARSE_FAILED;
+	__u32 payload = l4 + tcp.doff * 4;
+	if (end > skb->len) /* a truncated capture: trust what is there */
+		end = skb->len;
+	if (payload >= end)
+		return PARSE_SKIP;
+	p->sport = bpf_ntohs(tcp.source);
+	p->dport = bpf_ntohs(tcp.dest);
+	p->payload_off = payload;
+	p->payload_len = end - payload;
+	return PARSE_PAYLOAD;
+}
+
+#endif
