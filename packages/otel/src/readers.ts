@@ -3,8 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import type { InstrumentationScope } from '@opentelemetry/core';
-import { OTLPMetricExporter as OtlpGrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as OtlpHttpExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import {
   AggregationTemporality,
@@ -22,10 +20,13 @@ import type {
   ResolvedOptions,
   TlsOptions,
 } from './options.ts';
+import {
+  type OtlpGrpcConfig as GrpcConfig,
+  type OtlpHttpConfig as HttpConfig,
+  OtlpGrpcMetricExporter as OtlpGrpcExporter,
+  OtlpHttpMetricExporter as OtlpHttpExporter,
+} from './otlp-exporters.ts';
 import type { SeriesStore } from './series-store.ts';
-
-type GrpcConfig = NonNullable<ConstructorParameters<typeof OtlpGrpcExporter>[0]>;
-type HttpConfig = NonNullable<ConstructorParameters<typeof OtlpHttpExporter>[0]>;
 
 export interface BuiltReader {
   /** e.g. `otlp-grpc[0]`: the exporter's type and its index in the options. */
