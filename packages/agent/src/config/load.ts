@@ -18,6 +18,8 @@ export interface LoadOptions {
   readonly file?: string;
   /** The file's text instead of reading `file` (which then only names it in messages). */
   readonly text?: string;
+  /** Lines of `file` before `text` (a configuration embedded in a ConfigMap), for line numbers. */
+  readonly lineOffset?: number;
   /** Default: process.env. */
   readonly env?: NodeJS.ProcessEnv;
   /**
@@ -40,7 +42,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const file = options.file;
   let yaml: YamlFile | undefined;
-  if (file !== undefined) yaml = options.text === undefined ? readYaml(file) : parseYaml(options.text, file);
+  if (file !== undefined)
+    yaml = options.text === undefined ? readYaml(file) : parseYaml(options.text, file, options.lineOffset);
 
   const fileOrigin = (path: string): Origin =>
     file === undefined ? { kind: 'default' } : { kind: 'file', file, line: yaml?.lineOf(path) };

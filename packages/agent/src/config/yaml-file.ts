@@ -21,10 +21,11 @@ export function pathKeys(path: string): (string | number)[] {
   return keys;
 }
 
-export function parseYaml(text: string, file: string): YamlFile {
+/** `lineOffset`: lines before the text in its file (a configuration embedded in a ConfigMap). */
+export function parseYaml(text: string, file: string, lineOffset = 0): YamlFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const lineAt = (offset: number) => lines.linePos(offset).line;
+  const lineAt = (offset: number) => lines.linePos(offset).line + lineOffset;
   if (doc.errors.length > 0) {
     return {
       data: undefined,

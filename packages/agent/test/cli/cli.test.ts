@@ -122,6 +122,38 @@ describe('owlk8s in-process', () => {
     }
   });
 
+  it('config validate checks the configuration inside a ConfigMap manifest, with the manifest’s lines', async () => {
+    const manifest = new URL('../../../../deploy/configmap.yaml', import.meta.url).pathname;
+    const io = captureIo({ OWLK8S_NODE_NAME: 'node-1' });
+    assert.equal(await main(['config', 'validate', manifest], io), EXIT_OK);
+    assert.equal(io.out(), `${manifest} (data.owlk8s.yaml): valid\n`);
+    assert.equal(io.err(), '');
+    const dir = mkdtempSync(join(tmpdir(), 'owlk8s-cm-'));
+    try {
+      const bad = join(dir, 'cm.yaml');
+      writeFileSync(
+        bad,
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owlk8s\ndata:\n  owlk8s.yaml: |\n    admin:\n      port: 99999\n',
+      );
+      const badIo = captureIo();
+      assert.equal(await main(['config', 'validate', bad], badIo), EXIT_USAGE);
+      assert.equal(
+        badIo.err(),
+        `invalid configuration: ${bad}:8: admin.port: got 99999; allowed: an integer from 1 to 65535\n`,
+      );
+      const empty = join(dir, 'empty.yaml');
+      writeFileSync(empty, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  other: x\n');
+      const emptyIo = captureIo();
+      assert.equal(await main(['config', 'validate', empty], emptyIo), EXIT_USAGE);
+      assert.equal(
+        emptyIo.err(),
+        `invalid configuration: ${empty}: data: no entry named *.yaml; allowed: a ConfigMap whose data holds the configuration under a key such as owlk8s.yaml\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('config print shows the effective configuration with secrets redacted', async () => {
     const io = captureIo({
       OWLK8S_NODE_NAME: 'node-1',
