@@ -182,6 +182,11 @@ describe('deploy/Dockerfile', () => {
     assert.match(text, /pnpm install --frozen-lockfile --prod/);
   });
 
+  it('keeps the machine’s node_modules and build output out of the build context', () => {
+    const ignore = readFileSync(new URL('Dockerfile.dockerignore', DEPLOY), 'utf8').split('\n');
+    for (const p of ['**/node_modules', '**/.types', '.git', 'bpf/build']) assert.ok(ignore.includes(p), p);
+  });
+
   it('starts the CLI with the configuration path the DaemonSet mounts', () => {
     assert.match(text, /^ENTRYPOINT \["node", "\/app\/packages\/agent\/src\/cli\/main\.ts"\]$/m);
     const cmd = /^CMD (.+)$/m.exec(text)?.[1];

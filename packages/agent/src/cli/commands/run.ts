@@ -35,7 +35,8 @@ interface DemoModule {
 const DEMO_MODULE = '@owlk8s/e2e/demo';
 const DEMO_IN_CHECKOUT = new URL('../../../../../test/demo/index.ts', import.meta.url).href;
 
-async function importDemo(): Promise<DemoModule | undefined> {
+/** The demo module, or undefined outside a source checkout. */
+export async function importDemo(): Promise<DemoModule | undefined> {
   for (const specifier of [DEMO_MODULE, DEMO_IN_CHECKOUT]) {
     try {
       return (await import(specifier)) as DemoModule;
