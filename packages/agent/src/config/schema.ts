@@ -101,7 +101,7 @@ export const SCHEMA: Section = section('', {
       aggregates: setting(
         f.integer(256, 1048576),
         8192,
-        'Distinct {pod, role, port, method, status code} combinations counted between two reads.',
+        'Distinct {pod, role, port, method, status code} combinations counted between two reads. Per-CPU values: entries × 280 bytes × CPUs of kernel memory (35 MiB for 8192 on 16 CPUs).',
       ),
       targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
     }),
