@@ -133,7 +133,7 @@ export const SCHEMA: Section = section('', {
       endpoint: setting(
         f.endpoint,
         '',
-        'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path. Empty: no OTLP export.',
+        'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path (always to OTEL_EXPORTER_OTLP_ENDPOINT, as the OpenTelemetry specification says). Empty: no OTLP export.',
         { aliases: otlpAliases('ENDPOINT') },
       ),
       protocol: setting(
