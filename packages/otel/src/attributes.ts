@@ -63,6 +63,11 @@ const WORKLOAD_ATTRIBUTE: Readonly<Record<string, string>> = {
   CronJob: ATTR_K8S_CRONJOB_NAME,
 };
 
+/** The `k8s.<kind>.name` attribute of a workload kind; `k8s.pod.name` for a bare pod. */
+export function workloadAttribute(kind: string): string {
+  return WORKLOAD_ATTRIBUTE[kind] ?? ATTR_K8S_POD_NAME;
+}
+
 /**
  * `service.name` for a pod, first found wins (the conventions' non-normative k8s guidance):
  * annotation, `app.kubernetes.io/instance`, `app.kubernetes.io/name`, owner name, pod name.

@@ -1,8 +1,9 @@
 // The numbers the observable instruments read: derived from the last snapshot and the agent's
 // reports, held here so that callbacks stay cheap and never touch the kernel.
 import type { Attributes } from '@opentelemetry/api';
+import { ATTR_K8S_NAMESPACE_NAME, ATTR_K8S_POD_NAME } from '@opentelemetry/semantic-conventions';
 import type { SelfCounters, Snapshot } from '@owlk8s/ebpf';
-import { ATTR_K8S_SERVICE_NAME, podAttributes } from './attributes.ts';
+import { ATTR_K8S_SERVICE_NAME, podAttributes, workloadAttribute } from './attributes.ts';
 import type { SeedRow } from './instruments.ts';
 import type { SeriesStore } from './series-store.ts';
 
@@ -67,7 +68,13 @@ export class PipelineState {
       if (seed === undefined) {
         const pod = this.#store.pod(targetId)!;
         const services = [...new Set(pod.ports.flatMap((p) => p.services.map((s) => s.name)))].sort();
-        const attributes = { ...this.#pod(targetId) };
+        // The seed's own fields (pod, namespace, owner, Service), not the full identity: these
+        // series go through the SDK, which hashes every attribute set at every collection.
+        const attributes: Attributes = {
+          [ATTR_K8S_POD_NAME]: pod.name,
+          [ATTR_K8S_NAMESPACE_NAME]: pod.namespace,
+          [workloadAttribute(pod.workload.kind)]: pod.workload.name,
+        };
         if (services.length > 0) attributes[ATTR_K8S_SERVICE_NAME] = services.join(',');
         seed = {
           attributes,

@@ -3,7 +3,7 @@
 // accumulator per exported series. Producers read it; only `record` and the target calls write.
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
-import type { Aggregate, Role, Snapshot } from '@owlk8s/ebpf';
+import { type Aggregate, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, podAttributes, seriesAttributes } from './attributes.ts';
 
@@ -38,8 +38,20 @@ interface TargetEntry {
   readonly pod: PodTarget;
   readonly base: Attributes;
   readonly startTime: HrTime;
-  readonly kernelKeys: string[];
+  /** The target's kernel aggregates by `kernelKey` (a number: cheaper to hash than a string). */
+  readonly kernel: Map<number, KernelEntry>;
   readonly seriesKeys: string[];
+}
+
+const METHOD_INDEX: Readonly<Record<string, number>> = Object.fromEntries(HTTP_METHODS.map((m, i) => [m, i]));
+
+/** role, port, method, status and HTTP minor version packed into one integer below 2^33. */
+function kernelKey(a: Aggregate): number {
+  const method = METHOD_INDEX[a.method] ?? 15;
+  return (
+    (((a.port * 1024 + (a.statusCode & 1023)) * 16 + method) * 2 + (a.role === 'server' ? 0 : 1)) * 2 +
+    a.httpMinor
+  );
 }
 
 export interface SeriesStoreOptions {
@@ -62,7 +74,8 @@ export class SeriesStore {
   readonly #now: () => number;
   readonly #targets = new Map<number, TargetEntry>();
   readonly #removedTargets = new Set<number>();
-  readonly #kernel = new Map<string, KernelEntry>();
+  /** Removed series awaiting their final exports. */
+  readonly #finals = new Map<string, Series>();
   readonly #series = new Map<string, Series>();
   readonly #liveCount: [number, number] = [0, 0];
   readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
@@ -106,7 +119,7 @@ export class SeriesStore {
       pod,
       base: podAttributes(pod),
       startTime: millisToHrTime(startTimeMs),
-      kernelKeys: [],
+      kernel: new Map(),
       seriesKeys: [],
     });
   }
@@ -117,7 +130,6 @@ export class SeriesStore {
     if (target === undefined) return;
     this.#targets.delete(targetId);
     this.#removedTargets.add(targetId);
-    for (const key of target.kernelKeys) this.#kernel.delete(key);
     const now = this.#now();
     for (const key of target.seriesKeys) {
       const series = this.#series.get(key);
@@ -125,6 +137,7 @@ export class SeriesStore {
       series.removedAtMs = now;
       series.pendingFinal = this.#producers;
       if (series.pendingFinal === 0) this.#drop(key, series);
+      else this.#finals.set(key, series);
     }
   }
 
@@ -164,8 +177,8 @@ export class SeriesStore {
         );
         continue;
       }
-      const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${aggregate.method}|${aggregate.statusCode}|${aggregate.httpMinor}`;
-      let entry = this.#kernel.get(key);
+      const key = kernelKey(aggregate);
+      let entry = target.kernel.get(key);
       if (entry === undefined) {
         entry = {
           count: 0,
@@ -173,8 +186,7 @@ export class SeriesStore {
           buckets: new Array<number>(bucketCount).fill(0),
           series: this.#seriesFor(aggregate, target),
         };
-        this.#kernel.set(key, entry);
-        target.kernelKeys.push(key);
+        target.kernel.set(key, entry);
       }
       const count = Number(aggregate.count);
       if (count === entry.count) continue;
@@ -234,15 +246,17 @@ export class SeriesStore {
   }
 
   #drop(key: string, series: Series): void {
+    this.#finals.delete(key);
     if (this.#series.get(key) !== series) return;
     this.#series.delete(key);
     if (!series.overflow) this.#liveCount[series.metric]--;
   }
 
   #expireFinals(): void {
+    if (this.#finals.size === 0) return;
     const deadline = this.#now() - this.#options.finalRetentionMs;
-    for (const [key, series] of this.#series) {
-      if (series.removedAtMs !== undefined && series.removedAtMs <= deadline) this.#drop(key, series);
+    for (const [key, series] of this.#finals) {
+      if (series.removedAtMs! <= deadline) this.#drop(key, series);
     }
   }
 

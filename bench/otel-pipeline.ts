@@ -1,0 +1,196 @@
+// Benchmark: one collection of the otel pipeline at 1,000 and 10,000 histogram series — record()
+// of a snapshot in which every series changed (the worst case), then collection and export over
+// OTLP (HTTP/protobuf and gRPC) to a loopback sink that reads and discards. Prints a Markdown table.
+// Run: node bench/otel-pipeline.ts   (goal: under 20 ms per collection at 10,000 series)
+
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { cpus } from 'node:os';
+import type { Aggregate, HttpMethod, Snapshot } from '@owlk8s/ebpf';
+import type { PodTarget } from '@owlk8s/k8s';
+import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
+
+const BOUNDARIES_NS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000].map(
+  (ms) => BigInt(ms) * 1_000_000n,
+);
+const ROUNDS = 30;
+const WARMUP = 5;
+
+function pod(i: number): PodTarget {
+  return {
+    uid: `0000-${i}`,
+    name: `web-${i}`,
+    namespace: 'bench',
+    node: 'node-1',
+    ips: ['198.18.0.10'],
+    phase: 'Running',
+    ready: true,
+    workload: { kind: 'Deployment', name: `web-${i % 50}` },
+    replicaSet: `web-${i % 50}-abc`,
+    labels: {},
+    ports: [{ port: 8080, services: [{ namespace: 'bench', name: `web-${i % 50}`, port: 80 }] }],
+  };
+}
+
+/** Ten series per pod (2 methods × 5 statuses); every bucket grows by `round` each collection. */
+function snapshot(pods: number, round: number): Snapshot {
+  const aggregates: Aggregate[] = [];
+  for (let t = 0; t < pods; t++) {
+    for (const method of ['GET', 'POST'] as HttpMethod[]) {
+      for (const statusCode of [200, 201, 404, 500, 503]) {
+        const per = BigInt(round + 1);
+        const bucketCounts = BOUNDARIES_NS.map(() => per).concat([per]);
+        aggregates.push({
+          targetId: t,
+          role: 'server',
+          port: 8080,
+          method,
+          statusCode,
+          httpMinor: 1,
+          count: per * 15n,
+          durationSumNs: per * 15n * 30_000_000n,
+          bucketCounts,
+        });
+      }
+    }
+  }
+  return {
+    monotonicNs: BigInt(round),
+    time: new Date(),
+    boundariesNs: BOUNDARIES_NS,
+    aggregates,
+    inFlight: [],
+    self: {
+      packets: 0n,
+      requests: 0n,
+      responses: 0n,
+      unmatchedResponses: 0n,
+      inflightEvicted: 0n,
+      inflightOverwritten: 0n,
+      parseFailures: 0n,
+    },
+  };
+}
+
+async function sinks(): Promise<{ http: string; grpc: string; close: () => void }> {
+  const http = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  const grpc = createHttp2Server();
+  grpc.on('stream', (stream) => {
+    stream.resume();
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.alloc(5));
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => grpc.listen(0, '127.0.0.1', r));
+  return {
+    http: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/metrics`,
+    grpc: `http://127.0.0.1:${(grpc.address() as AddressInfo).port}`,
+    close: () => {
+      http.close();
+      grpc.close();
+    },
+  };
+}
+
+const quantile = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
+
+async function run(
+  series: number,
+  exporter: ExporterOptions,
+  label: string,
+  seedMetrics = true,
+): Promise<string> {
+  const pods = series / 10;
+  const pipeline = await createPipeline({
+    seedMetrics,
+    exporters: [exporter],
+    exportIntervalMillis: 3_600_000,
+    exportTimeoutMillis: 60_000,
+    cardinalityLimit: series,
+    env: {},
+  });
+  for (let t = 0; t < pods; t++) pipeline.setTarget(t, pod(t));
+  const record: number[] = [];
+  const exportMs: number[] = [];
+  for (let i = 0; i < ROUNDS + WARMUP; i++) {
+    const next = snapshot(pods, i);
+    const t0 = performance.now();
+    pipeline.record(next);
+    const t1 = performance.now();
+    await pipeline.forceFlush();
+    const t2 = performance.now();
+    if (i >= WARMUP) {
+      record.push(t1 - t0);
+      exportMs.push(t2 - t1);
+    }
+  }
+  global.gc?.();
+  const rssMb = process.memoryUsage().rss / 2 ** 20;
+  if (process.env.BENCH_MEM) console.error(JSON.stringify(process.memoryUsage()));
+  await pipeline.shutdown();
+  const total = record.map((r, i) => r + exportMs[i]!);
+  const f = (x: number) => x.toFixed(1);
+  return `| ${series.toLocaleString('en-US')} | ${label} | ${f(quantile(record, 0.5))} | ${f(quantile(exportMs, 0.5))} | ${f(quantile(total, 0.5))} | ${f(quantile(total, 0.95))} | ${rssMb.toFixed(0)} |`;
+}
+
+// Each case runs in its own process, so that its resident memory is its own.
+const CASES: readonly {
+  label: string;
+  exporter: 'otlp-http' | 'otlp-grpc';
+  extra: Partial<ExporterOptions>;
+  seed: boolean;
+}[] = [
+  { label: 'OTLP HTTP, cumulative', exporter: 'otlp-http', extra: { temporality: 'cumulative' }, seed: true },
+  { label: 'OTLP HTTP, delta', exporter: 'otlp-http', extra: { temporality: 'delta' }, seed: true },
+  { label: 'OTLP gRPC, cumulative', exporter: 'otlp-grpc', extra: { temporality: 'cumulative' }, seed: true },
+  { label: 'OTLP HTTP, cumulative, gzip', exporter: 'otlp-http', extra: { compression: 'gzip' }, seed: true },
+  { label: 'OTLP HTTP, cumulative, seed set off', exporter: 'otlp-http', extra: {}, seed: false },
+];
+
+if (process.argv[2] === 'case') {
+  const series = Number(process.argv[3]);
+  const c = CASES[Number(process.argv[4])]!;
+  const sink = await sinks();
+  const endpoint = c.exporter === 'otlp-http' ? sink.http : sink.grpc;
+  const row = await run(
+    series,
+    { type: c.exporter, endpoint, ...c.extra } as ExporterOptions,
+    c.label,
+    c.seed,
+  );
+  sink.close();
+  console.log(row);
+} else {
+  const rows: string[] = [];
+  for (const series of [1000, 10_000]) {
+    for (let i = 0; i < CASES.length; i++) {
+      const r = spawnSync(
+        process.execPath,
+        ['--expose-gc', import.meta.filename, 'case', String(series), String(i)],
+        {
+          encoding: 'utf8',
+        },
+      );
+      if (r.status !== 0) throw new Error(`case ${series} ${CASES[i]!.label} failed: ${r.stderr}`);
+      rows.push(r.stdout.trim());
+    }
+  }
+  console.log(
+    `Node ${process.version}, ${ROUNDS} collections after ${WARMUP} warm-up ones, every series changed each time; ` +
+      `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}.\n`,
+  );
+  console.log(
+    '| series | exporter | record ms (p50) | collect+export ms (p50) | total ms (p50) | total ms (p95) | RSS MiB |',
+  );
+  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  for (const row of rows) console.log(row);
+}
