@@ -71,7 +71,7 @@ struct owlk8s_inflight {
 	__u8 head;
 	__u8 count;
 	__u8 upgraded; /* 1 after a 101: the connection no longer speaks HTTP/1 */
-	__u8 _pad[5];
+	__u8 _pad[9];
 };
 
 /* aggregates (per CPU): one series → its count, duration sum and histogram. */

@@ -1,2 +1,11 @@
+export { Capture, PROGRAM_NAME } from './capture.ts';
+export type { CaptureOptions, CaptureSpec } from './config.ts';
+export { captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
+export { BpfError, KeyNotFoundError, VerifierError } from './errors.ts';
+export { bytesToIp, ipToBytes } from './ip.ts';
+export type { ObjectSetup } from './object.ts';
+export { LoadedObject } from './object.ts';
 export type { Aggregate, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
 export { HTTP_METHODS } from './snapshot.ts';
+export { Attachment } from './socket.ts';
+export { LibraryMissingError } from './sys/ffi.ts';

@@ -56,6 +56,16 @@ export interface SelfCounters {
   readonly inflightEvicted: bigint;
   readonly inflightOverwritten: bigint;
   readonly parseFailures: bigint;
+  /** 1xx responses other than 101: not final, not counted. */
+  readonly informational?: bigint;
+  /** 101 responses: HTTP/1 tracking ended on that connection. */
+  readonly upgrades?: bigint;
+  /** Series not recorded because the aggregates map was full. */
+  readonly aggregatesFull?: bigint;
+  /** Requests not tracked because the in-flight map refused an entry. */
+  readonly inflightFull?: bigint;
+  /** HTTP-looking payloads ignored on connections after a 101. */
+  readonly ignoredAfterUpgrade?: bigint;
 }
 
 export interface Snapshot {

@@ -1,0 +1,216 @@
+// The capture engine, live: the loaded program and its maps, the attachments, the targets map and
+// the snapshot read. It owns every file descriptor it opens; close() releases them all.
+import { constants } from 'node:os';
+import { readAll } from './batch.ts';
+import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
+import { BpfError, KeyNotFoundError } from './errors.ts';
+import { ipToBytes } from './ip.ts';
+import {
+  AGG_KEY_LAYOUT,
+  AGG_LAYOUT,
+  CONN_KEY_LAYOUT,
+  decodeAggKey,
+  decodeAggPerCpu,
+  decodeConnKey,
+  decodeInflight,
+  decodeSelfPerCpu,
+  encodeConfig,
+  encodeTarget,
+  INFLIGHT_LAYOUT,
+  SELF_LAYOUT,
+  type SelfField,
+} from './layout.ts';
+import { LoadedObject } from './object.ts';
+import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
+import { Attachment } from './socket.ts';
+import * as sys from './sys/ffi.ts';
+
+export const PROGRAM_NAME = 'owlk8s_capture';
+
+export class Capture implements Disposable {
+  readonly spec: CaptureSpec;
+  readonly programFd: number;
+  readonly #object: LoadedObject;
+  readonly #attachments = new Map<number, Attachment>();
+  readonly #fds: { targets: number; inflight: number; aggregates: number; stats: number };
+  readonly #ncpu: number;
+
+  private constructor(spec: CaptureSpec, object: LoadedObject) {
+    this.spec = spec;
+    this.#object = object;
+    this.programFd = object.programFd(PROGRAM_NAME);
+    this.#fds = {
+      targets: object.mapFd('targets'),
+      inflight: object.mapFd('inflight'),
+      aggregates: object.mapFd('aggregates'),
+      stats: object.mapFd('stats'),
+    };
+    this.#ncpu = sys.numPossibleCpus();
+  }
+
+  /**
+   * Checks the options, then opens, configures and loads the program. Throws Error for bad options,
+   * BpfError (EPERM: needs CAP_BPF), VerifierError, LibraryMissingError (install libbpf1).
+   */
+  static load(options: CaptureOptions = {}): Capture {
+    const spec = captureSpec(options);
+    const object = LoadedObject.load(spec.objectPath, [PROGRAM_NAME], {
+      maxEntries: { targets: spec.maxTargets, inflight: spec.maxInflight, aggregates: spec.maxAggregates },
+      initialValues: { '.rodata.config': encodeConfig({ boundsNs: spec.boundariesNs, ports: spec.ports }) },
+    });
+    try {
+      return new Capture(spec, object);
+    } catch (e) {
+      object.close();
+      throw e;
+    }
+  }
+
+  #live(): void {
+    if (this.#object.closed) throw new Error('capture: closed');
+  }
+
+  /** Interfaces the program is attached to. */
+  get attached(): readonly number[] {
+    return [...this.#attachments.keys()];
+  }
+
+  /** Attaches to an interface (once: a second attach to the same index does nothing). Throws BpfError. */
+  attach(ifindex: number): void {
+    this.#live();
+    if (this.#attachments.has(ifindex)) return;
+    this.#attachments.set(ifindex, Attachment.open(this.programFd, ifindex));
+  }
+
+  /** Detaches from an interface; nothing happens when it was not attached. */
+  detach(ifindex: number): void {
+    this.#attachments.get(ifindex)?.close();
+    this.#attachments.delete(ifindex);
+  }
+
+  /** Monitors ip on the interface ifindex, naming it targetId in the aggregates. */
+  setTarget(ip: string, ifindex: number, targetId: number): void {
+    this.#live();
+    if (!Number.isInteger(targetId) || targetId < 0 || targetId > 0xffffffff) {
+      throw new Error(`setTarget ${ip}: target id ${targetId} is not an unsigned 32-bit integer`);
+    }
+    const r = sys.mapUpdate(this.#fds.targets, ipToBytes(ip), encodeTarget(ifindex, targetId), 0);
+    if (r < 0) {
+      const hint =
+        -r === constants.errno.E2BIG ? `the targets map is full (${this.spec.maxTargets})` : undefined;
+      throw new BpfError(`setTarget ${ip}`, -r, hint);
+    }
+  }
+
+  /** Stops monitoring ip. Throws KeyNotFoundError when it was not a target. */
+  deleteTarget(ip: string): void {
+    this.#live();
+    const r = sys.mapDelete(this.#fds.targets, ipToBytes(ip));
+    if (-r === constants.errno.ENOENT) throw new KeyNotFoundError(`deleteTarget ${ip}`);
+    if (r < 0) throw new BpfError(`deleteTarget ${ip}`, -r);
+  }
+
+  /** The program's own counters, summed over CPUs. */
+  readSelf(): SelfCounters & { readonly raw: Readonly<Record<SelfField, bigint>> } {
+    this.#live();
+    const values = Buffer.alloc(this.#ncpu * SELF_LAYOUT.size);
+    const r = sys.mapLookup(this.#fds.stats, Buffer.alloc(4), values);
+    if (r < 0) throw new BpfError('read map stats', -r);
+    const raw = decodeSelfPerCpu(values, this.#ncpu);
+    return {
+      packets: raw.packets,
+      requests: raw.requests,
+      responses: raw.responses,
+      unmatchedResponses: raw.unmatched_responses,
+      inflightOverwritten: raw.inflight_overwritten,
+      inflightEvicted: 0n,
+      parseFailures: raw.parse_failures,
+      informational: raw.informational,
+      upgrades: raw.upgrades,
+      aggregatesFull: raw.aggregates_full,
+      inflightFull: raw.inflight_full,
+      ignoredAfterUpgrade: raw.ignored_after_upgrade,
+      raw,
+    };
+  }
+
+  /** Every aggregate series, summed over CPUs; one batch read (few system calls). */
+  readAggregates(): Aggregate[] {
+    this.#live();
+    const nb = this.spec.boundariesNs.length + 1;
+    const per = this.#ncpu * AGG_LAYOUT.size;
+    const { count, keys, values } = readAll(this.#fds.aggregates, 'aggregates', AGG_KEY_LAYOUT.size, per);
+    const out: Aggregate[] = [];
+    for (let i = 0; i < count; i++) {
+      const k = decodeAggKey(keys, i * AGG_KEY_LAYOUT.size);
+      const v = decodeAggPerCpu(values, i * per, this.#ncpu, nb);
+      out.push({ ...k, count: v.count, durationSumNs: v.sumNs, bucketCounts: v.buckets });
+    }
+    return out;
+  }
+
+  /** Requests in flight, grouped by target, role, server port and method. */
+  readInFlight(): InFlight[] {
+    this.#live();
+    const { count, keys, values } = readAll(
+      this.#fds.inflight,
+      'inflight',
+      CONN_KEY_LAYOUT.size,
+      INFLIGHT_LAYOUT.size,
+    );
+    const groups = new Map<
+      string,
+      { targetId: number; role: InFlight['role']; port: number; method: InFlight['method']; count: number }
+    >();
+    for (let i = 0; i < count; i++) {
+      const k = decodeConnKey(keys, i * CONN_KEY_LAYOUT.size);
+      const v = decodeInflight(values, i * INFLIGHT_LAYOUT.size);
+      for (const method of v.methods) {
+        const id = `${v.targetId}/${k.role}/${k.serverPort}/${method}`;
+        const g = groups.get(id);
+        if (g) g.count++;
+        else groups.set(id, { targetId: v.targetId, role: k.role, port: k.serverPort, method, count: 1 });
+      }
+    }
+    return [...groups.values()];
+  }
+
+  /**
+   * Reads everything into one Snapshot. inflightEvicted is derived: every request counted ends
+   * answered, overwritten, refused by a full map, still in flight, or evicted by the LRU.
+   */
+  read(): Snapshot {
+    const monotonicNs = process.hrtime.bigint();
+    const time = new Date();
+    const self = this.readSelf();
+    const aggregates = this.readAggregates();
+    const inFlight = this.readInFlight();
+    const now = BigInt(inFlight.reduce((s, f) => s + f.count, 0));
+    const matched = self.responses - self.unmatchedResponses;
+    const evicted = self.requests - matched - self.inflightOverwritten - (self.inflightFull ?? 0n) - now;
+    const { raw: _raw, ...counters } = self;
+    return {
+      monotonicNs,
+      time,
+      boundariesNs: this.spec.boundariesNs,
+      aggregates,
+      inFlight,
+      self: { ...counters, inflightEvicted: evicted > 0n ? evicted : 0n },
+    };
+  }
+
+  get closed(): boolean {
+    return this.#object.closed;
+  }
+
+  /** Detaches everywhere and closes the program and maps. Idempotent. */
+  close(): void {
+    for (const a of this.#attachments.values()) a.close();
+    this.#attachments.clear();
+    this.#object.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,265 @@
+// The byte layouts of bpf/owlk8s.h, one codec per struct. test/layout.test.ts checks every size and
+// field offset here against the built object's BTF, so the C and TypeScript sides cannot drift.
+import { HTTP_METHODS, type HttpMethod, type Role } from './snapshot.ts';
+
+export const MAX_BOUNDS = 32;
+export const BUCKETS = MAX_BOUNDS + 1;
+export const PIPELINE = 8;
+
+/** A struct's size and the offset and size of each named field, as the C compiler lays it out. */
+export interface Layout {
+  readonly struct: string;
+  readonly size: number;
+  readonly fields: Readonly<Record<string, { readonly offset: number; readonly size: number }>>;
+}
+
+export const CONFIG_LAYOUT: Layout = {
+  struct: 'owlk8s_config',
+  size: 8456,
+  fields: {
+    bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
+    nbounds: { offset: 256, size: 4 },
+    all_ports: { offset: 260, size: 4 },
+    port_bits: { offset: 264, size: 8192 },
+  },
+};
+
+export const TARGET_KEY_LAYOUT: Layout = {
+  struct: 'owlk8s_target_key',
+  size: 16,
+  fields: { addr: { offset: 0, size: 16 } },
+};
+
+export const TARGET_LAYOUT: Layout = {
+  struct: 'owlk8s_target',
+  size: 8,
+  fields: { ifindex: { offset: 0, size: 4 }, target_id: { offset: 4, size: 4 } },
+};
+
+export const CONN_KEY_LAYOUT: Layout = {
+  struct: 'owlk8s_conn_key',
+  size: 40,
+  fields: {
+    client_addr: { offset: 0, size: 16 },
+    server_addr: { offset: 16, size: 16 },
+    client_port: { offset: 32, size: 2 },
+    server_port: { offset: 34, size: 2 },
+    role: { offset: 36, size: 1 },
+    _pad: { offset: 37, size: 3 },
+  },
+};
+
+export const INFLIGHT_LAYOUT: Layout = {
+  struct: 'owlk8s_inflight',
+  size: 88,
+  fields: {
+    start_ns: { offset: 0, size: 8 * PIPELINE },
+    target_id: { offset: 64, size: 4 },
+    method: { offset: 68, size: PIPELINE },
+    head: { offset: 76, size: 1 },
+    count: { offset: 77, size: 1 },
+    upgraded: { offset: 78, size: 1 },
+    _pad: { offset: 79, size: 9 },
+  },
+};
+
+export const AGG_KEY_LAYOUT: Layout = {
+  struct: 'owlk8s_agg_key',
+  size: 20,
+  fields: {
+    target_id: { offset: 0, size: 4 },
+    port: { offset: 4, size: 2 },
+    status: { offset: 6, size: 2 },
+    role: { offset: 8, size: 1 },
+    method: { offset: 9, size: 1 },
+    http_minor: { offset: 10, size: 1 },
+    protocol: { offset: 11, size: 1 },
+    grpc_status: { offset: 12, size: 2 },
+    _pad: { offset: 14, size: 2 },
+    route_id: { offset: 16, size: 4 },
+  },
+};
+
+export const AGG_LAYOUT: Layout = {
+  struct: 'owlk8s_agg',
+  size: 16 + 8 * BUCKETS,
+  fields: {
+    count: { offset: 0, size: 8 },
+    sum_ns: { offset: 8, size: 8 },
+    buckets: { offset: 16, size: 8 * BUCKETS },
+  },
+};
+
+export const SELF_FIELDS = [
+  'packets',
+  'requests',
+  'responses',
+  'unmatched_responses',
+  'inflight_overwritten',
+  'parse_failures',
+  'informational',
+  'upgrades',
+  'aggregates_full',
+  'inflight_full',
+  'ignored_after_upgrade',
+] as const;
+export type SelfField = (typeof SELF_FIELDS)[number];
+
+export const SELF_LAYOUT: Layout = {
+  struct: 'owlk8s_self',
+  size: 128,
+  fields: {
+    ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
+    _reserved: { offset: 88, size: 40 },
+  },
+};
+
+export const ALL_LAYOUTS: readonly Layout[] = [
+  CONFIG_LAYOUT,
+  TARGET_KEY_LAYOUT,
+  TARGET_LAYOUT,
+  CONN_KEY_LAYOUT,
+  INFLIGHT_LAYOUT,
+  AGG_KEY_LAYOUT,
+  AGG_LAYOUT,
+  SELF_LAYOUT,
+];
+
+const off = (l: Layout, f: string): number => l.fields[f]!.offset;
+
+// ---- codecs
+
+export function roleCode(role: Role): number {
+  return role === 'server' ? 0 : 1;
+}
+
+export function roleOf(code: number): Role {
+  if (code === 0) return 'server';
+  if (code === 1) return 'client';
+  throw new Error(`role code ${code} is not 0 (server) or 1 (client)`);
+}
+
+export function methodOf(code: number): HttpMethod {
+  const m = HTTP_METHODS[code];
+  if (m === undefined) throw new Error(`method code ${code} is outside 0..${HTTP_METHODS.length - 1}`);
+  return m;
+}
+
+export interface ConfigValue {
+  readonly boundsNs: readonly bigint[];
+  /** undefined: every port. */
+  readonly ports: readonly number[] | undefined;
+}
+
+export function encodeConfig(c: ConfigValue): Buffer {
+  const b = Buffer.alloc(CONFIG_LAYOUT.size);
+  c.boundsNs.forEach((v, i) => {
+    b.writeBigUInt64LE(v, off(CONFIG_LAYOUT, 'bounds_ns') + 8 * i);
+  });
+  b.writeUInt32LE(c.boundsNs.length, off(CONFIG_LAYOUT, 'nbounds'));
+  b.writeUInt32LE(c.ports === undefined ? 1 : 0, off(CONFIG_LAYOUT, 'all_ports'));
+  for (const p of c.ports ?? []) {
+    const at = off(CONFIG_LAYOUT, 'port_bits') + (p >> 3);
+    b[at] = b[at]! | (1 << (p & 7));
+  }
+  return b;
+}
+
+export function encodeTargetKey(addr16: Buffer): Buffer {
+  return Buffer.from(addr16);
+}
+
+export function encodeTarget(ifindex: number, targetId: number): Buffer {
+  const b = Buffer.alloc(TARGET_LAYOUT.size);
+  b.writeUInt32LE(ifindex, off(TARGET_LAYOUT, 'ifindex'));
+  b.writeUInt32LE(targetId, off(TARGET_LAYOUT, 'target_id'));
+  return b;
+}
+
+export interface ConnKey {
+  readonly clientAddr: Buffer;
+  readonly serverAddr: Buffer;
+  readonly clientPort: number;
+  readonly serverPort: number;
+  readonly role: Role;
+}
+
+export function decodeConnKey(b: Buffer, at = 0): ConnKey {
+  const L = CONN_KEY_LAYOUT;
+  return {
+    clientAddr: b.subarray(at, at + 16),
+    serverAddr: b.subarray(at + 16, at + 32),
+    clientPort: b.readUInt16LE(at + off(L, 'client_port')),
+    serverPort: b.readUInt16LE(at + off(L, 'server_port')),
+    role: roleOf(b[at + off(L, 'role')]!),
+  };
+}
+
+export interface InflightValue {
+  readonly targetId: number;
+  readonly upgraded: boolean;
+  /** Methods of the unanswered requests, oldest first. */
+  readonly methods: readonly HttpMethod[];
+}
+
+export function decodeInflight(b: Buffer, at = 0): InflightValue {
+  const L = INFLIGHT_LAYOUT;
+  const head = b[at + off(L, 'head')]!;
+  const count = b[at + off(L, 'count')]!;
+  const methods: HttpMethod[] = [];
+  for (let i = 0; i < count; i++) methods.push(methodOf(b[at + off(L, 'method') + ((head + i) % PIPELINE)]!));
+  return {
+    targetId: b.readUInt32LE(at + off(L, 'target_id')),
+    upgraded: b[at + off(L, 'upgraded')] === 1,
+    methods,
+  };
+}
+
+export interface AggKey {
+  readonly targetId: number;
+  readonly port: number;
+  readonly statusCode: number;
+  readonly role: Role;
+  readonly method: HttpMethod;
+  readonly httpMinor: 0 | 1;
+}
+
+export function decodeAggKey(b: Buffer, at = 0): AggKey {
+  const L = AGG_KEY_LAYOUT;
+  return {
+    targetId: b.readUInt32LE(at + off(L, 'target_id')),
+    port: b.readUInt16LE(at + off(L, 'port')),
+    statusCode: b.readUInt16LE(at + off(L, 'status')),
+    role: roleOf(b[at + off(L, 'role')]!),
+    method: methodOf(b[at + off(L, 'method')]!),
+    httpMinor: b[at + off(L, 'http_minor')] === 0 ? 0 : 1,
+  };
+}
+
+export interface AggValue {
+  count: bigint;
+  sumNs: bigint;
+  buckets: bigint[];
+}
+
+/** Sums one per-CPU value: ncpu copies, each rounded up to 8 bytes, starting at `at`. */
+export function decodeAggPerCpu(b: Buffer, at: number, ncpu: number, nbuckets: number): AggValue {
+  const v: AggValue = { count: 0n, sumNs: 0n, buckets: new Array<bigint>(nbuckets).fill(0n) };
+  for (let c = 0; c < ncpu; c++) {
+    const base = at + c * AGG_LAYOUT.size;
+    v.count += b.readBigUInt64LE(base);
+    v.sumNs += b.readBigUInt64LE(base + 8);
+    for (let i = 0; i < nbuckets; i++) v.buckets[i]! += b.readBigUInt64LE(base + 16 + 8 * i);
+  }
+  return v;
+}
+
+export function decodeSelfPerCpu(b: Buffer, ncpu: number): Record<SelfField, bigint> {
+  const out = Object.fromEntries(SELF_FIELDS.map((f) => [f, 0n])) as Record<SelfField, bigint>;
+  for (let c = 0; c < ncpu; c++) {
+    SELF_FIELDS.forEach((f, i) => {
+      out[f] += b.readBigUInt64LE(c * SELF_LAYOUT.size + 8 * i);
+    });
+  }
+  return out;
+}

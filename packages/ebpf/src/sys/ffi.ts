@@ -1,0 +1,304 @@
+// The one door to the foreign world: every call into libbpf.so.1 and libc.so.6 goes through this
+// module (a biome rule keeps it so). Functions here are thin and typed; they return raw results
+// (negative errno from libbpf, -1 and errno from libc) and the callers turn those into errors.
+import { DataType, isNullPointer, type JsExternal, load, open } from 'ffi-rs';
+
+const LIBBPF = 'owlk8s-libbpf';
+const LIBC = 'owlk8s-libc';
+
+export type Pointer = JsExternal;
+
+/** Thrown when a shared library cannot be opened; names the Debian package that provides it. */
+export class LibraryMissingError extends Error {
+  readonly library: string;
+  constructor(library: string, debianPackage: string, cause: unknown) {
+    super(`cannot load ${library}: install Debian's ${debianPackage} (apt-get install ${debianPackage})`, {
+      cause,
+    });
+    this.name = 'LibraryMissingError';
+    this.library = library;
+  }
+}
+
+let opened = false;
+/** Opens libbpf and libc once. Throws LibraryMissingError when libbpf.so.1 is absent. */
+export function openLibraries(): void {
+  if (opened) return;
+  try {
+    open({ library: LIBBPF, path: 'libbpf.so.1' });
+  } catch (e) {
+    throw new LibraryMissingError('libbpf.so.1', 'libbpf1', e);
+  }
+  try {
+    open({ library: LIBC, path: 'libc.so.6' });
+  } catch (e) {
+    throw new LibraryMissingError('libc.so.6', 'libc6', e);
+  }
+  // libbpf prints warnings and verifier logs to stderr by default; errors are ours to report.
+  load({
+    library: LIBBPF,
+    funcName: 'libbpf_set_print',
+    retType: DataType.I64,
+    paramsType: [DataType.I64],
+    paramsValue: [0],
+  });
+  opened = true;
+}
+
+function bpf<T extends DataType>(
+  funcName: string,
+  retType: T,
+  paramsType: DataType[],
+  paramsValue: unknown[],
+) {
+  openLibraries();
+  return load({ library: LIBBPF, funcName, retType, paramsType, paramsValue });
+}
+
+function libc(
+  funcName: string,
+  paramsType: DataType[],
+  paramsValue: unknown[],
+): { value: number; errno: number } {
+  openLibraries();
+  const r = load({
+    library: LIBC,
+    funcName,
+    retType: DataType.I32,
+    paramsType,
+    paramsValue,
+    errno: true as const,
+  });
+  return { value: r.value, errno: r.errnoCode };
+}
+
+function ptrOrNull(p: Pointer): Pointer | undefined {
+  return isNullPointer(p) ? undefined : p;
+}
+
+// ---- libbpf: objects, programs, maps (libbpf 1.x returns -errno, or NULL with errno set)
+
+export function objectOpenFile(path: string): { obj: Pointer | undefined; errno: number } {
+  openLibraries();
+  const r = load({
+    library: LIBBPF,
+    funcName: 'bpf_object__open_file',
+    retType: DataType.External,
+    paramsType: [DataType.String, DataType.I64],
+    paramsValue: [path, 0],
+    errno: true as const,
+  });
+  return { obj: ptrOrNull(r.value), errno: r.errnoCode };
+}
+
+export function objectLoad(obj: Pointer): number {
+  return bpf('bpf_object__load', DataType.I32, [DataType.External], [obj]);
+}
+
+export function objectClose(obj: Pointer): void {
+  bpf('bpf_object__close', DataType.Void, [DataType.External], [obj]);
+}
+
+export function objectFindMap(obj: Pointer, name: string): Pointer | undefined {
+  return ptrOrNull(
+    bpf('bpf_object__find_map_by_name', DataType.External, [DataType.External, DataType.String], [obj, name]),
+  );
+}
+
+export function objectFindProgram(obj: Pointer, name: string): Pointer | undefined {
+  return ptrOrNull(
+    bpf(
+      'bpf_object__find_program_by_name',
+      DataType.External,
+      [DataType.External, DataType.String],
+      [obj, name],
+    ),
+  );
+}
+
+export function programFd(prog: Pointer): number {
+  return bpf('bpf_program__fd', DataType.I32, [DataType.External], [prog]);
+}
+
+/** Makes libbpf keep the verifier log of a failed load in buf (which must outlive the load). */
+export function programSetLogBuf(prog: Pointer, buf: Buffer): number {
+  return bpf(
+    'bpf_program__set_log_buf',
+    DataType.I32,
+    [DataType.External, DataType.U8Array, DataType.I64],
+    [prog, buf, buf.length],
+  );
+}
+
+export function programSetLogLevel(prog: Pointer, level: number): number {
+  return bpf('bpf_program__set_log_level', DataType.I32, [DataType.External, DataType.I32], [prog, level]);
+}
+
+export function mapFd(map: Pointer): number {
+  return bpf('bpf_map__fd', DataType.I32, [DataType.External], [map]);
+}
+
+export function mapSetMaxEntries(map: Pointer, n: number): number {
+  return bpf('bpf_map__set_max_entries', DataType.I32, [DataType.External, DataType.I32], [map, n]);
+}
+
+/** Size of a data section map's initial value (.rodata.*), or -1 when it has none. */
+export function mapInitialValueSize(map: Pointer): number {
+  const size = Buffer.alloc(8);
+  const p = bpf(
+    'bpf_map__initial_value',
+    DataType.External,
+    [DataType.External, DataType.U8Array],
+    [map, size],
+  );
+  return isNullPointer(p) ? -1 : Number(size.readBigUInt64LE(0));
+}
+
+export function mapSetInitialValue(map: Pointer, data: Buffer): number {
+  return bpf(
+    'bpf_map__set_initial_value',
+    DataType.I32,
+    [DataType.External, DataType.U8Array, DataType.I64],
+    [map, data, data.length],
+  );
+}
+
+export function numPossibleCpus(): number {
+  return bpf('libbpf_num_possible_cpus', DataType.I32, [], []);
+}
+
+// ---- libbpf: low-level map operations on file descriptors (return 0 or -errno)
+
+export function mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number): number {
+  return bpf(
+    'bpf_map_update_elem',
+    DataType.I32,
+    [DataType.I32, DataType.U8Array, DataType.U8Array, DataType.I64],
+    [fd, key, value, flags],
+  );
+}
+
+export function mapLookup(fd: number, key: Buffer, value: Buffer): number {
+  return bpf(
+    'bpf_map_lookup_elem',
+    DataType.I32,
+    [DataType.I32, DataType.U8Array, DataType.U8Array],
+    [fd, key, value],
+  );
+}
+
+export function mapDelete(fd: number, key: Buffer): number {
+  return bpf('bpf_map_delete_elem', DataType.I32, [DataType.I32, DataType.U8Array], [fd, key]);
+}
+
+export function mapGetNextKey(fd: number, key: Buffer | undefined, next: Buffer): number {
+  if (key === undefined) {
+    return bpf(
+      'bpf_map_get_next_key',
+      DataType.I32,
+      [DataType.I32, DataType.I64, DataType.U8Array],
+      [fd, 0, next],
+    );
+  }
+  return bpf(
+    'bpf_map_get_next_key',
+    DataType.I32,
+    [DataType.I32, DataType.U8Array, DataType.U8Array],
+    [fd, key, next],
+  );
+}
+
+/**
+ * bpf_map_lookup_batch. inBatch undefined starts from the beginning; outBatch receives the cursor;
+ * count (a 4-byte buffer) holds the room in keys/values on entry and the number read on return.
+ */
+export function mapLookupBatch(
+  fd: number,
+  inBatch: Buffer | undefined,
+  outBatch: Buffer,
+  keys: Buffer,
+  values: Buffer,
+  count: Buffer,
+): number {
+  const opts = Buffer.alloc(24); // struct bpf_map_batch_opts { size_t sz; __u64 elem_flags; __u64 flags; }
+  opts.writeBigUInt64LE(24n, 0);
+  const types = [
+    DataType.I32,
+    inBatch ? DataType.U8Array : DataType.I64,
+    DataType.U8Array,
+    DataType.U8Array,
+    DataType.U8Array,
+    DataType.U8Array,
+    DataType.U8Array,
+  ];
+  return bpf('bpf_map_lookup_batch', DataType.I32, types, [
+    fd,
+    inBatch ?? 0,
+    outBatch,
+    keys,
+    values,
+    count,
+    opts,
+  ]);
+}
+
+// ---- libc
+
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_ATTACH_BPF = 50;
+
+export function socket(domain: number, type: number, protocol: number): { value: number; errno: number } {
+  return libc('socket', [DataType.I32, DataType.I32, DataType.I32], [domain, type, protocol]);
+}
+
+export function setsockopt(
+  fd: number,
+  level: number,
+  name: number,
+  value: Buffer,
+): { value: number; errno: number } {
+  return libc(
+    'setsockopt',
+    [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array, DataType.I32],
+    [fd, level, name, value, value.length],
+  );
+}
+
+export function bind(fd: number, addr: Buffer): { value: number; errno: number } {
+  return libc('bind', [DataType.I32, DataType.U8Array, DataType.I32], [fd, addr, addr.length]);
+}
+
+export function close(fd: number): { value: number; errno: number } {
+  return libc('close', [DataType.I32], [fd]);
+}
+
+/** The address of a Buffer's memory (memcpy returns its destination), for structures holding pointers. */
+export function bufferAddress(buf: Buffer): bigint {
+  openLibraries();
+  const r = load({
+    library: LIBC,
+    funcName: 'memcpy',
+    retType: DataType.BigInt,
+    paramsType: [DataType.U8Array, DataType.U8Array, DataType.I64],
+    paramsValue: [buf, buf, 0],
+  });
+  return BigInt(r as bigint);
+}
+
+const SYS_BPF = 321; // x86_64
+/** The raw bpf(2) system call, for commands libbpf 1.1 wraps awkwardly (BPF_PROG_TEST_RUN). */
+export function bpfSyscall(cmd: number, attr: Buffer): { value: number; errno: number } {
+  openLibraries();
+  const r = load({
+    library: LIBC,
+    funcName: 'syscall',
+    retType: DataType.I64,
+    paramsType: [DataType.I64, DataType.I64, DataType.U8Array, DataType.I64],
+    paramsValue: [SYS_BPF, cmd, attr, attr.length],
+    errno: true as const,
+  });
+  return { value: Number(r.value), errno: r.errnoCode };
+}

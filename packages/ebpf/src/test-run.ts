@@ -1,0 +1,28 @@
+// Runs a loaded socket filter on a crafted packet with BPF_PROG_TEST_RUN: parser tests need no
+// network. The kernel runs socket filters with skb->data past the Ethernet header it pulled, while
+// an AF_PACKET socket's filter sees the Ethernet header at offset 0; an outer dummy Ethernet header
+// makes the kernel pull that one instead, so the program sees the frame exactly as on a socket.
+import { BpfError } from './errors.ts';
+import * as sys from './sys/ffi.ts';
+
+const BPF_PROG_TEST_RUN = 10;
+const DUMMY_ETHERTYPE = 0x88b5; // IEEE local experimental: eth_type_trans leaves it alone
+
+/** Runs the program once on frame (starting at its Ethernet header), as seen on interface ifindex. */
+export function testRun(programFd: number, frame: Buffer, ifindex = 1): number {
+  const data = Buffer.alloc(14 + frame.length);
+  data.writeUInt16BE(DUMMY_ETHERTYPE, 12);
+  frame.copy(data, 14);
+  const ctx = Buffer.alloc(48); // struct __sk_buff up to ifindex
+  ctx.writeUInt32LE(ifindex, 40);
+  const attr = Buffer.alloc(80);
+  attr.writeUInt32LE(programFd, 0);
+  attr.writeUInt32LE(data.length, 8);
+  attr.writeBigUInt64LE(sys.bufferAddress(data), 16);
+  attr.writeUInt32LE(1, 32); // repeat
+  attr.writeUInt32LE(ctx.length, 40);
+  attr.writeBigUInt64LE(sys.bufferAddress(ctx), 48);
+  const r = sys.bpfSyscall(BPF_PROG_TEST_RUN, attr);
+  if (r.value < 0) throw new BpfError('BPF_PROG_TEST_RUN', r.errno);
+  return attr.readUInt32LE(4);
+}

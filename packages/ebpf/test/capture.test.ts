@@ -1,0 +1,158 @@
+// The live object's life: file descriptors owned and released, errors that name their cause.
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Capture } from '../src/capture.ts';
+import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
+import { LoadedObject } from '../src/object.ts';
+import { openFds, requireBpf } from './kernel.ts';
+
+const NODE = process.execPath;
+const CAPTURE = fileURLToPath(new URL('../src/capture.ts', import.meta.url));
+let dir = '';
+
+before(() => {
+  requireBpf('the capture tests');
+  dir = mkdtempSync(join(tmpdir(), 'owlk8s-ebpf-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('load, attach to lo, targets, read, detach, close: 20 rounds leave no file descriptor behind', () => {
+  Capture.load().close(); // libbpf and libc are opened once per process: not a leak
+  const before = openFds();
+  for (let i = 0; i < 20; i++) {
+    const cap = Capture.load();
+    cap.attach(1);
+    cap.attach(1); // a second attach to the same interface is a no-op, not a second socket
+    assert.deepEqual(cap.attached, [1]);
+    cap.setTarget('198.18.0.9', 1, i);
+    cap.setTarget('2001:2::9', 1, i);
+    cap.read();
+    cap.deleteTarget('2001:2::9');
+    cap.detach(1);
+    cap.attach(1);
+    cap.close();
+    cap.close();
+    assert.equal(cap.closed, true);
+  }
+  assert.equal(openFds(), before);
+});
+
+test('a failed attach leaves nothing open, and the error names the interface', () => {
+  using cap = Capture.load();
+  const before = openFds();
+  assert.throws(
+    () => cap.attach(999999),
+    (e: unknown) => {
+      assert.ok(e instanceof BpfError);
+      assert.equal(e.errno, 19);
+      assert.equal(e.message, 'attach ifindex 999999: bind: ENODEV (no interface with this index)');
+      return true;
+    },
+  );
+  assert.equal(openFds(), before);
+  assert.deepEqual(cap.attached, []);
+});
+
+test('a closed capture refuses work with a clear error', () => {
+  const cap = Capture.load();
+  cap.close();
+  assert.throws(() => cap.setTarget('198.18.0.9', 1, 1), /capture: closed/);
+  assert.throws(() => cap.read(), /capture: closed/);
+});
+
+test('bad input names the thing and what would be right', () => {
+  assert.throws(
+    () => Capture.load({ boundariesNs: [5n, 3n] }),
+    /boundariesNs\[1\] is 3: bounds must be positive bigint nanoseconds, strictly ascending/,
+  );
+  assert.throws(
+    () => Capture.load({ boundariesNs: new Array(33).fill(0n).map((_, i) => BigInt(i + 1)) }),
+    /has 33 bounds: at most 32/,
+  );
+  assert.throws(() => Capture.load({ ports: [0] }), /ports holds 0: ports are integers from 1 to 65535/);
+  assert.throws(() => Capture.load({ maxInflight: 0 }), /maxInflight is 0: expected an integer from 1/);
+  using cap = Capture.load();
+  assert.throws(() => cap.setTarget('pod-a', 1, 1), /"pod-a" is not an IP address/);
+  assert.throws(() => cap.setTarget('198.18.0.9', 1, -1), /target id -1 is not an unsigned 32-bit integer/);
+  assert.throws(
+    () => cap.deleteTarget('198.18.0.77'),
+    (e: unknown) => e instanceof KeyNotFoundError && e.errno === 2,
+  );
+});
+
+test('a missing object file says how to build it', () => {
+  assert.throws(
+    () => Capture.load({ objectPath: join(dir, 'none.bpf.o') }),
+    /none\.bpf\.o: ENOENT \(no such file: build it with `make -C bpf`\)/,
+  );
+});
+
+test('a verifier rejection carries the verifier log', () => {
+  const src = join(dir, 'bad.bpf.c');
+  writeFileSync(
+    src,
+    '#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\nSEC("socket") int owlk8s_capture(struct __sk_buff *skb)\n' +
+      '{ int x[4]; return x[skb->len & 3]; }\nchar LICENSE[] SEC("license") = "GPL";\n',
+  );
+  execFileSync('clang', [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-I/usr/include/x86_64-linux-gnu',
+    '-c',
+    src,
+    '-o',
+    join(dir, 'bad.bpf.o'),
+  ]);
+  const before = openFds();
+  assert.throws(
+    () => LoadedObject.load(join(dir, 'bad.bpf.o'), ['owlk8s_capture']),
+    (e: unknown) => {
+      assert.ok(e instanceof VerifierError);
+      assert.equal(e.errno, 13);
+      assert.match(
+        e.message,
+        /load program owlk8s_capture: EACCES \(the verifier rejected the program; last lines of its log:\n/,
+      );
+      assert.match(e.log, /R0 !read_ok/);
+      return true;
+    },
+  );
+  assert.equal(openFds(), before);
+});
+
+function withoutCaps(caps: string, script: string): string {
+  const r = spawnSync('setpriv', [`--bounding-set=${caps}`, NODE, '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  if (r.error) throw new Error(`setpriv (util-linux) is needed for this test: ${r.error.message}`);
+  return (r.stdout + r.stderr).trim();
+}
+
+test('without CAP_BPF (and CAP_SYS_ADMIN, which also grants it) the error says CAP_BPF', () => {
+  const out = withoutCaps(
+    '-bpf,-sys_admin,-perfmon',
+    `import { Capture } from ${JSON.stringify(CAPTURE)}; try { Capture.load(); console.log('loaded'); } catch (e) { console.log(e.message); }`,
+  );
+  assert.match(
+    out,
+    /owlk8s\.bpf\.o: load: EPERM \(needs CAP_BPF: run as root or grant CAP_BPF \(and CAP_NET_RAW to attach\)\)$/,
+  );
+});
+
+test('without CAP_NET_RAW loading works and attaching says CAP_NET_RAW', () => {
+  const out = withoutCaps(
+    '-net_raw',
+    `import { Capture } from ${JSON.stringify(CAPTURE)}; const c = Capture.load(); try { c.attach(1); console.log('attached'); } catch (e) { console.log(e.message); } c.close();`,
+  );
+  assert.equal(
+    out,
+    'attach ifindex 1: socket AF_PACKET: EPERM (needs CAP_NET_RAW: run as root or grant CAP_NET_RAW)',
+  );
+});

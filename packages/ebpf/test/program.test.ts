@@ -1,0 +1,285 @@
+// The BPF program's parsing and matching rules, through BPF_PROG_TEST_RUN on crafted frames: the
+// real program in the real kernel, no network. Target 198.18.0.9 / 2001:2::9 is monitored on
+// ifindex 1 (the test run's interface) unless a test says otherwise.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { Capture } from '../src/capture.ts';
+import type { CaptureOptions } from '../src/config.ts';
+import type { Aggregate } from '../src/snapshot.ts';
+import { testRun } from '../src/test-run.ts';
+import { requireBpf } from './kernel.ts';
+import { type FrameSpec, frame } from './packets.ts';
+
+const POD4 = '198.18.0.9';
+const PEER4 = '198.18.0.1';
+const POD6 = '2001:2::9';
+const PEER6 = '2001:2::1';
+
+before(() => requireBpf('the BPF program tests'));
+
+function setup(options: CaptureOptions = {}, ifindex = 1): Capture {
+  const cap = Capture.load(options);
+  cap.setTarget(POD4, ifindex, 7);
+  cap.setTarget(POD6, ifindex, 8);
+  return cap;
+}
+
+type Extra = Omit<FrameSpec, 'src' | 'dst' | 'sport' | 'dport' | 'payload'>;
+
+/** A request from the peer to the pod (server side) on connection :sport → :dport. */
+type Conn = Extra & { v6?: boolean; sport?: number; dport?: number };
+
+function req(cap: Capture, payload: string | Buffer, o: Conn = {}) {
+  const { v6, sport, dport, ...extra } = o;
+  const [src, dst] = v6 ? [PEER6, POD6] : [PEER4, POD4];
+  testRun(cap.programFd, frame({ src, dst, sport: sport ?? 40000, dport: dport ?? 80, payload, ...extra }));
+}
+
+/** The response to req with the same o (the ports swapped). */
+function res(cap: Capture, payload: string | Buffer, o: Conn = {}) {
+  const { v6, sport, dport, ...extra } = o;
+  const [src, dst] = v6 ? [POD6, PEER6] : [POD4, PEER4];
+  testRun(cap.programFd, frame({ src, dst, sport: dport ?? 80, dport: sport ?? 40000, payload, ...extra }));
+}
+
+const GET = 'GET /status/404 HTTP/1.1\r\nHost: pod\r\n\r\n';
+const R = (code: number, minor = 1) => `HTTP/1.${minor} ${code} Whatever\r\nContent-Length: 0\r\n\r\n`;
+
+function summary(a: Aggregate) {
+  return `${a.targetId} ${a.role} ${a.port} ${a.method} ${a.statusCode} 1.${a.httpMinor} n=${a.count}`;
+}
+
+function sorted(cap: Capture): string[] {
+  return cap.readAggregates().map(summary).sort();
+}
+
+describe('requests and responses', () => {
+  test('IPv4: a request then its response make one aggregate, in the first bucket', () => {
+    using cap = setup();
+    req(cap, GET);
+    res(cap, R(404));
+    const aggs = cap.readAggregates();
+    assert.deepEqual(aggs.map(summary), ['7 server 80 GET 404 1.1 n=1']);
+    assert.equal(aggs[0]!.bucketCounts.length, 15);
+    assert.deepEqual(aggs[0]!.bucketCounts, [1n, ...new Array(14).fill(0n)]);
+    assert.ok(aggs[0]!.durationSumNs > 0n && aggs[0]!.durationSumNs <= 5_000_000n);
+    const s = cap.readSelf();
+    assert.deepEqual(
+      [s.packets, s.requests, s.responses, s.unmatchedResponses, s.parseFailures],
+      [2n, 1n, 1n, 0n, 0n],
+    );
+  });
+
+  test('IPv6 with hop-by-hop, destination-options and routing headers, and TCP options', () => {
+    using cap = setup();
+    const o = { v6: true, ipv6Ext: [0, 60, 43], tcpOptions: 12, dport: 8080 };
+    req(cap, 'POST /items HTTP/1.1\r\nContent-Length: 0\r\n\r\n', o);
+    res(cap, R(201), o);
+    assert.deepEqual(sorted(cap), ['8 server 8080 POST 201 1.1 n=1']);
+  });
+
+  test('IPv6 first fragment is parsed; a non-first fragment is ignored', () => {
+    using cap = setup();
+    req(cap, 'DELETE /x HTTP/1.1\r\n\r\n', { v6: true, ipv6Ext: [44] });
+    res(cap, R(204), { v6: true });
+    req(cap, 'DELETE /x HTTP/1.1\r\n\r\n', { v6: true, ipv6Ext: [44], fragmentOffset: 185, sport: 40001 });
+    res(cap, R(204), { v6: true, sport: 40001 });
+    assert.deepEqual(sorted(cap), ['8 server 80 DELETE 204 1.1 n=1']);
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.responses, s.unmatchedResponses], [1n, 2n, 1n]);
+  });
+
+  test('802.1Q and 802.1ad+802.1Q tags, IPv4 options, TCP options', () => {
+    using cap = setup();
+    req(cap, 'PUT /a HTTP/1.1\r\n\r\n', { vlanTags: 1, ipOptions: 8, tcpOptions: 12 });
+    res(cap, R(200), { vlanTags: 1, ipOptions: 8, tcpOptions: 12 });
+    req(cap, 'PATCH /a HTTP/1.1\r\n\r\n', { vlanTags: 2, ipOptions: 40, tcpOptions: 40, sport: 40001 });
+    res(cap, R(409), { vlanTags: 2, sport: 40001 });
+    assert.deepEqual(sorted(cap), ['7 server 80 PATCH 409 1.1 n=1', '7 server 80 PUT 200 1.1 n=1']);
+    assert.equal(cap.readSelf().parseFailures, 0n);
+  });
+
+  test('all nine methods, and HTTP/1.0 responses', () => {
+    using cap = setup();
+    const methods = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE'];
+    methods.forEach((m, i) => {
+      req(cap, `${m} / HTTP/1.0\r\n\r\n`, { sport: 41000 + i });
+      res(cap, R(200 + i, 0), { sport: 41000 + i });
+    });
+    assert.deepEqual(sorted(cap), methods.map((m, i) => `7 server 80 ${m} ${200 + i} 1.0 n=1`).sort());
+  });
+
+  test('a request from the target is counted on the client side, under the peer server port', () => {
+    using cap = setup();
+    testRun(cap.programFd, frame({ src: POD4, dst: PEER4, sport: 50000, dport: 9000, payload: GET }));
+    testRun(cap.programFd, frame({ src: PEER4, dst: POD4, sport: 9000, dport: 50000, payload: R(503) }));
+    assert.deepEqual(sorted(cap), ['7 client 9000 GET 503 1.1 n=1']);
+  });
+
+  test('a request between two targets on the same interface counts once per role', () => {
+    using cap = setup();
+    cap.setTarget(PEER4, 1, 9);
+    req(cap, GET);
+    res(cap, R(200));
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1', '9 client 80 GET 200 1.1 n=1']);
+  });
+});
+
+describe('durations', () => {
+  test('a 60 ms wait lands in the (50 ms, 75 ms] bucket', async () => {
+    using cap = setup();
+    req(cap, GET);
+    await new Promise((r) => setTimeout(r, 60));
+    res(cap, R(200));
+    const [a] = cap.readAggregates();
+    const expected = new Array(15).fill(0n);
+    expected[4] = 1n;
+    assert.deepEqual(a!.bucketCounts, expected);
+    assert.ok(a!.durationSumNs >= 60_000_000n && a!.durationSumNs <= 75_000_000n, `${a!.durationSumNs}`);
+  });
+
+  test('boundaries set before load are the ones used: [1 ms, 1 s] gives three buckets', async () => {
+    using cap = setup({ boundariesNs: [1_000_000n, 1_000_000_000n] });
+    req(cap, GET);
+    await new Promise((r) => setTimeout(r, 5));
+    res(cap, R(200));
+    assert.deepEqual(cap.readAggregates()[0]!.bucketCounts, [0n, 1n, 0n]);
+    assert.deepEqual(cap.read().boundariesNs, [1_000_000n, 1_000_000_000n]);
+  });
+});
+
+describe('informational responses and upgrades', () => {
+  test('100 Continue then 200: one request, status 200', () => {
+    using cap = setup();
+    req(cap, 'POST /upload HTTP/1.1\r\nExpect: 100-continue\r\n\r\n');
+    res(cap, 'HTTP/1.1 100 Continue\r\n\r\n');
+    res(cap, R(200));
+    assert.deepEqual(sorted(cap), ['7 server 80 POST 200 1.1 n=1']);
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.responses, s.informational], [1n, 1n, 1n]);
+  });
+
+  test('101 completes the request and ends HTTP tracking on the connection', () => {
+    using cap = setup();
+    req(cap, 'GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n');
+    res(cap, 'HTTP/1.1 101 Switching Protocols\r\n\r\n');
+    req(cap, 'GET / HTTP/1.1 inside the upgraded stream');
+    res(cap, R(200));
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 101 1.1 n=1']);
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.responses, s.upgrades, s.ignoredAfterUpgrade], [1n, 1n, 1n, 2n]);
+  });
+});
+
+describe('what counts nothing', () => {
+  test('a response with no request is counted as unmatched only', () => {
+    using cap = setup();
+    res(cap, R(200));
+    assert.deepEqual(sorted(cap), []);
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.responses, s.unmatchedResponses], [0n, 1n, 1n]);
+  });
+
+  test('payloads shorter than a token', () => {
+    using cap = setup();
+    for (const p of ['G', 'GE', 'GET', 'POS', 'HTTP/1.1', 'HTTP/1.1 20']) req(cap, p);
+    for (const p of ['HTTP', 'HTTP/1.1 ', 'HTTP/1.1 20']) res(cap, p);
+    assert.deepEqual(sorted(cap), []);
+    const s = cap.readSelf();
+    assert.deepEqual([s.packets, s.requests, s.responses, s.parseFailures], [9n, 0n, 0n, 0n]);
+  });
+
+  test('a TLS ClientHello and random bytes', () => {
+    using cap = setup();
+    const hello = Buffer.from(`16030100c4010000c00303${'5a'.repeat(32)}000002c02f0100`, 'hex');
+    req(cap, hello, { dport: 443 });
+    let x = 12345;
+    const random = Buffer.alloc(1400);
+    for (let i = 0; i < random.length; i++) {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      random[i] = x >> 16;
+    }
+    req(cap, random);
+    res(cap, random);
+    res(cap, 'HTTP/2.0 200 OK\r\n\r\n');
+    res(cap, 'HTTP/1.1 600 Nope\r\n\r\n');
+    assert.deepEqual(sorted(cap), []);
+    const s = cap.readSelf();
+    assert.deepEqual([s.packets, s.requests, s.responses], [5n, 0n, 0n]);
+  });
+
+  test('a non-first IPv4 fragment', () => {
+    using cap = setup();
+    req(cap, GET, { fragmentOffset: 185 });
+    res(cap, R(200));
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.unmatchedResponses], [0n, 1n]);
+  });
+
+  test('the same packets on the wrong interface', () => {
+    using cap = setup({}, 2);
+    req(cap, GET);
+    res(cap, R(200));
+    assert.deepEqual(sorted(cap), []);
+    const s = cap.readSelf();
+    assert.deepEqual([s.packets, s.requests, s.responses], [2n, 0n, 0n]);
+  });
+
+  test('a server port outside the port filter', () => {
+    using cap = setup({ ports: [8080] });
+    req(cap, GET, { dport: 80 });
+    res(cap, R(200), { dport: 80 });
+    req(cap, GET, { dport: 8080 });
+    res(cap, R(200), { dport: 8080 });
+    assert.deepEqual(sorted(cap), ['7 server 8080 GET 200 1.1 n=1']);
+  });
+
+  test('an unmonitored destination', () => {
+    using cap = setup();
+    testRun(cap.programFd, frame({ src: PEER4, dst: '198.18.0.99', sport: 1, dport: 80, payload: GET }));
+    assert.equal(cap.readSelf().requests, 0n);
+  });
+});
+
+describe('pipelining', () => {
+  test('three pipelined requests then three responses are matched in order', () => {
+    using cap = setup();
+    req(cap, GET);
+    req(cap, 'POST /b HTTP/1.1\r\n\r\n');
+    req(cap, 'DELETE /c HTTP/1.1\r\n\r\n');
+    assert.deepEqual(
+      cap
+        .readInFlight()
+        .map((f) => `${f.method}=${f.count}`)
+        .sort(),
+      ['DELETE=1', 'GET=1', 'POST=1'],
+    );
+    res(cap, R(200));
+    res(cap, R(404));
+    res(cap, R(500));
+    assert.deepEqual(sorted(cap), [
+      '7 server 80 DELETE 500 1.1 n=1',
+      '7 server 80 GET 200 1.1 n=1',
+      '7 server 80 POST 404 1.1 n=1',
+    ]);
+    assert.deepEqual(cap.readInFlight(), []);
+  });
+
+  test('a ninth request in flight on one connection overwrites the oldest', () => {
+    using cap = setup();
+    for (let i = 0; i < 9; i++) req(cap, i === 0 ? 'HEAD / HTTP/1.1\r\n\r\n' : GET);
+    for (let i = 0; i < 9; i++) res(cap, R(200));
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=8']);
+    const snap = cap.read();
+    assert.deepEqual(
+      [
+        snap.self.requests,
+        snap.self.responses,
+        snap.self.inflightOverwritten,
+        snap.self.unmatchedResponses,
+        snap.self.inflightEvicted,
+      ],
+      [9n, 9n, 1n, 1n, 0n],
+    );
+  });
+});
