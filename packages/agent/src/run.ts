@@ -1,7 +1,19 @@
 // The agent's main loop: capture program, targets source, reconciler, metrics pipeline, admin
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
-import type { Config } from './config/types.ts';
-import type { Logger } from './log.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Capture } from '@owlk8s/ebpf';
+import { createPodTargetWatcher } from '@owlk8s/k8s';
+import { createPipeline, type Pipeline } from '@owlk8s/otel';
+import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
+import { Agent } from './agent.ts';
+import type { Origin } from './config/config-error.ts';
+import type { Config, StaticTarget } from './config/types.ts';
+import { createLogger, type Logger } from './log.ts';
+import { pipelineOptions } from './pipeline-options.ts';
+import { HostInterfaceLocator } from './targets/host-locator.ts';
+import { KubernetesSource } from './targets/kubernetes-source.ts';
+import { StaticSource } from './targets/static-source.ts';
+import type { TargetSource } from './targets/target-source.ts';
 
 export interface RunOptions {
   /** The logger made from config.logging; runAgent makes its own when absent. */
@@ -10,13 +22,103 @@ export interface RunOptions {
   readonly notices?: readonly string[];
   /** Aborts the run like SIGTERM does (tests). */
   readonly signal?: AbortSignal;
+  /** Where each setting came from (for the OTLP endpoint's path rules). */
+  readonly originOf?: (path: string) => Origin;
+  /** Called once the agent is ready, with the admin endpoint's URL (tests, the demo). */
+  readonly onReady?: (info: { adminUrl: string; prometheusUrls: readonly string[] }) => void;
+}
+
+/** Interface names by index, for static targets that give an index. */
+function interfaceName(index: number): string {
+  for (const name of readdirSync('/sys/class/net')) {
+    try {
+      if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === index) return name;
+    } catch {}
+  }
+  throw Object.assign(new Error(`targets.static: no interface has index ${index}`), { exitCode: 2 });
+}
+
+function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
+  const hints = new Map<string, string>();
+  for (const t of targets) {
+    if (t.interface === undefined) continue;
+    hints.set(t.ip, typeof t.interface === 'number' ? interfaceName(t.interface) : t.interface);
+  }
+  return hints;
+}
+
+function makeSource(config: Config, logger: Logger): TargetSource {
+  const ports = config.capture.httpPorts === 'all' ? [] : config.capture.httpPorts;
+  if (config.targets.source === 'static')
+    return new StaticSource(config.targets.static, config.node.name, ports);
+  const k = config.targets.kubernetes;
+  const watcher = createPodTargetWatcher({
+    nodeName: config.node.name,
+    ...(k.kubeconfig !== '' ? { kubeconfig: k.kubeconfig } : {}),
+    scope: k.scope,
+    labels: k.labels,
+    logger: logger.child({ component: 'k8s' }),
+  });
+  return new KubernetesSource(watcher);
 }
 
 /**
  * Runs until SIGTERM/SIGINT or `signal`, then detaches and flushes. Resolves when stopped cleanly;
  * rejects with an error whose `exitCode` (or EPERM code) tells the CLI how to exit.
  */
-export async function runAgent(_config: Config, _options: RunOptions = {}): Promise<void> {
-  // TODO(lead): wire @owlk8s/ebpf, @owlk8s/k8s, @owlk8s/otel, the reconciler and the admin endpoint.
-  throw Object.assign(new Error('owlk8s run: not implemented yet'), { exitCode: 1 });
+export async function runAgent(config: Config, options: RunOptions = {}): Promise<void> {
+  const logger = options.logger ?? createLogger(config.logging);
+  for (const n of options.notices ?? []) logger.warn(n);
+  const capture = Capture.load({
+    boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
+    ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
+    maxTargets: config.capture.maps.targets,
+    maxInflight: config.capture.maps.inFlight,
+    maxAggregates: config.capture.maps.aggregates,
+  });
+  logger.info({ node: config.node.name, source: config.targets.source }, 'capture program loaded');
+  let pipeline: Pipeline | undefined;
+  let admin: AdminServer | undefined;
+  let agent: Agent | undefined;
+  try {
+    pipeline = await createPipeline(
+      pipelineOptions(config, logger.child({ component: 'otel' }), options.originOf),
+    );
+    const hints =
+      config.targets.source === 'static' ? staticHints(config.targets.static) : new Map<string, string>();
+    agent = new Agent({
+      capture,
+      locator: new HostInterfaceLocator(hints),
+      source: makeSource(config, logger),
+      pipeline,
+      logger,
+    });
+    admin = await startAdminServer(agent, config.admin.host, config.admin.port);
+  } catch (err) {
+    await admin?.close();
+    await pipeline?.shutdown().catch(() => {});
+    capture.close();
+    throw err;
+  }
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+    options.signal?.addEventListener('abort', () => resolve('abort'), { once: true });
+  });
+  logger.info({ admin: admin.url, prometheus: pipeline.prometheusUrls }, 'waiting for targets');
+  const ready = { adminUrl: admin.url, prometheusUrls: pipeline.prometheusUrls };
+  const started = agent.start().then(() => {
+    logger.info({ targets: agent.targets().length }, 'ready');
+    options.onReady?.(ready);
+  });
+  try {
+    const why = await Promise.race([stopped, started.then(() => stopped)]);
+    logger.info({ reason: why }, 'stopping: detaching and sending the last export');
+  } finally {
+    // SIGTERM leaves 5 s before the kubelet kills: the agent keeps to 4.5 s.
+    const t0 = Date.now();
+    await agent.stop(4500);
+    await admin.close();
+    logger.info({ ms: Date.now() - t0 }, 'stopped');
+  }
 }

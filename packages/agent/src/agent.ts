@@ -1,0 +1,244 @@
+// The running agent: targets flow from the source through the reconciler into the kernel; counts
+// flow from the kernel through the pipeline to the exporters. One direction each, no back and forth.
+import type { Snapshot } from '@owlk8s/ebpf';
+import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
+import type { Pipeline } from '@owlk8s/otel';
+import type { Readiness } from './admin/admin-server.ts';
+import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
+import { Reconciler } from './reconciler/reconciler.ts';
+import type { TargetSource } from './targets/target-source.ts';
+
+/** The kernel side as the agent uses it: control plus reading (a Capture from @owlk8s/ebpf). */
+export interface CaptureEngine extends CaptureControl {
+  read(): Snapshot;
+  /** Deletes what the kernel keeps for a target that is gone, after its last export. */
+  forgetTarget?(targetId: number): void;
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface AgentLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface AgentParts {
+  readonly capture: CaptureEngine;
+  readonly locator: InterfaceLocator;
+  readonly source: TargetSource;
+  readonly pipeline: Pipeline;
+  readonly logger: AgentLogger;
+  /** How often the kernel's maps are read into the pipeline (default 1000 ms). */
+  readonly collectIntervalMs?: number;
+  /** How often pending and attached interfaces are checked again (default 2000 ms). */
+  readonly reconcileIntervalMs?: number;
+}
+
+/** One row of `owlk8s targets` / `GET /targets`. */
+export interface TargetRecord {
+  readonly targetId: number;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly workload: string;
+  readonly ips: readonly {
+    ip: string;
+    state: string;
+    interface?: string;
+    ifindex?: number;
+    reason?: string;
+  }[];
+}
+
+export class Agent {
+  readonly #p: AgentParts;
+  readonly #reconciler: Reconciler;
+  readonly #pods = new Map<string, PodTarget>();
+  readonly #removed: number[] = [];
+  #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => void) | undefined;
+  #reconciled = false;
+  #pass: Promise<void> | undefined;
+  #again = false;
+  #collectErrorLogged = false;
+
+  constructor(parts: AgentParts) {
+    this.#p = parts;
+    this.#reconciler = new Reconciler(parts.capture, parts.locator, {
+      onTargetAdded: (key, id) => {
+        const pod = this.#pods.get(key);
+        if (pod !== undefined) parts.pipeline.setTarget(id, pod, new Date());
+        parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
+      },
+      onTargetRemoved: (key, id) => {
+        this.#removed.push(id);
+        parts.logger.info({ targetId: id, key }, 'target removed');
+      },
+      onProblem: (message, detail) => parts.logger.warn({ key: detail.key, ip: detail.ip }, message),
+    });
+  }
+
+  /** Starts watching, reconciling and collecting. Resolves once the first reconcile pass is done. */
+  async start(): Promise<void> {
+    const { source } = this.#p;
+    this.#unsubscribe = source.subscribe((e) => this.#onEvent(e));
+    source.start();
+    await source.whenSynced();
+    for (const t of source.snapshot()) this.#pods.set(t.uid, t);
+    this.#reconciler.setWanted([...this.#pods.values()].map(wanted));
+    await this.reconcileNow();
+    this.#reconciled = true;
+    this.collect();
+    this.#timers = [
+      setInterval(() => this.collect(), this.#p.collectIntervalMs ?? 1000),
+      setInterval(() => void this.reconcileNow(), this.#p.reconcileIntervalMs ?? 2000),
+    ];
+    for (const t of this.#timers) t.unref();
+  }
+
+  #onEvent(e: TargetEvent): void {
+    const uid = e.target.uid;
+    if (e.type === 'upsert') {
+      this.#pods.set(uid, e.target);
+      this.#reconciler.upsert(wanted(e.target));
+    } else {
+      this.#pods.delete(uid);
+      this.#reconciler.remove(uid);
+    }
+    if (this.#reconciled) void this.reconcileNow();
+  }
+
+  /** One reconcile pass, coalescing calls made while one runs. */
+  reconcileNow(): Promise<void> {
+    if (this.#pass !== undefined) {
+      this.#again = true;
+      return this.#pass;
+    }
+    this.#pass = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#reconciler.reconcile();
+          this.#finishRemoved();
+        } while (this.#again);
+      } catch (err) {
+        this.#p.logger.error({ err }, 'reconcile failed');
+      } finally {
+        this.#pass = undefined;
+      }
+    })();
+    return this.#pass;
+  }
+
+  /** Removed targets: one last read so their final counts are exported, then forget them. */
+  #finishRemoved(): void {
+    if (this.#removed.length === 0) return;
+    this.collect();
+    for (const id of this.#removed.splice(0)) {
+      this.#p.pipeline.removeTarget(id);
+      try {
+        this.#p.capture.forgetTarget?.(id);
+      } catch (err) {
+        this.#p.logger.warn(
+          { err, targetId: id },
+          'could not delete the kernel aggregates of a removed target',
+        );
+      }
+    }
+  }
+
+  /** Reads the kernel's maps into the pipeline. Never throws: a failed read is logged once per streak. */
+  collect(): void {
+    const { capture, pipeline, logger } = this.#p;
+    if (capture.closed) return;
+    const t0 = process.hrtime.bigint();
+    try {
+      const snapshot = capture.read();
+      pipeline.record(snapshot);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const attached = this.#reconciler
+        .status()
+        .filter((s) => s.ips.some((i) => i.state === 'attached')).length;
+      pipeline.reportAgent({ targetsAttached: attached, collectionSeconds: seconds });
+      this.#collectErrorLogged = false;
+    } catch (err) {
+      if (!this.#collectErrorLogged) logger.error({ err }, 'reading the kernel maps failed; will retry');
+      this.#collectErrorLogged = true;
+    }
+  }
+
+  readiness(): Readiness {
+    const s = this.#p.source.status();
+    const checks = {
+      'bpf program loaded': !this.#p.capture.closed,
+      'targets source synced': s.synced,
+      'first reconcile done': this.#reconciled,
+    };
+    return {
+      ready: Object.values(checks).every(Boolean),
+      checks,
+      detail: {
+        source: s.state,
+        ...(s.sinceLastSyncMs !== undefined ? { sinceLastSyncMs: s.sinceLastSyncMs } : {}),
+        ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+      },
+    };
+  }
+
+  targets(): TargetRecord[] {
+    return this.#reconciler.status().map((s) => {
+      const pod = this.#pods.get(s.key);
+      return {
+        targetId: s.targetId,
+        namespace: pod?.namespace ?? '',
+        pod: pod?.name ?? s.key,
+        workload: pod ? `${pod.workload.kind}/${pod.workload.name}` : '',
+        ips: s.ips.map((i) => ({
+          ip: i.ip,
+          state: i.state,
+          ...(i.iface ? { interface: i.iface.name, ifindex: i.iface.ifindex } : {}),
+          ...(i.reason !== undefined ? { reason: i.reason } : {}),
+        })),
+      };
+    });
+  }
+
+  /** Stops watching; one last collection and export; detaches everything. Bounded by `budgetMs`. */
+  async stop(budgetMs = 4500): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    this.#unsubscribe?.();
+    const deadline = Date.now() + budgetMs;
+    const within = <T>(p: Promise<T>, what: string) =>
+      Promise.race([
+        p,
+        new Promise<void>((resolve) =>
+          setTimeout(
+            () => {
+              this.#p.logger.warn({ budgetMs }, `${what} did not finish in time; going on`);
+              resolve();
+            },
+            Math.max(0, deadline - Date.now()),
+          ).unref(),
+        ),
+      ]);
+    await within(this.#p.source.stop(), 'stopping the targets source');
+    await this.#pass;
+    this.collect();
+    await within(this.#p.pipeline.forceFlush(), 'the last export');
+    await this.#reconciler.close();
+    this.#finishRemovedAfterClose();
+    this.#p.capture.close();
+    await within(this.#p.pipeline.shutdown(), 'shutting the exporters down');
+  }
+
+  #finishRemovedAfterClose(): void {
+    // After close every target was removed; their final values were exported by the flush above.
+    this.#removed.splice(0);
+  }
+}
+
+function wanted(t: PodTarget): WantedTarget {
+  return { key: t.uid, ips: t.ips };
+}
