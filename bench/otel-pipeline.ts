@@ -3,7 +3,7 @@
 // OTLP (HTTP/protobuf and gRPC) to a loopback sink that reads and discards. Prints a Markdown table.
 // Run: node bench/otel-pipeline.ts   (goal: under 20 ms per collection at 10,000 series)
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,25 @@ import { cpus } from 'node:os';
 import type { Aggregate, HttpMethod, Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
+// Internals, timed from outside to split collect+export into its parts.
+import { KernelMetricProducer } from '../packages/otel/src/kernel-producer.ts';
+import { CachingMetricsSerializer } from '../packages/otel/src/otlp-serializer.ts';
+
+const timings = { producer: [] as number[], serialize: [] as number[] };
+const serializeRequest = CachingMetricsSerializer.serializeRequest;
+(CachingMetricsSerializer as { serializeRequest: typeof serializeRequest }).serializeRequest = (request) => {
+  const t0 = performance.now();
+  const bytes = serializeRequest(request);
+  timings.serialize.push(performance.now() - t0);
+  return bytes;
+};
+const collect = KernelMetricProducer.prototype.collect;
+KernelMetricProducer.prototype.collect = async function (this: KernelMetricProducer) {
+  const t0 = performance.now();
+  const result = await collect.call(this);
+  timings.producer.push(performance.now() - t0);
+  return result;
+};
 
 const BOUNDARIES_NS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000].map(
   (ms) => BigInt(ms) * 1_000_000n,
@@ -34,25 +53,26 @@ function pod(i: number): PodTarget {
   };
 }
 
-/** Ten series per pod (2 methods × 5 statuses); every bucket grows by `round` each collection. */
+/** 100 series per pod (server and client × 5 methods × 10 statuses); every bucket grows each collection. */
 function snapshot(pods: number, round: number): Snapshot {
   const aggregates: Aggregate[] = [];
+  const per = BigInt(round + 1);
   for (let t = 0; t < pods; t++) {
-    for (const method of ['GET', 'POST'] as HttpMethod[]) {
-      for (const statusCode of [200, 201, 404, 500, 503]) {
-        const per = BigInt(round + 1);
-        const bucketCounts = BOUNDARIES_NS.map(() => per).concat([per]);
-        aggregates.push({
-          targetId: t,
-          role: 'server',
-          port: 8080,
-          method,
-          statusCode,
-          httpMinor: 1,
-          count: per * 15n,
-          durationSumNs: per * 15n * 30_000_000n,
-          bucketCounts,
-        });
+    for (const role of ['server', 'client'] as const) {
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as HttpMethod[]) {
+        for (const statusCode of [200, 201, 204, 301, 304, 400, 401, 404, 500, 503]) {
+          aggregates.push({
+            targetId: t,
+            role,
+            port: role === 'server' ? 8080 : 9000,
+            method,
+            statusCode,
+            httpMinor: 1,
+            count: per * 15n,
+            durationSumNs: per * 15n * 30_000_000n,
+            bucketCounts: BOUNDARIES_NS.map(() => per).concat([per]),
+          });
+        }
       }
     }
   }
@@ -74,7 +94,8 @@ function snapshot(pods: number, round: number): Snapshot {
   };
 }
 
-async function sinks(): Promise<{ http: string; grpc: string; close: () => void }> {
+/** Runs in its own process (argument `sink`): the receiving side must not share the measured event loop. */
+async function serveSinks(): Promise<void> {
   const http = createServer((req, res) => {
     req.resume();
     req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
@@ -90,13 +111,24 @@ async function sinks(): Promise<{ http: string; grpc: string; close: () => void 
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => grpc.listen(0, '127.0.0.1', r));
+  process.stdout.write(`${(http.address() as AddressInfo).port} ${(grpc.address() as AddressInfo).port}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+async function sinks(): Promise<{ http: string; grpc: string; close: () => void }> {
+  const child = spawn(process.execPath, [import.meta.filename, 'sink'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const ports = await new Promise<string>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`sink exited with ${code}`)));
+  });
+  const [http, grpc] = ports.split(' ');
   return {
-    http: `http://127.0.0.1:${(http.address() as AddressInfo).port}/v1/metrics`,
-    grpc: `http://127.0.0.1:${(grpc.address() as AddressInfo).port}`,
-    close: () => {
-      http.close();
-      grpc.close();
-    },
+    http: `http://127.0.0.1:${http}/v1/metrics`,
+    grpc: `http://127.0.0.1:${grpc}`,
+    close: () => child.stdin.end(),
   };
 }
 
@@ -109,7 +141,7 @@ async function run(
   label: string,
   seedMetrics = true,
 ): Promise<string> {
-  const pods = series / 10;
+  const pods = Math.max(1, series / 100);
   const pipeline = await createPipeline({
     seedMetrics,
     exporters: [exporter],
@@ -135,11 +167,12 @@ async function run(
   }
   global.gc?.();
   const rssMb = process.memoryUsage().rss / 2 ** 20;
-  if (process.env.BENCH_MEM) console.error(JSON.stringify(process.memoryUsage()));
+  const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
   await pipeline.shutdown();
   const total = record.map((r, i) => r + exportMs[i]!);
   const f = (x: number) => x.toFixed(1);
-  return `| ${series.toLocaleString('en-US')} | ${label} | ${f(quantile(record, 0.5))} | ${f(quantile(exportMs, 0.5))} | ${f(quantile(total, 0.5))} | ${f(quantile(total, 0.95))} | ${rssMb.toFixed(0)} |`;
+  const parts = (xs: number[]) => (xs.length === 0 ? '–' : f(quantile(xs.slice(WARMUP), 0.5)));
+  return `| ${series.toLocaleString('en-US')} (${pods}) | ${label} | ${f(quantile(record, 0.5))} | ${f(quantile(exportMs, 0.5))} (${parts(timings.producer)} + ${parts(timings.serialize)}) | ${f(quantile(total, 0.5))} | ${f(quantile(total, 0.95))} | ${rssMb.toFixed(0)} | ${heapMb.toFixed(0)} |`;
 }
 
 // Each case runs in its own process, so that its resident memory is its own.
@@ -156,7 +189,9 @@ const CASES: readonly {
   { label: 'OTLP HTTP, cumulative, seed set off', exporter: 'otlp-http', extra: {}, seed: false },
 ];
 
-if (process.argv[2] === 'case') {
+if (process.argv[2] === 'sink') {
+  await serveSinks();
+} else if (process.argv[2] === 'case') {
   const series = Number(process.argv[3]);
   const c = CASES[Number(process.argv[4])]!;
   const sink = await sinks();
@@ -171,8 +206,9 @@ if (process.argv[2] === 'case') {
   console.log(row);
 } else {
   const rows: string[] = [];
-  for (const series of [1000, 10_000]) {
-    for (let i = 0; i < CASES.length; i++) {
+  for (const series of [100, 1000, 10_000]) {
+    // 100 series (one pod): the baseline memory of the process.
+    for (let i = 0; i < (series === 100 ? 1 : CASES.length); i++) {
       const r = spawnSync(
         process.execPath,
         ['--expose-gc', import.meta.filename, 'case', String(series), String(i)],
@@ -189,8 +225,8 @@ if (process.argv[2] === 'case') {
       `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}.\n`,
   );
   console.log(
-    '| series | exporter | record ms (p50) | collect+export ms (p50) | total ms (p50) | total ms (p95) | RSS MiB |',
+    '| series (pods) | exporter | record ms (p50) | collect+export ms (p50) (producer + serializer) | total ms (p50) | total ms (p95) | RSS MiB | heap after GC MiB |',
   );
-  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 }

@@ -145,7 +145,8 @@ class Writer {
   #next = 0;
 
   constructor(size: number, sizes: number[]) {
-    this.buf = new Uint8Array(size);
+    // Not zero-filled: every byte is written (encodeRequest checks the final position).
+    this.buf = size > 4096 ? Buffer.allocUnsafe(size) : new Uint8Array(size);
     this.#sizes = sizes;
   }
 
@@ -160,7 +161,9 @@ class Writer {
   }
 
   tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire);
+    const v = (field << 3) | wire;
+    if (v < 0x80) this.buf[this.pos++] = v;
+    else this.varint(v);
   }
 
   varint(n: number): void {
@@ -172,9 +175,19 @@ class Writer {
   }
 
   fixed64(n: number): void {
-    this.view.setUint32(this.pos, n >>> 0, true);
-    this.view.setUint32(this.pos + 4, (n / 0x100000000) >>> 0, true);
-    this.pos += 8;
+    const b = this.buf;
+    let p = this.pos;
+    const lo = n >>> 0;
+    const hi = (n / 0x100000000) >>> 0;
+    b[p++] = lo & 0xff;
+    b[p++] = (lo >>> 8) & 0xff;
+    b[p++] = (lo >>> 16) & 0xff;
+    b[p++] = lo >>> 24;
+    b[p++] = hi & 0xff;
+    b[p++] = (hi >>> 8) & 0xff;
+    b[p++] = (hi >>> 16) & 0xff;
+    b[p++] = hi >>> 24;
+    this.pos = p;
   }
 
   big64(n: bigint): void {
