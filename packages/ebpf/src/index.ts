@@ -9,6 +9,8 @@ export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
 export type { ObjectSetup } from './object.ts';
 export { LoadedObject } from './object.ts';
+export type { ProgramStats } from './program-stats.ts';
+export { programStats } from './program-stats.ts';
 export type { Aggregate, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
 export { HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';

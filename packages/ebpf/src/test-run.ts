@@ -8,8 +8,18 @@ import * as sys from './sys/ffi.ts';
 const BPF_PROG_TEST_RUN = 10;
 const DUMMY_ETHERTYPE = 0x88b5; // IEEE local experimental: eth_type_trans leaves it alone
 
-/** Runs the program once on frame (starting at its Ethernet header), as seen on interface ifindex. */
+/** Runs the program once on frame (starting at its Ethernet header), as seen on interface ifindex; its return value. */
 export function testRun(programFd: number, frame: Buffer, ifindex = 1): number {
+  return testRunRepeated(programFd, frame, ifindex, 1).retval;
+}
+
+/** Runs the program `repeat` times on the frame; the kernel's mean time per run in ns. */
+export function testRunRepeated(
+  programFd: number,
+  frame: Buffer,
+  ifindex: number,
+  repeat: number,
+): { retval: number; durationNs: number } {
   const data = Buffer.alloc(14 + frame.length);
   data.writeUInt16BE(DUMMY_ETHERTYPE, 12);
   frame.copy(data, 14);
@@ -19,10 +29,10 @@ export function testRun(programFd: number, frame: Buffer, ifindex = 1): number {
   attr.writeUInt32LE(programFd, 0);
   attr.writeUInt32LE(data.length, 8);
   attr.writeBigUInt64LE(sys.bufferAddress(data), 16);
-  attr.writeUInt32LE(1, 32); // repeat
+  attr.writeUInt32LE(repeat, 32);
   attr.writeUInt32LE(ctx.length, 40);
   attr.writeBigUInt64LE(sys.bufferAddress(ctx), 48);
   const r = sys.bpfSyscall(BPF_PROG_TEST_RUN, attr);
   if (r.value < 0) throw new BpfError('BPF_PROG_TEST_RUN', r.errno);
-  return attr.readUInt32LE(4);
+  return { retval: attr.readUInt32LE(4), durationNs: attr.readUInt32LE(36) };
 }

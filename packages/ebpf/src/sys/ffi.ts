@@ -302,3 +302,15 @@ export function bpfSyscall(cmd: number, attr: Buffer): { value: number; errno: n
   });
   return { value: Number(r.value), errno: r.errnoCode };
 }
+
+/** bpf_obj_get_info_by_fd: fills info (zeroed, sized to what the caller knows) for a program or map fd. */
+export function objectInfo(fd: number, info: Buffer): number {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(info.length);
+  return bpf(
+    'bpf_obj_get_info_by_fd',
+    DataType.I32,
+    [DataType.I32, DataType.U8Array, DataType.U8Array],
+    [fd, info, len],
+  );
+}

@@ -1,0 +1,85 @@
+// Benchmark: kernel cost per packet of the capture program against the floor, an empty socket
+// filter that returns 0. Both are attached to the same routed pod's host interface at the same time,
+// so they run on exactly the same packets: wrk keep-alive traffic from the host to nginx in the pod.
+// The kernel's own per-program statistics (kernel.bpf_stats_enabled=1: run_time_ns / run_cnt) give
+// ns per packet. Each round attaches the two in the opposite order of the last (the second to run on
+// a packet finds it warmer in cache), and takes the deltas over one wrk run; medians over rounds.
+// Run: node bench/kernel-cost.ts [rounds=9] [seconds=5]   (goal: ratio <= 2.0)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
+import { Attachment, Capture, LoadedObject, programStats, requireHostInterface } from '@owlk8s/ebpf';
+
+const ROUNDS = Number(process.argv[2] ?? 9);
+const SECONDS = Number(process.argv[3] ?? 5);
+const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+requireBpf('bench/kernel-cost.ts');
+const statsBefore = readFileSync(STATS, 'utf8').trim();
+writeFileSync(STATS, '1');
+try {
+  await using net = await TestNetwork.create();
+  const web = await net.addRoutedPod('web');
+  const nginx = await startNginx(web, 80);
+  const iface = await requireHostInterface(web.ipv4);
+  using empty = LoadedObject.load(EMPTY_OBJECT, ['owlk8s_empty']);
+  using capture = Capture.load();
+  capture.setTarget(web.ipv4, iface.ifindex, 1);
+  const emptyFd = empty.programFd('owlk8s_empty');
+
+  const rows: { empty: number; capture: number; packets: number; requests: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const first = round % 2 === 0 ? 'empty' : 'capture';
+    const attach = (which: string) =>
+      which === 'empty'
+        ? Attachment.open(emptyFd, iface.ifindex)
+        : Attachment.open(capture.programFd, iface.ifindex);
+    using _a = attach(first);
+    using _b = attach(first === 'empty' ? 'capture' : 'empty');
+    const e0 = programStats(emptyFd);
+    const c0 = programStats(capture.programFd);
+    const r0 = capture.readSelf().requests;
+    const w = await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+    const e1 = programStats(emptyFd);
+    const c1 = programStats(capture.programFd);
+    const requests = Number(capture.readSelf().requests - r0);
+    const packets = Number(c1.runCount - c0.runCount);
+    if (packets !== Number(e1.runCount - e0.runCount)) {
+      throw new Error(
+        `the two programs saw different packet counts: ${packets} and ${e1.runCount - e0.runCount}`,
+      );
+    }
+    const row = {
+      empty: Number(e1.runTimeNs - e0.runTimeNs) / packets,
+      capture: Number(c1.runTimeNs - c0.runTimeNs) / packets,
+      packets,
+      requests,
+    };
+    rows.push(row);
+    console.error(
+      `round ${round + 1}/${ROUNDS} (${first} first): ${packets} packets, ${requests} requests counted, wrk ${w.requests}; ` +
+        `empty ${row.empty.toFixed(1)} ns, capture ${row.capture.toFixed(1)} ns`,
+    );
+  }
+  const e = median(rows.map((r) => r.empty));
+  const c = median(rows.map((r) => r.capture));
+  console.log(`| machine | ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()} |`);
+  console.log(
+    `| traffic | wrk, 2 threads, 16 keep-alive connections, ${SECONDS} s per round, ${ROUNDS} rounds |`,
+  );
+  console.log(`| packets per round (median) | ${median(rows.map((r) => r.packets))} |`);
+  console.log(`| empty filter (floor) | ${e.toFixed(1)} ns/packet |`);
+  console.log(`| capture program | ${c.toFixed(1)} ns/packet |`);
+  console.log(`| ratio | ${(c / e).toFixed(2)} (goal <= 2.0) |`);
+  console.log(
+    `rounds: ${JSON.stringify(rows.map((r) => ({ ...r, empty: +r.empty.toFixed(1), capture: +r.capture.toFixed(1) })))}`,
+  );
+} finally {
+  writeFileSync(STATS, statsBefore);
+}
