@@ -2,15 +2,8 @@
 // nginx and Node servers in pods, counts read back from the agent's Prometheus endpoint.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadConfig, runAgent } from '@owlk8s/agent';
 import { load, requireBpf, startNginx, startStatusServer, TestNetwork } from '@owlk8s/e2e/harness';
-import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
-import { freePort } from './ports.ts';
-
-function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
-  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
-    ?.value;
-}
+import { sampleSum, startAgent, sampleValue as value } from './running-agent.ts';
 
 test('static targets: exact counts per pod and status on the Prometheus endpoint; nothing left after SIGTERM-like stop', async () => {
   requireBpf();
@@ -21,8 +14,7 @@ test('static targets: exact counts per pod and status on the Prometheus endpoint
   const nginx = await startNginx(web, 80);
   const node = await startStatusServer(api, 8080);
   const otherNginx = await startNginx(other, 80);
-  const [promPort, adminPort] = [await freePort(), await freePort()];
-  const yaml = `
+  const agent = await startAgent(`
 node: { name: test-node }
 targets:
   source: static
@@ -30,25 +22,10 @@ targets:
     - { ip: ${web.ipv4}, name: web, namespace: shop, service: web }
     - { ip: ${api.ipv6}, name: api, namespace: shop, service: api }
 capture: { httpPorts: [80, 8080], buckets: [0.01, 0.05, 0.5, 1] }
-export:
-  intervalMs: 1000
-  prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
-admin: { host: 127.0.0.1, port: ${adminPort} }
 logging: { level: warn, format: json }
-`;
-  const { config } = loadConfig({ text: yaml, file: 'agent-static.yaml', env: {} });
-  const abort = new AbortController();
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => {
-    ready = r;
-  });
-  const running = runAgent(config, { signal: abort.signal, onReady: () => ready() });
+`);
   try {
-    await Promise.race([isReady, running.then(() => assert.fail('agent stopped before it was ready'))]);
-    const targets = (await (await fetch(`http://127.0.0.1:${adminPort}/targets`)).json()) as {
-      pod: string;
-      ips: { ip: string; state: string; interface?: string }[];
-    }[];
+    const targets = await agent.targets();
     assert.deepEqual(
       targets.map((t) => [t.pod, t.ips.map((i) => [i.ip, i.state, i.interface])]),
       [
@@ -84,8 +61,7 @@ logging: { level: warn, format: json }
     });
     await load(undefined, { base: otherNginx.url(''), connections: 1, requests: [{ path: '/', count: 11 }] });
     await new Promise((r) => setTimeout(r, 1500)); // one collection
-    const text = await (await fetch(`http://127.0.0.1:${promPort}/metrics`)).text();
-    const samples = parsePrometheusText(text);
+    const samples = await agent.scrape();
     const count = (pod: string, code: string) =>
       value(samples, 'http_server_request_duration_seconds_count', {
         k8s_pod_name: pod,
@@ -97,10 +73,11 @@ logging: { level: warn, format: json }
     assert.equal(count('api', '200'), 50);
     assert.equal(count('api', '503'), 5);
     assert.equal(count('api', '201'), undefined);
-    const counted = samples
-      .filter((s) => s.name === 'http_server_request_duration_seconds_count')
-      .reduce((a, s) => a + s.value, 0);
-    assert.equal(counted, 402, 'nothing else was counted');
+    assert.equal(
+      sampleSum(samples, 'http_server_request_duration_seconds_count'),
+      402,
+      'nothing else was counted',
+    );
     // The 503s waited 60 ms: all five in the configured (0.05, 0.5] bucket.
     const bucket = (le: string) =>
       value(samples, 'http_server_request_duration_seconds_bucket', {
@@ -123,9 +100,8 @@ logging: { level: warn, format: json }
       300,
     );
   } finally {
-    abort.abort();
-    await running;
+    await agent.stop();
   }
-  const ready2 = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch((e: Error) => e);
+  const ready2 = await fetch(`${agent.adminUrl}/readyz`).catch((e: Error) => e);
   assert.ok(ready2 instanceof Error, 'the admin endpoint is closed after stop');
 });

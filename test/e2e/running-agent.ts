@@ -1,0 +1,77 @@
+// Runs the real agent in this process for a test: configuration from YAML text, ready when its
+// first reconcile is done, its Prometheus endpoint read back as samples.
+import assert from 'node:assert/strict';
+import { loadConfig, runAgent } from '@owlk8s/agent';
+import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
+import { freePort } from './ports.ts';
+
+export interface RunningAgent {
+  readonly adminUrl: string;
+  readonly metricsUrl: string;
+  scrape(): Promise<Sample[]>;
+  targets(): Promise<
+    { pod: string; namespace: string; ips: { ip: string; state: string; interface?: string }[] }[]
+  >;
+  stop(): Promise<void>;
+}
+
+/** `yaml` gets `export.prometheus` and `admin` added (free loopback ports); logging defaults to warn. */
+export async function startAgent(yaml: string): Promise<RunningAgent> {
+  const [promPort, adminPort] = [await freePort(), await freePort()];
+  const text = `${yaml}
+export:
+  intervalMs: 1000
+  prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
+admin: { host: 127.0.0.1, port: ${adminPort} }
+`;
+  const { config } = loadConfig({ text, file: 'test-agent.yaml', env: {} });
+  const abort = new AbortController();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => {
+    ready = r;
+  });
+  const running = runAgent(config, { signal: abort.signal, onReady: () => ready() });
+  await Promise.race([isReady, running.then(() => assert.fail('the agent stopped before it was ready'))]);
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  const metricsUrl = `http://127.0.0.1:${promPort}/metrics`;
+  return {
+    adminUrl,
+    metricsUrl,
+    scrape: async () => parsePrometheusText(await (await fetch(metricsUrl)).text()),
+    targets: async () => (await (await fetch(`${adminUrl}/targets`)).json()) as never,
+    stop: async () => {
+      abort.abort();
+      await running;
+    },
+  };
+}
+
+/** The value of the one sample with this name and these labels (others may differ), or undefined. */
+export function sampleValue(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string>,
+): number | undefined {
+  const found = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  );
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
+  return found[0]?.value;
+}
+
+/** Sum of every sample with this name whose labels include these. */
+export function sampleSum(
+  samples: readonly Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((a, s) => a + s.value, 0);
+}
+
+/** Packet sockets open in the whole machine (/proc/net/packet has one line per socket, after a header). */
+export async function packetSockets(): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  return (await readFile('/proc/net/packet', 'utf8')).trim().split('\n').length - 1;
+}
