@@ -9,4 +9,4 @@ export type {
 export { decodeExportRequest } from './decode.ts';
 export { histogramPoints, metricsNamed, numberPoints } from './query.ts';
 export type { ReceivedExport } from './receiver.ts';
-export { OtlpReceiver } from './receiver.ts';
+export { OtlpReceiver, type OtlpReceiverOptions } from './receiver.ts';

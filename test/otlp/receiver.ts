@@ -4,11 +4,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
   createServer as createHttp2Server,
+  createSecureServer as createSecureHttp2Server,
+  type Http2SecureServer,
   type Http2Server,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeExportRequest, type ReceivedResourceMetrics } from './decode.ts';
@@ -25,15 +28,25 @@ export interface ReceivedExport {
 
 const EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
+export interface OtlpReceiverOptions {
+  /** Serve TLS (https, gRPC over TLS) with this PEM key and certificate. */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+}
+
 export class OtlpReceiver {
   readonly exports: ReceivedExport[] = [];
-  #grpc: Http2Server | undefined;
+  readonly #tls: OtlpReceiverOptions['tls'];
+  #grpc: Http2Server | Http2SecureServer | undefined;
   readonly #sessions = new Set<ServerHttp2Session>();
   #http: Server | undefined;
   #grpcPort = 0;
   #httpPort = 0;
   #refusing = false;
   #waiters: (() => void)[] = [];
+
+  constructor(options: OtlpReceiverOptions = {}) {
+    this.#tls = options.tls;
+  }
 
   /** Listens on 127.0.0.1, on fresh ports the first time and on the same ports after a stop. */
   async start(): Promise<void> {
@@ -61,11 +74,11 @@ export class OtlpReceiver {
   }
 
   get grpcEndpoint(): string {
-    return `http://127.0.0.1:${this.#grpcPort}`;
+    return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${this.#grpcPort}`;
   }
 
   get httpEndpoint(): string {
-    return `http://127.0.0.1:${this.#httpPort}/v1/metrics`;
+    return `${this.#tls ? 'https' : 'http'}://127.0.0.1:${this.#httpPort}/v1/metrics`;
   }
 
   /** Resolves once `count` exports in all have arrived; rejects after `timeoutMs`. */
@@ -101,7 +114,7 @@ export class OtlpReceiver {
   // gRPC is served by node:http2 directly, not by a gRPC library, so that the test sees the wire
   // as it is: the grpc-encoding header and each message's compressed flag (grpc-js hides both).
   async #startGrpc(): Promise<void> {
-    const server = createHttp2Server();
+    const server = this.#tls ? createSecureHttp2Server({ ...this.#tls }) : createHttp2Server();
     server.on('session', (session) => {
       this.#sessions.add(session);
       session.on('close', () => this.#sessions.delete(session));
@@ -172,7 +185,8 @@ export class OtlpReceiver {
   }
 
   async #startHttp(): Promise<void> {
-    const server = createServer((req, res) => this.#onHttp(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse) => this.#onHttp(req, res);
+    const server = this.#tls ? createHttpsServer({ ...this.#tls }, handler) : createServer(handler);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#httpPort, '127.0.0.1', () => resolve());

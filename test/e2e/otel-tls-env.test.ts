@@ -1,0 +1,226 @@
+// TLS with a custom CA (gRPC and HTTP), the standard OTEL_* environment variables, and the JSON
+// lines exporter, each through a whole pipeline.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { Snapshot } from '@owlk8s/ebpf';
+import type { PodTarget } from '@owlk8s/k8s';
+import { createPipeline } from '@owlk8s/otel';
+import { histogramPoints, OtlpReceiver } from '../otlp/index.ts';
+
+const SERVER = 'http.server.request.duration';
+const quiet = { warn: () => {}, error: () => {} };
+const T0 = Date.parse('2026-11-25T12:00:00Z');
+
+const POD: PodTarget = {
+  uid: 'uid-web',
+  name: 'web-0',
+  namespace: 'default',
+  node: 'node-1',
+  ips: ['198.18.0.30'],
+  phase: 'Running',
+  ready: true,
+  workload: { kind: 'Pod', name: 'web-0' },
+  labels: {},
+  ports: [],
+};
+
+function snapshot(requests: bigint): Snapshot {
+  return {
+    monotonicNs: 1n,
+    time: new Date(T0 + 5000),
+    boundariesNs: [10_000_000n],
+    aggregates: [
+      {
+        targetId: 1,
+        role: 'server',
+        port: 80,
+        method: 'GET',
+        statusCode: 200,
+        httpMinor: 0,
+        count: requests,
+        durationSumNs: requests * 4_000_000n,
+        bucketCounts: [requests, 0n],
+      },
+    ],
+    inFlight: [{ targetId: 1, role: 'server', port: 80, method: 'GET', count: 2 }],
+    self: {
+      packets: 0n,
+      requests: 0n,
+      responses: 0n,
+      unmatchedResponses: 0n,
+      inflightEvicted: 0n,
+      inflightOverwritten: 0n,
+      parseFailures: 0n,
+    },
+  };
+}
+
+describe('TLS with a custom CA', () => {
+  let dir = '';
+  let receiver: OtlpReceiver;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'owlk8s-tls-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=owlk8s test CA',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
+    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    openssl(
+      ...['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
+      ...['-out', 'server.pem', '-days', '1', '-extfile', 'san.ext'],
+    );
+    receiver = new OtlpReceiver({
+      tls: { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) },
+    });
+    await receiver.start();
+  });
+  after(async () => {
+    await receiver?.stop();
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('gRPC and HTTP exports arrive over TLS when the CA is given, and fail (counted) without it', async () => {
+    const failures: string[] = [];
+    const pipeline = await createPipeline({
+      exporters: [
+        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { caFile: join(dir, 'ca.pem') } },
+        {
+          type: 'otlp-http',
+          endpoint: receiver.httpEndpoint,
+          tls: { ca: readFileSync(join(dir, 'ca.pem'), 'utf8') },
+        },
+        { type: 'otlp-http', endpoint: receiver.httpEndpoint },
+      ],
+      exportIntervalMillis: 3_600_000,
+      exportTimeoutMillis: 5000,
+      seedMetrics: false,
+      env: {},
+      logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
+    });
+    try {
+      pipeline.setTarget(1, POD, new Date(T0));
+      pipeline.record(snapshot(6n));
+      await pipeline.forceFlush();
+      assert.deepEqual(receiver.exports.map((e) => e.transport).sort(), ['grpc', 'http']);
+      for (const e of receiver.exports) assert.equal(histogramPoints([e], SERVER)[0]!.count, 6n);
+      // The system's CAs do not know the test CA: the third exporter's export fails and is logged.
+      assert.deepEqual(failures, ['otlp-http[2]']);
+    } finally {
+      await pipeline.shutdown();
+    }
+  });
+});
+
+describe('environment and JSON lines', () => {
+  const receiver = new OtlpReceiver();
+  before(() => receiver.start());
+  after(() => receiver.stop());
+
+  test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL are honoured', async () => {
+    const saved = { ...process.env };
+    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = receiver.grpcEndpoint;
+    process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s';
+    process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
+    process.env.OTEL_METRIC_EXPORT_INTERVAL = '300';
+    try {
+      const pipeline = await createPipeline({
+        exporters: [{ type: 'otlp-grpc' }],
+        seedMetrics: false,
+        logger: quiet,
+      });
+      try {
+        pipeline.setTarget(1, POD, new Date(T0));
+        pipeline.record(snapshot(3n));
+        const started = Date.now();
+        await receiver.waitForExports(1, 5000); // no forceFlush: the 300 ms interval exports
+        assert.ok(Date.now() - started < 3000);
+        const e = receiver.exports[0]!;
+        assert.equal(e.headers['x-honeycomb-team'], 'from-env');
+        assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
+        assert.equal(e.encoding, 'gzip');
+        assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
+        assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
+      } finally {
+        await pipeline.shutdown();
+      }
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  test('JSON lines: one object per data point, histograms with their buckets (the seed logJson example)', async () => {
+    const stream = new PassThrough();
+    let text = '';
+    stream.on('data', (d: Buffer) => {
+      text += d.toString();
+    });
+    const pipeline = await createPipeline({
+      exporters: [{ type: 'json-lines', stream }],
+      exportIntervalMillis: 3_600_000,
+      env: {},
+      logger: quiet,
+    });
+    try {
+      pipeline.setTarget(1, POD, new Date(T0));
+      pipeline.record(snapshot(4n));
+      await pipeline.forceFlush();
+    } finally {
+      await pipeline.shutdown();
+    }
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const histogram = lines.find((l) => l.metric === SERVER)!;
+    assert.deepEqual(
+      { ...histogram, attributes: undefined },
+      {
+        time: '2026-11-25T12:00:05.000Z',
+        start: '2026-11-25T12:00:00.000Z',
+        metric: SERVER,
+        unit: 's',
+        temporality: 'cumulative',
+        attributes: undefined,
+        count: 4,
+        sum: 0.016,
+        buckets: { le: [0.01, '+Inf'], counts: [4, 0] },
+      },
+    );
+    assert.equal((histogram.attributes as Record<string, unknown>)['k8s.pod.name'], 'web-0');
+    const seed = lines.find((l) => l.metric === 'owlk8s.seed.requests')!;
+    assert.equal(seed.value, 4);
+    assert.deepEqual(seed.attributes, { 'k8s.pod.name': 'web-0', 'k8s.namespace.name': 'default' });
+    const active = lines.find((l) => l.metric === 'http.server.active_requests')!;
+    assert.equal(active.value, 2);
+  });
+});
