@@ -13,6 +13,7 @@ import { Attachment, Capture, LoadedObject, programStats, requireHostInterface }
 const ROUNDS = Number(process.argv[2] ?? 9);
 const SECONDS = Number(process.argv[3] ?? 5);
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
+const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 const median = (xs: readonly number[]) => {
@@ -29,7 +30,7 @@ try {
   const nginx = await startNginx(web, 80);
   const iface = await requireHostInterface(web.ipv4);
   using empty = LoadedObject.load(EMPTY_OBJECT, ['owlk8s_empty']);
-  using capture = Capture.load();
+  using capture = Capture.load(CAPTURE_OBJECT ? { objectPath: CAPTURE_OBJECT } : {});
   capture.setTarget(web.ipv4, iface.ifindex, 1);
   const emptyFd = empty.programFd('owlk8s_empty');
 

@@ -156,28 +156,30 @@ int owlk8s_capture(struct __sk_buff *skb)
 	st->packets++;
 
 	struct pkt p;
-	int r = parse_packet(skb, &p);
+	__u8 b[HTTP_HEAD_LEN] = {};
+	int r = parse_fast(skb, &p, b);
+	if (r == PARSE_SLOW) {
+		r = parse_packet(skb, &p);
+		if (r == PARSE_PAYLOAD) {
+			/* Constant-size reads, so the verifier knows each one; the rest of b stays zero. */
+			long err;
+			if (p.payload_len >= 16)
+				err = bpf_skb_load_bytes(skb, p.payload_off, b, 16);
+			else if (p.payload_len >= 12)
+				err = bpf_skb_load_bytes(skb, p.payload_off, b, 12);
+			else if (p.payload_len >= 8)
+				err = bpf_skb_load_bytes(skb, p.payload_off, b, 8);
+			else if (p.payload_len >= 4)
+				err = bpf_skb_load_bytes(skb, p.payload_off, b, 4);
+			else
+				return 0; /* shorter than any token */
+			if (err < 0)
+				r = PARSE_FAILED;
+		}
+	}
 	if (r != PARSE_PAYLOAD) {
 		if (r == PARSE_FAILED)
 			st->parse_failures++;
-		return 0;
-	}
-
-	/* Constant-size reads, so the verifier knows each one; the rest of the buffer stays zero. */
-	__u8 b[HTTP_HEAD_LEN] = {};
-	long err;
-	if (p.payload_len >= 16)
-		err = bpf_skb_load_bytes(skb, p.payload_off, b, 16);
-	else if (p.payload_len >= 12)
-		err = bpf_skb_load_bytes(skb, p.payload_off, b, 12);
-	else if (p.payload_len >= 8)
-		err = bpf_skb_load_bytes(skb, p.payload_off, b, 8);
-	else if (p.payload_len >= 4)
-		err = bpf_skb_load_bytes(skb, p.payload_off, b, 4);
-	else
-		return 0; /* shorter than any token */
-	if (err < 0) {
-		st->parse_failures++;
 		return 0;
 	}
 
