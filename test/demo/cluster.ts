@@ -58,8 +58,11 @@ export class SimulatedCluster implements AsyncDisposable {
   }
 
   /** A node with the `default` namespace; pods of other nodes can be added to the API directly. */
-  static async create(nodeName = 'node-1'): Promise<SimulatedCluster> {
-    const net = await TestNetwork.create();
+  static async create(
+    nodeName = 'node-1',
+    opts: { handleSignals?: boolean } = {},
+  ): Promise<SimulatedCluster> {
+    const net = await TestNetwork.create(opts);
     let api: FakeKubeApi | undefined;
     try {
       api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000 });

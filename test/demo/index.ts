@@ -1,53 +1,302 @@
-// The demo: a simulated node on this one machine. Until the agent lands, it shows the smallest
-// real thing there is: pods in both CNI shapes serving real HTTP, real traffic into and between
-// them, and what each request got, checked against what was asked for.
-import { curl, load, startNginx, startStatusServer, TestNetwork } from '../harness/index.ts';
+// `owlk8s demo`: a simulated node on this one machine. Pods in network namespaces (routed and
+// bridged, dual stack) run real servers with different latency and error profiles; two
+// Deployments and a StatefulSet with their Services are published by the test Kubernetes API
+// server; the real agent runs as its own process in Kubernetes mode, exporting to its Prometheus
+// endpoint and to stdout; traffic flows into the pods and between them. A live table, computed
+// from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
+// totals against the traffic it sent, exactly, and removes everything it made.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../e2e/ports.ts';
+import { sleep } from '../harness/exec.ts';
+import { type SimPod, SimulatedCluster } from './cluster.ts';
+import { parsePrometheusText, type Sample } from './prom-text.ts';
+import { LiveStats, renderTable } from './table.ts';
+import { HostTraffic, PodTraffic, Tally, type Weighted } from './traffic.ts';
 
 export interface DemoOptions {
-  /** Requests per pod and status (default 200). */
-  readonly requests?: number;
+  /** Seconds of traffic; until Ctrl-C when absent. */
+  readonly durationSeconds?: number;
   readonly out?: NodeJS.WritableStream;
 }
 
-/** Runs the demo; resolves true when every answer matched what was asked for. */
+const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+
+const WEB: Weighted[] = [
+  { path: '/', weight: 90 },
+  { path: '/status/404', weight: 8 },
+  { path: '/status/503', weight: 2 },
+];
+const API: Weighted[] = [
+  { path: '/status/200?delay_ms=15', weight: 85 },
+  { path: '/status/404?delay_ms=2', weight: 10 },
+  { path: '/status/500?delay_ms=40', weight: 5 },
+];
+const DB: Weighted[] = [
+  { path: '/status/200?delay_ms=4', weight: 19 },
+  { path: '/status/503?delay_ms=120', weight: 1 },
+];
+
+interface DemoPods {
+  readonly web1: SimPod;
+  readonly web2: SimPod;
+  readonly api1: SimPod;
+  readonly api2: SimPod;
+  readonly db0: SimPod;
+}
+
+async function buildCluster(): Promise<{ cluster: SimulatedCluster; pods: DemoPods }> {
+  const cluster = await SimulatedCluster.create('demo-node', { handleSignals: false });
+  try {
+    cluster.namespace('shop');
+    const web = cluster.deployment('shop', 'web', '7c5d9f8b6');
+    const api = cluster.deployment('shop', 'api', '6f4b8d7c5');
+    const db = cluster.statefulSet('shop', 'db');
+    cluster.service('web', 'shop', { app: 'web' }, [{ port: 80, name: 'http' }]);
+    cluster.service('api', 'shop', { app: 'api' }, [{ port: 80, name: 'http', targetPort: 'http' }]);
+    cluster.service('db', 'shop', { app: 'db' }, [{ port: 5000, name: 'http', targetPort: 'http' }]);
+    const pods: DemoPods = {
+      web1: await cluster.addPod({
+        name: 'web-7c5d9f8b6-x2x4q',
+        namespace: 'shop',
+        shape: 'routed',
+        server: 'nginx',
+        port: 80,
+        labels: { app: 'web' },
+        owner: web.replicaSet,
+      }),
+      web2: await cluster.addPod({
+        name: 'web-7c5d9f8b6-k8vzp',
+        namespace: 'shop',
+        shape: 'bridged',
+        server: 'nginx',
+        port: 80,
+        labels: { app: 'web' },
+        owner: web.replicaSet,
+      }),
+      api1: await cluster.addPod({
+        name: 'api-6f4b8d7c5-tq9mw',
+        namespace: 'shop',
+        shape: 'routed',
+        server: 'node',
+        port: 8080,
+        portName: 'http',
+        labels: { app: 'api' },
+        owner: api.replicaSet,
+      }),
+      api2: await cluster.addPod({
+        name: 'api-6f4b8d7c5-7hj2n',
+        namespace: 'shop',
+        shape: 'bridged',
+        server: 'node',
+        port: 8080,
+        portName: 'http',
+        labels: { app: 'api' },
+        owner: api.replicaSet,
+      }),
+      db0: await cluster.addPod({
+        name: 'db-0',
+        namespace: 'shop',
+        shape: 'bridged',
+        server: 'node',
+        port: 8080,
+        portName: 'http',
+        labels: { app: 'db' },
+        owner: db,
+      }),
+    };
+    return { cluster, pods };
+  } catch (err) {
+    await cluster.close();
+    throw err;
+  }
+}
+
+function startAgent(
+  dir: string,
+  cluster: SimulatedCluster,
+  promPort: number,
+  adminPort: number,
+): ChildProcess {
+  const config = join(dir, 'owlk8s.yaml');
+  writeFileSync(
+    config,
+    `# The demo's agent configuration: Kubernetes mode against the simulated node's API server.
+node: { name: ${cluster.nodeName} }
+targets:
+  source: kubernetes
+  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
+export:
+  intervalMs: 1000
+  prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
+  stdout: { enabled: true }
+admin: { host: 127.0.0.1, port: ${adminPort} }
+logging: { level: info, format: json }
+`,
+  );
+  return spawn(process.execPath, [CLI, 'run', '--config', config], {
+    // Its own process group: Ctrl-C stops the demo, which then stops the agent after the last check.
+    detached: true,
+    stdio: ['ignore', openSync(join(dir, 'metrics.jsonl'), 'w'), openSync(join(dir, 'agent.log'), 'w')],
+  });
+}
+
+async function waitReady(adminUrl: string, agent: ChildProcess, dir: string): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < 30_000) {
+    if (agent.exitCode !== null) {
+      throw new Error(
+        `the agent exited with ${agent.exitCode}:\n${readFileSync(join(dir, 'agent.log'), 'utf8').slice(-2000)}`,
+      );
+    }
+    const ok = await fetch(`${adminUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return Date.now() - t0;
+    await sleep(100);
+  }
+  throw new Error('the agent was not ready within 30 s');
+}
+
+async function scrape(url: string): Promise<Sample[]> {
+  return parsePrometheusText(await (await fetch(url)).text());
+}
+
+/** Compares the agent's totals with the traffic the demo sent; returns the differences. */
+function check(samples: readonly Sample[], tally: Tally): string[] {
+  const seen = new Map<string, number>();
+  for (const s of samples) {
+    const m = /^http_(server|client)_request_duration_seconds_count$/.exec(s.name);
+    if (!m) continue;
+    const k = `${s.labels.k8s_pod_name}|${m[1]}|${s.labels.http_response_status_code}`;
+    seen.set(k, (seen.get(k) ?? 0) + s.value);
+  }
+  const problems: string[] = [];
+  for (const k of new Set([...seen.keys(), ...tally.counts.keys()])) {
+    const want = tally.counts.get(k) ?? 0;
+    const got = seen.get(k) ?? 0;
+    if (want !== got) {
+      const [pod, role, status] = k.split('|');
+      problems.push(`${pod} ${role} ${status}: sent ${want}, agent counted ${got}`);
+    }
+  }
+  return problems;
+}
+
 export async function runDemo(opts: DemoOptions = {}): Promise<boolean> {
   const out = opts.out ?? process.stdout;
-  const n = opts.requests ?? 200;
-  const say = (s: string) => out.write(`${s}\n`);
-  say('owlk8s demo (foundation stage): the capture agent is not built yet, so this run shows the');
-  say('simulated node the agent will monitor: pods as network namespaces, real servers, real traffic.\n');
-  await using net = await TestNetwork.create();
-  const web = await net.addRoutedPod('web');
-  const api = await net.addBridgedPod('api');
-  const nginx = await startNginx(web, 80);
-  const node = await startStatusServer(api, 8080);
-  say(`pod web (routed, host interface ${web.hostIfName}): ${web.ips.join(', ')}  nginx :80`);
-  say(
-    `pod api (bridged on ${net.bridgeName}, host interface ${api.hostIfName}): ${api.ips.join(', ')}  node :8080\n`,
-  );
-  const plan = [
-    { path: '/status/200', count: n },
-    { path: '/status/404', count: Math.round(n / 4) },
-    { path: '/status/503', count: Math.round(n / 10) },
-  ];
-  const rows: [string, string, Record<string, number>][] = [];
-  const fromHost = await load(undefined, { base: nginx.url(''), connections: 4, requests: plan });
-  rows.push(['host', 'web (nginx, IPv4)', fromHost.byStatus]);
-  const podToPod = await load(web, { base: node.url('', 6), connections: 4, requests: plan });
-  rows.push(['web', 'api (node, IPv6)', podToPod.byStatus]);
-  const slow = await curl(web, node.url('/status/200?delay_ms=50'));
-  const expected = Object.fromEntries(plan.map((p) => [p.path.slice(-3), p.count]));
-  let ok = slow === 200;
-  say('from   to                  200     404     503  matches');
-  for (const [from, to, got] of rows) {
-    const match = JSON.stringify(got) === JSON.stringify(expected);
-    ok &&= match;
-    const cell = (c: string) => String(got[c] ?? 0).padStart(7);
+  const tty = (out as { isTTY?: boolean }).isTTY === true;
+  const say = (s = '') => out.write(`${s}\n`);
+  let interrupted = false;
+  let wake: () => void = () => {};
+  const onSigint = () => {
+    interrupted = true;
+    wake();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-demo-'));
+  let cluster: SimulatedCluster | undefined;
+  let agent: ChildProcess | undefined;
+  try {
+    say('owlk8s demo: a simulated node on this machine (network namespaces, real servers, the real agent)');
+    const built = await buildCluster();
+    cluster = built.cluster;
+    const { pods } = built;
+    for (const p of Object.values(pods)) {
+      say(
+        `  pod shop/${p.spec.name.padEnd(22)} ${p.pod.shape.padEnd(7)} ${p.pod.ips.join(', ').padEnd(30)} ${p.spec.server}:${p.spec.port}`,
+      );
+    }
+    const [promPort, adminPort] = [await freePort(), await freePort()];
+    agent = startAgent(dir, cluster, promPort, adminPort);
+    const adminUrl = `http://127.0.0.1:${adminPort}`;
+    const metricsUrl = `http://127.0.0.1:${promPort}/metrics`;
+    const readyMs = await waitReady(adminUrl, agent, dir);
     say(
-      `${from.padEnd(6)} ${to.padEnd(18)}${cell('200')} ${cell('404')} ${cell('503')}  ${match ? 'yes' : 'NO'}`,
+      `agent (pid ${agent.pid}) ready in ${readyMs} ms; Prometheus endpoint ${metricsUrl}; admin ${adminUrl}`,
     );
+    say(
+      `Services web, api (Deployments) and db (StatefulSet); traffic: host → web, host → api, api → db (IPv6)`,
+    );
+    say(
+      opts.durationSeconds
+        ? `running ${opts.durationSeconds} s (Ctrl-C stops early)\n`
+        : 'running until Ctrl-C\n',
+    );
+
+    const tally = new Tally();
+    const traffic = [
+      new HostTraffic(pods.web1.server.url(''), pods.web1.spec.name, WEB, 120, tally),
+      new HostTraffic(pods.web2.server.url('', 6), pods.web2.spec.name, WEB, 80, tally),
+      new HostTraffic(pods.api1.server.url(''), pods.api1.spec.name, API, 40, tally),
+      new HostTraffic(pods.api2.server.url(''), pods.api2.spec.name, API, 25, tally),
+      new PodTraffic(pods.api1.pod, pods.db0.server.url('', 6), pods.db0.spec.name, DB, 20, tally),
+      new PodTraffic(pods.api2.pod, pods.db0.server.url('', 6), pods.db0.spec.name, DB, 10, tally),
+    ];
+    const stats = new LiveStats(5);
+    const t0 = Date.now();
+    const end = opts.durationSeconds ? t0 + opts.durationSeconds * 1000 : Infinity;
+    while (!interrupted && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 1000);
+      });
+      stats.push(Date.now(), await scrape(metricsUrl));
+      const secs = Math.round((Date.now() - t0) / 1000);
+      if (tty) out.write('\x1b[H\x1b[2J');
+      if (tty || secs % 5 === 0) {
+        say(
+          `owlk8s demo: ${secs} s of traffic; from ${metricsUrl} (in: requests to the pod; out: requests it made)`,
+        );
+        say(renderTable(stats.rows()));
+        say();
+      }
+    }
+    say(interrupted ? 'stopping (Ctrl-C): traffic first' : 'stopping: traffic first');
+    await Promise.all(traffic.map((t) => t.stop()));
+    await sleep(2200); // two collections: every answer is in the maps and on the endpoint
+    const final = await scrape(metricsUrl);
+    const problems = check(final, tally);
+    const sent = [...tally.counts].filter(([k]) => k.includes('|server|')).reduce((a, [, n]) => a + n, 0);
+    say(
+      renderTable(
+        (() => {
+          const s = new LiveStats(1);
+          s.push(Date.now(), final);
+          return s.rows();
+        })(),
+      ),
+    );
+    say();
+    if (problems.length === 0 && tally.errors === 0) {
+      say(
+        `check: the agent's totals equal the traffic sent, per pod, side and status code (${sent} requests, 0 lost, 0 extra)`,
+      );
+    } else {
+      say(`check FAILED: ${tally.errors} requests got no answer`);
+      for (const p of problems) say(`  ${p}`);
+    }
+    const t1 = Date.now();
+    process.kill(agent.pid!, 'SIGTERM');
+    const code = await new Promise<number | null>((resolve) => {
+      if (agent!.exitCode !== null) resolve(agent!.exitCode);
+      agent!.once('exit', (c) => resolve(c));
+    });
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    say(
+      `agent stopped on SIGTERM in ${Date.now() - t1} ms (exit ${code}); it wrote ${lines} JSON lines of metrics to its stdout`,
+    );
+    return problems.length === 0 && tally.errors === 0 && code === 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+    if (agent !== undefined && agent.exitCode === null) agent.kill('SIGKILL');
+    await cluster?.close();
+    rmSync(dir, { recursive: true, force: true });
+    say('removed every pod, interface, server and file the demo made');
   }
-  say(`\none request with delay_ms=50 from web to api: ${slow}`);
-  say(ok ? '\nall answers match what was sent; cleaning up.' : '\nsome answers did not match; cleaning up.');
-  return ok;
 }

@@ -78,11 +78,19 @@ export async function wrk(from: Pod | undefined, url: string, opts: WrkOptions):
   return parseWrk(out);
 }
 
-/** Runs the Node load client (load-client.ts) as its own process and returns its counts. */
-export async function load(from: Pod | undefined, plan: LoadPlan): Promise<LoadResult> {
+/**
+ * Runs the Node load client (load-client.ts) as its own process and returns its counts.
+ * `detached` puts it in its own process group, so a Ctrl-C to the caller does not lose its counts.
+ */
+export async function load(
+  from: Pod | undefined,
+  plan: LoadPlan,
+  opts: { detached?: boolean } = {},
+): Promise<LoadResult> {
   const script = new URL('./load-client.ts', import.meta.url).pathname;
   const out = await must(inPod(from, [process.execPath, script, JSON.stringify(plan)]), {
     timeoutMs: (plan.timeoutMs ?? 300_000) + 30_000,
+    detached: opts.detached ?? false,
   });
   return JSON.parse(out) as LoadResult;
 }

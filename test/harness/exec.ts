@@ -1,9 +1,6 @@
 // Running the system tools the harness is made of (ip, nginx, curl, wrk). One place, so every
 // failure message names the command and what it printed.
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { execFileSync, spawn } from 'node:child_process';
 
 export interface RunResult {
   readonly stdout: string;
@@ -11,22 +8,48 @@ export interface RunResult {
   readonly code: number;
 }
 
-/** Runs a command; resolves with its output and exit code instead of throwing on non-zero. */
-export async function run(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+/**
+ * Runs a command; resolves with its output and exit code instead of throwing on non-zero.
+ * `detached` runs it in its own process group, so a Ctrl-C meant for the caller does not cut it short.
+ */
+export function run(
+  argv: readonly string[],
+  opts: { timeoutMs?: number; detached?: boolean } = {},
+): Promise<RunResult> {
   const [cmd, ...args] = argv;
-  if (cmd === undefined) throw new Error('run: empty command');
-  try {
-    const r = await execFileAsync(cmd, args, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 });
-    return { stdout: r.stdout, stderr: r.stderr, code: 0 };
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stdout?: string; stderr?: string; code?: number | string };
-    if (typeof e.code === 'number') return { stdout: e.stdout ?? '', stderr: e.stderr ?? '', code: e.code };
-    throw new Error(`${argv.join(' ')}: ${e.message}`);
-  }
+  if (cmd === undefined) return Promise.reject(new Error('run: empty command'));
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timeoutMs = opts.timeoutMs ?? 60_000;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv.join(' ')}: ${e.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === null) {
+        reject(
+          new Error(
+            `${argv.join(' ')}: killed by ${signal}${signal === 'SIGKILL' ? ` (timeout ${timeoutMs} ms?)` : ''}`,
+          ),
+        );
+        return;
+      }
+      resolve({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), code });
+    });
+  });
 }
 
 /** Runs a command that must succeed; throws with its stderr otherwise. */
-export async function must(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+export async function must(
+  argv: readonly string[],
+  opts: { timeoutMs?: number; detached?: boolean } = {},
+): Promise<string> {
   const r = await run(argv, opts);
   if (r.code !== 0)
     throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);

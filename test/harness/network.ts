@@ -27,13 +27,17 @@ export interface PodOptions {
 const live = new Set<TestNetwork>();
 let hooksInstalled = false;
 
-/** Synchronous clean-up on exit and on SIGINT/SIGTERM/SIGHUP, so an interrupted run leaves nothing. */
-function installExitHooks(): void {
+/**
+ * Synchronous clean-up on exit and, unless the caller handles them itself (the demo stops
+ * gracefully on Ctrl-C), on SIGINT/SIGTERM/SIGHUP, so an interrupted run leaves nothing.
+ */
+function installExitHooks(handleSignals: boolean): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.once('exit', () => {
     for (const n of live) n.closeSync();
   });
+  if (!handleSignals) return;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
       for (const n of live) n.closeSync();
@@ -53,12 +57,15 @@ export class TestNetwork implements AsyncDisposable {
     this.slot = slot;
   }
 
-  /** Claims an address slot (cleaning what crashed runs left), turns forwarding on. */
-  static async create(): Promise<TestNetwork> {
+  /**
+   * Claims an address slot (cleaning what crashed runs left), turns forwarding on. With
+   * `handleSignals: false` the caller handles SIGINT/SIGTERM and must close the network itself.
+   */
+  static async create(opts: { handleSignals?: boolean } = {}): Promise<TestNetwork> {
     requireNetAdmin('the netns test harness');
     const net = new TestNetwork(claimSlot());
     live.add(net);
-    installExitHooks();
+    installExitHooks(opts.handleSignals ?? true);
     try {
       enableForwarding();
     } catch (err) {

@@ -55,9 +55,16 @@ export class Pod implements PodSpec {
     return run(['ip', 'netns', 'exec', this.netns, ...argv], opts);
   }
 
-  /** Starts a long-running command inside the pod; it is killed when the network closes. */
+  /**
+   * Starts a long-running command inside the pod, in its own process group (a Ctrl-C meant for the
+   * caller does not take the pod's servers down mid-run); it is killed when the network closes.
+   */
   spawn(argv: readonly string[], opts: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.netns, ...argv], { stdio: 'pipe', ...opts });
+    const child = spawn('ip', ['netns', 'exec', this.netns, ...argv], {
+      stdio: 'pipe',
+      detached: true,
+      ...opts,
+    });
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
     return child;

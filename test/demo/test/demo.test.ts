@@ -1,0 +1,38 @@
+// The README's first command, as a test: the demo shows every pod with traffic within its first
+// table (5 s), and at the end its own check finds the agent's totals equal to the traffic sent.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { requireBpf } from '../../harness/privileges.ts';
+import { runDemo } from '../index.ts';
+
+test('the demo: a live table with every pod busy within 10 s, and an exact check at exit', async () => {
+  requireBpf();
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => {
+    text += d.toString();
+  });
+  const ok = await runDemo({ durationSeconds: 8, out });
+  assert.equal(ok, true, text);
+  const first = text.split('owlk8s demo: 5 s of traffic')[1]?.split('\n\n')[0];
+  assert.ok(first, `a table after 5 s of traffic:\n${text}`);
+  for (const pod of [
+    'web-7c5d9f8b6-x2x4q',
+    'web-7c5d9f8b6-k8vzp',
+    'api-6f4b8d7c5-tq9mw',
+    'api-6f4b8d7c5-7hj2n',
+    'db-0',
+  ]) {
+    const row = first.split('\n').find((l) => l.startsWith('in ') && l.includes(pod));
+    assert.ok(row, `${pod} has a row:\n${first}`);
+    const total = Number(row.trim().split(/\s+/).at(-1));
+    assert.ok(total > 0, `${pod} has requests after 5 s: ${row}`);
+  }
+  assert.match(
+    text,
+    /check: the agent's totals equal the traffic sent, per pod, side and status code \(\d+ requests, 0 lost, 0 extra\)/,
+  );
+  assert.match(text, /agent stopped on SIGTERM in \d+ ms \(exit 0\)/);
+  assert.match(text, /removed every pod, interface, server and file the demo made/);
+});
