@@ -1,7 +1,14 @@
 // The one door to the API server. The rest of the package sees lists, watch events and gets as
 // plain data, and failures as ApiError; @kubernetes/client-node is used only here.
 
-import { AppsV1Api, BatchV1Api, CoreV1Api, type KubeConfig, Watch } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type RequestContext,
+  Watch,
+} from '@kubernetes/client-node';
 import { ApiError, apiErrorFor } from './errors.ts';
 
 /** The collections the package lists and watches (all in the core group). */
@@ -84,6 +91,7 @@ export class ClientNodeTransport implements Transport {
   readonly #watch: Watch;
 
   constructor(kc: KubeConfig, opts: ClientNodeTransportOptions = {}) {
+    shareDispatcher(kc);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
     this.#batch = kc.makeApiClient(BatchV1Api);
@@ -160,6 +168,28 @@ export class ClientNodeTransport implements Transport {
       throw e;
     }
   }
+}
+
+/**
+ * client-node 2.0.1 builds a new undici Agent for every request whose cluster has TLS options (a CA
+ * file, as in-cluster, or skip-verify): every GET opened its own connection (and TLS handshake),
+ * and idle connections piled up until their keep-alive ran out (200 owner GETs at start: 200
+ * connections, ~20 MB). The options are the same for every request of one KubeConfig, so the first
+ * Agent is kept and reused; bearer tokens are headers, so token rotation still works.
+ */
+function shareDispatcher(kc: KubeConfig): void {
+  const apply = kc.applySecurityAuthentication.bind(kc);
+  let shared: ReturnType<RequestContext['getDispatcher']>;
+  kc.applySecurityAuthentication = async (ctx: RequestContext): Promise<void> => {
+    await apply(ctx);
+    const made = ctx.getDispatcher();
+    if (made === undefined) return;
+    if (shared === undefined) shared = made;
+    else if (made !== shared) {
+      ctx.setDispatcher(shared);
+      void made.close?.();
+    }
+  };
 }
 
 /** Maps what client-node throws (ApiException, an Error with statusCode, a fetch failure) to ApiError. */
