@@ -100,6 +100,21 @@ export function podAttributes(pod: PodTarget): Attributes {
 }
 
 /**
+ * The seed library's own fields (pod, namespace, owner, Services), not the full identity: its users'
+ * dashboards group by these, and fewer attributes keep these per-pod series cheap.
+ */
+export function seedAttributes(pod: PodTarget): Attributes {
+  const attributes: Attributes = {
+    [ATTR_K8S_POD_NAME]: pod.name,
+    [ATTR_K8S_NAMESPACE_NAME]: pod.namespace,
+    [workloadAttribute(pod.workload.kind)]: pod.workload.name,
+  };
+  const services = [...new Set(pod.ports.flatMap((p) => p.services.map((s) => s.name)))].sort();
+  if (services.length > 0) attributes[ATTR_K8S_SERVICE_NAME] = services.join(',');
+  return attributes;
+}
+
+/**
  * The Service(s) a pod's port serves. A socket filter behind kube-proxy's DNAT cannot tell which
  * Service a request came through, so a port behind several Services names them all, sorted and
  * comma-separated (nothing is hidden, and the value is stable).

@@ -1,11 +1,9 @@
-// The observable instruments read through the SDK: in-flight requests, the seed's RED set per pod
-// and the agent's own health. Their callbacks only read state the pipeline already holds.
-import { type Attributes, type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_SERVER_PORT,
-  ATTR_URL_SCHEME,
-} from '@opentelemetry/semantic-conventions';
+// The agent's own health as observable instruments of the SDK (one series each, or one per
+// exporter or metric: nothing that grows with pods). The per-pod observables — active requests and
+// the seed's RED set — are made by the kernel producer instead (see kernel-producer.ts): the SDK's
+// observable storage never forgets an attribute set, so per-pod series of deleted pods would stay
+// forever and fill the cardinality limit on a node with pod churn.
+import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
 import type { PipelineState } from './pipeline-state.ts';
 
 // Incubating in the semantic conventions (development status): copied, not imported.
@@ -28,70 +26,8 @@ export const INSTRUMENT_NAMES = {
   overflowSeries: 'owlk8s.agent.metric.overflow',
 } as const;
 
-export function registerInstruments(meter: Meter, state: PipelineState, seedMetrics: boolean): void {
-  meter
-    .createObservableUpDownCounter(METRIC_HTTP_SERVER_ACTIVE_REQUESTS, {
-      description: 'HTTP server requests in flight (request seen, response not yet) at the last collection.',
-      unit: '{request}',
-      valueType: ValueType.INT,
-    })
-    .addCallback((result) => {
-      for (const inflight of state.activeRequests()) {
-        result.observe(inflight.count, {
-          [ATTR_HTTP_REQUEST_METHOD]: inflight.method,
-          [ATTR_URL_SCHEME]: 'http',
-          [ATTR_SERVER_PORT]: inflight.port,
-          ...inflight.pod,
-        });
-      }
-    });
-
-  if (seedMetrics) registerSeedInstruments(meter, state);
+export function registerInstruments(meter: Meter, state: PipelineState): void {
   registerSelfInstruments(meter, state);
-}
-
-function registerSeedInstruments(meter: Meter, state: PipelineState): void {
-  const counter = (name: string, description: string, pick: (r: SeedRow) => number) =>
-    meter
-      .createObservableCounter(name, { description, unit: '{request}', valueType: ValueType.INT })
-      .addCallback((result) => {
-        for (const row of state.seedRows()) result.observe(pick(row), row.attributes);
-      });
-  counter(
-    INSTRUMENT_NAMES.seedRequests,
-    'Requests served by the pod (the seed library\'s "requests").',
-    (r) => r.requests,
-  );
-  counter(
-    INSTRUMENT_NAMES.seedErrors4xx,
-    'Requests answered with 4xx (the seed library\'s "err4").',
-    (r) => r.errors4xx,
-  );
-  counter(
-    INSTRUMENT_NAMES.seedErrors5xx,
-    'Requests answered with 5xx (the seed library\'s "err5").',
-    (r) => r.errors5xx,
-  );
-  meter
-    .createObservableGauge(INSTRUMENT_NAMES.seedLastDuration, {
-      description:
-        'Mean duration of the requests of the last collection interval that had any (the seed library\'s "duration"; ' +
-        'the kernel keeps sums, not single requests). Use the histograms for anything else.',
-      unit: 's',
-    })
-    .addCallback((result) => {
-      for (const row of state.seedRows()) {
-        if (row.lastDurationSeconds !== undefined) result.observe(row.lastDurationSeconds, row.attributes);
-      }
-    });
-}
-
-export interface SeedRow {
-  readonly attributes: Attributes;
-  readonly requests: number;
-  readonly errors4xx: number;
-  readonly errors5xx: number;
-  readonly lastDurationSeconds: number | undefined;
 }
 
 function registerSelfInstruments(meter: Meter, state: PipelineState): void {

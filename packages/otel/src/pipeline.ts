@@ -54,7 +54,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     resource: resourceFromAttributes(resourceAttributes(resolved, options.env ?? process.env)),
     readers: readers.map((r) => r.reader),
   });
-  registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state, resolved.seedMetrics);
+  registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state);
   const prometheusUrls: string[] = [];
   try {
     for (const built of readers) {

@@ -26,6 +26,7 @@ import {
   OtlpGrpcMetricExporter as OtlpGrpcExporter,
   OtlpHttpMetricExporter as OtlpHttpExporter,
 } from './otlp-exporters.ts';
+import type { PipelineState } from './pipeline-state.ts';
 import type { SeriesStore } from './series-store.ts';
 
 export interface BuiltReader {
@@ -39,11 +40,11 @@ export interface BuiltReader {
 export function buildReaders(
   options: ResolvedOptions,
   store: SeriesStore,
-  sink: FailureSink,
+  state: PipelineState,
   scope: InstrumentationScope,
 ): BuiltReader[] {
   return options.exporters.map((exporter, i) =>
-    buildReader(exporter, `${exporter.type}[${i}]`, options, store, sink, scope),
+    buildReader(exporter, `${exporter.type}[${i}]`, options, store, state, scope),
   );
 }
 
@@ -52,13 +53,20 @@ function buildReader(
   name: string,
   options: ResolvedOptions,
   store: SeriesStore,
-  sink: FailureSink,
+  state: PipelineState,
   scope: InstrumentationScope,
 ): BuiltReader {
+  const sink: FailureSink = state;
   if (exporter.type === 'prometheus') {
     // Prometheus is cumulative by nature; `_seconds` makes the names the ones Prometheus users
     // know (and what the Collector's Prometheus exporters produce), which the JS exporter omits.
-    const producer = new KernelMetricProducer(store, { temporality: 'cumulative', scope, unitSuffix: true });
+    const producer = new KernelMetricProducer(store, {
+      temporality: 'cumulative',
+      scope,
+      unitSuffix: true,
+      state,
+      seedMetrics: options.seedMetrics,
+    });
     const prometheus = new PrometheusExporter({
       host: exporter.host ?? '0.0.0.0',
       port: exporter.port ?? 9464,
@@ -83,7 +91,12 @@ function buildReader(
       push = new JsonLinesMetricExporter(exporter.stream ?? process.stdout, sdkTemporality(temporality));
       break;
   }
-  const producer = new KernelMetricProducer(store, { temporality, scope });
+  const producer = new KernelMetricProducer(store, {
+    temporality,
+    scope,
+    state,
+    seedMetrics: options.seedMetrics,
+  });
   const reader = new PeriodicExportingMetricReader({
     exporter: new FailureCountingExporter(
       push,

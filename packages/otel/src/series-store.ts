@@ -5,7 +5,13 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { type Aggregate, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
-import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, podAttributes, seriesAttributes } from './attributes.ts';
+import {
+  ATTR_OTEL_METRIC_OVERFLOW,
+  normaliseMethod,
+  podAttributes,
+  seedAttributes,
+  seriesAttributes,
+} from './attributes.ts';
 
 /** 0: http.server.request.duration, 1: http.client.request.duration. */
 export type MetricIndex = 0 | 1;
@@ -26,6 +32,22 @@ export interface Series {
   pendingFinal: number;
 }
 
+/**
+ * The seed library's RED set for one pod (server side): running totals since the target was added,
+ * kept here so that kernel resets and removals are handled exactly as for the histograms.
+ */
+export interface SeedRow {
+  readonly attributes: Attributes;
+  readonly startTime: HrTime;
+  requests: number;
+  errors4xx: number;
+  errors5xx: number;
+  /** Mean duration of the requests of the last snapshot interval that had any. */
+  lastDurationSeconds: number | undefined;
+  removedAtMs: number | undefined;
+  pendingFinal: number;
+}
+
 /** The last cumulative values the kernel reported for one aggregate, and where they go. */
 interface KernelEntry {
   count: number;
@@ -41,6 +63,7 @@ interface TargetEntry {
   /** The target's kernel aggregates by `kernelKey` (a number: cheaper to hash than a string). */
   readonly kernel: Map<number, KernelEntry>;
   readonly seriesKeys: string[];
+  readonly seed: SeedRow;
 }
 
 const METHOD_INDEX: Readonly<Record<string, number>> = Object.fromEntries(HTTP_METHODS.map((m, i) => [m, i]));
@@ -76,6 +99,7 @@ export class SeriesStore {
   readonly #removedTargets = new Set<number>();
   /** Removed series awaiting their final exports. */
   readonly #finals = new Map<string, Series>();
+  readonly #seedFinals = new Set<SeedRow>();
   readonly #series = new Map<string, Series>();
   readonly #liveCount: [number, number] = [0, 0];
   readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
@@ -115,12 +139,23 @@ export class SeriesStore {
       throw new Error(`setTarget: target id ${targetId} was removed; ids are never reused, use a new one`);
     }
     if (this.#targets.has(targetId)) return;
+    const startTime = millisToHrTime(startTimeMs);
     this.#targets.set(targetId, {
       pod,
       base: podAttributes(pod),
-      startTime: millisToHrTime(startTimeMs),
+      startTime,
       kernel: new Map(),
       seriesKeys: [],
+      seed: {
+        attributes: seedAttributes(pod),
+        startTime,
+        requests: 0,
+        errors4xx: 0,
+        errors5xx: 0,
+        lastDurationSeconds: undefined,
+        removedAtMs: undefined,
+        pendingFinal: 0,
+      },
     });
   }
 
@@ -131,6 +166,9 @@ export class SeriesStore {
     this.#targets.delete(targetId);
     this.#removedTargets.add(targetId);
     const now = this.#now();
+    target.seed.removedAtMs = now;
+    target.seed.pendingFinal = this.#producers;
+    if (this.#producers > 0) this.#seedFinals.add(target.seed);
     for (const key of target.seriesKeys) {
       const series = this.#series.get(key);
       if (series === undefined) continue;
@@ -153,6 +191,10 @@ export class SeriesStore {
     return this.#targets.get(targetId)?.pod;
   }
 
+  startTime(targetId: number): HrTime | undefined {
+    return this.#targets.get(targetId)?.startTime;
+  }
+
   /** Turns one snapshot's running totals into increments of the series they belong to. */
   record(snapshot: Snapshot): RecordResult {
     const errors: Error[] = [];
@@ -160,6 +202,7 @@ export class SeriesStore {
     const bucketCount = snapshot.boundariesNs.length + 1;
     let applied = 0;
     let unknownTarget = 0;
+    const interval = new Map<SeedRow, { count: number; sumNs: bigint }>();
     for (const aggregate of snapshot.aggregates) {
       const target = this.#targets.get(aggregate.targetId);
       if (target === undefined) {
@@ -194,8 +237,12 @@ export class SeriesStore {
       // everything it holds now is new.
       const reset = count < entry.count;
       const series = entry.series;
-      series.count += reset ? count : count - entry.count;
-      series.sumNs += reset ? aggregate.durationSumNs : aggregate.durationSumNs - entry.sumNs;
+      const addCount = reset ? count : count - entry.count;
+      const addSumNs = reset ? aggregate.durationSumNs : aggregate.durationSumNs - entry.sumNs;
+      series.count += addCount;
+      series.sumNs += addSumNs;
+      if (aggregate.role === 'server')
+        addSeed(target.seed, interval, aggregate.statusCode, addCount, addSumNs);
       const buckets = aggregate.bucketCounts;
       for (let i = 0; i < bucketCount; i++) {
         const value = Number(buckets[i]);
@@ -206,6 +253,7 @@ export class SeriesStore {
       entry.sumNs = aggregate.durationSumNs;
       applied++;
     }
+    for (const [seed, t] of interval) seed.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
     this.#lastSnapshotTime = millisToHrTime(snapshot.time.getTime());
     this.#expireFinals();
     return { applied, unknownTarget, errors };
@@ -239,6 +287,18 @@ export class SeriesStore {
     return this.#liveCount[metric];
   }
 
+  /** The seed rows of live targets, then those of removed ones still owed a final export. */
+  *seedRows(): IterableIterator<SeedRow> {
+    for (const target of this.#targets.values()) yield target.seed;
+    yield* this.#seedFinals;
+  }
+
+  /** A producer made the final export of a removed target's seed row. */
+  seedFinalExported(row: SeedRow): void {
+    row.pendingFinal--;
+    if (row.pendingFinal <= 0) this.#seedFinals.delete(row);
+  }
+
   /** A producer made the final export of a removed series. */
   finalExported(key: string, series: Series): void {
     series.pendingFinal--;
@@ -253,8 +313,9 @@ export class SeriesStore {
   }
 
   #expireFinals(): void {
-    if (this.#finals.size === 0) return;
+    if (this.#finals.size === 0 && this.#seedFinals.size === 0) return;
     const deadline = this.#now() - this.#options.finalRetentionMs;
+    for (const row of this.#seedFinals) if (row.removedAtMs! <= deadline) this.#seedFinals.delete(row);
     for (const [key, series] of this.#finals) {
       if (series.removedAtMs! <= deadline) this.#drop(key, series);
     }
@@ -329,5 +390,23 @@ export class SeriesStore {
       removedAtMs: undefined,
       pendingFinal: 0,
     };
+  }
+}
+
+function addSeed(
+  seed: SeedRow,
+  interval: Map<SeedRow, { count: number; sumNs: bigint }>,
+  statusCode: number,
+  count: number,
+  sumNs: bigint,
+): void {
+  seed.requests += count;
+  if (statusCode >= 500) seed.errors5xx += count;
+  else if (statusCode >= 400) seed.errors4xx += count;
+  const t = interval.get(seed);
+  if (t === undefined) interval.set(seed, { count, sumNs });
+  else {
+    t.count += count;
+    t.sumNs += sumNs;
   }
 }
