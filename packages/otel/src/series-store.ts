@@ -198,7 +198,12 @@ export class SeriesStore {
   /** Turns one snapshot's running totals into increments of the series they belong to. */
   record(snapshot: Snapshot): RecordResult {
     const errors: Error[] = [];
-    this.#adoptBoundaries(snapshot.boundariesNs);
+    try {
+      this.#adoptBoundaries(snapshot.boundariesNs);
+    } catch (error) {
+      // The whole snapshot is unusable: nothing applied, the caller logs the reason.
+      return { applied: 0, unknownTarget: 0, errors: [error as Error] };
+    }
     const bucketCount = snapshot.boundariesNs.length + 1;
     let applied = 0;
     let unknownTarget = 0;

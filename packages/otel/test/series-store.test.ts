@@ -96,11 +96,15 @@ test('removed series are dropped after the retention even if a reader never coll
   assert.equal(only(s).length, 0);
 });
 
-test('changed bucket boundaries are refused with both sets named', () => {
+test('a snapshot with changed bucket boundaries is refused whole, with both sets named', () => {
   const s = store();
+  s.setTarget(1, pod('a'), T0);
   s.record(snapshot([], new Date(T0)));
-  assert.throws(
-    () => s.record({ ...snapshot([], new Date(T0)), boundariesNs: [1n, 2n] }),
-    /boundaries changed from \[5000000, .*\] ns to \[1, 2\] ns/,
-  );
+  const result = s.record({
+    ...snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 1 }), sumNs: 1n })], new Date(T0)),
+    boundariesNs: [1n, 2n],
+  });
+  assert.equal(result.applied, 0);
+  assert.match(result.errors[0]!.message, /boundaries changed from \[5000000, .*\] ns to \[1, 2\] ns/);
+  assert.equal(only(s).length, 0);
 });
