@@ -362,6 +362,27 @@ describe('owners', () => {
     assert.equal(s.api.requestCount({ verb: 'get', resource: 'jobs' }), 2);
     assert.equal(s.api.requestCount({ verb: 'list', resource: 'replicasets' }), 0);
   });
+
+  it('reuses connections: owner GETs do not each open one (client-node 2.0.1 made an Agent per request)', async () => {
+    s = await Scenario.start({
+      seed: (api) => api.apply(service({ name: 'all', selector: { tier: 'x' }, ports: [{ port: 80 }] })),
+    });
+    const api = s.api;
+    await api.waitFor('4 watches', () => api.activeWatches() === 4);
+    const before = api.connections;
+    for (let i = 0; i < 10; i++) {
+      const rs = api.apply(workload('ReplicaSet', `rs-${i}`));
+      api.apply(
+        pod({ name: `rs-${i}-a`, node: NODE, ips: ['198.18.0.61'], labels: { tier: 'x' }, owner: rs }),
+      );
+      await s.waitForEvents(i + 1);
+    }
+    assert.equal(api.requestCount({ verb: 'get', resource: 'replicasets' }), 10);
+    assert.ok(
+      api.connections - before <= 1,
+      `10 GETs one after another opened ${api.connections - before} connections`,
+    );
+  });
 });
 
 describe('owlk8s/ignore', () => {

@@ -98,6 +98,7 @@ export class FakeKubeApi {
   readonly #waiters = new Set<() => void>();
   readonly #faults: Fault[] = [];
   #latencyMs = 0;
+  #connections = 0;
   #port: number;
   #up = false;
   #bookmarkTimer: NodeJS.Timeout | undefined;
@@ -113,6 +114,9 @@ export class FakeKubeApi {
         if (!res.headersSent) this.#sendStatus(res, status(500, 'InternalError', String(err)));
         else res.destroy();
       });
+    });
+    this.#server.on('connection', () => {
+      this.#connections++;
     });
     if (opts.bookmarkIntervalMs) {
       this.#bookmarkTimer = setInterval(() => this.sendBookmarks(), opts.bookmarkIntervalMs);
@@ -233,6 +237,11 @@ export class FakeKubeApi {
     let n = 0;
     for (const w of this.#watches) if (!resource || w.type.plural === resource) n++;
     return n;
+  }
+
+  /** TCP connections accepted since start. */
+  get connections(): number {
+    return this.#connections;
   }
 
   /** Requests seen so far (optionally only matching ones). */
