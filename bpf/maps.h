@@ -8,13 +8,22 @@
 #include <bpf/bpf_helpers.h>
 #include "owlk8s.h"
 
-/* targets: owlk8s_target_key (IP) → owlk8s_target {ifindex, target id}; written by user space. */
+/* targets: slot (ifindex & if_slot_mask) → owlk8s_iface (that interface's target IPs); user space
+ * writes it. An array, so the program's lookup is inlined: no call, no hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct owlk8s_iface);
+} targets SEC(".maps");
+
+/* targets_spill: ifindex → owlk8s_iface, for interfaces whose slot in targets is taken. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct owlk8s_target_key);
-	__type(value, struct owlk8s_target);
-} targets SEC(".maps");
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct owlk8s_iface);
+} targets_spill SEC(".maps");
 
 /* inflight: owlk8s_conn_key (connection, role) → owlk8s_inflight (its unanswered requests). LRU, so
  * connections that closed mid-request are forgotten under pressure instead of filling the map. */

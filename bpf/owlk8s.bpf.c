@@ -16,6 +16,7 @@ const volatile struct owlk8s_config CONFIG SEC(".rodata.config") = {
 		      5000000000ULL, 7500000000ULL, 10000000000ULL},
 	.nbounds = 14,
 	.all_ports = 1,
+	.if_slot_mask = 4095,
 };
 
 static const struct owlk8s_agg ZERO_AGG;
@@ -137,13 +138,39 @@ static __always_inline void on_response(struct owlk8s_self *st, struct owlk8s_co
 	aggregate(st, &k, now > start ? now - start : 0);
 }
 
-/* Looks up an IP as a target monitored on this interface. */
-static __always_inline struct owlk8s_target *target_here(__u8 *addr, __u32 ifindex)
+static __always_inline int same_addr(const __u8 *a, const __u8 *b)
 {
-	struct owlk8s_target *t = bpf_map_lookup_elem(&targets, addr);
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+/* The interface's target IPs: its slot in targets, else its entry in targets_spill. */
+static __always_inline struct owlk8s_iface *iface_targets(__u32 ifindex)
+{
+	__u32 slot = ifindex & CONFIG.if_slot_mask;
+	struct owlk8s_iface *t = bpf_map_lookup_elem(&targets, &slot);
 	if (t && t->ifindex == ifindex)
 		return t;
-	return 0;
+	if (!t || t->ifindex == 0)
+		return 0; /* a free slot: nothing spilled for it either */
+	return bpf_map_lookup_elem(&targets_spill, &ifindex);
+}
+
+/* The target id of addr if it is monitored on this interface, else -1. */
+static __always_inline __s64 target_of(struct owlk8s_iface *t, const __u8 *addr)
+{
+#pragma unroll
+	for (int i = 0; i < OWLK8S_IPS_PER_IF; i++) {
+		if (i >= t->count)
+			break;
+		if (same_addr(t->ips[i].addr, addr))
+			return t->ips[i].target_id;
+	}
+	return -1;
 }
 
 SEC("socket")
@@ -188,9 +215,11 @@ int owlk8s_capture(struct __sk_buff *skb)
 	if (h.kind == HTTP_NONE)
 		return 0;
 
+	struct owlk8s_iface *t = iface_targets(skb->ifindex);
+	if (!t)
+		return 0;
 	struct owlk8s_conn_key ck = {};
-	struct owlk8s_target *t;
-	__u32 ifindex = skb->ifindex;
+	__s64 id;
 	if (h.kind == HTTP_REQUEST) {
 		if (!port_wanted(p.dport))
 			return 0;
@@ -198,13 +227,13 @@ int owlk8s_capture(struct __sk_buff *skb)
 		__builtin_memcpy(ck.server_addr, p.daddr, 16);
 		ck.client_port = p.sport;
 		ck.server_port = p.dport;
-		if ((t = target_here(p.daddr, ifindex))) {
+		if ((id = target_of(t, p.daddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_SERVER;
-			on_request(st, &ck, t->target_id, h.method);
+			on_request(st, &ck, id, h.method);
 		}
-		if ((t = target_here(p.saddr, ifindex))) {
+		if ((id = target_of(t, p.saddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_CLIENT;
-			on_request(st, &ck, t->target_id, h.method);
+			on_request(st, &ck, id, h.method);
 		}
 	} else {
 		if (!port_wanted(p.sport))
@@ -213,13 +242,13 @@ int owlk8s_capture(struct __sk_buff *skb)
 		__builtin_memcpy(ck.server_addr, p.saddr, 16);
 		ck.client_port = p.dport;
 		ck.server_port = p.sport;
-		if ((t = target_here(p.saddr, ifindex))) {
+		if ((id = target_of(t, p.saddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_SERVER;
-			on_response(st, &ck, t->target_id, &h);
+			on_response(st, &ck, id, &h);
 		}
-		if ((t = target_here(p.daddr, ifindex))) {
+		if ((id = target_of(t, p.daddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_CLIENT;
-			on_response(st, &ck, t->target_id, &h);
+			on_response(st, &ck, id, &h);
 		}
 	}
 	return 0;

@@ -40,17 +40,26 @@ struct owlk8s_config {
 	__u64 bounds_ns[OWLK8S_MAX_BOUNDS]; /* upper bucket bounds, ascending; bucket i: d <= bounds_ns[i] */
 	__u32 nbounds;                      /* 0..OWLK8S_MAX_BOUNDS; bucket nbounds is the overflow (+Inf) */
 	__u32 all_ports;                    /* 1: every server port; 0: only those set in port_bits */
+	__u32 if_slot_mask;                 /* targets' max_entries - 1 (a power of two) */
+	__u32 _pad;
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
 };
 
-/* targets: an IP (IPv4 in its IPv4-mapped IPv6 form) → where it is monitored. */
-struct owlk8s_target_key {
-	__u8 addr[16];
+/* targets: the IPs monitored on one host interface. The program finds an interface's entry in one
+ * inlined array read (slot ifindex & if_slot_mask); interfaces whose slot another one holds live in
+ * targets_spill, keyed by ifindex. */
+#define OWLK8S_IPS_PER_IF 4
+
+struct owlk8s_target_ip {
+	__u8 addr[16];   /* IPv4 in its IPv4-mapped IPv6 form */
+	__u32 target_id; /* user space's name for the target, carried into the aggregates */
+	__u32 _pad;
 };
 
-struct owlk8s_target {
-	__u32 ifindex;   /* the host-side interface carrying the IP's traffic */
-	__u32 target_id; /* user space's name for the target, carried into the aggregates */
+struct owlk8s_iface {
+	__u32 ifindex; /* 0: the slot is free */
+	__u32 count;   /* entries used in ips */
+	struct owlk8s_target_ip ips[OWLK8S_IPS_PER_IF];
 };
 
 /* inflight: one TCP connection at one target, in one role → its unanswered requests, oldest first. */

@@ -35,7 +35,7 @@ struct pkt {
 	__u16 dport;
 	__u32 payload_off;
 	__u32 payload_len;
-};
+} __attribute__((aligned(8)));
 
 struct vlan_tag {
 	__be16 tci;

@@ -4,7 +4,6 @@ import { constants } from 'node:os';
 import { readAll } from './batch.ts';
 import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
 import { BpfError, KeyNotFoundError } from './errors.ts';
-import { ipToBytes } from './ip.ts';
 import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
@@ -15,7 +14,6 @@ import {
   decodeInflight,
   decodeSelfPerCpu,
   encodeConfig,
-  encodeTarget,
   INFLIGHT_LAYOUT,
   SELF_LAYOUT,
   type SelfField,
@@ -24,6 +22,7 @@ import { LoadedObject } from './object.ts';
 import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
+import { TargetTable } from './targets.ts';
 
 export const PROGRAM_NAME = 'owlk8s_capture';
 
@@ -32,7 +31,8 @@ export class Capture implements Disposable {
   readonly programFd: number;
   readonly #object: LoadedObject;
   readonly #attachments = new Map<number, Attachment>();
-  readonly #fds: { targets: number; inflight: number; aggregates: number; stats: number };
+  readonly #fds: { targets: number; spill: number; inflight: number; aggregates: number; stats: number };
+  readonly #targets: TargetTable;
   readonly #ncpu: number;
 
   private constructor(spec: CaptureSpec, object: LoadedObject) {
@@ -41,11 +41,38 @@ export class Capture implements Disposable {
     this.programFd = object.programFd(PROGRAM_NAME);
     this.#fds = {
       targets: object.mapFd('targets'),
+      spill: object.mapFd('targets_spill'),
       inflight: object.mapFd('inflight'),
       aggregates: object.mapFd('aggregates'),
       stats: object.mapFd('stats'),
     };
     this.#ncpu = sys.numPossibleCpus();
+    const fds = this.#fds;
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32LE(n);
+      return b;
+    };
+    this.#targets = new TargetTable(spec.interfaceSlots, {
+      writeSlot(slot, value) {
+        const r = sys.mapUpdate(fds.targets, u32(slot), value, 0);
+        if (r < 0) throw new BpfError(`write targets slot ${slot}`, -r);
+      },
+      writeSpill(ifindex, value) {
+        const r = sys.mapUpdate(fds.spill, u32(ifindex), value, 0);
+        if (r < 0) {
+          const hint =
+            -r === constants.errno.E2BIG
+              ? `targets_spill is full: raise interfaceSlots (${spec.interfaceSlots})`
+              : undefined;
+          throw new BpfError(`write targets_spill ${ifindex}`, -r, hint);
+        }
+      },
+      deleteSpill(ifindex) {
+        const r = sys.mapDelete(fds.spill, u32(ifindex));
+        if (r < 0 && -r !== constants.errno.ENOENT) throw new BpfError(`delete targets_spill ${ifindex}`, -r);
+      },
+    });
   }
 
   /**
@@ -55,8 +82,19 @@ export class Capture implements Disposable {
   static load(options: CaptureOptions = {}): Capture {
     const spec = captureSpec(options);
     const object = LoadedObject.load(spec.objectPath, [PROGRAM_NAME], {
-      maxEntries: { targets: spec.maxTargets, inflight: spec.maxInflight, aggregates: spec.maxAggregates },
-      initialValues: { '.rodata.config': encodeConfig({ boundsNs: spec.boundariesNs, ports: spec.ports }) },
+      maxEntries: {
+        targets: spec.interfaceSlots,
+        targets_spill: spec.interfaceSlots,
+        inflight: spec.maxInflight,
+        aggregates: spec.maxAggregates,
+      },
+      initialValues: {
+        '.rodata.config': encodeConfig({
+          boundsNs: spec.boundariesNs,
+          ports: spec.ports,
+          ifSlots: spec.interfaceSlots,
+        }),
+      },
     });
     try {
       return new Capture(spec, object);
@@ -88,26 +126,27 @@ export class Capture implements Disposable {
     this.#attachments.delete(ifindex);
   }
 
-  /** Monitors ip on the interface ifindex, naming it targetId in the aggregates. */
+  /**
+   * Monitors ip on the interface ifindex, naming it targetId in the aggregates. Throws Error for a
+   * bad IP or id, or a fifth IP on one interface; BpfError when the kernel refuses the write.
+   */
   setTarget(ip: string, ifindex: number, targetId: number): void {
     this.#live();
     if (!Number.isInteger(targetId) || targetId < 0 || targetId > 0xffffffff) {
       throw new Error(`setTarget ${ip}: target id ${targetId} is not an unsigned 32-bit integer`);
     }
-    const r = sys.mapUpdate(this.#fds.targets, ipToBytes(ip), encodeTarget(ifindex, targetId), 0);
-    if (r < 0) {
-      const hint =
-        -r === constants.errno.E2BIG ? `the targets map is full (${this.spec.maxTargets})` : undefined;
-      throw new BpfError(`setTarget ${ip}`, -r, hint);
-    }
+    this.#targets.set(ip, ifindex, targetId);
   }
 
   /** Stops monitoring ip. Throws KeyNotFoundError when it was not a target. */
   deleteTarget(ip: string): void {
     this.#live();
-    const r = sys.mapDelete(this.#fds.targets, ipToBytes(ip));
-    if (-r === constants.errno.ENOENT) throw new KeyNotFoundError(`deleteTarget ${ip}`);
-    if (r < 0) throw new BpfError(`deleteTarget ${ip}`, -r);
+    if (!this.#targets.delete(ip)) throw new KeyNotFoundError(`deleteTarget ${ip}`);
+  }
+
+  /** The targets as written: ip, interface and target id. */
+  targets(): { ip: string; ifindex: number; targetId: number }[] {
+    return this.#targets.entries();
   }
 
   /** The program's own counters, summed over CPUs. */

@@ -15,7 +15,11 @@ export interface CaptureOptions {
   readonly boundariesNs?: readonly bigint[];
   /** Server ports that speak HTTP; undefined (default) means every port. */
   readonly ports?: readonly number[];
-  readonly maxTargets?: number;
+  /**
+   * Slots of the per-interface targets array, a power of two (default 4096). Interfaces whose slot
+   * is taken spill into a hash of the same size; each interface carries up to 4 target IPs.
+   */
+  readonly interfaceSlots?: number;
   /** Connections with requests in flight, over all targets (LRU). */
   readonly maxInflight?: number;
   /** Aggregate series, over all targets. */
@@ -28,7 +32,7 @@ export interface CaptureSpec {
   readonly objectPath: string;
   readonly boundariesNs: readonly bigint[];
   readonly ports: readonly number[] | undefined;
-  readonly maxTargets: number;
+  readonly interfaceSlots: number;
   readonly maxInflight: number;
   readonly maxAggregates: number;
 }
@@ -39,6 +43,12 @@ function count(name: string, v: number | undefined, dflt: number): number {
     throw new Error(`capture option ${name} is ${v}: expected an integer from 1 to ${1 << 24}`);
   }
   return v;
+}
+
+function slots(v: number | undefined): number {
+  const n = count('interfaceSlots', v, 4096);
+  if ((n & (n - 1)) !== 0) throw new Error(`capture option interfaceSlots is ${n}: expected a power of two`);
+  return n;
 }
 
 /** Throws an Error naming the bad option and what would be right. */
@@ -65,7 +75,7 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     objectPath: o.objectPath ?? DEFAULT_OBJECT_PATH,
     boundariesNs: [...bounds],
     ports: o.ports === undefined ? undefined : [...new Set(o.ports)].sort((a, b) => a - b),
-    maxTargets: count('maxTargets', o.maxTargets, 16384),
+    interfaceSlots: slots(o.interfaceSlots),
     maxInflight: count('maxInflight', o.maxInflight, 65536),
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
   };

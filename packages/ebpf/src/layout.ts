@@ -13,27 +13,39 @@ export interface Layout {
   readonly fields: Readonly<Record<string, { readonly offset: number; readonly size: number }>>;
 }
 
+export const IPS_PER_IF = 4;
+
 export const CONFIG_LAYOUT: Layout = {
   struct: 'owlk8s_config',
-  size: 8456,
+  size: 8464,
   fields: {
     bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
     nbounds: { offset: 256, size: 4 },
     all_ports: { offset: 260, size: 4 },
-    port_bits: { offset: 264, size: 8192 },
+    if_slot_mask: { offset: 264, size: 4 },
+    _pad: { offset: 268, size: 4 },
+    port_bits: { offset: 272, size: 8192 },
   },
 };
 
-export const TARGET_KEY_LAYOUT: Layout = {
-  struct: 'owlk8s_target_key',
-  size: 16,
-  fields: { addr: { offset: 0, size: 16 } },
+export const TARGET_IP_LAYOUT: Layout = {
+  struct: 'owlk8s_target_ip',
+  size: 24,
+  fields: {
+    addr: { offset: 0, size: 16 },
+    target_id: { offset: 16, size: 4 },
+    _pad: { offset: 20, size: 4 },
+  },
 };
 
-export const TARGET_LAYOUT: Layout = {
-  struct: 'owlk8s_target',
-  size: 8,
-  fields: { ifindex: { offset: 0, size: 4 }, target_id: { offset: 4, size: 4 } },
+export const IFACE_LAYOUT: Layout = {
+  struct: 'owlk8s_iface',
+  size: 8 + IPS_PER_IF * 24,
+  fields: {
+    ifindex: { offset: 0, size: 4 },
+    count: { offset: 4, size: 4 },
+    ips: { offset: 8, size: IPS_PER_IF * 24 },
+  },
 };
 
 export const CONN_KEY_LAYOUT: Layout = {
@@ -116,8 +128,8 @@ export const SELF_LAYOUT: Layout = {
 
 export const ALL_LAYOUTS: readonly Layout[] = [
   CONFIG_LAYOUT,
-  TARGET_KEY_LAYOUT,
-  TARGET_LAYOUT,
+  TARGET_IP_LAYOUT,
+  IFACE_LAYOUT,
   CONN_KEY_LAYOUT,
   INFLIGHT_LAYOUT,
   AGG_KEY_LAYOUT,
@@ -149,6 +161,8 @@ export interface ConfigValue {
   readonly boundsNs: readonly bigint[];
   /** undefined: every port. */
   readonly ports: readonly number[] | undefined;
+  /** Entries of the targets array (a power of two). */
+  readonly ifSlots: number;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -158,6 +172,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   });
   b.writeUInt32LE(c.boundsNs.length, off(CONFIG_LAYOUT, 'nbounds'));
   b.writeUInt32LE(c.ports === undefined ? 1 : 0, off(CONFIG_LAYOUT, 'all_ports'));
+  b.writeUInt32LE(c.ifSlots - 1, off(CONFIG_LAYOUT, 'if_slot_mask'));
   for (const p of c.ports ?? []) {
     const at = off(CONFIG_LAYOUT, 'port_bits') + (p >> 3);
     b[at] = b[at]! | (1 << (p & 7));
@@ -165,14 +180,21 @@ export function encodeConfig(c: ConfigValue): Buffer {
   return b;
 }
 
-export function encodeTargetKey(addr16: Buffer): Buffer {
-  return Buffer.from(addr16);
-}
-
-export function encodeTarget(ifindex: number, targetId: number): Buffer {
-  const b = Buffer.alloc(TARGET_LAYOUT.size);
-  b.writeUInt32LE(ifindex, off(TARGET_LAYOUT, 'ifindex'));
-  b.writeUInt32LE(targetId, off(TARGET_LAYOUT, 'target_id'));
+/** One interface's targets; an empty list (ifindex 0) frees the slot. */
+export function encodeIface(
+  ifindex: number,
+  ips: readonly { readonly addr: Buffer; readonly targetId: number }[],
+): Buffer {
+  const b = Buffer.alloc(IFACE_LAYOUT.size);
+  if (ips.length > IPS_PER_IF)
+    throw new Error(`an interface holds at most ${IPS_PER_IF} target IPs, not ${ips.length}`);
+  b.writeUInt32LE(ips.length === 0 ? 0 : ifindex, off(IFACE_LAYOUT, 'ifindex'));
+  b.writeUInt32LE(ips.length, off(IFACE_LAYOUT, 'count'));
+  ips.forEach((ip, i) => {
+    const at = off(IFACE_LAYOUT, 'ips') + i * TARGET_IP_LAYOUT.size;
+    ip.addr.copy(b, at + off(TARGET_IP_LAYOUT, 'addr'));
+    b.writeUInt32LE(ip.targetId, at + off(TARGET_IP_LAYOUT, 'target_id'));
+  });
   return b;
 }
 

@@ -74,16 +74,22 @@ for (const layout of ALL_LAYOUTS) {
 }
 
 test('the config codec writes bounds, count, all-ports flag and port bits where the struct has them', () => {
-  const b = encodeConfig({ boundsNs: [5n, 7n], ports: [80, 8080] });
+  const b = encodeConfig({ boundsNs: [5n, 7n], ports: [80, 8080], ifSlots: 256 });
   assert.equal(b.length, CONFIG_LAYOUT.size);
   assert.deepEqual(
-    [b.readBigUInt64LE(0), b.readBigUInt64LE(8), b.readUInt32LE(256), b.readUInt32LE(260)],
-    [5n, 7n, 2, 0],
+    [
+      b.readBigUInt64LE(0),
+      b.readBigUInt64LE(8),
+      b.readUInt32LE(256),
+      b.readUInt32LE(260),
+      b.readUInt32LE(264),
+    ],
+    [5n, 7n, 2, 0, 255],
   );
-  assert.equal(b[264 + 10], 1); // 80 = 10 * 8 + 0
-  assert.equal(b[264 + 1010], 1); // 8080 = 1010 * 8 + 0
+  assert.equal(b[272 + 10], 1); // 80 = 10 * 8 + 0
+  assert.equal(b[272 + 1010], 1); // 8080 = 1010 * 8 + 0
   assert.equal(
-    b.subarray(264).reduce((n, x) => n + x, 0),
+    b.subarray(272).reduce((n, x) => n + x, 0),
     2,
   );
 });

@@ -225,6 +225,22 @@ describe('what counts nothing', () => {
     assert.deepEqual([s.packets, s.requests, s.responses], [2n, 0n, 0n]);
   });
 
+  test('an interface whose array slot another holds is found in the spill hash, and after promotion', () => {
+    const cap = Capture.load({ interfaceSlots: 16 });
+    try {
+      cap.setTarget('198.18.0.50', 17, 5); // 17 & 15 = 1: takes interface 1's slot
+      cap.setTarget(POD4, 1, 7); // spills
+      req(cap, GET);
+      res(cap, R(200));
+      cap.deleteTarget('198.18.0.50'); // interface 1 moves into its slot
+      req(cap, GET);
+      res(cap, R(201));
+      assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1', '7 server 80 GET 201 1.1 n=1']);
+    } finally {
+      cap.close();
+    }
+  });
+
   test('a server port outside the port filter', () => {
     using cap = setup({ ports: [8080] });
     req(cap, GET, { dport: 80 });
