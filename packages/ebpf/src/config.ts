@@ -20,6 +20,11 @@ export interface CaptureOptions {
    * is taken spill into a hash of the same size; each interface carries up to 4 target IPs.
    */
   readonly interfaceSlots?: number;
+  /**
+   * Target IPs the agent may monitor at once: sizes interfaceSlots (the next power of two at or
+   * above it) when interfaceSlots is not given, since every monitored interface carries one IP or more.
+   */
+  readonly maxTargets?: number;
   /** Connections with requests in flight, over all targets (LRU). */
   readonly maxInflight?: number;
   /** Aggregate series, over all targets. */
@@ -43,6 +48,12 @@ function count(name: string, v: number | undefined, dflt: number): number {
     throw new Error(`capture option ${name} is ${v}: expected an integer from 1 to ${1 << 24}`);
   }
   return v;
+}
+
+function nextPowerOfTwo(n: number): number {
+  let p = 16;
+  while (p < n) p *= 2;
+  return p;
 }
 
 function slots(v: number | undefined): number {
@@ -75,7 +86,10 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     objectPath: o.objectPath ?? DEFAULT_OBJECT_PATH,
     boundariesNs: [...bounds],
     ports: o.ports === undefined ? undefined : [...new Set(o.ports)].sort((a, b) => a - b),
-    interfaceSlots: slots(o.interfaceSlots),
+    interfaceSlots: slots(
+      o.interfaceSlots ??
+        (o.maxTargets === undefined ? undefined : nextPowerOfTwo(count('maxTargets', o.maxTargets, 1))),
+    ),
     maxInflight: count('maxInflight', o.maxInflight, 65536),
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
   };

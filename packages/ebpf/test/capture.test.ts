@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../src/capture.ts';
+import { captureSpec } from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
 import { openFds, requireBpf } from './kernel.ts';
@@ -76,6 +77,12 @@ test('bad input names the thing and what would be right', () => {
   );
   assert.throws(() => Capture.load({ ports: [0] }), /ports holds 0: ports are integers from 1 to 65535/);
   assert.throws(() => Capture.load({ maxInflight: 0 }), /maxInflight is 0: expected an integer from 1/);
+  assert.throws(
+    () => Capture.load({ interfaceSlots: 1000 }),
+    /interfaceSlots is 1000: expected a power of two/,
+  );
+  assert.equal(captureSpec({ maxTargets: 5000 }).interfaceSlots, 8192);
+  assert.equal(captureSpec({ maxTargets: 5000, interfaceSlots: 64 }).interfaceSlots, 64);
   using cap = Capture.load();
   assert.throws(() => cap.setTarget('pod-a', 1, 1), /"pod-a" is not an IP address/);
   assert.throws(() => cap.setTarget('198.18.0.9', 1, -1), /target id -1 is not an unsigned 32-bit integer/);
