@@ -252,7 +252,10 @@ describe('403 Forbidden', () => {
   });
 
   it('a missing get on replicasets is reported, and the Deployment comes from the pod-template-hash', async () => {
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (_o: object, m: string) => warnings.push(m), error() {} };
     s = await Scenario.start({
+      watcher: { logger },
       api: {
         rules: rulesWithout('  - apiGroups: ["apps"]\n    resources: ["replicasets"]\n    verbs: ["get"]\n'),
       },
@@ -269,11 +272,33 @@ describe('403 Forbidden', () => {
             owner: rs,
           }),
         );
+        const rs2 = api.apply(
+          workload('ReplicaSet', 'api-1a2b3', 'default', api.apply(workload('Deployment', 'api'))),
+        );
+        api.apply(
+          pod({
+            name: 'api-1a2b3-y',
+            node: NODE,
+            ips: ['198.18.0.91'],
+            labels: { app: 'web', 'pod-template-hash': '1a2b3' },
+            owner: rs2,
+          }),
+        );
       },
     });
-    const t = s.targets()[0];
-    assert.deepEqual([t?.workload, t?.replicaSet], [{ kind: 'Deployment', name: 'web' }, 'web-6b7c9']);
-    assert.equal(s.errors.length, 1);
+    assert.deepEqual(
+      s.targets().map((t) => [t.name, t.workload, t.replicaSet]),
+      [
+        ['api-1a2b3-y', { kind: 'Deployment', name: 'api' }, 'api-1a2b3'],
+        ['web-6b7c9-x', { kind: 'Deployment', name: 'web' }, 'web-6b7c9'],
+      ],
+    );
+    assert.equal(s.errors.length, 2, 'each failed lookup goes to onError');
+    assert.equal(
+      warnings.filter((m) => m.startsWith('owner lookup failed')).length,
+      1,
+      'the same failure is logged once at warn',
+    );
     assert.ok(s.errors[0] instanceof ForbiddenError);
     assert.match(
       s.errors[0].message,

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_RBAC_PATH, FakeKubeApi, node, pod, rulesForUser } from './index.ts';
+import { DEFAULT_RBAC_PATH, FakeKubeApi, node, pod, resourceType, rulesForUser } from './index.ts';
+import { ObjectStore } from './store.ts';
 
 interface ListBody {
   kind: string;
@@ -182,5 +183,17 @@ describe('test API server', () => {
     await assert.rejects(get('/api/v1/nodes'), /fetch failed/);
     await api.up();
     assert.equal((await get('/api/v1/nodes')).status, 200);
+  });
+
+  it('keeps a bounded history: past the limit, the oldest half is compacted away', () => {
+    const store = new ObjectStore(100, 4);
+    for (let i = 0; i < 5; i++) store.apply(node(`h${i}`));
+    assert.equal(store.resourceVersion, 105);
+    assert.equal(store.compactedResourceVersion, 103);
+    assert.equal(store.eventsSince(resourceType('nodes'), 102), undefined);
+    assert.deepEqual(
+      store.eventsSince(resourceType('nodes'), 103)?.map((e) => e.rv),
+      [104, 105],
+    );
   });
 });

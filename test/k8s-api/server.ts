@@ -115,6 +115,7 @@ export class FakeKubeApi {
         else res.destroy();
       });
     });
+    this.store.onEvent(() => this.#notify());
     this.#server.on('connection', () => {
       this.#connections++;
     });

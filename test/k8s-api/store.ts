@@ -54,9 +54,13 @@ export class ObjectStore {
   #history: StoredEvent[] = [];
   readonly #listeners = new Set<(e: StoredEvent) => void>();
 
-  constructor(initialRv = 1000) {
+  readonly #maxHistory: number;
+
+  /** `maxHistory`: events kept for watches; older ones are compacted away (etcd compacts too). */
+  constructor(initialRv = 1000, maxHistory = 50_000) {
     this.#rv = initialRv;
     this.#compactedRv = initialRv;
+    this.#maxHistory = maxHistory;
   }
 
   get resourceVersion(): number {
@@ -143,6 +147,10 @@ export class ObjectStore {
 
   #emit(e: StoredEvent): void {
     this.#history.push(e);
+    if (this.#history.length > this.#maxHistory) {
+      const dropped = this.#history.splice(0, this.#history.length - Math.floor(this.#maxHistory / 2));
+      this.#compactedRv = dropped.at(-1)?.rv ?? this.#compactedRv;
+    }
     for (const l of this.#listeners) l(e);
   }
 }

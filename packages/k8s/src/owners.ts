@@ -50,6 +50,7 @@ export class OwnerResolver {
   readonly #queue: Array<{ namespace: string; ref: OwnerRef }> = [];
   readonly #stop = new AbortController();
   #inFlight = 0;
+  #lastWarning: string | undefined;
 
   constructor(opts: OwnerResolverOptions) {
     this.#o = opts;
@@ -121,7 +122,11 @@ export class OwnerResolver {
         err instanceof ApiError
           ? err
           : new ApiError('get', OWNER_RESOURCES[ref.kind as OwnerKind], undefined, String(err));
-      this.#o.logger.warn(
+      // The same failure for every owner (a missing RBAC rule, the API down) is said once at warn.
+      const kind = `${e.verb} ${e.resource} ${e.status ?? 'unreachable'}`;
+      const level = kind === this.#lastWarning ? 'debug' : 'warn';
+      this.#lastWarning = kind;
+      this.#o.logger[level](
         { owner: `${namespace}/${ref.kind}/${ref.name}`, err: e.message },
         'owner lookup failed; using naming conventions meanwhile',
       );
@@ -129,6 +134,7 @@ export class OwnerResolver {
       lookup = { state: 'failed' };
     }
     if (this.#stop.signal.aborted) return;
+    if (lookup.state === 'resolved') this.#lastWarning = undefined;
     this.#entries.set(
       key,
       lookup.state === 'failed' ? { lookup, failedAt: this.#o.clock.now() } : { lookup },
