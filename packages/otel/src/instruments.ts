@@ -5,17 +5,11 @@
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
 import type { PipelineState } from './pipeline-state.ts';
+import { POD_METRIC_NAMES } from './pod-metrics.ts';
 
-// Incubating in the semantic conventions (development status): copied, not imported.
-const METRIC_HTTP_SERVER_ACTIVE_REQUESTS = 'http.server.active_requests';
-
-/** Names of the instruments this module registers, for documentation and tests. */
+/** Names of every metric besides the histograms: the per-pod ones and the agent's own. */
 export const INSTRUMENT_NAMES = {
-  activeRequests: METRIC_HTTP_SERVER_ACTIVE_REQUESTS,
-  seedRequests: 'owlk8s.seed.requests',
-  seedErrors4xx: 'owlk8s.seed.errors.4xx',
-  seedErrors5xx: 'owlk8s.seed.errors.5xx',
-  seedLastDuration: 'owlk8s.seed.duration',
+  ...POD_METRIC_NAMES,
   packets: 'owlk8s.agent.packets',
   parseFailures: 'owlk8s.agent.parse_failures',
   unmatchedResponses: 'owlk8s.agent.unmatched_responses',

@@ -20,6 +20,7 @@ import {
   METRIC_HTTP_SERVER_REQUEST_DURATION,
 } from '@opentelemetry/semantic-conventions';
 import type { PipelineState } from './pipeline-state.ts';
+import { activeRequestsMetrics, type SeedExported, seedMetrics } from './pod-metrics.ts';
 import type { MetricIndex, SeedRow, Series, SeriesStore } from './series-store.ts';
 
 export type Temporality = 'cumulative' | 'delta';
@@ -35,15 +36,6 @@ export interface KernelProducerOptions {
   readonly seedMetrics?: boolean;
 }
 
-/** Names of the per-pod metrics this producer makes besides the histograms. */
-export const POD_METRIC_NAMES = {
-  activeRequests: 'http.server.active_requests',
-  seedRequests: 'owlk8s.seed.requests',
-  seedErrors4xx: 'owlk8s.seed.errors.4xx',
-  seedErrors5xx: 'owlk8s.seed.errors.5xx',
-  seedDuration: 'owlk8s.seed.duration',
-} as const;
-
 const NAMES: readonly [string, string] = [
   METRIC_HTTP_SERVER_REQUEST_DURATION,
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
@@ -52,14 +44,6 @@ const DESCRIPTIONS: readonly [string, string] = [
   'Duration of HTTP server requests, measured in the kernel at the pod interface.',
   'Duration of HTTP client requests, measured in the kernel at the pod interface.',
 ];
-
-/** What a delta producer exported last for one seed row. */
-interface SeedExported {
-  requests: number;
-  errors4xx: number;
-  errors5xx: number;
-  time: HrTime;
-}
 
 /** What a delta producer exported last for one series. */
 interface Exported {
@@ -109,141 +93,11 @@ export class KernelMetricProducer implements MetricProducer {
       if (points[metric].length > 0) metrics.push(this.#metricData(metric, points[metric]));
     }
     if (this.#options.state !== undefined)
-      metrics.push(...this.#activeRequests(this.#options.state, endTime));
-    if (this.#options.seedMetrics) metrics.push(...this.#seedMetrics(endTime));
+      metrics.push(...activeRequestsMetrics(this.#options.state, endTime));
+    if (this.#options.seedMetrics) {
+      metrics.push(...seedMetrics(this.#store, this.#options.temporality, this.#seedExported, endTime));
+    }
     return metrics.length === 0 ? [] : [{ scope: this.#options.scope, metrics }];
-  }
-
-  /**
-   * In-flight requests as an up-down counter: cumulative for every reader (the SDK's delta
-   * preference keeps up-down counters cumulative too), start time = the series' target's start.
-   */
-  #activeRequests(state: PipelineState, endTime: HrTime): MetricData[] {
-    const active = state.activeRequests();
-    if (active.length === 0) return [];
-    return [
-      {
-        descriptor: {
-          name: POD_METRIC_NAMES.activeRequests,
-          description:
-            'HTTP server requests in flight (request seen, response not yet) at the last collection.',
-          unit: '{request}',
-          valueType: ValueType.INT,
-        },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.SUM,
-        isMonotonic: false,
-        dataPoints: active.map((a) => ({
-          startTime: a.startTime,
-          endTime,
-          attributes: a.attributes,
-          value: a.count,
-        })),
-      },
-    ];
-  }
-
-  /**
-   * The seed library's RED set per pod: requests, 4xx and 5xx as counters (with this reader's
-   * temporality) and the last interval's mean duration as a gauge. A removed pod's row is exported
-   * once more, like its histograms, then forgotten.
-   */
-  #seedMetrics(endTime: HrTime): MetricData[] {
-    const delta = this.#options.temporality === 'delta';
-    const counters: [DataPoint<number>[], DataPoint<number>[], DataPoint<number>[]] = [[], [], []];
-    const durations: DataPoint<number>[] = [];
-    const finals: SeedRow[] = [];
-    for (const row of this.#store.seedRows()) {
-      if (row.removedAtMs !== undefined) finals.push(row);
-      if (row.requests === 0) continue;
-      const values = [row.requests, row.errors4xx, row.errors5xx] as const;
-      if (!delta) {
-        for (let i = 0; i < 3; i++) {
-          counters[i as 0 | 1 | 2].push({
-            startTime: row.startTime,
-            endTime,
-            attributes: row.attributes,
-            value: values[i]!,
-          });
-        }
-      } else {
-        const last = this.#seedExported.get(row);
-        if (last === undefined || last.requests !== row.requests) {
-          const previous = last ?? { requests: 0, errors4xx: 0, errors5xx: 0, time: row.startTime };
-          const before = [previous.requests, previous.errors4xx, previous.errors5xx];
-          for (let i = 0; i < 3; i++) {
-            counters[i as 0 | 1 | 2].push({
-              startTime: previous.time,
-              endTime,
-              attributes: row.attributes,
-              value: values[i]! - before[i]!,
-            });
-          }
-          this.#seedExported.set(row, {
-            requests: row.requests,
-            errors4xx: row.errors4xx,
-            errors5xx: row.errors5xx,
-            time: endTime,
-          });
-        }
-      }
-      if (row.lastDurationSeconds !== undefined) {
-        durations.push({
-          startTime: endTime,
-          endTime,
-          attributes: row.attributes,
-          value: row.lastDurationSeconds,
-        });
-      }
-    }
-    for (const row of finals) {
-      this.#seedExported.delete(row);
-      this.#store.seedFinalExported(row);
-    }
-    const temporality = delta ? AggregationTemporality.DELTA : AggregationTemporality.CUMULATIVE;
-    const counter = (name: string, description: string, dataPoints: DataPoint<number>[]): MetricData => ({
-      descriptor: { name, description, unit: '{request}', valueType: ValueType.INT },
-      aggregationTemporality: temporality,
-      dataPointType: DataPointType.SUM,
-      isMonotonic: true,
-      dataPoints,
-    });
-    const out: MetricData[] = [];
-    if (counters[0].length > 0) {
-      out.push(
-        counter(
-          POD_METRIC_NAMES.seedRequests,
-          'Requests served by the pod (the seed library\'s "requests").',
-          counters[0],
-        ),
-        counter(
-          POD_METRIC_NAMES.seedErrors4xx,
-          'Requests answered with 4xx (the seed library\'s "err4").',
-          counters[1],
-        ),
-        counter(
-          POD_METRIC_NAMES.seedErrors5xx,
-          'Requests answered with 5xx (the seed library\'s "err5").',
-          counters[2],
-        ),
-      );
-    }
-    if (durations.length > 0) {
-      out.push({
-        descriptor: {
-          name: POD_METRIC_NAMES.seedDuration,
-          description:
-            "Mean duration of the requests of the last collection interval that had any (the seed library's " +
-            '"duration"; the kernel keeps sums, not single requests). Use the histograms for anything else.',
-          unit: 's',
-          valueType: ValueType.DOUBLE,
-        },
-        aggregationTemporality: AggregationTemporality.CUMULATIVE,
-        dataPointType: DataPointType.GAUGE,
-        dataPoints: durations,
-      });
-    }
-    return out;
   }
 
   #metricData(metric: MetricIndex, dataPoints: DataPoint<Histogram>[]): HistogramMetricData {
