@@ -181,4 +181,8 @@ test('Prometheus returns the exact _count, _sum and _bucket values with the docu
 
   const parseFailures = await query('owlk8s_agent_parse_failures_total');
   assert.equal(parseFailures[0]!.value[1], '2');
+  const seed = await query('owlk8s_seed_requests_total');
+  assert.equal(seed[0]!.value[1], '13');
+  assert.equal(seed[0]!.metric.k8s_statefulset_name, 'checkout');
+  assert.equal(seed[0]!.metric.k8s_service_name, 'checkout');
 });
