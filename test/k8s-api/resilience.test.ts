@@ -70,6 +70,9 @@ describe('watch interruptions', () => {
       await api.waitFor('4 watches', () => api.activeWatches() === 4);
       const before = s.targets();
       await api.down();
+      const watcher = s.watcher;
+      await s.pollUntil('state degraded', () => watcher.status().state === 'degraded');
+      assert.match(watcher.status().lastError?.message ?? '', /cannot reach the API server/);
       api.delete('Pod', 'default', 'w1'); // deleted while nobody watched
       api.delete('Service', 'default', 'api'); // a1 backs no Service any more
       api.apply(webPod('w3', '198.18.0.84'));
@@ -112,8 +115,56 @@ describe('watch interruptions', () => {
       assert.equal(api.requestCount({ verb: 'list', resource: 'pods' }), 2);
       assert.equal(api.requestCount({ verb: 'list', resource: 'services' }), 2);
       if (goneMode === 'http') assert.equal(api.requestCount({ status: 410 }), 4);
+      await s.pollUntil('state synced', () => watcher.status().state === 'synced');
     });
   }
+
+  it('a pod replaced under the same name while the watch was down: remove(old uid), then upsert(new uid)', async () => {
+    s = await Scenario.start({ seed: seedThree });
+    const api = s.api;
+    await api.waitFor('4 watches', () => api.activeWatches() === 4);
+    const old = s.targets().find((t) => t.name === 'w1');
+    await api.down();
+    api.delete('Pod', 'default', 'w1');
+    api.apply(
+      pod({
+        name: 'w1',
+        uid: 'uid-w1-new',
+        node: NODE,
+        ips: ['198.18.0.95'],
+        labels: { app: 'web' },
+        ports: [{ containerPort: 8080 }],
+      }),
+    );
+    api.compact();
+    await api.up();
+    await s.waitForEvents(5);
+    await s.settle();
+    const after = s.events.slice(3);
+    assert.equal(after.length, 2);
+    assert.deepEqual(after[0], { type: 'remove', target: old });
+    assert.equal(after[1]?.type, 'upsert');
+    assert.deepEqual([after[1]?.target.uid, after[1]?.target.ips], ['uid-w1-new', ['198.18.0.95']]);
+    assert.equal(
+      after[1]?.type === 'upsert' ? after[1].previous : 'x',
+      undefined,
+      'a new pod has no previous',
+    );
+  });
+
+  it('a watch the server ends (timeoutSeconds) is re-opened from its resourceVersion, without relist or error', async () => {
+    s = await Scenario.start({ seed: seedThree });
+    const api = s.api;
+    await api.waitFor('4 watches', () => api.activeWatches() === 4);
+    api.endWatches();
+    await api.waitFor('4 watches again', () => api.activeWatches() === 4);
+    api.apply(webPod('w3', '198.18.0.84'));
+    await s.waitForEvents(4);
+    assert.equal(api.requestCount({ verb: 'list' }), 4);
+    assert.equal(api.requestCount({ verb: 'watch' }), 8);
+    assert.deepEqual(s.errors, []);
+    assert.equal(s.watcher.status().state, 'synced');
+  });
 
   it('a bookmark moves the resourceVersion on: after compaction the re-watch needs no relist', async () => {
     s = await Scenario.start({ seed: seedThree });
