@@ -300,6 +300,9 @@ describe('403 Forbidden', () => {
     );
     assert.equal(s.watcher.status().state, 'connecting');
     assert.equal(s.api.requestCount({ status: 403 }), 1);
+    const rejected = assert.rejects(s.watcher.whenSynced(), /stopped before the first complete snapshot/);
+    await s.watcher.stop();
+    await rejected;
   });
 
   it('a missing get on replicasets is reported, and the Deployment comes from the pod-template-hash', async () => {

@@ -119,7 +119,9 @@ export class Reflector<R> {
         this.#lastError = e;
         const wait = this.#backoff.next();
         this.#setPhase('backoff');
-        const level = e.status === 403 || this.#failures === 1 ? 'error' : 'warn';
+        // A dropped stream is routine (API server restart, load balancer); a refusal, or a
+        // fifth failure in a row, is not.
+        const level = e.status === 403 || this.#failures === 5 ? 'error' : 'warn';
         log[level](
           { resource: this.#o.resource, err: e.message, failures: this.#failures, retryInMs: wait },
           'API request failed; retrying',

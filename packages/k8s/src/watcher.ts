@@ -81,7 +81,7 @@ export class PodTargetWatcher {
   readonly #targets = new Map<string, PodTarget>();
   readonly #pendingPods = new Set<string>();
   readonly #hostNetworkLogged = new Set<string>();
-  readonly #syncWaiters: Array<() => void> = [];
+  readonly #syncWaiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   #initialized = false;
   #synced = false;
   #started = false;
@@ -170,6 +170,8 @@ export class PodTargetWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#owners.stop();
+    const early = new Error('PodTargetWatcher: stopped before the first complete snapshot');
+    for (const w of this.#syncWaiters.splice(0)) w.reject(early);
     await Promise.all(this.#reflectors().map((r) => r.stop()));
   }
 
@@ -190,10 +192,16 @@ export class PodTargetWatcher {
     );
   }
 
-  /** Resolves once the first complete snapshot exists (every resource listed, every owner resolved). */
+  /**
+   * Resolves once the first complete snapshot exists (every resource listed, every owner resolved);
+   * rejects if stop() comes first. Bound it with a timeout of your own if needed: the watcher
+   * itself retries forever.
+   */
   whenSynced(): Promise<void> {
     if (this.#synced) return Promise.resolve();
-    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+    if (this.#stopped)
+      return Promise.reject(new Error('PodTargetWatcher: stopped before the first complete snapshot'));
+    return new Promise((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
   }
 
   status(): WatcherStatus {
@@ -346,7 +354,7 @@ export class PodTargetWatcher {
       },
       'initial sync complete',
     );
-    for (const w of this.#syncWaiters.splice(0)) w();
+    for (const w of this.#syncWaiters.splice(0)) w.resolve();
   }
 }
 
