@@ -277,6 +277,24 @@ describe('API server unavailable', () => {
   });
 });
 
+describe('unanswered requests', () => {
+  it('a list the server does not answer times out and is retried', async () => {
+    const clock = new ManualClock();
+    s = await Scenario.start({ seed: seedThree, start: false, watcher: { clock, requestTimeoutMs: 100 } });
+    s.api.setLatency(2000);
+    s.watcher.start();
+    await clock.waitForPending(4);
+    assert.match(
+      s.watcher.status().lastError?.message ?? '',
+      /^list \w+: cannot reach the API server: .*timeout/i,
+    );
+    s.api.setLatency(0);
+    clock.advance(1000);
+    await s.watcher.whenSynced();
+    assert.equal(s.events.length, 3);
+  });
+});
+
 describe('403 Forbidden', () => {
   it('a missing list verb is an error naming the verb and resource; nothing syncs', async () => {
     const clock = new ManualClock();

@@ -12,6 +12,8 @@ export interface CreateOptions extends Omit<PodTargetWatcherOptions, 'nodeName' 
   readonly kubeconfig?: string;
   /** Drop a watch silent for this long (no event, no bookmark); default 3 minutes. */
   readonly watchInactivityTimeoutMs?: number;
+  /** A list or get not answered within this long fails and is retried; default 30 s. */
+  readonly requestTimeoutMs?: number;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -23,7 +25,10 @@ export function createPodTargetWatcher(opts: CreateOptions = {}): PodTargetWatch
   const env = opts.env ?? process.env;
   const nodeName = resolveNodeName(opts.nodeName, env);
   const kc = loadKubeConfig(opts.kubeconfig);
-  const transport = new ClientNodeTransport(kc, { inactivityTimeoutMs: opts.watchInactivityTimeoutMs });
-  const { kubeconfig: _k, env: _e, watchInactivityTimeoutMs: _w, ...rest } = opts;
+  const transport = new ClientNodeTransport(kc, {
+    inactivityTimeoutMs: opts.watchInactivityTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs,
+  });
+  const { kubeconfig: _k, env: _e, watchInactivityTimeoutMs: _w, requestTimeoutMs: _r, ...rest } = opts;
   return new PodTargetWatcher({ ...rest, nodeName, transport });
 }

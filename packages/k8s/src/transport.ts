@@ -81,6 +81,8 @@ export interface ClientNodeTransportOptions {
    * The API server sends bookmarks about once a minute, so the default is 3 minutes.
    */
   readonly inactivityTimeoutMs?: number;
+  /** A list or get not answered within this long fails (and is retried); default 30 s. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** The Transport on @kubernetes/client-node: typed API clients for lists and gets, Watch for watches. */
@@ -91,7 +93,7 @@ export class ClientNodeTransport implements Transport {
   readonly #watch: Watch;
 
   constructor(kc: KubeConfig, opts: ClientNodeTransportOptions = {}) {
-    shareDispatcher(kc);
+    shareDispatcher(kc, opts.requestTimeoutMs ?? 30_000);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
     this.#batch = kc.makeApiClient(BatchV1Api);
@@ -171,17 +173,20 @@ export class ClientNodeTransport implements Transport {
 }
 
 /**
- * client-node 2.0.1 builds a new undici Agent for every request whose cluster has TLS options (a CA
+ * Adds a timeout to every list and get. Also: client-node 2.0.1 builds a new undici Agent for every request whose cluster has TLS options (a CA
  * file, as in-cluster, or skip-verify): every GET opened its own connection (and TLS handshake),
  * and idle connections piled up until their keep-alive ran out (200 owner GETs at start: 200
  * connections, ~20 MB). The options are the same for every request of one KubeConfig, so the first
  * Agent is kept and reused; bearer tokens are headers, so token rotation still works.
  */
-function shareDispatcher(kc: KubeConfig): void {
+function shareDispatcher(kc: KubeConfig, requestTimeoutMs: number): void {
   const apply = kc.applySecurityAuthentication.bind(kc);
   let shared: ReturnType<RequestContext['getDispatcher']>;
   kc.applySecurityAuthentication = async (ctx: RequestContext): Promise<void> => {
     await apply(ctx);
+    // The typed clients have no timeout: a GET the server never answers would hold the first
+    // snapshot forever. (Watch passes its own signal to fetch and keeps its inactivity timeout.)
+    if (!ctx.getSignal()) ctx.setSignal(AbortSignal.timeout(requestTimeoutMs));
     const made = ctx.getDispatcher();
     if (made === undefined) return;
     if (shared === undefined) shared = made;
@@ -202,8 +207,14 @@ export function toApiError(err: unknown, verb: string, resource: string): ApiErr
     message?: unknown;
     cause?: unknown;
   };
-  const status =
-    typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  // ApiException has `code`, Watch's error `statusCode`; a DOMException (timeout) has a legacy
+  // numeric `code` too, which is not an HTTP status.
+  const isHttp = (v: unknown): v is number => typeof v === 'number' && v >= 100 && v <= 599;
+  const status = isHttp(e.statusCode)
+    ? e.statusCode
+    : isHttp(e.code) && !(err instanceof DOMException)
+      ? e.code
+      : undefined;
   if (status !== undefined) return apiErrorFor(verb, resource, status, statusMessage(e.body), { cause: err });
   const cause = e.cause as { code?: unknown; message?: unknown } | undefined;
   const why = [cause?.code, cause?.message ?? e.message].filter((x) => typeof x === 'string').join(' ');

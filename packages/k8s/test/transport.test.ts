@@ -28,6 +28,19 @@ describe('toApiError', () => {
     assert.equal(e.message, 'list nodes: cannot reach the API server: ECONNREFUSED connect ECONNREFUSED');
   });
 
+  it('a timeout is not mistaken for an HTTP status (DOMException has a legacy numeric code)', () => {
+    const e = toApiError(
+      new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+      'get',
+      'jobs.batch',
+    );
+    assert.equal(e.status, undefined);
+    assert.equal(
+      e.message,
+      'get jobs.batch: cannot reach the API server: The operation was aborted due to timeout',
+    );
+  });
+
   it('names the API group of a grouped resource in a 403', () => {
     const e = toApiError({ code: 403 }, 'get', 'replicasets.apps');
     assert.match(e.message, /lacks verb "get" on resource "replicasets" in API group "apps"/);
