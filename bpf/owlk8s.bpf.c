@@ -66,8 +66,11 @@ static __always_inline void aggregate(struct owlk8s_self *st, struct owlk8s_agg_
 	a->buckets[b]++;
 }
 
+#define SEEN_REQ 1
+#define SEEN_RESP 2
+
 static __always_inline void on_request(struct owlk8s_self *st, struct owlk8s_conn_key *ck, __u32 target_id,
-				       __u8 method)
+				       __u8 method, __u32 seq)
 {
 	__u64 now = bpf_ktime_get_ns();
 	struct owlk8s_inflight *v = bpf_map_lookup_elem(&inflight, ck);
@@ -77,6 +80,8 @@ static __always_inline void on_request(struct owlk8s_self *st, struct owlk8s_con
 		nv.method[0] = method;
 		nv.count = 1;
 		nv.target_id = target_id;
+		nv.seen = SEEN_REQ;
+		nv.last_req_seq = seq;
 		st->requests++;
 		if (bpf_map_update_elem(&inflight, ck, &nv, BPF_ANY) < 0)
 			st->inflight_full++;
@@ -86,6 +91,12 @@ static __always_inline void on_request(struct owlk8s_self *st, struct owlk8s_con
 		st->ignored_after_upgrade++;
 		return;
 	}
+	if ((v->seen & SEEN_REQ) && v->last_req_seq == seq) {
+		st->retransmissions++;
+		return;
+	}
+	v->seen |= SEEN_REQ;
+	v->last_req_seq = seq;
 	st->requests++;
 	__u32 idx = (v->head + v->count) & (OWLK8S_PIPELINE - 1);
 	v->start_ns[idx] = now;
@@ -101,7 +112,7 @@ static __always_inline void on_request(struct owlk8s_self *st, struct owlk8s_con
 }
 
 static __always_inline void on_response(struct owlk8s_self *st, struct owlk8s_conn_key *ck, __u32 target_id,
-					struct http_head *h)
+					struct http_head *h, __u32 seq)
 {
 	if (h->status < 200 && h->status != 101) {
 		st->informational++;
@@ -111,6 +122,14 @@ static __always_inline void on_response(struct owlk8s_self *st, struct owlk8s_co
 	if (v && v->upgraded) {
 		st->ignored_after_upgrade++;
 		return;
+	}
+	if (v) {
+		if ((v->seen & SEEN_RESP) && v->last_resp_seq == seq) {
+			st->retransmissions++;
+			return;
+		}
+		v->seen |= SEEN_RESP;
+		v->last_resp_seq = seq;
 	}
 	st->responses++;
 	if (!v || v->count == 0) {
@@ -229,11 +248,11 @@ int owlk8s_capture(struct __sk_buff *skb)
 		ck.server_port = p.dport;
 		if ((id = target_of(t, p.daddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_SERVER;
-			on_request(st, &ck, id, h.method);
+			on_request(st, &ck, id, h.method, p.seq);
 		}
 		if ((id = target_of(t, p.saddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_CLIENT;
-			on_request(st, &ck, id, h.method);
+			on_request(st, &ck, id, h.method, p.seq);
 		}
 	} else {
 		if (!port_wanted(p.sport))
@@ -244,11 +263,11 @@ int owlk8s_capture(struct __sk_buff *skb)
 		ck.server_port = p.sport;
 		if ((id = target_of(t, p.saddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_SERVER;
-			on_response(st, &ck, id, &h);
+			on_response(st, &ck, id, &h, p.seq);
 		}
 		if ((id = target_of(t, p.daddr)) >= 0) {
 			ck.role = OWLK8S_ROLE_CLIENT;
-			on_response(st, &ck, id, &h);
+			on_response(st, &ck, id, &h, p.seq);
 		}
 	}
 	return 0;

@@ -80,7 +80,9 @@ struct owlk8s_inflight {
 	__u8 head;
 	__u8 count;
 	__u8 upgraded; /* 1 after a 101: the connection no longer speaks HTTP/1 */
-	__u8 _pad[9];
+	__u8 seen;     /* bit 0: last_req_seq is set; bit 1: last_resp_seq is set */
+	__u32 last_req_seq;  /* TCP sequence number of the newest request: its retransmission is not new */
+	__u32 last_resp_seq; /* the same for the newest response */
 };
 
 /* aggregates (per CPU): one series → its count, duration sum and histogram. */
@@ -116,7 +118,8 @@ struct owlk8s_self {
 	__u64 aggregates_full;     /* series dropped because the aggregates map was full */
 	__u64 inflight_full;       /* requests dropped because the in-flight map refused an entry */
 	__u64 ignored_after_upgrade; /* HTTP-looking payloads on an upgraded connection */
-	__u64 _reserved[5];
+	__u64 retransmissions;     /* a request or response start seen again (same TCP sequence number) */
+	__u64 _reserved[4];
 };
 
 #endif

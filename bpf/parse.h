@@ -33,6 +33,7 @@ struct pkt {
 	__u8 daddr[16];
 	__u16 sport;    /* host byte order */
 	__u16 dport;
+	__u32 seq;      /* TCP sequence number, host byte order */
 	__u32 payload_off;
 	__u32 payload_len;
 } __attribute__((aligned(8)));
@@ -142,6 +143,7 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 		return PARSE_SKIP;
 	p->sport = bpf_ntohs(tcp.source);
 	p->dport = bpf_ntohs(tcp.dest);
+	p->seq = bpf_ntohl(tcp.seq);
 	p->payload_off = payload;
 	p->payload_len = end - payload;
 	return PARSE_PAYLOAD;
@@ -189,6 +191,7 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		map_ipv4(p->daddr, a);
 		p->sport = be16_at(buf + 34);
 		p->dport = be16_at(buf + 36);
+		p->seq = (__u32)be16_at(buf + 38) << 16 | be16_at(buf + 40);
 		if (off == 54)
 			__builtin_memcpy(head, buf + 54, 16);
 		else
@@ -207,6 +210,7 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		__builtin_memcpy(p->daddr, buf + 38, 16);
 		p->sport = be16_at(buf + 54);
 		p->dport = be16_at(buf + 56);
+		p->seq = (__u32)be16_at(buf + 58) << 16 | be16_at(buf + 60);
 		if (off == 74)
 			__builtin_memcpy(head, buf + 74, 16);
 		else

@@ -169,6 +169,7 @@ export class Capture implements Disposable {
       aggregatesFull: raw.aggregates_full,
       inflightFull: raw.inflight_full,
       ignoredAfterUpgrade: raw.ignored_after_upgrade,
+      retransmissions: raw.retransmissions,
       raw,
     };
   }

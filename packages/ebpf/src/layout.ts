@@ -71,7 +71,9 @@ export const INFLIGHT_LAYOUT: Layout = {
     head: { offset: 76, size: 1 },
     count: { offset: 77, size: 1 },
     upgraded: { offset: 78, size: 1 },
-    _pad: { offset: 79, size: 9 },
+    seen: { offset: 79, size: 1 },
+    last_req_seq: { offset: 80, size: 4 },
+    last_resp_seq: { offset: 84, size: 4 },
   },
 };
 
@@ -114,6 +116,7 @@ export const SELF_FIELDS = [
   'aggregates_full',
   'inflight_full',
   'ignored_after_upgrade',
+  'retransmissions',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
@@ -122,7 +125,7 @@ export const SELF_LAYOUT: Layout = {
   size: 128,
   fields: {
     ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 88, size: 40 },
+    _reserved: { offset: 96, size: 32 },
   },
 };
 

@@ -66,6 +66,8 @@ export interface SelfCounters {
   readonly inflightFull?: bigint;
   /** HTTP-looking payloads ignored on connections after a 101. */
   readonly ignoredAfterUpgrade?: bigint;
+  /** Request or response starts seen again with the same TCP sequence number (not counted twice). */
+  readonly retransmissions?: bigint;
 }
 
 export interface Snapshot {

@@ -18,7 +18,11 @@ export interface FrameSpec {
   readonly ipv6Ext?: readonly number[];
   /** TCP option bytes (a multiple of 4). */
   readonly tcpOptions?: number;
+  /** TCP sequence number (default: a new one for every frame, so no frame looks retransmitted). */
+  readonly seq?: number;
 }
+
+let nextSeq = 1000;
 
 export function frame(f: FrameSpec): Buffer {
   const payload = typeof f.payload === 'string' ? Buffer.from(f.payload, 'latin1') : f.payload;
@@ -26,7 +30,8 @@ export function frame(f: FrameSpec): Buffer {
   const tcp = Buffer.alloc(20 + tcpOpt);
   tcp.writeUInt16BE(f.sport, 0);
   tcp.writeUInt16BE(f.dport, 2);
-  tcp.writeUInt32BE(1000, 4);
+  nextSeq = (nextSeq + 1000) >>> 0;
+  tcp.writeUInt32BE(f.seq ?? nextSeq, 4);
   tcp[12] = ((20 + tcpOpt) / 4) << 4;
   tcp[13] = 0x18; // PSH, ACK
   tcp.writeUInt16BE(65535, 14);

@@ -125,6 +125,38 @@ describe('requests and responses', () => {
   });
 });
 
+const LONG_GET = `GET /a/long/path HTTP/1.1\r\nHost: pod\r\nUser-Agent: test\r\nAccept: */*\r\n${'X-Pad: 0\r\n'.repeat(6)}\r\n`;
+const LONG_RES = (code: number) =>
+  `HTTP/1.1 ${code} Whatever\r\n${'X-Pad: 0\r\n'.repeat(8)}Content-Length: 0\r\n\r\n`;
+
+describe('one-read fast path (frames of 104 bytes or more)', () => {
+  test('IPv4 and IPv6, TCP headers of 20, 24 (slow path) and 32 bytes, and a frame of exactly 104 bytes', () => {
+    using cap = setup();
+    let sport = 42000;
+    for (const v6 of [false, true]) {
+      for (const tcpOptions of [0, 4, 12]) {
+        sport++;
+        req(cap, LONG_GET, { v6, tcpOptions, sport });
+        res(cap, LONG_RES(v6 ? 503 : 502), { v6, tcpOptions, sport });
+      }
+    }
+    // a frame of exactly 104 bytes: the smallest the fast path reads
+    const options = 'OPTIONS * HTTP/1.1\r\n\r\n'.padEnd(38, ' ');
+    assert.equal(
+      frame({ src: PEER4, dst: POD4, sport: 43000, dport: 80, tcpOptions: 12, payload: options }).length,
+      104,
+    );
+    req(cap, options, { sport: 43000, tcpOptions: 12 });
+    res(cap, 'HTTP/1.0 204 No Content\r\n\r\n'.padEnd(38, ' '), { sport: 43000, tcpOptions: 12 });
+    assert.deepEqual(sorted(cap), [
+      '7 server 80 GET 502 1.1 n=3',
+      '7 server 80 OPTIONS 204 1.0 n=1',
+      '8 server 80 GET 503 1.1 n=3',
+    ]);
+    assert.equal(cap.readSelf().parseFailures, 0n);
+  });
+});
+
 describe('durations', () => {
   test('a 60 ms wait lands in the (50 ms, 75 ms] bucket', async () => {
     using cap = setup();
@@ -254,6 +286,25 @@ describe('what counts nothing', () => {
     using cap = setup();
     testRun(cap.programFd, frame({ src: PEER4, dst: '198.18.0.99', sport: 1, dport: 80, payload: GET }));
     assert.equal(cap.readSelf().requests, 0n);
+  });
+});
+
+describe('retransmissions', () => {
+  test('a request or response start seen again with the same sequence number counts once', () => {
+    using cap = setup();
+    for (const o of [{ tcpOptions: 12 }, { tcpOptions: 12, ipOptions: 4 }]) {
+      const sport = 'ipOptions' in o ? 40001 : 40000; // the fast path, then the slow one
+      req(cap, GET, { ...o, sport, seq: 5000 });
+      req(cap, GET, { ...o, sport, seq: 5000 });
+      res(cap, R(200), { ...o, sport, seq: 9000 });
+      res(cap, R(200), { ...o, sport, seq: 9000 });
+      req(cap, GET, { ...o, sport, seq: 5040 });
+      res(cap, R(404), { ...o, sport, seq: 9100 });
+    }
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=2', '7 server 80 GET 404 1.1 n=2']);
+    const s = cap.readSelf();
+    assert.deepEqual([s.requests, s.responses, s.unmatchedResponses, s.retransmissions], [4n, 4n, 0n, 4n]);
+    assert.deepEqual(cap.readInFlight(), []);
   });
 });
 
