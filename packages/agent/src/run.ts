@@ -2,10 +2,11 @@
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
 import { readdirSync, readFileSync } from 'node:fs';
 import { Capture } from '@owlk8s/ebpf';
-import { createPodTargetWatcher } from '@owlk8s/k8s';
+import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
+import { EXIT_USAGE } from './cli/exit-codes.ts';
 import type { Origin } from './config/config-error.ts';
 import type { Config, StaticTarget } from './config/types.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -69,6 +70,15 @@ function makeSource(config: Config, logger: Logger): TargetSource {
 export async function runAgent(config: Config, options: RunOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logging);
   for (const n of options.notices ?? []) logger.warn(n);
+  // The targets source first: a configuration problem (no cluster to reach) stops the start
+  // before anything touches the kernel.
+  let source: TargetSource;
+  try {
+    source = makeSource(config, logger);
+  } catch (err) {
+    if (err instanceof K8sConfigError) throw Object.assign(err, { exitCode: EXIT_USAGE });
+    throw err;
+  }
   const capture = Capture.load({
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
@@ -89,7 +99,7 @@ export async function runAgent(config: Config, options: RunOptions = {}): Promis
     agent = new Agent({
       capture,
       locator: new HostInterfaceLocator(hints),
-      source: makeSource(config, logger),
+      source,
       pipeline,
       logger,
     });

@@ -58,15 +58,18 @@ describe('owlk8s as a process', () => {
     assert.ok(readFileSync(MAIN, 'utf8').startsWith('#!/usr/bin/env node\n'));
   });
 
-  it('run: a valid configuration reaches runAgent, still a stub, which exits 1', () => {
+  it('run: with no cluster to reach (not in a pod, no kubeconfig) exits 2 with the reason, before loading the program', () => {
     const r = cli(['run'], { OWLK8S_NODE_NAME: 'node-1', OWLK8S_LOGGING_FORMAT: 'json' });
-    assert.equal(r.status, EXIT_FAILURE);
+    assert.equal(r.status, EXIT_USAGE);
     const lines = r.stderr.trim().split('\n');
-    assert.equal(lines.length, 1);
+    assert.equal(lines.length, 1, r.stderr);
     const log = JSON.parse(lines[0] as string) as { level: string; msg: string; name: string };
     assert.equal(log.level, 'fatal');
     assert.equal(log.name, 'owlk8s');
-    assert.equal(log.msg, 'owlk8s run: not implemented yet');
+    assert.equal(
+      log.msg,
+      'in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?); configure a kubeconfig path instead',
+    );
   });
 
   it('run: an invalid configuration exits 2 before anything starts', () => {
