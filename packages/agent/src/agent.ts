@@ -54,7 +54,11 @@ export interface TargetRecord {
 export class Agent {
   readonly #p: AgentParts;
   readonly #reconciler: Reconciler;
+  /** Reconciler key → the pod it stands for. */
   readonly #pods = new Map<string, PodTarget>();
+  /** Pod uid → its current reconciler key (see keyFor). */
+  readonly #keys = new Map<string, { key: string; identity: string }>();
+  #generation = 0;
   readonly #removed: number[] = [];
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
@@ -85,8 +89,7 @@ export class Agent {
     this.#unsubscribe = source.subscribe((e) => this.#onEvent(e));
     source.start();
     await source.whenSynced();
-    for (const t of source.snapshot()) this.#pods.set(t.uid, t);
-    this.#reconciler.setWanted([...this.#pods.values()].map(wanted));
+    this.#reconciler.setWanted(source.snapshot().map((t) => this.#track(t)));
     await this.reconcileNow();
     this.#reconciled = true;
     this.collect();
@@ -97,14 +100,36 @@ export class Agent {
     for (const t of this.#timers) t.unref();
   }
 
+  /**
+   * The reconciler key of a pod: its uid, plus a generation that changes when anything its metrics
+   * are named by changes (a Service added, a label changed). Such a change makes a new target with
+   * new series, since a series' attributes never change; the old one gets its last export.
+   */
+  #track(pod: PodTarget): WantedTarget {
+    const identity = identityOf(pod);
+    let entry = this.#keys.get(pod.uid);
+    if (entry === undefined || entry.identity !== identity) {
+      if (entry !== undefined) {
+        this.#pods.delete(entry.key);
+        this.#reconciler.remove(entry.key);
+      }
+      entry = { key: `${pod.uid}#${this.#generation++}`, identity };
+      this.#keys.set(pod.uid, entry);
+    }
+    this.#pods.set(entry.key, pod);
+    return { key: entry.key, ips: pod.ips };
+  }
+
   #onEvent(e: TargetEvent): void {
-    const uid = e.target.uid;
     if (e.type === 'upsert') {
-      this.#pods.set(uid, e.target);
-      this.#reconciler.upsert(wanted(e.target));
+      this.#reconciler.upsert(this.#track(e.target));
     } else {
-      this.#pods.delete(uid);
-      this.#reconciler.remove(uid);
+      const entry = this.#keys.get(e.target.uid);
+      if (entry !== undefined) {
+        this.#keys.delete(e.target.uid);
+        this.#pods.delete(entry.key);
+        this.#reconciler.remove(entry.key);
+      }
     }
     if (this.#reconciled) void this.reconcileNow();
   }
@@ -239,6 +264,8 @@ export class Agent {
   }
 }
 
-function wanted(t: PodTarget): WantedTarget {
-  return { key: t.uid, ips: t.ips };
+/** What a pod's metrics are named by: everything but its IPs, phase and readiness. */
+function identityOf(pod: PodTarget): string {
+  const { ips: _ips, phase: _phase, ready: _ready, ...identity } = pod;
+  return JSON.stringify(identity);
 }

@@ -123,6 +123,7 @@ export class Reconciler {
       }
       for (const ip of wanted.ips) await this.#ensureIp(key, wanted, applied, ip, claimants);
     }
+    this.#detachUnused();
     let attached = 0;
     let pending = 0;
     let failed = 0;
@@ -259,15 +260,27 @@ export class Reconciler {
       a.users++;
       return;
     }
+    if (a !== undefined) {
+      // The index now names another interface: the old one is gone.
+      this.#attachments.delete(iface.ifindex);
+      this.#capture.detach(iface.ifindex);
+    }
     this.#capture.attach(iface.ifindex);
     this.#attachments.set(iface.ifindex, { iface, users: 1 });
   }
 
+  /** Drops one user; the detach waits for the end of the pass, in case a new target takes it over. */
   #release(iface: HostInterface): void {
     const a = this.#attachments.get(iface.ifindex);
-    if (a === undefined) return;
-    if (--a.users > 0) return;
-    this.#attachments.delete(iface.ifindex);
-    this.#capture.detach(iface.ifindex);
+    if (a !== undefined) a.users--;
+  }
+
+  /** Detaches every interface no IP uses any more. */
+  #detachUnused(): void {
+    for (const [ifindex, a] of [...this.#attachments]) {
+      if (a.users > 0) continue;
+      this.#attachments.delete(ifindex);
+      this.#capture.detach(ifindex);
+    }
   }
 }

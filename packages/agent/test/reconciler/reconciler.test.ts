@@ -119,9 +119,9 @@ describe('Reconciler', () => {
     await rec.reconcile();
     assert.deepEqual(capture.take(), [
       'delete 198.18.0.10',
-      'detach 100',
       'attach 101',
       'set 198.18.0.10 101 2',
+      'detach 100',
     ]);
     assert.deepEqual(capture.targets.get('198.18.0.10'), { ifindex: 101, targetId: 2 });
     rec.remove('old');
@@ -171,6 +171,18 @@ describe('Reconciler', () => {
     assert.equal(capture.attached.size, 0);
     assert.equal(capture.targets.size, 0);
     await assert.rejects(rec.reconcile(), /reconciler is closed/);
+  });
+
+  test('a target replaced by another on the same interface keeps the attachment (no detach and re-attach)', async () => {
+    host.add('veth-a', '198.18.0.10');
+    rec.upsert({ key: 'a#0', ips: ['198.18.0.10'] });
+    await rec.reconcile();
+    capture.take();
+    rec.remove('a#0');
+    rec.upsert({ key: 'a#1', ips: ['198.18.0.10'] });
+    await rec.reconcile();
+    assert.deepEqual(capture.take(), ['delete 198.18.0.10', 'set 198.18.0.10 100 2']);
+    assert.deepEqual([...capture.attached], [100]);
   });
 
   test('passes never overlap', async () => {
