@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  curl,
   load,
+  must,
   type Pod,
   type RunningServer,
   requireBpf,
@@ -12,6 +14,7 @@ import {
   TestNetwork,
 } from '@owlk8s/e2e/harness';
 import { type Aggregate, Capture, IpMonitor, locateHostInterface, requireHostInterface } from '@owlk8s/ebpf';
+import { throughFdb } from '../../packages/ebpf/src/locate.ts';
 
 let net: TestNetwork;
 let web: Pod; // routed, nginx on 80
@@ -79,6 +82,14 @@ test('host interfaces are found for routed and bridged pods, IPv4 and IPv6, befo
       });
     }
   }
+  // the fallback for bridges whose pods' namespaces have no name (docker): neighbour entry and FDB
+  assert.equal(await curl(undefined, otherNginx.url('/status/204')), 204);
+  const bridge = JSON.parse((await must(['ip', '-j', 'route', 'get', other.ipv4])).trim())[0].dev as string;
+  assert.deepEqual(await throughFdb(other.ipv4, bridge), {
+    ifindex: await other.hostIfIndex(),
+    name: other.hostIfName,
+    via: 'bridge-fdb',
+  });
   assert.equal(await locateHostInterface('198.18.250.250'), undefined);
   await assert.rejects(requireHostInterface('198.18.250.250'), /no host interface carries 198\.18\.250\.250/);
   await assert.rejects(locateHostInterface('web'), /"web" is not an IP address/);

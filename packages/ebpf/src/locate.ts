@@ -88,7 +88,8 @@ async function throughNamespaces(ip: string, bridge: string): Promise<HostInterf
   return undefined;
 }
 
-async function throughFdb(ip: string, bridge: string): Promise<HostInterface | undefined> {
+/** The neighbour-and-FDB way alone (exported for its test): the port holding the MAC the bridge has for ip. */
+export async function throughFdb(ip: string, bridge: string): Promise<HostInterface | undefined> {
   const neigh = await ipJson<{ lladdr?: string }[]>(['neigh', 'show', 'to', ip, 'dev', bridge]);
   const mac = neigh.find((n) => n.lladdr)?.lladdr;
   if (mac === undefined) return undefined;
