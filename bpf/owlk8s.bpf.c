@@ -192,6 +192,51 @@ static __always_inline __s64 target_of(struct owlk8s_iface *t, const __u8 *addr)
 	return -1;
 }
 
+/* Forgets a connection in one role; requests still waiting on it will never be answered. */
+static __always_inline void drop_conn(struct owlk8s_self *st, struct owlk8s_conn_key *ck)
+{
+	struct owlk8s_inflight *v = bpf_map_lookup_elem(&inflight, ck);
+	if (!v)
+		return;
+	if (!v->upgraded)
+		st->abandoned += v->count;
+	bpf_map_delete_elem(&inflight, ck);
+}
+
+/* The connection client → server ends (or is replaced): drop it in each role that applies here. */
+static __always_inline void drop_both_roles(struct owlk8s_self *st, struct owlk8s_iface *t, const __u8 *client,
+					    __u16 client_port, const __u8 *server, __u16 server_port)
+{
+	struct owlk8s_conn_key ck = {};
+	__builtin_memcpy(ck.client_addr, client, 16);
+	__builtin_memcpy(ck.server_addr, server, 16);
+	ck.client_port = client_port;
+	ck.server_port = server_port;
+	if (target_of(t, server) >= 0) {
+		ck.role = OWLK8S_ROLE_SERVER;
+		drop_conn(st, &ck);
+	}
+	if (target_of(t, client) >= 0) {
+		ck.role = OWLK8S_ROLE_CLIENT;
+		drop_conn(st, &ck);
+	}
+}
+
+/* SYN (a new connection on these ports: the old one is gone), RST (either side: nothing more will
+ * be answered) and FIN from the server (it will answer nothing more) end in-flight tracking. A FIN
+ * from the client does not: it may half-close after its request and still read the response. */
+static __noinline void on_control(struct owlk8s_self *st, struct owlk8s_iface *t, struct pkt *p)
+{
+	if (p->flags & TCP_RST) {
+		drop_both_roles(st, t, p->saddr, p->sport, p->daddr, p->dport);
+		drop_both_roles(st, t, p->daddr, p->dport, p->saddr, p->sport);
+	} else if ((p->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		drop_both_roles(st, t, p->saddr, p->sport, p->daddr, p->dport);
+	} else if (p->flags & TCP_FIN) {
+		drop_both_roles(st, t, p->daddr, p->dport, p->saddr, p->sport);
+	}
+}
+
 SEC("socket")
 int owlk8s_capture(struct __sk_buff *skb)
 {
@@ -222,6 +267,12 @@ int owlk8s_capture(struct __sk_buff *skb)
 			if (err < 0)
 				r = PARSE_FAILED;
 		}
+	}
+	if (r == PARSE_CONTROL) {
+		struct owlk8s_iface *t = iface_targets(skb->ifindex);
+		if (t)
+			on_control(st, t, &p);
+		return 0;
 	}
 	if (r != PARSE_PAYLOAD) {
 		if (r == PARSE_FAILED)
@@ -270,6 +321,8 @@ int owlk8s_capture(struct __sk_buff *skb)
 			on_response(st, &ck, id, &h, p.seq);
 		}
 	}
+	if (p.flags & (TCP_FIN | TCP_RST)) /* e.g. the last response and the server's FIN in one segment */
+		on_control(st, t, &p);
 	return 0;
 }
 

@@ -119,7 +119,9 @@ struct owlk8s_self {
 	__u64 inflight_full;       /* requests dropped because the in-flight map refused an entry */
 	__u64 ignored_after_upgrade; /* HTTP-looking payloads on an upgraded connection */
 	__u64 retransmissions;     /* a request or response start seen again (same TCP sequence number) */
-	__u64 _reserved[4];
+	__u64 abandoned;           /* requests waiting when their connection was reset, closed by the
+				    * server, or replaced by a new one on the same ports (SYN) */
+	__u64 _reserved[3];
 };
 
 #endif

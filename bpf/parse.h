@@ -20,6 +20,12 @@
 #define PARSE_PAYLOAD 1
 #define PARSE_FAILED -1
 #define PARSE_SLOW 2 /* the fast path does not apply: parse header by header */
+#define PARSE_CONTROL 3 /* no payload, but SYN, FIN or RST: the connection's state changes */
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
 
 /* The fast path reads this much from offset 0 in one call: Ethernet, IPv6, TCP with timestamps and
  * 16 payload bytes (14 + 40 + 32 + 16 = 102), rounded up to 8. */
@@ -34,6 +40,8 @@ struct pkt {
 	__u16 sport;    /* host byte order */
 	__u16 dport;
 	__u32 seq;      /* TCP sequence number, host byte order */
+	__u8 flags;     /* TCP flags (TCP_FIN ...) */
+	__u8 _pad[3];
 	__u32 payload_off;
 	__u32 payload_len;
 } __attribute__((aligned(8)));
@@ -139,11 +147,12 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 	__u32 payload = l4 + tcp.doff * 4;
 	if (end > skb->len) /* a truncated capture: trust what is there */
 		end = skb->len;
-	if (payload >= end)
-		return PARSE_SKIP;
 	p->sport = bpf_ntohs(tcp.source);
 	p->dport = bpf_ntohs(tcp.dest);
 	p->seq = bpf_ntohl(tcp.seq);
+	p->flags = ((__u8 *)&tcp)[13];
+	if (payload >= end)
+		return p->flags & (TCP_FIN | TCP_SYN | TCP_RST) ? PARSE_CONTROL : PARSE_SKIP;
 	p->payload_off = payload;
 	p->payload_len = end - payload;
 	return PARSE_PAYLOAD;
@@ -192,6 +201,7 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		p->sport = be16_at(buf + 34);
 		p->dport = be16_at(buf + 36);
 		p->seq = (__u32)be16_at(buf + 38) << 16 | be16_at(buf + 40);
+		p->flags = buf[47];
 		if (off == 54)
 			__builtin_memcpy(head, buf + 54, 16);
 		else
@@ -211,6 +221,7 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		p->sport = be16_at(buf + 54);
 		p->dport = be16_at(buf + 56);
 		p->seq = (__u32)be16_at(buf + 58) << 16 | be16_at(buf + 60);
+		p->flags = buf[67];
 		if (off == 74)
 			__builtin_memcpy(head, buf + 74, 16);
 		else
@@ -220,8 +231,8 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 	}
 	if (end > len)
 		end = len;
-	if (end < off + 16) /* no payload, or one shorter than the head: the slow path zero-fills */
-		return end <= off ? PARSE_SKIP : PARSE_SLOW;
+	if (end < off + 16) /* no payload (control flags?), or one shorter than the head (zero-filled) */
+		return PARSE_SLOW;
 	p->payload_off = off;
 	p->payload_len = end - off;
 	return PARSE_PAYLOAD;

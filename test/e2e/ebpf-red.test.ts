@@ -120,9 +120,10 @@ test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 con
       s.unmatchedResponses,
       s.inflightOverwritten,
       s.inflightEvicted,
+      s.abandoned,
       s.parseFailures,
     ],
-    [540n, 540n, 0n, 0n, 0n, 0n],
+    [540n, 540n, 0n, 0n, 0n, 0n, 0n],
   );
 });
 

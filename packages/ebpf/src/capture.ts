@@ -170,6 +170,7 @@ export class Capture implements Disposable {
       inflightFull: raw.inflight_full,
       ignoredAfterUpgrade: raw.ignored_after_upgrade,
       retransmissions: raw.retransmissions,
+      abandoned: raw.abandoned,
       raw,
     };
   }
@@ -217,7 +218,8 @@ export class Capture implements Disposable {
 
   /**
    * Reads everything into one Snapshot. inflightEvicted is derived: every request counted ends
-   * answered, overwritten, refused by a full map, still in flight, or evicted by the LRU.
+   * answered, overwritten, refused by a full map, abandoned with its connection, still in flight,
+   * or evicted by the LRU.
    */
   read(): Snapshot {
     const monotonicNs = process.hrtime.bigint();
@@ -227,7 +229,13 @@ export class Capture implements Disposable {
     const inFlight = this.readInFlight();
     const now = BigInt(inFlight.reduce((s, f) => s + f.count, 0));
     const matched = self.responses - self.unmatchedResponses;
-    const evicted = self.requests - matched - self.inflightOverwritten - (self.inflightFull ?? 0n) - now;
+    const evicted =
+      self.requests -
+      matched -
+      self.inflightOverwritten -
+      (self.inflightFull ?? 0n) -
+      (self.abandoned ?? 0n) -
+      now;
     const { raw: _raw, ...counters } = self;
     return {
       monotonicNs,

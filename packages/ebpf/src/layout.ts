@@ -117,6 +117,7 @@ export const SELF_FIELDS = [
   'inflight_full',
   'ignored_after_upgrade',
   'retransmissions',
+  'abandoned',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
@@ -125,7 +126,7 @@ export const SELF_LAYOUT: Layout = {
   size: 128,
   fields: {
     ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 96, size: 32 },
+    _reserved: { offset: 104, size: 24 },
   },
 };
 

@@ -68,6 +68,8 @@ export interface SelfCounters {
   readonly ignoredAfterUpgrade?: bigint;
   /** Request or response starts seen again with the same TCP sequence number (not counted twice). */
   readonly retransmissions?: bigint;
+  /** Requests left waiting when their connection was reset, closed by the server or reused (SYN). */
+  readonly abandoned?: bigint;
 }
 
 export interface Snapshot {

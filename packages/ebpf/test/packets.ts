@@ -18,6 +18,8 @@ export interface FrameSpec {
   readonly ipv6Ext?: readonly number[];
   /** TCP option bytes (a multiple of 4). */
   readonly tcpOptions?: number;
+  /** TCP flags (default PSH|ACK, 0x18). */
+  readonly flags?: number;
   /** TCP sequence number (default: a new one for every frame, so no frame looks retransmitted). */
   readonly seq?: number;
 }
@@ -33,7 +35,7 @@ export function frame(f: FrameSpec): Buffer {
   nextSeq = (nextSeq + 1000) >>> 0;
   tcp.writeUInt32BE(f.seq ?? nextSeq, 4);
   tcp[12] = ((20 + tcpOpt) / 4) << 4;
-  tcp[13] = 0x18; // PSH, ACK
+  tcp[13] = f.flags ?? 0x18;
   tcp.writeUInt16BE(65535, 14);
   tcp.fill(1, 20); // NOPs
   const l4 = Buffer.concat([tcp, payload]);

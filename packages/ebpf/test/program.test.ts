@@ -375,3 +375,49 @@ describe('in-flight map pressure', () => {
     assert.equal(after.self.inflightEvicted, 100n - waiting);
   });
 });
+
+describe('connections that end', () => {
+  const FIN = 0x11; // FIN, ACK
+  const RST = 0x04;
+  const SYN = 0x02;
+
+  test('a reset, a server FIN and a new SYN on the same ports abandon the requests waiting', () => {
+    using cap = setup();
+    req(cap, GET, { sport: 44001 });
+    res(cap, '', { sport: 44001, flags: RST }); // the server resets
+    req(cap, GET, { sport: 44002 });
+    req(cap, GET, { sport: 44002 });
+    res(cap, '', { sport: 44002, flags: FIN }); // the server closes: two will never be answered
+    req(cap, 'POST /x HTTP/1.1\r\n\r\n', { sport: 44003 });
+    req(cap, '', { sport: 44003, flags: SYN }); // the client's ports come back for a new connection
+    req(cap, GET, { sport: 44003 });
+    res(cap, R(200), { sport: 44003 });
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1']);
+    const snap = cap.read();
+    assert.deepEqual(
+      [snap.self.requests, snap.self.abandoned, snap.self.inflightEvicted, snap.inFlight.length],
+      [5n, 4n, 0n, 0],
+    );
+  });
+
+  test('a client FIN after its request (half-close) keeps it waiting; the last response with the FIN counts', () => {
+    using cap = setup();
+    req(cap, GET, { sport: 44010 });
+    req(cap, '', { sport: 44010, flags: FIN });
+    res(cap, R(200), { sport: 44010, flags: FIN | 0x08 });
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1']);
+    const snap = cap.read();
+    assert.deepEqual([snap.self.abandoned, snap.inFlight.length], [0n, 0]);
+    assert.equal(snap.self.responses, 1n);
+  });
+
+  test('the client side: the peer server resets', () => {
+    using cap = setup();
+    testRun(cap.programFd, frame({ src: POD4, dst: PEER4, sport: 50001, dport: 9000, payload: GET }));
+    testRun(
+      cap.programFd,
+      frame({ src: PEER4, dst: POD4, sport: 9000, dport: 50001, payload: '', flags: RST }),
+    );
+    assert.deepEqual([cap.read().self.abandoned, cap.readInFlight().length], [1n, 0]);
+  });
+});
