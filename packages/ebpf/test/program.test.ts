@@ -421,3 +421,31 @@ describe('connections that end', () => {
     assert.deepEqual([cap.read().self.abandoned, cap.readInFlight().length], [1n, 0]);
   });
 });
+
+describe('malformed input', () => {
+  test('5,000 random frames (IPv4, IPv6, VLAN ethertypes, 14 to 300 bytes): every one run, none counted', () => {
+    using cap = setup();
+    let x = 987654321;
+    const rnd = () => {
+      x = (x * 1103515245 + 12345) & 0x7fffffff;
+      return x >> 8;
+    };
+    const types = [0x0800, 0x86dd, 0x8100, 0x88a8, 0x0806];
+    for (let i = 0; i < 5000; i++) {
+      const f = Buffer.alloc(14 + (rnd() % 287));
+      for (let j = 0; j < f.length; j++) f[j] = rnd() & 0xff;
+      f.writeUInt16BE(types[i % types.length]!, 12);
+      if (f.length > 14 && i % 2 === 0) {
+        // every other frame has a plausible IP version byte, so parsing goes past the first check
+        const v4 = i % 4 === 0;
+        f.writeUInt16BE(v4 ? 0x0800 : 0x86dd, 12);
+        f[14] = v4 ? 0x45 : 0x60;
+      }
+      assert.equal(testRun(cap.programFd, f), 0);
+    }
+    const s = cap.readSelf();
+    assert.deepEqual([s.packets, s.requests, s.responses], [5000n, 0n, 0n]);
+    assert.ok(s.parseFailures > 0n, 'truncated and malformed headers are counted as parse failures');
+    assert.deepEqual(sorted(cap), []);
+  });
+});
