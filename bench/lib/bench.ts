@@ -1,0 +1,31 @@
+// What every benchmark of the suite returns to the runner (bench/run.ts).
+
+export interface BenchOptions {
+  /** The short mode (`--quick`): fewer rounds, shorter runs; figures for trying, not for the record. */
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface BenchResult {
+  /** The section's marker name in BENCHMARKS.md. */
+  readonly name: string;
+  /** Plain data written to the results JSON. */
+  readonly data: unknown;
+  /** The section's Markdown body (generated). */
+  readonly markdown: string;
+  /** The issue's goals this benchmark checks, for the summary table. */
+  readonly goals?: readonly Goal[];
+}
+
+export interface Goal {
+  readonly goal: string;
+  readonly measured: string;
+  readonly met: boolean;
+}
+
+export type Bench = (opts: BenchOptions) => Promise<BenchResult>;
+
+export const fmt = (x: number, digits = 1): string =>
+  Number.isFinite(x)
+    ? x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : 'n/a';

@@ -1,0 +1,88 @@
+// The other areas' benchmark scripts (bench/kernel-cost.ts, bench/otel-pipeline.ts,
+// bench/k8s-sync.ts), run as they are, each in its own process, so `npm run bench` runs the whole
+// suite. They print Markdown for people, not JSON; the adapters here read their output back into
+// plain data for the results file. Their hand-written sections of BENCHMARKS.md stay theirs; the
+// generated section holds their latest output verbatim.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
+import { parseTables } from './markdown.ts';
+
+interface Script {
+  readonly name: string;
+  readonly file: string;
+  readonly args: (quick: boolean) => string[];
+  readonly read: (stdout: string) => unknown;
+}
+
+/** kernel-cost.ts prints `| key | value |` lines without a header, then `rounds: [JSON]`. */
+export function readKernelCost(stdout: string): unknown {
+  const pairs: Record<string, string> = {};
+  for (const m of stdout.matchAll(/^\| ([^|]+) \| ([^|]+) \|$/gm)) pairs[m[1]!.trim()] = m[2]!.trim();
+  const num = (k: string) => Number(/^([\d.]+)/.exec(pairs[k] ?? '')?.[1] ?? Number.NaN);
+  const rounds = /^rounds: (.*)$/m.exec(stdout)?.[1];
+  return {
+    emptyNsPerPacket: num('empty filter (floor)'),
+    captureNsPerPacket: num('capture program'),
+    ratio: num('ratio'),
+    packetsPerRound: num('packets per round (median)'),
+    rounds: rounds ? JSON.parse(rounds) : [],
+  };
+}
+
+/** k8s-sync.ts prints a table per run and `median time to first complete snapshot: N ms (min A, max B)`. */
+export function readK8sSync(stdout: string): unknown {
+  const m = /median time to first complete snapshot: (\d+) ms \(min (\d+), max (\d+)\)/.exec(stdout);
+  const rss = /median RSS after sync: ([\d.]+) MiB/.exec(stdout);
+  return {
+    syncMs: m ? { median: Number(m[1]), min: Number(m[2]), max: Number(m[3]) } : undefined,
+    rssAfterSyncMiB: rss ? Number(rss[1]) : undefined,
+    runs: parseTables(stdout)[0] ?? [],
+  };
+}
+
+const SCRIPTS: Script[] = [
+  {
+    name: 'kernel-cost',
+    file: '../kernel-cost.ts',
+    args: (q) => (q ? ['3', '2'] : []),
+    read: readKernelCost,
+  },
+  {
+    name: 'otel-pipeline',
+    file: '../otel-pipeline.ts',
+    args: () => [],
+    read: (out) => ({ rows: parseTables(out)[0] ?? [] }),
+  },
+  { name: 'k8s-sync', file: '../k8s-sync.ts', args: (q) => (q ? ['2'] : ['7']), read: readK8sSync },
+];
+
+export async function others({ quick, log }: BenchOptions): Promise<BenchResult> {
+  const data: Record<string, unknown> = {};
+  const parts: string[] = [];
+  for (const s of SCRIPTS) {
+    const file = new URL(s.file, import.meta.url).pathname;
+    const argv = [file, ...s.args(quick)];
+    const t0 = performance.now();
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, argv, {
+        timeout: 15 * 60_000,
+        maxBuffer: 64 << 20,
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      data[s.name] = { seconds, ...(s.read(stdout) as object), stdout };
+      log(`${s.name}: done in ${fmt(seconds, 0)} s`);
+      parts.push(`### \`bench/${s.name}.ts ${s.args(quick).join(' ')}\`\n\n${stdout.trim()}`);
+    } catch (err) {
+      const e = err as Error & { stderr?: string };
+      data[s.name] = { error: e.message, stderr: e.stderr?.slice(-4000) };
+      log(`${s.name}: FAILED: ${e.message}`);
+      parts.push(`### \`bench/${s.name}.ts\`\n\nFailed in this run: ${e.message.split('\n')[0]}`);
+    }
+  }
+  const markdown = `The other areas' scripts, run by \`npm run bench\` as they are (their own sections above are written by their
+owners and explain the method); this is their output from the run recorded here, verbatim.
+
+${parts.join('\n\n')}`;
+  return { name: 'others', data, markdown };
+}

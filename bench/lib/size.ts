@@ -1,0 +1,168 @@
+// Item 4, the agent's cost against size: 10, 100 and 1,000 targets, each a pod in the test API
+// server whose IP is routed through its own real veth on this machine (veth pairs in the host
+// namespace, one /128 route each: no network namespace or server per pod, which is what lets
+// 1,000 fit), so the agent resolves, attaches and watches 1,000 real interfaces. A fresh agent
+// process per size: start-up (spawn → ready, spawn → every target attached), resident memory
+// once settled, and the time one collection takes (a Prometheus scrape: read the kernel maps,
+// record, serialise).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sleep } from '../../test/harness/exec.ts';
+import { TestNetwork } from '../../test/harness/network.ts';
+import { requireBpf } from '../../test/harness/privileges.ts';
+import { FakeKubeApi, namespace, node, pod } from '../../test/k8s-api/index.ts';
+import { AgentProcess } from './agent-process.ts';
+import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
+import { table } from './markdown.ts';
+import { formatSummary, summarize } from './stats.ts';
+
+const NODE = 'bench-node';
+// Far above the harness's pod indexes (< 256), inside the slot's names and addresses.
+const FIRST = 0x1000;
+
+interface SizeRow {
+  readonly targets: number;
+  readonly readyMs: number;
+  readonly attachedMs: number;
+  readonly rssMiB: number;
+  readonly peakMiB: number;
+  readonly scrapeMs: ReturnType<typeof summarize>;
+  readonly series: number;
+}
+
+function ipBatch(lines: string[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-bench-ip-'));
+  try {
+    writeFileSync(join(dir, 'batch'), `${lines.join('\n')}\n`);
+    execFileSync('ip', ['-force', '-batch', join(dir, 'batch')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
+  requireBpf('bench size');
+  const SIZES = quick ? [10, 50] : [10, 100, 1000];
+  const max = Math.max(...SIZES);
+  await using net = await TestNetwork.create();
+  const s = net.slot;
+  const prefix = `2001:2:0:${(2 * s).toString(16)}::`;
+  const links = Array.from({ length: max }, (_, k) => ({
+    host: `ow${s}h${FIRST + k}`,
+    peer: `ow${s}p${FIRST + k}`,
+    ip: `${prefix}${(FIRST + k).toString(16)}`,
+  }));
+  const rows: SizeRow[] = [];
+  const t0 = performance.now();
+  try {
+    ipBatch(links.map((l) => `link add ${l.host} type veth peer name ${l.peer}`));
+    ipBatch(links.flatMap((l) => [`link set ${l.host} up`, `link set ${l.peer} up`]));
+    ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
+    log(`size: ${max} veth pairs and routes made in ${fmt((performance.now() - t0) / 1000)} s`);
+    for (const n of SIZES) {
+      const api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000 });
+      const dir = mkdtempSync(join(tmpdir(), 'owlk8s-bench-size-'));
+      try {
+        api.apply(node(NODE));
+        api.apply(namespace('default'));
+        for (const l of links.slice(0, n)) {
+          api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
+        }
+        const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
+        const spawned = performance.now();
+        const agent = await AgentProcess.start({
+          kubeconfig,
+          node: NODE,
+          extra: 'capture: { maps: { targets: 4096 } }',
+        });
+        try {
+          await agent.waitTargets(n, true, 300_000);
+          const attachedMs = performance.now() - spawned;
+          await sleep(3000);
+          const scrapes: number[] = [];
+          let series = 0;
+          for (let i = 0; i < 7; i++) {
+            const t = performance.now();
+            const samples = await agent.scrape();
+            scrapes.push(performance.now() - t);
+            series = samples.length;
+            await sleep(300);
+          }
+          const m = agent.memory();
+          const row: SizeRow = {
+            targets: n,
+            readyMs: agent.readyMs,
+            attachedMs,
+            rssMiB: m.rssMiB,
+            peakMiB: m.peakMiB,
+            scrapeMs: summarize(scrapes),
+            series,
+          };
+          rows.push(row);
+          log(
+            `size ${n} targets: ready ${fmt(row.readyMs, 0)} ms, all attached ${fmt(attachedMs, 0)} ms, RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakMiB)}), scrape ${fmt(row.scrapeMs.median)} ms`,
+          );
+        } finally {
+          await agent.stop();
+        }
+      } finally {
+        await api.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    try {
+      ipBatch(links.map((l) => `link del ${l.host}`));
+    } catch {
+      // some were never made; net.close() removes whatever of the slot is left
+    }
+  }
+  const at1000 = rows.find((r) => r.targets === 1000);
+  const markdown = `Sizes ${SIZES.join(', ')}: each target is a pod in the test API server whose IPv6 address is
+routed (one /128 route) through its own veth pair on this machine: ${fmt(max, 0)} real interfaces, made with
+\`ip -batch\` in a few seconds (network namespaces and a server per pod, as the other benchmarks use, stop at
+~245 per run in the harness's address plan and cost ~0.2 s each). A fresh agent process per size (Kubernetes mode,
+\`scope: all\`, \`capture.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
+side (one packet socket per interface) and the user side (the Kubernetes view, the reconciler, the series).
+"Collection" is one Prometheus scrape (read the kernel maps, record, serialise), median (min–max) of 7.
+
+${table(
+  [
+    'targets',
+    'ready (spawn → /readyz)',
+    'start-up (spawn → every target attached)',
+    'RSS MiB (peak)',
+    'collection ms',
+    'samples on the endpoint',
+  ],
+  rows.map((r) => [
+    r.targets,
+    `${fmt(r.readyMs, 0)} ms`,
+    `${fmt(r.attachedMs, 0)} ms`,
+    `${fmt(r.rssMiB)} (${fmt(r.peakMiB)})`,
+    formatSummary(r.scrapeMs, 1),
+    r.series,
+  ]),
+)}
+
+Goal, under 100 MB resident at 1,000 targets: ${
+    at1000 === undefined
+      ? 'not measured in this run'
+      : at1000.rssMiB < 100
+        ? `**met** (${fmt(at1000.rssMiB)} MiB)`
+        : `**not met**: ${fmt(at1000.rssMiB)} MiB, ${fmt(at1000.rssMiB - 100, 0)} MiB over`
+  }.`;
+  const goals =
+    at1000 === undefined
+      ? []
+      : [
+          {
+            goal: 'RSS < 100 MB at 1,000 targets',
+            measured: `${fmt(at1000.rssMiB)} MiB`,
+            met: at1000.rssMiB < 100,
+          },
+        ];
+  return { name: 'size', goals, data: { sizes: SIZES, rows }, markdown };
+}
