@@ -11,6 +11,7 @@ import type { Origin } from './config/config-error.ts';
 import type { Config, StaticTarget } from './config/types.ts';
 import { createLogger, type Logger } from './log.ts';
 import { pipelineOptions } from './pipeline-options.ts';
+import { checkCapabilities } from './privileges.ts';
 import { HostInterfaceLocator } from './targets/host-locator.ts';
 import { KubernetesSource } from './targets/kubernetes-source.ts';
 import { StaticSource } from './targets/static-source.ts';
@@ -79,6 +80,7 @@ export async function runAgent(config: Config, options: RunOptions = {}): Promis
     if (err instanceof K8sConfigError) throw Object.assign(err, { exitCode: EXIT_USAGE });
     throw err;
   }
+  checkCapabilities();
   const capture = Capture.load({
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),

@@ -7,7 +7,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Usage or configuration error: unknown command or option, a configuration file or variable that does not validate. */
 export const EXIT_USAGE = 2;
-/** The machine cannot run the agent: a missing capability (CAP_BPF, CAP_NET_RAW), a kernel without BPF or BTF, no libbpf.so.1. */
+/** The machine cannot run the agent: a missing capability (CAP_BPF, CAP_PERFMON, CAP_NET_RAW), a kernel without BPF or BTF, no libbpf.so.1. */
 export const EXIT_UNSUPPORTED = 3;
 
 export const EXIT_CODES: readonly { readonly code: number; readonly meaning: string }[] = [
@@ -22,7 +22,7 @@ export const EXIT_CODES: readonly { readonly code: number; readonly meaning: str
   },
   {
     code: EXIT_UNSUPPORTED,
-    meaning: 'missing privilege or kernel feature (CAP_BPF/CAP_NET_RAW, BPF, BTF, libbpf.so.1)',
+    meaning: 'missing privilege or kernel feature (CAP_BPF/CAP_PERFMON/CAP_NET_RAW, BPF, BTF, libbpf.so.1)',
   },
 ];
 
@@ -36,6 +36,8 @@ export function exitCodeFor(error: unknown): number {
     const e = error as { exitCode?: unknown; code?: unknown; errno?: unknown; name?: unknown };
     if (typeof e.exitCode === 'number' && Number.isInteger(e.exitCode)) return e.exitCode;
     if (e.name === 'NotSupportedError' || e.name === 'PermissionError') return EXIT_UNSUPPORTED;
+    // The capture engine's BpfError carries the errno as a number (EPERM 1, EACCES 13).
+    if (e.name === 'BpfError' && (e.errno === 1 || e.errno === 13)) return EXIT_UNSUPPORTED;
     if (e.code === 'EPERM' || e.code === 'EACCES' || e.errno === 'EPERM' || e.errno === 'EACCES') {
       return EXIT_UNSUPPORTED;
     }

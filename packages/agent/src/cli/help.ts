@@ -8,7 +8,7 @@ export const MAIN_HELP = `owlk8s: HTTP rate, errors and duration per Kubernetes 
 Usage: owlk8s COMMAND [OPTIONS]
 
 Commands:
-  run --config FILE          run the agent (as root, or with CAP_BPF and CAP_NET_RAW)
+  run --config FILE          run the agent (as root, or with CAP_BPF, CAP_PERFMON, CAP_NET_RAW)
   demo [--duration SECONDS]  a simulated node on this machine: pods, servers, traffic, live table
   targets [--url URL]        what the running agent monitors now, from its admin endpoint
   config validate FILE       check a configuration file (with the environment applied)

@@ -1,0 +1,55 @@
+// The capabilities the agent needs, checked before anything touches the kernel, so that a missing
+// one stops the start with a message naming it (exit 3) instead of a verifier log or a pod that
+// runs but never attaches. CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (kernels before
+// 5.8 know only it).
+import { readFileSync } from 'node:fs';
+import { EXIT_UNSUPPORTED } from './cli/exit-codes.ts';
+
+const CAP_NET_RAW = 13;
+const CAP_SYS_ADMIN = 21;
+const CAP_PERFMON = 38;
+const CAP_BPF = 39;
+
+interface Need {
+  readonly name: string;
+  readonly bits: readonly number[];
+  readonly why: string;
+}
+
+const NEEDS: readonly Need[] = [
+  { name: 'CAP_BPF', bits: [CAP_BPF, CAP_SYS_ADMIN], why: 'create the maps and load the socket filter' },
+  {
+    name: 'CAP_PERFMON',
+    bits: [CAP_PERFMON, CAP_SYS_ADMIN],
+    // Without it the verifier applies its Spectre v1 rules for unprivileged programs and refuses
+    // the program's indexed reads of map values ("prohibited for !root").
+    why: 'have the program accepted by the verifier with the rules for privileged programs',
+  },
+  { name: 'CAP_NET_RAW', bits: [CAP_NET_RAW], why: 'open the packet sockets the filter is attached to' },
+];
+
+/** The effective capability set of this process, from /proc/self/status. */
+export function effectiveCapabilities(status = readFileSync('/proc/self/status', 'utf8')): bigint {
+  const line = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+  if (line === null) throw new Error('/proc/self/status has no CapEff line');
+  return BigInt(`0x${line[1]}`);
+}
+
+/** The names of the needed capabilities missing from `effective` (empty when all are held). */
+export function missingCapabilities(effective: bigint): string[] {
+  const has = (bit: number) => (effective >> BigInt(bit)) & 1n;
+  return NEEDS.filter((n) => !n.bits.some((b) => has(b) === 1n)).map((n) => n.name);
+}
+
+/** Throws an error with exit code 3 naming each missing capability and what it is for. */
+export function checkCapabilities(effective = effectiveCapabilities()): void {
+  const missing = missingCapabilities(effective);
+  if (missing.length === 0) return;
+  const lines = NEEDS.filter((n) => missing.includes(n.name)).map((n) => `${n.name} (to ${n.why})`);
+  throw Object.assign(
+    new Error(
+      `missing capabilit${missing.length === 1 ? 'y' : 'ies'} ${missing.join(', ')}: the agent needs ${lines.join(', ')}; run as root or grant ${missing.join(' and ')}`,
+    ),
+    { exitCode: EXIT_UNSUPPORTED },
+  );
+}
