@@ -5,7 +5,7 @@
 // generated section holds their latest output verbatim.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
+import { type BenchOptions, type BenchResult, fmt, type Goal } from './bench.ts';
 import { parseTables } from './markdown.ts';
 
 interface Script {
@@ -84,5 +84,31 @@ export async function others({ quick, log }: BenchOptions): Promise<BenchResult>
 owners and explain the method); this is their output from the run recorded here, verbatim.
 
 ${parts.join('\n\n')}`;
-  return { name: 'others', data, markdown };
+  return { name: 'others', data, markdown, goals: othersGoals(data) };
+}
+
+/** The issue's goals that the areas' scripts measure, read from their output. */
+export function othersGoals(data: Record<string, unknown>): Goal[] {
+  const goals: Goal[] = [];
+  const kernel = data['kernel-cost'] as { ratio?: number } | undefined;
+  if (kernel?.ratio !== undefined && Number.isFinite(kernel.ratio)) {
+    goals.push({
+      goal: 'kernel-cost.ts: capture ≤ 2.0× the empty filter (keep-alive HTTP)',
+      measured: `${fmt(kernel.ratio, 2)}×`,
+      met: kernel.ratio <= 2,
+    });
+  }
+  const otel = data['otel-pipeline'] as { rows?: Record<string, string>[] } | undefined;
+  const row = otel?.rows?.find(
+    (r) => /^10,000/.test(r['series (pods)'] ?? '') && r.exporter === 'OTLP HTTP, cumulative',
+  );
+  const total = Number(row?.['total ms (p50)']);
+  if (Number.isFinite(total)) {
+    goals.push({
+      goal: 'otel-pipeline.ts: one collection at 10,000 series < 20 ms (OTLP HTTP, record + collect + export)',
+      measured: `${fmt(total, 1)} ms (p50)`,
+      met: total < 20,
+    });
+  }
+  return goals;
 }

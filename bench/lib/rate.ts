@@ -37,7 +37,8 @@ export async function rate({ quick, log }: BenchOptions): Promise<BenchResult> {
   const windows: Window[] = [];
   try {
     await agent.waitTargets(1);
-    await sleep(2000);
+    // Start-up work (module compilation, the first syncs) is over well before this.
+    await sleep(quick ? 2000 : 10_000);
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? LEVELS : [...LEVELS].reverse();
       for (const level of order) {

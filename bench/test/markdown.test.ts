@@ -50,3 +50,32 @@ test('tables printed by other scripts are read back as rows', () => {
     [{ a: '1' }],
   ]);
 });
+
+test('the areas scripts output is read back into data and goals', async () => {
+  const { othersGoals, readKernelCost, readK8sSync } = await import('../lib/others.ts');
+  const kernel = readKernelCost(
+    '| empty filter (floor) | 71.3 ns/packet |\n| capture program | 521.6 ns/packet |\n| ratio | 7.32 (goal <= 2.0) |\nrounds: [{"empty":70}]\n',
+  ) as { ratio: number; emptyNsPerPacket: number; rounds: unknown[] };
+  assert.equal(kernel.ratio, 7.32);
+  assert.equal(kernel.emptyNsPerPacket, 71.3);
+  assert.deepEqual(kernel.rounds, [{ empty: 70 }]);
+  const sync = readK8sSync(
+    'median time to first complete snapshot: 530 ms (min 460, max 718)\nmedian RSS after sync: 169.0 MiB\n',
+  );
+  assert.deepEqual(sync, { syncMs: { median: 530, min: 460, max: 718 }, rssAfterSyncMiB: 169, runs: [] });
+  const goals = othersGoals({
+    'kernel-cost': kernel,
+    'otel-pipeline': {
+      rows: [
+        { 'series (pods)': '10,000 (100)', exporter: 'OTLP HTTP, cumulative', 'total ms (p50)': '49.9' },
+      ],
+    },
+  });
+  assert.deepEqual(
+    goals.map((g) => [g.measured, g.met]),
+    [
+      ['7.32×', false],
+      ['49.9 ms (p50)', false],
+    ],
+  );
+});
