@@ -64,8 +64,8 @@ test('SIGTERM under load: exit 0 within 5 s, after a last export holding at leas
       lines.indexOf('"msg":"stopping: detaching and sending the last export"') <
         lines.indexOf('"msg":"stopped"'),
     );
-    console.log(
-      `# SIGTERM under load: exited in ${ms} ms; counted ${before} before, ${last} in the last export`,
+    t.diagnostic(
+      `SIGTERM under load: exited in ${ms} ms; counted ${before} before, ${last} in the last export`,
     );
   } finally {
     await agent.dispose();
