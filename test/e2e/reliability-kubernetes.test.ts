@@ -1,5 +1,5 @@
 // The Kubernetes API fails in every way the agent may meet: unreachable at start, lost mid-run,
-// answering 410 Gone (compacted history) and 500. The agent keeps measuring the targets it knows
+// answering 410 Gone (compacted history) and 500, slow. The agent keeps measuring the targets it knows
 // exactly, says in /readyz and its logs what state it is in, and recovers when the API does.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -44,7 +44,7 @@ async function expectServed(agent: LoggedAgent, pod: string, expected: number): 
   assert.equal(await served(agent, pod), expected, `${pod} 200s`);
 }
 
-test('API down at start, lost mid-run, 410 and 500: exact counts throughout, readiness says the state, recovery', async () => {
+test('API down at start, lost mid-run, 410, 500 and slow: exact counts throughout, readiness says the state, recovery', async () => {
   requireBpf();
   await using cluster = await SimulatedCluster.create('node-1');
   cluster.namespace('shop');
@@ -122,7 +122,11 @@ logging: { level: info, format: json }`);
     // 4. Back: synced again; a pod created meanwhile is picked up.
     const webB = await pod('web-b');
     await cluster.api.up();
-    await agent.waitReadyz('synced after the API returns', (r) => r.body.detail?.source === 'kubernetes synced', 30_000);
+    await agent.waitReadyz(
+      'synced after the API returns',
+      (r) => r.body.detail?.source === 'kubernetes synced',
+      30_000,
+    );
     await waitTarget(agent, 'web-b');
     await send(webB, 11);
     await expectServed(agent, 'web-b', 11);
@@ -145,7 +149,17 @@ logging: { level: info, format: json }`);
     await send(webD, 13);
     await send(webA, 5);
     await expectServed(agent, 'web-d', 13);
-    assert.equal(await served(agent, 'web-a'), 75, 'web-a counted exactly across every fault');
+    assert.equal(await served(agent, 'web-a'), 75, 'web-a counted exactly across 410 and 500');
+
+    // 7. Slow: every answer 1.5 s late. A new pod still arrives, the known ones are still measured.
+    cluster.api.setLatency(1500);
+    const webE = await pod('web-e');
+    await send(webA, 6);
+    await waitTarget(agent, 'web-e', true, 30_000);
+    await send(webE, 14);
+    await expectServed(agent, 'web-e', 14);
+    assert.equal(await served(agent, 'web-a'), 81, 'web-a while the API is slow');
+    cluster.api.setLatency(0);
     await agent.waitReadyz(
       'synced at the end',
       (r) => r.status === 200 && r.body.detail?.source === 'kubernetes synced',
