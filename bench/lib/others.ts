@@ -59,7 +59,6 @@ const SCRIPTS: Script[] = [
 
 export async function others({ quick, log }: BenchOptions): Promise<BenchResult> {
   const data: Record<string, unknown> = {};
-  const parts: string[] = [];
   for (const s of SCRIPTS) {
     const file = new URL(s.file, import.meta.url).pathname;
     const argv = [file, ...s.args(quick)];
@@ -70,21 +69,40 @@ export async function others({ quick, log }: BenchOptions): Promise<BenchResult>
         maxBuffer: 64 << 20,
       });
       const seconds = (performance.now() - t0) / 1000;
-      data[s.name] = { seconds, ...(s.read(stdout) as object), stdout };
+      data[s.name] = { seconds, args: s.args(quick), ...(s.read(stdout) as object), stdout };
       log(`${s.name}: done in ${fmt(seconds, 0)} s`);
-      parts.push(`### \`bench/${s.name}.ts ${s.args(quick).join(' ')}\`\n\n${stdout.trim()}`);
     } catch (err) {
       const e = err as Error & { stderr?: string };
-      data[s.name] = { error: e.message, stderr: e.stderr?.slice(-4000) };
+      data[s.name] = { args: s.args(quick), error: e.message, stderr: e.stderr?.slice(-4000) };
       log(`${s.name}: FAILED: ${e.message}`);
-      parts.push(`### \`bench/${s.name}.ts\`\n\nFailed in this run: ${e.message.split('\n')[0]}`);
     }
   }
-  const markdown = `The other areas' scripts, run by \`npm run bench\` as they are (their own sections above are written by their
+  return { name: 'others', data, markdown: renderOthers(data), goals: othersGoals(data) };
+}
+
+/** Their output, verbatim except that header-less `| key | value |` lines get a header and long lines a fence. */
+export function renderOthers(data: Record<string, unknown>): string {
+  const parts = SCRIPTS.map((s) => {
+    const d = data[s.name] as { args?: string[]; stdout?: string; error?: string } | undefined;
+    const title = `### \`${[`bench/${s.name}.ts`, ...(d?.args ?? [])].join(' ')}\``;
+    if (d?.stdout === undefined)
+      return `${title}\n\nFailed in this run: ${(d?.error ?? 'not run').split('\n')[0]}`;
+    const lines = d.stdout.trim().split('\n');
+    const out: string[] = [];
+    for (const [i, line] of lines.entries()) {
+      const prev = lines[i - 1] ?? '';
+      const next = lines[i + 1] ?? '';
+      if (line.startsWith('|') && !prev.startsWith('|') && !/^\|[\s:|-]+\|$/.test(next)) {
+        out.push('', '| quantity | value |', '|---|---|');
+      }
+      out.push(line.length > 200 ? `\n\`\`\`text\n${line}\n\`\`\`` : line);
+    }
+    return `${title}\n\n${out.join('\n').trim()}`;
+  });
+  return `The other areas' scripts, run by \`npm run bench\` as they are (their own sections above are written by their
 owners and explain the method); this is their output from the run recorded here, verbatim.
 
 ${parts.join('\n\n')}`;
-  return { name: 'others', data, markdown, goals: othersGoals(data) };
 }
 
 /** The issue's goals that the areas' scripts measure, read from their output. */

@@ -79,3 +79,19 @@ test('the areas scripts output is read back into data and goals', async () => {
     ],
   );
 });
+
+test('the areas scripts output gets a header where it has none, a fence for long lines, and a note on failure', async () => {
+  const { renderOthers } = await import('../lib/others.ts');
+  const md = renderOthers({
+    'kernel-cost': { args: [], stdout: `| ratio | 7.32 |\nrounds: ${'x'.repeat(201)}\n` },
+    'otel-pipeline': { args: [], error: 'exit 1\nstack' },
+    'k8s-sync': { args: ['7'], stdout: '| a |\n|---|\n| 1 |\n' },
+  });
+  assert.ok(
+    md.includes(
+      `### \`bench/kernel-cost.ts\`\n\n| quantity | value |\n|---|---|\n| ratio | 7.32 |\n\n\`\`\`text\nrounds: x`,
+    ),
+  );
+  assert.ok(md.includes('### `bench/otel-pipeline.ts`\n\nFailed in this run: exit 1\n'));
+  assert.ok(md.includes('### `bench/k8s-sync.ts 7`\n\n| a |\n|---|\n| 1 |'));
+});
