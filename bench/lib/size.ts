@@ -124,7 +124,7 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
 routed (one /128 route) through its own veth pair on this machine: ${fmt(max, 0)} real interfaces, made with
 \`ip -batch\` in a few seconds (network namespaces and a server per pod, as the other benchmarks use, stop at
 ~245 per run in the harness's address plan and cost ~0.2 s each). A fresh agent process per size (Kubernetes mode,
-\`scope: all\`, \`capture.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
+\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
 side (one packet socket per interface) and the user side (the Kubernetes view, the reconciler, the series).
 "Collection" is one Prometheus scrape (read the kernel maps, record, serialise), median (min–max) of 7.
 
