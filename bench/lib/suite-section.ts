@@ -23,7 +23,7 @@ export function suiteSection(run: RunInfo, results: readonly BenchResult[], args
 (${minutes.toFixed(0)} min), on ${m.cores} × ${m.cpu}, ${m.memoryMiB.toLocaleString('en-US')} MiB, Linux ${m.kernel}, Node ${m.node}.
 Load average (1 min) ${run.loadAverage1m.before.toFixed(2)} before and ${run.loadAverage1m.after.toFixed(2)} after: this is a shared
 development VM, and other engineers' test suites may have been running at the same time.
-Machine-readable results: \`bench/results/latest.json\`.${run.failures.length ? `\n\nFailed in this run: ${run.failures.map((f) => `${f.name} (${f.error.split('\n')[0]})`).join('; ')}.` : ''}
+Machine-readable results: \`bench/results/${run.quick ? 'quick' : 'latest'}.json\`.${run.failures.length ? `\n\nFailed in this run: ${run.failures.map((f) => `${f.name} (${f.error.split('\n')[0]})`).join('; ')}.` : ''}
 
 ${table(['benchmark', 'goal', 'measured: median (min–max)', 'verdict'], goals)}`;
 }
