@@ -115,25 +115,20 @@ for (const missing of NEEDED) {
   });
 }
 
-// Known gap (reported to the lead): deploy/daemonset.yaml grants BPF and NET_RAW only, and the
-// kernel's verifier refuses the program without CAP_PERFMON ("pointer arithmetic ... prohibited
-// for !root"). Marked todo so the suite shows it failing until the manifest (or bpf/) changes.
-test(
-  'deploy/daemonset.yaml grants exactly the capabilities the agent needs',
-  { todo: 'the DaemonSet lacks PERFMON (or bpf/ must pass the unprivileged verifier rules)' },
-  () => {
-    const docs = parseAllDocuments(
-      readFileSync(new URL('../../deploy/daemonset.yaml', import.meta.url), 'utf8'),
-    );
-    const ds = docs.map((d) => d.toJS()).find((d) => d?.kind === 'DaemonSet');
-    const containers = ds.spec.template.spec.containers as {
-      securityContext: { capabilities: { add: string[]; drop: string[] } };
-    }[];
-    const caps = containers[0]!.securityContext.capabilities;
-    assert.deepEqual(caps.drop, ['ALL']);
-    assert.deepEqual(
-      [...caps.add].sort(),
-      NEEDED.map((c) => c.replace(/^cap_/, '').toUpperCase()),
-    );
-  },
-);
+// The kernel's verifier refuses the program without CAP_PERFMON ("pointer arithmetic ...
+// prohibited for !root"), so the DaemonSet grants it beside BPF and NET_RAW.
+test('deploy/daemonset.yaml grants exactly the capabilities the agent needs', () => {
+  const docs = parseAllDocuments(
+    readFileSync(new URL('../../deploy/daemonset.yaml', import.meta.url), 'utf8'),
+  );
+  const ds = docs.map((d) => d.toJS()).find((d) => d?.kind === 'DaemonSet');
+  const containers = ds.spec.template.spec.containers as {
+    securityContext: { capabilities: { add: string[]; drop: string[] } };
+  }[];
+  const caps = containers[0]!.securityContext.capabilities;
+  assert.deepEqual(caps.drop, ['ALL']);
+  assert.deepEqual(
+    [...caps.add].sort(),
+    NEEDED.map((c) => c.replace(/^cap_/, '').toUpperCase()),
+  );
+});

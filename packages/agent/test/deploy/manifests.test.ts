@@ -69,7 +69,7 @@ describe('deploy/ manifests', () => {
     ]);
   });
 
-  it('adds exactly CAP_BPF and CAP_NET_RAW, drops the rest, and keeps the root filesystem read-only', () => {
+  it('adds exactly CAP_BPF, CAP_NET_RAW and CAP_PERFMON, drops the rest, and keeps the root filesystem read-only', () => {
     assert.equal(pod.containers.length, 1);
     assert.deepEqual(agent.securityContext, {
       runAsUser: 0,
@@ -78,13 +78,14 @@ describe('deploy/ manifests', () => {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       seccompProfile: { type: 'RuntimeDefault' },
-      capabilities: { drop: ['ALL'], add: ['BPF', 'NET_RAW'] },
+      capabilities: { drop: ['ALL'], add: ['BPF', 'NET_RAW', 'PERFMON'] },
     });
     // Each added capability is justified in a comment next to it.
     const text = readFileSync(new URL('daemonset.yaml', DEPLOY), 'utf8');
     assert.match(text, /# BPF: .+\n(\s+#.+\n)*\s+- BPF\n/);
     assert.match(text, /# NET_RAW: .+\n(\s+#.+\n)*\s+- NET_RAW\n/);
-    for (const notAdded of ['PERFMON', 'SYS_RESOURCE', 'NET_ADMIN', 'SYS_ADMIN']) {
+    assert.match(text, /# PERFMON: .+\n(\s+#.+\n)*\s+- PERFMON\n/);
+    for (const notAdded of ['SYS_RESOURCE', 'NET_ADMIN', 'SYS_ADMIN']) {
       assert.match(text, new RegExp(`# ${notAdded}: `), `${notAdded} is explained`);
     }
   });
