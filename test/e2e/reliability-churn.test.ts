@@ -11,7 +11,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, type Pod, requireBpf, sleep, startNginx } from '@owlk8s/e2e/harness';
-import { Capture } from '@owlk8s/ebpf';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { pod } from '../k8s-api/index.ts';
 import { type AgentProcess, spawnAgent } from './agent-process.ts';
@@ -130,16 +129,14 @@ logging: { level: warn, format: json }`,
     assert.equal(before.packetSockets, 0);
     assert.equal(before.targets, 0);
 
-    // The cycles, in batches the size of the pool; some batches carry traffic, so aggregates grow.
+    // The cycles, in batches the size of the pool; some batches carry traffic (their aggregates must go too).
     const t0 = Date.now();
-    let trafficBatches = 0;
     for (let done = 0, batch = 0; done < CYCLES; batch++) {
       const names = pool.slice(0, Math.min(POOL, CYCLES - done)).map((_, i) => `c${batch}-${i}`);
       for (const [i, n] of names.entries()) publish(n, pool[i]!.pod);
       await waitTargets(agent, `batch ${batch} attached`, allAttached(names));
       if (batch % 10 === 0) {
         await send(pool[0]!.url, 3);
-        trafficBatches++;
       }
       for (const n of names) unpublish(n);
       await waitTargets(agent, `batch ${batch} removed`, (rows) => rows.length === 0);
@@ -186,14 +183,8 @@ logging: { level: warn, format: json }`,
     for (const kind of ['bpf-map', 'bpf-prog', 'socket', 'pipe', 'file'])
       assert.equal(after.fds[kind] ?? 0, before.fds[kind] ?? 0, `${kind} descriptors`);
     assert.equal(after.fds.total, before.fds.total, 'open file descriptors');
-    // Until Capture.forgetTarget exists, a removed target's aggregates stay in the kernel map: one
-    // entry per removed pod that had traffic. With it, the map is back to where it was.
-    const forgets = typeof (Capture.prototype as { forgetTarget?: unknown }).forgetTarget === 'function';
-    assert.equal(
-      after.aggregates,
-      forgets ? before.aggregates : before.aggregates + trafficBatches,
-      `aggregates map entries (forgetTarget ${forgets ? 'present' : 'absent'})`,
-    );
+    // A removed target's aggregates are deleted after its last export (Capture.forgetTarget).
+    assert.equal(after.aggregates, before.aggregates, 'aggregates map entries');
     assert.ok(
       after.rssMb - before.rssMb < RSS_BOUND_MB,
       `RSS grew ${(after.rssMb - before.rssMb).toFixed(1)} MiB`,

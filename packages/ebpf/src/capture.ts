@@ -176,6 +176,25 @@ export class Capture implements Disposable {
   }
 
   /** Every aggregate series, summed over CPUs; one batch read (few system calls). */
+  /**
+   * Deletes every aggregate of a target that is gone (after its last export), so the map does not
+   * keep one set of series per pod that ever lived. Returns how many were deleted. Throws BpfError.
+   */
+  forgetTarget(targetId: number): number {
+    this.#live();
+    const size = AGG_KEY_LAYOUT.size;
+    const { count, keys } = readAll(this.#fds.aggregates, 'aggregates', size, this.#ncpu * AGG_LAYOUT.size);
+    let deleted = 0;
+    for (let i = 0; i < count; i++) {
+      if (decodeAggKey(keys, i * size).targetId !== targetId) continue;
+      const r = sys.mapDelete(this.#fds.aggregates, keys.subarray(i * size, (i + 1) * size));
+      if (r < 0 && -r !== constants.errno.ENOENT)
+        throw new BpfError(`forget target ${targetId}: delete aggregate`, -r);
+      if (r === 0) deleted++;
+    }
+    return deleted;
+  }
+
   readAggregates(): Aggregate[] {
     this.#live();
     const nb = this.spec.boundariesNs.length + 1;
