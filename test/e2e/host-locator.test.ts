@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostInterfaceLocator } from '@owlk8s/agent';
-import { TestNetwork } from '@owlk8s/e2e/harness';
+import { must, TestNetwork } from '@owlk8s/e2e/harness';
+import { throughFdb } from '../../packages/ebpf/src/locate.ts';
 
 test('routed and bridged pods, IPv4 and IPv6: the host interface is found without prior traffic', async () => {
   await using net = await TestNetwork.create();
@@ -29,6 +30,16 @@ test('routed and bridged pods, IPv4 and IPv6: the host interface is found withou
     name: routed.hostIfName,
     ifindex: await routed.hostIfIndex(),
   });
+  // Without the namespace view (an agent without CAP_SYS_ADMIN, docker's unnamed namespaces):
+  // the neighbour table and the FDB, after the one-datagram probe, with the neighbour entry flushed.
+  await must(['ip', 'neigh', 'flush', 'dev', net.bridgeName]);
+  for (const ip of bridgedB.ips) {
+    assert.deepEqual(await throughFdb(ip, net.bridgeName), {
+      name: bridgedB.hostIfName,
+      ifindex: await bridgedB.hostIfIndex(),
+      via: 'bridge-fdb',
+    });
+  }
   const gone = { name: bridgedB.hostIfName, ifindex: await bridgedB.hostIfIndex() };
   await net.removePod(bridgedB);
   assert.equal(locator.exists(gone), false, 'a deleted interface no longer exists');

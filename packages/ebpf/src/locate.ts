@@ -5,6 +5,7 @@
 // client, its JSON is stable, and no well-kept rtnetlink library exists for Node; resolution runs
 // once per pod, not per packet, so a process per query costs nothing that matters.
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
@@ -44,8 +45,10 @@ async function ipJson<T>(args: readonly string[], tool = 'ip'): Promise<T> {
  * 2. The route's device is a veth (routed CNIs: Calico, Cilium, kindnet): that is the interface.
  * 3. It is a bridge (bridged CNIs: flannel, the bridge plugin, docker): for each port that is a
  *    veth whose peer lives in a named network namespace (/run/netns, as CRI runtimes make them), the
- *    port whose peer interface holds the IP. Failing that, the bridge's neighbour entry for the IP
- *    and the forwarding-database entry for its MAC name the port (needs the pod to have spoken once).
+ *    port whose peer interface holds the IP (reading another namespace needs CAP_SYS_ADMIN; without
+ *    it this step finds nothing). Failing that, the bridge's neighbour entry for the IP and the
+ *    forwarding-database entry for its MAC name the port; one UDP datagram to the discard port
+ *    makes the kernel resolve the address first when it has not (no capability needed).
  * Resolves undefined when no interface carries the IP (yet); throws on a bad IP or a missing iproute2.
  */
 export async function locateHostInterface(ip: string): Promise<HostInterface | undefined> {
@@ -89,18 +92,63 @@ async function throughNamespaces(ip: string, bridge: string): Promise<HostInterf
 }
 
 /** The neighbour-and-FDB way alone (exported for its test): the port holding the MAC the bridge has for ip. */
-export async function throughFdb(ip: string, bridge: string): Promise<HostInterface | undefined> {
-  const neigh = await ipJson<{ lladdr?: string }[]>(['neigh', 'show', 'to', ip, 'dev', bridge]);
-  const mac = neigh.find((n) => n.lladdr)?.lladdr;
+export /** One empty UDP datagram to the discard port: makes the kernel resolve the address (ARP or ND). */
+function probe(ip: string): Promise<void> {
+  return new Promise((resolve) => {
+    const sock = createSocket(isIP(ip) === 6 ? 'udp6' : 'udp4');
+    const done = () => {
+      sock.close();
+      resolve();
+    };
+    sock.on('error', done);
+    sock.send(Buffer.alloc(0), 9, ip, done);
+  });
+}
+
+async function fdbPort(ip: string, bridge: string): Promise<HostInterface | undefined> {
+  const neigh = await ipJson<{ lladdr?: string; state?: string[] }[]>([
+    'neigh',
+    'show',
+    'to',
+    ip,
+    'dev',
+    bridge,
+  ]);
+  const mac = neigh.find((n) => n.lladdr && !n.state?.includes('FAILED'))?.lladdr?.toLowerCase();
   if (mac === undefined) return undefined;
   const fdb = await ipJson<{ mac: string; ifname?: string; master?: string }[]>(
     ['fdb', 'show', 'br', bridge],
     'bridge',
   );
-  const port = fdb.find((f) => f.mac === mac && f.ifname !== undefined && f.ifname !== bridge)?.ifname;
+  const port = fdb.find(
+    (f) => f.mac.toLowerCase() === mac && f.ifname !== undefined && f.ifname !== bridge,
+  )?.ifname;
   if (port === undefined) return undefined;
   const [link] = await ipJson<Link[]>(['link', 'show', 'dev', port]);
   return link ? { ifindex: link.ifindex, name: link.ifname, via: 'bridge-fdb' } : undefined;
+}
+
+/**
+ * The bridge port through the neighbour table and the bridge FDB. When the kernel has not
+ * resolved the address yet (or the FDB entry aged out), one datagram makes it do so: no traffic
+ * to the pod has to have flowed first, and no capability is needed. Waits up to `waitMs`.
+ */
+export async function throughFdb(
+  ip: string,
+  bridge: string,
+  waitMs = 1000,
+): Promise<HostInterface | undefined> {
+  const deadline = Date.now() + waitMs;
+  let probed = false;
+  for (;;) {
+    const found = await fdbPort(ip, bridge);
+    if (found !== undefined || Date.now() >= deadline) return found;
+    if (!probed) {
+      await probe(ip);
+      probed = true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Like locateHostInterface, but throws a clear error instead of resolving undefined. */
