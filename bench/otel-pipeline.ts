@@ -14,6 +14,7 @@ import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
 // Internals, timed from outside to split collect+export into its parts.
 import { KernelMetricProducer } from '../packages/otel/src/kernel-producer.ts';
 import { CachingMetricsSerializer } from '../packages/otel/src/otlp-serializer.ts';
+import { ZERO_SELF } from '../packages/otel/test/fixtures.ts';
 
 const timings = { producer: [] as number[], serialize: [] as number[] };
 const serializeRequest = CachingMetricsSerializer.serializeRequest;
@@ -82,15 +83,7 @@ function snapshot(pods: number, round: number): Snapshot {
     boundariesNs: BOUNDARIES_NS,
     aggregates,
     inFlight: [],
-    self: {
-      packets: 0n,
-      requests: 0n,
-      responses: 0n,
-      unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
-      parseFailures: 0n,
-    },
+    self: ZERO_SELF,
   };
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
 import { createPipeline } from '@owlk8s/otel';
+import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
 import { histogramPoints, numberPoints, OtlpReceiver } from '../otlp/index.ts';
 
 const BOUNDARIES_NS = [5_000_000n, 50_000_000n];
@@ -31,15 +32,7 @@ function snapshotWith(requests: number): Snapshot {
       },
     ],
     inFlight: [],
-    self: {
-      packets: 0n,
-      requests: 0n,
-      responses: 0n,
-      unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
-      parseFailures: 0n,
-    },
+    self: ZERO_SELF,
   };
 }
 

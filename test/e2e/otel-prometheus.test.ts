@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
+import { freePort } from './ports.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const BOUNDARIES_NS = [5_000_000n, 25_000_000n, 100_000_000n, 1_000_000_000n];
@@ -17,17 +17,6 @@ let dir = '';
 let prometheus: ChildProcess | undefined;
 let pipeline: Pipeline | undefined;
 let promPort = 0;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function query(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(expr)}`);

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline } from '@owlk8s/otel';
+import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
 import { histogramPoints, OtlpReceiver } from '../otlp/index.ts';
 
 const SERVER = 'http.server.request.duration';
@@ -48,15 +49,7 @@ function snapshot(requests: bigint): Snapshot {
       },
     ],
     inFlight: [{ targetId: 1, role: 'server', port: 80, method: 'GET', count: 2 }],
-    self: {
-      packets: 0n,
-      requests: 0n,
-      responses: 0n,
-      unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
-      parseFailures: 0n,
-    },
+    self: ZERO_SELF,
   };
 }
 

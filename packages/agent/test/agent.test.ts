@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
 import type { Pipeline } from '@owlk8s/otel';
+import { ZERO_SELF } from '../../otel/test/fixtures.ts';
 import { Agent, type CaptureEngine } from '../src/agent.ts';
 import type { SourceStatus, TargetSource } from '../src/targets/target-source.ts';
 import { FakeCapture, FakeHost } from './reconciler/fakes.ts';
@@ -14,15 +15,7 @@ const SNAPSHOT: Snapshot = {
   boundariesNs: [],
   aggregates: [],
   inFlight: [],
-  self: {
-    packets: 0n,
-    requests: 0n,
-    responses: 0n,
-    unmatchedResponses: 0n,
-    inflightEvicted: 0n,
-    inflightOverwritten: 0n,
-    parseFailures: 0n,
-  },
+  self: ZERO_SELF,
 };
 
 class Engine extends FakeCapture implements CaptureEngine {

@@ -1,5 +1,5 @@
 // Test data of the contract types: pods and snapshots as packages/k8s and packages/ebpf produce them.
-import type { Aggregate, HttpMethod, Role, Snapshot } from '@owlk8s/ebpf';
+import type { Aggregate, HttpMethod, Role, SelfCounters, Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 
 /** The OTel-advised boundaries (seconds) in nanoseconds: 14 boundaries, 15 buckets. */
@@ -71,6 +71,17 @@ export function buckets(set: Readonly<Record<number, number>>): number[] {
   return counts;
 }
 
+/** The self counters of a program that saw nothing: for snapshots built by hand. */
+export const ZERO_SELF: SelfCounters = {
+  packets: 0n,
+  requests: 0n,
+  responses: 0n,
+  unmatchedResponses: 0n,
+  inflightEvicted: 0n,
+  inflightOverwritten: 0n,
+  parseFailures: 0n,
+};
+
 export function snapshot(
   aggregates: readonly Aggregate[],
   time: Date,
@@ -82,15 +93,7 @@ export function snapshot(
     boundariesNs: BOUNDARIES_NS,
     aggregates,
     inFlight: [],
-    self: {
-      packets: 0n,
-      requests: 0n,
-      responses: 0n,
-      unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
-      parseFailures: 0n,
-    },
+    self: ZERO_SELF,
     ...extra,
   };
 }
