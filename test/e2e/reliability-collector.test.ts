@@ -63,7 +63,10 @@ logging: { level: info, format: json }`,
     const from = receiver.exports.length;
     await receiver.start();
     const deadline = Date.now() + 20_000;
-    while (total(from) < BigInt(sent) && Date.now() < deadline) await sleep(200);
+    // The receiver holds the export before the agent has read the reply and logged its recovery
+    // line, so wait for both.
+    const recoveredLogged = () => agent.logs().some((l) => l.msg === 'metrics export recovered');
+    while ((total(from) < BigInt(sent) || !recoveredLogged()) && Date.now() < deadline) await sleep(200);
     assert.equal(sent, 400);
     assert.equal(total(from), 400n, 'the first totals after recovery include the 300 requests of the outage');
 
