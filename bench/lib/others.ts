@@ -1,5 +1,5 @@
-// The other areas' benchmark scripts (bench/kernel-cost.ts, bench/otel-pipeline.ts,
-// bench/k8s-sync.ts), run as they are, each in its own process, so `npm run bench` runs the whole
+// The other areas' benchmark scripts (bench/kernel-cost.ts, bench/kernel-primitives.ts,
+// bench/otel-pipeline.ts, bench/k8s-sync.ts), run as they are, each in its own process, so `npm run bench` runs the whole
 // suite. They print Markdown for people, not JSON; the adapters here read their output back into
 // plain data for the results file. Their hand-written sections of BENCHMARKS.md stay theirs; the
 // generated section holds their latest output verbatim.
@@ -47,6 +47,12 @@ const SCRIPTS: Script[] = [
     file: '../kernel-cost.ts',
     args: (q) => (q ? ['3', '2'] : []),
     read: readKernelCost,
+  },
+  {
+    name: 'kernel-primitives',
+    file: '../kernel-primitives.ts',
+    args: (q) => (q ? ['3', '2'] : []),
+    read: (out) => ({ rows: parseTables(out)[0] ?? [] }),
   },
   {
     name: 'otel-pipeline',

@@ -1,0 +1,90 @@
+// Benchmark: what the operations the capture program cannot do without cost per packet, each in its
+// own socket filter (bpf/primitives.bpf.c), all attached beside the empty filter to the same routed
+// pod's host interface, so they run on the same packets: wrk keep-alive traffic to nginx, as in
+// bench/kernel-cost.ts. Kernel statistics (bpf_stats_enabled) give ns per packet; each round reverses
+// the attach order (a later program finds the packet warmer); medians over rounds.
+// It answers: how close to the empty filter can any program get that reads each packet's first
+// payload bytes and times each HTTP message?
+// Run: node bench/kernel-primitives.ts [rounds=9] [seconds=3]
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
+import { Attachment, LoadedObject, programStats, requireHostInterface } from '@owlk8s/ebpf';
+
+const ROUNDS = Number(process.argv[2] ?? 9);
+const SECONDS = Number(process.argv[3] ?? 3);
+const OBJECT = new URL('../bpf/build/primitives.bpf.o', import.meta.url).pathname;
+const STATS = '/proc/sys/kernel/bpf_stats_enabled';
+
+const PROGRAMS: readonly { name: string; what: string }[] = [
+  { name: 'prim_empty', what: 'nothing: the floor' },
+  { name: 'prim_percpu_array', what: 'one per-CPU array increment (the self counters)' },
+  { name: 'prim_read_head', what: 'one `bpf_skb_load_bytes` of 16 header bytes' },
+  { name: 'prim_clock', what: 'one `bpf_ktime_get_ns`' },
+  { name: 'prim_read_payload', what: "only the payload's first 16 bytes (in a paged fragment)" },
+  { name: 'prim_read_fast', what: "the capture program's one read: 104 bytes, headers and payload start" },
+  { name: 'prim_read_fast_clock', what: 'that read and one clock read: the least per HTTP message' },
+  { name: 'prim_lru_hash', what: 'one LRU hash hit, 40-byte key, and a write (the in-flight map)' },
+  {
+    name: 'prim_percpu_hash',
+    what: 'one per-CPU hash hit, 20-byte key, and a histogram update (the aggregates map)',
+  },
+];
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+requireBpf('bench/kernel-primitives.ts');
+const statsBefore = readFileSync(STATS, 'utf8').trim();
+writeFileSync(STATS, '1');
+try {
+  await using net = await TestNetwork.create();
+  const web = await net.addRoutedPod('web');
+  const nginx = await startNginx(web, 80);
+  const iface = await requireHostInterface(web.ipv4);
+  using object = LoadedObject.load(
+    OBJECT,
+    PROGRAMS.map((p) => p.name),
+  );
+  const fds = PROGRAMS.map((p) => object.programFd(p.name));
+  const ns: number[][] = PROGRAMS.map(() => []);
+  const packets: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = fds.map((_, i) => i);
+    if (round % 2) order.reverse();
+    const attachments = order.map((i) => Attachment.open(fds[i]!, iface.ifindex));
+    try {
+      const before = fds.map((fd) => programStats(fd));
+      await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+      const after = fds.map((fd) => programStats(fd));
+      const runs = after.map((a, i) => Number(a.runCount - before[i]!.runCount));
+      if (runs.some((n) => n !== runs[0]))
+        throw new Error(`the programs saw different packet counts: ${runs}`);
+      packets.push(runs[0]!);
+      after.forEach((a, i) => {
+        ns[i]!.push(Number(a.runTimeNs - before[i]!.runTimeNs) / runs[0]!);
+      });
+    } finally {
+      for (const a of attachments) a.close();
+    }
+    console.error(`round ${round + 1}/${ROUNDS}: ${packets.at(-1)} packets`);
+  }
+  const floor = median(ns[0]!);
+  console.log(
+    `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}; wrk, 2 threads, 16 keep-alive connections, ` +
+      `${SECONDS} s per round, ${ROUNDS} rounds, ${median(packets)} packets per round (median)\n`,
+  );
+  console.log('| program | what it does | ns/packet (median) | range | over the floor | × floor |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  PROGRAMS.forEach((p, i) => {
+    const m = median(ns[i]!);
+    console.log(
+      `| \`${p.name}\` | ${p.what} | ${m.toFixed(1)} | ${Math.min(...ns[i]!).toFixed(0)}–${Math.max(...ns[i]!).toFixed(0)} | ` +
+        `${i === 0 ? '' : `+${(m - floor).toFixed(1)}`} | ${(m / floor).toFixed(2)} |`,
+    );
+  });
+} finally {
+  writeFileSync(STATS, statsBefore);
+}
