@@ -5,6 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   DataPointType,
+  type Histogram,
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
@@ -84,4 +85,73 @@ test('writes the same bytes as the SDK serializer, on the first export and from 
     assert.equal(actual.length, expected.length, `round ${round}: length`);
     assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `round ${round}: bytes differ`);
   }
+});
+
+function assertSameBytes(request: ResourceMetrics, what: string): void {
+  const expected = ProtobufMetricsSerializer.serializeRequest(request)!;
+  const actual = CachingMetricsSerializer.serializeRequest(request)!;
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `${what}: bytes differ`);
+}
+
+test('same bytes for what only the SDK makes: min/max, no boundaries, negative and huge integers', () => {
+  const shared = { 'http.request.method': 'GET', 'server.port': 8080 };
+  const histogram = (boundaries: number[], extra: Partial<Histogram>): MetricData => ({
+    descriptor: { name: 'h', description: '', unit: 's', valueType: 1 },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints: [
+      {
+        startTime: [1_764_000_000, 5],
+        endTime: [1_764_000_010, 999_999_999],
+        attributes: shared,
+        value: { buckets: { boundaries, counts: boundaries.map(() => 2).concat([1]) }, count: 7, ...extra },
+      },
+    ],
+  });
+  const ints: MetricData = {
+    descriptor: { name: 'i', description: 'ints', unit: '', valueType: 0 },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.SUM,
+    isMonotonic: false,
+    dataPoints: [-1, -(2 ** 40), 2 ** 53 + 2, 2 ** 32, 0].map((value, i) => ({
+      startTime: [1, 0],
+      endTime: [2, i],
+      attributes: { i },
+      value,
+    })),
+  };
+  const resource = resourceFromAttributes({ 'service.name': 'owlk8s' });
+  // The same attribute object with other boundaries: the cached boundaries must not be reused.
+  for (const [what, metric] of [
+    ['boundaries, min and max', histogram([0.1, 1], { sum: 3.5, min: 0.01, max: 9 })],
+    ['other boundaries, same attributes', histogram([0.5], { sum: 0 })],
+    ['no boundaries, no sum', histogram([], {})],
+  ] as const) {
+    assertSameBytes(
+      { resource, scopeMetrics: [{ scope: { name: 's', version: '1' }, metrics: [metric, ints] }] },
+      what,
+    );
+  }
+});
+
+test('same bytes for 3,000 points in one request (the reused size table grows)', () => {
+  const dataPoints = Array.from({ length: 3000 }, (_, i) => ({
+    startTime: [1_764_000_000, 0] as [number, number],
+    endTime: [1_764_000_060, i] as [number, number],
+    attributes: { 'k8s.pod.name': `pod-${i}`, n: i },
+    value: i * 0.5,
+  }));
+  const gauge: MetricData = {
+    descriptor: { name: 'g', description: '', unit: '', valueType: 1 },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints,
+  };
+  const request: ResourceMetrics = {
+    resource: resourceFromAttributes({ 'service.name': 'owlk8s' }),
+    scopeMetrics: [{ scope: { name: 's' }, metrics: [gauge] }],
+  };
+  assertSameBytes(request, 'first');
+  assertSameBytes(request, 'from the caches');
 });
