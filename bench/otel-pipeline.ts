@@ -17,10 +17,10 @@ import { CachingMetricsSerializer } from '../packages/otel/src/otlp-serializer.t
 import { ZERO_SELF } from '../packages/otel/test/fixtures.ts';
 
 const timings = { producer: [] as number[], serialize: [] as number[] };
-const serializeRequest = CachingMetricsSerializer.serializeRequest;
-(CachingMetricsSerializer as { serializeRequest: typeof serializeRequest }).serializeRequest = (request) => {
+const serializeRequest = CachingMetricsSerializer.prototype.serializeRequest;
+CachingMetricsSerializer.prototype.serializeRequest = function (this: CachingMetricsSerializer, request) {
   const t0 = performance.now();
-  const bytes = serializeRequest(request);
+  const bytes = serializeRequest.call(this, request);
   timings.serialize.push(performance.now() - t0);
   return bytes;
 };

@@ -81,7 +81,7 @@ test('writes the same bytes as the SDK serializer, on the first export and from 
       ],
     };
     const expected = ProtobufMetricsSerializer.serializeRequest(request)!;
-    const actual = CachingMetricsSerializer.serializeRequest(request)!;
+    const actual = new CachingMetricsSerializer().serializeRequest(request)!;
     assert.equal(actual.length, expected.length, `round ${round}: length`);
     assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `round ${round}: bytes differ`);
   }
@@ -89,7 +89,7 @@ test('writes the same bytes as the SDK serializer, on the first export and from 
 
 function assertSameBytes(request: ResourceMetrics, what: string): void {
   const expected = ProtobufMetricsSerializer.serializeRequest(request)!;
-  const actual = CachingMetricsSerializer.serializeRequest(request)!;
+  const actual = new CachingMetricsSerializer().serializeRequest(request)!;
   assert.equal(actual.length, expected.length, `${what}: length`);
   assert.ok(Buffer.from(actual).equals(Buffer.from(expected)), `${what}: bytes differ`);
 }
@@ -154,4 +154,83 @@ test('same bytes for 3,000 points in one request (the reused size table grows)',
   };
   assertSameBytes(request, 'first');
   assertSameBytes(request, 'from the caches');
+});
+
+/** A request of about 100 kB (above the size from which buffers are reused); `value` varies its bytes. */
+function bigRequest(value: number, points = 400): ResourceMetrics {
+  const gauge: MetricData = {
+    descriptor: { name: 'g', description: '', unit: '', valueType: 1 },
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPointType: DataPointType.GAUGE,
+    dataPoints: Array.from({ length: points }, (_, i) => ({
+      startTime: [1_764_000_000, 0] as [number, number],
+      endTime: [1_764_000_060, 0] as [number, number],
+      attributes: padded[i]!,
+      value: value + i,
+    })),
+  };
+  return { resource: bigResource, scopeMetrics: [{ scope: { name: 's' }, metrics: [gauge] }] };
+}
+const padded = Array.from({ length: 1000 }, (_, i) => ({ 'k8s.pod.name': `pod-${i}`, pad: 'x'.repeat(200) }));
+const bigResource = resourceFromAttributes({ 'service.name': 'owlk8s' });
+
+test('a released lease gives its buffer to the next export; held, unleased or not reusing: a new one', () => {
+  const sdk = (r: ResourceMetrics) => Buffer.from(ProtobufMetricsSerializer.serializeRequest(r)!);
+  const serializer = new CachingMetricsSerializer({ reuseOutput: true });
+
+  const first = serializer.lease();
+  const a = serializer.serializeRequest(bigRequest(1))!;
+  first.close();
+  assert.ok(a.length > 64 * 1024, `${a.length} bytes`);
+  assert.ok(Buffer.from(a).equals(sdk(bigRequest(1))));
+
+  // Still held: the next export must not write into it.
+  const second = serializer.lease();
+  const b = serializer.serializeRequest(bigRequest(2))!;
+  second.close();
+  assert.notEqual(b.buffer, a.buffer);
+  assert.ok(Buffer.from(a).equals(sdk(bigRequest(1))), 'the held buffer is unchanged');
+
+  first.release();
+  const third = serializer.lease();
+  const c = serializer.serializeRequest(bigRequest(3))!;
+  third.close();
+  assert.equal(c.buffer, a.buffer, 'the released buffer is written again');
+  assert.ok(Buffer.from(c).equals(sdk(bigRequest(3))));
+  third.release();
+
+  // Serialised outside a lease (or after close): never given back, never reused.
+  const d = serializer.serializeRequest(bigRequest(4))!;
+  const fourth = serializer.lease();
+  const e = serializer.serializeRequest(bigRequest(5))!;
+  fourth.close();
+  const f = serializer.serializeRequest(bigRequest(6))!;
+  fourth.release();
+  assert.equal(e.buffer, c.buffer);
+  assert.notEqual(d.buffer, c.buffer);
+  assert.notEqual(f.buffer, c.buffer);
+  assert.ok(Buffer.from(f).equals(sdk(bigRequest(6))));
+
+  // Far smaller than the spare (under half of it): a buffer of its own, not the big one.
+  const big = serializer.lease();
+  const h = serializer.serializeRequest(bigRequest(7, 1000))!;
+  big.close();
+  big.release();
+  const small = serializer.lease();
+  const g = serializer.serializeRequest(bigRequest(8))!;
+  small.close();
+  assert.ok(g.length > 64 * 1024 && 2 * g.length < h.length, `${g.length} and ${h.length} bytes`);
+  assert.notEqual(g.buffer, h.buffer);
+  assert.ok(Buffer.from(g).equals(sdk(bigRequest(8))));
+  small.release();
+
+  const noReuse = new CachingMetricsSerializer();
+  const buffers = [1, 2].map((value) => {
+    const lease = noReuse.lease();
+    const bytes = noReuse.serializeRequest(bigRequest(value))!;
+    lease.close();
+    lease.release();
+    return bytes.buffer;
+  });
+  assert.notEqual(buffers[0], buffers[1]);
 });
