@@ -5,25 +5,19 @@
 // ns per packet. Each round attaches the two in the opposite order of the last (the second to run on
 // a packet finds it warmer in cache), and takes the deltas over one wrk run; medians over rounds.
 // Run: node bench/kernel-cost.ts [rounds=9] [seconds=5]   (goal: ratio <= 2.0)
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { requireBpf, sleep, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
-import { Attachment, Capture, LoadedObject, programStats, requireHostInterface } from '@owlk8s/ebpf';
+import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
+import { Attachment, Capture, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
+import { enableBpfStats, measurePrograms } from './lib/program-runs.ts';
+import { median } from './lib/stats.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 9);
 const SECONDS = Number(process.argv[3] ?? 5);
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
-
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 requireBpf('bench/kernel-cost.ts');
-const statsBefore = readFileSync(STATS, 'utf8').trim();
-writeFileSync(STATS, '1');
+const restoreStats = enableBpfStats();
 try {
   await using net = await TestNetwork.create();
   const web = await net.addRoutedPod('web');
@@ -43,30 +37,19 @@ try {
         : Attachment.open(capture.programFd, iface.ifindex);
     using _a = attach(first);
     using _b = attach(first === 'empty' ? 'capture' : 'empty');
-    const e0 = programStats(emptyFd);
-    const c0 = programStats(capture.programFd);
     const r0 = capture.readSelf().requests;
-    const w = await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
-    // The connections' last packets (FIN, ACK) trail wrk's exit; let them pass before reading.
-    await sleep(500);
-    const e1 = programStats(emptyFd);
-    const c1 = programStats(capture.programFd);
+    let wrkRequests = 0;
+    const [e, c] = await measurePrograms([emptyFd, capture.programFd], async () => {
+      wrkRequests = (
+        await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS })
+      ).requests;
+    });
     const requests = Number(capture.readSelf().requests - r0);
-    const packets = Number(c1.runCount - c0.runCount);
-    const emptyPackets = Number(e1.runCount - e0.runCount);
-    // Read one after the other, the two may still differ by a straggler or two.
-    if (Math.abs(packets - emptyPackets) > packets / 1000) {
-      throw new Error(`the two programs saw different packet counts: ${packets} and ${emptyPackets}`);
-    }
-    const row = {
-      empty: Number(e1.runTimeNs - e0.runTimeNs) / emptyPackets,
-      capture: Number(c1.runTimeNs - c0.runTimeNs) / packets,
-      packets,
-      requests,
-    };
+    const packets = c!.packets;
+    const row = { empty: e!.nsPerPacket, capture: c!.nsPerPacket, packets, requests };
     rows.push(row);
     console.error(
-      `round ${round + 1}/${ROUNDS} (${first} first): ${packets} packets, ${requests} requests counted, wrk ${w.requests}; ` +
+      `round ${round + 1}/${ROUNDS} (${first} first): ${packets} packets, ${requests} requests counted, wrk ${wrkRequests}; ` +
         `empty ${row.empty.toFixed(1)} ns, capture ${row.capture.toFixed(1)} ns`,
     );
   }
@@ -84,5 +67,5 @@ try {
     `rounds: ${JSON.stringify(rows.map((r) => ({ ...r, empty: +r.empty.toFixed(1), capture: +r.capture.toFixed(1) })))}`,
   );
 } finally {
-  writeFileSync(STATS, statsBefore);
+  restoreStats();
 }

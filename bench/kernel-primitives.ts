@@ -6,15 +6,15 @@
 // It answers: how close to the empty filter can any program get that reads each packet's first
 // payload bytes and times each HTTP message?
 // Run: node bench/kernel-primitives.ts [rounds=9] [seconds=3]
-import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
-import { requireBpf, sleep, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
-import { Attachment, LoadedObject, programStats, requireHostInterface } from '@owlk8s/ebpf';
+import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
+import { Attachment, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
+import { enableBpfStats, measurePrograms } from './lib/program-runs.ts';
+import { median } from './lib/stats.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 9);
 const SECONDS = Number(process.argv[3] ?? 3);
 const OBJECT = new URL('../bpf/build/primitives.bpf.o', import.meta.url).pathname;
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
 const PROGRAMS: readonly { name: string; what: string }[] = [
   { name: 'prim_empty', what: 'nothing: the floor' },
@@ -31,14 +31,8 @@ const PROGRAMS: readonly { name: string; what: string }[] = [
   },
 ];
 
-const median = (xs: readonly number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 requireBpf('bench/kernel-primitives.ts');
-const statsBefore = readFileSync(STATS, 'utf8').trim();
-writeFileSync(STATS, '1');
+const restoreStats = enableBpfStats();
 try {
   await using net = await TestNetwork.create();
   const web = await net.addRoutedPod('web');
@@ -56,18 +50,12 @@ try {
     if (round % 2) order.reverse();
     const attachments = order.map((i) => Attachment.open(fds[i]!, iface.ifindex));
     try {
-      const before = fds.map((fd) => programStats(fd));
-      await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
-      // The connections' last packets (FIN, ACK) trail wrk's exit; let them pass before reading.
-      await sleep(500);
-      const after = fds.map((fd) => programStats(fd));
-      const runs = after.map((a, i) => Number(a.runCount - before[i]!.runCount));
-      // Read one after another, the programs may still differ by a straggler or two.
-      if (Math.max(...runs) - Math.min(...runs) > Math.max(...runs) / 1000)
-        throw new Error(`the programs saw different packet counts: ${runs}`);
-      packets.push(runs[0]!);
-      after.forEach((a, i) => {
-        ns[i]!.push(Number(a.runTimeNs - before[i]!.runTimeNs) / runs[i]!);
+      const runs = await measurePrograms(fds, async () => {
+        await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+      });
+      packets.push(runs[0]!.packets);
+      runs.forEach((r, i) => {
+        ns[i]!.push(r.nsPerPacket);
       });
     } finally {
       for (const a of attachments) a.close();
@@ -89,5 +77,5 @@ try {
     );
   });
 } finally {
-  writeFileSync(STATS, statsBefore);
+  restoreStats();
 }

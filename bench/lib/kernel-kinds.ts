@@ -6,9 +6,8 @@
 // and non-HTTP TCP (a ping-pong echo over 16 keep-alive connections, small messages like the HTTP
 // ones). The kinds take turns within every round, so a noisy minute hits all of them.
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { Attachment, Capture, LoadedObject, programStats, requireHostInterface } from '@owlk8s/ebpf';
+import { Attachment, Capture, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
 import { wrk } from '../../test/harness/clients.ts';
 import { sleep } from '../../test/harness/exec.ts';
 import { TestNetwork } from '../../test/harness/network.ts';
@@ -16,11 +15,11 @@ import { requireBpf } from '../../test/harness/privileges.ts';
 import { startNginx } from '../../test/harness/servers.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
 import { table } from './markdown.ts';
+import { enableBpfStats, measurePrograms } from './program-runs.ts';
 import { formatSummary, pairRatios, summarize } from './stats.ts';
 
 const EMPTY_OBJECT = new URL('../../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const ECHO = new URL('./echo.ts', import.meta.url).pathname;
-const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 const KINDS = ['keep-alive HTTP', 'new connection per request', 'non-HTTP TCP'] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -38,8 +37,7 @@ export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchRe
   requireBpf('bench kernel-kinds');
   const ROUNDS = quick ? 2 : 7;
   const SECONDS = quick ? 2 : 4;
-  const statsBefore = readFileSync(STATS, 'utf8').trim();
-  writeFileSync(STATS, '1');
+  const restoreStats = enableBpfStats();
   const rounds: Round[] = [];
   try {
     await using net = await TestNetwork.create();
@@ -78,30 +76,22 @@ export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchRe
           const open = (fd: number) => Attachment.open(fd, iface.ifindex);
           using _a = open(emptyFirst ? emptyFd : capture.programFd);
           using _b = open(emptyFirst ? capture.programFd : emptyFd);
-          const e0 = programStats(emptyFd);
-          const c0 = programStats(capture.programFd);
           const r0 = capture.readSelf().requests;
-          const t0 = performance.now();
-          await traffic(kind);
-          const elapsedS = (performance.now() - t0) / 1000;
-          // The connections' last packets (FIN, ACK) trail the client's exit; let them pass.
-          await sleep(500);
-          const e1 = programStats(emptyFd);
-          const c1 = programStats(capture.programFd);
-          const packets = Number(c1.runCount - c0.runCount);
-          const emptyPackets = Number(e1.runCount - e0.runCount);
-          // Read one after the other, the two may still differ by a straggler or two.
-          if (Math.abs(packets - emptyPackets) > packets / 1000) {
-            throw new Error(`the two programs saw different packet counts: ${packets} and ${emptyPackets}`);
-          }
+          let elapsedS = 0;
+          const [e, c] = await measurePrograms([emptyFd, capture.programFd], async () => {
+            const t0 = performance.now();
+            await traffic(kind);
+            elapsedS = (performance.now() - t0) / 1000;
+          });
+          const packets = c!.packets;
           const r: Round = {
             kind,
             round,
             packets,
             packetsPerSecond: packets / elapsedS,
             requests: Number(capture.readSelf().requests - r0),
-            emptyNs: Number(e1.runTimeNs - e0.runTimeNs) / emptyPackets,
-            captureNs: Number(c1.runTimeNs - c0.runTimeNs) / packets,
+            emptyNs: e!.nsPerPacket,
+            captureNs: c!.nsPerPacket,
           };
           rounds.push(r);
           log(
@@ -113,7 +103,7 @@ export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchRe
       echo.kill();
     }
   } finally {
-    writeFileSync(STATS, statsBefore);
+    restoreStats();
   }
   const summaries = KINDS.map((kind) => {
     const rs = rounds.filter((r) => r.kind === kind);
