@@ -57,7 +57,7 @@ function pod(i: number): PodTarget {
 /** 100 series per pod (server and client × 5 methods × 10 statuses); every bucket grows each collection. */
 function snapshot(pods: number, round: number): Snapshot {
   const aggregates: Aggregate[] = [];
-  const per = BigInt(round + 1);
+  const per = round + 1;
   for (let t = 0; t < pods; t++) {
     for (const role of ['server', 'client'] as const) {
       for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as HttpMethod[]) {
@@ -69,8 +69,8 @@ function snapshot(pods: number, round: number): Snapshot {
             method,
             statusCode,
             httpMinor: 1,
-            count: per * 15n,
-            durationSumNs: per * 15n * 30_000_000n,
+            count: per * 15,
+            durationSumNs: BigInt(per * 15) * 30_000_000n,
             bucketCounts: BOUNDARIES_NS.map(() => per).concat([per]),
           });
         }

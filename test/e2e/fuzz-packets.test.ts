@@ -251,7 +251,7 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
   // The self counters add up: every run seen; every final response matched is one count.
   const self = snap.self;
   assert.equal(self.packets, BigInt(runs), 'packets');
-  const countedAll = snap.aggregates.reduce((n, a) => n + a.count, 0n);
+  const countedAll = BigInt(snap.aggregates.reduce((n, a) => n + a.count, 0));
   assert.equal(
     self.responses - self.unmatchedResponses - (self.informational ?? 0n),
     countedAll,

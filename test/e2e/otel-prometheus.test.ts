@@ -70,9 +70,9 @@ before(async () => {
     method: 'GET',
     statusCode: 200,
     httpMinor: 1,
-    count: 13n,
+    count: 13,
     durationSumNs: 1_234_000_000n,
-    bucketCounts: [7n, 3n, 2n, 0n, 1n],
+    bucketCounts: [7, 3, 2, 0, 1],
   };
   const snapshot: Snapshot = {
     monotonicNs: 1n,

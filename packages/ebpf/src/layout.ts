@@ -263,21 +263,31 @@ export function decodeAggKey(b: Buffer, at = 0): AggKey {
 }
 
 export interface AggValue {
-  count: bigint;
+  count: number;
   sumNs: bigint;
-  buckets: bigint[];
+  buckets: number[];
 }
 
-/** Sums one per-CPU value: ncpu copies, each rounded up to 8 bytes, starting at `at`. */
+/** A u64 counter as a number: exact below 2^53, which a count of requests never reaches. */
+function u64Number(b: Buffer, at: number): number {
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x100000000;
+}
+
+/**
+ * Sums one per-CPU value: ncpu copies, each rounded up to 8 bytes, starting at `at`. Counts are
+ * summed as numbers (no allocation per counter), the nanosecond sum as bigint (it can pass 2^53).
+ */
 export function decodeAggPerCpu(b: Buffer, at: number, ncpu: number, nbuckets: number): AggValue {
-  const v: AggValue = { count: 0n, sumNs: 0n, buckets: new Array<bigint>(nbuckets).fill(0n) };
+  const buckets = new Array<number>(nbuckets).fill(0);
+  let count = 0;
+  let sumNs = 0n;
   for (let c = 0; c < ncpu; c++) {
     const base = at + c * AGG_LAYOUT.size;
-    v.count += b.readBigUInt64LE(base);
-    v.sumNs += b.readBigUInt64LE(base + 8);
-    for (let i = 0; i < nbuckets; i++) v.buckets[i]! += b.readBigUInt64LE(base + 16 + 8 * i);
+    count += u64Number(b, base);
+    sumNs += b.readBigUInt64LE(base + 8);
+    for (let i = 0; i < nbuckets; i++) buckets[i]! += u64Number(b, base + 16 + 8 * i);
   }
-  return v;
+  return { count, sumNs, buckets };
 }
 
 export function decodeSelfPerCpu(b: Buffer, ncpu: number): Record<SelfField, bigint> {

@@ -38,13 +38,15 @@ function red(aggs: readonly Aggregate[], role: Role, nbuckets: number): Red {
   let durationSumNs = 0n;
   for (const a of aggs) {
     if (a.role !== role) continue;
-    requests += a.count;
+    // The seed's figures are Go uint64s: bigint here, whatever the snapshot carries.
+    const count = BigInt(a.count);
+    requests += count;
     durationSumNs += a.durationSumNs;
-    if (a.statusCode >= 400 && a.statusCode < 500) clientErrors += a.count;
-    if (a.statusCode >= 500 && a.statusCode < 600) serverErrors += a.count;
-    byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0n) + a.count);
+    if (a.statusCode >= 400 && a.statusCode < 500) clientErrors += count;
+    if (a.statusCode >= 500 && a.statusCode < 600) serverErrors += count;
+    byStatus.set(a.statusCode, (byStatus.get(a.statusCode) ?? 0n) + count);
     a.bucketCounts.forEach((c, i) => {
-      bucketCounts[i]! += c;
+      bucketCounts[i]! += BigInt(c);
     });
   }
   return { requests, clientErrors, serverErrors, durationSumNs, byStatus, bucketCounts };

@@ -1,6 +1,8 @@
 // The typed record of what the kernel counted, read in one pass over the maps. This is the
 // contract between packages/ebpf (producer) and packages/otel (consumer): plain readonly data,
-// bigint wherever a kernel counter can pass 2^53.
+// bigint wherever a kernel counter can pass 2^53. Request counts are numbers: 2^53 requests is 28
+// years at 10 million a second, and a number costs no allocation (a snapshot holds 17 of them per
+// aggregate); a sum of nanoseconds passes 2^53 after 104 days of summed durations, so it is bigint.
 
 /** Which side of a request the monitored pod was on. */
 export type Role = 'server' | 'client';
@@ -31,11 +33,12 @@ export interface Aggregate {
   readonly statusCode: number;
   /** HTTP minor version of the response: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly httpMinor: 0 | 1;
-  readonly count: bigint;
+  /** Requests counted (an integer, exact below 2^53). */
+  readonly count: number;
   /** Sum of durations in nanoseconds, first request packet to first response packet. */
   readonly durationSumNs: bigint;
   /** Per-bucket counts, boundaries.length + 1 of them; bucket i holds d <= boundariesNs[i]. */
-  readonly bucketCounts: readonly bigint[];
+  readonly bucketCounts: readonly number[];
 }
 
 /** Requests in flight (seen, not yet answered) per target, role and method. */

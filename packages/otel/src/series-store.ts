@@ -236,7 +236,7 @@ export class SeriesStore {
         };
         target.kernel.set(key, entry);
       }
-      const count = Number(aggregate.count);
+      const count = aggregate.count;
       if (count === entry.count) continue;
       // A running total that went down was reset in the kernel (map entry evicted and re-created):
       // everything it holds now is new.
@@ -250,7 +250,7 @@ export class SeriesStore {
         addSeed(target.seed, interval, aggregate.statusCode, addCount, addSumNs);
       const buckets = aggregate.bucketCounts;
       for (let i = 0; i < bucketCount; i++) {
-        const value = Number(buckets[i]);
+        const value = buckets[i]!;
         series.buckets[i]! += reset ? value : value - entry.buckets[i]!;
         entry.buckets[i] = value;
       }

@@ -50,7 +50,7 @@ export interface AggregateSpec {
 }
 
 export function aggregate(spec: AggregateSpec): Aggregate {
-  const buckets = spec.buckets.map(BigInt);
+  const buckets = [...spec.buckets];
   return {
     targetId: spec.targetId,
     role: spec.role ?? 'server',
@@ -58,7 +58,7 @@ export function aggregate(spec: AggregateSpec): Aggregate {
     method: spec.method ?? 'GET',
     statusCode: spec.statusCode ?? 200,
     httpMinor: spec.httpMinor ?? 1,
-    count: buckets.reduce((a, b) => a + b, 0n),
+    count: buckets.reduce((a, b) => a + b, 0),
     durationSumNs: spec.sumNs,
     bucketCounts: buckets,
   };

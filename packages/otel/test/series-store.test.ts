@@ -58,7 +58,7 @@ test('aggregates of unknown targets wait (nothing lost: the next snapshot holds 
 test('a wrong number of bucket counts is reported, not applied, and does not stop the others', () => {
   const s = store();
   s.setTarget(1, pod('a'), T0);
-  const bad = { ...aggregate({ targetId: 1, buckets: buckets({ 0: 1 }), sumNs: 1n }), bucketCounts: [1n] };
+  const bad = { ...aggregate({ targetId: 1, buckets: buckets({ 0: 1 }), sumNs: 1n }), bucketCounts: [1] };
   const good = aggregate({ targetId: 1, statusCode: 404, buckets: buckets({ 0: 1 }), sumNs: 1n });
   const result = s.record(snapshot([bad, good], new Date(T0)));
   assert.equal(result.applied, 1);
