@@ -2,7 +2,7 @@
 // producer's data to the exporter as it is (no views, no temporality conversion, no cardinality
 // limit), so temporality is done here: one producer per reader, each with its own memory of what
 // it last exported.
-import type { HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
@@ -20,6 +20,7 @@ import {
   METRIC_HTTP_SERVER_REQUEST_DURATION,
 } from '@opentelemetry/semantic-conventions';
 import type { PipelineState } from './pipeline-state.ts';
+import { ENCODING_CACHE } from './otlp-serializer.ts';
 import { activeRequestsMetrics, type SeedExported, seedMetrics } from './pod-metrics.ts';
 import type { MetricIndex, SeedRow, Series, SeriesStore } from './series-store.ts';
 
@@ -45,24 +46,42 @@ const DESCRIPTIONS: readonly [string, string] = [
   'Duration of HTTP client requests, measured in the kernel at the pod interface.',
 ];
 
-/** What a delta producer exported last for one series. */
-interface Exported {
-  count: number;
-  sumNs: bigint;
-  buckets: number[];
-  time: HrTime;
+/**
+ * One series' point as this producer hands it out, reused from one collection to the next: every
+ * reader serialises synchronously in its exporter, before its producer collects again, so
+ * rewriting the same objects is safe, and 10,000 series cost no new objects per collection. For a
+ * delta producer it also remembers what it exported last.
+ */
+interface PointSlot {
+  readonly point: ReusedPoint;
+  /** Delta only: the totals at the last export, and its end time (the next point's start). */
+  lastCount: number;
+  lastSumNs: bigint;
+  readonly lastBuckets: number[];
+  lastTime: HrTime | undefined;
+}
+
+/** A histogram point whose times and values this producer rewrites in place. */
+interface ReusedPoint {
+  startTime: HrTime;
+  endTime: HrTime;
+  readonly attributes: Attributes;
+  readonly value: { buckets: { boundaries: number[]; counts: number[] }; count: number; sum: number };
+  /** Filled by the OTLP serializer: the encoded bytes of what never changes (see there). */
+  [ENCODING_CACHE]: unknown;
 }
 
 export class KernelMetricProducer implements MetricProducer {
   readonly #store: SeriesStore;
   readonly #options: KernelProducerOptions;
-  readonly #exported = new Map<Series, Exported>();
+  /** This producer's index into `Series.producerSlots`. */
+  readonly #slot: number;
   readonly #seedExported = new Map<SeedRow, SeedExported>();
 
   constructor(store: SeriesStore, options: KernelProducerOptions) {
     this.#store = store;
     this.#options = options;
-    store.registerProducer();
+    this.#slot = store.registerProducer();
   }
 
   async collect(): Promise<CollectionResult> {
@@ -80,14 +99,11 @@ export class KernelMetricProducer implements MetricProducer {
       const series = entry[1];
       const point = delta
         ? this.#deltaPoint(series, boundaries, endTime)
-        : cumulativePoint(series, boundaries, endTime);
+        : this.#cumulativePoint(series, boundaries, endTime);
       if (point !== undefined) points[series.metric].push(point);
       if (series.removedAtMs !== undefined) finals.push(entry);
     }
-    for (const [key, series] of finals) {
-      this.#exported.delete(series);
-      this.#store.finalExported(key, series);
-    }
+    for (const [key, series] of finals) this.#store.finalExported(key, series);
     const metrics: MetricData[] = [];
     for (const metric of [0, 1] as const) {
       if (points[metric].length > 0) metrics.push(this.#metricData(metric, points[metric]));
@@ -117,80 +133,68 @@ export class KernelMetricProducer implements MetricProducer {
     };
   }
 
-  /** Exactly what happened since this producer last exported the series; nothing when nothing did. */
-  #deltaPoint(series: Series, boundaries: number[], endTime: HrTime): DataPoint<Histogram> | undefined {
-    const last = this.#exported.get(series);
-    if (last === undefined) {
-      if (series.count === 0) return undefined;
-      this.#exported.set(series, {
-        count: series.count,
-        sumNs: series.sumNs,
-        buckets: series.buckets.slice(),
-        time: endTime,
-      });
-      return histogramPoint(
-        series,
-        boundaries,
-        series.startTime,
-        endTime,
-        series.count,
-        series.sumNs,
-        series.buckets,
-      );
-    }
-    if (series.count === last.count) return undefined;
-    const counts = new Array<number>(series.buckets.length);
-    for (let i = 0; i < counts.length; i++) {
-      counts[i] = series.buckets[i]! - last.buckets[i]!;
-      last.buckets[i] = series.buckets[i]!;
-    }
-    const point = histogramPoint(
-      series,
-      boundaries,
-      last.time,
-      endTime,
-      series.count - last.count,
-      series.sumNs - last.sumNs,
-      counts,
-    );
-    last.count = series.count;
-    last.sumNs = series.sumNs;
-    last.time = endTime;
+  /** The series' totals since its start time; nothing before its first request. */
+  #cumulativePoint(series: Series, boundaries: number[], endTime: HrTime): ReusedPoint | undefined {
+    if (series.count === 0) return undefined;
+    const slot = this.#slotOf(series, boundaries);
+    const point = slot.point;
+    point.startTime = series.startTime;
+    point.endTime = endTime;
+    const value = point.value;
+    value.count = series.count;
+    value.sum = Number(series.sumNs) / 1e9;
+    value.buckets.boundaries = boundaries;
+    const counts = value.buckets.counts;
+    const buckets = series.buckets;
+    for (let i = 0; i < buckets.length; i++) counts[i] = buckets[i]!;
     return point;
   }
-}
 
-function cumulativePoint(
-  series: Series,
-  boundaries: number[],
-  endTime: HrTime,
-): DataPoint<Histogram> | undefined {
-  if (series.count === 0) return undefined;
-  return histogramPoint(
-    series,
-    boundaries,
-    series.startTime,
-    endTime,
-    series.count,
-    series.sumNs,
-    series.buckets.slice(),
-  );
-}
+  /** Exactly what happened since this producer last exported the series; nothing when nothing did. */
+  #deltaPoint(series: Series, boundaries: number[], endTime: HrTime): ReusedPoint | undefined {
+    const slot = this.#slotOf(series, boundaries);
+    if (series.count === slot.lastCount) return undefined;
+    const point = slot.point;
+    // The first point of a series starts with it; later ones where the previous one ended.
+    point.startTime = slot.lastTime ?? series.startTime;
+    point.endTime = endTime;
+    const value = point.value;
+    value.count = series.count - slot.lastCount;
+    value.sum = Number(series.sumNs - slot.lastSumNs) / 1e9;
+    value.buckets.boundaries = boundaries;
+    const counts = value.buckets.counts;
+    const buckets = series.buckets;
+    const last = slot.lastBuckets;
+    for (let i = 0; i < buckets.length; i++) {
+      counts[i] = buckets[i]! - last[i]!;
+      last[i] = buckets[i]!;
+    }
+    slot.lastCount = series.count;
+    slot.lastSumNs = series.sumNs;
+    slot.lastTime = endTime;
+    return point;
+  }
 
-function histogramPoint(
-  series: Series,
-  boundaries: number[],
-  startTime: HrTime,
-  endTime: HrTime,
-  count: number,
-  sumNs: bigint,
-  counts: number[],
-): DataPoint<Histogram> {
-  return {
-    startTime,
-    endTime,
-    attributes: series.attributes,
-    // No min/max: the kernel keeps neither, and a made-up one would be wrong.
-    value: { buckets: { boundaries, counts }, count, sum: Number(sumNs) / 1e9 },
-  };
+  #slotOf(series: Series, boundaries: number[]): PointSlot {
+    let slot = series.producerSlots[this.#slot] as PointSlot | undefined;
+    if (slot === undefined) {
+      const n = series.buckets.length;
+      slot = {
+        point: {
+          startTime: series.startTime,
+          endTime: series.startTime,
+          attributes: series.attributes,
+          // No min/max: the kernel keeps neither, and a made-up one would be wrong.
+          value: { buckets: { boundaries, counts: new Array<number>(n).fill(0) }, count: 0, sum: 0 },
+          [ENCODING_CACHE]: undefined,
+        },
+        lastCount: 0,
+        lastSumNs: 0n,
+        lastBuckets: new Array<number>(n).fill(0),
+        lastTime: undefined,
+      };
+      series.producerSlots[this.#slot] = slot;
+    }
+    return slot;
+  }
 }

@@ -43,6 +43,21 @@ interface Nanos {
 }
 const nanosCache = new WeakMap<HrTime, Nanos>();
 
+/**
+ * A point object that lives across exports (the kernel producer reuses one per series) may carry
+ * this property: the serializer keeps the point's encoded tail in it, a property read where the
+ * WeakMap by attributes costs a hash lookup per point and export. Checked against the point's
+ * attributes and boundaries before use, so a stale entry is never written.
+ */
+export const ENCODING_CACHE: unique symbol = Symbol('owlk8s.otlp.encodingCache');
+interface CachingPoint {
+  [ENCODING_CACHE]?: unknown;
+}
+interface PointTail {
+  readonly attributes: Attributes;
+  readonly tail: HistogramTail;
+}
+
 /** An export's hold on the output buffer it was serialised into; see `CachingMetricsSerializer.lease`. */
 export interface OutputLease {
   /** Nothing reads the buffer any more: the next export may write into it. */
@@ -241,7 +256,7 @@ function numberPointSize(p: DataPoint<number>): number {
 
 function histogramPointSize(p: DataPoint<Histogram>): number {
   const h = p.value;
-  const tail = histogramTail(p.attributes, h.buckets.boundaries);
+  const tail = pointTail(p, h.buckets.boundaries);
   plan.tails.push(tail);
   let size = POINT_FIXED_SIZE + tail.length;
   if (h.sum !== undefined) size += 9;
@@ -297,7 +312,14 @@ class Writer {
   }
 
   nanos(time: HrTime): void {
-    const n = nanosOf(time);
+    // Most points of an export share their end time, and a target's points their start time.
+    let n: Nanos;
+    if (time === lastTime) n = lastNanos;
+    else {
+      n = nanosOf(time);
+      lastTime = time;
+      lastNanos = n;
+    }
     this.view.setUint32(this.pos, n.lo, true);
     this.view.setUint32(this.pos + 4, n.hi, true);
     this.pos += 8;
@@ -446,6 +468,22 @@ function nanosOf(time: HrTime): Nanos {
     nanosCache.set(time, n);
   }
   return n;
+}
+
+let lastTime: HrTime | undefined;
+let lastNanos: Nanos = { lo: 0, hi: 0 };
+
+/** The point's tail from its own cache when it has one (see ENCODING_CACHE), else by attributes. */
+function pointTail(p: DataPoint<Histogram>, boundaries: number[]): Uint8Array {
+  if (!(ENCODING_CACHE in p)) return histogramTail(p.attributes, boundaries);
+  const point = p as CachingPoint;
+  const cached = point[ENCODING_CACHE] as PointTail | undefined;
+  if (cached !== undefined && cached.attributes === p.attributes && cached.tail.boundaries === boundaries) {
+    return cached.tail.bytes;
+  }
+  const bytes = histogramTail(p.attributes, boundaries);
+  point[ENCODING_CACHE] = { attributes: p.attributes, tail: { boundaries, bytes } } satisfies PointTail;
+  return bytes;
 }
 
 /** `explicit_bounds` (field 7, packed doubles, when there are any) then the attributes (field 9). */

@@ -30,6 +30,11 @@ export interface Series {
   removedAtMs: number | undefined;
   /** Producers that still owe the final export. */
   pendingFinal: number;
+  /**
+   * What each producer keeps for this series, indexed by the number `registerProducer` gave it: a
+   * property read, where a Map per producer cost a hash lookup per series and collection.
+   */
+  readonly producerSlots: unknown[];
 }
 
 /**
@@ -121,9 +126,12 @@ export class SeriesStore {
     this.#createdAt = millisToHrTime(this.#now());
   }
 
-  /** Each producer registers once, so removed series know how many final exports they owe. */
-  registerProducer(): void {
-    this.#producers++;
+  /**
+   * Each producer registers once, so removed series know how many final exports they owe.
+   * Returns the producer's index into `Series.producerSlots`.
+   */
+  registerProducer(): number {
+    return this.#producers++;
   }
 
   /**
@@ -394,6 +402,7 @@ export class SeriesStore {
       buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
       removedAtMs: undefined,
       pendingFinal: 0,
+      producerSlots: [],
     };
   }
 }

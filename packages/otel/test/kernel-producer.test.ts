@@ -20,11 +20,13 @@ function setup(limit = 2000) {
   return { store, cumulative, delta };
 }
 
+/**
+ * One collection, copied: the producer rewrites its histogram points in place at its next collect
+ * (an exporter serialises them before that), so a test that keeps several collections copies them.
+ */
 async function metrics(producer: KernelMetricProducer): Promise<Map<string, MetricData>> {
-  const result = await producer.collect();
-  return new Map(
-    result.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]),
-  );
+  const result = structuredClone((await producer.collect()).resourceMetrics.scopeMetrics);
+  return new Map(result.flatMap((s) => s.metrics).map((m) => [m.descriptor.name, m]));
 }
 
 const values = (m: MetricData | undefined) => (m?.dataPoints ?? []).map((p) => p.value as number);
