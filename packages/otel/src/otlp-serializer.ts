@@ -56,7 +56,24 @@ interface CachingPoint {
 interface PointTail {
   readonly attributes: Attributes;
   readonly tail: HistogramTail;
+  /**
+   * Where the last export wrote this tail: the buffer's id, which write into that buffer, and the
+   * offset. A reused buffer still holds those bytes at the next write (writing is sequential and
+   * nothing else writes a lent-back buffer), so the tail is skipped, not copied, when it lands at
+   * the same offset again: the common case, the same series in the same order every export.
+   */
+  placedIn: number;
+  placedWrite: number;
+  placedAt: number;
 }
+
+/** Every output buffer's id and how many requests were written into it. */
+interface BufferWrites {
+  readonly id: number;
+  writes: number;
+}
+const bufferWrites = new WeakMap<ArrayBufferLike, BufferWrites>();
+let nextBufferId = 1;
 
 /** An export's hold on the output buffer it was serialised into; see `CachingMetricsSerializer.lease`. */
 export interface OutputLease {
@@ -169,6 +186,8 @@ const plan = {
   sizes: new Int32Array(1024),
   sizeCount: 0,
   tails: [] as Uint8Array[],
+  /** Per histogram point (in tail order), its reusable point's record, or undefined. */
+  placements: [] as (PointTail | undefined)[],
 };
 
 function planSize(size: number): void {
@@ -192,9 +211,10 @@ function encodeRequest(
 ): Uint8Array {
   plan.sizeCount = 0;
   plan.tails.length = 0;
+  plan.placements.length = 0;
   try {
     const total = 1 + delimited(resourceMetricsSize(request));
-    const w = new Writer(total, bufferFor(total));
+    const w = new Writer(total, bufferFor(total), true);
     w.byte(tag(1, 2));
     writeResourceMetrics(w, request);
     if (w.pos !== total) throw new Error(`OTLP serializer: wrote ${w.pos} bytes, planned ${total}`);
@@ -202,6 +222,7 @@ function encodeRequest(
   } finally {
     // The tails belong to series that may be dropped: the scratch must not keep them alive.
     plan.tails.length = 0;
+    plan.placements.length = 0;
   }
 }
 
@@ -249,6 +270,7 @@ const POINT_FIXED_SIZE = 27;
 function numberPointSize(p: DataPoint<number>): number {
   const attributes = encodedAttributes(p.attributes, NUMBER_ATTRS, numberAttributes);
   plan.tails.push(attributes);
+  plan.placements.push(undefined);
   const size = POINT_FIXED_SIZE + attributes.length;
   planSize(size);
   return size;
@@ -258,6 +280,7 @@ function histogramPointSize(p: DataPoint<Histogram>): number {
   const h = p.value;
   const tail = pointTail(p, h.buckets.boundaries);
   plan.tails.push(tail);
+  plan.placements.push(lastPlacement);
   let size = POINT_FIXED_SIZE + tail.length;
   if (h.sum !== undefined) size += 9;
   const counts = h.buckets.counts.length;
@@ -277,9 +300,22 @@ class Writer {
   #nextSize = 0;
   #nextTail = 0;
 
-  constructor(size: number, buffer?: Uint8Array) {
+  /** This buffer's id and the number of this write into it (see PointTail). */
+  readonly bufferId: number;
+  readonly write: number;
+
+  /** `request`: the writer of a whole request, whose buffer may be lent back (see PointTail). */
+  constructor(size: number, buffer?: Uint8Array, request = false) {
     this.buf = buffer ?? newBuffer(size);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    let writes = request ? bufferWrites.get(this.buf.buffer) : undefined;
+    if (writes === undefined || this.buf.byteOffset !== 0) {
+      // Only a whole buffer of its own is ever reused; a pooled slice gets an id nobody matches.
+      writes = { id: nextBufferId++, writes: 0 };
+      if (request && this.buf.byteOffset === 0) bufferWrites.set(this.buf.buffer, writes);
+    }
+    this.bufferId = writes.id;
+    this.write = ++writes.writes;
   }
 
   /** The next planned message size, in the order the sizing pass computed them. */
@@ -287,9 +323,26 @@ class Writer {
     return plan.sizes[this.#nextSize++]!;
   }
 
-  /** The next point's cached tail. */
-  tail(): Uint8Array {
-    return plan.tails[this.#nextTail++]!;
+  /** Writes the next point's cached tail, unless the bytes are already where it goes (PointTail). */
+  tail(): void {
+    const i = this.#nextTail++;
+    const tail = plan.tails[i]!;
+    const placed = plan.placements[i];
+    if (placed === undefined) {
+      this.bytes(tail);
+      return;
+    }
+    if (
+      placed.placedIn !== this.bufferId ||
+      placed.placedWrite !== this.write - 1 ||
+      placed.placedAt !== this.pos
+    ) {
+      this.buf.set(tail, this.pos);
+    }
+    placed.placedIn = this.bufferId;
+    placed.placedWrite = this.write;
+    placed.placedAt = this.pos;
+    this.pos += tail.length;
   }
 
   byte(b: number): void {
@@ -427,7 +480,7 @@ function writeNumberPoint(w: Writer, p: DataPoint<number>, int: boolean): void {
     w.byte(tag(6, 1));
     w.big64(BigInt.asUintN(64, BigInt(Math.trunc(value))));
   }
-  w.bytes(w.tail());
+  w.tail();
 }
 
 function writeHistogramPoint(w: Writer, p: DataPoint<Histogram>): void {
@@ -447,7 +500,7 @@ function writeHistogramPoint(w: Writer, p: DataPoint<Histogram>): void {
     w.varint(8 * counts.length);
     for (let i = 0; i < counts.length; i++) w.fixed64(counts[i]!);
   }
-  w.bytes(w.tail());
+  w.tail();
   if (h.min !== undefined) {
     w.byte(tag(11, 1));
     w.double(h.min);
@@ -473,17 +526,30 @@ function nanosOf(time: HrTime): Nanos {
 let lastTime: HrTime | undefined;
 let lastNanos: Nanos = { lo: 0, hi: 0 };
 
+/** The record of the last point `pointTail` served from its own cache, for the sizing pass. */
+let lastPlacement: PointTail | undefined;
+
 /** The point's tail from its own cache when it has one (see ENCODING_CACHE), else by attributes. */
 function pointTail(p: DataPoint<Histogram>, boundaries: number[]): Uint8Array {
-  if (!(ENCODING_CACHE in p)) return histogramTail(p.attributes, boundaries);
-  const point = p as CachingPoint;
-  const cached = point[ENCODING_CACHE] as PointTail | undefined;
-  if (cached !== undefined && cached.attributes === p.attributes && cached.tail.boundaries === boundaries) {
-    return cached.tail.bytes;
+  if (!(ENCODING_CACHE in p)) {
+    lastPlacement = undefined;
+    return histogramTail(p.attributes, boundaries);
   }
-  const bytes = histogramTail(p.attributes, boundaries);
-  point[ENCODING_CACHE] = { attributes: p.attributes, tail: { boundaries, bytes } } satisfies PointTail;
-  return bytes;
+  const point = p as CachingPoint;
+  let cached = point[ENCODING_CACHE] as PointTail | undefined;
+  if (cached === undefined || cached.attributes !== p.attributes || cached.tail.boundaries !== boundaries) {
+    const bytes = histogramTail(p.attributes, boundaries);
+    cached = {
+      attributes: p.attributes,
+      tail: { boundaries, bytes },
+      placedIn: 0,
+      placedWrite: 0,
+      placedAt: -1,
+    };
+    point[ENCODING_CACHE] = cached;
+  }
+  lastPlacement = cached;
+  return cached.tail.bytes;
 }
 
 /** `explicit_bounds` (field 7, packed doubles, when there are any) then the attributes (field 9). */

@@ -234,3 +234,49 @@ test('a released lease gives its buffer to the next export; held, unleased or no
   });
   assert.notEqual(buffers[0], buffers[1]);
 });
+
+test('a reused buffer and reused points: tails already in place are kept, shifted ones rewritten, bytes as the SDK serializer writes them', async () => {
+  const store = new SeriesStore({
+    cardinalityLimit: 10_000,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 0,
+  });
+  const producer = new KernelMetricProducer(store, {
+    temporality: 'cumulative',
+    scope: { name: '@owlk8s/otel', version: '0.1.0' },
+  });
+  const serializer = new CachingMetricsSerializer({ reuseOutput: true });
+  const resource = resourceFromAttributes({ 'service.name': 'owlk8s' });
+  // 40 pods × 4 series, long labels: well above the size from which the buffer is reused.
+  for (let t = 0; t < 40; t++) {
+    store.setTarget(t, pod(`p${t}`, { labels: { team: 'x'.repeat(300 + t) } }), Date.UTC(2026, 10, 25));
+  }
+  const statuses = [200, 404, 500, 503];
+  let previous: ArrayBufferLike | undefined;
+  for (let round = 1; round <= 5; round++) {
+    // Round 4 removes pod 0: every later tail lands earlier in the buffer and must be copied again.
+    if (round === 4) store.removeTarget(0);
+    const aggs = [];
+    for (let t = round >= 4 ? 1 : 0; t < 40; t++) {
+      for (const statusCode of statuses) {
+        aggs.push(
+          aggregate({ targetId: t, statusCode, buckets: buckets({ 1: round * (t + 1) }), sumNs: 7n }),
+        );
+      }
+    }
+    store.record(snapshot(aggs, new Date(Date.UTC(2026, 10, 25, 0, 0, round))));
+    const request: ResourceMetrics = {
+      resource,
+      scopeMetrics: (await producer.collect()).resourceMetrics.scopeMetrics,
+    };
+    const lease = serializer.lease();
+    const bytes = serializer.serializeRequest(request)!;
+    lease.close();
+    assert.ok(bytes.length > 64 * 1024, `${bytes.length} bytes`);
+    if (previous !== undefined) assert.equal(bytes.buffer, previous, `round ${round}: the buffer is reused`);
+    previous = bytes.buffer;
+    const expected = Buffer.from(ProtobufMetricsSerializer.serializeRequest(request)!);
+    assert.ok(Buffer.from(bytes).equals(expected), `round ${round}: bytes differ`);
+    lease.release();
+  }
+});
