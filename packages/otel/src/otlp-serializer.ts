@@ -364,14 +364,14 @@ class Writer {
     this.pos += 8;
   }
 
-  nanos(time: HrTime): void {
-    // Most points of an export share their end time, and a target's points their start time.
+  /** `memo`: the last time written in this field (start or end), whose nanos are known. */
+  nanos(time: HrTime, memo: TimeMemo): void {
     let n: Nanos;
-    if (time === lastTime) n = lastNanos;
+    if (time === memo.time) n = memo.nanos;
     else {
       n = nanosOf(time);
-      lastTime = time;
-      lastNanos = n;
+      memo.time = time;
+      memo.nanos = n;
     }
     this.view.setUint32(this.pos, n.lo, true);
     this.view.setUint32(this.pos + 4, n.hi, true);
@@ -460,9 +460,9 @@ function writeMetric(w: Writer, metric: MetricData): void {
 
 function writeTimes(w: Writer, start: HrTime, end: HrTime): void {
   w.byte(tag(2, 1));
-  w.nanos(start);
+  w.nanos(start, startMemo);
   w.byte(tag(3, 1));
-  w.nanos(end);
+  w.nanos(end, endMemo);
 }
 
 function writeNumberPoint(w: Writer, p: DataPoint<number>, int: boolean): void {
@@ -523,8 +523,16 @@ function nanosOf(time: HrTime): Nanos {
   return n;
 }
 
-let lastTime: HrTime | undefined;
-let lastNanos: Nanos = { lo: 0, hi: 0 };
+/**
+ * Most points of an export share their end time, and a target's points their start time: one
+ * memo per field saves the WeakMap lookup of nearly every timestamp.
+ */
+interface TimeMemo {
+  time: HrTime | undefined;
+  nanos: Nanos;
+}
+const startMemo: TimeMemo = { time: undefined, nanos: { lo: 0, hi: 0 } };
+const endMemo: TimeMemo = { time: undefined, nanos: { lo: 0, hi: 0 } };
 
 /** The record of the last point `pointTail` served from its own cache, for the sizing pass. */
 let lastPlacement: PointTail | undefined;
