@@ -144,9 +144,10 @@ export class KernelMetricProducer implements MetricProducer {
     value.count = series.count;
     value.sum = Number(series.sumNs) / 1e9;
     value.buckets.boundaries = boundaries;
-    // The series' own array, not a copy: nothing records into it before the exporter has read it
-    // (record runs on a timer, collection and serialisation in one chain of microtasks).
-    value.buckets.counts = series.buckets;
+    // The series' array, not a copy: nothing records into it before the exporter has read it
+    // (record runs on a timer, collection and serialisation in one chain of microtasks), and no
+    // exporter writes the counts it is given.
+    value.buckets.counts = series.buckets as number[];
     return point;
   }
 

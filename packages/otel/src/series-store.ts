@@ -25,7 +25,15 @@ export interface Series {
   readonly overflow: boolean;
   count: number;
   sumNs: bigint;
-  readonly buckets: number[];
+  /**
+   * Per-bucket totals; read-only for everyone else. While one kernel aggregate is the series' only
+   * source and was never reset, its totals are that aggregate's own counts, so this is the
+   * snapshot's array itself (no per-bucket work in `record`); otherwise an array of its own.
+   */
+  buckets: readonly number[];
+  /** The kernel entry that is the series' only source, while it is (identity only). */
+  sole: object | undefined;
+  ownsBuckets: boolean;
   /** Set when its target is removed: exported once more by every producer, then dropped. */
   removedAtMs: number | undefined;
   /** Producers that still owe the final export. */
@@ -57,7 +65,8 @@ export interface SeedRow {
 interface KernelEntry {
   count: number;
   sumNs: bigint;
-  readonly buckets: number[];
+  /** The bucket counts of the last snapshot that changed it (that snapshot's array: never written). */
+  buckets: readonly number[];
   readonly series: Series;
 }
 
@@ -112,6 +121,8 @@ export class SeriesStore {
   #producers = 0;
   #boundariesNs: readonly bigint[] | undefined;
   #boundariesS: number[] = [];
+  /** One bucket count of zero per bucket: the start of every series and kernel entry (never written). */
+  #zeros: readonly number[] = [];
   #lastSnapshotTime: HrTime | undefined;
   readonly #createdAt: HrTime;
 
@@ -236,13 +247,13 @@ export class SeriesStore {
       const key = kernelKey(aggregate);
       let entry = target.kernel.get(key);
       if (entry === undefined) {
-        entry = {
-          count: 0,
-          sumNs: 0n,
-          buckets: new Array<number>(bucketCount).fill(0),
-          series: this.#seriesFor(aggregate, target),
-        };
+        const series = this.#seriesFor(aggregate, target);
+        entry = { count: 0, sumNs: 0n, buckets: this.#zeros, series };
         target.kernel.set(key, entry);
+        // A new series' first source is its only one; a second source (the overflow series, or
+        // methods folded into _OTHER) makes it add up increments in an array of its own.
+        if (series.count === 0 && series.sole === undefined && !series.ownsBuckets) series.sole = entry;
+        else series.sole = undefined;
       }
       const count = aggregate.count;
       if (count === entry.count) continue;
@@ -257,11 +268,21 @@ export class SeriesStore {
       if (aggregate.role === 'server')
         addSeed(target.seed, interval, aggregate.statusCode, addCount, addSumNs);
       const buckets = aggregate.bucketCounts;
-      for (let i = 0; i < bucketCount; i++) {
-        const value = buckets[i]!;
-        series.buckets[i]! += reset ? value : value - entry.buckets[i]!;
-        entry.buckets[i] = value;
+      if (series.sole === entry && !reset) {
+        // Its only source, never reset: the series' totals are the kernel's running totals.
+        series.buckets = buckets;
+      } else {
+        series.sole = undefined;
+        let totals = series.buckets as number[];
+        if (!series.ownsBuckets) {
+          totals = series.buckets.slice();
+          series.buckets = totals;
+          series.ownsBuckets = true;
+        }
+        const last = entry.buckets;
+        for (let i = 0; i < bucketCount; i++) totals[i]! += reset ? buckets[i]! : buckets[i]! - last[i]!;
       }
+      entry.buckets = buckets;
       entry.count = count;
       entry.sumNs = aggregate.durationSumNs;
       applied++;
@@ -354,6 +375,7 @@ export class SeriesStore {
     }
     this.#boundariesNs = boundariesNs;
     this.#boundariesS = boundariesNs.map((ns) => Number(ns) / 1e9);
+    this.#zeros = Object.freeze(new Array<number>(boundariesNs.length + 1).fill(0));
   }
 
   /** The series an aggregate adds to: its own, or the overflow series once the metric is full. */
@@ -399,7 +421,9 @@ export class SeriesStore {
       overflow,
       count: 0,
       sumNs: 0n,
-      buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
+      buckets: this.#zeros,
+      sole: undefined,
+      ownsBuckets: false,
       removedAtMs: undefined,
       pendingFinal: 0,
       producerSlots: [],

@@ -108,3 +108,60 @@ test('a snapshot with changed bucket boundaries is refused whole, with both sets
   assert.match(result.errors[0]!.message, /boundaries changed from \[5000000, .*\] ns to \[1, 2\] ns/);
   assert.equal(only(s).length, 0);
 });
+
+test('series with one source read its counts, series with several add them up; snapshot arrays are never written', () => {
+  // PUT and PATCH are not known methods here: both kernel aggregates fold into one _OTHER series.
+  const s = new SeriesStore({
+    cardinalityLimit: 2,
+    knownMethods: new Set(['GET', 'POST']),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerProducer();
+  s.setTarget(1, pod('a'), T0);
+  const frozen = (spec: Parameters<typeof aggregate>[0]) => {
+    const a = aggregate(spec);
+    return { ...a, bucketCounts: Object.freeze([...a.bucketCounts]) };
+  };
+  const round = (n: number) => [
+    frozen({ targetId: 1, method: 'GET', buckets: buckets({ 0: n }), sumNs: BigInt(n) }),
+    frozen({ targetId: 1, method: 'PUT', buckets: buckets({ 1: n }), sumNs: BigInt(n) }),
+    frozen({ targetId: 1, method: 'PATCH', buckets: buckets({ 2: 2 * n }), sumNs: BigInt(n) }),
+    // Past the limit of two series: into the overflow series, from two sources.
+    frozen({ targetId: 1, method: 'GET', statusCode: 404, buckets: buckets({ 3: n }), sumNs: 1n }),
+    frozen({ targetId: 1, method: 'GET', statusCode: 500, buckets: buckets({ 4: n }), sumNs: 1n }),
+  ];
+  let last = round(1);
+  for (const n of [1, 2, 5]) {
+    last = round(n);
+    s.record(snapshot(last, new Date(T0 + 1000 * n)));
+  }
+  const byMethod = new Map(
+    only(s).map((series) => [String(series.attributes['http.request.method']), series]),
+  );
+  // GET's only source is one aggregate: its totals are that aggregate's own array.
+  assert.equal(byMethod.get('GET')!.buckets, last[0]!.bucketCounts);
+  assert.deepEqual(byMethod.get('GET')!.buckets, buckets({ 0: 5 }));
+  assert.equal(byMethod.get('GET')!.count, 5);
+  assert.deepEqual(byMethod.get('_OTHER')!.buckets, buckets({ 1: 5, 2: 10 }));
+  assert.equal(byMethod.get('_OTHER')!.count, 15);
+  assert.deepEqual(s.overflowSeries(0)!.buckets, buckets({ 3: 5, 4: 5 }));
+  assert.equal(s.overflowSeries(0)!.count, 10);
+  // A reset of the single source: the totals carry on in an array of the series' own.
+  s.record(
+    snapshot(
+      [frozen({ targetId: 1, method: 'GET', buckets: buckets({ 0: 1 }), sumNs: 1n })],
+      new Date(T0 + 9000),
+    ),
+  );
+  assert.deepEqual(byMethod.get('GET')!.buckets, buckets({ 0: 6 }));
+  assert.equal(byMethod.get('GET')!.count, 6);
+  s.record(
+    snapshot(
+      [frozen({ targetId: 1, method: 'GET', buckets: buckets({ 0: 3 }), sumNs: 3n })],
+      new Date(T0 + 10_000),
+    ),
+  );
+  assert.deepEqual(byMethod.get('GET')!.buckets, buckets({ 0: 8 }));
+  assert.equal(byMethod.get('GET')!.count, 8);
+});
