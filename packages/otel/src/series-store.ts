@@ -74,21 +74,25 @@ interface TargetEntry {
   readonly pod: PodTarget;
   readonly base: Attributes;
   readonly startTime: HrTime;
-  /** The target's kernel aggregates by `kernelKey` (a number: cheaper to hash than a string). */
-  readonly kernel: Map<number, KernelEntry>;
+  /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
+  readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
   readonly seriesKeys: string[];
   readonly seed: SeedRow;
 }
 
-const METHOD_INDEX: Readonly<Record<string, number>> = Object.fromEntries(HTTP_METHODS.map((m, i) => [m, i]));
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map(HTTP_METHODS.map((m, i) => [m, i]));
 
-/** role, port, method, status and HTTP minor version packed into one integer below 2^33. */
+/**
+ * Port, status, method and HTTP minor version in one integer below 2^30 (the role picks the map).
+ * Below 2^30 it is a V8 small integer, which a Map hashes without allocating; a 33-bit key was a
+ * heap number per lookup, the costliest line of `record`. A status outside 100..611 (the kernel
+ * reports 100..599) gets a key from 2^30 up, which no small key equals.
+ */
 function kernelKey(a: Aggregate): number {
-  const method = METHOD_INDEX[a.method] ?? 15;
-  return (
-    (((a.port * 1024 + (a.statusCode & 1023)) * 16 + method) * 2 + (a.role === 'server' ? 0 : 1)) * 2 +
-    a.httpMinor
-  );
+  const low = (METHOD_INDEX.get(a.method) ?? 15) * 2 + a.httpMinor;
+  const status = a.statusCode - 100;
+  if (status >= 0 && status < 512) return (a.port * 512 + status) * 32 + low;
+  return 2 ** 30 + (a.port * 1024 + (a.statusCode & 1023)) * 32 + low;
 }
 
 export interface SeriesStoreOptions {
@@ -163,7 +167,7 @@ export class SeriesStore {
       pod,
       base: podAttributes(pod),
       startTime,
-      kernel: new Map(),
+      kernel: [new Map(), new Map()],
       seriesKeys: [],
       seed: {
         attributes: seedAttributes(pod),
@@ -245,11 +249,12 @@ export class SeriesStore {
         continue;
       }
       const key = kernelKey(aggregate);
-      let entry = target.kernel.get(key);
+      const kernel = target.kernel[aggregate.role === 'server' ? 0 : 1];
+      let entry = kernel.get(key);
       if (entry === undefined) {
         const series = this.#seriesFor(aggregate, target);
         entry = { count: 0, sumNs: 0n, buckets: this.#zeros, series };
-        target.kernel.set(key, entry);
+        kernel.set(key, entry);
         // A new series' first source is its only one; a second source (the overflow series, or
         // methods folded into _OTHER) makes it add up increments in an array of its own.
         if (series.count === 0 && series.sole === undefined && !series.ownsBuckets) series.sole = entry;

@@ -165,3 +165,47 @@ test('series with one source read its counts, series with several add them up; s
   assert.deepEqual(byMethod.get('GET')!.buckets, buckets({ 0: 8 }));
   assert.equal(byMethod.get('GET')!.count, 8);
 });
+
+test('every port, method, status and version of a target is its own series, at the edges of the key too', () => {
+  const s = store();
+  s.registerProducer();
+  s.setTarget(1, pod('a'), T0);
+  // Statuses 100 and 611 bound the compact key; 99 and 612 take the wide one; port 65535 is the largest.
+  const aggs = [
+    ...[99, 100, 611, 612].map((statusCode, i) =>
+      aggregate({ targetId: 1, port: 65535, statusCode, buckets: buckets({ 0: i + 1 }), sumNs: 1n }),
+    ),
+    aggregate({
+      targetId: 1,
+      port: 65535,
+      statusCode: 100,
+      httpMinor: 0,
+      buckets: buckets({ 0: 10 }),
+      sumNs: 1n,
+    }),
+    aggregate({
+      targetId: 1,
+      port: 65535,
+      statusCode: 100,
+      method: 'TRACE',
+      buckets: buckets({ 0: 20 }),
+      sumNs: 1n,
+    }),
+    aggregate({ targetId: 1, port: 0, statusCode: 100, buckets: buckets({ 0: 30 }), sumNs: 1n }),
+    aggregate({
+      targetId: 1,
+      role: 'client',
+      port: 65535,
+      statusCode: 100,
+      buckets: buckets({ 0: 40 }),
+      sumNs: 1n,
+    }),
+  ];
+  assert.equal(s.record(snapshot(aggs, new Date(T0))).applied, 8);
+  assert.deepEqual(
+    only(s)
+      .map((x) => x.count)
+      .sort((a, b) => a - b),
+    [1, 2, 3, 4, 10, 20, 30, 40],
+  );
+});
