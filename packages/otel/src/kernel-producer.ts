@@ -94,16 +94,15 @@ export class KernelMetricProducer implements MetricProducer {
     const delta = this.#options.temporality === 'delta';
     const points: [DataPoint<Histogram>[], DataPoint<Histogram>[]] = [[], []];
     const boundaries = this.#store.boundariesSeconds;
-    const finals: [string, Series][] = [];
-    for (const entry of this.#store.series()) {
-      const series = entry[1];
+    const finals: Series[] = [];
+    for (const series of this.#store.seriesValues()) {
       const point = delta
         ? this.#deltaPoint(series, boundaries, endTime)
         : this.#cumulativePoint(series, boundaries, endTime);
       if (point !== undefined) points[series.metric].push(point);
-      if (series.removedAtMs !== undefined) finals.push(entry);
+      if (series.removedAtMs !== undefined) finals.push(series);
     }
-    for (const [key, series] of finals) this.#store.finalExported(key, series);
+    for (const series of finals) this.#store.finalExported(series.key, series);
     const metrics: MetricData[] = [];
     for (const metric of [0, 1] as const) {
       if (points[metric].length > 0) metrics.push(this.#metricData(metric, points[metric]));

@@ -185,10 +185,23 @@ const nameField = (s: string) => 1 + delimited(encoder.encode(s).length);
 const plan = {
   sizes: new Int32Array(1024),
   sizeCount: 0,
-  tails: [] as Uint8Array[],
+  tails: [] as (Uint8Array | undefined)[],
   /** Per histogram point (in tail order), its reusable point's record, or undefined. */
   placements: [] as (PointTail | undefined)[],
+  /** Entries of `tails` and `placements` in use: the arrays keep their room between exports. */
+  tailCount: 0,
 };
+
+function planTail(tail: Uint8Array, placement: PointTail | undefined): void {
+  const i = plan.tailCount++;
+  if (i < plan.tails.length) {
+    plan.tails[i] = tail;
+    plan.placements[i] = placement;
+  } else {
+    plan.tails.push(tail);
+    plan.placements.push(placement);
+  }
+}
 
 function planSize(size: number): void {
   if (plan.sizeCount === plan.sizes.length) {
@@ -210,8 +223,7 @@ function encodeRequest(
   bufferFor: (size: number) => Uint8Array | undefined,
 ): Uint8Array {
   plan.sizeCount = 0;
-  plan.tails.length = 0;
-  plan.placements.length = 0;
+  plan.tailCount = 0;
   try {
     const total = 1 + delimited(resourceMetricsSize(request));
     const w = new Writer(total, bufferFor(total), true);
@@ -220,9 +232,10 @@ function encodeRequest(
     if (w.pos !== total) throw new Error(`OTLP serializer: wrote ${w.pos} bytes, planned ${total}`);
     return w.buf.length === total ? w.buf : w.buf.subarray(0, total);
   } finally {
-    // The tails belong to series that may be dropped: the scratch must not keep them alive.
-    plan.tails.length = 0;
-    plan.placements.length = 0;
+    // The tails belong to series that may be dropped: the scratch must not keep them alive (it
+    // keeps its room: emptying the arrays gave their storage back, to be grown again next time).
+    plan.tails.fill(undefined, 0, plan.tailCount);
+    plan.placements.fill(undefined, 0, plan.tailCount);
   }
 }
 
@@ -269,8 +282,7 @@ const POINT_FIXED_SIZE = 27;
 
 function numberPointSize(p: DataPoint<number>): number {
   const attributes = encodedAttributes(p.attributes, NUMBER_ATTRS, numberAttributes);
-  plan.tails.push(attributes);
-  plan.placements.push(undefined);
+  planTail(attributes, undefined);
   const size = POINT_FIXED_SIZE + attributes.length;
   planSize(size);
   return size;
@@ -279,8 +291,7 @@ function numberPointSize(p: DataPoint<number>): number {
 function histogramPointSize(p: DataPoint<Histogram>): number {
   const h = p.value;
   const tail = pointTail(p, h.buckets.boundaries);
-  plan.tails.push(tail);
-  plan.placements.push(lastPlacement);
+  planTail(tail, lastPlacement);
   let size = POINT_FIXED_SIZE + tail.length;
   if (h.sum !== undefined) size += 9;
   const counts = h.buckets.counts.length;

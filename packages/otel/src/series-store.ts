@@ -19,6 +19,8 @@ export const METRIC_OF_ROLE: Readonly<Record<Role, MetricIndex>> = { server: 0, 
 
 /** One exported histogram series and everything accumulated into it since its start time. */
 export interface Series {
+  /** Its key in the store (for `finalExported`). */
+  readonly key: string;
   readonly metric: MetricIndex;
   readonly attributes: Attributes;
   readonly startTime: HrTime;
@@ -267,16 +269,19 @@ export class SeriesStore {
       const reset = count < entry.count;
       const series = entry.series;
       const addCount = reset ? count : count - entry.count;
-      const addSumNs = reset ? aggregate.durationSumNs : aggregate.durationSumNs - entry.sumNs;
-      series.count += addCount;
-      series.sumNs += addSumNs;
-      if (aggregate.role === 'server')
-        addSeed(target.seed, interval, aggregate.statusCode, addCount, addSumNs);
+      const sumNs = aggregate.durationSumNs;
+      if (aggregate.role === 'server') {
+        addSeed(target.seed, interval, aggregate.statusCode, addCount, reset ? sumNs : sumNs - entry.sumNs);
+      }
       const buckets = aggregate.bucketCounts;
       if (series.sole === entry && !reset) {
         // Its only source, never reset: the series' totals are the kernel's running totals.
+        series.count = count;
+        series.sumNs = sumNs;
         series.buckets = buckets;
       } else {
+        series.count += addCount;
+        series.sumNs += reset ? sumNs : sumNs - entry.sumNs;
         series.sole = undefined;
         let totals = series.buckets as number[];
         if (!series.ownsBuckets) {
@@ -311,6 +316,11 @@ export class SeriesStore {
   /** All series, live and awaiting their final export. */
   series(): IterableIterator<[string, Series]> {
     return this.#series.entries();
+  }
+
+  /** The same, without the keys (no [key, series] pair per series: the producer's hot loop). */
+  seriesValues(): IterableIterator<Series> {
+    return this.#series.values();
   }
 
   overflowSeries(metric: MetricIndex): Series | undefined {
@@ -395,6 +405,7 @@ export class SeriesStore {
       return this.#overflowFor(metric);
     }
     const series = this.#newSeries(
+      key,
       metric,
       seriesAttributes(target.pod, target.base, aggregate, this.#options.knownMethods),
       target.startTime,
@@ -411,15 +422,23 @@ export class SeriesStore {
     if (series === undefined) {
       // Series routed here bring their totals since their targets were added, all after the
       // pipeline started: its start time is the pipeline's, and it lives as long as the pipeline.
-      series = this.#newSeries(metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, this.#createdAt, true);
+      const key = `overflow|${metric}`;
+      series = this.#newSeries(key, metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, this.#createdAt, true);
       this.#overflow[metric] = series;
-      this.#series.set(`overflow|${metric}`, series);
+      this.#series.set(key, series);
     }
     return series;
   }
 
-  #newSeries(metric: MetricIndex, attributes: Attributes, startTime: HrTime, overflow: boolean): Series {
+  #newSeries(
+    key: string,
+    metric: MetricIndex,
+    attributes: Attributes,
+    startTime: HrTime,
+    overflow: boolean,
+  ): Series {
     return {
+      key,
       metric,
       attributes,
       startTime,
