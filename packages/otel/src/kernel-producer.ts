@@ -146,7 +146,7 @@ export class KernelMetricProducer implements MetricProducer {
     // The series' array, not a copy: nothing records into it before the exporter has read it
     // (record runs on a timer, collection and serialisation in one chain of microtasks), and no
     // exporter writes the counts it is given.
-    value.buckets.counts = series.buckets as number[];
+    value.buckets.counts = series.buckets;
     return point;
   }
 

@@ -27,15 +27,15 @@ export interface Series {
   readonly overflow: boolean;
   count: number;
   sumNs: bigint;
+  /** Per-bucket totals; written by `record` only. */
+  readonly buckets: number[];
   /**
-   * Per-bucket totals; read-only for everyone else. While one kernel aggregate is the series' only
-   * source and was never reset, its totals are that aggregate's own counts, so this is the
-   * snapshot's array itself (no per-bucket work in `record`); otherwise an array of its own.
+   * The kernel entry that is the series' only source, while it is and was never reset (identity
+   * only): the series' totals are then that aggregate's running totals, copied as they are.
    */
-  buckets: readonly number[];
-  /** The kernel entry that is the series' only source, while it is (identity only). */
   sole: object | undefined;
-  ownsBuckets: boolean;
+  /** How many kernel entries feed the series. */
+  sources: number;
   /** Set when its target is removed: exported once more by every producer, then dropped. */
   removedAtMs: number | undefined;
   /** Producers that still owe the final export. */
@@ -67,8 +67,12 @@ export interface SeedRow {
 interface KernelEntry {
   count: number;
   sumNs: bigint;
-  /** The bucket counts of the last snapshot that changed it (that snapshot's array: never written). */
-  buckets: readonly number[];
+  /**
+   * Its last bucket counts, kept only once it is not its series' sole source (a sole source's are
+   * the series' totals). An array of its own: a snapshot's arrays are not kept past `record`, so
+   * they die young instead of being promoted with the series state.
+   */
+  buckets: number[] | undefined;
   readonly series: Series;
 }
 
@@ -127,8 +131,6 @@ export class SeriesStore {
   #producers = 0;
   #boundariesNs: readonly bigint[] | undefined;
   #boundariesS: number[] = [];
-  /** One bucket count of zero per bucket: the start of every series and kernel entry (never written). */
-  #zeros: readonly number[] = [];
   #lastSnapshotTime: HrTime | undefined;
   readonly #createdAt: HrTime;
 
@@ -255,12 +257,12 @@ export class SeriesStore {
       let entry = kernel.get(key);
       if (entry === undefined) {
         const series = this.#seriesFor(aggregate, target);
-        entry = { count: 0, sumNs: 0n, buckets: this.#zeros, series };
+        entry = { count: 0, sumNs: 0n, buckets: undefined, series };
         kernel.set(key, entry);
         // A new series' first source is its only one; a second source (the overflow series, or
-        // methods folded into _OTHER) makes it add up increments in an array of its own.
-        if (series.count === 0 && series.sole === undefined && !series.ownsBuckets) series.sole = entry;
-        else series.sole = undefined;
+        // methods folded into _OTHER) makes every source add up its increments.
+        if (series.sources++ === 0) series.sole = entry;
+        else endSole(series);
       }
       const count = aggregate.count;
       if (count === entry.count) continue;
@@ -274,25 +276,28 @@ export class SeriesStore {
         addSeed(target.seed, interval, aggregate.statusCode, addCount, reset ? sumNs : sumNs - entry.sumNs);
       }
       const buckets = aggregate.bucketCounts;
+      const totals = series.buckets;
       if (series.sole === entry && !reset) {
         // Its only source, never reset: the series' totals are the kernel's running totals.
         series.count = count;
         series.sumNs = sumNs;
-        series.buckets = buckets;
+        for (let i = 0; i < bucketCount; i++) totals[i] = buckets[i]!;
       } else {
+        // A reset of the sole source ends its being sole: its totals so far are kept first.
+        if (series.sole !== undefined) endSole(series);
         series.count += addCount;
         series.sumNs += reset ? sumNs : sumNs - entry.sumNs;
-        series.sole = undefined;
-        let totals = series.buckets as number[];
-        if (!series.ownsBuckets) {
-          totals = series.buckets.slice();
-          series.buckets = totals;
-          series.ownsBuckets = true;
+        let last = entry.buckets;
+        if (last === undefined) {
+          last = new Array<number>(bucketCount).fill(0);
+          entry.buckets = last;
         }
-        const last = entry.buckets;
-        for (let i = 0; i < bucketCount; i++) totals[i]! += reset ? buckets[i]! : buckets[i]! - last[i]!;
+        for (let i = 0; i < bucketCount; i++) {
+          const value = buckets[i]!;
+          totals[i]! += reset ? value : value - last[i]!;
+          last[i] = value;
+        }
       }
-      entry.buckets = buckets;
       entry.count = count;
       entry.sumNs = aggregate.durationSumNs;
       applied++;
@@ -390,7 +395,6 @@ export class SeriesStore {
     }
     this.#boundariesNs = boundariesNs;
     this.#boundariesS = boundariesNs.map((ns) => Number(ns) / 1e9);
-    this.#zeros = Object.freeze(new Array<number>(boundariesNs.length + 1).fill(0));
   }
 
   /** The series an aggregate adds to: its own, or the overflow series once the metric is full. */
@@ -445,14 +449,22 @@ export class SeriesStore {
       overflow,
       count: 0,
       sumNs: 0n,
-      buckets: this.#zeros,
+      buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
       sole: undefined,
-      ownsBuckets: false,
+      sources: 0,
       removedAtMs: undefined,
       pendingFinal: 0,
       producerSlots: [],
     };
   }
+}
+
+/** The series' sole source stops being that: it gets its last counts (the series' totals) to add increments from. */
+function endSole(series: Series): void {
+  const former = series.sole as KernelEntry | undefined;
+  if (former === undefined) return;
+  former.buckets = series.buckets.slice();
+  series.sole = undefined;
 }
 
 function addSeed(
