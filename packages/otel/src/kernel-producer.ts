@@ -57,6 +57,7 @@ interface PointSlot {
   /** Delta only: the totals at the last export, and its end time (the next point's start). */
   lastCount: number;
   lastSumNs: bigint;
+  /** Delta only (empty for cumulative). */
   readonly lastBuckets: number[];
   lastTime: HrTime | undefined;
 }
@@ -135,18 +136,12 @@ export class KernelMetricProducer implements MetricProducer {
   /** The series' totals since its start time; nothing before its first request. */
   #cumulativePoint(series: Series, boundaries: number[], endTime: HrTime): ReusedPoint | undefined {
     if (series.count === 0) return undefined;
-    const slot = this.#slotOf(series, boundaries);
-    const point = slot.point;
-    point.startTime = series.startTime;
+    const point = this.#slotOf(series, boundaries).point;
     point.endTime = endTime;
     const value = point.value;
     value.count = series.count;
     value.sum = Number(series.sumNs) / 1e9;
     value.buckets.boundaries = boundaries;
-    // The series' array, not a copy: nothing records into it before the exporter has read it
-    // (record runs on a timer, collection and serialisation in one chain of microtasks), and no
-    // exporter writes the counts it is given.
-    value.buckets.counts = series.buckets;
     return point;
   }
 
@@ -179,18 +174,27 @@ export class KernelMetricProducer implements MetricProducer {
     let slot = series.producerSlots[this.#slot] as PointSlot | undefined;
     if (slot === undefined) {
       const n = series.buckets.length;
+      const delta = this.#options.temporality === 'delta';
       slot = {
         point: {
+          // A cumulative point starts with its series, for good; a delta one where the last ended.
           startTime: series.startTime,
           endTime: series.startTime,
           attributes: series.attributes,
-          // No min/max: the kernel keeps neither, and a made-up one would be wrong.
-          value: { buckets: { boundaries, counts: new Array<number>(n).fill(0) }, count: 0, sum: 0 },
+          // No min/max: the kernel keeps neither, and a made-up one would be wrong. A cumulative
+          // point's counts are the series' own array, not a copy: nothing records into it before
+          // the exporter has read it (record runs on a timer, collection and serialisation in one
+          // chain of microtasks), and no exporter writes the counts it is given.
+          value: {
+            buckets: { boundaries, counts: delta ? new Array<number>(n).fill(0) : series.buckets },
+            count: 0,
+            sum: 0,
+          },
           [ENCODING_CACHE]: undefined,
         },
         lastCount: 0,
         lastSumNs: 0n,
-        lastBuckets: new Array<number>(n).fill(0),
+        lastBuckets: delta ? new Array<number>(n).fill(0) : [],
         lastTime: undefined,
       };
       series.producerSlots[this.#slot] = slot;

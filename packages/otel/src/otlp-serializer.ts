@@ -290,8 +290,12 @@ function numberPointSize(p: DataPoint<number>): number {
 
 function histogramPointSize(p: DataPoint<Histogram>): number {
   const h = p.value;
-  const tail = pointTail(p, h.buckets.boundaries);
-  planTail(tail, lastPlacement);
+  const boundaries = h.buckets.boundaries;
+  // A point that carries its own cache gets its tail from it, with the record of where it was
+  // last written; any other point from the cache by attribute set.
+  const placed = cachedTail(p, boundaries);
+  const tail = placed?.tail.bytes ?? histogramTail(p.attributes, boundaries);
+  planTail(tail, placed);
   let size = POINT_FIXED_SIZE + tail.length;
   if (h.sum !== undefined) size += 9;
   const counts = h.buckets.counts.length;
@@ -368,10 +372,13 @@ class Writer {
     this.buf[this.pos++] = n;
   }
 
-  /** A non-negative integer below 2^64 as the SDK writes numbers into fixed64 fields. */
+  /**
+   * A non-negative integer below 2^64 as the SDK writes numbers into fixed64 fields. The high word
+   * of a number below 2^32 (every bucket count, in practice) is zero without a division.
+   */
   fixed64(n: number): void {
     this.view.setUint32(this.pos, n >>> 0, true);
-    this.view.setUint32(this.pos + 4, (n / 0x100000000) >>> 0, true);
+    this.view.setUint32(this.pos + 4, n < 0x100000000 ? 0 : (n / 0x100000000) >>> 0, true);
     this.pos += 8;
   }
 
@@ -506,21 +513,10 @@ function writeHistogramPoint(w: Writer, p: DataPoint<Histogram>): void {
     w.double(h.sum);
   }
   const counts = h.buckets.counts;
-  const n = counts.length;
-  if (n > 0) {
+  if (counts.length > 0) {
     w.byte(tag(6, 2));
-    w.varint(8 * n);
-    // The innermost loop of an export (15 per point): position and view in locals, and no
-    // division for the high word of a count below 2^32 (all of them, in practice).
-    const view = w.view;
-    let pos = w.pos;
-    for (let i = 0; i < n; i++) {
-      const c = counts[i]!;
-      view.setUint32(pos, c >>> 0, true);
-      view.setUint32(pos + 4, c < 0x100000000 ? 0 : (c / 0x100000000) >>> 0, true);
-      pos += 8;
-    }
-    w.pos = pos;
+    w.varint(8 * counts.length);
+    for (let i = 0; i < counts.length; i++) w.fixed64(counts[i]!);
   }
   w.tail();
   if (h.min !== undefined) {
@@ -556,15 +552,9 @@ interface TimeMemo {
 const startMemo: TimeMemo = { time: undefined, nanos: { lo: 0, hi: 0 } };
 const endMemo: TimeMemo = { time: undefined, nanos: { lo: 0, hi: 0 } };
 
-/** The record of the last point `pointTail` served from its own cache, for the sizing pass. */
-let lastPlacement: PointTail | undefined;
-
-/** The point's tail from its own cache when it has one (see ENCODING_CACHE), else by attributes. */
-function pointTail(p: DataPoint<Histogram>, boundaries: number[]): Uint8Array {
-  if (!(ENCODING_CACHE in p)) {
-    lastPlacement = undefined;
-    return histogramTail(p.attributes, boundaries);
-  }
+/** The tail record in the point's own cache (see ENCODING_CACHE), made on first use; none without one. */
+function cachedTail(p: DataPoint<Histogram>, boundaries: number[]): PointTail | undefined {
+  if (!(ENCODING_CACHE in p)) return undefined;
   const point = p as CachingPoint;
   let cached = point[ENCODING_CACHE] as PointTail | undefined;
   if (cached === undefined || cached.attributes !== p.attributes || cached.tail.boundaries !== boundaries) {
@@ -578,8 +568,7 @@ function pointTail(p: DataPoint<Histogram>, boundaries: number[]): Uint8Array {
     };
     point[ENCODING_CACHE] = cached;
   }
-  lastPlacement = cached;
-  return cached.tail.bytes;
+  return cached;
 }
 
 /** `explicit_bounds` (field 7, packed doubles, when there are any) then the attributes (field 9). */
