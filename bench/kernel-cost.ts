@@ -6,9 +6,9 @@
 // a packet finds it warmer in cache), and takes the deltas over one wrk run; medians over rounds.
 // Run: node bench/kernel-cost.ts [rounds=9] [seconds=5]   (goal: ratio <= 2.0)
 import { cpus, release } from 'node:os';
-import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
-import { Attachment, Capture, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
-import { enableBpfStats, measurePrograms } from './lib/program-runs.ts';
+import { wrk } from '@owlk8s/e2e/harness';
+import { Capture, LoadedObject } from '@owlk8s/ebpf';
+import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
 import { median } from './lib/stats.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 9);
@@ -16,13 +16,7 @@ const SECONDS = Number(process.argv[3] ?? 5);
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
 
-requireBpf('bench/kernel-cost.ts');
-const restoreStats = enableBpfStats();
-try {
-  await using net = await TestNetwork.create();
-  const web = await net.addRoutedPod('web');
-  const nginx = await startNginx(web, 80);
-  const iface = await requireHostInterface(web.ipv4);
+await onNginxPod('bench/kernel-cost.ts', async ({ web, nginx, iface }) => {
   using empty = LoadedObject.load(EMPTY_OBJECT, ['owlk8s_empty']);
   using capture = Capture.load(CAPTURE_OBJECT ? { objectPath: CAPTURE_OBJECT } : {});
   capture.setTarget(web.ipv4, iface.ifindex, 1);
@@ -31,12 +25,7 @@ try {
   const rows: { empty: number; capture: number; packets: number; requests: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const first = round % 2 === 0 ? 'empty' : 'capture';
-    const attach = (which: string) =>
-      which === 'empty'
-        ? Attachment.open(emptyFd, iface.ifindex)
-        : Attachment.open(capture.programFd, iface.ifindex);
-    using _a = attach(first);
-    using _b = attach(first === 'empty' ? 'capture' : 'empty');
+    using _attached = attachAlternating([emptyFd, capture.programFd], iface.ifindex, round);
     const r0 = capture.readSelf().requests;
     let wrkRequests = 0;
     const [e, c] = await measurePrograms([emptyFd, capture.programFd], async () => {
@@ -66,6 +55,4 @@ try {
   console.log(
     `rounds: ${JSON.stringify(rows.map((r) => ({ ...r, empty: +r.empty.toFixed(1), capture: +r.capture.toFixed(1) })))}`,
   );
-} finally {
-  restoreStats();
-}
+});

@@ -7,9 +7,9 @@
 // payload bytes and times each HTTP message?
 // Run: node bench/kernel-primitives.ts [rounds=9] [seconds=3]
 import { cpus, release } from 'node:os';
-import { requireBpf, startNginx, TestNetwork, wrk } from '@owlk8s/e2e/harness';
-import { Attachment, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
-import { enableBpfStats, measurePrograms } from './lib/program-runs.ts';
+import { wrk } from '@owlk8s/e2e/harness';
+import { LoadedObject } from '@owlk8s/ebpf';
+import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
 import { median } from './lib/stats.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 9);
@@ -31,13 +31,7 @@ const PROGRAMS: readonly { name: string; what: string }[] = [
   },
 ];
 
-requireBpf('bench/kernel-primitives.ts');
-const restoreStats = enableBpfStats();
-try {
-  await using net = await TestNetwork.create();
-  const web = await net.addRoutedPod('web');
-  const nginx = await startNginx(web, 80);
-  const iface = await requireHostInterface(web.ipv4);
+await onNginxPod('bench/kernel-primitives.ts', async ({ nginx, iface }) => {
   using object = LoadedObject.load(
     OBJECT,
     PROGRAMS.map((p) => p.name),
@@ -46,20 +40,14 @@ try {
   const ns: number[][] = PROGRAMS.map(() => []);
   const packets: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    const order = fds.map((_, i) => i);
-    if (round % 2) order.reverse();
-    const attachments = order.map((i) => Attachment.open(fds[i]!, iface.ifindex));
-    try {
-      const runs = await measurePrograms(fds, async () => {
-        await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
-      });
-      packets.push(runs[0]!.packets);
-      runs.forEach((r, i) => {
-        ns[i]!.push(r.nsPerPacket);
-      });
-    } finally {
-      for (const a of attachments) a.close();
-    }
+    using _attached = attachAlternating(fds, iface.ifindex, round);
+    const runs = await measurePrograms(fds, async () => {
+      await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+    });
+    packets.push(runs[0]!.packets);
+    runs.forEach((r, i) => {
+      ns[i]!.push(r.nsPerPacket);
+    });
     console.error(`round ${round + 1}/${ROUNDS}: ${packets.at(-1)} packets`);
   }
   const floor = median(ns[0]!);
@@ -76,6 +64,4 @@ try {
         `${i === 0 ? '' : `+${(m - floor).toFixed(1)}`} | ${(m / floor).toFixed(2)} |`,
     );
   });
-} finally {
-  restoreStats();
-}
+});

@@ -7,15 +7,12 @@
 // ones). The kinds take turns within every round, so a noisy minute hits all of them.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Attachment, Capture, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
+import { Capture, LoadedObject } from '@owlk8s/ebpf';
 import { wrk } from '../../test/harness/clients.ts';
 import { sleep } from '../../test/harness/exec.ts';
-import { TestNetwork } from '../../test/harness/network.ts';
-import { requireBpf } from '../../test/harness/privileges.ts';
-import { startNginx } from '../../test/harness/servers.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
 import { table } from './markdown.ts';
-import { enableBpfStats, measurePrograms } from './program-runs.ts';
+import { attachAlternating, measurePrograms, type NginxStage, onNginxPod } from './program-runs.ts';
 import { formatSummary, pairRatios, summarize } from './stats.ts';
 
 const EMPTY_OBJECT = new URL('../../bpf/build/empty.bpf.o', import.meta.url).pathname;
@@ -34,18 +31,12 @@ interface Round {
 }
 
 export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchResult> {
-  requireBpf('bench kernel-kinds');
   const ROUNDS = quick ? 2 : 7;
   const SECONDS = quick ? 2 : 4;
-  const restoreStats = enableBpfStats();
   const rounds: Round[] = [];
-  try {
-    await using net = await TestNetwork.create();
-    const web = await net.addRoutedPod('web', { ipv6: false });
-    const nginx = await startNginx(web, 80);
+  const bench = async ({ web, nginx, iface }: NginxStage): Promise<void> => {
     const echo = web.spawn([process.execPath, ECHO, 'server', '9000']);
     await sleep(500);
-    const iface = await requireHostInterface(web.ipv4);
     using empty = LoadedObject.load(EMPTY_OBJECT, ['owlk8s_empty']);
     using capture = Capture.load({});
     capture.setTarget(web.ipv4, iface.ifindex, 1);
@@ -72,10 +63,7 @@ export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchRe
     try {
       for (let round = 0; round < ROUNDS; round++) {
         for (const kind of KINDS) {
-          const emptyFirst = round % 2 === 0;
-          const open = (fd: number) => Attachment.open(fd, iface.ifindex);
-          using _a = open(emptyFirst ? emptyFd : capture.programFd);
-          using _b = open(emptyFirst ? capture.programFd : emptyFd);
+          using _attached = attachAlternating([emptyFd, capture.programFd], iface.ifindex, round);
           const r0 = capture.readSelf().requests;
           let elapsedS = 0;
           const [e, c] = await measurePrograms([emptyFd, capture.programFd], async () => {
@@ -102,9 +90,8 @@ export async function kernelKinds({ quick, log }: BenchOptions): Promise<BenchRe
     } finally {
       echo.kill();
     }
-  } finally {
-    restoreStats();
-  }
+  };
+  await onNginxPod('bench kernel-kinds', bench, { ipv6: false });
   const summaries = KINDS.map((kind) => {
     const rs = rounds.filter((r) => r.kind === kind);
     return {

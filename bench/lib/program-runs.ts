@@ -1,8 +1,13 @@
 // What socket filters attached side by side cost over one burst of traffic, from the kernel's own
-// per-program statistics (kernel.bpf_stats_enabled): the kernel benchmarks' shared measurement.
+// per-program statistics (kernel.bpf_stats_enabled): the kernel benchmarks' shared stage (a pod
+// serving nginx, bpf_stats on), attach order and measurement.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { programStats } from '@owlk8s/ebpf';
+import { Attachment, type HostInterface, programStats, requireHostInterface } from '@owlk8s/ebpf';
 import { sleep } from '../../test/harness/exec.ts';
+import { type PodOptions, TestNetwork } from '../../test/harness/network.ts';
+import type { Pod } from '../../test/harness/pod.ts';
+import { requireBpf } from '../../test/harness/privileges.ts';
+import { type RunningServer, startNginx } from '../../test/harness/servers.ts';
 
 const STATS = '/proc/sys/kernel/bpf_stats_enabled';
 
@@ -11,6 +16,57 @@ export function enableBpfStats(): () => void {
   const before = readFileSync(STATS, 'utf8').trim();
   writeFileSync(STATS, '1');
   return () => writeFileSync(STATS, before);
+}
+
+/** What the kernel benchmarks measure on: a routed pod serving nginx on port 80, and its host interface. */
+export interface NginxStage {
+  readonly net: TestNetwork;
+  readonly web: Pod;
+  readonly nginx: RunningServer;
+  readonly iface: HostInterface;
+}
+
+/**
+ * Runs `body` on a routed pod 'web' serving nginx on port 80, with kernel.bpf_stats_enabled on:
+ * the machine's own value is put back and the network torn down afterwards, also on failure.
+ * `what` names the benchmark in the message when BPF or root is missing.
+ */
+export async function onNginxPod<T>(
+  what: string,
+  body: (stage: NginxStage) => Promise<T>,
+  podOptions?: PodOptions,
+): Promise<T> {
+  requireBpf(what);
+  const restoreStats = enableBpfStats();
+  try {
+    await using net = await TestNetwork.create();
+    const web = await net.addRoutedPod('web', podOptions);
+    const nginx = await startNginx(web, 80);
+    const iface = await requireHostInterface(web.ipv4);
+    return await body({ net, web, nginx, iface });
+  } finally {
+    restoreStats();
+  }
+}
+
+/**
+ * Attaches the programs to one interface, in reverse order on odd rounds: a program that runs later
+ * on a packet finds it warmer in cache, so the order alternates. Disposing detaches them all.
+ */
+export function attachAlternating(programFds: readonly number[], ifindex: number, round: number): Disposable {
+  const order = round % 2 === 0 ? programFds : [...programFds].reverse();
+  const attachments: Attachment[] = [];
+  try {
+    for (const fd of order) attachments.push(Attachment.open(fd, ifindex));
+  } catch (error) {
+    for (const a of attachments) a.close();
+    throw error;
+  }
+  return {
+    [Symbol.dispose]() {
+      for (const a of attachments) a.close();
+    },
+  };
 }
 
 export interface ProgramRun {
