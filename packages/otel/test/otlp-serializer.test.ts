@@ -38,16 +38,22 @@ const sdkMetrics: MetricData[] = [
   },
 ];
 
-test('writes the same bytes as the SDK serializer, on the first export and from its caches after', async () => {
+/** A series store with one cumulative kernel producer, as the agent's OTLP exporters have. */
+function cumulativeStore(cardinalityLimit: number, finalRetentionMs: number) {
   const store = new SeriesStore({
-    cardinalityLimit: 1,
+    cardinalityLimit,
     knownMethods: new Set(DEFAULT_KNOWN_METHODS),
-    finalRetentionMs: 1,
+    finalRetentionMs,
   });
   const producer = new KernelMetricProducer(store, {
     temporality: 'cumulative',
     scope: { name: '@owlk8s/otel', version: '0.1.0' },
   });
+  return { store, producer };
+}
+
+test('writes the same bytes as the SDK serializer, on the first export and from its caches after', async () => {
+  const { store, producer } = cumulativeStore(1, 1);
   store.setTarget(1, pod('a', { labels: { 'app.kubernetes.io/name': 'ünïcode' } }), Date.UTC(2026, 10, 25));
   const resource = resourceFromAttributes({ 'service.name': 'owlk8s', port: 9464, up: true });
   for (let round = 1; round <= 3; round++) {
@@ -236,15 +242,7 @@ test('a released lease gives its buffer to the next export; held, unleased or no
 });
 
 test('a reused buffer and reused points: tails already in place are kept, shifted ones rewritten, bytes as the SDK serializer writes them', async () => {
-  const store = new SeriesStore({
-    cardinalityLimit: 10_000,
-    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
-    finalRetentionMs: 0,
-  });
-  const producer = new KernelMetricProducer(store, {
-    temporality: 'cumulative',
-    scope: { name: '@owlk8s/otel', version: '0.1.0' },
-  });
+  const { store, producer } = cumulativeStore(10_000, 0);
   const serializer = new CachingMetricsSerializer({ reuseOutput: true });
   const resource = resourceFromAttributes({ 'service.name': 'owlk8s' });
   // 40 pods × 4 series, long labels: well above the size from which the buffer is reused.
