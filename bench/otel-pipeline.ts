@@ -4,7 +4,8 @@
 // Run: node bench/otel-pipeline.ts   (goal: under 20 ms per collection at 10,000 series)
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { subscribe } from 'node:diagnostics_channel';
+import { type ClientRequest, createServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
@@ -37,6 +38,8 @@ const BOUNDARIES_NS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 
 );
 const ROUNDS = 30;
 const WARMUP = 5;
+/** The sink's answer says when it had read the whole request, in this header. */
+const READ_HEADER = 'x-owlk8s-bench-read-at';
 
 function pod(i: number): PodTarget {
   return {
@@ -91,7 +94,16 @@ function snapshot(pods: number, round: number): Snapshot {
 async function serveSinks(): Promise<void> {
   const http = createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+    req.on('end', () =>
+      // When it had read the whole body, on the machine's clock (both processes add their
+      // performance.now() to their timeOrigin): where the agent's part of the wall time ends.
+      res
+        .writeHead(200, {
+          'content-type': 'application/x-protobuf',
+          [READ_HEADER]: String(performance.timeOrigin + performance.now()),
+        })
+        .end(),
+    );
   });
   const grpc = createHttp2Server();
   grpc.on('stream', (stream) => {
@@ -125,6 +137,22 @@ async function sinks(): Promise<{ http: string; grpc: string; close: () => void 
   };
 }
 
+/**
+ * The HTTP export of the current round, seen from outside the exporter: when its last byte was
+ * handed to the kernel ('finish') and when the receiver had read it all (its answer's header).
+ */
+const httpRound = { sentAt: Number.NaN, readAt: Number.NaN };
+subscribe('http.client.request.created', (message) => {
+  const req = (message as { request: ClientRequest }).request;
+  req.once('finish', () => {
+    httpRound.sentAt = performance.now();
+  });
+  req.once('response', (res: IncomingMessage) => {
+    const at = Number(res.headers[READ_HEADER]);
+    if (Number.isFinite(at)) httpRound.readAt = at - performance.timeOrigin;
+  });
+});
+
 const quantile = (xs: number[], q: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
@@ -146,9 +174,13 @@ async function run(
   for (let t = 0; t < pods; t++) pipeline.setTarget(t, pod(t));
   const record: number[] = [];
   const exportMs: number[] = [];
+  const sent: number[] = [];
+  const read: number[] = [];
   let cpuMicros = 0;
   for (let i = 0; i < ROUNDS + WARMUP; i++) {
     const next = snapshot(pods, i);
+    httpRound.sentAt = Number.NaN;
+    httpRound.readAt = Number.NaN;
     const cpu0 = process.threadCpuUsage();
     const t0 = performance.now();
     pipeline.record(next);
@@ -158,6 +190,8 @@ async function run(
     if (i >= WARMUP) {
       record.push(t1 - t0);
       exportMs.push(t2 - t1);
+      if (Number.isFinite(httpRound.sentAt)) sent.push(httpRound.sentAt - t0);
+      if (Number.isFinite(httpRound.readAt)) read.push(httpRound.readAt - t0);
       // The main thread's CPU time: the agent's own work, without waiting for the receiver or
       // for a CPU. Counted in scheduler ticks (4 ms here), so only its mean over the rounds holds.
       const cpu = process.threadCpuUsage(cpu0);
@@ -171,7 +205,8 @@ async function run(
   const total = record.map((r, i) => r + exportMs[i]!);
   const f = (x: number) => x.toFixed(1);
   const parts = (xs: number[]) => (xs.length === 0 ? '–' : f(quantile(xs.slice(WARMUP), 0.5)));
-  return `| ${series.toLocaleString('en-US')} (${pods}) | ${label} | ${f(quantile(record, 0.5))} | ${f(quantile(exportMs, 0.5))} (${parts(timings.producer)} + ${parts(timings.serialize)}) | ${f(quantile(total, 0.5))} | ${f(quantile(total, 0.95))} | ${f(cpuMicros / 1000 / ROUNDS)} | ${rssMb.toFixed(0)} | ${heapMb.toFixed(0)} |`;
+  const median = (xs: number[]) => (xs.length === 0 ? '–' : f(quantile(xs, 0.5)));
+  return `| ${series.toLocaleString('en-US')} (${pods}) | ${label} | ${f(quantile(record, 0.5))} | ${f(quantile(exportMs, 0.5))} (${parts(timings.producer)} + ${parts(timings.serialize)}) | ${f(quantile(total, 0.5))} | ${f(quantile(total, 0.95))} | ${median(sent)} | ${median(read)} | ${f(cpuMicros / 1000 / ROUNDS)} | ${rssMb.toFixed(0)} | ${heapMb.toFixed(0)} |`;
 }
 
 // Each case runs in its own process, so that its resident memory is its own.
@@ -224,8 +259,8 @@ if (process.argv[2] === 'sink') {
       `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}.\n`,
   );
   console.log(
-    '| series (pods) | exporter | record ms (p50) | collect+export ms (p50) (producer + serializer) | total ms (p50) | total ms (p95) | main-thread CPU ms (mean) | RSS MiB | heap after GC MiB |',
+    '| series (pods) | exporter | record ms (p50) | collect+export ms (p50) (producer + serializer) | total ms (p50) | total ms (p95) | last byte to the kernel ms (p50) | receiver has read it ms (p50) | main-thread CPU ms (mean) | RSS MiB | heap after GC MiB |',
   );
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 }
