@@ -259,7 +259,7 @@ if (process.argv[2] === 'sink') {
       `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}.\n`,
   );
   console.log(
-    '| series (pods) | exporter | record ms (p50) | collect+export ms (p50) (producer + serializer) | total ms (p50) | total ms (p95) | last byte to the kernel ms (p50) | receiver has read it ms (p50) | main-thread CPU ms (mean) | RSS MiB | heap after GC MiB |',
+    '| series (pods) | exporter | record ms (p50) | collect+export ms (p50) (producer + serializer) | total ms (p50) | total ms (p95) | sent ms (p50) | read ms (p50) | main-thread CPU ms (mean) | RSS MiB | heap after GC MiB |',
   );
   console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);

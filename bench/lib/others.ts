@@ -86,7 +86,7 @@ export async function others({ quick, log }: BenchOptions): Promise<BenchResult>
   return { name: 'others', data, markdown: renderOthers(data), goals: othersGoals(data) };
 }
 
-/** Their output, verbatim except that header-less `| key | value |` lines get a header and long lines a fence. */
+/** Their output, verbatim except that header-less `| key | value |` lines get a header and long lines (not table rows) a fence. */
 export function renderOthers(data: Record<string, unknown>): string {
   const parts = SCRIPTS.map((s) => {
     const d = data[s.name] as { args?: string[]; stdout?: string; error?: string } | undefined;
@@ -101,7 +101,8 @@ export function renderOthers(data: Record<string, unknown>): string {
       if (line.startsWith('|') && !prev.startsWith('|') && !/^\|[\s:|-]+\|$/.test(next)) {
         out.push('', '| quantity | value |', '|---|---|');
       }
-      out.push(line.length > 200 ? `\n\`\`\`text\n${line}\n\`\`\`` : line);
+      // A long table row stays a row (a fence would break its table); other long lines are fenced.
+      out.push(line.length > 200 && !line.startsWith('|') ? `\n\`\`\`text\n${line}\n\`\`\`` : line);
     }
     return `${title}\n\n${out.join('\n').trim()}`;
   });

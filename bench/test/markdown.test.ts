@@ -80,12 +80,12 @@ test('the areas scripts output is read back into data and goals', async () => {
   );
 });
 
-test('the areas scripts output gets a header where it has none, a fence for long lines, and a note on failure', async () => {
+test('the areas scripts output gets a header where it has none, a fence for long lines other than table rows, and a note on failure', async () => {
   const { renderOthers } = await import('../lib/others.ts');
   const md = renderOthers({
     'kernel-cost': { args: [], stdout: `| ratio | 7.32 |\nrounds: ${'x'.repeat(201)}\n` },
     'otel-pipeline': { args: [], error: 'exit 1\nstack' },
-    'k8s-sync': { args: ['7'], stdout: '| a |\n|---|\n| 1 |\n' },
+    'k8s-sync': { args: ['7'], stdout: `| a |\n|---|\n| 1 |\n| ${'y'.repeat(201)} |\n` },
   });
   assert.ok(
     md.includes(
@@ -93,5 +93,6 @@ test('the areas scripts output gets a header where it has none, a fence for long
     ),
   );
   assert.ok(md.includes('### `bench/otel-pipeline.ts`\n\nFailed in this run: exit 1\n'));
-  assert.ok(md.includes('### `bench/k8s-sync.ts 7`\n\n| a |\n|---|\n| 1 |'));
+  // A table row longer than 200 characters stays in its table.
+  assert.ok(md.includes(`### \`bench/k8s-sync.ts 7\`\n\n| a |\n|---|\n| 1 |\n| ${'y'.repeat(201)} |`));
 });
