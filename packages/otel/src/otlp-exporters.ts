@@ -62,9 +62,10 @@ export class OtlpGrpcMetricExporter extends OTLPMetricExporterBase {
  * export cost more in page faults than the encoding itself. The SDK's HTTP transport answers once
  * the receiver has answered (after reading the body), the request timed out (destroyed: nothing
  * more is written) or failed, after its retries, which resend the same bytes; only then is the
- * buffer released (a test serialises another export while one waits for its retry). A receiver that answers before
- * reading the whole body (an error status) or a gzip stream still compressing for a destroyed
- * request may read bytes written by the next export, but those belong to a request nobody uses.
+ * buffer released (a test serialises another export while one waits for its retry). A receiver
+ * that answers before reading the whole body (an error status) or a gzip stream still compressing
+ * for a destroyed request may read bytes written by the next export, but those belong to a
+ * request nobody uses.
  */
 export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
   readonly #serializer: CachingMetricsSerializer;
