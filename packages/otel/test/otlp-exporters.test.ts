@@ -35,6 +35,29 @@ const attributes = Array.from({ length: 1000 }, (_, i) => ({
 }));
 const resource = resourceFromAttributes({ 'service.name': 'owlk8s' });
 
+/** What the tests need of an HTTP or HTTP/2 server. */
+interface Listening {
+  listen(port: number, host: string, listening: () => void): unknown;
+  address(): AddressInfo | string | null;
+  close(): unknown;
+}
+
+/** Listens on a free port, makes the exporter for it, runs the checks with one export per call, then closes both. */
+async function withExporter(
+  server: Listening,
+  make: (port: number) => OtlpGrpcMetricExporter | OtlpHttpMetricExporter,
+  check: (send: (value: number) => Promise<ExportResult>) => Promise<void>,
+): Promise<void> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const exporter = make((server.address() as AddressInfo).port);
+  try {
+    await check((value) => new Promise<ExportResult>((resolve) => exporter.export(request(value), resolve)));
+  } finally {
+    await exporter.shutdown();
+    server.close();
+  }
+}
+
 /**
  * Exports 1 and 2 at once (the first answer waits for the second request), then 3 and 4 one after
  * the other, and checks that each request carried exactly its own export's bytes.
@@ -77,17 +100,11 @@ test('HTTP exporter: concurrent and successive exports each arrive with their ow
       for (const r of waiting.splice(0)) r.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`;
-  const exporter = new OtlpHttpMetricExporter({ url });
-  const exportOnce = (value: number) =>
-    new Promise<ExportResult>((resolve) => exporter.export(request(value), resolve));
-  try {
-    await assertOwnBytes(exportOnce, bodies);
-  } finally {
-    await exporter.shutdown();
-    server.close();
-  }
+  await withExporter(
+    server,
+    (port) => new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` }),
+    (send) => assertOwnBytes(send, bodies),
+  );
 });
 
 // The SDK's gRPC transport copies each request before grpc-js sees it: this checks the bytes of
@@ -117,18 +134,11 @@ test('gRPC exporter: concurrent and successive exports each arrive with their ow
       for (const s of waiting.splice(0)) answer(s);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const exporter = new OtlpGrpcMetricExporter({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-  });
-  const exportOnce = (value: number) =>
-    new Promise<ExportResult>((resolve) => exporter.export(request(value), resolve));
-  try {
-    await assertOwnBytes(exportOnce, bodies);
-  } finally {
-    await exporter.shutdown();
-    server.close();
-  }
+  await withExporter(
+    server,
+    (port) => new OtlpGrpcMetricExporter({ url: `http://127.0.0.1:${port}` }),
+    (send) => assertOwnBytes(send, bodies),
+  );
 });
 
 /**
@@ -165,17 +175,9 @@ test('HTTP exporter: a retried export resends its own bytes after another export
       res.writeHead(bodies.length === 1 ? 503 : 200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const exporter = new OtlpHttpMetricExporter({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/metrics`,
-  });
-  try {
-    await assertRetryKeepsItsBytes(
-      (value) => new Promise<ExportResult>((resolve) => exporter.export(request(value), resolve)),
-      bodies,
-    );
-  } finally {
-    await exporter.shutdown();
-    server.close();
-  }
+  await withExporter(
+    server,
+    (port) => new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` }),
+    (send) => assertRetryKeepsItsBytes(send, bodies),
+  );
 });
