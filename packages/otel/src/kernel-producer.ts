@@ -96,14 +96,14 @@ export class KernelMetricProducer implements MetricProducer {
     const points: [DataPoint<Histogram>[], DataPoint<Histogram>[]] = [[], []];
     const boundaries = this.#store.boundariesSeconds;
     const finals: Series[] = [];
-    for (const series of this.#store.seriesValues()) {
+    for (const series of this.#store.series()) {
       const point = delta
         ? this.#deltaPoint(series, boundaries, endTime)
         : this.#cumulativePoint(series, boundaries, endTime);
       if (point !== undefined) points[series.metric].push(point);
       if (series.removedAtMs !== undefined) finals.push(series);
     }
-    for (const series of finals) this.#store.finalExported(series.key, series);
+    for (const series of finals) this.#store.finalExported(series);
     const metrics: MetricData[] = [];
     for (const metric of [0, 1] as const) {
       if (points[metric].length > 0) metrics.push(this.#metricData(metric, points[metric]));

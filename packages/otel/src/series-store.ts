@@ -19,7 +19,7 @@ export const METRIC_OF_ROLE: Readonly<Record<Role, MetricIndex>> = { server: 0, 
 
 /** One exported histogram series and everything accumulated into it since its start time. */
 export interface Series {
-  /** Its key in the store (for `finalExported`). */
+  /** Its key in the store. */
   readonly key: string;
   readonly metric: MetricIndex;
   readonly attributes: Attributes;
@@ -201,7 +201,7 @@ export class SeriesStore {
       if (series === undefined) continue;
       series.removedAtMs = now;
       series.pendingFinal = this.#producers;
-      if (series.pendingFinal === 0) this.#drop(key, series);
+      if (series.pendingFinal === 0) this.#drop(series);
       else this.#finals.set(key, series);
     }
   }
@@ -299,7 +299,7 @@ export class SeriesStore {
         }
       }
       entry.count = count;
-      entry.sumNs = aggregate.durationSumNs;
+      entry.sumNs = sumNs;
       applied++;
     }
     for (const [seed, t] of interval) seed.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
@@ -318,13 +318,8 @@ export class SeriesStore {
     return this.#lastSnapshotTime;
   }
 
-  /** All series, live and awaiting their final export. */
-  series(): IterableIterator<[string, Series]> {
-    return this.#series.entries();
-  }
-
-  /** The same, without the keys (no [key, series] pair per series: the producer's hot loop). */
-  seriesValues(): IterableIterator<Series> {
+  /** All series, live and awaiting their final export (each knows its key). */
+  series(): IterableIterator<Series> {
     return this.#series.values();
   }
 
@@ -354,12 +349,13 @@ export class SeriesStore {
   }
 
   /** A producer made the final export of a removed series. */
-  finalExported(key: string, series: Series): void {
+  finalExported(series: Series): void {
     series.pendingFinal--;
-    if (series.pendingFinal <= 0) this.#drop(key, series);
+    if (series.pendingFinal <= 0) this.#drop(series);
   }
 
-  #drop(key: string, series: Series): void {
+  #drop(series: Series): void {
+    const key = series.key;
     this.#finals.delete(key);
     if (this.#series.get(key) !== series) return;
     this.#series.delete(key);
@@ -370,8 +366,8 @@ export class SeriesStore {
     if (this.#finals.size === 0 && this.#seedFinals.size === 0) return;
     const deadline = this.#now() - this.#options.finalRetentionMs;
     for (const row of this.#seedFinals) if (row.removedAtMs! <= deadline) this.#seedFinals.delete(row);
-    for (const [key, series] of this.#finals) {
-      if (series.removedAtMs! <= deadline) this.#drop(key, series);
+    for (const series of this.#finals.values()) {
+      if (series.removedAtMs! <= deadline) this.#drop(series);
     }
   }
 

@@ -15,7 +15,7 @@ function store(limit = 100, now = () => T0) {
   });
 }
 
-const only = (s: SeriesStore) => [...s.series()].map(([, v]) => v);
+const only = (s: SeriesStore) => [...s.series()];
 
 test('running totals become exact increments; a total that went down is a kernel reset', () => {
   const s = store();
@@ -78,8 +78,7 @@ test('past the limit, new series go to the overflow series; removal frees room a
   assert.equal(s.overflowSeries(0)!.count, 1);
   assert.deepEqual(s.overflowSeries(0)!.attributes, { 'otel.metric.overflow': true });
   s.removeTarget(1);
-  for (const [key, series] of [...s.series()])
-    if (series.removedAtMs !== undefined) s.finalExported(key, series);
+  for (const series of [...s.series()]) if (series.removedAtMs !== undefined) s.finalExported(series);
   assert.equal(s.liveSeriesCount(0), 0);
   assert.throws(() => s.setTarget(1, pod('a')), /never reused/);
 });
