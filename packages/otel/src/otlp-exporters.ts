@@ -3,7 +3,7 @@
 // the caching serializer: the stock classes hard-wire the SDK's serializer, which spent ~50 ms per
 // export at 10,000 histogram series re-encoding attribute strings that never change.
 
-import type { ExportResult } from '@opentelemetry/core';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import {
   OTLPMetricExporterBase,
   type OTLPMetricExporterOptions,
@@ -18,9 +18,17 @@ import {
   createOtlpGrpcExportDelegate,
   type OTLPGRPCExporterConfigNode,
 } from '@opentelemetry/otlp-grpc-exporter-base';
-import { MetricsExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
+import {
+  type ISerializer,
+  MetricsExporterMetricsHelper,
+  ProtobufMetricsSerializer,
+} from '@opentelemetry/otlp-transformer';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { CachingMetricsSerializer } from './otlp-serializer.ts';
+import { gzipParallel } from './parallel-gzip.ts';
+
+type Response = ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse>;
+type HeadersFactory = () => Promise<Record<string, string>>;
 
 export type OtlpGrpcConfig = OTLPGRPCExporterConfigNode & OTLPMetricExporterOptions;
 export type OtlpHttpConfig = OTLPExporterNodeConfigBase & OTLPMetricExporterOptions;
@@ -63,21 +71,33 @@ export class OtlpGrpcMetricExporter extends OTLPMetricExporterBase {
  * the receiver has answered (after reading the body), the request timed out (destroyed: nothing
  * more is written) or failed, after its retries, which resend the same bytes; only then is the
  * buffer released (a test serialises another export while one waits for its retry). A receiver
- * that answers before reading the whole body (an error status) or a gzip stream still compressing
- * for a destroyed request may read bytes written by the next export, but those belong to a
- * request nobody uses.
+ * that answers before reading the whole body (an error status) may read bytes written by the next
+ * export, but those belong to a request nobody uses.
+ *
+ * With gzip (owlk8s's default), the request is compressed here, in parts on several threads
+ * (`gzipParallel`), and the SDK's transport sends the compressed bytes as they are with
+ * `Content-Encoding: gzip`: its own gzip pipes the request through a zlib stream at the default
+ * level, 16 KiB at a time, 44 ms at 10,000 series. The output buffer is free again once compressed.
  */
 export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
   readonly #serializer: CachingMetricsSerializer;
+  /** Set when compressing here: hands the SDK's delegate the bytes compressed for its request. */
+  readonly #compressed: CompressedRequests | undefined;
+  /** Exports still compressing, not yet handed to the delegate (whose flush would miss them). */
+  readonly #compressing = new Set<Promise<void>>();
 
   constructor(config: OtlpHttpConfig) {
+    const options = convertLegacyHttpOptions(config, 'METRICS', 'v1/metrics', {
+      'Content-Type': 'application/x-protobuf',
+    });
     const serializer = new CachingMetricsSerializer({ reuseOutput: true });
+    const compressed = options.compression === 'gzip' ? new CompressedRequests() : undefined;
     super(
       createOtlpHttpExportDelegate(
-        convertLegacyHttpOptions(config, 'METRICS', 'v1/metrics', {
-          'Content-Type': 'application/x-protobuf',
-        }),
-        serializer,
+        compressed === undefined
+          ? options
+          : { ...options, compression: 'none', headers: gzipHeaders(options.headers) },
+        compressed ?? serializer,
         'otlp_http_metric_exporter',
         MetricsExporterMetricsHelper,
         undefined,
@@ -85,11 +105,86 @@ export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
       config,
     );
     this.#serializer = serializer;
+    this.#compressed = compressed;
   }
 
   override export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    exportLeased(this.#serializer, resultCallback, (callback) => super.export(metrics, callback));
+    const compressed = this.#compressed;
+    if (compressed === undefined) {
+      exportLeased(this.#serializer, resultCallback, (callback) => super.export(metrics, callback));
+      return;
+    }
+    const lease = this.#serializer.lease();
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = this.#serializer.serializeRequest(metrics);
+    } catch (error) {
+      lease.release();
+      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      return;
+    } finally {
+      lease.close();
+    }
+    if (bytes === undefined) {
+      lease.release();
+      resultCallback({ code: ExportResultCode.FAILED, error: new Error('Nothing to send') });
+      return;
+    }
+    const done = gzipParallel(bytes).then(
+      (gzipped) => {
+        lease.release();
+        compressed.next(metrics, gzipped);
+        try {
+          super.export(metrics, resultCallback);
+        } catch (error) {
+          resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+        }
+      },
+      (error: Error) => {
+        lease.release();
+        resultCallback({ code: ExportResultCode.FAILED, error });
+      },
+    );
+    this.#compressing.add(done);
+    // Neither branch throws: `done` always fulfils.
+    void done.then(() => this.#compressing.delete(done));
   }
+
+  override async forceFlush(): Promise<void> {
+    await Promise.all(this.#compressing);
+    return super.forceFlush();
+  }
+
+  override async shutdown(): Promise<void> {
+    await Promise.all(this.#compressing);
+    return super.shutdown();
+  }
+}
+
+/** The SDK delegate's serializer when the exporter compresses: the bytes made for the request it is given. */
+class CompressedRequests implements ISerializer<ResourceMetrics, Response> {
+  #pending: { readonly request: ResourceMetrics; readonly bytes: Uint8Array } | undefined;
+
+  /** The delegate serialises synchronously in `export()`, which is called right after this. */
+  next(request: ResourceMetrics, bytes: Uint8Array): void {
+    this.#pending = { request, bytes };
+  }
+
+  serializeRequest(request: ResourceMetrics): Uint8Array | undefined {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    if (pending?.request !== request)
+      throw new Error('OTLP HTTP exporter: no compressed bytes for this request');
+    return pending.bytes;
+  }
+
+  deserializeResponse(data: Uint8Array): Response {
+    return ProtobufMetricsSerializer.deserializeResponse(data);
+  }
+}
+
+function gzipHeaders(headers: HeadersFactory): HeadersFactory {
+  return async () => ({ ...(await headers()), 'Content-Encoding': 'gzip' });
 }
 
 /**

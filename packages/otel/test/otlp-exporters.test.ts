@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { pbkdf2 } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { gunzipSync, inflateRawSync } from 'node:zlib';
+import type { HrTime } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -13,23 +17,30 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { OtlpGrpcMetricExporter, OtlpHttpMetricExporter } from '../src/otlp-exporters.ts';
+import { CachingMetricsSerializer } from '../src/otlp-serializer.ts';
 
-/** About 250 kB, so that the exporter reuses its buffer; `value` makes each request's bytes its own. */
-function request(value: number): ResourceMetrics {
+/**
+ * About 250 bytes a point: 1,000 points (250 kB) make the exporter reuse its buffer, 12,000 (3 MB)
+ * make it gzip in parts. `value` makes each request's bytes its own.
+ */
+function request(value: number, points = 1000): ResourceMetrics {
   const gauge: MetricData = {
     descriptor: { name: 'g', description: '', unit: '', valueType: 1 },
     aggregationTemporality: AggregationTemporality.CUMULATIVE,
     dataPointType: DataPointType.GAUGE,
-    dataPoints: attributes.map((a, i) => ({
-      startTime: [1_764_000_000, 0],
-      endTime: [1_764_000_060, 0],
+    dataPoints: attributes.slice(0, points).map((a, i) => ({
+      startTime: START,
+      endTime: END,
       attributes: a,
       value: value * 10_000 + i,
     })),
   };
   return { resource, scopeMetrics: [{ scope: { name: 's' }, metrics: [gauge] }] };
 }
-const attributes = Array.from({ length: 1000 }, (_, i) => ({
+// Shared, as the SDK's points share their collection's times (the serializer caches each time's encoding).
+const START: HrTime = [1_764_000_000, 0];
+const END: HrTime = [1_764_000_060, 0];
+const attributes = Array.from({ length: 12_000 }, (_, i) => ({
   'k8s.pod.name': `pod-${i}`,
   pad: 'x'.repeat(200),
 }));
@@ -42,16 +53,22 @@ interface Listening {
   close(): unknown;
 }
 
-/** Listens on a free port, makes the exporter for it, runs the checks with one export per call, then closes both. */
+/**
+ * Listens on a free port, makes the exporter for it, runs the checks with one export (of `points`
+ * points) per call, then closes both.
+ */
 async function withExporter(
   server: Listening,
   make: (port: number) => OtlpGrpcMetricExporter | OtlpHttpMetricExporter,
   check: (send: (value: number) => Promise<ExportResult>) => Promise<void>,
+  points = 1000,
 ): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const exporter = make((server.address() as AddressInfo).port);
   try {
-    await check((value) => new Promise<ExportResult>((resolve) => exporter.export(request(value), resolve)));
+    await check(
+      (value) => new Promise<ExportResult>((resolve) => exporter.export(request(value, points), resolve)),
+    );
   } finally {
     await exporter.shutdown();
     server.close();
@@ -65,6 +82,7 @@ async function withExporter(
 async function assertOwnBytes(
   send: (value: number) => Promise<ExportResult>,
   bodies: Buffer[],
+  points = 1000,
 ): Promise<void> {
   const concurrent = await Promise.all([send(1), send(2)]);
   const successive = [await send(3), await send(4)];
@@ -73,10 +91,10 @@ async function assertOwnBytes(
     [ExportResultCode.SUCCESS, ExportResultCode.SUCCESS, ExportResultCode.SUCCESS, ExportResultCode.SUCCESS],
   );
   const expected = [1, 2, 3, 4].map((v) =>
-    Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(v))!),
+    Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(v, points))!),
   );
   assert.equal(bodies.length, 4);
-  assert.ok(expected[0]!.length > 200_000, `${expected[0]!.length} bytes`);
+  assert.ok(expected[0]!.length > 200 * points, `${expected[0]!.length} bytes`);
   // The two concurrent ones may arrive in either order.
   const firstTwo = bodies.slice(0, 2).sort(Buffer.compare);
   const expectedTwo = [expected[0]!, expected[1]!].sort(Buffer.compare);
@@ -149,6 +167,7 @@ test('gRPC exporter: concurrent and successive exports each arrive with their ow
 async function assertRetryKeepsItsBytes(
   send: (value: number) => Promise<ExportResult>,
   bodies: Buffer[],
+  points = 1000,
 ): Promise<void> {
   const first = send(1);
   while (bodies.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -158,7 +177,9 @@ async function assertRetryKeepsItsBytes(
     results.map((r) => r.code),
     [ExportResultCode.SUCCESS, ExportResultCode.SUCCESS],
   );
-  const expected = [1, 2].map((v) => Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(v))!));
+  const expected = [1, 2].map((v) =>
+    Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(v, points))!),
+  );
   assert.equal(bodies.length, 3);
   assert.ok(bodies[0]!.equals(expected[0]!), 'export 1, refused');
   assert.ok(bodies[1]!.equals(expected[1]!), 'export 2');
@@ -180,4 +201,114 @@ test('HTTP exporter: a retried export resends its own bytes after another export
     (port) => new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` }),
     (send) => assertRetryKeepsItsBytes(send, bodies),
   );
+});
+
+/**
+ * A gzip request body, unpacked: it must say gzip, and be one gzip member (raw inflate of what lies
+ * between header and trailer stops at the first final block, so joined parts would come back short).
+ */
+function gunzipOne(req: IncomingMessage, body: Buffer): Buffer {
+  assert.equal(req.headers['content-encoding'], 'gzip');
+  const data = gunzipSync(body);
+  assert.ok(inflateRawSync(body.subarray(10, body.length - 8)).equals(data), 'one gzip member');
+  return data;
+}
+
+// 3 MB requests: compressed in parts, into one member, from a reused buffer.
+test('HTTP exporter with gzip: concurrent and successive exports each arrive compressed with their own bytes', async () => {
+  const bodies: Buffer[] = [];
+  const waiting: ServerResponse[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
+      waiting.push(res);
+      if (bodies.length === 1) return;
+      for (const r of waiting.splice(0)) r.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await withExporter(
+    server,
+    (port) =>
+      new OtlpHttpMetricExporter({
+        url: `http://127.0.0.1:${port}/v1/metrics`,
+        compression: CompressionAlgorithm.GZIP,
+      }),
+    async (send) => {
+      // With libuv's pool busy, compression waits until both exports are serialised: export 2
+      // would overwrite export 1's bytes before they are compressed if its buffer were free early.
+      // The points' encodings are cached first, so that both serialise well within that time.
+      new CachingMetricsSerializer().serializeRequest(request(0, 12_000));
+      const busy = occupyThreadPool();
+      await assertOwnBytes(send, bodies, 12_000);
+      await busy;
+    },
+    12_000,
+  );
+});
+
+/** Keeps every thread of libuv's pool busy for about 0.2 s here (pbkdf2 runs there). */
+function occupyThreadPool(): Promise<unknown> {
+  const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  return Promise.all(
+    Array.from(
+      { length: threads },
+      () => new Promise((resolve) => pbkdf2('owlk8s', 'salt', 400_000, 32, 'sha256', resolve)),
+    ),
+  );
+}
+
+test('HTTP exporter with gzip: a retried export resends its own compressed bytes', async () => {
+  const bodies: Buffer[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
+      res.writeHead(bodies.length === 1 ? 503 : 200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await withExporter(
+    server,
+    (port) =>
+      new OtlpHttpMetricExporter({
+        url: `http://127.0.0.1:${port}/v1/metrics`,
+        compression: CompressionAlgorithm.GZIP,
+      }),
+    (send) => assertRetryKeepsItsBytes(send, bodies, 12_000),
+    12_000,
+  );
+});
+
+test('HTTP exporter: OTEL_EXPORTER_OTLP_COMPRESSION=gzip compresses here too; forceFlush waits for an export still compressing', async () => {
+  const bodies: Buffer[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
+  try {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const exporter = new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` });
+    let result: ExportResult | undefined;
+    exporter.export(request(5, 12_000), (r) => {
+      result = r;
+    });
+    await exporter.forceFlush();
+    assert.equal(result?.code, ExportResultCode.SUCCESS);
+    assert.equal(bodies.length, 1);
+    assert.ok(
+      bodies[0]!.equals(Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(5, 12_000))!)),
+    );
+    await exporter.shutdown();
+  } finally {
+    delete process.env.OTEL_EXPORTER_OTLP_COMPRESSION;
+    server.close();
+  }
 });
