@@ -1,6 +1,8 @@
 // Benchmark: one collection of the otel pipeline at 1,000 and 10,000 histogram series — record()
 // of a snapshot in which every series changed (the worst case), then collection and export over
-// OTLP (HTTP/protobuf and gRPC) to a loopback sink that reads and discards. Prints a Markdown table.
+// OTLP (HTTP/protobuf and gRPC) to a loopback sink that reads and discards. Pods are named as a
+// cluster names them and counts differ between series, because the payload's size and how well it
+// compresses depend on both. Prints a Markdown table.
 // Run: node bench/otel-pipeline.ts   (goal: under 20 ms per collection at 10,000 series)
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
 import { KernelMetricProducer } from '../packages/otel/src/kernel-producer.ts';
 import { CachingMetricsSerializer } from '../packages/otel/src/otlp-serializer.ts';
 import { ZERO_SELF } from '../packages/otel/test/fixtures.ts';
+import { OTEL_DEFAULT_ROW } from './lib/others.ts';
 
 const timings = { producer: [] as number[], serialize: [] as number[] };
 const serializeRequest = CachingMetricsSerializer.prototype.serializeRequest;
@@ -41,52 +44,112 @@ const WARMUP = 5;
 /** The sink's answer says when it had read the whole request, in this header. */
 const READ_HEADER = 'x-owlk8s-bench-read-at';
 
-function pod(i: number): PodTarget {
-  return {
-    uid: `0000-${i}`,
-    name: `web-${i}`,
-    namespace: 'bench',
-    node: 'node-1',
-    ips: ['198.18.0.10'],
-    phase: 'Running',
-    ready: true,
-    workload: { kind: 'Deployment', name: `web-${i % 50}` },
-    replicaSet: `web-${i % 50}-abc`,
-    labels: {},
-    ports: [{ port: 8080, services: [{ namespace: 'bench', name: `web-${i % 50}`, port: 80 }] }],
+/** A fixed-seed generator (mulberry32): the same pods and counts in every run. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
 }
 
-/** 100 series per pod (server and client × 5 methods × 10 statuses); every bucket grows each collection. */
-function snapshot(pods: number, round: number): Snapshot {
-  const aggregates: Aggregate[] = [];
-  const per = round + 1;
-  for (let t = 0; t < pods; t++) {
-    for (const role of ['server', 'client'] as const) {
-      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as HttpMethod[]) {
-        for (const statusCode of [200, 201, 204, 301, 304, 400, 401, 404, 500, 503]) {
-          aggregates.push({
-            targetId: t,
-            role,
-            port: role === 'server' ? 8080 : 9000,
-            method,
-            statusCode,
-            httpMinor: 1,
-            count: per * 15,
-            durationSumNs: BigInt(per * 15) * 30_000_000n,
-            bucketCounts: BOUNDARIES_NS.map(() => per).concat([per]),
-          });
+const APPS = ['checkout', 'cart', 'payments', 'catalog', 'search', 'recommendations', 'shipping', 'frontend'];
+const NAMESPACES = ['shop', 'payments', 'platform'];
+/** The characters Kubernetes uses in generated name suffixes. */
+const SUFFIX = 'bcdfghjklmnpqrstvwxz2456789';
+
+/**
+ * Pods as a cluster names them, so that the payload has its real size and variety (a bare
+ * `web-1` made it a quarter smaller and far easier to compress): a UUID, generated name
+ * suffixes, a cloud node name, the labels a Deployment's pods carry.
+ */
+function podsOf(n: number): PodTarget[] {
+  const rnd = generator(1);
+  const pick = (chars: string, length: number) =>
+    Array.from({ length }, () => chars[Math.floor(rnd() * chars.length)]).join('');
+  const templateHash = APPS.map(() => pick(SUFFIX, 10));
+  return Array.from({ length: n }, (_, i) => {
+    const app = i % APPS.length;
+    const namespace = NAMESPACES[i % NAMESPACES.length]!;
+    const replicaSet = `${APPS[app]}-${templateHash[app]}`;
+    const hex = pick('0123456789abcdef', 32);
+    return {
+      uid: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
+      name: `${replicaSet}-${pick(SUFFIX, 5)}`,
+      namespace,
+      node: 'ip-10-0-12-34.eu-west-1.compute.internal',
+      ips: ['198.18.0.10'],
+      phase: 'Running',
+      ready: true,
+      workload: { kind: 'Deployment', name: APPS[app]! },
+      replicaSet,
+      labels: { 'app.kubernetes.io/name': APPS[app]!, 'pod-template-hash': templateHash[app]! },
+      ports: [{ port: 8080, services: [{ namespace, name: APPS[app]!, port: 80 }] }],
+    };
+  });
+}
+
+/** Requests per bucket and collection, at most: most are fast, a few slow. */
+const BUCKET_RATES = [400, 300, 200, 100, 60, 40, 20, 8, 4, 2, 1, 1, 1, 1, 1];
+/** A bucket's typical duration, for the sum: between its bounds (the last one: 15 s). */
+const BUCKET_MID_NS = BOUNDARIES_NS.map(
+  (b, i) => (Number(b) + (i === 0 ? 0 : Number(BOUNDARIES_NS[i - 1]))) / 2,
+).concat([15e9]);
+
+/**
+ * The kernel's running totals, 100 series per pod (server and client × 5 methods × 10 statuses).
+ * Every bucket of every series grows by its own amount each collection (the worst case: nothing
+ * is unchanged), so counts differ from series to series as they do in a cluster.
+ */
+function traffic(pods: number): (round: number) => Snapshot {
+  const rnd = generator(2);
+  const series = pods * 100;
+  const buckets = new Float64Array(series * BUCKET_RATES.length);
+  const sumNs = new Float64Array(series);
+  return (round) => {
+    const aggregates: Aggregate[] = [];
+    let s = 0;
+    for (let t = 0; t < pods; t++) {
+      for (const role of ['server', 'client'] as const) {
+        for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'] as HttpMethod[]) {
+          for (const statusCode of [200, 201, 204, 301, 304, 400, 401, 404, 500, 503]) {
+            const bucketCounts: number[] = [];
+            let count = 0;
+            for (let b = 0; b < BUCKET_RATES.length; b++) {
+              const added = 1 + Math.floor(rnd() * BUCKET_RATES[b]!);
+              const at = s * BUCKET_RATES.length + b;
+              buckets[at]! += added;
+              sumNs[s]! += added * BUCKET_MID_NS[b]! * (0.8 + 0.4 * rnd());
+              bucketCounts.push(buckets[at]!);
+              count += buckets[at]!;
+            }
+            aggregates.push({
+              targetId: t,
+              role,
+              port: role === 'server' ? 8080 : 9000,
+              method,
+              statusCode,
+              httpMinor: 1,
+              count,
+              durationSumNs: BigInt(Math.round(sumNs[s]!)),
+              bucketCounts,
+            });
+            s++;
+          }
         }
       }
     }
-  }
-  return {
-    monotonicNs: BigInt(round),
-    time: new Date(),
-    boundariesNs: BOUNDARIES_NS,
-    aggregates,
-    inFlight: [],
-    self: ZERO_SELF,
+    return {
+      monotonicNs: BigInt(round),
+      time: new Date(),
+      boundariesNs: BOUNDARIES_NS,
+      aggregates,
+      inFlight: [],
+      self: ZERO_SELF,
+    };
   };
 }
 
@@ -171,14 +234,15 @@ async function run(
     cardinalityLimit: series,
     env: {},
   });
-  for (let t = 0; t < pods; t++) pipeline.setTarget(t, pod(t));
+  for (const [t, target] of podsOf(pods).entries()) pipeline.setTarget(t, target);
+  const snapshot = traffic(pods);
   const record: number[] = [];
   const exportMs: number[] = [];
   const sent: number[] = [];
   const read: number[] = [];
   let cpuMicros = 0;
   for (let i = 0; i < ROUNDS + WARMUP; i++) {
-    const next = snapshot(pods, i);
+    const next = snapshot(i);
     httpRound.sentAt = Number.NaN;
     httpRound.readAt = Number.NaN;
     const cpu0 = process.threadCpuUsage();
@@ -219,7 +283,7 @@ const CASES: readonly {
   { label: 'OTLP HTTP, cumulative', exporter: 'otlp-http', extra: { temporality: 'cumulative' }, seed: true },
   { label: 'OTLP HTTP, delta', exporter: 'otlp-http', extra: { temporality: 'delta' }, seed: true },
   { label: 'OTLP gRPC, cumulative', exporter: 'otlp-grpc', extra: { temporality: 'cumulative' }, seed: true },
-  { label: 'OTLP HTTP, cumulative, gzip', exporter: 'otlp-http', extra: { compression: 'gzip' }, seed: true },
+  { label: OTEL_DEFAULT_ROW, exporter: 'otlp-http', extra: { compression: 'gzip' }, seed: true },
   { label: 'OTLP HTTP, cumulative, seed set off', exporter: 'otlp-http', extra: {}, seed: false },
 ];
 

@@ -112,6 +112,10 @@ owners and explain the method); this is their output from the run recorded here,
 ${parts.join('\n\n')}`;
 }
 
+/** The rows of bench/otel-pipeline.ts that the goal is read from. */
+export const OTEL_GOAL_ROW = 'OTLP HTTP, cumulative';
+export const OTEL_DEFAULT_ROW = "OTLP HTTP, cumulative, gzip (the agent's default)";
+
 /** The issue's goals that the areas' scripts measure, read from their output. */
 export function othersGoals(data: Record<string, unknown>): Goal[] {
   const goals: Goal[] = [];
@@ -124,13 +128,16 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
     });
   }
   const otel = data['otel-pipeline'] as { rows?: Record<string, string>[] } | undefined;
-  const row = otel?.rows?.find(
-    (r) => /^10,000/.test(r['series (pods)'] ?? '') && r.exporter === 'OTLP HTTP, cumulative',
-  );
-  const total = Number(row?.['total ms (p50)']);
-  if (Number.isFinite(total)) {
+  // Uncompressed (the goal's yardstick since it was set) and as the agent ships: gzip.
+  for (const [exporter, what] of [
+    [OTEL_GOAL_ROW, 'OTLP HTTP, record + collect + export'],
+    [OTEL_DEFAULT_ROW, "OTLP HTTP with gzip, the agent's default"],
+  ] as const) {
+    const row = otel?.rows?.find((r) => /^10,000/.test(r['series (pods)'] ?? '') && r.exporter === exporter);
+    const total = Number(row?.['total ms (p50)']);
+    if (!Number.isFinite(total)) continue;
     goals.push({
-      goal: 'otel-pipeline.ts: one collection at 10,000 series < 20 ms (OTLP HTTP, record + collect + export)',
+      goal: `otel-pipeline.ts: one collection at 10,000 series < 20 ms (${what})`,
       measured: `${fmt(total, 1)} ms (p50)`,
       met: total < 20,
     });

@@ -67,7 +67,14 @@ test('the areas scripts output is read back into data and goals', async () => {
     'kernel-cost': kernel,
     'otel-pipeline': {
       rows: [
+        { 'series (pods)': '1,000 (10)', exporter: 'OTLP HTTP, cumulative', 'total ms (p50)': '5.0' },
         { 'series (pods)': '10,000 (100)', exporter: 'OTLP HTTP, cumulative', 'total ms (p50)': '49.9' },
+        { 'series (pods)': '10,000 (100)', exporter: 'OTLP HTTP, delta', 'total ms (p50)': '9.0' },
+        {
+          'series (pods)': '10,000 (100)',
+          exporter: "OTLP HTTP, cumulative, gzip (the agent's default)",
+          'total ms (p50)': '19.5',
+        },
       ],
     },
   });
@@ -76,6 +83,7 @@ test('the areas scripts output is read back into data and goals', async () => {
     [
       ['7.32×', false],
       ['49.9 ms (p50)', false],
+      ['19.5 ms (p50)', true],
     ],
   );
 });
