@@ -283,6 +283,8 @@ const CASES: readonly {
   { label: 'OTLP HTTP, cumulative', exporter: 'otlp-http', extra: { temporality: 'cumulative' }, seed: true },
   { label: 'OTLP HTTP, delta', exporter: 'otlp-http', extra: { temporality: 'delta' }, seed: true },
   { label: 'OTLP gRPC, cumulative', exporter: 'otlp-grpc', extra: { temporality: 'cumulative' }, seed: true },
+  // The protocol and compression of every owlk8s file in otel-config/.
+  { label: 'OTLP gRPC, cumulative, gzip', exporter: 'otlp-grpc', extra: { compression: 'gzip' }, seed: true },
   { label: OTEL_DEFAULT_ROW, exporter: 'otlp-http', extra: { compression: 'gzip' }, seed: true },
   { label: 'OTLP HTTP, cumulative, seed set off', exporter: 'otlp-http', extra: {}, seed: false },
 ];
