@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { pbkdf2 } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
@@ -104,20 +104,49 @@ async function assertOwnBytes(
   assert.ok(bodies[3]!.equals(expected[3]!), 'export 4');
 }
 
-test('HTTP exporter: concurrent and successive exports each arrive with their own bytes', async () => {
-  const bodies: Buffer[] = [];
+/**
+ * A gzip request body, unpacked: it must say gzip, and be one gzip member (raw inflate of what lies
+ * between header and trailer stops at the first final block, so joined parts would come back short).
+ */
+function gunzipOne(req: IncomingMessage, body: Buffer): Buffer {
+  assert.equal(req.headers['content-encoding'], 'gzip');
+  const data = gunzipSync(body);
+  assert.ok(inflateRawSync(body.subarray(10, body.length - 8)).equals(data), 'one gzip member');
+  return data;
+}
+
+/**
+ * An OTLP/HTTP receiver that keeps every request's body, unpacked with `gzip` (and then required to
+ * be gzip; without, required not to be). `holdFirst`: the first answer waits for the second request,
+ * so that two exports are in flight at once. `status`: the answer to the n-th request (from 1).
+ */
+function bodyReceiver(
+  bodies: Buffer[],
+  options: { gzip?: boolean; holdFirst?: boolean; status?: (n: number) => number } = {},
+): Server {
   const waiting: ServerResponse[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      bodies.push(Buffer.concat(chunks));
-      // The first answer waits for the second request: two exports are in flight at once.
+      const body = Buffer.concat(chunks);
+      if (options.gzip) bodies.push(gunzipOne(req, body));
+      else {
+        assert.equal(req.headers['content-encoding'], undefined);
+        bodies.push(body);
+      }
       waiting.push(res);
-      if (bodies.length === 1) return;
-      for (const r of waiting.splice(0)) r.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      if (options.holdFirst && bodies.length === 1) return;
+      const status = options.status?.(bodies.length) ?? 200;
+      for (const r of waiting.splice(0))
+        r.writeHead(status, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
+}
+
+test('HTTP exporter: concurrent and successive exports each arrive with their own bytes', async () => {
+  const bodies: Buffer[] = [];
+  const server = bodyReceiver(bodies, { holdFirst: true });
   await withExporter(
     server,
     (port) => new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` }),
@@ -188,14 +217,7 @@ async function assertRetryKeepsItsBytes(
 
 test('HTTP exporter: a retried export resends its own bytes after another export was serialised', async () => {
   const bodies: Buffer[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(Buffer.concat(chunks));
-      res.writeHead(bodies.length === 1 ? 503 : 200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
+  const server = bodyReceiver(bodies, { status: (n) => (n === 1 ? 503 : 200) });
   await withExporter(
     server,
     (port) => new OtlpHttpMetricExporter({ url: `http://127.0.0.1:${port}/v1/metrics` }),
@@ -203,38 +225,19 @@ test('HTTP exporter: a retried export resends its own bytes after another export
   );
 });
 
-/**
- * A gzip request body, unpacked: it must say gzip, and be one gzip member (raw inflate of what lies
- * between header and trailer stops at the first final block, so joined parts would come back short).
- */
-function gunzipOne(req: IncomingMessage, body: Buffer): Buffer {
-  assert.equal(req.headers['content-encoding'], 'gzip');
-  const data = gunzipSync(body);
-  assert.ok(inflateRawSync(body.subarray(10, body.length - 8)).equals(data), 'one gzip member');
-  return data;
-}
+const gzipExporter = (port: number) =>
+  new OtlpHttpMetricExporter({
+    url: `http://127.0.0.1:${port}/v1/metrics`,
+    compression: CompressionAlgorithm.GZIP,
+  });
 
 // 3 MB requests: compressed in parts, into one member, from a reused buffer.
 test('HTTP exporter with gzip: concurrent and successive exports each arrive compressed with their own bytes', async () => {
   const bodies: Buffer[] = [];
-  const waiting: ServerResponse[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
-      waiting.push(res);
-      if (bodies.length === 1) return;
-      for (const r of waiting.splice(0)) r.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
+  const server = bodyReceiver(bodies, { gzip: true, holdFirst: true });
   await withExporter(
     server,
-    (port) =>
-      new OtlpHttpMetricExporter({
-        url: `http://127.0.0.1:${port}/v1/metrics`,
-        compression: CompressionAlgorithm.GZIP,
-      }),
+    gzipExporter,
     async (send) => {
       // With libuv's pool busy, compression waits until both exports are serialised: export 2
       // would overwrite export 1's bytes before they are compressed if its buffer were free early.
@@ -261,36 +264,13 @@ function occupyThreadPool(): Promise<unknown> {
 
 test('HTTP exporter with gzip: a retried export resends its own compressed bytes', async () => {
   const bodies: Buffer[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
-      res.writeHead(bodies.length === 1 ? 503 : 200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await withExporter(
-    server,
-    (port) =>
-      new OtlpHttpMetricExporter({
-        url: `http://127.0.0.1:${port}/v1/metrics`,
-        compression: CompressionAlgorithm.GZIP,
-      }),
-    (send) => assertRetryKeepsItsBytes(send, bodies, 12_000),
-    12_000,
-  );
+  const server = bodyReceiver(bodies, { gzip: true, status: (n) => (n === 1 ? 503 : 200) });
+  await withExporter(server, gzipExporter, (send) => assertRetryKeepsItsBytes(send, bodies, 12_000), 12_000);
 });
 
 test('HTTP exporter: OTEL_EXPORTER_OTLP_COMPRESSION=gzip compresses here too; forceFlush waits for an export still compressing', async () => {
   const bodies: Buffer[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(gunzipOne(req, Buffer.concat(chunks)));
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
+  const server = bodyReceiver(bodies, { gzip: true });
   process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
   try {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
