@@ -63,3 +63,16 @@ test('gzipParallel compresses below twice the part size in one piece, as zlib wo
   // No sync-flush marker (00 00 ff ff) before the final block: a single stream, not a joined one.
   assert.equal(out.subarray(0, out.length - 8).includes(Buffer.from([0, 0, 0xff, 0xff])), false);
 });
+
+test('gzipParallel compresses at level 1 unless told otherwise (the header says so: XFL 4 is zlib level 1, 2 level 9)', async () => {
+  const data = repetitive(3 << 20);
+  for (const [options, xfl] of [
+    [{}, 4],
+    [{ level: 9 }, 2],
+  ] as const) {
+    const parted = await gzipParallel(data, { ...options, minPartBytes: 1 << 20 });
+    const whole = await gzipParallel(data, { ...options, maxParts: 1 });
+    assert.equal(parted[8], xfl, `in parts, ${JSON.stringify(options)}`);
+    assert.equal(whole[8], xfl, `in one piece, ${JSON.stringify(options)}`);
+  }
+});
