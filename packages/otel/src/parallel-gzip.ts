@@ -7,8 +7,8 @@
 // whole's. A part starts with an empty window (gzip mode takes no preset dictionary), which costs
 // next to nothing at parts of a megabyte or more.
 // The SDK's transport pipes each request through a zlib stream at the default level, 16 KiB at a
-// time: for the 8.5 MB of 10,000 series, level 6 takes 160 ms of zlib's time, level 1 in parallel
-// here 21 ms on two threads, for a result an eighth larger (BENCHMARKS.md).
+// time: for the 7.7 MB of 10,000 series, level 6 takes 155 ms of zlib's time, level 1 in parallel
+// here 19 ms on two threads, for a result an eighth larger (BENCHMARKS.md).
 import { availableParallelism } from 'node:os';
 import { constants, createGzip, gzip } from 'node:zlib';
 
