@@ -41,7 +41,13 @@ describe('initial sync', () => {
       seed: (api) => {
         const dep = api.apply(workload('Deployment', 'web'));
         const rs = api.apply(workload('ReplicaSet', 'web-7d9f8c', 'default', dep));
-        const labels = { app: 'web', tier: 'front', 'pod-template-hash': '7d9f8c' };
+        // app.kubernetes.io/name is not configured: it comes as appNameLabel, not among the labels.
+        const labels = {
+          app: 'web',
+          tier: 'front',
+          'pod-template-hash': '7d9f8c',
+          'app.kubernetes.io/name': 'shop',
+        };
         api.apply(
           pod({
             name: 'web-7d9f8c-aaaaa',
@@ -77,6 +83,7 @@ describe('initial sync', () => {
       replicaSet: 'web-7d9f8c',
       labels: { app: 'web', tier: 'front' },
       serviceNameAnnotation: 'shop-web',
+      appNameLabel: 'shop',
       ports: [
         {
           port: 8080,

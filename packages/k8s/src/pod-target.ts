@@ -49,6 +49,12 @@ export interface PodTarget {
   readonly labels: Readonly<Record<string, string>>;
   /** The pod annotation `resource.opentelemetry.io/service.name`, when set. */
   readonly serviceNameAnnotation?: string;
+  /**
+   * The labels `app.kubernetes.io/instance` and `app.kubernetes.io/name`, when set, whether or not
+   * they are configured: `service.name` is taken from them after the annotation (SEMCONV.md).
+   */
+  readonly appInstanceLabel?: string;
+  readonly appNameLabel?: string;
   readonly ports: readonly ServingPort[];
 }
 

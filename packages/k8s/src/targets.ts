@@ -5,6 +5,10 @@ import type { OwnerLookup } from './owners.ts';
 import type { PodTarget, ServiceRef, ServingPort, Workload } from './pod-target.ts';
 import type { OwnerRef, PodRecord, ServiceRecord } from './records.ts';
 
+/** Recommended labels that `service.name` is derived from (see `PodTarget.appInstanceLabel`). */
+const APP_INSTANCE_LABEL = 'app.kubernetes.io/instance';
+const APP_NAME_LABEL = 'app.kubernetes.io/name';
+
 /** 'services': pods that back at least one Service (the seed's scope); 'all': every pod of the node. */
 export type Scope = 'services' | 'all';
 
@@ -58,6 +62,8 @@ export function decide(ctx: PodContext): Decision {
     const v = pod.labels[k];
     if (v !== undefined) labels[k] = v;
   }
+  const instance = pod.labels[APP_INSTANCE_LABEL];
+  const appName = pod.labels[APP_NAME_LABEL];
   const target: PodTarget = {
     uid: pod.uid,
     name: pod.name,
@@ -71,6 +77,8 @@ export function decide(ctx: PodContext): Decision {
     ...(chain.job !== undefined ? { job: chain.job } : {}),
     labels,
     ...(pod.serviceNameAnnotation !== undefined ? { serviceNameAnnotation: pod.serviceNameAnnotation } : {}),
+    ...(instance !== undefined ? { appInstanceLabel: instance } : {}),
+    ...(appName !== undefined ? { appNameLabel: appName } : {}),
     ports,
   };
   return { kind: 'target', target };

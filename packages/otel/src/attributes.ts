@@ -73,9 +73,13 @@ export function workloadAttribute(kind: string): string {
  * annotation, `app.kubernetes.io/instance`, `app.kubernetes.io/name`, owner name, pod name.
  */
 export function podServiceName(pod: PodTarget): string {
+  // The k8s package hands over configured labels only, and these two whether configured or not;
+  // a target made by hand (static targets, tests) may carry them among its labels.
   return (
     pod.serviceNameAnnotation ??
+    pod.appInstanceLabel ??
     pod.labels['app.kubernetes.io/instance'] ??
+    pod.appNameLabel ??
     pod.labels['app.kubernetes.io/name'] ??
     (pod.workload.kind === 'Pod' ? undefined : pod.workload.name) ??
     pod.name

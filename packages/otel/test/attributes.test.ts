@@ -31,6 +31,21 @@ test('service.name: annotation, instance label, name label, owner, pod name', ()
   assert.equal(podServiceName(pod('p', { labels: {}, workload: { kind: 'Pod', name: 'p' } })), 'p');
 });
 
+test('service.name from the app.kubernetes.io labels the k8s package hands over unconfigured', () => {
+  const bare = { labels: {} };
+  assert.equal(podServiceName(pod('p', { ...bare, appInstanceLabel: 'inst', appNameLabel: 'name' })), 'inst');
+  assert.equal(podServiceName(pod('p', { ...bare, appNameLabel: 'name' })), 'name');
+  assert.equal(
+    podServiceName(pod('p', { ...bare, serviceNameAnnotation: 'ann', appInstanceLabel: 'inst' })),
+    'ann',
+  );
+  // An instance label wins over a name label wherever each comes from.
+  assert.equal(
+    podServiceName(pod('p', { labels: { 'app.kubernetes.io/instance': 'inst' }, appNameLabel: 'name' })),
+    'inst',
+  );
+});
+
 test('a port behind several Services names them all, sorted; an unserved port names none', () => {
   const p = pod('p', {
     ports: [
