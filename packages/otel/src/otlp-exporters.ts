@@ -116,36 +116,32 @@ export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
       return;
     }
     const lease = this.#serializer.lease();
+    const fail = (error: Error) => {
+      lease.release();
+      resultCallback({ code: ExportResultCode.FAILED, error });
+    };
     let bytes: Uint8Array | undefined;
     try {
       bytes = this.#serializer.serializeRequest(metrics);
     } catch (error) {
-      lease.release();
-      resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      fail(error as Error);
       return;
     } finally {
       lease.close();
     }
     if (bytes === undefined) {
-      lease.release();
-      resultCallback({ code: ExportResultCode.FAILED, error: new Error('Nothing to send') });
+      fail(new Error('Nothing to send'));
       return;
     }
-    const done = gzipParallel(bytes).then(
-      (gzipped) => {
-        lease.release();
-        compressed.next(metrics, gzipped);
-        try {
-          super.export(metrics, resultCallback);
-        } catch (error) {
-          resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
-        }
-      },
-      (error: Error) => {
-        lease.release();
-        resultCallback({ code: ExportResultCode.FAILED, error });
-      },
-    );
+    const done = gzipParallel(bytes).then((gzipped) => {
+      lease.release();
+      compressed.next(metrics, gzipped);
+      try {
+        super.export(metrics, resultCallback);
+      } catch (error) {
+        resultCallback({ code: ExportResultCode.FAILED, error: error as Error });
+      }
+    }, fail);
     this.#compressing.add(done);
     // Neither branch throws: `done` always fulfils.
     void done.then(() => this.#compressing.delete(done));
