@@ -18,7 +18,7 @@ import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
 import { KernelMetricProducer } from '../packages/otel/src/kernel-producer.ts';
 import { CachingMetricsSerializer } from '../packages/otel/src/otlp-serializer.ts';
 import { ZERO_SELF } from '../packages/otel/test/fixtures.ts';
-import { OTEL_DEFAULT_ROW } from './lib/others.ts';
+import { OTEL_DEFAULT_ROW, OTEL_GOAL_ROW } from './lib/others.ts';
 
 const timings = { producer: [] as number[], serialize: [] as number[] };
 const serializeRequest = CachingMetricsSerializer.prototype.serializeRequest;
@@ -282,7 +282,7 @@ const CASES: readonly {
   extra: Partial<ExporterOptions>;
   seed: boolean;
 }[] = [
-  { label: 'OTLP HTTP, cumulative', exporter: 'otlp-http', extra: { temporality: 'cumulative' }, seed: true },
+  { label: OTEL_GOAL_ROW, exporter: 'otlp-http', extra: { temporality: 'cumulative' }, seed: true },
   { label: 'OTLP HTTP, delta', exporter: 'otlp-http', extra: { temporality: 'delta' }, seed: true },
   { label: 'OTLP gRPC, cumulative', exporter: 'otlp-grpc', extra: { temporality: 'cumulative' }, seed: true },
   // The protocol and compression of every owlk8s file in otel-config/.
