@@ -25,7 +25,7 @@ import {
 } from '@opentelemetry/otlp-transformer';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { CachingMetricsSerializer } from './otlp-serializer.ts';
-import { gzipParallel } from './parallel-gzip.ts';
+import { GzipInParts } from './parallel-gzip.ts';
 
 type Response = ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse>;
 type HeadersFactory = () => Promise<Record<string, string>>;
@@ -74,11 +74,12 @@ export class OtlpGrpcMetricExporter extends OTLPMetricExporterBase {
  * that answers before reading the whole body (an error status) may read bytes written by the next
  * export, but those belong to a request nobody uses.
  *
- * With gzip (owlk8s's default), the request is compressed here, in parts on several threads
- * (`gzipParallel`), and the SDK's transport sends the compressed bytes as they are with
- * `Content-Encoding: gzip`: its own gzip pipes the request through a zlib stream at the default
- * level, 16 KiB at a time, 115–145 ms per collection at 10,000 series. The output buffer is free again
- * once compressed.
+ * With gzip (owlk8s's default), the request is compressed here, in parts on several threads, each
+ * part as soon as the serializer has written it (`GzipInParts`), and the SDK's transport sends the
+ * compressed bytes as they are with `Content-Encoding: gzip`: its own gzip pipes the request
+ * through a zlib stream at the default level, 16 KiB at a time, 115–145 ms per collection at 10,000
+ * series. The output buffer is free again once every part is compressed (or, when serialisation
+ * fails, once the parts already compressing are done).
  */
 export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
   readonly #serializer: CachingMetricsSerializer;
@@ -116,13 +117,18 @@ export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
       return;
     }
     const lease = this.#serializer.lease();
+    // Parts of the request are compressed on the pool while the serializer writes the rest.
+    const gzip = new GzipInParts();
     const fail = (error: Error) => {
-      lease.release();
-      resultCallback({ code: ExportResultCode.FAILED, error });
+      // Not before the parts already compressing are done reading the buffer.
+      void gzip.settled().then(() => {
+        lease.release();
+        resultCallback({ code: ExportResultCode.FAILED, error });
+      });
     };
     let bytes: Uint8Array | undefined;
     try {
-      bytes = this.#serializer.serializeRequest(metrics);
+      bytes = this.#serializer.serializeRequest(metrics, gzip);
     } catch (error) {
       fail(error as Error);
       return;
@@ -133,7 +139,9 @@ export class OtlpHttpMetricExporter extends OTLPMetricExporterBase {
       fail(new Error('Nothing to send'));
       return;
     }
-    const done = gzipParallel(bytes).then((gzipped) => {
+    // A request the SDK's serializer wrote was not announced.
+    if (!gzip.begun) gzip.begin(bytes);
+    const done = gzip.finish().then((gzipped) => {
       lease.release();
       compressed.next(metrics, gzipped);
       try {

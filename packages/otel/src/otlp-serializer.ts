@@ -83,6 +83,19 @@ export interface OutputLease {
   close(): void;
 }
 
+/**
+ * Told as a request is written, front to back: first its buffer at its final length, then, every
+ * `PROGRESS_STEP` bytes or so, how far its bytes are final. A compressor can start on the first
+ * part while the rest is still being written (`GzipInParts`).
+ */
+export interface WriteProgress {
+  begin(data: Uint8Array): void;
+  written(end: number): void;
+}
+
+/** How often, in bytes written, `WriteProgress.written` is called. */
+const PROGRESS_STEP = 64 * 1024;
+
 /** Below this, a fresh buffer costs next to nothing and is not worth keeping. */
 const REUSE_MIN_BYTES = 64 * 1024;
 
@@ -105,7 +118,11 @@ export class CachingMetricsSerializer implements ISerializer<ResourceMetrics, Re
     this.#reuse = options.reuseOutput ?? false;
   }
 
-  serializeRequest(request: ResourceMetrics): Uint8Array | undefined {
+  /**
+   * `progress`: told how far the bytes are written (see WriteProgress); a request the SDK's
+   * serializer encodes (exponential histograms) is not reported, its bytes come all at once.
+   */
+  serializeRequest(request: ResourceMetrics, progress?: WriteProgress): Uint8Array | undefined {
     for (const scope of request.scopeMetrics) {
       for (const metric of scope.metrics) {
         // Never produced by owlk8s; the SDK's serializer covers it rather than a second encoder.
@@ -114,7 +131,7 @@ export class CachingMetricsSerializer implements ISerializer<ResourceMetrics, Re
         }
       }
     }
-    return encodeRequest(request, (size) => this.#bufferFor(size));
+    return encodeRequest(request, (size) => this.#bufferFor(size), progress);
   }
 
   deserializeResponse(data: Uint8Array): Response {
@@ -221,16 +238,23 @@ function planSlot(): number {
 function encodeRequest(
   request: ResourceMetrics,
   bufferFor: (size: number) => Uint8Array | undefined,
+  progress: WriteProgress | undefined,
 ): Uint8Array {
   plan.sizeCount = 0;
   plan.tailCount = 0;
   try {
     const total = 1 + delimited(resourceMetricsSize(request));
     const w = new Writer(total, bufferFor(total), true);
+    const out = w.buf.length === total ? w.buf : w.buf.subarray(0, total);
+    if (progress !== undefined) {
+      progress.begin(out);
+      w.progress = progress;
+      w.progressAt = PROGRESS_STEP;
+    }
     w.byte(tag(1, 2));
     writeResourceMetrics(w, request);
     if (w.pos !== total) throw new Error(`OTLP serializer: wrote ${w.pos} bytes, planned ${total}`);
-    return w.buf.length === total ? w.buf : w.buf.subarray(0, total);
+    return out;
   } finally {
     // The tails belong to series that may be dropped: the scratch must not keep them alive (it
     // keeps its room: emptying the arrays gave their storage back, to be grown again next time).
@@ -315,6 +339,10 @@ class Writer {
   #nextSize = 0;
   #nextTail = 0;
 
+  /** Told how far the bytes are final once `pos` reaches `progressAt` (checked after each point). */
+  progress: WriteProgress | undefined;
+  progressAt = Number.POSITIVE_INFINITY;
+
   /** This buffer's id and the number of this write into it (see PointTail). */
   readonly bufferId: number;
   readonly write: number;
@@ -331,6 +359,12 @@ class Writer {
     }
     this.bufferId = writes.id;
     this.write = ++writes.writes;
+  }
+
+  /** Everything before `pos` is final: the writer never goes back. */
+  reportProgress(): void {
+    this.progressAt = this.pos + PROGRESS_STEP;
+    this.progress?.written(this.pos);
   }
 
   /** The next planned message size, in the order the sizing pass computed them. */
@@ -461,10 +495,16 @@ function writeMetric(w: Writer, metric: MetricData): void {
   w.byte(tag(field, 2));
   w.varint(dataSize);
   if (metric.dataPointType === DataPointType.HISTOGRAM) {
-    for (const p of metric.dataPoints) writeHistogramPoint(w, p);
+    for (const p of metric.dataPoints) {
+      writeHistogramPoint(w, p);
+      if (w.pos >= w.progressAt) w.reportProgress();
+    }
   } else {
     const int = d.valueType === ValueType.INT;
-    for (const p of metric.dataPoints as DataPoint<number>[]) writeNumberPoint(w, p, int);
+    for (const p of metric.dataPoints as DataPoint<number>[]) {
+      writeNumberPoint(w, p, int);
+      if (w.pos >= w.progressAt) w.reportProgress();
+    }
   }
   if (metric.dataPointType !== DataPointType.GAUGE) {
     w.byte(tag(2, 0));

@@ -262,6 +262,43 @@ function occupyThreadPool(): Promise<unknown> {
   );
 }
 
+test('HTTP exporter with gzip: serialisation failing after parts went to the pool answers FAILED once they are done', async () => {
+  const bodies: Buffer[] = [];
+  const server = bodyReceiver(bodies, { gzip: true });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const exporter = gzipExporter((server.address() as AddressInfo).port);
+  try {
+    // The last point's value is read only when it is written: 3 MB are written (two 1 MiB parts
+    // handed to the pool) before it throws.
+    const broken = request(7, 12_000);
+    const points = broken.scopeMetrics[0]!.metrics[0]!.dataPoints;
+    Object.defineProperty(points[points.length - 1], 'value', {
+      get() {
+        throw new Error('value unreadable');
+      },
+    });
+    let poolFree = false;
+    const busy = occupyThreadPool().then(() => {
+      poolFree = true;
+    });
+    const result = await new Promise<ExportResult>((resolve) => exporter.export(broken, resolve));
+    // The parts wait behind the pool's busy threads; the buffer is not free before they are done.
+    assert.equal(poolFree, true, 'answered before the parts were compressed');
+    assert.equal(result.code, ExportResultCode.FAILED);
+    assert.match(String(result.error), /value unreadable/);
+    await busy;
+    const next = await new Promise<ExportResult>((resolve) => exporter.export(request(8, 12_000), resolve));
+    assert.equal(next.code, ExportResultCode.SUCCESS);
+    assert.equal(bodies.length, 1);
+    assert.ok(
+      bodies[0]!.equals(Buffer.from(ProtobufMetricsSerializer.serializeRequest(request(8, 12_000))!)),
+    );
+  } finally {
+    await exporter.shutdown();
+    server.close();
+  }
+});
+
 test('HTTP exporter with gzip: a retried export resends its own compressed bytes', async () => {
   const bodies: Buffer[] = [];
   const server = bodyReceiver(bodies, { gzip: true, status: (n) => (n === 1 ? 503 : 200) });

@@ -11,7 +11,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { DEFAULT_KNOWN_METHODS } from '../src/attributes.ts';
 import { KernelMetricProducer } from '../src/kernel-producer.ts';
-import { CachingMetricsSerializer } from '../src/otlp-serializer.ts';
+import { CachingMetricsSerializer, type WriteProgress } from '../src/otlp-serializer.ts';
 import { SeriesStore } from '../src/series-store.ts';
 import { aggregate, buckets, pod, snapshot } from './fixtures.ts';
 
@@ -268,13 +268,79 @@ test('a reused buffer and reused points: tails already in place are kept, shifte
       scopeMetrics: (await producer.collect()).resourceMetrics.scopeMetrics,
     };
     const lease = serializer.lease();
-    const bytes = serializer.serializeRequest(request)!;
+    const progress = recordingProgress();
+    const bytes = serializer.serializeRequest(request, progress)!;
     lease.close();
     assert.ok(bytes.length > 64 * 1024, `${bytes.length} bytes`);
+    // Tails kept in place were not written this time, yet were final before each mark.
+    assertProgress(progress, bytes, 1200, `round ${round}`);
     if (previous !== undefined) assert.equal(bytes.buffer, previous, `round ${round}: the buffer is reused`);
     previous = bytes.buffer;
     const expected = Buffer.from(ProtobufMetricsSerializer.serializeRequest(request)!);
     assert.ok(Buffer.from(bytes).equals(expected), `round ${round}: bytes differ`);
     lease.release();
   }
+});
+
+/** A WriteProgress that copies the bytes before every mark, to compare with the finished request. */
+function recordingProgress(): WriteProgress & {
+  data: Uint8Array | undefined;
+  marks: { end: number; prefix: Buffer }[];
+} {
+  return {
+    data: undefined,
+    marks: [],
+    begin(data) {
+      assert.equal(this.data, undefined, 'begin() is called once');
+      this.data = data;
+    },
+    written(end) {
+      this.marks.push({ end, prefix: Buffer.from(this.data!.subarray(0, end)) });
+    },
+  };
+}
+
+/**
+ * Progress was reported on the returned bytes, every 64 KiB: at the end of the first point that
+ * reached the next 64 KiB mark (so less than a point, at most `pointBytes`, past it); what was
+ * reported final then is what the request holds.
+ */
+function assertProgress(
+  progress: ReturnType<typeof recordingProgress>,
+  bytes: Uint8Array,
+  pointBytes: number,
+  what: string,
+): void {
+  assert.equal(progress.data, bytes, `${what}: begin() gets the request's bytes`);
+  let last = 0;
+  for (const [i, mark] of progress.marks.entries()) {
+    const due = last + 64 * 1024;
+    assert.ok(
+      mark.end >= due && mark.end < due + pointBytes,
+      `${what}: mark ${i} at ${mark.end}, due ${due}`,
+    );
+    assert.ok(
+      mark.prefix.equals(Buffer.from(bytes.subarray(0, mark.end))),
+      `${what}: bytes before mark ${i} changed`,
+    );
+    last = mark.end;
+  }
+  assert.ok(
+    bytes.length - last < 64 * 1024 + pointBytes,
+    `${what}: no mark in the last ${bytes.length - last} bytes`,
+  );
+}
+
+test('reports how far a request is written, every 64 KiB, on its own bytes (number points, fresh buffer)', () => {
+  const serializer = new CachingMetricsSerializer();
+  const request = bigRequest(1, 1000);
+  const progress = recordingProgress();
+  const bytes = serializer.serializeRequest(request, progress)!;
+  assert.ok(Buffer.from(bytes).equals(Buffer.from(ProtobufMetricsSerializer.serializeRequest(request)!)));
+  assert.equal(bytes.length, 270_944);
+  assert.deepEqual(
+    progress.marks.map((m) => m.end),
+    [65_797, 131_379, 196_961, 262_543],
+  );
+  assertProgress(progress, bytes, 300, 'gauges');
 });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { crc32, gunzipSync, inflateRawSync } from 'node:zlib';
-import { crc32Combine, gzipParallel } from '../src/parallel-gzip.ts';
+import { crc32Combine, GzipInParts, gzipParallel } from '../src/parallel-gzip.ts';
 
 /** Text-like bytes that compress well, with matches across any part boundary. */
 function repetitive(length: number): Buffer {
@@ -75,4 +75,47 @@ test('gzipParallel compresses at level 1 unless told otherwise (the header says 
     assert.equal(parted[8], xfl, `in parts, ${JSON.stringify(options)}`);
     assert.equal(whole[8], xfl, `in one piece, ${JSON.stringify(options)}`);
   }
+});
+
+test('GzipInParts starts each part once its bytes are final, and the parts join into one gzip member', async () => {
+  const data = repetitive((4 << 20) + 100);
+  const buffer = Buffer.alloc(data.length);
+  const gzip = new GzipInParts({ minPartBytes: 1 << 20 });
+  gzip.begin(buffer);
+  assert.equal(gzip.partsStarted, 0);
+  // 4 parts of 1 MiB + 25 bytes each: written a piece at a time, as a serializer writes.
+  const partSize = (1 << 20) + 25;
+  const steps: [number, number][] = [
+    [1 << 20, 0],
+    [partSize, 1],
+    [3 << 20, 2],
+    [3 * partSize, 3],
+    [data.length - 1, 3],
+  ];
+  let at = 0;
+  for (const [end, started] of steps) {
+    data.copy(buffer, at, at, end);
+    at = end;
+    gzip.written(end);
+    assert.equal(gzip.partsStarted, started, `written to ${end}`);
+  }
+  // The last part's bytes are final only now.
+  data.copy(buffer, at, at);
+  const out = await gzip.finish();
+  assert.equal(gzip.partsStarted, 4);
+  assert.ok(gunzipSync(out).equals(data), 'gunzip');
+  assert.ok(inflateRawSync(out.subarray(10, out.length - 8)).equals(data), 'one deflate stream');
+  assert.equal(out.readUInt32LE(out.length - 8), crc32(data));
+});
+
+test('GzipInParts: begin() once and before finish(); data below two parts is compressed whole at finish()', async () => {
+  const gzip = new GzipInParts();
+  await assert.rejects(gzip.finish(), /finish\(\) before begin\(\)/);
+  const small = repetitive(100_000);
+  gzip.begin(small);
+  assert.throws(() => gzip.begin(small), /begin\(\) called twice/);
+  gzip.written(small.length);
+  assert.equal(gzip.partsStarted, 0, 'one piece: nothing starts before finish()');
+  assert.ok(gunzipSync(await gzip.finish()).equals(small));
+  await gzip.settled();
 });
