@@ -268,8 +268,8 @@ test('HTTP exporter with gzip: serialisation failing after parts went to the poo
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const exporter = gzipExporter((server.address() as AddressInfo).port);
   try {
-    // The last point's value is read only when it is written: 3 MB are written (two 1 MiB parts
-    // handed to the pool) before it throws.
+    // The last point's value is read only when it is written: 3.3 MB are written (two of the
+    // request's three parts handed to the pool) before it throws.
     const broken = request(7, 12_000);
     const points = broken.scopeMetrics[0]!.metrics[0]!.dataPoints;
     Object.defineProperty(points[points.length - 1], 'value', {
@@ -277,13 +277,21 @@ test('HTTP exporter with gzip: serialisation failing after parts went to the poo
         throw new Error('value unreadable');
       },
     });
-    let poolFree = false;
-    const busy = occupyThreadPool().then(() => {
-      poolFree = true;
-    });
+    // libuv's pool busy: a part can start only once a thread is free, after its job's callback.
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    let jobsDone = 0;
+    const busy = Promise.all(
+      Array.from(
+        { length: threads },
+        () =>
+          new Promise((resolve) =>
+            pbkdf2('owlk8s', 'salt', 400_000, 32, 'sha256', () => resolve(jobsDone++)),
+          ),
+      ),
+    );
     const result = await new Promise<ExportResult>((resolve) => exporter.export(broken, resolve));
-    // The parts wait behind the pool's busy threads; the buffer is not free before they are done.
-    assert.equal(poolFree, true, 'answered before the parts were compressed');
+    // The buffer is not free, nor the export answered, before the parts handed over are done.
+    assert.ok(jobsDone > 0, 'answered before any part could be compressed');
     assert.equal(result.code, ExportResultCode.FAILED);
     assert.match(String(result.error), /value unreadable/);
     await busy;
