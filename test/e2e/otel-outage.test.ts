@@ -1,6 +1,7 @@
 // The Collector goes away for several export intervals and comes back: the pipeline keeps running,
 // its memory stays bounded, failures are logged without flooding, and the cumulative totals after
-// recovery include everything counted during the outage. Two exporters at once (gRPC and HTTP).
+// recovery include everything counted during the outage. Three exporters at once: gRPC, HTTP, and
+// HTTP with gzip (the agent's default, whose exporter compresses the request itself).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
@@ -36,6 +37,13 @@ function snapshotWith(requests: number): Snapshot {
   };
 }
 
+/** Each exporter's requests, told apart by transport and compression. */
+const KINDS = ['grpc', 'http', 'http+gzip'] as const;
+type Kind = (typeof KINDS)[number];
+function exportsOf(receiver: OtlpReceiver, kind: Kind) {
+  return receiver.exports.filter((e) => `${e.transport}${e.encoding === 'gzip' ? '+gzip' : ''}` === kind);
+}
+
 test('a Collector outage of many intervals: bounded memory, few log lines, totals include the outage', async (t) => {
   const receiver = new OtlpReceiver();
   await receiver.start();
@@ -44,6 +52,7 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
     exporters: [
       { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, temporality: 'cumulative' },
       { type: 'otlp-http', endpoint: receiver.httpEndpoint, temporality: 'cumulative' },
+      { type: 'otlp-http', endpoint: receiver.httpEndpoint, temporality: 'cumulative', compression: 'gzip' },
     ],
     exportIntervalMillis: INTERVAL_MS,
     exportTimeoutMillis: INTERVAL_MS,
@@ -85,30 +94,23 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
 
     receiver.clear();
     await receiver.start();
-    // Wait until both transports delivered a total at least as large as the last count fed before
+    // Wait until every exporter delivered a total at least as large as the last count fed before
     // the wait: it includes every request of the outage.
     const target = requests;
     const deadline = Date.now() + 20_000;
-    const latest = (transport: string) =>
-      histogramPoints(
-        receiver.exports.filter((e) => e.transport === transport),
-        SERVER,
-      ).at(-1)?.count ?? 0n;
-    while (latest('grpc') < BigInt(target) || latest('http') < BigInt(target)) {
+    const latest = (kind: Kind) => histogramPoints(exportsOf(receiver, kind), SERVER).at(-1)?.count ?? 0n;
+    while (KINDS.some((kind) => latest(kind) < BigInt(target))) {
       assert.ok(
         Date.now() < deadline,
-        `no recovery within 20 s: grpc ${latest('grpc')}, http ${latest('http')}`,
+        `no recovery within 20 s: ${KINDS.map((kind) => `${kind} ${latest(kind)}`).join(', ')}`,
       );
       await new Promise((r) => setTimeout(r, 100));
     }
     clearInterval(feeder);
     await pipeline.forceFlush();
-    for (const transport of ['grpc', 'http']) {
-      const last = histogramPoints(
-        receiver.exports.filter((e) => e.transport === transport),
-        SERVER,
-      ).at(-1)!;
-      assert.equal(last.count, BigInt(requests), `${transport}: cumulative count after recovery`);
+    for (const kind of KINDS) {
+      const last = histogramPoints(exportsOf(receiver, kind), SERVER).at(-1)!;
+      assert.equal(last.count, BigInt(requests), `${kind}: cumulative count after recovery`);
       assert.deepEqual(last.bucketCounts, [BigInt(requests), 0n, 0n]);
       assert.equal(last.sum, (requests * 2_000_000) / 1e9);
     }
@@ -116,7 +118,7 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
     // At 200 ms per interval the outage spans about 15 intervals per exporter (more until the gRPC
     // channel reconnects): each exporter logs its first failure, at most one summary per second of
     // the outage, and one recovery line; far fewer lines than failed exports.
-    for (const exporter of ['otlp-grpc[0]', 'otlp-http[1]']) {
+    for (const exporter of ['otlp-grpc[0]', 'otlp-http[1]', 'otlp-http[2]']) {
       const mine = logs.filter((l) => l.details.exporter === exporter);
       assert.equal(mine.filter((l) => l.message === 'metrics export failed').length, 1, exporter);
       const recovered = mine.filter((l) => l.message === 'metrics export recovered');
