@@ -172,9 +172,10 @@ async function serveSinks(): Promise<void> {
         .end(),
     );
   });
-  // Flow-control windows as large as a Collector's grow to (grpc-go sizes them from the measured
-  // bandwidth-delay product, up to 16 MiB): with Node's 64 KiB defaults the sink, not the agent,
-  // paced a 7.7 MB request.
+  // HTTP/2 flow-control windows at the most a Collector's reach (grpc-go grows them from its
+  // bandwidth-delay estimate, up to 16 MiB), so that the gRPC rows show the agent's cost: with
+  // Node's 64 KiB defaults the sink paced the 7.7 MB request (49–108 ms at 10,000 series). On a
+  // real network a Collector's windows, and so this transfer, depend on that network.
   const grpc = createHttp2Server({ settings: { initialWindowSize: GRPC_WINDOW } });
   grpc.on('session', (session) => session.setLocalWindowSize(GRPC_WINDOW));
   grpc.on('stream', (stream) => {
