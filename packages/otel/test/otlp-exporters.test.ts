@@ -251,13 +251,22 @@ test('HTTP exporter with gzip: concurrent and successive exports each arrive com
   );
 });
 
-/** Keeps every thread of libuv's pool busy for about 0.2 s here (pbkdf2 runs there). */
-function occupyThreadPool(): Promise<unknown> {
+/**
+ * Keeps every thread of libuv's pool busy for about 0.2 s here (pbkdf2 runs there); `onJobDone`
+ * runs as each thread's job calls back, before that thread takes other work.
+ */
+function occupyThreadPool(onJobDone: () => void = () => {}): Promise<unknown> {
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   return Promise.all(
     Array.from(
       { length: threads },
-      () => new Promise((resolve) => pbkdf2('owlk8s', 'salt', 400_000, 32, 'sha256', resolve)),
+      () =>
+        new Promise((resolve) =>
+          pbkdf2('owlk8s', 'salt', 400_000, 32, 'sha256', () => {
+            onJobDone();
+            resolve(undefined);
+          }),
+        ),
     ),
   );
 }
@@ -278,17 +287,8 @@ test('HTTP exporter with gzip: serialisation failing after parts went to the poo
       },
     });
     // libuv's pool busy: a part can start only once a thread is free, after its job's callback.
-    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
     let jobsDone = 0;
-    const busy = Promise.all(
-      Array.from(
-        { length: threads },
-        () =>
-          new Promise((resolve) =>
-            pbkdf2('owlk8s', 'salt', 400_000, 32, 'sha256', () => resolve(jobsDone++)),
-          ),
-      ),
-    );
+    const busy = occupyThreadPool(() => jobsDone++);
     const result = await new Promise<ExportResult>((resolve) => exporter.export(broken, resolve));
     // The buffer is not free, nor the export answered, before the parts handed over are done.
     assert.ok(jobsDone > 0, 'answered before any part could be compressed');
