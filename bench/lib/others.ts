@@ -41,6 +41,12 @@ export function readK8sSync(stdout: string): unknown {
   };
 }
 
+/** otel-pipeline.ts prints its rows, then the least time a round of the goal's rows could take. */
+export function readOtelPipeline(stdout: string): unknown {
+  const [rows = [], least = []] = parseTables(stdout);
+  return { rows, least };
+}
+
 const SCRIPTS: Script[] = [
   {
     name: 'kernel-cost',
@@ -58,7 +64,7 @@ const SCRIPTS: Script[] = [
     name: 'otel-pipeline',
     file: '../otel-pipeline.ts',
     args: () => [],
-    read: (out) => ({ rows: parseTables(out)[0] ?? [] }),
+    read: readOtelPipeline,
   },
   { name: 'k8s-sync', file: '../k8s-sync.ts', args: (q) => (q ? ['2'] : ['7']), read: readK8sSync },
 ];
@@ -127,7 +133,9 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
       met: kernel.ratio <= 2,
     });
   }
-  const otel = data['otel-pipeline'] as { rows?: Record<string, string>[] } | undefined;
+  const otel = data['otel-pipeline'] as
+    | { rows?: Record<string, string>[]; least?: Record<string, string>[] }
+    | undefined;
   // Uncompressed (the goal's yardstick since it was set) and as the agent ships: gzip.
   for (const [exporter, what] of [
     [OTEL_GOAL_ROW, 'OTLP HTTP, record + collect + export'],
@@ -136,9 +144,13 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
     const row = otel?.rows?.find((r) => /^10,000/.test(r['series (pods)'] ?? '') && r.exporter === exporter);
     const total = Number(row?.['total ms (p50)']);
     if (!Number.isFinite(total)) continue;
+    // What the goal leaves room for on this machine: the least a round of this design could take.
+    const least = Number(
+      otel?.least?.find((r) => r.series === '10,000' && r.exporter === exporter)?.['least ms'],
+    );
     goals.push({
       goal: `otel-pipeline.ts: one collection at 10,000 series < 20 ms (${what})`,
-      measured: `${fmt(total, 1)} ms (p50)`,
+      measured: `${fmt(total, 1)} ms (p50)${Number.isFinite(least) ? `; its stages alone at best ${fmt(least, 1)} ms` : ''}`,
       met: total < 20,
     });
   }

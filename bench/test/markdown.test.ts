@@ -52,7 +52,16 @@ test('tables printed by other scripts are read back as rows', () => {
 });
 
 test('the areas scripts output is read back into data and goals', async () => {
-  const { othersGoals, readKernelCost, readK8sSync } = await import('../lib/others.ts');
+  const { othersGoals, readKernelCost, readK8sSync, readOtelPipeline } = await import('../lib/others.ts');
+  assert.deepEqual(
+    readOtelPipeline(
+      '| series (pods) | total ms (p50) |\n|---:|---:|\n| 10,000 (100) | 49.9 |\n\nThe least time:\n\n| series | least ms |\n|---:|---:|\n| 10,000 | 18.46 |\n',
+    ),
+    {
+      rows: [{ 'series (pods)': '10,000 (100)', 'total ms (p50)': '49.9' }],
+      least: [{ series: '10,000', 'least ms': '18.46' }],
+    },
+  );
   const kernel = readKernelCost(
     '| empty filter (floor) | 71.3 ns/packet |\n| capture program | 521.6 ns/packet |\n| ratio | 7.32 (goal <= 2.0) |\nrounds: [{"empty":70}]\n',
   ) as { ratio: number; emptyNsPerPacket: number; rounds: unknown[] };
@@ -76,13 +85,17 @@ test('the areas scripts output is read back into data and goals', async () => {
           'total ms (p50)': '19.5',
         },
       ],
+      least: [
+        { series: '1,000', exporter: 'OTLP HTTP, cumulative', 'least ms': '3.0' },
+        { series: '10,000', exporter: 'OTLP HTTP, cumulative', 'least ms': '18.46' },
+      ],
     },
   });
   assert.deepEqual(
     goals.map((g) => [g.measured, g.met]),
     [
       ['7.32×', false],
-      ['49.9 ms (p50)', false],
+      ['49.9 ms (p50); its stages alone at best 18.5 ms', false],
       ['19.5 ms (p50)', true],
     ],
   );
