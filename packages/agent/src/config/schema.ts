@@ -153,7 +153,7 @@ export const SCHEMA: Section = section('', {
       compression: setting(
         f.oneOf(['gzip', 'none']),
         'gzip',
-        'Compression of each export’s payload (`gzip`, which every Collector accepts, or `none`). Over `http/protobuf` the agent compresses at zlib level 1, in parallel parts (a tenth of the bytes at 10,000 series); over `grpc` grpc-js compresses at its default level, about 3× slower (BENCHMARKS.md).',
+        'Compression of each export’s payload (`gzip`, which every Collector accepts, or `none`). Over `http/protobuf` the agent compresses at zlib level 1, in parallel parts (under a tenth of the bytes at 10,000 series); over `grpc` grpc-js compresses at its default level, about 3× slower (BENCHMARKS.md).',
         {
           aliases: otlpAliases('COMPRESSION'),
         },
