@@ -1,11 +1,20 @@
-// The OTLP exporters against a receiver that decodes like a Collector: exact kernel histograms,
-// cumulative and delta, a recreated target, headers and gzip as configured (no root needed).
+// The OTLP exporters against a receiver that decodes like a Collector: one resource per pod with
+// its Kubernetes identity, exact kernel histograms, cumulative and delta, a recreated target,
+// headers and gzip as configured (no root needed).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
+import { podIdentity } from '@owlk8s/agent';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
-import { histogramPoints, OtlpReceiver, type ReceivedHistogramPoint } from '../otlp/index.ts';
+import {
+  agentExports,
+  histogramPoints,
+  histogramPointsWithResource,
+  OtlpReceiver,
+  podExports,
+  type ReceivedHistogramPoint,
+} from '../otlp/index.ts';
 
 const BOUNDARIES_NS = [
   5_000_000n,
@@ -120,26 +129,39 @@ describe('OTLP export of the kernel histograms', () => {
         },
       ],
       exportIntervalMillis: 3_600_000,
-      seedMetrics: false,
       resource: { 'k8s.node.name': 'node-1' },
-      env: {},
       logger: silentLogger(),
     });
     try {
-      pipeline.setTarget(7, checkoutPod('uid-a'), new Date(T0));
+      pipeline.setTarget(7, podIdentity(checkoutPod('uid-a')), new Date(T0));
       for (const [i, s] of STEPS.entries()) {
         pipeline.record(snap(T0 + 10_000 * (i + 1), aggregates(7, s.get, s.post, s.client)));
         await pipeline.forceFlush();
       }
-      assert.equal(receiver.exports.length, 3);
-      const last = receiver.exports[2]!;
+      // Each round: one request for the agent's own resource, one for the pod's.
+      assert.equal(receiver.exports.length, 6);
+      assert.equal(agentExports(receiver.exports).length, 3);
+      const agent = agentExports(receiver.exports)[2]!;
+      assert.equal(agent.resourceMetrics.length, 1);
+      assert.equal(agent.resourceMetrics[0]!.resource['service.name'], 'owlk8s');
+      assert.equal(agent.resourceMetrics[0]!.resource['k8s.node.name'], 'node-1');
+      assert.equal(histogramPoints([agent], SERVER).length, 0);
+      const last = podExports(receiver.exports)[2]!;
       assert.equal(last.transport, 'grpc');
       assert.equal(last.headers['x-honeycomb-team'], 'test-key');
       assert.equal(last.headers['x-honeycomb-dataset'], 'owlk8s');
       assert.equal(last.encoding, 'gzip');
       assert.equal(last.resourceMetrics.length, 1);
-      assert.equal(last.resourceMetrics[0]!.resource['service.name'], 'owlk8s');
-      assert.equal(last.resourceMetrics[0]!.resource['k8s.node.name'], 'node-1');
+      // The pod's identity is its resource, as the Kubernetes conventions have it.
+      assert.deepEqual(last.resourceMetrics[0]!.resource, {
+        'k8s.pod.name': 'checkout-0',
+        'k8s.pod.uid': 'uid-a',
+        'k8s.namespace.name': 'shop',
+        'k8s.node.name': 'node-1',
+        'k8s.statefulset.name': 'checkout',
+        'service.name': 'checkout',
+        'service.namespace': 'shop',
+      });
 
       const server = histogramPoints([last], SERVER);
       assert.equal(server.length, 2);
@@ -156,13 +178,6 @@ describe('OTLP export of the kernel histograms', () => {
         'server.port': 8080,
         'network.protocol.version': '1.1',
         'url.scheme': 'http',
-        'k8s.pod.name': 'checkout-0',
-        'k8s.pod.uid': 'uid-a',
-        'k8s.namespace.name': 'shop',
-        'k8s.node.name': 'node-1',
-        'k8s.statefulset.name': 'checkout',
-        'service.name': 'checkout',
-        'service.namespace': 'shop',
         'k8s.service.name': 'checkout',
       });
       const post = find(server, 'POST', 503)[0]!;
@@ -191,12 +206,13 @@ describe('OTLP export of the kernel histograms', () => {
     receiver.clear();
     const pipeline = await deltaPipeline(receiver.httpEndpoint);
     try {
-      pipeline.setTarget(8, checkoutPod('uid-b'), new Date(T0));
+      pipeline.setTarget(8, podIdentity(checkoutPod('uid-b')), new Date(T0));
       for (const [i, s] of STEPS.entries()) {
         pipeline.record(snap(T0 + 10_000 * (i + 1), aggregates(8, s.get, s.post, s.client)));
         await pipeline.forceFlush();
       }
-      assert.equal(receiver.exports.length, 3);
+      assert.equal(receiver.exports.length, 6);
+      assert.equal(podExports(receiver.exports).length, 3);
       assert.ok(receiver.exports.every((e) => e.transport === 'http' && e.encoding === 'identity'));
       const gets = find(histogramPoints(receiver.exports, SERVER), 'GET', 200);
       assert.deepEqual(
@@ -248,13 +264,11 @@ describe('OTLP export of the kernel histograms', () => {
     const pipeline = await createPipeline({
       exporters: [{ type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, temporality: 'cumulative' }],
       exportIntervalMillis: 3_600_000,
-      seedMetrics: false,
-      env: {},
       logger: silentLogger(),
     });
     try {
-      const old = checkoutPod('uid-old');
-      const recreated = checkoutPod('uid-new');
+      const old = podIdentity(checkoutPod('uid-old'));
+      const recreated = podIdentity(checkoutPod('uid-new'));
       pipeline.setTarget(1, old, new Date(T0));
       pipeline.record(
         snap(
@@ -287,17 +301,21 @@ describe('OTLP export of the kernel histograms', () => {
       );
       await pipeline.forceFlush();
 
-      const perExport = receiver.exports.map((e) =>
-        histogramPoints([e], SERVER).map((p) => [p.attributes['k8s.pod.uid'], p.startTimeUnixNano, p.count]),
+      const perExport = podExports(receiver.exports).map((e) =>
+        histogramPointsWithResource([e], SERVER).map(({ resource, point }) => [
+          resource['k8s.pod.uid'],
+          point.startTimeUnixNano,
+          point.count,
+        ]),
       );
-      assert.deepEqual(perExport, [
-        [['uid-old', ns(T0), 2n]],
-        [
-          ['uid-old', ns(T0), 3n],
-          ['uid-new', ns(T0 + 25_000), 1n],
-        ],
-        [['uid-new', ns(T0 + 25_000), 2n]],
+      // Rounds of one export per pod: the old pod's, then its last with the recreated one's, then the new one's.
+      assert.deepEqual(perExport.flat(), [
+        ['uid-old', ns(T0), 2n],
+        ['uid-old', ns(T0), 3n],
+        ['uid-new', ns(T0 + 25_000), 1n],
+        ['uid-new', ns(T0 + 25_000), 2n],
       ]);
+      assert.equal(perExport.length, 4);
     } finally {
       await pipeline.shutdown();
     }
@@ -317,8 +335,6 @@ describe('OTLP export of the kernel histograms', () => {
       exportIntervalMillis: 3_600_000,
       exportTimeoutMillis: 60_000,
       cardinalityLimit: 10_000,
-      seedMetrics: false,
-      env: {},
       logger: silentLogger(),
     });
     try {
@@ -326,7 +342,7 @@ describe('OTLP export of the kernel histograms', () => {
       const statuses = [200, 201, 204, 404, 500];
       const aggs: Aggregate[] = [];
       for (let t = 0; t < 2001; t++) {
-        pipeline.setTarget(t, { ...checkoutPod(`uid-${t}`), name: `checkout-${t}` }, new Date(T0));
+        pipeline.setTarget(t, podIdentity({ ...checkoutPod(`uid-${t}`), name: `checkout-${t}` }), new Date(T0));
         for (const statusCode of statuses) {
           const bucket = t === 2000 ? 2 : 0;
           const bucketCounts = BOUNDARIES_NS.map(() => 0).concat([0]);
@@ -349,13 +365,22 @@ describe('OTLP export of the kernel histograms', () => {
       assert.ok(receiver.exports.length > 0 && receiver.exports.every((e) => e.encoding === 'gzip'));
       const points = histogramPoints(receiver.exports, SERVER);
       assert.equal(points.length, 10_001);
-      const overflow = points.filter((p) => p.attributes['otel.metric.overflow'] === true);
+      // 2,000 pods with series, each its own resource, and the agent's (holding the overflow series).
+      assert.equal(podExports(receiver.exports).length, 2000);
+      assert.equal(agentExports(receiver.exports).length, 1);
+      const overflow = histogramPoints(agentExports(receiver.exports), SERVER);
+      assert.equal(overflow.length, 1);
+      assert.equal(points.filter((p) => p.attributes['otel.metric.overflow'] === true).length, 1);
       assert.equal(overflow.length, 1);
       assert.deepEqual(Object.keys(overflow[0]!.attributes), ['otel.metric.overflow']);
       assert.equal(overflow[0]!.count, 5n);
       assert.deepEqual(overflow[0]!.bucketCounts, [0n, 0n, 5n, 0n, 0n, 0n, 0n, 0n]);
       assert.equal(overflow[0]!.sum, 0.1);
-      assert.equal(points.filter((p) => p.attributes['k8s.pod.uid'] === 'uid-2000').length, 0);
+      assert.equal(
+        histogramPointsWithResource(receiver.exports, SERVER).filter((p) => p.resource['k8s.pod.uid'] === 'uid-2000')
+          .length,
+        0,
+      );
       const overflowCounter = receiver.exports
         .flatMap((e) => e.resourceMetrics.flatMap((r) => r.scopes.flatMap((s) => s.metrics)))
         .filter((m) => m.name === 'owlk8s.agent.metric.overflow')
@@ -372,8 +397,6 @@ async function deltaPipeline(endpoint: string): Promise<Pipeline> {
   return createPipeline({
     exporters: [{ type: 'otlp-http', endpoint, temporality: 'delta' }],
     exportIntervalMillis: 3_600_000,
-    seedMetrics: false,
-    env: {},
     logger: silentLogger(),
   });
 }

@@ -7,6 +7,13 @@ export type {
   Temporality,
 } from './decode.ts';
 export { decodeExportRequest } from './decode.ts';
-export { histogramPoints, metricsNamed, numberPoints } from './query.ts';
+export {
+  agentExports,
+  histogramPoints,
+  histogramPointsWithResource,
+  metricsNamed,
+  numberPoints,
+  podExports,
+} from './query.ts';
 export type { ReceivedExport } from './receiver.ts';
 export { OtlpReceiver, type OtlpReceiverOptions } from './receiver.ts';

@@ -16,3 +16,28 @@ export function histogramPoints(exports: readonly ReceivedExport[], name: string
 export function numberPoints(exports: readonly ReceivedExport[], name: string): ReceivedNumberPoint[] {
   return metricsNamed(exports, name).flatMap((m) => m.numberPoints);
 }
+
+/** The exports whose resource names a pod (one resource per pod), and those of the agent itself. */
+export function podExports(exports: readonly ReceivedExport[]): ReceivedExport[] {
+  return exports.filter((e) => e.resourceMetrics.some((rm) => rm.resource['k8s.pod.name'] !== undefined));
+}
+
+export function agentExports(exports: readonly ReceivedExport[]): ReceivedExport[] {
+  return exports.filter((e) => e.resourceMetrics.every((rm) => rm.resource['k8s.pod.name'] === undefined));
+}
+
+/** Histogram points with the resource they came under. */
+export function histogramPointsWithResource(
+  exports: readonly ReceivedExport[],
+  name: string,
+): { resource: Readonly<Record<string, unknown>>; point: ReceivedHistogramPoint }[] {
+  return exports.flatMap((e) =>
+    e.resourceMetrics.flatMap((rm) =>
+      rm.scopes.flatMap((s) =>
+        s.metrics
+          .filter((m) => m.name === name)
+          .flatMap((m) => m.histogramPoints.map((point) => ({ resource: rm.resource, point }))),
+      ),
+    ),
+  );
+}

@@ -2,8 +2,9 @@
 // flow from the kernel through the pipeline to the exporters. One direction each, no back and forth.
 import type { Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
-import type { Pipeline } from '@owlk8s/otel';
+import type { Pipeline, TargetIdentity } from '@owlk8s/otel';
 import type { Readiness } from './admin/admin-server.ts';
+import { podIdentity } from './enrichment/pod-identity.ts';
 import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
 import type { TargetSource } from './targets/target-source.ts';
@@ -30,8 +31,8 @@ export interface AgentParts {
   readonly source: TargetSource;
   readonly pipeline: Pipeline;
   readonly logger: AgentLogger;
-  /** How often the kernel's maps are read into the pipeline (default 1000 ms). */
-  readonly collectIntervalMs?: number;
+  /** The enrichment stage: a pod's attribute sets for the pipeline (default: podIdentity). */
+  readonly identityOf?: (pod: PodTarget) => TargetIdentity;
   /** How often pending and attached interfaces are checked again (default 2000 ms). */
   readonly reconcileIntervalMs?: number;
 }
@@ -72,7 +73,7 @@ export class Agent {
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
-        if (pod !== undefined) parts.pipeline.setTarget(id, pod, new Date());
+        if (pod !== undefined) parts.pipeline.setTarget(id, (parts.identityOf ?? podIdentity)(pod), new Date());
         parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
       },
       onTargetRemoved: (key, id) => {
@@ -83,7 +84,10 @@ export class Agent {
     });
   }
 
-  /** Starts watching, reconciling and collecting. Resolves once the first reconcile pass is done. */
+  /**
+   * Starts watching and reconciling; the kernel is read whenever the pipeline collects (each
+   * export round, each Prometheus scrape). Resolves once the first reconcile pass is done.
+   */
   async start(): Promise<void> {
     const { source } = this.#p;
     this.#unsubscribe = source.subscribe((e) => this.#onEvent(e));
@@ -92,11 +96,8 @@ export class Agent {
     this.#reconciler.setWanted(source.snapshot().map((t) => this.#track(t)));
     await this.reconcileNow();
     this.#reconciled = true;
-    this.collect();
-    this.#timers = [
-      setInterval(() => this.collect(), this.#p.collectIntervalMs ?? 1000),
-      setInterval(() => void this.reconcileNow(), this.#p.reconcileIntervalMs ?? 2000),
-    ];
+    this.#p.pipeline.onCollect(() => this.collect());
+    this.#timers = [setInterval(() => void this.reconcileNow(), this.#p.reconcileIntervalMs ?? 2000)];
     for (const t of this.#timers) t.unref();
   }
 

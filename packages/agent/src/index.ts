@@ -9,6 +9,14 @@ export { loadConfig } from './config/load.ts';
 export { otlpExporterUrl } from './config/otlp-endpoint.ts';
 export { redactConfig } from './config/redact.ts';
 export type { Config, StaticTarget } from './config/types.ts';
+export {
+  ATTR_K8S_SERVICE_NAME,
+  podIdentity,
+  podResource,
+  podServiceName,
+  seedAttributes,
+  serviceNameForPort,
+} from './enrichment/pod-identity.ts';
 export type { Logger, LoggerOptions } from './log.ts';
 export { createLogger, loggerFromConfig } from './log.ts';
 export { pipelineOptions } from './pipeline-options.ts';

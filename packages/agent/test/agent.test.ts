@@ -55,11 +55,14 @@ class Source implements TargetSource {
   }
 }
 
-function fakePipeline(log: string[]): Pipeline {
+/** Records calls in `log`; `collect()` runs what the agent registered with onCollect, as an export round would. */
+function fakePipeline(log: string[]): Pipeline & { collect(): void } {
+  let hook: (() => void) | undefined;
   return {
-    setTarget: (id, pod) =>
+    collect: () => hook?.(),
+    setTarget: (id, identity) =>
       log.push(
-        `setTarget ${id} ${pod.name} ${pod.ports.flatMap((p) => p.services.map((s) => s.name)).join(',')}`,
+        `setTarget ${id} ${identity.resource['k8s.pod.name']} ${[...(identity.serverPortAttributes?.values() ?? [])].map((a) => a['k8s.service.name']).join(',')}`,
       ),
     removeTarget: (id) => log.push(`removeTarget ${id}`),
     record: () => {
@@ -67,6 +70,9 @@ function fakePipeline(log: string[]): Pipeline {
       return { applied: 0, unknownTarget: 0, errors: [] };
     },
     reportAgent: () => {},
+    onCollect: (h: () => void) => {
+      hook = h;
+    },
     forceFlush: async () => {
       log.push('flush');
     },
@@ -74,7 +80,7 @@ function fakePipeline(log: string[]): Pipeline {
       log.push('shutdown');
     },
     prometheusUrls: [],
-  } as Pipeline;
+  } as Pipeline & { collect(): void };
 }
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -100,16 +106,15 @@ test('a pod whose Services or labels change becomes a new target; readiness, IP 
   host.add('veth-web', '198.18.0.10');
   const log: string[] = [];
   const source = new Source([pod(['web'])]);
-  const agent = new Agent({
-    capture: engine,
-    locator: host,
-    source,
-    pipeline: fakePipeline(log),
-    logger: quiet,
-  });
+  const pipeline = fakePipeline(log);
+  const agent = new Agent({ capture: engine, locator: host, source, pipeline, logger: quiet });
   await agent.start();
+  // The kernel is read when the pipeline collects, not on a timer of the agent's.
+  assert.deepEqual(log, ['setTarget 1 web web']);
+  assert.deepEqual(engine.take(), ['attach 100', 'set 198.18.0.10 100 1']);
+  pipeline.collect();
   assert.deepEqual(log, ['setTarget 1 web web', 'record']);
-  assert.deepEqual(engine.take(), ['attach 100', 'set 198.18.0.10 100 1', 'read']);
+  assert.deepEqual(engine.take(), ['read']);
   assert.deepEqual(agent.readiness(), {
     ready: true,
     checks: { 'bpf program loaded': true, 'targets source synced': true, 'first reconcile done': true },

@@ -5,7 +5,7 @@
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
 import type { PipelineState } from './pipeline-state.ts';
-import { POD_METRIC_NAMES } from './pod-metrics.ts';
+import { POD_METRIC_NAMES } from './metric-data.ts';
 
 /** Names of every metric besides the histograms: the per-pod ones and the agent's own. */
 export const INSTRUMENT_NAMES = {
@@ -17,6 +17,7 @@ export const INSTRUMENT_NAMES = {
   targets: 'owlk8s.agent.targets',
   collectionDuration: 'owlk8s.agent.collection.duration',
   exportFailures: 'owlk8s.agent.export.failures',
+  exportDropped: 'owlk8s.agent.export.dropped',
   overflowSeries: 'owlk8s.agent.metric.overflow',
 } as const;
 
@@ -85,6 +86,15 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     for (const [exporter, failures] of state.exportFailures())
       r.observe(failures, { 'owlk8s.exporter': exporter });
   });
+  kernelCounter(
+    INSTRUMENT_NAMES.exportDropped,
+    'Requests a delta exporter gave up because its receiver had not acknowledged them within the limit.',
+    '{request}',
+    (r) => {
+      for (const [exporter, requests] of state.exportDroppedCounts())
+        r.observe(requests, { 'owlk8s.exporter': exporter });
+    },
+  );
   kernelCounter(
     INSTRUMENT_NAMES.overflowSeries,
     'Series routed into the otel.metric.overflow series because their metric reached its cardinality limit.',

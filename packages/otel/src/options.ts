@@ -1,40 +1,41 @@
-// The pipeline's configuration: a plain typed object (the agent maps its YAML onto it), checked
-// and completed here, once, with the standard OTEL_* environment variables as fallbacks.
+// The pipeline's configuration: a plain typed object, already resolved by its caller (the agent
+// reads the environment and the files; this package reads neither). Checked and completed here.
 import type { Writable } from 'node:stream';
 import { DEFAULT_KNOWN_METHODS } from './attributes.ts';
-import type { Temporality } from './kernel-producer.ts';
+
+export type Temporality = 'cumulative' | 'delta';
+
+/** The one default export interval: 10 s. */
+export const DEFAULT_EXPORT_INTERVAL_MILLIS = 10_000;
 
 export interface TlsOptions {
-  /** Plain-text connection (gRPC without TLS). Default: from the endpoint scheme (`http://` is insecure). */
-  readonly insecure?: boolean;
-  /** PEM file of the CA that signed the endpoint's certificate. */
-  readonly caFile?: string;
-  /** PEM text of that CA (instead of caFile). */
+  /** PEM text of the CA(s) that sign the endpoint's certificate. Default: Node's bundled CAs. */
   readonly ca?: string;
+  /** PEM text of the client certificate, for mutual TLS (with `key`; both or neither). */
+  readonly cert?: string;
+  /** PEM text of the client's private key, for mutual TLS (with `cert`). */
+  readonly key?: string;
 }
 
-interface OtlpCommon {
-  /** Extra headers (gRPC metadata), e.g. `x-honeycomb-team`. Merged with OTEL_EXPORTER_OTLP_(METRICS_)HEADERS. */
+export interface OtlpExporterOptions {
+  /** `otlp-http` is OTLP/HTTP with protobuf bodies. */
+  readonly type: 'otlp-grpc' | 'otlp-http';
+  /**
+   * Full URL; `http://` is plain text, `https://` is TLS: the scheme alone decides.
+   * otlp-http: the metrics URL itself (`http://collector:4318/v1/metrics`);
+   * otlp-grpc: `scheme://host:port` (`https://collector:4317`).
+   */
+  readonly endpoint: string;
+  /** Headers (gRPC metadata), e.g. `x-honeycomb-team`. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Default `none`. */
   readonly compression?: 'gzip' | 'none';
+  /** Default: the pipeline's exportTimeoutMillis. */
   readonly timeoutMillis?: number;
+  /** Only with an `https://` endpoint. */
   readonly tls?: TlsOptions;
-  /** Default: OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, else cumulative. */
+  /** Default cumulative. */
   readonly temporality?: Temporality;
-  /** Default: the pipeline's exportIntervalMillis. */
-  readonly intervalMillis?: number;
-}
-
-export interface OtlpGrpcExporterOptions extends OtlpCommon {
-  readonly type: 'otlp-grpc';
-  /** e.g. `http://collector:4317`. Default: OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT, else http://localhost:4317. */
-  readonly endpoint?: string;
-}
-
-export interface OtlpHttpExporterOptions extends OtlpCommon {
-  readonly type: 'otlp-http';
-  /** The full metrics URL, e.g. `http://collector:4318/v1/metrics`. Default: from OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT. */
-  readonly endpoint?: string;
 }
 
 export interface PrometheusExporterOptions {
@@ -51,16 +52,11 @@ export interface JsonLinesExporterOptions {
   readonly type: 'json-lines';
   /** Default: process.stdout. */
   readonly stream?: Writable;
-  /** Default cumulative (running totals, like the seed's logJson example). */
+  /** Default cumulative (running totals, like the Go library's logJson example). */
   readonly temporality?: Temporality;
-  readonly intervalMillis?: number;
 }
 
-export type ExporterOptions =
-  | OtlpGrpcExporterOptions
-  | OtlpHttpExporterOptions
-  | PrometheusExporterOptions
-  | JsonLinesExporterOptions;
+export type ExporterOptions = OtlpExporterOptions | PrometheusExporterOptions | JsonLinesExporterOptions;
 
 /** Where the pipeline reports its own trouble (export failures, bad snapshots). pino fits. */
 export interface PipelineLogger {
@@ -69,27 +65,32 @@ export interface PipelineLogger {
 }
 
 export interface PipelineOptions {
-  /** One or more, of any types; each gets its own reader and temporality. */
+  /** Zero or more, of any types. Zero: nothing is exported (the agent's OTEL_SDK_DISABLED). */
   readonly exporters: readonly ExporterOptions[];
-  /** Default: OTEL_METRIC_EXPORT_INTERVAL, else 60000. */
+  /**
+   * Time between two exports of each push exporter (OTLP, JSON lines). Each export, and each
+   * Prometheus scrape, first calls the `onCollect` hook (the agent reads the kernel there).
+   * Default DEFAULT_EXPORT_INTERVAL_MILLIS.
+   */
   readonly exportIntervalMillis?: number;
-  /** Default: OTEL_METRIC_EXPORT_TIMEOUT, else 30000 (clamped to the interval). */
+  /** One export's time budget, at most the interval. Default min(30000, interval). */
   readonly exportTimeoutMillis?: number;
   /** Series per metric before the overflow series takes the rest. Default 2000 (the SDK's). */
   readonly cardinalityLimit?: number;
-  /** The seed library's RED set (owlk8s.seed.*). Default true. */
+  /** The Go library's compatibility set (`owlk8s.seed.*`). Default false. */
   readonly seedMetrics?: boolean;
-  /** The agent's own resource attributes (service.name defaults to owlk8s). OTEL_RESOURCE_ATTRIBUTES adds to them. */
+  /** The agent's own resource (its self metrics). Default `{service.name: owlk8s}`. */
   readonly resource?: Readonly<Record<string, string | number | boolean>>;
-  /** Known HTTP methods; others become _OTHER. Default: OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS, else RFC 9110 + PATCH. */
+  /** Known HTTP methods; others become _OTHER. Default RFC 9110 + PATCH. */
   readonly knownMethods?: readonly string[];
-  /** How long a removed target's series wait for a reader that never collects. Default: 5 export intervals. */
-  readonly finalRetentionMillis?: number;
+  /**
+   * Delta temporality: how long counts a receiver has not acknowledged are held and sent again.
+   * Past it they are given up and counted in `owlk8s.agent.export.dropped`. Default 300000 (5 min).
+   */
+  readonly maxUnacknowledgedMillis?: number;
   /** Minimum time between two logs of the same exporter's failures. Default 60000. */
   readonly failureLogIntervalMillis?: number;
   readonly logger?: PipelineLogger;
-  /** The environment to read OTEL_* from. Default: process.env. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface ResolvedOptions {
@@ -100,11 +101,11 @@ export interface ResolvedOptions {
   readonly seedMetrics: boolean;
   readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly knownMethods: ReadonlySet<string>;
+  readonly maxUnacknowledgedMillis: number;
+  /** How long a removed target's series wait for a consumer that never collects or never succeeds. */
   readonly finalRetentionMillis: number;
   readonly failureLogIntervalMillis: number;
-  readonly defaultTemporality: Temporality;
   readonly logger: PipelineLogger;
-  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 const stderrLogger: PipelineLogger = {
@@ -116,21 +117,15 @@ const stderrLogger: PipelineLogger = {
 
 /** Checks the options and fills in defaults; throws a RangeError naming the bad setting. */
 export function resolveOptions(options: PipelineOptions): ResolvedOptions {
-  const env = options.env ?? process.env;
-  if (!Array.isArray(options.exporters) || options.exporters.length === 0) {
-    throw new RangeError(
-      'exporters: at least one is needed (otlp-grpc, otlp-http, prometheus or json-lines)',
-    );
+  if (!Array.isArray(options.exporters)) {
+    throw new RangeError('exporters: a list is needed (otlp-grpc, otlp-http, prometheus, json-lines; may be empty)');
   }
   const exportIntervalMillis = positive(
     'exportIntervalMillis',
-    options.exportIntervalMillis ?? envNumber(env, 'OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000,
+    options.exportIntervalMillis ?? DEFAULT_EXPORT_INTERVAL_MILLIS,
   );
   const exportTimeoutMillis = Math.min(
-    positive(
-      'exportTimeoutMillis',
-      options.exportTimeoutMillis ?? envNumber(env, 'OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000,
-    ),
+    positive('exportTimeoutMillis', options.exportTimeoutMillis ?? 30_000),
     exportIntervalMillis,
   );
   const cardinalityLimit = options.cardinalityLimit ?? 2000;
@@ -139,27 +134,26 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
       `cardinalityLimit: ${cardinalityLimit} is not a positive integer (series per metric)`,
     );
   }
-  const defaultTemporality = temporalityFromEnv(env);
+  const maxUnacknowledgedMillis = positive(
+    'maxUnacknowledgedMillis',
+    options.maxUnacknowledgedMillis ?? 300_000,
+  );
   const ports = new Set<number>();
   options.exporters.forEach((exporter, i) => {
     checkExporter(exporter, i, ports);
   });
-  const envMethods = env.OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS?.split(',')
-    .map((m) => m.trim())
-    .filter((m) => m !== '');
   return {
     exporters: options.exporters,
     exportIntervalMillis,
     exportTimeoutMillis,
     cardinalityLimit,
-    seedMetrics: options.seedMetrics ?? true,
-    resource: { ...options.resource },
-    knownMethods: new Set(options.knownMethods ?? envMethods ?? DEFAULT_KNOWN_METHODS),
-    finalRetentionMillis: options.finalRetentionMillis ?? 5 * exportIntervalMillis,
-    failureLogIntervalMillis: options.failureLogIntervalMillis ?? 60_000,
-    defaultTemporality,
+    seedMetrics: options.seedMetrics ?? false,
+    resource: { 'service.name': 'owlk8s', ...options.resource },
+    knownMethods: new Set(options.knownMethods ?? DEFAULT_KNOWN_METHODS),
+    maxUnacknowledgedMillis,
+    finalRetentionMillis: Math.max(5 * exportIntervalMillis, maxUnacknowledgedMillis + exportIntervalMillis),
+    failureLogIntervalMillis: positive('failureLogIntervalMillis', options.failureLogIntervalMillis ?? 60_000),
     logger: options.logger ?? stderrLogger,
-    env,
   };
 }
 
@@ -168,8 +162,10 @@ function checkExporter(exporter: ExporterOptions, i: number, ports: Set<number>)
   switch (exporter?.type) {
     case 'otlp-grpc':
     case 'otlp-http': {
-      if (exporter.endpoint !== undefined && !/^https?:\/\/[^/]/.test(exporter.endpoint)) {
-        throw new RangeError(`${where}.endpoint: "${exporter.endpoint}" is not an http:// or https:// URL`);
+      if (typeof exporter.endpoint !== 'string' || !/^https?:\/\/[^/]/.test(exporter.endpoint)) {
+        throw new RangeError(
+          `${where}.endpoint: ${JSON.stringify(exporter.endpoint)} is not an http:// or https:// URL`,
+        );
       }
       if (
         exporter.compression !== undefined &&
@@ -179,13 +175,17 @@ function checkExporter(exporter: ExporterOptions, i: number, ports: Set<number>)
         throw new RangeError(`${where}.compression: "${exporter.compression}" is neither "gzip" nor "none"`);
       }
       if (exporter.timeoutMillis !== undefined) positive(`${where}.timeoutMillis`, exporter.timeoutMillis);
-      if (exporter.intervalMillis !== undefined) positive(`${where}.intervalMillis`, exporter.intervalMillis);
       checkTemporality(`${where}.temporality`, exporter.temporality);
-      if (
-        exporter.tls?.insecure === true &&
-        (exporter.tls.ca !== undefined || exporter.tls.caFile !== undefined)
-      ) {
-        throw new RangeError(`${where}.tls: insecure and a CA contradict each other; set one`);
+      const tls = exporter.tls;
+      if (tls !== undefined && (tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined)) {
+        if (exporter.endpoint.startsWith('http://')) {
+          throw new RangeError(
+            `${where}.tls: a CA or client certificate with the plain-text endpoint ${exporter.endpoint}; use https://`,
+          );
+        }
+        if ((tls.cert === undefined) !== (tls.key === undefined)) {
+          throw new RangeError(`${where}.tls: a client certificate needs its key, and a key its certificate`);
+        }
       }
       return;
     }
@@ -204,7 +204,6 @@ function checkExporter(exporter: ExporterOptions, i: number, ports: Set<number>)
     }
     case 'json-lines':
       checkTemporality(`${where}.temporality`, exporter.temporality);
-      if (exporter.intervalMillis !== undefined) positive(`${where}.intervalMillis`, exporter.intervalMillis);
       return;
     default:
       throw new RangeError(
@@ -223,23 +222,4 @@ function positive(name: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0)
     throw new RangeError(`${name}: ${value} is not a positive number of milliseconds`);
   return value;
-}
-
-function envNumber(env: Readonly<Record<string, string | undefined>>, name: string): number | undefined {
-  const raw = env[name]?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new RangeError(`${name}: "${raw}" is not a positive number of milliseconds`);
-  return value;
-}
-
-function temporalityFromEnv(env: Readonly<Record<string, string | undefined>>): Temporality {
-  const raw = env.OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE?.trim().toLowerCase();
-  if (raw === undefined || raw === '' || raw === 'cumulative') return 'cumulative';
-  // "lowmemory" means delta for counters and histograms, which is all the kernel histograms are.
-  if (raw === 'delta' || raw === 'lowmemory') return 'delta';
-  throw new RangeError(
-    `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "${raw}" is not cumulative, delta or lowmemory`,
-  );
 }

@@ -1,17 +1,14 @@
-// What the agent reports besides the histograms, held for the instruments and the producer: the
-// in-flight requests and self counters of the last snapshot, the agent's own figures, export failures.
+// What the agent reports besides the histograms, held for the instruments and the kernel metrics:
+// the in-flight requests and self counters of the last snapshot, the agent's own figures, export
+// failures and counts given up.
 import type { Attributes, HrTime } from '@opentelemetry/api';
-import {
-  ATTR_HTTP_REQUEST_METHOD,
-  ATTR_SERVER_PORT,
-  ATTR_URL_SCHEME,
-} from '@opentelemetry/semantic-conventions';
 import type { SelfCounters, Snapshot } from '@owlk8s/ebpf';
-import { podAttributes } from './attributes.ts';
-import type { SeriesStore } from './series-store.ts';
+import { activeRequestAttributes } from './attributes.ts';
+import type { SeriesStore, TargetRef } from './series-store.ts';
 
-/** One `http.server.active_requests` value: requests in flight per pod, method and port. */
+/** One `http.server.active_requests` value: requests in flight per target, method and port. */
 export interface ActiveRequests {
+  readonly target: TargetRef;
   readonly attributes: Attributes;
   /** The target's start time: the start of the cumulative up-down counter. */
   readonly startTime: HrTime;
@@ -25,8 +22,9 @@ export class PipelineState {
   #targetsAttached: number | undefined;
   #collectionSeconds: number | undefined;
   readonly #exportFailures = new Map<string, number>();
-  /** Pod identity per target and active-request attributes per target, method and port, built once. */
-  readonly #activeAttributes = new Map<number, Map<string, Attributes>>();
+  readonly #exportDropped = new Map<string, number>();
+  /** Attributes per method and port, built once. */
+  readonly #activeAttributes = new Map<string, Attributes>();
 
   constructor(store: SeriesStore) {
     this.#store = store;
@@ -38,18 +36,22 @@ export class PipelineState {
     const active: ActiveRequests[] = [];
     for (const inflight of snapshot.inFlight) {
       if (inflight.role !== 'server' || inflight.count === 0) continue;
-      const attributes = this.#attributesFor(inflight.targetId, inflight.method, inflight.port);
+      const target = this.#store.target(inflight.targetId);
       const startTime = this.#store.startTime(inflight.targetId);
-      if (attributes !== undefined && startTime !== undefined) {
-        active.push({ attributes, startTime, count: inflight.count });
+      if (target === undefined || startTime === undefined) continue;
+      const key = `${inflight.method} ${inflight.port}`;
+      let attributes = this.#activeAttributes.get(key);
+      if (attributes === undefined) {
+        attributes = activeRequestAttributes(inflight.method, inflight.port);
+        this.#activeAttributes.set(key, attributes);
       }
+      active.push({ target, attributes, startTime, count: inflight.count });
     }
     this.#active = active;
   }
 
   removeTarget(targetId: number): void {
-    this.#activeAttributes.delete(targetId);
-    this.#active = [];
+    this.#active = this.#active.filter((a) => a.target.id !== targetId);
   }
 
   reportAgent(stats: { targetsAttached?: number; collectionSeconds?: number }): void {
@@ -57,10 +59,21 @@ export class PipelineState {
     if (stats.collectionSeconds !== undefined) this.#collectionSeconds = stats.collectionSeconds;
   }
 
+  /** A push exporter starts at zero failures (and, for delta, zero requests dropped). */
+  registerExporter(exporter: string, delta: boolean): void {
+    this.#exportFailures.set(exporter, 0);
+    if (delta) this.#exportDropped.set(exporter, 0);
+  }
+
   exportFailed(exporter: string): number {
     const failures = (this.#exportFailures.get(exporter) ?? 0) + 1;
     this.#exportFailures.set(exporter, failures);
     return failures;
+  }
+
+  /** Requests a delta exporter gave up after its receiver did not acknowledge them in time. */
+  exportDropped(exporter: string, requests: number): void {
+    this.#exportDropped.set(exporter, (this.#exportDropped.get(exporter) ?? 0) + requests);
   }
 
   activeRequests(): readonly ActiveRequests[] {
@@ -83,30 +96,12 @@ export class PipelineState {
     return this.#exportFailures;
   }
 
+  exportDroppedCounts(): ReadonlyMap<string, number> {
+    return this.#exportDropped;
+  }
+
   *overflowedSeries(): IterableIterator<[string, number]> {
     yield ['http.server.request.duration', this.#store.overflowedSeriesCount(0)];
     yield ['http.client.request.duration', this.#store.overflowedSeriesCount(1)];
-  }
-
-  #attributesFor(targetId: number, method: string, port: number): Attributes | undefined {
-    let perTarget = this.#activeAttributes.get(targetId);
-    if (perTarget === undefined) {
-      const pod = this.#store.pod(targetId);
-      if (pod === undefined) return undefined;
-      perTarget = new Map();
-      this.#activeAttributes.set(targetId, perTarget);
-    }
-    const key = `${method} ${port}`;
-    let attributes = perTarget.get(key);
-    if (attributes === undefined) {
-      attributes = {
-        [ATTR_HTTP_REQUEST_METHOD]: method,
-        [ATTR_URL_SCHEME]: 'http',
-        [ATTR_SERVER_PORT]: port,
-        ...podAttributes(this.#store.pod(targetId)!),
-      };
-      perTarget.set(key, attributes);
-    }
-    return attributes;
   }
 }

@@ -1,13 +1,14 @@
-// The public face of the package: feed it snapshots and targets, it exports OpenTelemetry.
-import { type Attributes, diag } from '@opentelemetry/api';
+// The public face of the package: feed it snapshots and target identities, it exports
+// OpenTelemetry (one resource per target over OTLP, labels on the Prometheus endpoint).
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Snapshot } from '@owlk8s/ebpf';
-import type { PodTarget } from '@owlk8s/k8s';
+import { buildExporters } from './exporters.ts';
+import type { TargetIdentity } from './identity.ts';
 import { registerInstruments } from './instruments.ts';
 import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.ts';
 import { PipelineState } from './pipeline-state.ts';
-import { type BuiltReader, buildReaders } from './readers.ts';
+import type { PushExportLoop } from './push-export-loop.ts';
 import { type RecordResult, SeriesStore } from './series-store.ts';
 
 export const SCOPE = { name: '@owlk8s/otel', version: '0.1.0' } as const;
@@ -21,15 +22,20 @@ export interface AgentStats {
 
 export interface Pipeline {
   /**
-   * Gives a kernel target id its pod, before or after its first snapshot. `startTime` is when the
-   * target was added to the kernel (default: now): the start time of its cumulative series.
+   * Gives a kernel target id its identity, before or after its first snapshot. `startTime` is
+   * when the target was added to the kernel (default: now): the start time of its cumulative series.
    */
-  setTarget(targetId: number, pod: PodTarget, startTime?: Date): void;
+  setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void;
   /** The target was detached: its series are exported one last time, then dropped. */
   removeTarget(targetId: number): void;
   /** Feeds one snapshot (values cumulative since each target was added). Never throws on bad aggregates. */
   record(snapshot: Snapshot): RecordResult;
   reportAgent(stats: AgentStats): void;
+  /**
+   * Called before each export round and each Prometheus scrape, to `record` a fresh snapshot
+   * there. An exception it throws is logged, and the round goes on with what was recorded.
+   */
+  onCollect(hook: () => void): void;
   /** Exports now on every push exporter (Prometheus serves on scrape). */
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -38,7 +44,7 @@ export interface Pipeline {
 }
 
 /**
- * Builds the readers and exporters and starts the Prometheus servers.
+ * Builds the exporters, starts the Prometheus servers and the push exporters' rounds.
  * @throws RangeError for a bad option (naming it); Error when a Prometheus port cannot be bound.
  */
 export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
@@ -49,43 +55,57 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     finalRetentionMs: resolved.finalRetentionMillis,
   });
   const state = new PipelineState(store);
-  const readers = buildReaders(resolved, store, state, SCOPE);
+  let hook: (() => void) | undefined;
+  let lastHookErrorLogMs = 0;
+  const onCollect = (): void => {
+    try {
+      hook?.();
+    } catch (error) {
+      const now = Date.now();
+      if (now - lastHookErrorLogMs < resolved.failureLogIntervalMillis) return;
+      lastHookErrorLogMs = now;
+      resolved.logger.error({ error: (error as Error).message }, 'reading before a collection failed');
+    }
+  };
+  const built = buildExporters(resolved, store, state, SCOPE, onCollect);
   const provider = new MeterProvider({
-    resource: resourceFromAttributes(resourceAttributes(resolved, options.env ?? process.env)),
-    readers: readers.map((r) => r.reader),
+    resource: resourceFromAttributes(resolved.resource),
+    readers: built.readers,
   });
   registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state);
-  const prometheusUrls: string[] = [];
   try {
-    for (const built of readers) {
-      if (built.prometheus === undefined) continue;
-      const exporter = options.exporters[readers.indexOf(built)];
-      if (exporter?.type !== 'prometheus') continue;
-      await startPrometheus(built);
-      prometheusUrls.push(
-        `http://${exporter.host ?? '0.0.0.0'}:${exporter.port ?? 9464}${exporter.path ?? '/metrics'}`,
-      );
+    for (const p of built.prometheus) {
+      try {
+        await p.exporter.startServer();
+      } catch (error) {
+        throw new Error(`${p.name}: cannot listen: ${(error as Error).message}`);
+      }
     }
   } catch (error) {
     await provider.shutdown().catch(() => {});
     throw error;
   }
-  return new PipelineImpl(store, state, provider, resolved, prometheusUrls);
-}
-
-async function startPrometheus(built: BuiltReader): Promise<void> {
-  try {
-    await built.prometheus!.startServer();
-  } catch (error) {
-    throw new Error(`${built.name}: cannot listen: ${(error as Error).message}`);
-  }
+  for (const loop of built.loops) loop.start();
+  return new PipelineImpl(
+    store,
+    state,
+    provider,
+    built.loops,
+    resolved,
+    built.prometheus.map((p) => p.url),
+    (h) => {
+      hook = h;
+    },
+  );
 }
 
 class PipelineImpl implements Pipeline {
   readonly #store: SeriesStore;
   readonly #state: PipelineState;
   readonly #provider: MeterProvider;
+  readonly #loops: readonly PushExportLoop[];
   readonly #options: ResolvedOptions;
+  readonly #setHook: (hook: () => void) => void;
   readonly prometheusUrls: readonly string[];
   #lastRecordErrorLogMs = 0;
 
@@ -93,18 +113,22 @@ class PipelineImpl implements Pipeline {
     store: SeriesStore,
     state: PipelineState,
     provider: MeterProvider,
+    loops: readonly PushExportLoop[],
     options: ResolvedOptions,
     prometheusUrls: readonly string[],
+    setHook: (hook: () => void) => void,
   ) {
     this.#store = store;
     this.#state = state;
     this.#provider = provider;
+    this.#loops = loops;
     this.#options = options;
     this.prometheusUrls = prometheusUrls;
+    this.#setHook = setHook;
   }
 
-  setTarget(targetId: number, pod: PodTarget, startTime?: Date): void {
-    this.#store.setTarget(targetId, pod, startTime?.getTime());
+  setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void {
+    this.#store.setTarget(targetId, identity, startTime?.getTime());
   }
 
   removeTarget(targetId: number): void {
@@ -133,31 +157,16 @@ class PipelineImpl implements Pipeline {
     this.#state.reportAgent(stats);
   }
 
-  forceFlush(): Promise<void> {
-    return this.#provider.forceFlush();
+  onCollect(hook: () => void): void {
+    this.#setHook(hook);
   }
 
-  shutdown(): Promise<void> {
-    return this.#provider.shutdown();
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.#loops.map((loop) => loop.forceFlush()));
   }
-}
 
-/** Defaults, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, then the explicit options. */
-function resourceAttributes(
-  options: ResolvedOptions,
-  env: Readonly<Record<string, string | undefined>>,
-): Attributes {
-  const fromEnv: Attributes = {};
-  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    try {
-      fromEnv[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
-    } catch {
-      diag.warn(`OTEL_RESOURCE_ATTRIBUTES: cannot decode "${pair}", ignored`);
-    }
+  async shutdown(): Promise<void> {
+    await Promise.all(this.#loops.map((loop) => loop.shutdown()));
+    await this.#provider.shutdown();
   }
-  const serviceName = env.OTEL_SERVICE_NAME?.trim();
-  if (serviceName) fromEnv['service.name'] = serviceName;
-  return { 'service.name': 'owlk8s', ...fromEnv, ...options.resource };
 }

@@ -1,28 +1,31 @@
 // The pipeline's memory of the kernel histograms: which targets exist, the last cumulative value
 // of every kernel aggregate (to turn the kernel's running totals into increments), and one
-// accumulator per exported series. Producers read it; only `record` and the target calls write.
+// accumulator per exported series. Consumers (one per exporter) read it; only `record` and the target calls write.
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { type Aggregate, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
-import type { PodTarget } from '@owlk8s/k8s';
-import {
-  ATTR_OTEL_METRIC_OVERFLOW,
-  normaliseMethod,
-  podAttributes,
-  seedAttributes,
-  seriesAttributes,
-} from './attributes.ts';
+import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, requestAttributes } from './attributes.ts';
+import type { TargetIdentity } from './identity.ts';
 
 /** 0: http.server.request.duration, 1: http.client.request.duration. */
 export type MetricIndex = 0 | 1;
 export const METRIC_OF_ROLE: Readonly<Record<Role, MetricIndex>> = { server: 0, client: 1 };
+
+/** A target as its series and rows refer to it: its kernel id and identity. */
+export interface TargetRef {
+  readonly id: number;
+  readonly identity: TargetIdentity;
+}
 
 /** One exported histogram series and everything accumulated into it since its start time. */
 export interface Series {
   /** Its key in the store. */
   readonly key: string;
   readonly metric: MetricIndex;
+  /** The point attributes (the request's); the target's identity is `target.identity.resource`. */
   readonly attributes: Attributes;
+  /** Its target; undefined for the overflow series, which mixes many. */
+  readonly target: TargetRef | undefined;
   readonly startTime: HrTime;
   readonly overflow: boolean;
   count: number;
@@ -36,15 +39,12 @@ export interface Series {
   sole: object | undefined;
   /** How many kernel entries feed the series. */
   sources: number;
-  /** Set when its target is removed: exported once more by every producer, then dropped. */
+  /** Set when its target is removed: exported once more by every consumer, then dropped. */
   removedAtMs: number | undefined;
-  /** Producers that still owe the final export. */
+  /** Consumers that still owe the final export. */
   pendingFinal: number;
-  /**
-   * What each producer keeps for this series, indexed by the number `registerProducer` gave it: a
-   * property read, where a Map per producer cost a hash lookup per series and collection.
-   */
-  readonly producerSlots: unknown[];
+  /** What each consumer keeps for this series, indexed by the number `registerConsumer` gave it. */
+  readonly consumerSlots: unknown[];
 }
 
 /**
@@ -53,6 +53,7 @@ export interface Series {
  */
 export interface SeedRow {
   readonly attributes: Attributes;
+  readonly target: TargetRef;
   readonly startTime: HrTime;
   requests: number;
   errors4xx: number;
@@ -61,6 +62,8 @@ export interface SeedRow {
   lastDurationSeconds: number | undefined;
   removedAtMs: number | undefined;
   pendingFinal: number;
+  /** What each consumer keeps for this row (see Series.consumerSlots). */
+  readonly consumerSlots: unknown[];
 }
 
 /** The last cumulative values the kernel reported for one aggregate, and where they go. */
@@ -77,8 +80,7 @@ interface KernelEntry {
 }
 
 interface TargetEntry {
-  readonly pod: PodTarget;
-  readonly base: Attributes;
+  readonly ref: TargetRef;
   readonly startTime: HrTime;
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
   readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
@@ -104,7 +106,7 @@ function kernelKey(a: Aggregate): number {
 export interface SeriesStoreOptions {
   readonly cardinalityLimit: number;
   readonly knownMethods: ReadonlySet<string>;
-  /** How long a removed series waits for producers that never collect (an unscraped Prometheus). */
+  /** How long a removed series waits for consumers that never collect or never succeed (an unscraped Prometheus). */
   readonly finalRetentionMs: number;
   readonly now?: () => number;
 }
@@ -128,7 +130,7 @@ export class SeriesStore {
   readonly #liveCount: [number, number] = [0, 0];
   readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
   readonly #overflowedSeries: [number, number] = [0, 0];
-  #producers = 0;
+  #consumers = 0;
   #boundariesNs: readonly bigint[] | undefined;
   #boundariesS: number[] = [];
   #lastSnapshotTime: HrTime | undefined;
@@ -146,19 +148,19 @@ export class SeriesStore {
   }
 
   /**
-   * Each producer registers once, so removed series know how many final exports they owe.
-   * Returns the producer's index into `Series.producerSlots`.
+   * Each consumer (a producer of one exporter) registers once, so removed series know how many
+   * final exports they owe. Returns its index into `consumerSlots`.
    */
-  registerProducer(): number {
-    return this.#producers++;
+  registerConsumer(): number {
+    return this.#consumers++;
   }
 
   /**
-   * Gives a kernel target id its pod. `startTimeMs` is when the target was added to the kernel
+   * Gives a kernel target id its identity. `startTimeMs` is when the target was added to the kernel
    * (its counters start at zero then); it becomes the start time of its cumulative series.
    * Calling it again for a known id updates nothing already exported: ids are never reused.
    */
-  setTarget(targetId: number, pod: PodTarget, startTimeMs: number = this.#now()): void {
+  setTarget(targetId: number, identity: TargetIdentity, startTimeMs: number = this.#now()): void {
     if (!Number.isInteger(targetId) || targetId < 0) {
       throw new RangeError(`setTarget: target id ${targetId} is not a non-negative integer`);
     }
@@ -167,14 +169,15 @@ export class SeriesStore {
     }
     if (this.#targets.has(targetId)) return;
     const startTime = millisToHrTime(startTimeMs);
+    const ref: TargetRef = { id: targetId, identity };
     this.#targets.set(targetId, {
-      pod,
-      base: podAttributes(pod),
+      ref,
       startTime,
       kernel: [new Map(), new Map()],
       seriesKeys: [],
       seed: {
-        attributes: seedAttributes(pod),
+        attributes: identity.seedAttributes ?? {},
+        target: ref,
         startTime,
         requests: 0,
         errors4xx: 0,
@@ -182,6 +185,7 @@ export class SeriesStore {
         lastDurationSeconds: undefined,
         removedAtMs: undefined,
         pendingFinal: 0,
+        consumerSlots: [],
       },
     });
   }
@@ -194,13 +198,13 @@ export class SeriesStore {
     this.#removedTargets.add(targetId);
     const now = this.#now();
     target.seed.removedAtMs = now;
-    target.seed.pendingFinal = this.#producers;
-    if (this.#producers > 0) this.#seedFinals.add(target.seed);
+    target.seed.pendingFinal = this.#consumers;
+    if (this.#consumers > 0) this.#seedFinals.add(target.seed);
     for (const key of target.seriesKeys) {
       const series = this.#series.get(key);
       if (series === undefined) continue;
       series.removedAtMs = now;
-      series.pendingFinal = this.#producers;
+      series.pendingFinal = this.#consumers;
       if (series.pendingFinal === 0) this.#drop(series);
       else this.#finals.set(key, series);
     }
@@ -214,8 +218,8 @@ export class SeriesStore {
     return this.#targets.size;
   }
 
-  pod(targetId: number): PodTarget | undefined {
-    return this.#targets.get(targetId)?.pod;
+  target(targetId: number): TargetRef | undefined {
+    return this.#targets.get(targetId)?.ref;
   }
 
   startTime(targetId: number): HrTime | undefined {
@@ -342,13 +346,13 @@ export class SeriesStore {
     yield* this.#seedFinals;
   }
 
-  /** A producer made the final export of a removed target's seed row. */
+  /** A consumer made the final export of a removed target's seed row. */
   seedFinalExported(row: SeedRow): void {
     row.pendingFinal--;
     if (row.pendingFinal <= 0) this.#seedFinals.delete(row);
   }
 
-  /** A producer made the final export of a removed series. */
+  /** A consumer made the final export of a removed series. */
   finalExported(series: Series): void {
     series.pendingFinal--;
     if (series.pendingFinal <= 0) this.#drop(series);
@@ -404,12 +408,13 @@ export class SeriesStore {
       this.#overflowedSeries[metric]++;
       return this.#overflowFor(metric);
     }
+    const portAttributes = target.ref.identity.serverPortAttributes?.get(aggregate.port);
     const series = this.#newSeries(
       key,
       metric,
-      seriesAttributes(target.pod, target.base, aggregate, this.#options.knownMethods),
+      requestAttributes(aggregate, this.#options.knownMethods, portAttributes),
+      target.ref,
       target.startTime,
-      false,
     );
     this.#series.set(key, series);
     target.seriesKeys.push(key);
@@ -423,7 +428,7 @@ export class SeriesStore {
       // Series routed here bring their totals since their targets were added, all after the
       // pipeline started: its start time is the pipeline's, and it lives as long as the pipeline.
       const key = `overflow|${metric}`;
-      series = this.#newSeries(key, metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, this.#createdAt, true);
+      series = this.#newSeries(key, metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, undefined, this.#createdAt);
       this.#overflow[metric] = series;
       this.#series.set(key, series);
     }
@@ -434,15 +439,16 @@ export class SeriesStore {
     key: string,
     metric: MetricIndex,
     attributes: Attributes,
+    target: TargetRef | undefined,
     startTime: HrTime,
-    overflow: boolean,
   ): Series {
     return {
       key,
       metric,
       attributes,
+      target,
       startTime,
-      overflow,
+      overflow: target === undefined,
       count: 0,
       sumNs: 0n,
       buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
@@ -450,7 +456,7 @@ export class SeriesStore {
       sources: 0,
       removedAtMs: undefined,
       pendingFinal: 0,
-      producerSlots: [],
+      consumerSlots: [],
     };
   }
 }

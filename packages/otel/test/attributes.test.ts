@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorType, normaliseMethod, podServiceName, serviceNameForPort } from '../src/attributes.ts';
-import { pod } from './fixtures.ts';
+import { errorType, normaliseMethod, requestAttributes } from '../src/attributes.ts';
+import { aggregate, buckets } from './fixtures.ts';
 
 test('error.type: 5xx on the server side, 4xx and 5xx on the client side, else unset', () => {
   assert.deepEqual(
@@ -24,40 +24,32 @@ test('methods outside the known set become _OTHER', () => {
   );
 });
 
-test('service.name: annotation, instance label, name label, owner, pod name', () => {
-  assert.equal(podServiceName(pod('p', { serviceNameAnnotation: 'ann' })), 'ann');
-  assert.equal(podServiceName(pod('p', { labels: { 'app.kubernetes.io/instance': 'inst' } })), 'inst');
-  assert.equal(podServiceName(pod('p', { labels: {} })), 'checkout');
-  assert.equal(podServiceName(pod('p', { labels: {}, workload: { kind: 'Pod', name: 'p' } })), 'p');
-});
-
-test('service.name from the app.kubernetes.io labels the k8s package hands over unconfigured', () => {
-  const bare = { labels: {} };
-  assert.equal(podServiceName(pod('p', { ...bare, appInstanceLabel: 'inst', appNameLabel: 'name' })), 'inst');
-  assert.equal(podServiceName(pod('p', { ...bare, appNameLabel: 'name' })), 'name');
-  assert.equal(
-    podServiceName(pod('p', { ...bare, serviceNameAnnotation: 'ann', appInstanceLabel: 'inst' })),
-    'ann',
-  );
-  // An instance label wins over a name label wherever each comes from.
-  assert.equal(
-    podServiceName(pod('p', { labels: { 'app.kubernetes.io/instance': 'inst' }, appNameLabel: 'name' })),
-    'inst',
-  );
-});
-
-test('a port behind several Services names them all, sorted; an unserved port names none', () => {
-  const p = pod('p', {
-    ports: [
-      {
-        port: 80,
-        services: [
-          { namespace: 'n', name: 'web', port: 80 },
-          { namespace: 'n', name: 'api', port: 8080 },
-        ],
-      },
-    ],
+test("a request's attributes: the server side gets url.scheme and its port's attributes, the client side neither", () => {
+  const known = new Set(['GET']);
+  const port = { 'k8s.service.name': 'checkout' };
+  const server = aggregate({ targetId: 1, statusCode: 503, httpMinor: 0, buckets: buckets({ 0: 1 }), sumNs: 1n });
+  assert.deepEqual(requestAttributes(server, known, port), {
+    'http.request.method': 'GET',
+    'http.response.status_code': 503,
+    'server.port': 8080,
+    'network.protocol.version': '1.0',
+    'url.scheme': 'http',
+    'error.type': '503',
+    'k8s.service.name': 'checkout',
   });
-  assert.equal(serviceNameForPort(p, 80), 'api,web');
-  assert.equal(serviceNameForPort(p, 81), undefined);
+  const client = aggregate({
+    targetId: 1,
+    role: 'client',
+    method: 'PATCH',
+    statusCode: 404,
+    buckets: buckets({ 0: 1 }),
+    sumNs: 1n,
+  });
+  assert.deepEqual(requestAttributes(client, known, port), {
+    'http.request.method': '_OTHER',
+    'http.response.status_code': 404,
+    'server.port': 8080,
+    'network.protocol.version': '1.1',
+    'error.type': '404',
+  });
 });

@@ -1,6 +1,6 @@
-// Test data of the contract types: pods and snapshots as packages/k8s and packages/ebpf produce them.
+// Test data of the contract types: target identities as the agent makes them, snapshots as packages/ebpf does.
 import type { Aggregate, HttpMethod, Role, SelfCounters, Snapshot } from '@owlk8s/ebpf';
-import type { PodTarget } from '@owlk8s/k8s';
+import type { TargetIdentity } from '../src/identity.ts';
 
 /** The OTel-advised boundaries (seconds) in nanoseconds: 14 boundaries, 15 buckets. */
 export const BOUNDARIES_NS: readonly bigint[] = [
@@ -20,20 +20,20 @@ export const BOUNDARIES_NS: readonly bigint[] = [
   10_000_000_000n,
 ];
 
-export function pod(name: string, overrides: Partial<PodTarget> = {}): PodTarget {
+/** A pod's identity as the agent's enrichment stage makes it: its resource and its Service per port. */
+export function pod(name: string, namespace = 'shop'): TargetIdentity {
   return {
-    uid: `uid-${name}`,
-    name,
-    namespace: 'shop',
-    node: 'node-1',
-    ips: ['198.18.0.10'],
-    phase: 'Running',
-    ready: true,
-    workload: { kind: 'Deployment', name: 'checkout' },
-    replicaSet: 'checkout-7d4f9',
-    labels: { 'app.kubernetes.io/name': 'checkout' },
-    ports: [{ port: 8080, name: 'http', services: [{ namespace: 'shop', name: 'checkout', port: 80 }] }],
-    ...overrides,
+    resource: {
+      'k8s.pod.name': name,
+      'k8s.pod.uid': `uid-${name}`,
+      'k8s.namespace.name': namespace,
+      'k8s.node.name': 'node-1',
+      'k8s.deployment.name': 'checkout',
+      'service.name': 'checkout',
+      'service.namespace': namespace,
+    },
+    serverPortAttributes: new Map([[8080, { 'k8s.service.name': 'checkout' }]]),
+    seedAttributes: { 'k8s.pod.name': name, 'k8s.namespace.name': namespace, 'k8s.service.name': 'checkout' },
   };
 }
 

@@ -19,7 +19,7 @@ const only = (s: SeriesStore) => [...s.series()];
 
 test('running totals become exact increments; a total that went down is a kernel reset', () => {
   const s = store();
-  s.registerProducer();
+  s.registerConsumer();
   s.setTarget(1, pod('a'), T0);
   s.record(
     snapshot(
@@ -67,7 +67,7 @@ test('a wrong number of bucket counts is reported, not applied, and does not sto
 
 test('past the limit, new series go to the overflow series; removal frees room after the final export', () => {
   const s = store(2);
-  s.registerProducer();
+  s.registerConsumer();
   s.setTarget(1, pod('a'), T0);
   const aggs = [200, 201, 202].map((statusCode) =>
     aggregate({ targetId: 1, statusCode, buckets: buckets({ 2: 1 }), sumNs: 10n }),
@@ -86,7 +86,7 @@ test('past the limit, new series go to the overflow series; removal frees room a
 test('removed series are dropped after the retention even if a reader never collects', () => {
   let now = T0;
   const s = store(10, () => now);
-  s.registerProducer();
+  s.registerConsumer();
   s.setTarget(1, pod('a'), T0);
   s.record(snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 1 }), sumNs: 1n })], new Date(now)));
   s.removeTarget(1);
@@ -116,7 +116,7 @@ test('series with one source take its counts, series with several add them up; s
     finalRetentionMs: 60_000,
     now: () => T0,
   });
-  s.registerProducer();
+  s.registerConsumer();
   s.setTarget(1, pod('a'), T0);
   const frozen = (spec: Parameters<typeof aggregate>[0]) => {
     const a = aggregate(spec);
@@ -168,7 +168,7 @@ test('series with one source take its counts, series with several add them up; s
 
 test('every port, method, status and version of a target is its own series, at the edges of the key too', () => {
   const s = store();
-  s.registerProducer();
+  s.registerConsumer();
   s.setTarget(1, pod('a'), T0);
   // Statuses 100 and 611 bound the compact key; 99 and 612 take the wide one; port 65535 is the largest.
   const aggs = [

@@ -1,0 +1,15 @@
+// What the pipeline knows of a target: plain attribute sets, made by the caller's enrichment stage
+// (the agent maps a Kubernetes pod to them). This package knows no Kubernetes object.
+import type { Attributes } from '@opentelemetry/api';
+
+export interface TargetIdentity {
+  /**
+   * Who the target is: in OTLP its resource (one resource per target), on the Prometheus endpoint
+   * labels on each of its series. E.g. `k8s.pod.name`, `k8s.namespace.name`, `service.name`.
+   */
+  readonly resource: Attributes;
+  /** Point attributes added to its server-side series by local port, e.g. `k8s.service.name`. */
+  readonly serverPortAttributes?: ReadonlyMap<number, Attributes>;
+  /** Point attributes of its compatibility series (`owlk8s.seed.*`), when those are on. */
+  readonly seedAttributes?: Attributes;
+}
