@@ -3,8 +3,8 @@
 // headers and gzip as configured (no root needed).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
 import { podIdentity } from '@owlk8s/agent';
+import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import {
@@ -342,7 +342,11 @@ describe('OTLP export of the kernel histograms', () => {
       const statuses = [200, 201, 204, 404, 500];
       const aggs: Aggregate[] = [];
       for (let t = 0; t < 2001; t++) {
-        pipeline.setTarget(t, podIdentity({ ...checkoutPod(`uid-${t}`), name: `checkout-${t}` }), new Date(T0));
+        pipeline.setTarget(
+          t,
+          podIdentity({ ...checkoutPod(`uid-${t}`), name: `checkout-${t}` }),
+          new Date(T0),
+        );
         for (const statusCode of statuses) {
           const bucket = t === 2000 ? 2 : 0;
           const bucketCounts = BOUNDARIES_NS.map(() => 0).concat([0]);
@@ -377,8 +381,9 @@ describe('OTLP export of the kernel histograms', () => {
       assert.deepEqual(overflow[0]!.bucketCounts, [0n, 0n, 5n, 0n, 0n, 0n, 0n, 0n]);
       assert.equal(overflow[0]!.sum, 0.1);
       assert.equal(
-        histogramPointsWithResource(receiver.exports, SERVER).filter((p) => p.resource['k8s.pod.uid'] === 'uid-2000')
-          .length,
+        histogramPointsWithResource(receiver.exports, SERVER).filter(
+          (p) => p.resource['k8s.pod.uid'] === 'uid-2000',
+        ).length,
         0,
       );
       const overflowCounter = receiver.exports

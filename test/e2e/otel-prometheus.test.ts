@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { podIdentity } from '@owlk8s/agent';
 import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { freePort } from './ports.ts';
@@ -48,21 +49,25 @@ before(async () => {
   pipeline = await createPipeline({
     exporters: [{ type: 'prometheus', host: '127.0.0.1', port: exporterPort, path: '/metrics' }],
     exportIntervalMillis: 3_600_000,
-    env: {},
+    // The Go library's set is off by default; on here, to check its labels.
+    seedMetrics: true,
     logger: { warn: () => {}, error: () => {} },
   });
-  pipeline.setTarget(3, {
-    uid: 'uid-c',
-    name: 'checkout-0',
-    namespace: 'shop',
-    node: 'node-1',
-    ips: ['198.18.0.10'],
-    phase: 'Running',
-    ready: true,
-    workload: { kind: 'StatefulSet', name: 'checkout' },
-    labels: {},
-    ports: [{ port: 8080, services: [{ namespace: 'shop', name: 'checkout', port: 80 }] }],
-  });
+  pipeline.setTarget(
+    3,
+    podIdentity({
+      uid: 'uid-c',
+      name: 'checkout-0',
+      namespace: 'shop',
+      node: 'node-1',
+      ips: ['198.18.0.10'],
+      phase: 'Running',
+      ready: true,
+      workload: { kind: 'StatefulSet', name: 'checkout' },
+      labels: {},
+      ports: [{ port: 8080, services: [{ namespace: 'shop', name: 'checkout', port: 80 }] }],
+    }),
+  );
   const aggregate: Aggregate = {
     targetId: 3,
     role: 'server',

@@ -1,5 +1,5 @@
-// TLS with a custom CA (gRPC and HTTP), the standard OTEL_* environment variables, and the JSON
-// lines exporter, each through a whole pipeline.
+// TLS with a custom CA and mutual TLS (gRPC and HTTP), the standard OTEL_* environment variables,
+// and the JSON lines exporter, each through a whole pipeline.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,17 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig, pipelineOptions, podIdentity } from '@owlk8s/agent';
 import type { Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
-import { createPipeline } from '@owlk8s/otel';
+import { createPipeline, type TargetIdentity } from '@owlk8s/otel';
 import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
-import { histogramPoints, OtlpReceiver } from '../otlp/index.ts';
+import { histogramPoints, OtlpReceiver, podExports } from '../otlp/index.ts';
 
 const SERVER = 'http.server.request.duration';
 const quiet = { warn: () => {}, error: () => {} };
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 
-const POD: PodTarget = {
+const WEB: PodTarget = {
   uid: 'uid-web',
   name: 'web-0',
   namespace: 'default',
@@ -29,6 +30,7 @@ const POD: PodTarget = {
   labels: {},
   ports: [],
 };
+const POD: TargetIdentity = podIdentity(WEB);
 
 function snapshot(requests: bigint): Snapshot {
   return {
@@ -53,9 +55,11 @@ function snapshot(requests: bigint): Snapshot {
   };
 }
 
-describe('TLS with a custom CA', () => {
+describe('TLS with a custom CA, and mutual TLS', () => {
   let dir = '';
   let receiver: OtlpReceiver;
+  let mutual: OtlpReceiver;
+  const pem = (name: string) => readFileSync(join(dir, name), 'utf8');
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'owlk8s-tls-'));
     const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
@@ -91,13 +95,33 @@ describe('TLS with a custom CA', () => {
       ...['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
       ...['-out', 'server.pem', '-days', '1', '-extfile', 'san.ext'],
     );
-    receiver = new OtlpReceiver({
-      tls: { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) },
-    });
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'client.key',
+      '-out',
+      'client.csr',
+      '-subj',
+      '/CN=owlk8s',
+    );
+    openssl(
+      ...['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
+      ...['-out', 'client.pem', '-days', '1'],
+    );
+    const server = { key: pem('server.key'), cert: pem('server.pem') };
+    receiver = new OtlpReceiver({ tls: server });
     await receiver.start();
+    mutual = new OtlpReceiver({
+      tls: { ...server, ca: pem('ca.pem'), requestCert: true, rejectUnauthorized: true },
+    });
+    await mutual.start();
   });
   after(async () => {
     await receiver?.stop();
+    await mutual?.stop();
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
@@ -105,28 +129,50 @@ describe('TLS with a custom CA', () => {
     const failures: string[] = [];
     const pipeline = await createPipeline({
       exporters: [
-        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { caFile: join(dir, 'ca.pem') } },
-        {
-          type: 'otlp-http',
-          endpoint: receiver.httpEndpoint,
-          tls: { ca: readFileSync(join(dir, 'ca.pem'), 'utf8') },
-        },
+        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { ca: pem('ca.pem') } },
+        { type: 'otlp-http', endpoint: receiver.httpEndpoint, tls: { ca: pem('ca.pem') } },
         { type: 'otlp-http', endpoint: receiver.httpEndpoint },
       ],
       exportIntervalMillis: 3_600_000,
       exportTimeoutMillis: 5000,
-      seedMetrics: false,
-      env: {},
       logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
     });
     try {
       pipeline.setTarget(1, POD, new Date(T0));
       pipeline.record(snapshot(6n));
       await pipeline.forceFlush();
-      assert.deepEqual(receiver.exports.map((e) => e.transport).sort(), ['grpc', 'http']);
-      for (const e of receiver.exports) assert.equal(histogramPoints([e], SERVER)[0]!.count, 6n);
+      const pods = podExports(receiver.exports);
+      assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
+      for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 6n);
       // The system's CAs do not know the test CA: the third exporter's export fails and is logged.
       assert.deepEqual(failures, ['otlp-http[2]']);
+    } finally {
+      await pipeline.shutdown();
+    }
+  });
+
+  test('mutual TLS: exports with the client certificate and key arrive; without them they fail (counted)', async () => {
+    const failures: string[] = [];
+    const client = { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client.key') };
+    const pipeline = await createPipeline({
+      exporters: [
+        { type: 'otlp-grpc', endpoint: mutual.grpcEndpoint, tls: client },
+        { type: 'otlp-http', endpoint: mutual.httpEndpoint, tls: client },
+        { type: 'otlp-grpc', endpoint: mutual.grpcEndpoint, tls: { ca: pem('ca.pem') } },
+        { type: 'otlp-http', endpoint: mutual.httpEndpoint, tls: { ca: pem('ca.pem') } },
+      ],
+      exportIntervalMillis: 3_600_000,
+      exportTimeoutMillis: 5000,
+      logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
+    });
+    try {
+      pipeline.setTarget(1, POD, new Date(T0));
+      pipeline.record(snapshot(5n));
+      await pipeline.forceFlush();
+      const pods = podExports(mutual.exports);
+      assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
+      for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 5n);
+      assert.deepEqual(failures.sort(), ['otlp-grpc[2]', 'otlp-http[3]']);
     } finally {
       await pipeline.shutdown();
     }
@@ -138,36 +184,35 @@ describe('environment and JSON lines', () => {
   before(() => receiver.start());
   after(() => receiver.stop());
 
-  test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL are honoured', async () => {
-    const saved = { ...process.env };
-    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = receiver.grpcEndpoint;
-    process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s';
-    process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
-    process.env.OTEL_METRIC_EXPORT_INTERVAL = '300';
+  test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL reach the exporter through the agent configuration', async () => {
+    // The agent's configuration reads the environment, once; the pipeline takes what it resolved.
+    const { config, originOf } = loadConfig({
+      env: {
+        OWLK8S_NODE_NAME: 'node-1',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.grpcEndpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+        OTEL_METRIC_EXPORT_INTERVAL: '1000',
+        OWLK8S_EXPORT_PROMETHEUS_ENABLED: 'false',
+      },
+    });
+    const pipeline = await createPipeline(pipelineOptions(config, quiet, originOf));
     try {
-      const pipeline = await createPipeline({
-        exporters: [{ type: 'otlp-grpc' }],
-        seedMetrics: false,
-        logger: quiet,
-      });
-      try {
-        pipeline.setTarget(1, POD, new Date(T0));
-        pipeline.record(snapshot(3n));
-        const started = Date.now();
-        await receiver.waitForExports(1, 5000); // no forceFlush: the 300 ms interval exports
-        assert.ok(Date.now() - started < 3000);
-        const e = receiver.exports[0]!;
-        assert.equal(e.headers['x-honeycomb-team'], 'from-env');
-        assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
-        assert.equal(e.encoding, 'gzip');
-        assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
-        assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
-      } finally {
-        await pipeline.shutdown();
-      }
+      pipeline.setTarget(1, POD, new Date(T0));
+      pipeline.record(snapshot(3n));
+      const started = Date.now();
+      await receiver.waitForExports(2, 5000); // no forceFlush: the 1 s interval exports
+      assert.ok(Date.now() - started < 3000);
+      const e = podExports(receiver.exports)[0]!;
+      assert.equal(e.transport, 'grpc');
+      assert.equal(e.headers['x-honeycomb-team'], 'from-env');
+      assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
+      assert.equal(e.encoding, 'gzip');
+      assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
+      assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
     } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
+      await pipeline.shutdown();
     }
   });
 
@@ -180,7 +225,7 @@ describe('environment and JSON lines', () => {
     const pipeline = await createPipeline({
       exporters: [{ type: 'json-lines', stream }],
       exportIntervalMillis: 3_600_000,
-      env: {},
+      seedMetrics: true,
       logger: quiet,
     });
     try {
@@ -212,7 +257,15 @@ describe('environment and JSON lines', () => {
     assert.equal((histogram.attributes as Record<string, unknown>)['k8s.pod.name'], 'web-0');
     const seed = lines.find((l) => l.metric === 'owlk8s.seed.requests')!;
     assert.equal(seed.value, 4);
-    assert.deepEqual(seed.attributes, { 'k8s.pod.name': 'web-0', 'k8s.namespace.name': 'default' });
+    // The pod's resource, then the Go library's own fields (here the same pod and namespace).
+    assert.deepEqual(seed.attributes, {
+      'k8s.pod.name': 'web-0',
+      'k8s.pod.uid': 'uid-web',
+      'k8s.namespace.name': 'default',
+      'k8s.node.name': 'node-1',
+      'service.name': 'web-0',
+      'service.namespace': 'default',
+    });
     const active = lines.find((l) => l.metric === 'http.server.active_requests')!;
     assert.equal(active.value, 2);
   });

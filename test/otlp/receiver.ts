@@ -29,8 +29,17 @@ export interface ReceivedExport {
 const EXPORT_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
 
 export interface OtlpReceiverOptions {
-  /** Serve TLS (https, gRPC over TLS) with this PEM key and certificate. */
-  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Serve TLS (https, gRPC over TLS) with this PEM key and certificate; with `requestCert`,
+   * `rejectUnauthorized` and `ca`, only clients with a certificate signed by `ca` (mutual TLS).
+   */
+  readonly tls?: {
+    readonly key: string | Buffer;
+    readonly cert: string | Buffer;
+    readonly ca?: string | Buffer;
+    readonly requestCert?: boolean;
+    readonly rejectUnauthorized?: boolean;
+  };
 }
 
 export class OtlpReceiver {

@@ -73,7 +73,8 @@ export class Agent {
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
-        if (pod !== undefined) parts.pipeline.setTarget(id, (parts.identityOf ?? podIdentity)(pod), new Date());
+        if (pod !== undefined)
+          parts.pipeline.setTarget(id, (parts.identityOf ?? podIdentity)(pod), new Date());
         parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
       },
       onTargetRemoved: (key, id) => {

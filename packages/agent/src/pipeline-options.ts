@@ -1,4 +1,5 @@
 // The agent's export settings as @owlk8s/otel pipeline options.
+import { readFileSync } from 'node:fs';
 import type { ExporterOptions, PipelineLogger, PipelineOptions } from '@owlk8s/otel';
 import type { Origin } from './config/config-error.ts';
 import { otlpExporterUrl } from './config/otlp-endpoint.ts';
@@ -21,15 +22,14 @@ export function pipelineOptions(
   }
   const endpoint = otlpExporterUrl(ex.otlp, origin?.('export.otlp.endpoint'));
   if (endpoint !== undefined) {
-    const tls =
-      ex.otlp.tls.caFile !== '' ? { caFile: ex.otlp.tls.caFile } : { insecure: ex.otlp.tls.insecure };
+    const tls = ex.otlp.tls.caFile !== '' ? { ca: readFileSync(ex.otlp.tls.caFile, 'utf8') } : undefined;
     exporters.push({
       type: ex.otlp.protocol === 'grpc' ? 'otlp-grpc' : 'otlp-http',
       endpoint,
       headers: ex.otlp.headers,
       compression: ex.otlp.compression,
       timeoutMillis: ex.otlp.timeoutMs,
-      tls,
+      ...(tls !== undefined ? { tls } : {}),
       temporality: ex.temporality,
     });
   }
@@ -40,8 +40,5 @@ export function pipelineOptions(
     cardinalityLimit: ex.cardinalityLimit,
     seedMetrics: ex.seedMetrics,
     logger,
-    // Explicit options above win over OTEL_* variables; the pipeline still reads the ones the
-    // configuration does not cover (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, known methods).
-    env: process.env,
   };
 }

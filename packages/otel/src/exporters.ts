@@ -7,7 +7,11 @@ import { OTLPMetricExporter as OtlpGrpcMetricExporter } from '@opentelemetry/exp
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { AggregationTemporality, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  type MetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import { ExportFailureLog } from './export-failure-log.ts';
 import { JsonLinesMetricExporter } from './json-lines-exporter.ts';
 import { KernelMetrics } from './kernel-metrics.ts';
@@ -21,7 +25,11 @@ export interface BuiltExporters {
   /** Readers for the MeterProvider: the Prometheus exporters and each push loop's reader. */
   readonly readers: MetricReader[];
   readonly loops: PushExportLoop[];
-  readonly prometheus: { readonly exporter: PrometheusExporter; readonly url: string; readonly name: string }[];
+  readonly prometheus: {
+    readonly exporter: PrometheusExporter;
+    readonly url: string;
+    readonly name: string;
+  }[];
 }
 
 export function buildExporters(
@@ -111,7 +119,9 @@ function otlpExporter(
     timeoutMillis: Math.min(exporter.timeoutMillis ?? readerTimeoutMs, readerTimeoutMs),
     compression: exporter.compression ?? 'none',
     temporalityPreference:
-      temporality === 'delta' ? AggregationTemporalityPreference.DELTA : AggregationTemporalityPreference.CUMULATIVE,
+      temporality === 'delta'
+        ? AggregationTemporalityPreference.DELTA
+        : AggregationTemporalityPreference.CUMULATIVE,
   } as const;
   const tls = exporter.tls ?? {};
   if (exporter.type === 'otlp-grpc') {

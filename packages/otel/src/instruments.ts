@@ -4,8 +4,8 @@
 // observable storage never forgets an attribute set, so per-pod series of deleted pods would stay
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
-import type { PipelineState } from './pipeline-state.ts';
 import { POD_METRIC_NAMES } from './metric-data.ts';
+import type { PipelineState } from './pipeline-state.ts';
 
 /** Names of every metric besides the histograms: the per-pod ones and the agent's own. */
 export const INSTRUMENT_NAMES = {

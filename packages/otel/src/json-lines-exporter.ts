@@ -1,5 +1,6 @@
-// One JSON object per data point and line, on stdout by default: what the seed's logJson example
-// fed to fluentd, now with the full attribute set and the histogram's buckets.
+// One JSON object per data point and line, on stdout by default: what the Go library's logJson
+// example fed to fluentd, with the full attribute set (the resource's, then the point's: a pod's
+// identity on each of its lines) and the histogram's buckets.
 import type { Writable } from 'node:stream';
 import type { HrTime } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, hrTimeToMilliseconds } from '@opentelemetry/core';
@@ -22,6 +23,7 @@ export class JsonLinesMetricExporter implements PushMetricExporter {
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     let text = '';
+    const resource = metrics.resource.attributes;
     for (const scope of metrics.scopeMetrics) {
       for (const metric of scope.metrics) {
         const common = {
@@ -35,7 +37,7 @@ export class JsonLinesMetricExporter implements PushMetricExporter {
             time: isoTime(point.endTime),
             start: isoTime(point.startTime),
             ...common,
-            attributes: point.attributes,
+            attributes: { ...resource, ...point.attributes },
           };
           if (metric.dataPointType === DataPointType.HISTOGRAM) {
             const h = point.value as Histogram;

@@ -124,7 +124,9 @@ export class KernelMetrics {
       }
     }
     for (const active of this.#state.activeRequests()) {
-      group(active.target).active.push(numberPoint(active.startTime, endTime, active.attributes, active.count));
+      group(active.target).active.push(
+        numberPoint(active.startTime, endTime, active.attributes, active.count),
+      );
     }
     if (this.#options.seedMetrics) {
       for (const row of this.#store.seedRows()) this.#seedPoints(row, endTime, group(row.target));
@@ -217,7 +219,8 @@ export class KernelMetrics {
     if (row.requests === 0) return;
     const values = [row.requests, row.errors4xx, row.errors5xx] as const;
     if (this.#options.temporality === 'cumulative') {
-      for (const i of [0, 1, 2] as const) g.seed[i].push(numberPoint(row.startTime, endTime, row.attributes, values[i]));
+      for (const i of [0, 1, 2] as const)
+        g.seed[i].push(numberPoint(row.startTime, endTime, row.attributes, values[i]));
     } else if (row.requests !== slot.ackCount) {
       if (this.#givenUp(slot)) {
         // Given up silently here: the histograms of the same requests count what was dropped.
@@ -277,7 +280,11 @@ export class KernelMetrics {
 }
 
 /** The series' totals since its start time; nothing before its first request. */
-function cumulativePoint(series: Series, boundaries: number[], endTime: HrTime): DataPoint<Histogram> | undefined {
+function cumulativePoint(
+  series: Series,
+  boundaries: number[],
+  endTime: HrTime,
+): DataPoint<Histogram> | undefined {
   if (series.count === 0) return undefined;
   return {
     startTime: series.startTime,

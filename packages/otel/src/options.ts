@@ -118,7 +118,9 @@ const stderrLogger: PipelineLogger = {
 /** Checks the options and fills in defaults; throws a RangeError naming the bad setting. */
 export function resolveOptions(options: PipelineOptions): ResolvedOptions {
   if (!Array.isArray(options.exporters)) {
-    throw new RangeError('exporters: a list is needed (otlp-grpc, otlp-http, prometheus, json-lines; may be empty)');
+    throw new RangeError(
+      'exporters: a list is needed (otlp-grpc, otlp-http, prometheus, json-lines; may be empty)',
+    );
   }
   const exportIntervalMillis = positive(
     'exportIntervalMillis',
@@ -152,7 +154,10 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     knownMethods: new Set(options.knownMethods ?? DEFAULT_KNOWN_METHODS),
     maxUnacknowledgedMillis,
     finalRetentionMillis: Math.max(5 * exportIntervalMillis, maxUnacknowledgedMillis + exportIntervalMillis),
-    failureLogIntervalMillis: positive('failureLogIntervalMillis', options.failureLogIntervalMillis ?? 60_000),
+    failureLogIntervalMillis: positive(
+      'failureLogIntervalMillis',
+      options.failureLogIntervalMillis ?? 60_000,
+    ),
     logger: options.logger ?? stderrLogger,
   };
 }

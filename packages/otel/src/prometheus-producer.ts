@@ -36,7 +36,8 @@ export class PrometheusKernelProducer implements MetricProducer {
           own ? p : { ...p, attributes: withIdentity(p.attributes, batch.target) },
         );
         const known = byName.get(metric.descriptor.name);
-        if (known === undefined) byName.set(metric.descriptor.name, { ...metric, dataPoints: points } as MetricData);
+        if (known === undefined)
+          byName.set(metric.descriptor.name, { ...metric, dataPoints: points } as MetricData);
         else (known.dataPoints as unknown[]).push(...points);
       }
       // Served as soon as made: a scrape has no acknowledgement, and Prometheus is cumulative.

@@ -19,7 +19,10 @@ import type { TargetRef } from './series-store.ts';
 
 /** A reader the loop collects on demand: the agent's own instruments, with the exporter's temporality. */
 export class OnDemandReader extends MetricReader {
-  constructor(temporality: (instrumentType: InstrumentType) => AggregationTemporality, cardinalityLimit: number) {
+  constructor(
+    temporality: (instrumentType: InstrumentType) => AggregationTemporality,
+    cardinalityLimit: number,
+  ) {
     super({ aggregationTemporalitySelector: temporality, cardinalitySelector: () => cardinalityLimit });
   }
 
@@ -135,7 +138,10 @@ export class PushExportLoop {
       else agentScopes.push({ scope, metrics: overflow.metrics });
     }
     if (agentScopes.length > 0) {
-      requests.push({ resourceMetrics: { resource: agent.resource, scopeMetrics: agentScopes }, batch: overflow });
+      requests.push({
+        resourceMetrics: { resource: agent.resource, scopeMetrics: agentScopes },
+        batch: overflow,
+      });
     }
     for (const batch of batches) {
       if (batch.target === undefined) continue;
@@ -174,7 +180,9 @@ export class PushExportLoop {
       try {
         this.#o.exporter.export(resourceMetrics, (result) =>
           finish(
-            result.code === ExportResultCode.SUCCESS ? undefined : (result.error ?? new Error('export failed')),
+            result.code === ExportResultCode.SUCCESS
+              ? undefined
+              : (result.error ?? new Error('export failed')),
           ),
         );
       } catch (error) {

@@ -428,7 +428,13 @@ export class SeriesStore {
       // Series routed here bring their totals since their targets were added, all after the
       // pipeline started: its start time is the pipeline's, and it lives as long as the pipeline.
       const key = `overflow|${metric}`;
-      series = this.#newSeries(key, metric, { [ATTR_OTEL_METRIC_OVERFLOW]: true }, undefined, this.#createdAt);
+      series = this.#newSeries(
+        key,
+        metric,
+        { [ATTR_OTEL_METRIC_OVERFLOW]: true },
+        undefined,
+        this.#createdAt,
+      );
       this.#overflow[metric] = series;
       this.#series.set(key, series);
     }

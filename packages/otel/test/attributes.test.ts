@@ -27,7 +27,13 @@ test('methods outside the known set become _OTHER', () => {
 test("a request's attributes: the server side gets url.scheme and its port's attributes, the client side neither", () => {
   const known = new Set(['GET']);
   const port = { 'k8s.service.name': 'checkout' };
-  const server = aggregate({ targetId: 1, statusCode: 503, httpMinor: 0, buckets: buckets({ 0: 1 }), sumNs: 1n });
+  const server = aggregate({
+    targetId: 1,
+    statusCode: 503,
+    httpMinor: 0,
+    buckets: buckets({ 0: 1 }),
+    sumNs: 1n,
+  });
   assert.deepEqual(requestAttributes(server, known, port), {
     'http.request.method': 'GET',
     'http.response.status_code': 503,

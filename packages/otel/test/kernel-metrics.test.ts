@@ -33,7 +33,8 @@ function byName(batches: TargetBatch[]): Map<string, MetricData> {
   const out = new Map<string, MetricData>();
   for (const m of batches.flatMap((b) => b.metrics)) {
     const known = out.get(m.descriptor.name);
-    if (known === undefined) out.set(m.descriptor.name, { ...m, dataPoints: [...m.dataPoints] } as MetricData);
+    if (known === undefined)
+      out.set(m.descriptor.name, { ...m, dataPoints: [...m.dataPoints] } as MetricData);
     else (known.dataPoints as unknown[]).push(...m.dataPoints);
   }
   return out;
@@ -140,10 +141,31 @@ test('one batch per target, carrying its identity; the overflow series in a batc
   );
   const batches = cumulative.collect();
   assert.deepEqual(
-    batches.map((b) => [b.target?.identity.resource['k8s.pod.name'], b.metrics.map((m) => m.descriptor.name)]),
+    batches.map((b) => [
+      b.target?.identity.resource['k8s.pod.name'],
+      b.metrics.map((m) => m.descriptor.name),
+    ]),
     [
-      ['a', ['http.server.request.duration', 'owlk8s.seed.requests', 'owlk8s.seed.errors.4xx', 'owlk8s.seed.errors.5xx', 'owlk8s.seed.duration']],
-      ['b', ['http.server.request.duration', 'owlk8s.seed.requests', 'owlk8s.seed.errors.4xx', 'owlk8s.seed.errors.5xx', 'owlk8s.seed.duration']],
+      [
+        'a',
+        [
+          'http.server.request.duration',
+          'owlk8s.seed.requests',
+          'owlk8s.seed.errors.4xx',
+          'owlk8s.seed.errors.5xx',
+          'owlk8s.seed.duration',
+        ],
+      ],
+      [
+        'b',
+        [
+          'http.server.request.duration',
+          'owlk8s.seed.requests',
+          'owlk8s.seed.errors.4xx',
+          'owlk8s.seed.errors.5xx',
+          'owlk8s.seed.duration',
+        ],
+      ],
       [undefined, ['http.server.request.duration']],
     ],
   );
@@ -164,8 +186,14 @@ test('delta: counts not acknowledged are sent again with the next ones, from the
   const { store, delta } = setup();
   store.setTarget(1, pod('a'), T0);
   const feed = (n: number, at: number) =>
-    store.record(snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: n }), sumNs: BigInt(n) * 1_000_000n })], new Date(at)));
-  const histogram = (batches: TargetBatch[]) => byName(batches).get('http.server.request.duration')!.dataPoints[0] as DataPoint<Histogram>;
+    store.record(
+      snapshot(
+        [aggregate({ targetId: 1, buckets: buckets({ 0: n }), sumNs: BigInt(n) * 1_000_000n })],
+        new Date(at),
+      ),
+    );
+  const histogram = (batches: TargetBatch[]) =>
+    byName(batches).get('http.server.request.duration')!.dataPoints[0] as DataPoint<Histogram>;
   feed(5, T0 + 1000);
   const first = delta.collect();
   first[0]!.acknowledge();
@@ -179,7 +207,11 @@ test('delta: counts not acknowledged are sent again with the next ones, from the
   assert.equal(point.value.count, 7, 'the 3 unacknowledged requests and the 4 new ones');
   assert.deepEqual(point.value.buckets.counts.slice(0, 2), [7, 0]);
   assert.equal(point.value.sum, 0.007);
-  assert.deepEqual(point.startTime, histogram(failed).startTime, 'both start where the acknowledged export ended');
+  assert.deepEqual(
+    point.startTime,
+    histogram(failed).startTime,
+    'both start where the acknowledged export ended',
+  );
   retried[0]!.acknowledge();
   failed[0]!.acknowledge(); // a late answer to the older export
   feed(13, T0 + 4000);
@@ -191,7 +223,9 @@ test('delta: counts unacknowledged past the limit are given up and counted as dr
   const { store, state, delta } = setup(2000, () => now);
   store.setTarget(1, pod('a'), T0);
   const feed = (n: number) =>
-    store.record(snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: n }), sumNs: BigInt(n) }), ], new Date(now)));
+    store.record(
+      snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: n }), sumNs: BigInt(n) })], new Date(now)),
+    );
   feed(10);
   delta.collect(); // not acknowledged: the clock starts
   now += 60_000;
@@ -199,10 +233,13 @@ test('delta: counts unacknowledged past the limit are given up and counted as dr
   assert.equal(delta.collect().length, 1, 'at the limit, still sent');
   now += 1;
   feed(25);
-  assert.deepEqual(delta.collect().map((b) => b.metrics.map((m) => m.descriptor.name)), [
-    // The seed counters are given up with the histogram; the gauge of the last interval stays.
-    ['owlk8s.seed.duration'],
-  ]);
+  assert.deepEqual(
+    delta.collect().map((b) => b.metrics.map((m) => m.descriptor.name)),
+    [
+      // The seed counters are given up with the histogram; the gauge of the last interval stays.
+      ['owlk8s.seed.duration'],
+    ],
+  );
   assert.deepEqual([...state.exportDroppedCounts()], [['d', 25]]);
   feed(27);
   const after = byName(delta.collect()).get('http.server.request.duration')!;
@@ -212,10 +249,14 @@ test('delta: counts unacknowledged past the limit are given up and counted as dr
 test('a removed target is exported once more by each consumer until that export is acknowledged', () => {
   const { store, cumulative, delta } = setup();
   store.setTarget(1, pod('a'), T0);
-  store.record(snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 4 }), sumNs: 4n })], new Date(T0 + 1000)));
+  store.record(
+    snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 4 }), sumNs: 4n })], new Date(T0 + 1000)),
+  );
   metrics(cumulative);
   metrics(delta);
-  store.record(snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 6 }), sumNs: 6n })], new Date(T0 + 2000)));
+  store.record(
+    snapshot([aggregate({ targetId: 1, buckets: buckets({ 0: 6 }), sumNs: 6n })], new Date(T0 + 2000)),
+  );
   store.removeTarget(1);
   assert.deepEqual(counts(metrics(cumulative, false).get('http.server.request.duration')), [6]);
   assert.deepEqual(counts(metrics(delta, false).get('http.server.request.duration')), [2]);

@@ -11,7 +11,10 @@ test('defaults: one 10 s interval, its timeout, 2000 series, no Go-library set, 
   assert.equal(r.seedMetrics, false);
   assert.equal(r.maxUnacknowledgedMillis, 300_000);
   assert.deepEqual(r.resource, { 'service.name': 'owlk8s' });
-  assert.deepEqual([...r.knownMethods], ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE']);
+  assert.deepEqual(
+    [...r.knownMethods],
+    ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
+  );
 });
 
 test('the environment is not read: OTEL_* variables change nothing here', () => {
@@ -25,7 +28,11 @@ test('the environment is not read: OTEL_* variables change nothing here', () => 
     assert.deepEqual(r.resource, { 'service.name': 'owlk8s' });
     assert.equal(r.knownMethods.size, 9);
   } finally {
-    for (const key of ['OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_SERVICE_NAME', 'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS'])
+    for (const key of [
+      'OTEL_METRIC_EXPORT_INTERVAL',
+      'OTEL_SERVICE_NAME',
+      'OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS',
+    ])
       if (saved[key] === undefined) delete process.env[key];
   }
 });
@@ -44,7 +51,10 @@ test('bad settings are named with what would be right', () => {
     /exporters\[0\]\.tls: a CA or client certificate with the plain-text endpoint http:\/\/c:4318\/v1\/metrics; use https:\/\//,
   );
   assert.throws(
-    () => resolveOptions({ exporters: [{ type: 'otlp-grpc', endpoint: 'https://c:4317', tls: { cert: 'PEM' } }] }),
+    () =>
+      resolveOptions({
+        exporters: [{ type: 'otlp-grpc', endpoint: 'https://c:4317', tls: { cert: 'PEM' } }],
+      }),
     /exporters\[0\]\.tls: a client certificate needs its key/,
   );
   assert.throws(
