@@ -55,12 +55,9 @@ test('the areas scripts output is read back into data and goals', async () => {
   const { othersGoals, readKernelCost, readK8sSync, readOtelPipeline } = await import('../lib/others.ts');
   assert.deepEqual(
     readOtelPipeline(
-      '| series (pods) | total ms (p50) |\n|---:|---:|\n| 10,000 (100) | 49.9 |\n\nThe least time:\n\n| series | least ms |\n|---:|---:|\n| 10,000 | 18.46 |\n',
+      '| exporter | % of one core at a 10-s interval |\n|---|---:|\n| OTLP HTTP, cumulative, gzip | 0.85 |\n',
     ),
-    {
-      rows: [{ 'series (pods)': '10,000 (100)', 'total ms (p50)': '49.9' }],
-      least: [{ series: '10,000', 'least ms': '18.46' }],
-    },
+    { rows: [{ exporter: 'OTLP HTTP, cumulative, gzip', '% of one core at a 10-s interval': '0.85' }] },
   );
   const kernel = readKernelCost(
     '| empty filter (floor) | 71.3 ns/packet |\n| capture program | 521.6 ns/packet |\n| ratio | 7.32 (goal <= 2.0) |\nrounds: [{"empty":70}]\n',
@@ -76,18 +73,12 @@ test('the areas scripts output is read back into data and goals', async () => {
     'kernel-cost': kernel,
     'otel-pipeline': {
       rows: [
-        { 'series (pods)': '1,000 (10)', exporter: 'OTLP HTTP, cumulative', 'total ms (p50)': '5.0' },
-        { 'series (pods)': '10,000 (100)', exporter: 'OTLP HTTP, cumulative', 'total ms (p50)': '49.9' },
-        { 'series (pods)': '10,000 (100)', exporter: 'OTLP HTTP, delta', 'total ms (p50)': '9.0' },
+        { exporter: 'no exporter (record only)', '% of one core at a 10-s interval': '0.10' },
         {
-          'series (pods)': '10,000 (100)',
-          exporter: "OTLP HTTP, cumulative, gzip (the agent's default)",
-          'total ms (p50)': '19.5',
+          exporter: 'OTLP HTTP, cumulative, gzip',
+          'CPU ms per round (mean)': '85.0',
+          '% of one core at a 10-s interval': '0.85',
         },
-      ],
-      least: [
-        { series: '1,000', exporter: 'OTLP HTTP, cumulative', 'least ms': '3.0' },
-        { series: '10,000', exporter: 'OTLP HTTP, cumulative', 'least ms': '18.46' },
       ],
     },
   });
@@ -95,8 +86,7 @@ test('the areas scripts output is read back into data and goals', async () => {
     goals.map((g) => [g.measured, g.met]),
     [
       ['7.32×', false],
-      ['49.9 ms (p50); its stages alone at best 18.5 ms', false],
-      ['19.5 ms (p50)', true],
+      ['0.85 % (85.0 ms of CPU per round)', true],
     ],
   );
 });

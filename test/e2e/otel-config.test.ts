@@ -45,3 +45,14 @@ test('Datadog gets delta from owlk8s; remote write and InfluxDB get cumulative',
   assert.equal(temporality('owlk8s-prometheus-remote-write.yaml'), 'cumulative');
   assert.equal(temporality('owlk8s-influxdb.yaml'), 'cumulative');
 });
+
+test('pods arrive as resources: no Collector regroups attributes, remote write turns resources into labels', () => {
+  for (const file of files.filter((f) => f.startsWith('collector-'))) {
+    const doc = parse(readFileSync(join(DIR, file), 'utf8')) as { processors: Record<string, unknown> };
+    assert.deepEqual(Object.keys(doc.processors), ['memory_limiter', 'batch'], file);
+  }
+  const prw = parse(readFileSync(join(DIR, 'collector-prometheus-remote-write.yaml'), 'utf8')) as {
+    exporters: { prometheusremotewrite: { resource_to_telemetry_conversion: { enabled: boolean } } };
+  };
+  assert.equal(prw.exporters.prometheusremotewrite.resource_to_telemetry_conversion.enabled, true);
+});

@@ -144,7 +144,10 @@ function otlpExporter(
     ...common,
     compression: common.compression as never,
     headers: { ...exporter.headers },
+    // The SDK's default agent options are `{keepAlive: true}`; options given replace them, so
+    // keep-alive is restated: a connection per request cost 40 ms a round at 110 pods.
     httpAgentOptions: {
+      keepAlive: true,
       ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
     },
