@@ -8,7 +8,13 @@ import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
 import { createPipeline, type Temporality } from '@owlk8s/otel';
 import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
-import { histogramPoints, numberPoints, OtlpReceiver, type ReceivedExport } from '../otlp/index.ts';
+import {
+  histogramPoints,
+  metricsNamed,
+  numberPoints,
+  OtlpReceiver,
+  type ReceivedExport,
+} from '../otlp/index.ts';
 
 const BOUNDARIES_NS = [5_000_000n, 50_000_000n];
 const SERVER = 'http.server.request.duration';
@@ -168,7 +174,10 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
       `fed ${requests} requests (${countInOutage} during the outage); ${logs.length} log lines; ` +
         `heap ${((heapAfter - heapBefore) / 1e6).toFixed(1)} MB over the outage`,
     );
-    const failures = numberPoints(receiver.exports, 'owlk8s.agent.export.failures');
+    // As a cumulative exporter reports it (a delta one's last point holds only its last interval).
+    const failures = metricsNamed(receiver.exports, 'owlk8s.agent.export.failures')
+      .filter((m) => m.temporality === 'cumulative')
+      .flatMap((m) => m.numberPoints);
     const grpcFailures = failures.filter((p) => p.attributes['owlk8s.exporter'] === 'otlp-grpc[0]').at(-1);
     assert.ok(
       grpcFailures !== undefined && (grpcFailures.value as bigint) >= 3n,

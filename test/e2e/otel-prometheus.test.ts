@@ -50,7 +50,7 @@ before(async () => {
     exporters: [{ type: 'prometheus', host: '127.0.0.1', port: exporterPort, path: '/metrics' }],
     exportIntervalMillis: 3_600_000,
     // The Go library's set is off by default; on here, to check its labels.
-    seedMetrics: true,
+    goLibraryMetrics: true,
     logger: { warn: () => {}, error: () => {} },
   });
   pipeline.setTarget(
@@ -175,8 +175,8 @@ test('Prometheus returns the exact _count, _sum and _bucket values with the docu
 
   const parseFailures = await query('owlk8s_agent_parse_failures_total');
   assert.equal(parseFailures[0]!.value[1], '2');
-  const seed = await query('owlk8s_seed_requests_total');
-  assert.equal(seed[0]!.value[1], '13');
-  assert.equal(seed[0]!.metric.k8s_statefulset_name, 'checkout');
-  assert.equal(seed[0]!.metric.k8s_service_name, 'checkout');
+  const goLibrary = await query('owlk8s_go_library_requests_total');
+  assert.equal(goLibrary[0]!.value[1], '13');
+  assert.equal(goLibrary[0]!.metric.k8s_statefulset_name, 'checkout');
+  assert.equal(goLibrary[0]!.metric.k8s_service_name, 'checkout');
 });

@@ -216,7 +216,7 @@ describe('environment and JSON lines', () => {
     }
   });
 
-  test('JSON lines: one object per data point, histograms with their buckets (the seed logJson example)', async () => {
+  test('JSON lines: one object per data point, histograms with their buckets (the Go library logJson example)', async () => {
     const stream = new PassThrough();
     let text = '';
     stream.on('data', (d: Buffer) => {
@@ -225,7 +225,7 @@ describe('environment and JSON lines', () => {
     const pipeline = await createPipeline({
       exporters: [{ type: 'json-lines', stream }],
       exportIntervalMillis: 3_600_000,
-      seedMetrics: true,
+      goLibraryMetrics: true,
       logger: quiet,
     });
     try {
@@ -255,10 +255,10 @@ describe('environment and JSON lines', () => {
       },
     );
     assert.equal((histogram.attributes as Record<string, unknown>)['k8s.pod.name'], 'web-0');
-    const seed = lines.find((l) => l.metric === 'owlk8s.seed.requests')!;
-    assert.equal(seed.value, 4);
+    const goLibrary = lines.find((l) => l.metric === 'owlk8s.go_library.requests')!;
+    assert.equal(goLibrary.value, 4);
     // The pod's resource, then the Go library's own fields (here the same pod and namespace).
-    assert.deepEqual(seed.attributes, {
+    assert.deepEqual(goLibrary.attributes, {
       'k8s.pod.name': 'web-0',
       'k8s.pod.uid': 'uid-web',
       'k8s.namespace.name': 'default',

@@ -11,10 +11,10 @@ export { redactConfig } from './config/redact.ts';
 export type { Config, StaticTarget } from './config/types.ts';
 export {
   ATTR_K8S_SERVICE_NAME,
+  goLibraryAttributes,
   podIdentity,
   podResource,
   podServiceName,
-  seedAttributes,
   serviceNameForPort,
 } from './enrichment/pod-identity.ts';
 export type { Logger, LoggerOptions } from './log.ts';

@@ -38,7 +38,7 @@ export function pipelineOptions(
     exporters,
     exportIntervalMillis: ex.intervalMs,
     cardinalityLimit: ex.cardinalityLimit,
-    seedMetrics: ex.seedMetrics,
+    goLibraryMetrics: ex.seedMetrics,
     logger,
   };
 }

@@ -49,7 +49,7 @@ export function buildExporters(
         name,
         temporality: 'cumulative',
         unitSuffix: true,
-        seedMetrics: options.seedMetrics,
+        goLibraryMetrics: options.goLibraryMetrics,
         maxUnacknowledgedMs: options.maxUnacknowledgedMillis,
       });
       const host = exporter.host ?? '0.0.0.0';
@@ -86,7 +86,7 @@ export function buildExporters(
         kernel: new KernelMetrics(store, state, {
           name,
           temporality,
-          seedMetrics: options.seedMetrics,
+          goLibraryMetrics: options.goLibraryMetrics,
           maxUnacknowledgedMs: options.maxUnacknowledgedMillis,
         }),
         scope,

@@ -10,6 +10,6 @@ export interface TargetIdentity {
   readonly resource: Attributes;
   /** Point attributes added to its server-side series by local port, e.g. `k8s.service.name`. */
   readonly serverPortAttributes?: ReadonlyMap<number, Attributes>;
-  /** Point attributes of its compatibility series (`owlk8s.seed.*`), when those are on. */
-  readonly seedAttributes?: Attributes;
+  /** Point attributes of its compatibility series (`owlk8s.go_library.*`), when those are on. */
+  readonly goLibraryAttributes?: Attributes;
 }

@@ -1,6 +1,6 @@
 // The agent's own health as observable instruments of the SDK (one series each, or one per
 // exporter or metric: nothing that grows with pods). The per-pod observables — active requests and
-// the seed's RED set — are made by the kernel producer instead (see kernel-producer.ts): the SDK's
+// the Go library's RED set — are made with the histograms instead (see kernel-metrics.ts): the SDK's
 // observable storage never forgets an attribute set, so per-pod series of deleted pods would stay
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';

@@ -5,14 +5,14 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import {
   activeRequestsMetric,
+  goLibraryCounterMetric,
+  goLibraryDurationMetric,
   histogramMetric,
   numberPoint,
-  seedCounterMetric,
-  seedDurationMetric,
 } from './metric-data.ts';
 import type { Temporality } from './options.ts';
 import type { PipelineState } from './pipeline-state.ts';
-import type { SeedRow, Series, SeriesStore, TargetRef } from './series-store.ts';
+import type { GoLibraryRow, Series, SeriesStore, TargetRef } from './series-store.ts';
 
 export interface KernelMetricsOptions {
   /** The exporter's name, e.g. `otlp-http[1]`: the attribute of its `owlk8s.agent.export.dropped`. */
@@ -20,7 +20,7 @@ export interface KernelMetricsOptions {
   readonly temporality: Temporality;
   /** Append `_seconds` to the histogram names (Prometheus). */
   readonly unitSuffix?: boolean;
-  readonly seedMetrics: boolean;
+  readonly goLibraryMetrics: boolean;
   /** Delta: counts unacknowledged for longer than this are given up (and counted as dropped). */
   readonly maxUnacknowledgedMs: number;
   readonly now?: () => number;
@@ -38,13 +38,13 @@ export interface TargetBatch {
   acknowledge(): void;
 }
 
-/** What a consumer keeps per series or seed row. */
+/** What a consumer keeps per series or Go-library row. */
 interface Slot {
   /** Delta: the totals the receiver acknowledged, and the end time of that export. */
   ackCount: number;
   ackSumNs: bigint;
   ackBuckets: number[] | undefined;
-  /** Seed rows: acknowledged 4xx and 5xx totals. */
+  /** Go-library rows: acknowledged 4xx and 5xx totals. */
   ack4xx: number;
   ack5xx: number;
   ackTime: HrTime | undefined;
@@ -58,8 +58,8 @@ interface Group {
   readonly target: TargetRef | undefined;
   readonly histograms: [DataPoint<Histogram>[], DataPoint<Histogram>[]];
   readonly active: DataPoint<number>[];
-  readonly seed: [DataPoint<number>[], DataPoint<number>[], DataPoint<number>[]];
-  readonly seedDuration: DataPoint<number>[];
+  readonly goLibrary: [DataPoint<number>[], DataPoint<number>[], DataPoint<number>[]];
+  readonly goLibraryDuration: DataPoint<number>[];
   readonly onAcknowledge: (() => void)[];
 }
 
@@ -97,8 +97,8 @@ export class KernelMetrics {
           target,
           histograms: [[], []],
           active: [],
-          seed: [[], [], []],
-          seedDuration: [],
+          goLibrary: [[], [], []],
+          goLibraryDuration: [],
           onAcknowledge: [],
         };
         groups.set(target, g);
@@ -128,8 +128,8 @@ export class KernelMetrics {
         numberPoint(active.startTime, endTime, active.attributes, active.count),
       );
     }
-    if (this.#options.seedMetrics) {
-      for (const row of this.#store.seedRows()) this.#seedPoints(row, endTime, group(row.target));
+    if (this.#options.goLibraryMetrics) {
+      for (const row of this.#store.goLibraryRows()) this.#goLibraryPoints(row, endTime, group(row.target));
     }
     const batches: TargetBatch[] = [];
     for (const g of groups.values()) {
@@ -151,10 +151,11 @@ export class KernelMetrics {
       if (points.length > 0) metrics.push(histogramMetric(metric, temporality, unitSuffix, points));
     }
     if (g.active.length > 0) metrics.push(activeRequestsMetric(g.active));
-    if (g.seed[0].length > 0) {
-      for (const i of [0, 1, 2] as const) metrics.push(seedCounterMetric(i, temporality, g.seed[i]));
+    if (g.goLibrary[0].length > 0) {
+      for (const i of [0, 1, 2] as const)
+        metrics.push(goLibraryCounterMetric(i, temporality, g.goLibrary[i]));
     }
-    if (g.seedDuration.length > 0) metrics.push(seedDurationMetric(g.seedDuration));
+    if (g.goLibraryDuration.length > 0) metrics.push(goLibraryDurationMetric(g.goLibraryDuration));
     return metrics;
   }
 
@@ -205,22 +206,22 @@ export class KernelMetrics {
     };
   }
 
-  /** The seed row's counters (and last-interval gauge) for this consumer. */
-  #seedPoints(row: SeedRow, endTime: HrTime, g: Group): void {
+  /** The Go-library row's counters (and last-interval gauge) for this consumer. */
+  #goLibraryPoints(row: GoLibraryRow, endTime: HrTime, g: Group): void {
     const slot = this.#slotOf(row.consumerSlots);
     if (slot.finalDone) return;
     if (row.removedAtMs !== undefined) {
       g.onAcknowledge.push(() => {
         if (slot.finalDone) return;
         slot.finalDone = true;
-        this.#store.seedFinalExported(row);
+        this.#store.goLibraryFinalExported(row);
       });
     }
     if (row.requests === 0) return;
     const values = [row.requests, row.errors4xx, row.errors5xx] as const;
     if (this.#options.temporality === 'cumulative') {
       for (const i of [0, 1, 2] as const)
-        g.seed[i].push(numberPoint(row.startTime, endTime, row.attributes, values[i]));
+        g.goLibrary[i].push(numberPoint(row.startTime, endTime, row.attributes, values[i]));
     } else if (row.requests !== slot.ackCount) {
       if (this.#givenUp(slot)) {
         // Given up silently here: the histograms of the same requests count what was dropped.
@@ -235,7 +236,7 @@ export class KernelMetrics {
         const before = [slot.ackCount, slot.ack4xx, slot.ack5xx] as const;
         const start = slot.ackTime ?? row.startTime;
         for (const i of [0, 1, 2] as const) {
-          g.seed[i].push(numberPoint(start, endTime, row.attributes, values[i] - before[i]));
+          g.goLibrary[i].push(numberPoint(start, endTime, row.attributes, values[i] - before[i]));
         }
         g.onAcknowledge.push(() => {
           if (values[0] <= slot.ackCount) return;
@@ -246,7 +247,7 @@ export class KernelMetrics {
       }
     }
     if (row.lastDurationSeconds !== undefined) {
-      g.seedDuration.push(numberPoint(endTime, endTime, row.attributes, row.lastDurationSeconds));
+      g.goLibraryDuration.push(numberPoint(endTime, endTime, row.attributes, row.lastDurationSeconds));
     }
   }
 

@@ -19,10 +19,10 @@ import type { MetricIndex } from './series-store.ts';
 /** Names of the per-target metrics besides the histograms. */
 export const POD_METRIC_NAMES = {
   activeRequests: 'http.server.active_requests',
-  seedRequests: 'owlk8s.seed.requests',
-  seedErrors4xx: 'owlk8s.seed.errors.4xx',
-  seedErrors5xx: 'owlk8s.seed.errors.5xx',
-  seedDuration: 'owlk8s.seed.duration',
+  goLibraryRequests: 'owlk8s.go_library.requests',
+  goLibraryErrors4xx: 'owlk8s.go_library.errors.4xx',
+  goLibraryErrors5xx: 'owlk8s.go_library.errors.5xx',
+  goLibraryDuration: 'owlk8s.go_library.duration',
 } as const;
 
 const HISTOGRAM_NAMES: readonly [string, string] = [
@@ -77,19 +77,19 @@ export function activeRequestsMetric(dataPoints: DataPoint<number>[]): MetricDat
   };
 }
 
-const SEED_COUNTERS = [
-  [POD_METRIC_NAMES.seedRequests, 'Requests served by the pod (the Go library\'s "requests").'],
-  [POD_METRIC_NAMES.seedErrors4xx, 'Requests answered with 4xx (the Go library\'s "err4").'],
-  [POD_METRIC_NAMES.seedErrors5xx, 'Requests answered with 5xx (the Go library\'s "err5").'],
+const GO_LIBRARY_COUNTERS = [
+  [POD_METRIC_NAMES.goLibraryRequests, 'Requests served by the pod (the Go library\'s "requests").'],
+  [POD_METRIC_NAMES.goLibraryErrors4xx, 'Requests answered with 4xx (the Go library\'s "err4").'],
+  [POD_METRIC_NAMES.goLibraryErrors5xx, 'Requests answered with 5xx (the Go library\'s "err5").'],
 ] as const;
 
 /** The Go library's RED set: requests, 4xx and 5xx counters (index 0..2), with the reader's temporality. */
-export function seedCounterMetric(
+export function goLibraryCounterMetric(
   index: 0 | 1 | 2,
   temporality: Temporality,
   dataPoints: DataPoint<number>[],
 ): MetricData {
-  const [name, description] = SEED_COUNTERS[index];
+  const [name, description] = GO_LIBRARY_COUNTERS[index];
   return {
     descriptor: { name, description, unit: '{request}', valueType: ValueType.INT },
     aggregationTemporality: sdkTemporality(temporality),
@@ -99,10 +99,10 @@ export function seedCounterMetric(
   };
 }
 
-export function seedDurationMetric(dataPoints: DataPoint<number>[]): MetricData {
+export function goLibraryDurationMetric(dataPoints: DataPoint<number>[]): MetricData {
   return {
     descriptor: {
-      name: POD_METRIC_NAMES.seedDuration,
+      name: POD_METRIC_NAMES.goLibraryDuration,
       description:
         "Mean duration of the requests of the last collection interval that had any (the Go library's " +
         '"duration"; the kernel keeps sums, not single requests). Use the histograms for anything else.',

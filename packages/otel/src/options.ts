@@ -77,8 +77,8 @@ export interface PipelineOptions {
   readonly exportTimeoutMillis?: number;
   /** Series per metric before the overflow series takes the rest. Default 2000 (the SDK's). */
   readonly cardinalityLimit?: number;
-  /** The Go library's compatibility set (`owlk8s.seed.*`). Default false. */
-  readonly seedMetrics?: boolean;
+  /** The Go library's compatibility set (`owlk8s.go_library.*`). Default false. */
+  readonly goLibraryMetrics?: boolean;
   /** The agent's own resource (its self metrics). Default `{service.name: owlk8s}`. */
   readonly resource?: Readonly<Record<string, string | number | boolean>>;
   /** Known HTTP methods; others become _OTHER. Default RFC 9110 + PATCH. */
@@ -98,7 +98,7 @@ export interface ResolvedOptions {
   readonly exportIntervalMillis: number;
   readonly exportTimeoutMillis: number;
   readonly cardinalityLimit: number;
-  readonly seedMetrics: boolean;
+  readonly goLibraryMetrics: boolean;
   readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly knownMethods: ReadonlySet<string>;
   readonly maxUnacknowledgedMillis: number;
@@ -149,7 +149,7 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     exportIntervalMillis,
     exportTimeoutMillis,
     cardinalityLimit,
-    seedMetrics: options.seedMetrics ?? false,
+    goLibraryMetrics: options.goLibraryMetrics ?? false,
     resource: { 'service.name': 'owlk8s', ...options.resource },
     knownMethods: new Set(options.knownMethods ?? DEFAULT_KNOWN_METHODS),
     maxUnacknowledgedMillis,

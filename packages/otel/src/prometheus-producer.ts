@@ -9,10 +9,10 @@ import { POD_METRIC_NAMES } from './metric-data.ts';
 
 /** The Go library's series keep its own labels only, as its users' dashboards know them. */
 const OWN_LABELS_ONLY: ReadonlySet<string> = new Set([
-  POD_METRIC_NAMES.seedRequests,
-  POD_METRIC_NAMES.seedErrors4xx,
-  POD_METRIC_NAMES.seedErrors5xx,
-  POD_METRIC_NAMES.seedDuration,
+  POD_METRIC_NAMES.goLibraryRequests,
+  POD_METRIC_NAMES.goLibraryErrors4xx,
+  POD_METRIC_NAMES.goLibraryErrors5xx,
+  POD_METRIC_NAMES.goLibraryDuration,
 ]);
 
 export class PrometheusKernelProducer implements MetricProducer {

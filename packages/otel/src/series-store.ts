@@ -48,10 +48,10 @@ export interface Series {
 }
 
 /**
- * The seed library's RED set for one pod (server side): running totals since the target was added,
+ * The Go library's RED set for one pod (server side): running totals since the target was added,
  * kept here so that kernel resets and removals are handled exactly as for the histograms.
  */
-export interface SeedRow {
+export interface GoLibraryRow {
   readonly attributes: Attributes;
   readonly target: TargetRef;
   readonly startTime: HrTime;
@@ -85,7 +85,7 @@ interface TargetEntry {
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
   readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
   readonly seriesKeys: string[];
-  readonly seed: SeedRow;
+  readonly goLibrary: GoLibraryRow;
 }
 
 const METHOD_INDEX: ReadonlyMap<string, number> = new Map(HTTP_METHODS.map((m, i) => [m, i]));
@@ -125,7 +125,7 @@ export class SeriesStore {
   readonly #removedTargets = new Set<number>();
   /** Removed series awaiting their final exports. */
   readonly #finals = new Map<string, Series>();
-  readonly #seedFinals = new Set<SeedRow>();
+  readonly #goLibraryFinals = new Set<GoLibraryRow>();
   readonly #series = new Map<string, Series>();
   readonly #liveCount: [number, number] = [0, 0];
   readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
@@ -175,8 +175,8 @@ export class SeriesStore {
       startTime,
       kernel: [new Map(), new Map()],
       seriesKeys: [],
-      seed: {
-        attributes: identity.seedAttributes ?? {},
+      goLibrary: {
+        attributes: identity.goLibraryAttributes ?? {},
         target: ref,
         startTime,
         requests: 0,
@@ -197,9 +197,9 @@ export class SeriesStore {
     this.#targets.delete(targetId);
     this.#removedTargets.add(targetId);
     const now = this.#now();
-    target.seed.removedAtMs = now;
-    target.seed.pendingFinal = this.#consumers;
-    if (this.#consumers > 0) this.#seedFinals.add(target.seed);
+    target.goLibrary.removedAtMs = now;
+    target.goLibrary.pendingFinal = this.#consumers;
+    if (this.#consumers > 0) this.#goLibraryFinals.add(target.goLibrary);
     for (const key of target.seriesKeys) {
       const series = this.#series.get(key);
       if (series === undefined) continue;
@@ -238,7 +238,7 @@ export class SeriesStore {
     const bucketCount = snapshot.boundariesNs.length + 1;
     let applied = 0;
     let unknownTarget = 0;
-    const interval = new Map<SeedRow, { count: number; sumNs: bigint }>();
+    const interval = new Map<GoLibraryRow, { count: number; sumNs: bigint }>();
     for (const aggregate of snapshot.aggregates) {
       const target = this.#targets.get(aggregate.targetId);
       if (target === undefined) {
@@ -277,7 +277,13 @@ export class SeriesStore {
       const addCount = reset ? count : count - entry.count;
       const sumNs = aggregate.durationSumNs;
       if (aggregate.role === 'server') {
-        addSeed(target.seed, interval, aggregate.statusCode, addCount, reset ? sumNs : sumNs - entry.sumNs);
+        addGoLibrary(
+          target.goLibrary,
+          interval,
+          aggregate.statusCode,
+          addCount,
+          reset ? sumNs : sumNs - entry.sumNs,
+        );
       }
       const buckets = aggregate.bucketCounts;
       const totals = series.buckets;
@@ -306,7 +312,7 @@ export class SeriesStore {
       entry.sumNs = sumNs;
       applied++;
     }
-    for (const [seed, t] of interval) seed.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
+    for (const [row, t] of interval) row.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
     this.#lastSnapshotTime = millisToHrTime(snapshot.time.getTime());
     this.#expireFinals();
     return { applied, unknownTarget, errors };
@@ -340,16 +346,16 @@ export class SeriesStore {
     return this.#liveCount[metric];
   }
 
-  /** The seed rows of live targets, then those of removed ones still owed a final export. */
-  *seedRows(): IterableIterator<SeedRow> {
-    for (const target of this.#targets.values()) yield target.seed;
-    yield* this.#seedFinals;
+  /** The Go-library rows of live targets, then those of removed ones still owed a final export. */
+  *goLibraryRows(): IterableIterator<GoLibraryRow> {
+    for (const target of this.#targets.values()) yield target.goLibrary;
+    yield* this.#goLibraryFinals;
   }
 
-  /** A consumer made the final export of a removed target's seed row. */
-  seedFinalExported(row: SeedRow): void {
+  /** A consumer made the final export of a removed target's Go-library row. */
+  goLibraryFinalExported(row: GoLibraryRow): void {
     row.pendingFinal--;
-    if (row.pendingFinal <= 0) this.#seedFinals.delete(row);
+    if (row.pendingFinal <= 0) this.#goLibraryFinals.delete(row);
   }
 
   /** A consumer made the final export of a removed series. */
@@ -367,9 +373,10 @@ export class SeriesStore {
   }
 
   #expireFinals(): void {
-    if (this.#finals.size === 0 && this.#seedFinals.size === 0) return;
+    if (this.#finals.size === 0 && this.#goLibraryFinals.size === 0) return;
     const deadline = this.#now() - this.#options.finalRetentionMs;
-    for (const row of this.#seedFinals) if (row.removedAtMs! <= deadline) this.#seedFinals.delete(row);
+    for (const row of this.#goLibraryFinals)
+      if (row.removedAtMs! <= deadline) this.#goLibraryFinals.delete(row);
     for (const series of this.#finals.values()) {
       if (series.removedAtMs! <= deadline) this.#drop(series);
     }
@@ -475,18 +482,18 @@ function endSole(series: Series): void {
   series.sole = undefined;
 }
 
-function addSeed(
-  seed: SeedRow,
-  interval: Map<SeedRow, { count: number; sumNs: bigint }>,
+function addGoLibrary(
+  row: GoLibraryRow,
+  interval: Map<GoLibraryRow, { count: number; sumNs: bigint }>,
   statusCode: number,
   count: number,
   sumNs: bigint,
 ): void {
-  seed.requests += count;
-  if (statusCode >= 500) seed.errors5xx += count;
-  else if (statusCode >= 400) seed.errors4xx += count;
-  const t = interval.get(seed);
-  if (t === undefined) interval.set(seed, { count, sumNs });
+  row.requests += count;
+  if (statusCode >= 500) row.errors5xx += count;
+  else if (statusCode >= 400) row.errors4xx += count;
+  const t = interval.get(row);
+  if (t === undefined) interval.set(row, { count, sumNs });
   else {
     t.count += count;
     t.sumNs += sumNs;

@@ -33,7 +33,11 @@ export function pod(name: string, namespace = 'shop'): TargetIdentity {
       'service.namespace': namespace,
     },
     serverPortAttributes: new Map([[8080, { 'k8s.service.name': 'checkout' }]]),
-    seedAttributes: { 'k8s.pod.name': name, 'k8s.namespace.name': namespace, 'k8s.service.name': 'checkout' },
+    goLibraryAttributes: {
+      'k8s.pod.name': name,
+      'k8s.namespace.name': namespace,
+      'k8s.service.name': 'checkout',
+    },
   };
 }
 

@@ -16,7 +16,7 @@ function setup(limit = 2000, now: () => number = Date.now) {
     finalRetentionMs: 3_600_000,
   });
   const state = new PipelineState(store);
-  const options = { seedMetrics: true, maxUnacknowledgedMs: 60_000, now };
+  const options = { goLibraryMetrics: true, maxUnacknowledgedMs: 60_000, now };
   const cumulative = new KernelMetrics(store, state, { ...options, name: 'c', temporality: 'cumulative' });
   const delta = new KernelMetrics(store, state, { ...options, name: 'd', temporality: 'delta' });
   return { store, state, cumulative, delta };
@@ -44,7 +44,7 @@ const values = (m: MetricData | undefined) => (m?.dataPoints ?? []).map((p) => p
 const counts = (m: MetricData | undefined) =>
   (m?.dataPoints ?? []).map((p) => (p as DataPoint<Histogram>).value.count);
 
-test('seed set: cumulative totals and delta intervals per pod, from the kernel totals', () => {
+test('Go library set: cumulative totals and delta intervals per pod, from the kernel totals', () => {
   const { store, cumulative, delta } = setup();
   store.setTarget(1, pod('a'), T0);
   const steps = [
@@ -66,28 +66,28 @@ test('seed set: cumulative totals and delta intervals per pod, from the kernel t
     d.push(metrics(delta));
   }
   assert.deepEqual(
-    c.map((m) => values(m.get('owlk8s.seed.requests'))),
+    c.map((m) => values(m.get('owlk8s.go_library.requests'))),
     [[6], [10]],
   );
   assert.deepEqual(
-    c.map((m) => values(m.get('owlk8s.seed.errors.4xx'))),
+    c.map((m) => values(m.get('owlk8s.go_library.errors.4xx'))),
     [[1], [1]],
   );
   assert.deepEqual(
-    c.map((m) => values(m.get('owlk8s.seed.errors.5xx'))),
+    c.map((m) => values(m.get('owlk8s.go_library.errors.5xx'))),
     [[0], [2]],
   );
   assert.deepEqual(
-    d.map((m) => values(m.get('owlk8s.seed.requests'))),
+    d.map((m) => values(m.get('owlk8s.go_library.requests'))),
     [[6], [4]],
   );
   assert.deepEqual(
-    d.map((m) => values(m.get('owlk8s.seed.errors.5xx'))),
+    d.map((m) => values(m.get('owlk8s.go_library.errors.5xx'))),
     [[0], [2]],
   );
   // Mean of the interval: (60 ms over 6 requests), then (40 + 20 ms over 2 + 2 requests).
   assert.deepEqual(
-    c.map((m) => values(m.get('owlk8s.seed.duration'))),
+    c.map((m) => values(m.get('owlk8s.go_library.duration'))),
     [[0.01], [0.015]],
   );
   assert.deepEqual(
@@ -114,7 +114,7 @@ test('pod churn: removed targets are exported once more, then forgotten; the lim
     store.removeTarget(t);
     const [finalC, finalD] = [metrics(cumulative), metrics(delta)];
     assert.deepEqual(counts(finalC.get('http.server.request.duration')), [2]);
-    assert.deepEqual(values(finalC.get('owlk8s.seed.requests')), [2]);
+    assert.deepEqual(values(finalC.get('owlk8s.go_library.requests')), [2]);
     assert.equal(finalD.get('http.server.request.duration'), undefined); // nothing new since the last delta
     const after = metrics(cumulative);
     assert.equal(after.size, 0, `target ${t}: nothing left after the final export`);
@@ -122,7 +122,7 @@ test('pod churn: removed targets are exported once more, then forgotten; the lim
   assert.equal(store.overflowedSeriesCount(0), 0);
   assert.equal(store.liveSeriesCount(0), 0);
   assert.equal([...store.series()].length, 0);
-  assert.equal([...store.seedRows()].length, 0);
+  assert.equal([...store.goLibraryRows()].length, 0);
 });
 
 test('one batch per target, carrying its identity; the overflow series in a batch of no target', () => {
@@ -150,20 +150,20 @@ test('one batch per target, carrying its identity; the overflow series in a batc
         'a',
         [
           'http.server.request.duration',
-          'owlk8s.seed.requests',
-          'owlk8s.seed.errors.4xx',
-          'owlk8s.seed.errors.5xx',
-          'owlk8s.seed.duration',
+          'owlk8s.go_library.requests',
+          'owlk8s.go_library.errors.4xx',
+          'owlk8s.go_library.errors.5xx',
+          'owlk8s.go_library.duration',
         ],
       ],
       [
         'b',
         [
           'http.server.request.duration',
-          'owlk8s.seed.requests',
-          'owlk8s.seed.errors.4xx',
-          'owlk8s.seed.errors.5xx',
-          'owlk8s.seed.duration',
+          'owlk8s.go_library.requests',
+          'owlk8s.go_library.errors.4xx',
+          'owlk8s.go_library.errors.5xx',
+          'owlk8s.go_library.duration',
         ],
       ],
       [undefined, ['http.server.request.duration']],
@@ -236,8 +236,8 @@ test('delta: counts unacknowledged past the limit are given up and counted as dr
   assert.deepEqual(
     delta.collect().map((b) => b.metrics.map((m) => m.descriptor.name)),
     [
-      // The seed counters are given up with the histogram; the gauge of the last interval stays.
-      ['owlk8s.seed.duration'],
+      // The Go library's counters are given up with the histogram; the gauge of the last interval stays.
+      ['owlk8s.go_library.duration'],
     ],
   );
   assert.deepEqual([...state.exportDroppedCounts()], [['d', 25]]);

@@ -8,7 +8,7 @@ test('defaults: one 10 s interval, its timeout, 2000 series, no Go-library set, 
   assert.equal(r.exportIntervalMillis, 10_000);
   assert.equal(r.exportTimeoutMillis, 10_000);
   assert.equal(r.cardinalityLimit, 2000);
-  assert.equal(r.seedMetrics, false);
+  assert.equal(r.goLibraryMetrics, false);
   assert.equal(r.maxUnacknowledgedMillis, 300_000);
   assert.deepEqual(r.resource, { 'service.name': 'owlk8s' });
   assert.deepEqual(

@@ -80,7 +80,7 @@ export function podResource(pod: PodTarget, shared: Attributes = {}): Attributes
  * The Go library's own fields (pod, namespace, owner, Services), not the full identity: its users'
  * dashboards group by these.
  */
-export function seedAttributes(pod: PodTarget): Attributes {
+export function goLibraryAttributes(pod: PodTarget): Attributes {
   const attributes: Attributes = {
     [ATTR_K8S_POD_NAME]: pod.name,
     [ATTR_K8S_NAMESPACE_NAME]: pod.namespace,
@@ -102,12 +102,16 @@ export function serviceNameForPort(pod: PodTarget, port: number): string | undef
   return [...new Set(serving.services.map((s) => s.name))].sort().join(',');
 }
 
-/** Everything the pipeline needs of a pod: its resource, `k8s.service.name` per port, the seed's fields. */
+/** Everything the pipeline needs of a pod: its resource, `k8s.service.name` per port, the Go library's fields. */
 export function podIdentity(pod: PodTarget, shared: Attributes = {}): TargetIdentity {
   const serverPortAttributes = new Map<number, Attributes>();
   for (const { port } of pod.ports) {
     const service = serviceNameForPort(pod, port);
     if (service !== undefined) serverPortAttributes.set(port, { [ATTR_K8S_SERVICE_NAME]: service });
   }
-  return { resource: podResource(pod, shared), serverPortAttributes, seedAttributes: seedAttributes(pod) };
+  return {
+    resource: podResource(pod, shared),
+    serverPortAttributes,
+    goLibraryAttributes: goLibraryAttributes(pod),
+  };
 }

@@ -81,7 +81,7 @@ test("a pod's identity: its resource after the shared attributes, k8s.service.na
     'k8s.pod.label.app.kubernetes.io/name': 'checkout',
   });
   assert.deepEqual([...identity.serverPortAttributes!], [[8080, { 'k8s.service.name': 'checkout' }]]);
-  assert.deepEqual(identity.seedAttributes, {
+  assert.deepEqual(identity.goLibraryAttributes, {
     'k8s.pod.name': 'checkout-1',
     'k8s.namespace.name': 'shop',
     'k8s.deployment.name': 'checkout',
