@@ -38,7 +38,7 @@ describe('monitoring/ generated files', () => {
     });
   }
 
-  it('the dashboard has every row and panel of the issue, and only Prometheus queries on ${datasource}', () => {
+  it('the dashboard has every row and panel of the issue, and only Prometheus queries on the datasource variable', () => {
     const d = JSON.parse(read('monitoring/dashboards/owlk8s.json'));
     assert.deepEqual(
       d.templating.list.map((v: { name: string }) => v.name),
@@ -56,7 +56,7 @@ describe('monitoring/ generated files', () => {
     const panels = d.panels.filter((p: { type: string }) => p.type !== 'row');
     assert.equal(panels.length, 20);
     for (const p of panels) {
-      assert.deepEqual(p.datasource, { type: 'prometheus', uid: '${datasource}' }, p.title);
+      assert.deepEqual(p.datasource, { type: 'prometheus', uid: '$' + '{datasource}' }, p.title);
       assert.ok(p.targets.length > 0, p.title);
     }
   });
