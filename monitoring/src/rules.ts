@@ -88,7 +88,12 @@ const AGENT = '{{ $labels.instance }}';
 
 export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
   const pct = `${o.errorRatio * 100} %`;
-  const lossSelector = `{__name__=~"${LOSS_COUNTERS.join('|')}"}`;
+  // One term per counter, labelled with its name: rate() drops __name__, so a single
+  // {__name__=~…} selector would give two counters of one agent the same label set (an error).
+  const lossTerms = LOSS_COUNTERS.map(
+    (m) =>
+      `label_replace(increase(${m}[${LOSS_WINDOW}]), "counter", "${m.replace(/^owlk8s_agent_|_total$/g, '')}", "", "")`,
+  ).join('\n  or ');
   const ds = `namespace="${o.daemonSet.namespace}", daemonset="${o.daemonSet.name}"`;
   return [
     { name: 'owlk8s.workload.rules', rules: redRecords('namespace_workload', WORKLOAD_GROUP) },
@@ -148,12 +153,12 @@ export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
         },
         {
           alert: 'OwlK8sAgentLosingData',
-          expr: `sum by (${LABEL.cluster}, ${LABEL.instance}) (increase(${lossSelector}[${LOSS_WINDOW}])) > 0`,
+          expr: `sum by (${LABEL.cluster}, ${LABEL.instance}, counter) (\n  ${lossTerms}\n) > 0`,
           for: '5m',
           labels: { severity: 'warning' },
           annotations: {
-            summary: `owlk8s agent ${AGENT} is losing data`,
-            description: `A loss counter of the agent at ${AGENT} grew by {{ $value }} in 10 minutes: packets it could not parse, responses without their request, in-flight requests evicted or overwritten, or series merged into the overflow series. The dashboard's agent row shows which; raise capture.maps.inFlight for evictions, export.cardinalityLimit for overflow, and read docs/configuration.md for the others.`,
+            summary: `owlk8s agent ${AGENT} is losing data: {{ $labels.counter }}`,
+            description: `The loss counter {{ $labels.counter }} of the agent at ${AGENT} grew by {{ $value }} in 10 minutes. parse_failures: packets the kernel program could not parse; unmatched_responses: responses whose request it did not see; inflight_evictions: requests dropped before their answer (raise capture.maps.inFlight); metric_overflow: series merged into the overflow series (raise export.cardinalityLimit). The dashboard's agent row shows the rates.`,
           },
         },
         {
