@@ -47,6 +47,11 @@ const BY_SERVICE = [LABEL.cluster, LABEL.namespace, LABEL.service];
 const BY_POD = [LABEL.cluster, LABEL.namespace, LABEL.pod];
 const BY_AGENT = [LABEL.cluster, LABEL.instance];
 
+/** Panel ids, unique within the dashboard (Grafana links and collapses rows by id); reset per build. */
+let nextId = 1;
+const id = () => nextId++;
+const row = (title: string) => new RowBuilder(title).id(id());
+
 function query(refId: string, expr: string, legend: string): DataqueryBuilder {
   return new DataqueryBuilder().refId(refId).expr(expr).legendFormat(legend).datasource(DATASOURCE);
 }
@@ -60,6 +65,7 @@ function legend(): common.VizLegendOptionsBuilder {
 
 function timeseries(title: string, description: string, unit: string, queries: DataqueryBuilder[]) {
   const p = new TimeseriesBuilder()
+    .id(id())
     .title(title)
     .description(description)
     .datasource(DATASOURCE)
@@ -74,6 +80,7 @@ function timeseries(title: string, description: string, unit: string, queries: D
 
 function stat(title: string, description: string, unit: string, q: DataqueryBuilder) {
   return new StatBuilder()
+    .id(id())
     .title(title)
     .description(description)
     .datasource(DATASOURCE)
@@ -123,6 +130,7 @@ export const VARIABLES = [
 ] as const;
 
 export function buildDashboard(): Dashboard {
+  nextId = 1;
   const d = new DashboardBuilder('owlk8s: HTTP RED by workload, Service and pod')
     .uid(DASHBOARD_UID)
     .description(
@@ -139,7 +147,7 @@ export function buildDashboard(): Dashboard {
     d.withVariable(labelVariable(v.name, v.label, selector(v.metric, v.matchers), v.name));
   }
 
-  d.withRow(new RowBuilder('Cluster overview'))
+  d.withRow(row('Cluster overview'))
     .withPanel(
       stat(
         'Requests per second',
@@ -209,7 +217,7 @@ export function buildDashboard(): Dashboard {
       ),
     );
 
-  d.withRow(new RowBuilder('Services and pods (server side)'))
+  d.withRow(row('Services and pods (server side)'))
     .withPanel(
       timeseries('Request rate by Service', 'Requests per second per Kubernetes Service.', 'reqps', [
         query(
@@ -261,7 +269,7 @@ export function buildDashboard(): Dashboard {
       ),
     );
 
-  d.withRow(new RowBuilder('Client side: requests the pods send'))
+  d.withRow(row('Client side: requests the pods send'))
     .withPanel(
       timeseries(
         'Outgoing request rate by pod and status code',
@@ -295,7 +303,7 @@ export function buildDashboard(): Dashboard {
 
   const agentRate = (metric: string, extra: readonly string[] = []) =>
     `sum by (${[...BY_AGENT, ...extra].join(', ')}) (rate(${selector(metric, CLUSTER)}[${W}]))`;
-  d.withRow(new RowBuilder('Agent health'))
+  d.withRow(row('Agent health'))
     .withPanel(
       timeseries('Pods attached per agent', 'Pods each agent measures.', 'short', [
         query('A', `sum by (${BY_AGENT.join(', ')}) (${selector(METRIC.targets, CLUSTER)})`, '{{instance}}'),

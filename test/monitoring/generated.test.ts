@@ -53,6 +53,11 @@ describe('monitoring/ generated files', () => {
         'Agent health',
       ],
     );
+    assert.deepEqual(
+      d.panels.map((p: { id: number }) => p.id),
+      Array.from({ length: 24 }, (_, i) => i + 1),
+      'unique panel ids',
+    );
     const panels = d.panels.filter((p: { type: string }) => p.type !== 'row');
     assert.equal(panels.length, 20);
     for (const p of panels) {
