@@ -463,6 +463,28 @@ scrape_configs:
     assert.equal(queries, 29);
     assert.equal(Object.keys(panels).length, 20, 'every expectation belongs to a panel');
 
+    // Drilled down to one pod of one Service (two values of a variable are Grafana's `(a|b)`).
+    Object.assign(values, { $workload: '(web|checkout)', $service: 'web', $pod: 'web-a' });
+    const drilled: Record<string, Expected> = {
+      'Requests per second': [[{}, 50 / w]],
+      '5xx ratio by pod': [[pod('web-a'), 0]],
+      'Request rate by pod and status code': [
+        [{ ...pod('web-a'), http_response_status_code: '200' }, 50 / w],
+      ],
+      'Request rate by Service': [[service('web'), 50 / w]],
+      'Latency by workload (p50, p95, p99)': [[workload('web'), webAQ.p50]],
+      'Outgoing error ratio by pod': [[pod('web-a'), 0.1]],
+      'Requests in flight by pod': [],
+    };
+    for (const [title, expected] of Object.entries(drilled)) {
+      const target = dashboard.panels.find((p) => p.title === title)!.targets![0]!;
+      const expr = grafana(target.expr);
+      const got = await prom.query(expr, t1);
+      if (expected.length === 0) assert.deepEqual(got, [], `drilled-down panel "${title}": ${expr}`);
+      else assertSeries(`drilled-down panel "${title}": ${expr}`, got, expected);
+    }
+    Object.assign(values, { $workload: '.*', $service: '.*', $pod: '.*' });
+
     // Template variables: label_values(selector, label) as Grafana asks Prometheus for it.
     const variableValues: Record<string, string[]> = {
       cluster: ['test'],
