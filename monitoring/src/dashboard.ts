@@ -1,10 +1,11 @@
 // The owlk8s Grafana dashboard, built with the Grafana Foundation SDK and committed as JSON
 // (monitoring/dashboards/owlk8s.json). Every query reads the agent's metrics directly, so the
-// dashboard works without the recording rules; the rules record the same expressions.
+// dashboard works without the recording rules (which record the same expressions over 5 minutes).
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import {
   type Dashboard,
   DashboardBuilder,
+  DashboardCursorSync,
   DatasourceVariableBuilder,
   QueryVariableBuilder,
   RowBuilder,
@@ -28,7 +29,6 @@ import {
 import { QUANTILES } from './rules.ts';
 
 export const DASHBOARD_UID = 'owlk8s-red';
-// Grafana's own variable syntax, not a template literal.
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana substitutes ${datasource}.
 const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const W = '$__rate_interval';
@@ -141,7 +141,7 @@ export function buildDashboard(): Dashboard {
     .refresh('30s')
     .time({ from: 'now-1h', to: 'now' })
     .timezone('browser')
-    .tooltip(1)
+    .tooltip(DashboardCursorSync.Crosshair)
     .withVariable(new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'));
   for (const v of VARIABLES) {
     d.withVariable(labelVariable(v.name, v.label, selector(v.metric, v.matchers), v.name));
