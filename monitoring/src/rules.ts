@@ -53,8 +53,9 @@ export const DEFAULT_RULE_OPTIONS: RuleOptions = {
   minRequestRate: 0.1,
 };
 
-/** The rate window of the recording rules, and of the agent alerts' `increase`. */
+/** The recording rules' rate window (their names end in `rate5m`: change both together). */
 export const RATE_WINDOW = '5m';
+/** The window of the agent alerts' `increase`. */
 export const LOSS_WINDOW = '10m';
 export const QUANTILES = [0.5, 0.95, 0.99] as const;
 
