@@ -1,0 +1,98 @@
+// The PromQL the dashboard and the rules share: metric and label names as the agent's Prometheus
+// endpoint serves them (README.md, Metrics), and the RED expressions built from them. One builder
+// per question, so a panel and the recording rule that answers the same question cannot drift.
+
+/** Metric names on the agent's Prometheus endpoint (and, identically, a Collector's Prometheus exporter). */
+export const METRIC = {
+  serverCount: 'http_server_request_duration_seconds_count',
+  serverBucket: 'http_server_request_duration_seconds_bucket',
+  clientCount: 'http_client_request_duration_seconds_count',
+  clientBucket: 'http_client_request_duration_seconds_bucket',
+  activeRequests: 'http_server_active_requests',
+  packets: 'owlk8s_agent_packets_total',
+  parseFailures: 'owlk8s_agent_parse_failures_total',
+  unmatchedResponses: 'owlk8s_agent_unmatched_responses_total',
+  evictions: 'owlk8s_agent_inflight_evictions_total',
+  overflow: 'owlk8s_agent_metric_overflow_total',
+  exportFailures: 'owlk8s_agent_export_failures_total',
+  targets: 'owlk8s_agent_targets',
+  /**
+   * A gauge with unit `s`: the agent's endpoint serves it without a unit suffix, a Collector's
+   * Prometheus exporter adds `_seconds`; the selector takes either.
+   */
+  collectionDuration: '{__name__=~"owlk8s_agent_collection_duration(_seconds)?"}',
+} as const;
+
+/** The counters that grow when the agent loses data or meets traffic it cannot account for. */
+export const LOSS_COUNTERS = [
+  METRIC.parseFailures,
+  METRIC.unmatchedResponses,
+  METRIC.evictions,
+  METRIC.overflow,
+] as const;
+
+/** Label names (OpenTelemetry attribute names with `.` as `_`). */
+export const LABEL = {
+  /** Not set by the agent: an external label or a label the scrape configuration adds. */
+  cluster: 'cluster',
+  namespace: 'k8s_namespace_name',
+  /** `service.name`: the workload's name unless an annotation or app.kubernetes.io label names it. */
+  workload: 'service_name',
+  /** The Kubernetes Service the pod's port belongs to (server side only). */
+  service: 'k8s_service_name',
+  pod: 'k8s_pod_name',
+  status: 'http_response_status_code',
+  errorType: 'error_type',
+  instance: 'instance',
+} as const;
+
+export type Matchers = Readonly<Record<string, string>>;
+
+/** `{a=~"x", b="y"}` from `{a: '=~x', b: 'y'}`: a value starting with `=~`, `!=` or `!~` keeps its operator. */
+export function selector(metric: string, matchers: Matchers = {}): string {
+  const parts = Object.entries(matchers).map(([k, v]) => {
+    const op = /^(=~|!=|!~)/.exec(v)?.[1];
+    return op === undefined ? `${k}="${v}"` : `${k}${op}"${v.slice(op.length)}"`;
+  });
+  if (metric.startsWith('{')) {
+    return parts.length === 0 ? metric : `${metric.slice(0, -1)}, ${parts.join(', ')}}`;
+  }
+  return parts.length === 0 ? metric : `${metric}{${parts.join(', ')}}`;
+}
+
+const by = (labels: readonly string[]) => (labels.length === 0 ? '' : ` by (${labels.join(', ')})`);
+
+/** Requests per second: `sum by (…) (rate(count[w]))`. */
+export function requestRate(count: string, m: Matchers, group: readonly string[], window: string): string {
+  return `sum${by(group)} (rate(${selector(count, m)}[${window}]))`;
+}
+
+/**
+ * The share of requests that `errors` picks out, 0 (not nothing) for a group with requests but
+ * no error series: `(errors or 0 * all) / all`.
+ */
+export function errorRatio(
+  count: string,
+  m: Matchers,
+  errors: Matchers,
+  group: readonly string[],
+  window: string,
+): string {
+  const all = requestRate(count, m, group, window);
+  const failed = requestRate(count, { ...m, ...errors }, group, window);
+  return `(${failed} or 0 * ${all}) / ${all}`;
+}
+
+/** Bucket rates summed per group and `le`: what histogram_quantile reads. */
+export function bucketRate(bucket: string, m: Matchers, group: readonly string[], window: string): string {
+  return `sum${by([...group, 'le'])} (rate(${selector(bucket, m)}[${window}]))`;
+}
+
+export function quantile(q: number, bucket: string, m: Matchers, group: readonly string[], window: string) {
+  return `histogram_quantile(${q}, ${bucketRate(bucket, m, group, window)})`;
+}
+
+/** Server-side errors: a 5xx status. */
+export const SERVER_ERRORS: Matchers = { [LABEL.status]: '=~5..' };
+/** Client-side errors: `error.type` is set (4xx, 5xx, or no answer), as the conventions define them. */
+export const CLIENT_ERRORS: Matchers = { [LABEL.errorType]: '!=' };
