@@ -317,7 +317,7 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries(
         'Data loss and anomalies per second',
-        'Every loss counter: packets not parsed, responses without their request, in-flight requests evicted or overwritten, series merged into the overflow series. All zero on a healthy agent.',
+        'Every loss counter: packets not parsed, responses without their request, in-flight requests evicted or overwritten, series merged into the overflow series, requests a delta exporter gave up (unacknowledged too long). All zero on a healthy agent.',
         'short',
         [
           query('A', agentRate(METRIC.parseFailures), 'parse failures {{instance}}'),
@@ -331,6 +331,11 @@ export function buildDashboard(): Dashboard {
             'D',
             agentRate(METRIC.overflow, ['owlk8s_metric']),
             'overflow {{owlk8s_metric}} {{instance}}',
+          ),
+          query(
+            'E',
+            agentRate(METRIC.exportDropped, ['owlk8s_exporter']),
+            'given up {{owlk8s_exporter}} {{instance}}',
           ),
         ],
       ),

@@ -15,6 +15,7 @@ export const METRIC = {
   evictions: 'owlk8s_agent_inflight_evictions_total',
   overflow: 'owlk8s_agent_metric_overflow_total',
   exportFailures: 'owlk8s_agent_export_failures_total',
+  exportDropped: 'owlk8s_agent_export_dropped_total',
   targets: 'owlk8s_agent_targets',
   /**
    * A gauge with unit `s`: the agent's endpoint serves it without a unit suffix, a Collector's
@@ -29,6 +30,7 @@ export const LOSS_COUNTERS = [
   METRIC.unmatchedResponses,
   METRIC.evictions,
   METRIC.overflow,
+  METRIC.exportDropped,
 ] as const;
 
 /** Label names (OpenTelemetry attribute names with `.` as `_`). */

@@ -159,7 +159,7 @@ export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
           labels: { severity: 'warning' },
           annotations: {
             summary: `owlk8s agent ${AGENT} is losing data: {{ $labels.counter }}`,
-            description: `The loss counter {{ $labels.counter }} of the agent at ${AGENT} grew by {{ $value }} in 10 minutes. parse_failures: packets the kernel program could not parse; unmatched_responses: responses whose request it did not see; inflight_evictions: requests dropped before their answer (raise capture.maps.inFlight); metric_overflow: series merged into the overflow series (raise export.cardinalityLimit). The dashboard's agent row shows the rates.`,
+            description: `The loss counter {{ $labels.counter }} of the agent at ${AGENT} grew by {{ $value }} in 10 minutes. parse_failures: packets the kernel program could not parse; unmatched_responses: responses whose request it did not see; inflight_evictions: requests dropped before their answer (raise capture.maps.inFlight); metric_overflow: series merged into the overflow series (raise export.cardinalityLimit); export_dropped: requests a delta exporter gave up because its receiver did not acknowledge them in time (see OwlK8sAgentExportFailing). The dashboard's agent row shows the rates.`,
           },
         },
         {

@@ -204,6 +204,8 @@ export:
   intervalMs: 1000
   seedMetrics: false
   prometheus: ${prometheus}
+  # delta: its exporter keeps an owlk8s_agent_export_dropped_total series (0: nothing given up yet)
+  temporality: delta
   otlp: { endpoint: 'http://127.0.0.1:${closedPort}/v1/metrics', timeoutMs: 500 }
 `,
     );
@@ -370,6 +372,12 @@ export:
           await overflow('http.client.request.duration'),
         ],
       ],
+      E: [
+        [
+          { ...agentLabels, owlk8s_exporter: exporter },
+          await rawRate(`owlk8s_agent_export_dropped_total{instance="${agentInstance}"}`),
+        ],
+      ],
     };
     // panel title → refId → expected series
     const panels: Record<string, Record<string, Expected>> = {
@@ -475,7 +483,7 @@ export:
         queries++;
       }
     }
-    assert.equal(queries, 29);
+    assert.equal(queries, 30);
     assert.equal(Object.keys(panels).length, 20, 'every expectation belongs to a panel');
 
     // Drilled down to one pod of one Service (two values of a variable are Grafana's `(a|b)`).
@@ -601,6 +609,7 @@ export:
           ['unmatched_responses', loss.B!],
           ['inflight_evictions', loss.C!],
           ['metric_overflow', loss.D!],
+          ['export_dropped', loss.E!],
         ] as const
       )
         .map(
