@@ -1,5 +1,6 @@
-// TLS with a custom CA (gRPC and HTTP), the standard OTEL_* environment variables, and the JSON
-// lines exporter, each through a whole pipeline.
+// TLS with a custom CA (gRPC and HTTP), the standard OTEL_* environment variables (read by the
+// agent's configuration, which hands the pipeline resolved options), and the JSON lines exporter,
+// each through a whole pipeline.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { loadConfig, pipelineOptions } from '@owlk8s/agent';
 import type { Snapshot } from '@owlk8s/ebpf';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline } from '@owlk8s/otel';
@@ -103,20 +105,16 @@ describe('TLS with a custom CA', () => {
 
   test('gRPC and HTTP exports arrive over TLS when the CA is given, and fail (counted) without it', async () => {
     const failures: string[] = [];
+    const ca = readFileSync(join(dir, 'ca.pem'), 'utf8');
     const pipeline = await createPipeline({
       exporters: [
-        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { caFile: join(dir, 'ca.pem') } },
-        {
-          type: 'otlp-http',
-          endpoint: receiver.httpEndpoint,
-          tls: { ca: readFileSync(join(dir, 'ca.pem'), 'utf8') },
-        },
+        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { ca } },
+        { type: 'otlp-http', endpoint: receiver.httpEndpoint, tls: { ca } },
         { type: 'otlp-http', endpoint: receiver.httpEndpoint },
       ],
       exportIntervalMillis: 3_600_000,
       exportTimeoutMillis: 5000,
       seedMetrics: false,
-      env: {},
       logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
     });
     try {
@@ -138,36 +136,35 @@ describe('environment and JSON lines', () => {
   before(() => receiver.start());
   after(() => receiver.stop());
 
-  test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL are honoured', async () => {
-    const saved = { ...process.env };
-    process.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = receiver.grpcEndpoint;
-    process.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS = 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s';
-    process.env.OTEL_EXPORTER_OTLP_COMPRESSION = 'gzip';
-    process.env.OTEL_METRIC_EXPORT_INTERVAL = '300';
+  test('OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL are honoured', async () => {
+    const { config } = loadConfig({
+      env: {
+        OWLK8S_NODE_NAME: 'node-1',
+        OWLK8S_EXPORT_SEED_METRICS: 'false',
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.grpcEndpoint,
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+        OTEL_METRIC_EXPORT_INTERVAL: '1000',
+      },
+    });
+    const pipeline = await createPipeline(pipelineOptions(config, quiet));
     try {
-      const pipeline = await createPipeline({
-        exporters: [{ type: 'otlp-grpc' }],
-        seedMetrics: false,
-        logger: quiet,
-      });
-      try {
-        pipeline.setTarget(1, POD, new Date(T0));
-        pipeline.record(snapshot(3n));
-        const started = Date.now();
-        await receiver.waitForExports(1, 5000); // no forceFlush: the 300 ms interval exports
-        assert.ok(Date.now() - started < 3000);
-        const e = receiver.exports[0]!;
-        assert.equal(e.headers['x-honeycomb-team'], 'from-env');
-        assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
-        assert.equal(e.encoding, 'gzip');
-        assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
-        assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
-      } finally {
-        await pipeline.shutdown();
-      }
+      pipeline.setTarget(1, POD, new Date(T0));
+      pipeline.record(snapshot(3n));
+      const started = Date.now();
+      await receiver.waitForExports(1, 5000); // no forceFlush: the 1 s interval exports
+      assert.ok(Date.now() - started < 3000);
+      const e = receiver.exports[0]!;
+      assert.equal(e.transport, 'grpc');
+      assert.equal(e.headers['x-honeycomb-team'], 'from-env');
+      assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
+      assert.equal(e.encoding, 'gzip');
+      assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
+      assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
     } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
+      await pipeline.shutdown();
     }
   });
 
@@ -180,7 +177,6 @@ describe('environment and JSON lines', () => {
     const pipeline = await createPipeline({
       exporters: [{ type: 'json-lines', stream }],
       exportIntervalMillis: 3_600_000,
-      env: {},
       logger: quiet,
     });
     try {
