@@ -152,7 +152,7 @@ export const SCHEMA: Section = section('', {
     timeoutMs: setting(
       f.integer(100, 3600000),
       30000,
-      'Milliseconds one export (reading the maps and pushing) may take before it is abandoned; at most `export.intervalMs`, to which a longer value is cut (so 10 s with the defaults).',
+      'Milliseconds one export of a push exporter (reading the maps and sending) may take before it is abandoned; at most `export.intervalMs`, to which a longer value is cut (so 10 s with the defaults).',
       { aliases: ['OTEL_METRIC_EXPORT_TIMEOUT'] },
     ),
     cardinalityLimit: setting(
@@ -217,9 +217,14 @@ export const SCHEMA: Section = section('', {
           aliases: otlpAliases('COMPRESSION'),
         },
       ),
-      timeoutMs: setting(f.integer(100, 120000), 10000, 'Milliseconds one export may take.', {
-        aliases: otlpAliases('TIMEOUT'),
-      }),
+      timeoutMs: setting(
+        f.integer(100, 120000),
+        10000,
+        'Milliseconds one OTLP request may take, retries included (the OTLP exporter’s own timeout; `export.timeoutMs` bounds the whole export).',
+        {
+          aliases: otlpAliases('TIMEOUT'),
+        },
+      ),
       tls: section(
         'Transport security of the OTLP connection. The endpoint’s scheme decides: `https://` is TLS, `http://` plain text; these settings only apply with TLS, and the files are read once, at start.',
         {
