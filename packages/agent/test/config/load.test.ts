@@ -312,6 +312,20 @@ describe('loadConfig', () => {
       env: { ...NODE, OWLK8S_ADMIN_PORT: '' },
     });
     assert.equal(config.admin.port, 8686);
+    // The OTEL_* variables too, those that decide several settings included.
+    const empty = loadConfig({
+      env: {
+        ...NODE,
+        OTEL_METRICS_EXPORTER: '',
+        OTEL_SDK_DISABLED: '',
+        OTEL_SERVICE_NAME: '',
+        OTEL_RESOURCE_ATTRIBUTES: '',
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: '',
+        OTEL_EXPORTER_OTLP_INSECURE: '',
+      },
+    });
+    assert.deepEqual(empty.config, loadConfig({ env: NODE }).config);
+    assert.deepEqual(empty.notices, []);
   });
 
   it('honours the seed variables: nodename, debug, and cleanBPFMap with a notice', () => {
