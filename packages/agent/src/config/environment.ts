@@ -32,7 +32,7 @@ export interface EnvironmentPart {
   readonly sdkDisabled: boolean;
 }
 
-const METRICS_EXPORTER = 'OTEL_METRICS_EXPORTER';
+export const METRICS_EXPORTER = 'OTEL_METRICS_EXPORTER';
 const SDK_DISABLED = 'OTEL_SDK_DISABLED';
 const EXPORTER_NAMES: readonly MetricsExporterName[] = ['otlp', 'prometheus', 'console'];
 /** The settings OTEL_METRICS_EXPORTER turns on or off, by the name it uses for each. */

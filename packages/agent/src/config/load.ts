@@ -5,11 +5,12 @@
 import convict from 'convict';
 import { ConfigError, type ConfigProblem, describeOrigin, type Origin } from './config-error.ts';
 import { crossCheck } from './cross-checks.ts';
-import { otlpOffNotice, readEnvironment } from './environment.ts';
+import { readEnvironment } from './environment.ts';
+import { applyExporterChoice } from './exporter-choice.ts';
 import { checkFileData, dropEmptySections } from './file-check.ts';
 import { isMapping } from './formats.ts';
 import { resolvePipeline } from './resolve.ts';
-import { convictSchema, OTLP_DEFAULT_ENDPOINTS, SETTINGS } from './schema.ts';
+import { convictSchema, SETTINGS } from './schema.ts';
 import { normaliseStaticTargets } from './static-targets.ts';
 import type { AgentConfig, Config } from './types.ts';
 import { parseYaml, readYaml, type YamlFile } from './yaml-file.ts';
@@ -102,11 +103,10 @@ function load(options: LoadOptions, readFiles: boolean): LoadedConfig {
   problems.push(...envPart.problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
-  // OTEL_METRICS_EXPORTER naming otlp with no endpoint anywhere: the specification's default.
-  const derived = new Map<string, Origin>();
+  // Set when OTEL_METRICS_EXPORTER names otlp and no endpoint is set anywhere.
+  let endpointOrigin: Origin | undefined;
   const originOf = (path: string): Origin => {
-    const own = derived.get(path);
-    if (own) return own;
+    if (path === 'export.otlp.endpoint' && endpointOrigin) return endpointOrigin;
     const fromEnv = envPart.values.get(path);
     if (fromEnv) return { kind: 'env', variable: fromEnv.variable };
     const setting = SETTINGS.find((s) => path === s.path || path.startsWith(`${s.path}[`));
@@ -144,30 +144,21 @@ function load(options: LoadOptions, readFiles: boolean): LoadedConfig {
     const fromFile = fileData === undefined ? undefined : valueAt(fileData, path);
     setAt(raw, path, fromEnv !== undefined ? fromEnv.value : (fromFile ?? {}));
   }
-  const notices = [...envPart.notices];
-  let otlp = raw.export.otlp;
-  const endpointVariable = envPart.values.get('export.otlp.endpoint')?.variable;
-  if (envPart.metricsExporters?.has('otlp') && otlp.endpoint === '') {
-    otlp = {
-      ...otlp,
-      endpoint: otlp.protocol === 'grpc' ? OTLP_DEFAULT_ENDPOINTS.grpc : OTLP_DEFAULT_ENDPOINTS.http,
-    };
-    derived.set('export.otlp.endpoint', { kind: 'env', variable: 'OTEL_METRICS_EXPORTER' });
-  } else if (endpointVariable === 'OTEL_METRICS_EXPORTER' && fileCheck.paths.has('export.otlp.endpoint')) {
-    notices.push(otlpOffNotice(env, describeOrigin(fileOrigin('export.otlp.endpoint'))));
-  }
-  const config: Config = {
-    ...raw,
-    targets: { ...raw.targets, static: normaliseStaticTargets(raw.targets.static) },
-    export: { ...raw.export, otlp },
-  };
-  const noExportWanted = envPart.sdkDisabled || envPart.metricsExporters?.size === 0;
-  const nothingOn = otlp.endpoint === '' && !raw.export.prometheus.enabled && !raw.export.stdout.enabled;
-  if (!envPart.sdkDisabled && envPart.metricsExporters?.size === 0 && nothingOn)
-    notices.push('OTEL_METRICS_EXPORTER is none: no metrics are exported');
+  // What OTEL_METRICS_EXPORTER and OTEL_SDK_DISABLED decide beyond single settings.
+  const choice = applyExporterChoice(
+    { ...raw, targets: { ...raw.targets, static: normaliseStaticTargets(raw.targets.static) } },
+    envPart,
+    env,
+    fileCheck.paths.has('export.otlp.endpoint')
+      ? describeOrigin(fileOrigin('export.otlp.endpoint'))
+      : undefined,
+  );
+  const config = choice.config;
+  if (choice.endpointOrigin) endpointOrigin = choice.endpointOrigin;
+  const notices = [...envPart.notices, ...choice.notices];
   const cross = crossCheck(config, originOf, {
     requireNodeName: options.requireNodeName ?? true,
-    noExportWanted,
+    noExportWanted: choice.noExportWanted,
   });
   if (cross.problems.length > 0) throw new ConfigError(cross.problems);
   const isSet = (path: string) => envPart.values.has(path) || fileCheck.paths.has(path);
