@@ -202,7 +202,6 @@ capture: { buckets: [${FAST}, 0.5, 2.5] }
 logging: { level: error, format: json }
 export:
   intervalMs: 1000
-  seedMetrics: false
   prometheus: ${prometheus}
   # delta: its exporter keeps an owlk8s_agent_export_dropped_total series (0: nothing given up yet)
   temporality: delta

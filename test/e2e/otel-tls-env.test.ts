@@ -1,5 +1,6 @@
-// TLS with a custom CA and mutual TLS (gRPC and HTTP), the standard OTEL_* environment variables,
-// and the JSON lines exporter, each through a whole pipeline.
+// TLS with a custom CA and mutual TLS (gRPC and HTTP), the standard OTEL_* environment variables
+// (read by the agent's configuration, which hands the pipeline resolved options), and the JSON lines
+// exporter, each through a whole pipeline.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -184,20 +185,36 @@ describe('environment and JSON lines', () => {
   before(() => receiver.start());
   after(() => receiver.stop());
 
-  test('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL reach the exporter through the agent configuration', async () => {
-    // The agent's configuration reads the environment, once; the pipeline takes what it resolved.
-    const { config, originOf } = loadConfig({
+  test('OTEL_METRICS_EXPORTER, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, _HEADERS and OTEL_METRIC_EXPORT_INTERVAL are honoured', async () => {
+    // The SDK's exporters add OTEL_EXPORTER_OTLP_(METRICS_)HEADERS from process.env under the
+    // headers they are given; the configuration merges them the same way, so what it resolves is
+    // exactly what is sent.
+    const headers = {
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-generic=g,x-honeycomb-team=generic',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s',
+      OWLK8S_EXPORT_OTLP_HEADERS: 'x-owlk8s=o',
+    };
+    const { config } = loadConfig({
       env: {
         OWLK8S_NODE_NAME: 'node-1',
-        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.grpcEndpoint,
+        OTEL_METRICS_EXPORTER: 'otlp',
         OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
-        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-honeycomb-team=from-env,x-honeycomb-dataset=owlk8s',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: receiver.grpcEndpoint,
         OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
         OTEL_METRIC_EXPORT_INTERVAL: '1000',
-        OWLK8S_EXPORT_PROMETHEUS_ENABLED: 'false',
+        ...headers,
       },
     });
-    const pipeline = await createPipeline(pipelineOptions(config, quiet, originOf));
+    const expected = {
+      'x-generic': 'g',
+      'x-honeycomb-team': 'from-env',
+      'x-honeycomb-dataset': 'owlk8s',
+      'x-owlk8s': 'o',
+    };
+    assert.deepEqual(config.export.otlp.headers, expected);
+    const saved = { ...process.env };
+    Object.assign(process.env, headers);
+    const pipeline = await createPipeline(pipelineOptions(config, quiet));
     try {
       pipeline.setTarget(1, POD, new Date(T0));
       pipeline.record(snapshot(3n));
@@ -206,13 +223,16 @@ describe('environment and JSON lines', () => {
       assert.ok(Date.now() - started < 3000);
       const e = podExports(receiver.exports)[0]!;
       assert.equal(e.transport, 'grpc');
-      assert.equal(e.headers['x-honeycomb-team'], 'from-env');
-      assert.equal(e.headers['x-honeycomb-dataset'], 'owlk8s');
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(e.headers).filter(([k]) => k.startsWith('x-'))),
+        expected,
+      );
       assert.equal(e.encoding, 'gzip');
       assert.equal(histogramPoints([e], SERVER)[0]!.count, 3n);
       assert.equal(histogramPoints([e], SERVER)[0]!.attributes['network.protocol.version'], '1.0');
     } finally {
       await pipeline.shutdown();
+      for (const key of Object.keys(headers)) if (!(key in saved)) delete process.env[key];
     }
   });
 

@@ -5,10 +5,10 @@ export { Agent } from './agent.ts';
 export type { ConfigProblem, Origin } from './config/config-error.ts';
 export { ConfigError } from './config/config-error.ts';
 export type { LoadedConfig, LoadOptions } from './config/load.ts';
-export { loadConfig } from './config/load.ts';
+export { checkConfig, loadConfig } from './config/load.ts';
 export { otlpExporterUrl } from './config/otlp-endpoint.ts';
 export { redactConfig } from './config/redact.ts';
-export type { Config, StaticTarget } from './config/types.ts';
+export type { AgentConfig, Config, ResolvedPipeline, StaticTarget } from './config/types.ts';
 export {
   ATTR_K8S_SERVICE_NAME,
   goLibraryAttributes,

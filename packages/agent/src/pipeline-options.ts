@@ -1,44 +1,32 @@
-// The agent's export settings as @owlk8s/otel pipeline options.
-import { readFileSync } from 'node:fs';
+// The agent's resolved export configuration (config/resolve.ts) as @owlk8s/otel pipeline options:
+// a field-for-field mapping; every value, URL and TLS file is resolved before it gets here.
 import type { ExporterOptions, PipelineLogger, PipelineOptions } from '@owlk8s/otel';
-import type { Origin } from './config/config-error.ts';
-import { otlpExporterUrl } from './config/otlp-endpoint.ts';
-import type { Config } from './config/types.ts';
+import type { AgentConfig } from './config/types.ts';
 
-export function pipelineOptions(
-  config: Config,
-  logger: PipelineLogger,
-  origin?: (path: string) => Origin,
-): PipelineOptions {
-  const ex = config.export;
+export function pipelineOptions(config: AgentConfig, logger: PipelineLogger): PipelineOptions {
+  const p = config.pipeline;
   const exporters: ExporterOptions[] = [];
-  if (ex.prometheus.enabled) {
+  if (p.prometheus !== undefined) exporters.push({ type: 'prometheus', ...p.prometheus });
+  if (p.otlp !== undefined) {
     exporters.push({
-      type: 'prometheus',
-      host: ex.prometheus.host,
-      port: ex.prometheus.port,
-      path: ex.prometheus.path,
+      type: p.otlp.protocol === 'grpc' ? 'otlp-grpc' : 'otlp-http',
+      endpoint: p.otlp.url,
+      headers: p.otlp.headers,
+      compression: p.otlp.compression,
+      timeoutMillis: p.otlp.timeoutMs,
+      ...(p.otlp.tls === undefined ? {} : { tls: p.otlp.tls }),
+      temporality: p.otlp.temporality,
     });
   }
-  const endpoint = otlpExporterUrl(ex.otlp, origin?.('export.otlp.endpoint'));
-  if (endpoint !== undefined) {
-    const tls = ex.otlp.tls.caFile !== '' ? { ca: readFileSync(ex.otlp.tls.caFile, 'utf8') } : undefined;
-    exporters.push({
-      type: ex.otlp.protocol === 'grpc' ? 'otlp-grpc' : 'otlp-http',
-      endpoint,
-      headers: ex.otlp.headers,
-      compression: ex.otlp.compression,
-      timeoutMillis: ex.otlp.timeoutMs,
-      ...(tls !== undefined ? { tls } : {}),
-      temporality: ex.temporality,
-    });
-  }
-  if (ex.stdout.enabled) exporters.push({ type: 'json-lines', temporality: ex.temporality });
+  if (p.stdout !== undefined) exporters.push({ type: 'json-lines', temporality: p.stdout.temporality });
   return {
     exporters,
-    exportIntervalMillis: ex.intervalMs,
-    cardinalityLimit: ex.cardinalityLimit,
-    goLibraryMetrics: ex.seedMetrics,
+    exportIntervalMillis: p.intervalMs,
+    exportTimeoutMillis: p.timeoutMs,
+    cardinalityLimit: p.cardinalityLimit,
+    goLibraryMetrics: p.goLibraryMetrics,
+    resource: p.resource,
+    knownMethods: p.knownMethods,
     logger,
   };
 }

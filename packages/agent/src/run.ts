@@ -7,8 +7,8 @@ import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { EXIT_USAGE } from './cli/exit-codes.ts';
-import type { Origin } from './config/config-error.ts';
-import type { Config, StaticTarget } from './config/types.ts';
+import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
+import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { createLogger, type Logger } from './log.ts';
 import { pipelineOptions } from './pipeline-options.ts';
 import { checkCapabilities } from './privileges.ts';
@@ -24,8 +24,6 @@ export interface RunOptions {
   readonly notices?: readonly string[];
   /** Aborts the run like SIGTERM does (tests). */
   readonly signal?: AbortSignal;
-  /** Where each setting came from (for the OTLP endpoint's path rules). */
-  readonly originOf?: (path: string) => Origin;
   /** Called once the agent is ready, with the admin endpoint's URL (tests, the demo). */
   readonly onReady?: (info: { adminUrl: string; prometheusUrls: readonly string[] }) => void;
 }
@@ -68,7 +66,7 @@ function makeSource(config: Config, logger: Logger): TargetSource {
  * Runs until SIGTERM/SIGINT or `signal`, then detaches and flushes. Resolves when stopped cleanly;
  * rejects with an error whose `exitCode` (or EPERM code) tells the CLI how to exit.
  */
-export async function runAgent(config: Config, options: RunOptions = {}): Promise<void> {
+export async function runAgent(config: AgentConfig, options: RunOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logging);
   for (const n of options.notices ?? []) logger.warn(n);
   // The targets source first: a configuration problem (no cluster to reach) stops the start
@@ -93,17 +91,17 @@ export async function runAgent(config: Config, options: RunOptions = {}): Promis
   let admin: AdminServer | undefined;
   let agent: Agent | undefined;
   try {
-    pipeline = await createPipeline(
-      pipelineOptions(config, logger.child({ component: 'otel' }), options.originOf),
-    );
+    pipeline = await createPipeline(pipelineOptions(config, logger.child({ component: 'otel' })));
     const hints =
       config.targets.source === 'static' ? staticHints(config.targets.static) : new Map<string, string>();
+    const shared = sharedPodAttributes(config.pipeline.resource);
     agent = new Agent({
       capture,
       locator: new HostInterfaceLocator(hints),
       source,
       pipeline,
       logger,
+      identityOf: (pod) => podIdentity(pod, shared),
     });
     admin = await startAdminServer(agent, config.admin.host, config.admin.port);
   } catch (err) {

@@ -1,13 +1,62 @@
 // Rules that involve more than one setting: each value can be fine on its own and the
 // combination still be wrong (a static list while reading Kubernetes, every exporter off, two
 // endpoints on one port).
-import type { ConfigProblem, Origin } from './config-error.ts';
+import { type ConfigProblem, describeOrigin, type Origin } from './config-error.ts';
 import { isHostPort } from './formats.ts';
 import type { Config } from './types.ts';
 
 export interface CrossCheckOptions {
   /** Whether an empty node name (with Kubernetes targets) is an error or only a notice. */
   readonly requireNodeName: boolean;
+  /** Exporting nothing was asked for (OTEL_SDK_DISABLED, OTEL_METRICS_EXPORTER=none): no exporter is fine. */
+  readonly noExportWanted: boolean;
+}
+
+const TLS_FILE_SETTINGS = ['caFile', 'certFile', 'keyFile'] as const;
+
+/** The rules of export.otlp.tls: the endpoint's scheme decides, the settings must agree with it. */
+function checkTls(
+  otlp: Config['export']['otlp'],
+  origin: (path: string) => Origin,
+  add: (path: string, found: string, allowed: string) => void,
+): void {
+  const { tls, endpoint } = otlp;
+  for (const [one, other] of [
+    ['certFile', 'keyFile'],
+    ['keyFile', 'certFile'],
+  ] as const) {
+    if (tls[one] !== '' && tls[other] === '') {
+      add(
+        `export.otlp.tls.${one}`,
+        `got ${JSON.stringify(tls[one])} while export.otlp.tls.${other} is empty`,
+        'both export.otlp.tls.certFile and export.otlp.tls.keyFile (mutual TLS needs the certificate and its key), or neither',
+      );
+    }
+  }
+  if (endpoint === '') return;
+  const where = `${JSON.stringify(endpoint)} (export.otlp.endpoint, from ${describeOrigin(origin('export.otlp.endpoint'))})`;
+  if (tls.insecure && /^https:\/\//i.test(endpoint)) {
+    add(
+      'export.otlp.tls.insecure',
+      `got true with the https:// endpoint ${where}`,
+      'false with an https:// endpoint: the scheme decides (https:// is TLS, http:// plain text); insecure only makes a gRPC endpoint given as host:port plain text, and never turns certificate checks off',
+    );
+    return;
+  }
+  const plain = /^http:\/\//i.test(endpoint)
+    ? 'plain text (http://)'
+    : isHostPort(endpoint) && tls.insecure
+      ? 'plain text (host:port with export.otlp.tls.insecure: true)'
+      : undefined;
+  if (plain === undefined) return;
+  for (const key of TLS_FILE_SETTINGS) {
+    if (tls[key] === '') continue;
+    add(
+      `export.otlp.tls.${key}`,
+      `got ${JSON.stringify(tls[key])} while the endpoint ${where} is ${plain}`,
+      'TLS files only with TLS: an https:// endpoint, or for gRPC host:port without export.otlp.tls.insecure',
+    );
+  }
 }
 
 const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
@@ -60,13 +109,7 @@ export function crossCheck(
       `at least ${staticIps}`,
     );
   }
-  if (exp.otlp.tls.insecure && exp.otlp.tls.caFile !== '') {
-    add(
-      'export.otlp.tls.insecure',
-      `got true while export.otlp.tls.caFile is ${JSON.stringify(exp.otlp.tls.caFile)}`,
-      'one of the two: a CA file (TLS) or insecure (plaintext)',
-    );
-  }
+  checkTls(exp.otlp, origin, add);
   if (exp.otlp.protocol === 'http/protobuf' && isHostPort(exp.otlp.endpoint)) {
     add(
       'export.otlp.endpoint',
@@ -74,7 +117,7 @@ export function crossCheck(
       `an http:// or https:// URL such as "http://${exp.otlp.endpoint}" (host:port is gRPC’s short form)`,
     );
   }
-  if (exp.otlp.endpoint === '' && !exp.prometheus.enabled && !exp.stdout.enabled) {
+  if (exp.otlp.endpoint === '' && !exp.prometheus.enabled && !exp.stdout.enabled && !options.noExportWanted) {
     add(
       'export',
       'every exporter off',

@@ -18,6 +18,7 @@ function table(section: Section, prefix: string): string[] {
     const s: Setting = child;
     const env = [`\`${envName(path)}\``];
     for (const alias of s.aliases ?? []) env.push(`\`${alias}\``);
+    for (const v of s.alsoSetBy ?? []) env.push(`\`${v}\` (see above)`);
     rows.push(
       `| \`${path}\` | ${env.join('<br>')} | ${cell(s.format.type)} | ${cell(showDefault(s.default))} | ${cell(s.doc)} Allowed: ${cell(s.format.allowed)}. |`,
     );
@@ -57,7 +58,26 @@ export function renderConfigDocs(): string {
     '   among the key’s aliases (the standard `OTEL_*` variables, the seed’s `nodename`). A variable set to',
     '   the empty string counts as unset. Lists are comma-separated (`OWLK8S_CAPTURE_HTTP_PORTS=80,8080`),',
     '   headers are `name=value,name2=value2` (values URL-encoded), `targets.static` is a JSON list. A',
-    '   variable replaces the file’s value whole: lists and the headers mapping are not merged.',
+    '   variable replaces the file’s value whole, lists and mappings included; only the OTLP headers’',
+    '   variables are merged with each other, header by header, as the OpenTelemetry SDK merges them.',
+    '',
+    'The environment is read once, at start, by the configuration; what the settings resolve to (the',
+    'full OTLP URL, the TLS files’ contents, the agent’s resource) is handed to the metrics pipeline,',
+    'which reads no variable itself.',
+    '',
+    'Two OpenTelemetry variables decide more than one setting:',
+    '',
+    '| variable | effect |',
+    '|---|---|',
+    '| `OTEL_METRICS_EXPORTER` | `none`, or a comma-separated list of `otlp`, `prometheus` and `console`: which exporters are on, over the file and the other `OTEL_*` variables. `prometheus` sets `export.prometheus.enabled`, `console` sets `export.stdout.enabled`; leaving `otlp` out turns OTLP off (with a notice when an endpoint was set); naming it with no endpoint anywhere sends to `http://localhost:4318` (`http://localhost:4317` with gRPC), the specification’s default. An exporter’s own `OWLK8S_*` variable (`OWLK8S_EXPORT_PROMETHEUS_ENABLED`, `OWLK8S_EXPORT_STDOUT_ENABLED`, `OWLK8S_EXPORT_OTLP_ENDPOINT`) still wins. `none` alone exports nothing, with a notice. |',
+    '| `OTEL_SDK_DISABLED` | `true`: no exporter at all, whatever the other settings say, with a warning at start naming the variable. `false` (or unset): no effect. |',
+    '',
+    'The OTLP endpoint’s scheme decides its transport security: `https://` is TLS (checked against',
+    '`export.otlp.tls.caFile`, or Node’s bundled authorities; with a client certificate when',
+    '`certFile` and `keyFile` are set), `http://` is plain text. `export.otlp.tls.insecure` only gives a',
+    'gRPC endpoint written `host:port` its scheme. A combination that contradicts the scheme (`insecure`',
+    'with `https://`, a CA or client certificate with plain text, a certificate without its key) is a',
+    'configuration error, and so is a TLS file that cannot be read at start.',
     '',
     'The seed library’s variables still work:',
     '',

@@ -1,10 +1,16 @@
 // Reads the environment's part of the configuration: each setting's OWLK8S_* variable, or when it
 // is unset the first of its aliases that is set (the standard OTEL_* variables, the seed's
-// `nodename`), and the seed's `debug` and `cleanBPFMap` switches. As the OpenTelemetry
-// specification asks, a variable set to the empty string counts as unset.
+// `nodename`); the variables that decide several settings at once (OTEL_METRICS_EXPORTER,
+// OTEL_SDK_DISABLED); and the seed's `debug` and `cleanBPFMap` switches. As the OpenTelemetry
+// specification asks, a variable set to the empty string counts as unset. This is the only place
+// the agent reads its configuration from the environment.
 import type { ConfigProblem } from './config-error.ts';
 import { checkValue } from './file-check.ts';
+import { boolean } from './formats.ts';
 import { SETTINGS } from './schema.ts';
+
+/** The exporters OTEL_METRICS_EXPORTER can name (the specification's, less the deprecated `logging`). */
+export type MetricsExporterName = 'otlp' | 'prometheus' | 'console';
 
 export interface EnvValue {
   /** The variable the value was read from (an OWLK8S_* one or an alias). */
@@ -20,7 +26,21 @@ export interface EnvironmentPart {
   readonly problems: readonly ConfigProblem[];
   /** One-line notices, e.g. about obsolete seed variables. */
   readonly notices: readonly string[];
+  /** OTEL_METRICS_EXPORTER's list (empty for `none`); undefined when it is unset. */
+  readonly metricsExporters?: ReadonlySet<MetricsExporterName>;
+  /** OTEL_SDK_DISABLED is true: nothing is exported. */
+  readonly sdkDisabled: boolean;
 }
+
+export const METRICS_EXPORTER = 'OTEL_METRICS_EXPORTER';
+const SDK_DISABLED = 'OTEL_SDK_DISABLED';
+const EXPORTER_NAMES: readonly MetricsExporterName[] = ['otlp', 'prometheus', 'console'];
+/** The settings OTEL_METRICS_EXPORTER turns on or off, by the name it uses for each. */
+const ENABLED_BY: readonly [MetricsExporterName, string][] = [
+  ['prometheus', 'export.prometheus.enabled'],
+  ['console', 'export.stdout.enabled'],
+];
+const OTLP_ENDPOINT = 'export.otlp.endpoint';
 
 const SEED_DEBUG = 'debug';
 const SEED_CLEAN_MAP = 'cleanBPFMap';
@@ -30,13 +50,110 @@ function get(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** OTEL_METRICS_EXPORTER: `none`, or a comma-separated list of otlp, prometheus, console. */
+function metricsExporters(
+  env: NodeJS.ProcessEnv,
+  problems: ConfigProblem[],
+): Set<MetricsExporterName> | undefined {
+  const text = get(env, METRICS_EXPORTER);
+  if (text === undefined) return undefined;
+  const names = text.split(',').map((n) => n.trim().toLowerCase());
+  const valid = names.every((n) => (EXPORTER_NAMES as readonly string[]).includes(n));
+  if ((names.length === 1 && names[0] === 'none') || (valid && names.length > 0)) {
+    return new Set(valid ? (names as MetricsExporterName[]) : []);
+  }
+  problems.push({
+    origin: { kind: 'env', variable: METRICS_EXPORTER },
+    path: 'export',
+    found: `got ${JSON.stringify(text)}`,
+    allowed:
+      '"none", or a comma-separated list of "otlp", "prometheus" and "console" (the OpenTelemetry specification’s exporters)',
+  });
+  return undefined;
+}
+
+/** OTEL_SDK_DISABLED: true or false (also 1 or 0, in any case). */
+function sdkDisabled(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): boolean {
+  const text = get(env, SDK_DISABLED);
+  if (text === undefined) return false;
+  const value = boolean.coerce(text);
+  if (typeof value === 'boolean') return value;
+  problems.push({
+    origin: { kind: 'env', variable: SDK_DISABLED },
+    path: 'export',
+    found: `got ${JSON.stringify(text)}`,
+    allowed: 'true (export nothing) or false',
+  });
+  return false;
+}
+
+/** Said when OTEL_METRICS_EXPORTER leaves out an endpoint that is set (in `where`). */
+export function otlpOffNotice(env: NodeJS.ProcessEnv, where: string): string {
+  return `OTLP export is off: ${METRICS_EXPORTER}=${get(env, METRICS_EXPORTER)} does not name otlp, so the endpoint in ${where} is not used`;
+}
+
+/**
+ * A mapping setting read from every one of its variables that is set, merged key by key: the last
+ * alias first, the OWLK8S_* variable last (its keys win). Named after the variables it came from.
+ */
+function mergedVariables(
+  env: NodeJS.ProcessEnv,
+  names: readonly string[],
+  coerce: (text: string) => unknown,
+  check: (name: string, value: unknown) => ConfigProblem[],
+): { value: EnvValue; problems: ConfigProblem[] } {
+  const problems: ConfigProblem[] = [];
+  const merged: Record<string, unknown> = {};
+  const used: string[] = [];
+  for (const name of [...names].reverse()) {
+    const text = get(env, name);
+    if (text === undefined) continue;
+    const value = coerce(text);
+    const found = check(name, value);
+    if (found.length > 0) problems.push(...found);
+    else {
+      Object.assign(merged, value);
+      used.push(name);
+    }
+  }
+  const variable = used.reverse().join(' + ');
+  return { value: { variable, text: JSON.stringify(merged), value: merged }, problems };
+}
+
 export function readEnvironment(env: NodeJS.ProcessEnv): EnvironmentPart {
   const values = new Map<string, EnvValue>();
   const problems: ConfigProblem[] = [];
   const notices: string[] = [];
+  const exporters = metricsExporters(env, problems);
   for (const { path, env: own, setting } of SETTINGS) {
     const variable = [own, ...(setting.aliases ?? [])].find((name) => get(env, name) !== undefined);
-    if (variable === undefined) continue;
+    // OTEL_METRICS_EXPORTER without `otlp` turns OTLP off over the OTEL_EXPORTER_OTLP_* variables
+    // and the file; only OWLK8S_EXPORT_OTLP_ENDPOINT wins over it.
+    if (path === OTLP_ENDPOINT && exporters !== undefined && !exporters.has('otlp') && variable !== own) {
+      values.set(path, { variable: METRICS_EXPORTER, text: '', value: '' });
+      if (variable !== undefined) notices.push(otlpOffNotice(env, variable));
+      continue;
+    }
+    if (variable === undefined) {
+      // OTEL_METRICS_EXPORTER decides each exporter its own OWLK8S_* variable leaves open.
+      const name = ENABLED_BY.find(([, p]) => p === path)?.[0];
+      if (name !== undefined && exporters !== undefined) {
+        const on = exporters.has(name);
+        values.set(path, { variable: METRICS_EXPORTER, text: String(on), value: on });
+      }
+      continue;
+    }
+    if (setting.mergeVariables === true) {
+      const merged = mergedVariables(
+        env,
+        [own, ...(setting.aliases ?? [])],
+        (text) => setting.format.coerce(text),
+        (name, value) => checkValue(setting, path, value, () => ({ kind: 'env', variable: name })),
+      );
+      problems.push(...merged.problems);
+      if (merged.problems.length === 0) values.set(path, merged.value);
+      continue;
+    }
     const text = get(env, variable) as string;
     const value = setting.format.coerce(text);
     const found = checkValue(setting, path, value, () => ({ kind: 'env', variable }));
@@ -65,5 +182,13 @@ export function readEnvironment(env: NodeJS.ProcessEnv): EnvironmentPart {
       'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
     );
   }
-  return { values, problems, notices };
+  const disabled = sdkDisabled(env, problems);
+  if (disabled) notices.push(`${SDK_DISABLED} is true: no metrics are exported`);
+  return {
+    values,
+    problems,
+    notices,
+    sdkDisabled: disabled,
+    ...(exporters ? { metricsExporters: exporters } : {}),
+  };
 }

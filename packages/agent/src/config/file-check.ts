@@ -23,6 +23,11 @@ function distance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
+/** Keys that were renamed, with their new path: the error says where the setting went. */
+const RENAMED: Readonly<Record<string, string>> = {
+  'export.seedMetrics': 'export.goLibraryMetrics',
+};
+
 export function suggest(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase().replace(/[-_]/g, '');
   let best: { k: string; d: number } | undefined;
@@ -89,11 +94,17 @@ export function checkFileData(
       const child = Object.hasOwn(section.children, key) ? section.children[key] : undefined;
       if (child === undefined) {
         const known = Object.keys(section.children);
+        const renamed = RENAMED[path];
         const guess = suggest(key, known);
         problems.push({
           origin: origin(path),
           path,
-          found: guess === undefined ? 'unknown key' : `unknown key (did you mean ${JSON.stringify(guess)}?)`,
+          found:
+            renamed !== undefined
+              ? `unknown key (renamed: now ${renamed})`
+              : guess === undefined
+                ? 'unknown key'
+                : `unknown key (did you mean ${JSON.stringify(guess)}?)`,
           allowed: `${prefix === '' ? 'the sections' : `the keys of ${prefix}`}: ${known.join(', ')}`,
         });
       } else if (child.kind === 'section') {

@@ -225,8 +225,26 @@ export const labelKeys = define({
   coerce: splitList,
 });
 
-// RFC 9110 token characters: what an HTTP header name may contain.
+// RFC 9110 token characters: what an HTTP header name (and a method) may contain.
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The OpenTelemetry environment format of headers and resource attributes:
+ * `name=value,name2=value2`, values URL-encoded. Returns the text unchanged when it is not that.
+ */
+function keyValues(text: string): unknown {
+  const out: Record<string, string> = {};
+  for (const pair of splitList(text)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) return text;
+    try {
+      out[decodeURIComponent(pair.slice(0, eq).trim())] = decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      return text;
+    }
+  }
+  return out;
+}
 
 export const headers = define({
   name: 'owlk8s-headers',
@@ -250,18 +268,59 @@ export const headers = define({
     return ok;
   },
   // The OTLP exporters' own environment format: `name=value,name2=value2`, values URL-encoded.
-  coerce: (text) => {
-    const out: Record<string, string> = {};
-    for (const pair of splitList(text)) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) return text;
-      try {
-        out[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim());
-      } catch {
-        return text;
+  coerce: keyValues,
+});
+
+export const resourceAttributes = define({
+  name: 'owlk8s-resource-attributes',
+  type: 'mapping of attribute → value',
+  allowed:
+    'a mapping of attribute names to string values, e.g. {k8s.cluster.name: prod, deployment.environment.name: eu-1}',
+  check: (v) => {
+    if (!isPlainObject(v)) return fail;
+    for (const [name, value] of Object.entries(v)) {
+      if (name.trim() === '' || /[,=]/.test(name)) {
+        return { at: `.${name}`, value: name, allowed: 'an attribute name, without "," or "="' };
+      }
+      if (typeof value !== 'string') return { at: `.${name}`, value, allowed: 'a string value' };
+    }
+    return ok;
+  },
+  // OTEL_RESOURCE_ATTRIBUTES' format: `key=value,key2=value2`, URL-encoded.
+  coerce: keyValues,
+});
+
+export const httpMethods = define({
+  name: 'owlk8s-http-methods',
+  type: 'list of HTTP methods',
+  allowed: 'a list of HTTP method names (case-sensitive tokens), e.g. ["GET", "POST"]',
+  check: (v) => {
+    if (!Array.isArray(v)) return fail;
+    for (const [i, m] of v.entries()) {
+      if (typeof m !== 'string' || !HEADER_NAME.test(m)) {
+        return { at: `[${i}]`, value: m, allowed: "a method name of letters, digits and !#$%&'*+-.^_`|~" };
       }
     }
-    return out;
+    return ok;
+  },
+  coerce: splitList,
+});
+
+/**
+ * Aggregation temporality. The environment (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE)
+ * takes the specification's values in any case, `lowmemory` as `delta`: it makes counters and
+ * histograms delta, which is all the agent exports with a temporality. The file takes the two
+ * values as written.
+ */
+export const temporality = define({
+  name: 'owlk8s-temporality',
+  type: '`cumulative` | `delta`',
+  allowed: 'one of "cumulative", "delta" (in the environment also "lowmemory", in any case)',
+  check: (v) => (v === 'cumulative' || v === 'delta' ? ok : fail),
+  coerce: (text) => {
+    const t = text.trim().toLowerCase();
+    if (t === 'cumulative' || t === 'delta') return t;
+    return t === 'lowmemory' ? 'delta' : text;
   },
 });
 

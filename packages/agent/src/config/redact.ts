@@ -10,6 +10,8 @@ import type { Config } from './types.ts';
 const SECRET_NAME = /key|token|secret|password|passwd|authorization|credential/i;
 
 const SENSITIVE_PATHS = new Set(SETTINGS.filter((s) => s.setting.sensitive).map((s) => s.path));
+/** The schema's own keys are judged by the schema (`keyFile` holds a path, not a key). */
+const SETTING_PATHS = new Set(SETTINGS.map((s) => s.path));
 
 function redactValues(value: unknown): unknown {
   if (isMapping(value)) return Object.fromEntries(Object.keys(value).map((k) => [k, REDACTED]));
@@ -22,17 +24,22 @@ function walk(value: unknown, path: string): unknown {
   if (!isMapping(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
+    const at = path === '' ? k : `${path}.${k}`;
     out[k] =
-      SECRET_NAME.test(k) && (typeof v === 'string' || isMapping(v))
+      !SETTING_PATHS.has(at) && SECRET_NAME.test(k) && (typeof v === 'string' || isMapping(v))
         ? redactValues(v)
-        : walk(v, path === '' ? k : `${path}.${k}`);
+        : walk(v, at);
   }
   return out;
 }
 
-/** A copy of the configuration that is safe to print. */
+/**
+ * A copy of the settings that is safe to print. What they resolve to (an AgentConfig's `pipeline`,
+ * with the TLS key's text) is left out.
+ */
 export function redactConfig(config: Config): Config {
-  return walk(config, '') as Config;
+  const { pipeline: _, ...settings } = config as Config & { pipeline?: unknown };
+  return walk(settings, '') as Config;
 }
 
 export { REDACTED };

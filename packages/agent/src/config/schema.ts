@@ -11,8 +11,20 @@ export interface Setting {
   readonly doc: string;
   /** Other variables read when the OWLK8S_* one is unset, first match wins (OTEL_*, the seed's). */
   readonly aliases?: readonly string[];
+  /**
+   * Variables that decide several settings at once and so are not aliases (OTEL_METRICS_EXPORTER
+   * turns exporters on and off): read by environment.ts after the aliases, listed in the reference.
+   */
+  readonly alsoSetBy?: readonly string[];
   /** Never printed: redacted in `config print`, logs and error messages. */
   readonly sensitive?: boolean;
+  /**
+   * A mapping whose variables are merged key by key instead of the first one winning: the
+   * aliases from last to first, then the OWLK8S_* one (a key in a later one wins). For the OTLP
+   * headers, because the SDK's exporters add OTEL_EXPORTER_OTLP_(METRICS_)HEADERS under the
+   * headers they are given: merged here, what the configuration shows is what is sent.
+   */
+  readonly mergeVariables?: boolean;
 }
 
 export interface Section {
@@ -37,6 +49,31 @@ export const DEFAULT_BUCKETS: readonly number[] = [
 /** Admin endpoint defaults: the DaemonSet's probes use them, and a test keeps the two equal. */
 export const ADMIN_DEFAULTS = { host: '127.0.0.1', port: 9465 } as const;
 export const PROMETHEUS_DEFAULTS = { host: '0.0.0.0', port: 9464, path: '/metrics' } as const;
+
+/**
+ * The time between two exports, 10 s. It must equal DEFAULT_EXPORT_INTERVAL_MILLIS of
+ * @owlk8s/otel (the agent always passes its value, so the two can only disagree in documents).
+ */
+export const DEFAULT_EXPORT_INTERVAL_MS = 10_000;
+
+/** RFC 9110's methods and PATCH (RFC 5789): the OpenTelemetry HTTP conventions' known methods. */
+export const DEFAULT_KNOWN_METHODS: readonly string[] = [
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+];
+
+/** Where OTLP goes when OTEL_METRICS_EXPORTER asks for it and no endpoint is set (the specification's defaults). */
+export const OTLP_DEFAULT_ENDPOINTS = {
+  grpc: 'http://localhost:4317',
+  http: 'http://localhost:4318',
+} as const;
 
 const otlpAliases = (name: string): string[] => [
   `OTEL_EXPORTER_OTLP_METRICS_${name}`,
@@ -108,32 +145,61 @@ export const SCHEMA: Section = section('', {
   }),
   export: section('Where the metrics go. Several exporters can be on at once.', {
     temporality: setting(
-      f.oneOf(['cumulative', 'delta']),
+      f.temporality,
       'cumulative',
-      '`cumulative` (Prometheus, most backends) or `delta` (what Datadog wants). Applies to OTLP and stdout; Prometheus is always cumulative.',
+      '`cumulative` (Prometheus, most backends) or `delta` (what Datadog wants). Applies to OTLP and stdout; Prometheus is always cumulative. OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE is read as the OpenTelemetry specification writes it, in any case; its `lowmemory` is taken as `delta`, because it makes counters and histograms delta and those are all the agent exports with a temporality.',
       { aliases: ['OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE'] },
     ),
     intervalMs: setting(
       f.integer(1000, 3600000),
-      10000,
-      'Milliseconds between two reads of the kernel maps and two pushes (OTLP, stdout). Prometheus reads on each scrape.',
+      DEFAULT_EXPORT_INTERVAL_MS,
+      'Milliseconds between two exports of each push exporter (OTLP, stdout). The kernel’s maps are read at each export and at each Prometheus scrape.',
       { aliases: ['OTEL_METRIC_EXPORT_INTERVAL'] },
+    ),
+    timeoutMs: setting(
+      f.integer(100, 3600000),
+      30000,
+      'Milliseconds one export of a push exporter (reading the maps and sending) may take before it is abandoned; at most `export.intervalMs`, to which a longer value is cut (so 10 s with the defaults).',
+      { aliases: ['OTEL_METRIC_EXPORT_TIMEOUT'] },
     ),
     cardinalityLimit: setting(
       f.integer(1, 1000000),
       2000,
       'Series per metric; past it, data goes to one overflow series marked `otel.metric.overflow=true`.',
     ),
-    seedMetrics: setting(
+    goLibraryMetrics: setting(
       f.boolean,
-      true,
-      'Also export the seed library’s RED set (requests, 4xx errors, 5xx errors, last duration) for its users’ dashboards.',
+      false,
+      'Compatibility with dashboards built on the Go library (est357/owlk8s): also export its RED set per pod, as `owlk8s.go_library.requests`, `…errors.4xx`, `…errors.5xx` and `…duration`. The histograms hold the same counts.',
+    ),
+    knownMethods: setting(
+      f.httpMethods,
+      DEFAULT_KNOWN_METHODS,
+      'HTTP methods reported by name in `http.request.method`; any other is reported as `_OTHER`. The kernel program names the nine default methods and reports every other as `_OTHER`, so this list can only shorten the default. In the environment: comma-separated.',
+      { aliases: ['OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS'] },
+    ),
+    resource: section(
+      'The resource of the agent’s own metrics (each pod’s metrics have the pod’s resource).',
+      {
+        serviceName: setting(
+          f.string,
+          'owlk8s',
+          '`service.name` of the agent’s resource. When left at its default, a `service.name` in `export.resource.attributes` is used instead.',
+          { aliases: ['OTEL_SERVICE_NAME'] },
+        ),
+        attributes: setting(
+          f.resourceAttributes,
+          {},
+          'More attributes of the agent’s resource, e.g. `k8s.cluster.name`. In the environment: `key=value,key2=value2`, values URL-encoded (the OpenTelemetry format).',
+          { aliases: ['OTEL_RESOURCE_ATTRIBUTES'] },
+        ),
+      },
     ),
     otlp: section('OTLP push to a Collector or a vendor. Off while `endpoint` is empty.', {
       endpoint: setting(
         f.endpoint,
         '',
-        'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path (always to OTEL_EXPORTER_OTLP_ENDPOINT, as the OpenTelemetry specification says). Empty: no OTLP export.',
+        'Receiver URL: gRPC `http://collector:4317` (or `host:port`); HTTP `http://collector:4318`, to which `/v1/metrics` is added when the URL has no path (always to OTEL_EXPORTER_OTLP_ENDPOINT, as the OpenTelemetry specification says). `http://` is plain text, `https://` is TLS. Empty: no OTLP export (unless OTEL_METRICS_EXPORTER names `otlp`: then `http://localhost:4318`, or `http://localhost:4317` for gRPC).',
         { aliases: otlpAliases('ENDPOINT') },
       ),
       protocol: setting(
@@ -147,53 +213,85 @@ export const SCHEMA: Section = section('', {
       headers: setting(
         f.headers,
         {},
-        'Headers sent with every export, e.g. `x-honeycomb-team` or `dd-api-key`. Secret: redacted in every output. Keep keys out of the file: set OWLK8S_EXPORT_OTLP_HEADERS (`name=value,name2=value2`) from a Kubernetes Secret.',
-        { aliases: otlpAliases('HEADERS'), sensitive: true },
+        'Headers sent with every export, e.g. `x-honeycomb-team` or `dd-api-key`. Secret: redacted in every output. Keep keys out of the file: set OWLK8S_EXPORT_OTLP_HEADERS (`name=value,name2=value2`) from a Kubernetes Secret. The variables are merged header by header, as the OpenTelemetry SDK does: OTEL_EXPORTER_OTLP_HEADERS, then OTEL_EXPORTER_OTLP_METRICS_HEADERS, then OWLK8S_EXPORT_OTLP_HEADERS (a later one wins a header both name); set, they replace the file’s.',
+        { aliases: otlpAliases('HEADERS'), sensitive: true, mergeVariables: true },
       ),
       compression: setting(
         f.oneOf(['gzip', 'none']),
         'gzip',
-        'Compression of each export’s payload (`gzip`, which every Collector accepts, or `none`). Over `http/protobuf` the agent compresses at zlib level 1, in parallel parts (under a tenth of the bytes at 10,000 series); over `grpc` grpc-js compresses at its default level, about 3× slower (BENCHMARKS.md).',
+        'Compression of each export request (`gzip`, which every Collector accepts, or `none`), done by the OpenTelemetry SDK’s exporter at zlib’s default level.',
         {
           aliases: otlpAliases('COMPRESSION'),
         },
       ),
-      timeoutMs: setting(f.integer(100, 120000), 10000, 'Milliseconds one export may take.', {
-        aliases: otlpAliases('TIMEOUT'),
-      }),
-      tls: section('Transport security of the OTLP connection.', {
-        caFile: setting(
-          f.filePath,
-          '',
-          'PEM file of the certificate authority that signed the receiver’s certificate. Empty: the system’s authorities.',
-          { aliases: otlpAliases('CERTIFICATE') },
-        ),
-        insecure: setting(
-          f.boolean,
-          false,
-          'gRPC only: `true` sends plaintext to an endpoint given as `host:port` (an `http://` URL is always plaintext, an `https://` one always TLS).',
-          { aliases: otlpAliases('INSECURE') },
-        ),
-      }),
+      timeoutMs: setting(
+        f.integer(100, 120000),
+        10000,
+        'Milliseconds one OTLP request may take, retries included (the OTLP exporter’s own timeout; `export.timeoutMs` bounds the whole export).',
+        {
+          aliases: otlpAliases('TIMEOUT'),
+        },
+      ),
+      tls: section(
+        'Transport security of the OTLP connection. The endpoint’s scheme decides: `https://` is TLS, `http://` plain text; these settings only apply with TLS, and the files are read once, at start.',
+        {
+          caFile: setting(
+            f.filePath,
+            '',
+            'PEM file of the certificate authority that signed the receiver’s certificate. Empty: Node’s bundled authorities.',
+            { aliases: otlpAliases('CERTIFICATE') },
+          ),
+          certFile: setting(
+            f.filePath,
+            '',
+            'PEM file of the client certificate, for mutual TLS (with `keyFile`: both or neither).',
+            { aliases: otlpAliases('CLIENT_CERTIFICATE') },
+          ),
+          keyFile: setting(
+            f.filePath,
+            '',
+            'PEM file of the client certificate’s private key, for mutual TLS (with `certFile`). Mount it from a Kubernetes Secret.',
+            { aliases: otlpAliases('CLIENT_KEY') },
+          ),
+          insecure: setting(
+            f.boolean,
+            false,
+            'Plain text (no TLS), as OTEL_EXPORTER_OTLP_INSECURE and the Collector’s `insecure` mean: it only decides the scheme of a gRPC endpoint given as `host:port` (`true`: `http://`, `false`: `https://`). With an `https://` endpoint `true` is an error; it never turns certificate checks off.',
+            { aliases: otlpAliases('INSECURE') },
+          ),
+        },
+      ),
     }),
     prometheus: section('A Prometheus scrape endpoint.', {
-      enabled: setting(f.boolean, true, 'Serve the metrics for scraping.'),
+      enabled: setting(
+        f.boolean,
+        true,
+        'Serve the metrics for scraping. OTEL_METRICS_EXPORTER, when set, turns it on exactly when it names `prometheus`.',
+        { alsoSetBy: ['OTEL_METRICS_EXPORTER'] },
+      ),
       host: setting(
         f.host,
         PROMETHEUS_DEFAULTS.host,
         'Address to listen on. `0.0.0.0` because the agent runs on the host network and Prometheus scrapes the node’s address; the data is what a node exporter shows. Use `127.0.0.1` when a local Collector scrapes it.',
+        { aliases: ['OTEL_EXPORTER_PROMETHEUS_HOST'] },
       ),
       port: setting(
         f.port,
         PROMETHEUS_DEFAULTS.port,
         'TCP port (9464 is the OpenTelemetry Prometheus exporter’s).',
+        { aliases: ['OTEL_EXPORTER_PROMETHEUS_PORT'] },
       ),
       path: setting(f.urlPath, PROMETHEUS_DEFAULTS.path, 'URL path of the metrics.'),
     }),
     stdout: section(
       'Metrics as JSON lines on standard output (the seed’s logJson example); logs go to standard error.',
       {
-        enabled: setting(f.boolean, false, 'Write one JSON line per data point at every interval.'),
+        enabled: setting(
+          f.boolean,
+          false,
+          'Write one JSON line per data point at every interval. OTEL_METRICS_EXPORTER, when set, turns it on exactly when it names `console`.',
+          { alsoSetBy: ['OTEL_METRICS_EXPORTER'] },
+        ),
       },
     ),
   }),

@@ -1,7 +1,7 @@
 // Reads a YAML configuration file into plain data, keeping the document so that a problem found
 // later can be reported with the line it is on.
 import { readFileSync } from 'node:fs';
-import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { ConfigProblem } from './config-error.ts';
 
 export interface YamlFile {
@@ -21,6 +21,9 @@ export function pathKeys(path: string): (string | number)[] {
   return keys;
 }
 
+/** The YAML library's bound on alias expansion (uses of an alias × the aliases within its anchor). */
+const MAX_ALIAS_COUNT = 100;
+
 /** `lineOffset`: lines before the text in its file (a configuration embedded in a ConfigMap). */
 export function parseYaml(text: string, file: string, lineOffset = 0): YamlFile {
   const lines = new LineCounter();
@@ -38,9 +41,35 @@ export function parseYaml(text: string, file: string, lineOffset = 0): YamlFile 
       lineOf: () => undefined,
     };
   }
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    // The YAML library stops a "billion laughs" file before it exhausts memory; the first alias
+    // names the place to look.
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        if (node.range) line = lineAt(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+    return {
+      data: undefined,
+      problems: [
+        {
+          origin: { kind: 'file', file, line },
+          path: '',
+          found: `YAML aliases that expand too far (${error.message})`,
+          allowed: 'aliases that each expand to a few nodes, or the values written out',
+        },
+      ],
+      lineOf: () => undefined,
+    };
+  }
   return {
-    // maxAliasCount keeps a "billion laughs" file from exhausting memory.
-    data: doc.toJS({ maxAliasCount: 100 }) as unknown,
+    data,
     problems: [],
     lineOf: (path) => {
       let keys = pathKeys(path);

@@ -102,6 +102,16 @@ export function serviceNameForPort(pod: PodTarget, port: number): string | undef
   return [...new Set(serving.services.map((s) => s.name))].sort().join(',');
 }
 
+/**
+ * What every pod's resource carries from the agent's own (OTEL_RESOURCE_ATTRIBUTES, such as
+ * `k8s.cluster.name`): all of it but the `service.*` attributes, which name the agent itself.
+ */
+export function sharedPodAttributes(
+  agentResource: Readonly<Record<string, string | number | boolean>>,
+): Attributes {
+  return Object.fromEntries(Object.entries(agentResource).filter(([key]) => !key.startsWith('service.')));
+}
+
 /** Everything the pipeline needs of a pod: its resource, `k8s.service.name` per port, the Go library's fields. */
 export function podIdentity(pod: PodTarget, shared: Attributes = {}): TargetIdentity {
   const serverPortAttributes = new Map<number, Attributes>();

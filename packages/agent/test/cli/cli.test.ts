@@ -72,6 +72,35 @@ describe('owlk8s as a process', () => {
     );
   });
 
+  // Regression: runCommand logged the notices and runAgent logged them again.
+  it('run: logs each notice once, as a warning, before the reason it stops', () => {
+    const r = cli(['run'], {
+      OWLK8S_NODE_NAME: 'node-1',
+      OWLK8S_LOGGING_FORMAT: 'json',
+      OTEL_SDK_DISABLED: 'true',
+      cleanBPFMap: 'true',
+    });
+    assert.equal(r.status, EXIT_USAGE);
+    const logs = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { level: string; msg: string });
+    assert.deepEqual(
+      logs.map((l) => [l.level, l.msg]),
+      [
+        [
+          'warn',
+          'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
+        ],
+        ['warn', 'OTEL_SDK_DISABLED is true: no metrics are exported'],
+        [
+          'fatal',
+          'in-cluster configuration: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?); configure a kubeconfig path instead',
+        ],
+      ],
+    );
+  });
+
   it('run: an invalid configuration exits 2 before anything starts', () => {
     const r = cli(['run', '--config', '/nonexistent/owlk8s.yaml'], { OWLK8S_NODE_NAME: 'node-1' });
     assert.equal(r.status, EXIT_USAGE);

@@ -18,11 +18,19 @@ it('has one table row per setting, with its variable, type and default', () => {
   assert.equal(rows.length, SETTINGS.length);
   assert.ok(
     md.includes(
-      '| `export.prometheus.port` | `OWLK8S_EXPORT_PROMETHEUS_PORT` | integer (1–65535) | `9464` | TCP port (9464 is the OpenTelemetry Prometheus exporter’s). Allowed: an integer from 1 to 65535. |',
+      '| `export.prometheus.port` | `OWLK8S_EXPORT_PROMETHEUS_PORT`<br>`OTEL_EXPORTER_PROMETHEUS_PORT` | integer (1–65535) | `9464` | TCP port (9464 is the OpenTelemetry Prometheus exporter’s). Allowed: an integer from 1 to 65535. |',
+    ),
+  );
+  // One meaning of the interval, and one default (@owlk8s/otel's DEFAULT_EXPORT_INTERVAL_MILLIS).
+  assert.ok(
+    md.includes(
+      '| `export.intervalMs` | `OWLK8S_EXPORT_INTERVAL_MS`<br>`OTEL_METRIC_EXPORT_INTERVAL` | integer (1000–3600000) | `10000` | Milliseconds between two exports of each push exporter (OTLP, stdout). The kernel’s maps are read at each export and at each Prometheus scrape. Allowed: an integer from 1000 to 3600000. |',
     ),
   );
   assert.ok(
-    md.includes('| `export.intervalMs` | `OWLK8S_EXPORT_INTERVAL_MS`<br>`OTEL_METRIC_EXPORT_INTERVAL` |'),
+    md.includes(
+      '| `export.prometheus.enabled` | `OWLK8S_EXPORT_PROMETHEUS_ENABLED`<br>`OTEL_METRICS_EXPORTER` (see above) |',
+    ),
   );
 });
 

@@ -28,21 +28,33 @@ describe('loadConfig', () => {
       export: {
         temporality: 'cumulative',
         intervalMs: 10000,
+        timeoutMs: 30000,
         cardinalityLimit: 2000,
-        seedMetrics: true,
+        goLibraryMetrics: false,
+        knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
+        resource: { serviceName: 'owlk8s', attributes: {} },
         otlp: {
           endpoint: '',
           protocol: 'http/protobuf',
           headers: {},
           compression: 'gzip',
           timeoutMs: 10000,
-          tls: { caFile: '', insecure: false },
+          tls: { caFile: '', certFile: '', keyFile: '', insecure: false },
         },
         prometheus: { enabled: true, host: '0.0.0.0', port: 9464, path: '/metrics' },
         stdout: { enabled: false },
       },
       logging: { level: 'info', format: 'auto' },
       admin: { host: '127.0.0.1', port: 9465 },
+      pipeline: {
+        prometheus: { host: '0.0.0.0', port: 9464, path: '/metrics' },
+        intervalMs: 10000,
+        timeoutMs: 10000,
+        cardinalityLimit: 2000,
+        goLibraryMetrics: false,
+        resource: { 'service.name': 'owlk8s' },
+        knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
+      },
     });
     assert.deepEqual(config.capture.buckets, DEFAULT_BUCKETS);
     assert.deepEqual(config.admin, ADMIN_DEFAULTS);
@@ -99,7 +111,7 @@ describe('loadConfig', () => {
         OWLK8S_EXPORT_OTLP_HEADERS: 'x-honeycomb-team=abc%3D%3D,x-honeycomb-dataset=owlk8s',
         OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://collector:4318',
         OWLK8S_EXPORT_STDOUT_ENABLED: 'true',
-        OWLK8S_EXPORT_SEED_METRICS: 'false',
+        OWLK8S_EXPORT_GO_LIBRARY_METRICS: 'true',
       },
     });
     assert.deepEqual(config.targets.static, [
@@ -113,7 +125,7 @@ describe('loadConfig', () => {
       'x-honeycomb-dataset': 'owlk8s',
     });
     assert.equal(config.export.stdout.enabled, true);
-    assert.equal(config.export.seedMetrics, false);
+    assert.equal(config.export.goLibraryMetrics, true);
   });
 
   it('honours the OTEL_* variables, the metrics-specific ones first, below OWLK8S_*', () => {
@@ -142,6 +154,184 @@ describe('loadConfig', () => {
     assert.equal(own.config.export.otlp.endpoint, 'http://own:4317');
   });
 
+  it('merges the header variables header by header, as the SDK exporters do: generic, metrics, OWLK8S_*', () => {
+    const env = {
+      ...NODE,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-a=generic,x-b=generic,x-c=generic',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-b=metrics,x-c=metrics',
+      OWLK8S_EXPORT_OTLP_HEADERS: 'x-c=owlk8s',
+    };
+    const { config, originOf } = loadConfig({
+      env,
+      file: 'owlk8s.yaml',
+      text: 'export:\n  otlp:\n    headers: { x-file: yes }\n',
+    });
+    assert.deepEqual(config.export.otlp.headers, { 'x-a': 'generic', 'x-b': 'metrics', 'x-c': 'owlk8s' });
+    assert.deepEqual(originOf('export.otlp.headers'), {
+      kind: 'env',
+      variable:
+        'OWLK8S_EXPORT_OTLP_HEADERS + OTEL_EXPORTER_OTLP_METRICS_HEADERS + OTEL_EXPORTER_OTLP_HEADERS',
+    });
+    // Without any header variable, the file's headers.
+    const file = loadConfig({
+      env: NODE,
+      file: 'owlk8s.yaml',
+      text: 'export:\n  otlp:\n    headers: { x-file: "yes" }\n',
+    });
+    assert.deepEqual(file.config.export.otlp.headers, { 'x-file': 'yes' });
+  });
+
+  it('reads every OTEL_* variable the pipeline used to read itself, as aliases of settings', () => {
+    const { config, originOf } = loadConfig({
+      env: {
+        ...NODE,
+        OTEL_SERVICE_NAME: 'node-agent',
+        OTEL_RESOURCE_ATTRIBUTES: 'k8s.cluster.name=prod,team=sre%2Cnet',
+        OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: 'GET, POST',
+        OTEL_METRIC_EXPORT_TIMEOUT: '4000',
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+        OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '1500',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+        OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/tls/ca.pem',
+        OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: '/etc/tls/metrics.pem',
+        OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/tls/client.pem',
+        OTEL_EXPORTER_OTLP_CLIENT_KEY: '/etc/tls/client.key',
+      },
+    });
+    assert.equal(config.export.resource.serviceName, 'node-agent');
+    assert.deepEqual(config.export.resource.attributes, { 'k8s.cluster.name': 'prod', team: 'sre,net' });
+    assert.deepEqual(config.export.knownMethods, ['GET', 'POST']);
+    assert.equal(config.export.timeoutMs, 4000);
+    assert.equal(config.export.prometheus.host, '127.0.0.1');
+    assert.equal(config.export.prometheus.port, 9100);
+    assert.equal(config.export.otlp.timeoutMs, 1500);
+    assert.deepEqual(config.export.otlp.tls, {
+      caFile: '/etc/tls/ca.pem',
+      certFile: '/etc/tls/metrics.pem',
+      keyFile: '/etc/tls/client.key',
+      insecure: false,
+    });
+    assert.deepEqual(originOf('export.otlp.tls.certFile'), {
+      kind: 'env',
+      variable: 'OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE',
+    });
+    assert.deepEqual(config.pipeline.resource, {
+      'k8s.cluster.name': 'prod',
+      team: 'sre,net',
+      'service.name': 'node-agent',
+    });
+  });
+
+  // Regression: lowmemory and DELTA are valid by the specification, and stopped the agent (exit 2).
+  it('reads OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE in any case, lowmemory as delta', () => {
+    const temporality = (value: string) =>
+      loadConfig({ env: { ...NODE, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: value } }).config.export
+        .temporality;
+    assert.equal(temporality('lowmemory'), 'delta');
+    assert.equal(temporality('LowMemory'), 'delta');
+    assert.equal(temporality('DELTA'), 'delta');
+    assert.equal(temporality('Cumulative'), 'cumulative');
+    assert.equal(temporality(' delta '), 'delta');
+    assert.equal(
+      loadConfig({ env: { ...NODE, OWLK8S_EXPORT_TEMPORALITY: 'LOWMEMORY' } }).config.export.temporality,
+      'delta',
+    );
+  });
+
+  it('OTEL_METRICS_EXPORTER chooses the exporters over the file and OTEL_*; an exporter’s own OWLK8S_* variable wins', () => {
+    const otlpOnly = loadConfig({ env: { ...NODE, OTEL_METRICS_EXPORTER: 'otlp' } });
+    assert.equal(otlpOnly.config.export.otlp.endpoint, 'http://localhost:4318');
+    assert.deepEqual(otlpOnly.originOf('export.otlp.endpoint'), {
+      kind: 'env',
+      variable: 'OTEL_METRICS_EXPORTER',
+    });
+    assert.equal(otlpOnly.config.export.prometheus.enabled, false);
+    assert.equal(otlpOnly.config.export.stdout.enabled, false);
+    assert.equal(otlpOnly.config.pipeline.otlp?.url, 'http://localhost:4318/v1/metrics');
+    assert.equal(otlpOnly.config.pipeline.prometheus, undefined);
+    const grpc = loadConfig({
+      env: { ...NODE, OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+    });
+    assert.equal(grpc.config.pipeline.otlp?.url, 'http://localhost:4317');
+    // An endpoint set anywhere is used.
+    const set = loadConfig({
+      env: { ...NODE, OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' },
+    });
+    assert.equal(set.config.pipeline.otlp?.url, 'http://c:4318/v1/metrics');
+
+    const noOtlp = loadConfig({
+      env: {
+        ...NODE,
+        OTEL_METRICS_EXPORTER: 'prometheus, Console',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+      },
+    });
+    assert.equal(noOtlp.config.export.otlp.endpoint, '');
+    assert.equal(noOtlp.config.pipeline.otlp, undefined);
+    assert.equal(noOtlp.config.export.prometheus.enabled, true);
+    assert.equal(noOtlp.config.export.stdout.enabled, true);
+    assert.deepEqual(noOtlp.notices, [
+      'OTLP export is off: OTEL_METRICS_EXPORTER=prometheus, Console does not name otlp, so the endpoint in OTEL_EXPORTER_OTLP_ENDPOINT is not used',
+    ]);
+
+    const fromFile = loadConfig({
+      file: 'c.yaml',
+      text: 'export:\n  otlp:\n    endpoint: http://c:4318\n  prometheus:\n    enabled: false\n',
+      env: { ...NODE, OTEL_METRICS_EXPORTER: 'prometheus' },
+    });
+    assert.equal(fromFile.config.export.otlp.endpoint, '');
+    assert.equal(fromFile.config.export.prometheus.enabled, true);
+    assert.deepEqual(fromFile.originOf('export.prometheus.enabled'), {
+      kind: 'env',
+      variable: 'OTEL_METRICS_EXPORTER',
+    });
+    assert.deepEqual(fromFile.notices, [
+      'OTLP export is off: OTEL_METRICS_EXPORTER=prometheus does not name otlp, so the endpoint in c.yaml:3 is not used',
+    ]);
+
+    const own = loadConfig({
+      env: {
+        ...NODE,
+        OTEL_METRICS_EXPORTER: 'prometheus',
+        OWLK8S_EXPORT_STDOUT_ENABLED: 'true',
+        OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://own:4318',
+      },
+    });
+    assert.equal(own.config.pipeline.otlp?.url, 'http://own:4318/v1/metrics');
+    assert.deepEqual(own.config.pipeline.stdout, { temporality: 'cumulative' });
+    assert.deepEqual(own.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(own.notices, []);
+  });
+
+  it('OTEL_METRICS_EXPORTER=none exports nothing, with a notice instead of the every-exporter-off error', () => {
+    const none = loadConfig({ env: { ...NODE, OTEL_METRICS_EXPORTER: 'none' } });
+    assert.equal(none.config.pipeline.prometheus, undefined);
+    assert.equal(none.config.pipeline.stdout, undefined);
+    assert.equal(none.config.pipeline.otlp, undefined);
+    assert.deepEqual(none.notices, ['OTEL_METRICS_EXPORTER is none: no metrics are exported']);
+    const but = loadConfig({
+      env: { ...NODE, OTEL_METRICS_EXPORTER: 'none', OWLK8S_EXPORT_PROMETHEUS_ENABLED: 'true' },
+    });
+    assert.deepEqual(but.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(but.notices, []);
+  });
+
+  it('OTEL_SDK_DISABLED=true turns every exporter off, with one notice naming it', () => {
+    for (const value of ['true', 'TRUE', '1']) {
+      const off = loadConfig({
+        env: { ...NODE, OTEL_SDK_DISABLED: value, OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://c:4318' },
+      });
+      assert.equal(off.config.pipeline.otlp, undefined, value);
+      assert.equal(off.config.pipeline.prometheus, undefined, value);
+      assert.equal(off.config.pipeline.stdout, undefined, value);
+      assert.deepEqual(off.notices, ['OTEL_SDK_DISABLED is true: no metrics are exported'], value);
+    }
+    const on = loadConfig({ env: { ...NODE, OTEL_SDK_DISABLED: 'false' } });
+    assert.deepEqual(on.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(on.notices, []);
+  });
+
   it('treats a variable set to the empty string as unset', () => {
     const { config } = loadConfig({
       file: 'c.yaml',
@@ -149,6 +339,20 @@ describe('loadConfig', () => {
       env: { ...NODE, OWLK8S_ADMIN_PORT: '' },
     });
     assert.equal(config.admin.port, 8686);
+    // The OTEL_* variables too, those that decide several settings included.
+    const empty = loadConfig({
+      env: {
+        ...NODE,
+        OTEL_METRICS_EXPORTER: '',
+        OTEL_SDK_DISABLED: '',
+        OTEL_SERVICE_NAME: '',
+        OTEL_RESOURCE_ATTRIBUTES: '',
+        OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: '',
+        OTEL_EXPORTER_OTLP_INSECURE: '',
+      },
+    });
+    assert.deepEqual(empty.config, loadConfig({ env: NODE }).config);
+    assert.deepEqual(empty.notices, []);
   });
 
   it('honours the seed variables: nodename, debug, and cleanBPFMap with a notice', () => {
@@ -197,7 +401,7 @@ describe('schema', () => {
   it('derives each environment variable from the key path', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.inFlight'), 'OWLK8S_CAPTURE_MAPS_IN_FLIGHT');
-    assert.equal(SETTINGS.length, 31);
+    assert.equal(SETTINGS.length, 37);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -73,8 +73,8 @@ export const MALFORMED: readonly MalformedCase[] = [
   },
   {
     name: 'YAML 1.1 yes is not a boolean',
-    yaml: 'export:\n  seedMetrics: yes\n',
-    expected: ['bad-11.yaml:2: export.seedMetrics: got "yes"; allowed: true or false'],
+    yaml: 'export:\n  goLibraryMetrics: yes\n',
+    expected: ['bad-11.yaml:2: export.goLibraryMetrics: got "yes"; allowed: true or false'],
   },
   {
     name: 'fractional interval',
@@ -184,7 +184,7 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'insecure with a CA file',
     yaml: 'export:\n  otlp:\n    endpoint: collector:4317\n    protocol: grpc\n    tls:\n      caFile: /etc/ca.pem\n      insecure: true\n',
     expected: [
-      'bad-28.yaml:7: export.otlp.tls.insecure: got true while export.otlp.tls.caFile is "/etc/ca.pem"; allowed: one of the two: a CA file (TLS) or insecure (plaintext)',
+      'bad-28.yaml:6: export.otlp.tls.caFile: got "/etc/ca.pem" while the endpoint "collector:4317" (export.otlp.endpoint, from bad-28.yaml:3) is plain text (host:port with export.otlp.tls.insecure: true); allowed: TLS files only with TLS: an https:// endpoint, or for gRPC host:port without export.otlp.tls.insecure',
     ],
   },
   {
@@ -267,6 +267,104 @@ export const MALFORMED: readonly MalformedCase[] = [
     expected: [
       'bad-39.yaml:2: logging.format: got "text"; allowed: one of "auto", "json", "pretty"',
       'environment variable OWLK8S_ADMIN_HOST: admin.host: got "not a host"; allowed: an IP address to listen on (e.g. "127.0.0.1", "0.0.0.0", "::") or a host name such as "localhost"',
+    ],
+  },
+  {
+    name: 'YAML alias bomb',
+    yaml: 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+    expected: [
+      'bad-40.yaml:2: YAML aliases that expand too far (Excessive alias count indicates a resource exhaustion attack); allowed: aliases that each expand to a few nodes, or the values written out',
+    ],
+  },
+  {
+    name: 'insecure with an https:// endpoint',
+    yaml: 'export:\n  otlp:\n    endpoint: https://collector:4317\n    protocol: grpc\n    tls:\n      insecure: true\n',
+    expected: [
+      'bad-41.yaml:6: export.otlp.tls.insecure: got true with the https:// endpoint "https://collector:4317" (export.otlp.endpoint, from bad-41.yaml:3); allowed: false with an https:// endpoint: the scheme decides (https:// is TLS, http:// plain text); insecure only makes a gRPC endpoint given as host:port plain text, and never turns certificate checks off',
+    ],
+  },
+  {
+    name: 'env: OTEL_EXPORTER_OTLP_INSECURE with an https:// endpoint',
+    yaml: '',
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gateway.example.net/otlp',
+      OTEL_EXPORTER_OTLP_INSECURE: 'true',
+    },
+    expected: [
+      'environment variable OTEL_EXPORTER_OTLP_INSECURE: export.otlp.tls.insecure: got true with the https:// endpoint "https://gateway.example.net/otlp" (export.otlp.endpoint, from environment variable OTEL_EXPORTER_OTLP_ENDPOINT); allowed: false with an https:// endpoint: the scheme decides (https:// is TLS, http:// plain text); insecure only makes a gRPC endpoint given as host:port plain text, and never turns certificate checks off',
+    ],
+  },
+  {
+    name: 'CA and client certificate with an http:// endpoint',
+    yaml: 'export:\n  otlp:\n    endpoint: http://collector:4318\n    tls:\n      caFile: /etc/ca.pem\n      certFile: /etc/client.pem\n      keyFile: /etc/client.key\n',
+    expected: [
+      'bad-43.yaml:5: export.otlp.tls.caFile: got "/etc/ca.pem" while the endpoint "http://collector:4318" (export.otlp.endpoint, from bad-43.yaml:3) is plain text (http://); allowed: TLS files only with TLS: an https:// endpoint, or for gRPC host:port without export.otlp.tls.insecure',
+      'bad-43.yaml:6: export.otlp.tls.certFile: got "/etc/client.pem" while the endpoint "http://collector:4318" (export.otlp.endpoint, from bad-43.yaml:3) is plain text (http://); allowed: TLS files only with TLS: an https:// endpoint, or for gRPC host:port without export.otlp.tls.insecure',
+      'bad-43.yaml:7: export.otlp.tls.keyFile: got "/etc/client.key" while the endpoint "http://collector:4318" (export.otlp.endpoint, from bad-43.yaml:3) is plain text (http://); allowed: TLS files only with TLS: an https:// endpoint, or for gRPC host:port without export.otlp.tls.insecure',
+    ],
+  },
+  {
+    name: 'env: client certificate without its key',
+    yaml: '',
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gateway.example.net/otlp',
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/tls/client.pem',
+    },
+    expected: [
+      'environment variable OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: export.otlp.tls.certFile: got "/etc/tls/client.pem" while export.otlp.tls.keyFile is empty; allowed: both export.otlp.tls.certFile and export.otlp.tls.keyFile (mutual TLS needs the certificate and its key), or neither',
+    ],
+  },
+  {
+    name: 'env: unknown temporality preference',
+    yaml: '',
+    env: { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'sometimes' },
+    expected: [
+      'environment variable OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: export.temporality: got "sometimes"; allowed: one of "cumulative", "delta" (in the environment also "lowmemory", in any case)',
+    ],
+  },
+  {
+    name: 'env: OTEL_METRICS_EXPORTER with an exporter the agent lacks',
+    yaml: '',
+    env: { OTEL_METRICS_EXPORTER: 'otlp,logging' },
+    expected: [
+      'environment variable OTEL_METRICS_EXPORTER: export: got "otlp,logging"; allowed: "none", or a comma-separated list of "otlp", "prometheus" and "console" (the OpenTelemetry specification’s exporters)',
+    ],
+  },
+  {
+    name: 'env: OTEL_METRICS_EXPORTER with none and another',
+    yaml: '',
+    env: { OTEL_METRICS_EXPORTER: 'none,prometheus' },
+    expected: [
+      'environment variable OTEL_METRICS_EXPORTER: export: got "none,prometheus"; allowed: "none", or a comma-separated list of "otlp", "prometheus" and "console" (the OpenTelemetry specification’s exporters)',
+    ],
+  },
+  {
+    name: 'env: OTEL_SDK_DISABLED not a boolean',
+    yaml: '',
+    env: { OTEL_SDK_DISABLED: 'yes' },
+    expected: [
+      'environment variable OTEL_SDK_DISABLED: export: got "yes"; allowed: true (export nothing) or false',
+    ],
+  },
+  {
+    name: 'resource attribute not a string',
+    yaml: 'export:\n  resource:\n    attributes:\n      replicas: 3\n',
+    expected: ['bad-49.yaml:4: export.resource.attributes.replicas: got 3; allowed: a string value'],
+  },
+  {
+    name: 'env: OTEL_RESOURCE_ATTRIBUTES without =',
+    yaml: '',
+    env: { OTEL_RESOURCE_ATTRIBUTES: 'k8s.cluster.name' },
+    expected: [
+      'environment variable OTEL_RESOURCE_ATTRIBUTES: export.resource.attributes: got "k8s.cluster.name"; allowed: a mapping of attribute names to string values, e.g. {k8s.cluster.name: prod, deployment.environment.name: eu-1}',
+    ],
+  },
+  {
+    name: 'env: a known method with a space',
+    yaml: '',
+    env: { OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: 'GET,PO ST' },
+    expected: [
+      'environment variable OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: export.knownMethods[1]: got "PO ST"; allowed: a method name of letters, digits and !#$%&\'*+-.^_`|~',
     ],
   },
 ];

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PodTarget } from '@owlk8s/k8s';
-import { podIdentity, podServiceName, serviceNameForPort } from '../../src/enrichment/pod-identity.ts';
+import {
+  podIdentity,
+  podServiceName,
+  serviceNameForPort,
+  sharedPodAttributes,
+} from '../../src/enrichment/pod-identity.ts';
 
 function pod(name: string, overrides: Partial<PodTarget> = {}): PodTarget {
   return {
@@ -87,4 +92,16 @@ test("a pod's identity: its resource after the shared attributes, k8s.service.na
     'k8s.deployment.name': 'checkout',
     'k8s.service.name': 'checkout',
   });
+});
+
+test("what every pod shares of the agent's resource: all but service.*", () => {
+  assert.deepEqual(
+    sharedPodAttributes({
+      'service.name': 'owlk8s',
+      'service.version': '0.1.0',
+      'k8s.cluster.name': 'prod',
+      'deployment.environment.name': 'eu',
+    }),
+    { 'k8s.cluster.name': 'prod', 'deployment.environment.name': 'eu' },
+  );
 });

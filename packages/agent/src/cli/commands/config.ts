@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../../config/config-error.ts';
 import { configMapEntries } from '../../config/configmap.ts';
-import { type LoadedConfig, loadConfig } from '../../config/load.ts';
+import { checkConfig, type LoadedConfig } from '../../config/load.ts';
 import { redactConfig } from '../../config/redact.ts';
+import type { Config } from '../../config/types.ts';
 import { EXIT_OK } from '../exit-codes.ts';
 import { type CliIo, line, UsageError } from '../io.ts';
 
@@ -26,13 +27,14 @@ function readText(file: string): string | undefined {
 /**
  * Checks a configuration file, or each `*.yaml` entry of a ConfigMap manifest (with the manifest's
  * line numbers). The node name usually comes from the pod's environment, so its absence is only
- * a notice here. Throws one ConfigError with the problems of every entry.
+ * a notice here, and the TLS files are mounted in the pod, so they are not read. Throws one
+ * ConfigError with the problems of every entry.
  */
-function validate(file: string, env: NodeJS.ProcessEnv): { label: string; loaded: LoadedConfig }[] {
+function validate(file: string, env: NodeJS.ProcessEnv): { label: string; loaded: LoadedConfig<Config> }[] {
   const text = readText(file);
   const entries = text === undefined ? undefined : configMapEntries(text);
   if (entries === undefined)
-    return [{ label: file, loaded: loadConfig({ file, env, requireNodeName: false }) }];
+    return [{ label: file, loaded: checkConfig({ file, env, requireNodeName: false }) }];
   if (entries.length === 0) {
     throw new ConfigError([
       {
@@ -43,12 +45,12 @@ function validate(file: string, env: NodeJS.ProcessEnv): { label: string; loaded
       },
     ]);
   }
-  const results: { label: string; loaded: LoadedConfig }[] = [];
+  const results: { label: string; loaded: LoadedConfig<Config> }[] = [];
   const problems: ConfigProblem[] = [];
   for (const e of entries) {
     const label = e.lineOffset === undefined ? `${file} (data.${e.key})` : file;
     try {
-      const loaded = loadConfig({
+      const loaded = checkConfig({
         file: label,
         text: e.text,
         lineOffset: e.lineOffset,
@@ -78,7 +80,7 @@ export function configCommand(args: ConfigCommandArgs, io: CliIo): number {
     return EXIT_OK;
   }
   if (args.action === 'print') {
-    const loaded = loadConfig({ file: args.file, env, requireNodeName: false });
+    const loaded = checkConfig({ file: args.file, env, requireNodeName: false });
     for (const n of loaded.notices) line(io.stderr, `note: ${n}`);
     const safe = redactConfig(loaded.config);
     io.stdout.write(args.json ? `${JSON.stringify(safe, null, 2)}\n` : stringify(safe));

@@ -9,8 +9,8 @@ import { type CliIo, line } from '../io.ts';
 export async function runCommand(file: string | undefined, io: CliIo): Promise<number> {
   const { config, notices } = loadConfig({ file, env: io.env });
   const logger = loggerFromConfig(config, io.stderr);
-  for (const notice of notices) logger.warn(notice);
   try {
+    // runAgent logs the notices, once.
     await runAgent(config, { logger, notices });
     return EXIT_OK;
   } catch (error) {
