@@ -1,9 +1,9 @@
-// `owlk8s demo`: a simulated node on this one machine. Pods in network namespaces (routed and
-// bridged, dual stack) run real servers with different latency and error profiles; two
-// Deployments and a StatefulSet with their Services are published by the test Kubernetes API
-// server; the real agent runs as its own process in Kubernetes mode, exporting to its Prometheus
-// endpoint and to stdout; traffic flows into the pods and between them. A live table, computed
-// from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
+// The demo (`npm run demo`, entry point main.ts): a simulated node on this one machine. Pods in
+// network namespaces (routed and bridged, dual stack) run real servers with different latency and
+// error profiles; two Deployments and a StatefulSet with their Services are published by the test
+// Kubernetes API server; the real agent runs as its own process in Kubernetes mode, exporting to
+// its Prometheus endpoint and to stdout; traffic flows into the pods and between them. A live
+// table, computed from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
 // totals against the traffic it sent, exactly, and removes everything it made.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -33,12 +33,7 @@ describe('owlk8s as a process', () => {
     const help = cli(['--help']);
     assert.equal(help.status, EXIT_OK);
     assert.equal(help.stdout, MAIN_HELP);
-    for (const cmd of [
-      'run --config FILE',
-      'demo [--duration SECONDS]',
-      'targets [--url URL]',
-      'config validate FILE',
-    ]) {
+    for (const cmd of ['run --config FILE', 'targets [--url URL]', 'config validate FILE']) {
       assert.ok(help.stdout.includes(cmd), cmd);
     }
     const none = cli([]);
@@ -86,14 +81,11 @@ describe('owlk8s as a process', () => {
     assert.equal(bogus.status, EXIT_USAGE);
     assert.equal(
       bogus.stderr,
-      'owlk8s unknown command "bogus"; commands: run, demo, targets, config, help (see owlk8s --help)\n',
+      'owlk8s unknown command "bogus"; commands: run, targets, config, help (see owlk8s --help)\n',
     );
     const opt = cli(['targets', '--frob']);
     assert.equal(opt.status, EXIT_USAGE);
     assert.equal(opt.stderr, "owlk8s targets: Unknown option '--frob'\n");
-    const dur = cli(['demo', '--duration', 'soon']);
-    assert.equal(dur.status, EXIT_USAGE);
-    assert.equal(dur.stderr, 'owlk8s demo: --duration "soon": a number of seconds greater than 0, e.g. 30\n');
   });
 });
 
