@@ -6,7 +6,7 @@ import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
-import { EXIT_USAGE } from './cli/exit-codes.ts';
+import { AgentError } from './agent-error.ts';
 import type { Origin } from './config/config-error.ts';
 import type { Config, StaticTarget } from './config/types.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -37,7 +37,7 @@ function interfaceName(index: number): string {
       if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === index) return name;
     } catch {}
   }
-  throw Object.assign(new Error(`targets.static: no interface has index ${index}`), { exitCode: 2 });
+  throw new AgentError('config', `targets.static: no interface has index ${index}`);
 }
 
 function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
@@ -66,7 +66,7 @@ function makeSource(config: Config, logger: Logger): TargetSource {
 
 /**
  * Runs until SIGTERM/SIGINT or `signal`, then detaches and flushes. Resolves when stopped cleanly;
- * rejects with an error whose `exitCode` (or EPERM code) tells the CLI how to exit.
+ * rejects with an error whose kind (errorKind in agent-error.ts) tells the caller what has to change.
  */
 export async function runAgent(config: Config, options: RunOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logging);
@@ -77,7 +77,7 @@ export async function runAgent(config: Config, options: RunOptions = {}): Promis
   try {
     source = makeSource(config, logger);
   } catch (err) {
-    if (err instanceof K8sConfigError) throw Object.assign(err, { exitCode: EXIT_USAGE });
+    if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
   }
   checkCapabilities();

@@ -1,11 +1,13 @@
 // The command line, in-process for what it prints and as a real process for exit codes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { LibraryMissingError } from '@owlk8s/ebpf';
 import { parse } from 'yaml';
+import { AgentError } from '../../src/agent-error.ts';
 import { main } from '../../src/cli/cli.ts';
 import {
   EXIT_FAILURE,
@@ -15,6 +17,7 @@ import {
   exitCodeFor,
 } from '../../src/cli/exit-codes.ts';
 import { MAIN_HELP } from '../../src/cli/help.ts';
+import { UsageError } from '../../src/cli/io.ts';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { captureIo } from './capture-io.ts';
 
@@ -190,12 +193,28 @@ describe('owlk8s in-process', () => {
 });
 
 describe('exitCodeFor', () => {
-  it('maps errors to the documented codes', () => {
+  it('maps errors, by their kind, to the documented codes', () => {
     assert.equal(exitCodeFor(new ConfigError([])), EXIT_USAGE);
+    assert.equal(exitCodeFor(new UsageError('bad option')), EXIT_USAGE);
+    assert.equal(exitCodeFor(new AgentError('config', 'x')), EXIT_USAGE);
+    assert.equal(exitCodeFor(new AgentError('privileges', 'x')), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new AgentError('kernel', 'x')), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new AgentError('runtime', 'x')), EXIT_FAILURE);
     assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'EPERM' })), EXIT_UNSUPPORTED);
-    assert.equal(exitCodeFor(Object.assign(new Error('x'), { name: 'NotSupportedError' })), EXIT_UNSUPPORTED);
-    assert.equal(exitCodeFor(Object.assign(new Error('x'), { exitCode: 3 })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'EACCES' })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new LibraryMissingError('libbpf.so.1', 'libbpf1', undefined)), EXIT_UNSUPPORTED);
     assert.equal(exitCodeFor(new Error('boom')), EXIT_FAILURE);
     assert.equal(exitCodeFor('a string'), EXIT_FAILURE);
+  });
+
+  it('is the only door from errors to exit codes: no module outside cli/ imports exit-codes.ts but the configuration reference', () => {
+    const src = new URL('../../src/', import.meta.url).pathname;
+    const importers = globSync('**/*.ts', { cwd: src })
+      .filter((f) => !f.startsWith('cli/'))
+      .filter((f) => /from '[./]*\/?cli\/exit-codes\.ts'/.test(readFileSync(join(src, f), 'utf8')))
+      .sort();
+    // docs.ts prints the table of codes into docs/configuration.md; config-error.ts still sets a
+    // numeric exitCode beside the kind errorKind gives it (the configuration's owner removes it).
+    assert.deepEqual(importers, ['config/config-error.ts', 'config/docs.ts']);
   });
 });
