@@ -9,6 +9,7 @@ export { loadConfig } from './config/load.ts';
 export { otlpExporterUrl } from './config/otlp-endpoint.ts';
 export { redactConfig } from './config/redact.ts';
 export type { Config, StaticTarget } from './config/types.ts';
+export { HostInterfaceLocator } from './host-locator.ts';
 export type { Logger, LoggerOptions } from './log.ts';
 export { createLogger, loggerFromConfig } from './log.ts';
 export { pipelineOptions } from './pipeline-options.ts';
@@ -17,7 +18,6 @@ export type { IpState, IpStatus, ReconcileResult, TargetStatus } from './reconci
 export { Reconciler } from './reconciler/reconciler.ts';
 export type { RunOptions } from './run.ts';
 export { runAgent } from './run.ts';
-export { HostInterfaceLocator } from './targets/host-locator.ts';
-export { KubernetesSource } from './targets/kubernetes-source.ts';
-export { StaticSource, staticPodTarget } from './targets/static-source.ts';
-export type { SourceStatus, TargetSource } from './targets/target-source.ts';
+export { KubernetesSource } from './sources/kubernetes-source.ts';
+export { StaticSource, staticPodTarget } from './sources/static-source.ts';
+export type { SourceStatus, TargetSource } from './sources/target-source.ts';

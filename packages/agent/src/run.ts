@@ -9,13 +9,13 @@ import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { Origin } from './config/config-error.ts';
 import type { Config, StaticTarget } from './config/types.ts';
+import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
 import { pipelineOptions } from './pipeline-options.ts';
 import { checkCapabilities } from './privileges.ts';
-import { HostInterfaceLocator } from './targets/host-locator.ts';
-import { KubernetesSource } from './targets/kubernetes-source.ts';
-import { StaticSource } from './targets/static-source.ts';
-import type { TargetSource } from './targets/target-source.ts';
+import { KubernetesSource } from './sources/kubernetes-source.ts';
+import { StaticSource } from './sources/static-source.ts';
+import type { TargetSource } from './sources/target-source.ts';
 
 export interface RunOptions {
   /** The logger made from config.logging; runAgent makes its own when absent. */
