@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/ports.ts';
 import { sleep } from '../harness/exec.ts';
 import { type SimPod, SimulatedCluster } from './cluster.ts';
@@ -22,7 +23,8 @@ export interface DemoOptions {
   readonly out?: NodeJS.WritableStream;
 }
 
-const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+/** The `owlk8s` command's file (the agent package's `./cli` export), to run as a process. */
+const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 const WEB: Weighted[] = [
   { path: '/', weight: 90 },
