@@ -2,6 +2,8 @@ export type { AdminServer, AdminSource, Readiness } from './admin/admin-server.t
 export { startAdminServer } from './admin/admin-server.ts';
 export type { AgentLogger, AgentParts, CaptureEngine, TargetRecord } from './agent.ts';
 export { Agent } from './agent.ts';
+export type { ErrorKind } from './agent-error.ts';
+export { AgentError, errorKind } from './agent-error.ts';
 export type { ConfigProblem, Origin } from './config/config-error.ts';
 export { ConfigError } from './config/config-error.ts';
 export type { LoadedConfig, LoadOptions } from './config/load.ts';
