@@ -13,19 +13,11 @@ import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { podIdentity } from '@owlk8s/agent';
 import type { Aggregate, HttpMethod, Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type ExporterOptions } from '@owlk8s/otel';
 import { OTEL_GOAL_ROW } from './lib/others.ts';
 
-const ZERO_SELF: Snapshot['self'] = {
-  packets: 0n,
-  requests: 0n,
-  responses: 0n,
-  unmatchedResponses: 0n,
-  inflightEvicted: 0n,
-  inflightOverwritten: 0n,
-  parseFailures: 0n,
-};
 const BOUNDARIES_NS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000].map(
   (ms) => BigInt(ms) * 1_000_000n,
 );

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's commands: set the machine up, then run one job under Node 24.
 #   scripts/run.sh test   lint, typecheck, then every test (node:test), ending with its counts
-#   scripts/run.sh demo   the demo (see README)
+#   scripts/run.sh demo   the demo (test/demo/main.ts; see README)
 #   scripts/run.sh bench  the benchmark suite (see BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ export PATH="$PWD/node_modules/.bin:$PATH"   # puts Node 24 first for every chil
 case "$job" in
   test)  exec "$NODE24" scripts/test.ts "$@" ;;
   demo)  [ $# -gt 0 ] || set -- --duration 30   # the README's command ends by itself
-         exec "$NODE24" packages/agent/src/cli/main.ts demo "$@" ;;
+         exec "$NODE24" test/demo/main.ts "$@" ;;
   bench) exec "$NODE24" bench/run.ts "$@" ;;
   *) echo "usage: scripts/run.sh test|demo|bench [args]" >&2; exit 2 ;;
 esac

@@ -4,11 +4,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parsePrometheusText, type Sample } from '../../test/demo/prom-text.ts';
 import { freePort } from '../../test/e2e/ports.ts';
 import { processCpuPrecise, processCpuSeconds, processMemory } from './machine.ts';
 
-const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 export interface AgentOptions {
   readonly kubeconfig: string;

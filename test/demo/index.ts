@@ -1,14 +1,15 @@
-// `owlk8s demo`: a simulated node on this one machine. Pods in network namespaces (routed and
-// bridged, dual stack) run real servers with different latency and error profiles; two
-// Deployments and a StatefulSet with their Services are published by the test Kubernetes API
-// server; the real agent runs as its own process in Kubernetes mode, exporting to its Prometheus
-// endpoint and to stdout; traffic flows into the pods and between them. A live table, computed
-// from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
+// The demo (`npm run demo`, entry point main.ts): a simulated node on this one machine. Pods in
+// network namespaces (routed and bridged, dual stack) run real servers with different latency and
+// error profiles; two Deployments and a StatefulSet with their Services are published by the test
+// Kubernetes API server; the real agent runs as its own process in Kubernetes mode, exporting to
+// its Prometheus endpoint and to stdout; traffic flows into the pods and between them. A live
+// table, computed from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
 // totals against the traffic it sent, exactly, and removes everything it made.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../e2e/ports.ts';
 import { sleep } from '../harness/exec.ts';
 import { type SimPod, SimulatedCluster } from './cluster.ts';
@@ -22,7 +23,8 @@ export interface DemoOptions {
   readonly out?: NodeJS.WritableStream;
 }
 
-const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+/** The `owlk8s` command's file (the agent package's `./cli` export), to run as a process. */
+const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 const WEB: Weighted[] = [
   { path: '/', weight: 90 },

@@ -6,11 +6,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { load, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
 import { freePort } from './ports.ts';
 import { packetSockets } from './running-agent.ts';
 
-const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 test('SIGTERM: the last export holds every request counted, and the agent exits 0 within 5 s', async () => {
   requireBpf();

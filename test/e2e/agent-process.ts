@@ -6,11 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sleep } from '@owlk8s/e2e/harness';
 import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
 import { freePort } from './ports.ts';
 
-export const CLI = new URL('../../packages/agent/src/cli/main.ts', import.meta.url).pathname;
+/** The `owlk8s` command's file (the agent package's `./cli` export), to run as a process. */
+export const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 export interface AgentProcess {
   readonly child: ChildProcess;

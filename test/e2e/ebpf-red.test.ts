@@ -14,7 +14,7 @@ import {
   TestNetwork,
 } from '@owlk8s/e2e/harness';
 import { type Aggregate, Capture, IpMonitor, locateHostInterface, requireHostInterface } from '@owlk8s/ebpf';
-import { throughFdb } from '../../packages/ebpf/src/locate.ts';
+import { throughFdb } from '@owlk8s/ebpf/testing';
 
 let net: TestNetwork;
 let web: Pod; // routed, nginx on 80

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requireBpf, TestNetwork } from '@owlk8s/e2e/harness';
 import { Capture } from '@owlk8s/ebpf';
-import { testRun } from '../../packages/ebpf/src/test-run.ts';
-import { frame } from '../../packages/ebpf/test/packets.ts';
+import { frame, testRun } from '@owlk8s/ebpf/testing';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 100_000);

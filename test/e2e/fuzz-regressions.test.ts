@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { requireBpf } from '@owlk8s/e2e/harness';
 import { Capture } from '@owlk8s/ebpf';
-import { testRun } from '../../packages/ebpf/src/test-run.ts';
+import { testRun } from '@owlk8s/ebpf/testing';
 
 interface Case {
   readonly name: string;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { HostInterfaceLocator } from '@owlk8s/agent';
 import { must, TestNetwork } from '@owlk8s/e2e/harness';
-import { throughFdb } from '../../packages/ebpf/src/locate.ts';
+import { throughFdb } from '@owlk8s/ebpf/testing';
 
 test('routed and bridged pods, IPv4 and IPv6: the host interface is found without prior traffic', async () => {
   await using net = await TestNetwork.create();

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import { createPipeline, type Temporality } from '@owlk8s/otel';
-import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
 import {
   histogramPoints,
   metricsNamed,

@@ -10,9 +10,9 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig, pipelineOptions, podIdentity } from '@owlk8s/agent';
 import type { Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type TargetIdentity } from '@owlk8s/otel';
-import { ZERO_SELF } from '../../packages/otel/test/fixtures.ts';
 import { histogramPoints, OtlpReceiver, podExports } from '../otlp/index.ts';
 
 const SERVER = 'http.server.request.duration';

@@ -7,7 +7,7 @@ import type { Readiness } from './admin/admin-server.ts';
 import { podIdentity } from './enrichment/pod-identity.ts';
 import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
-import type { TargetSource } from './targets/target-source.ts';
+import type { TargetSource } from './sources/target-source.ts';
 
 /** The kernel side as the agent uses it: control plus reading (a Capture from @owlk8s/ebpf). */
 export interface CaptureEngine extends CaptureControl {

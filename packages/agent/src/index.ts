@@ -2,6 +2,8 @@ export type { AdminServer, AdminSource, Readiness } from './admin/admin-server.t
 export { startAdminServer } from './admin/admin-server.ts';
 export type { AgentLogger, AgentParts, CaptureEngine, TargetRecord } from './agent.ts';
 export { Agent } from './agent.ts';
+export type { ErrorKind } from './agent-error.ts';
+export { AgentError, errorKind } from './agent-error.ts';
 export type { ConfigProblem, Origin } from './config/config-error.ts';
 export { ConfigError } from './config/config-error.ts';
 export type { LoadedConfig, LoadOptions } from './config/load.ts';
@@ -17,6 +19,7 @@ export {
   podServiceName,
   serviceNameForPort,
 } from './enrichment/pod-identity.ts';
+export { HostInterfaceLocator } from './host-locator.ts';
 export type { Logger, LoggerOptions } from './log.ts';
 export { createLogger, loggerFromConfig } from './log.ts';
 export { pipelineOptions } from './pipeline-options.ts';
@@ -25,7 +28,6 @@ export type { IpState, IpStatus, ReconcileResult, TargetStatus } from './reconci
 export { Reconciler } from './reconciler/reconciler.ts';
 export type { RunOptions } from './run.ts';
 export { runAgent } from './run.ts';
-export { HostInterfaceLocator } from './targets/host-locator.ts';
-export { KubernetesSource } from './targets/kubernetes-source.ts';
-export { StaticSource, staticPodTarget } from './targets/static-source.ts';
-export type { SourceStatus, TargetSource } from './targets/target-source.ts';
+export { KubernetesSource } from './sources/kubernetes-source.ts';
+export { StaticSource, staticPodTarget } from './sources/static-source.ts';
+export type { SourceStatus, TargetSource } from './sources/target-source.ts';

@@ -1,9 +1,9 @@
 // The capabilities the agent needs, checked before anything touches the kernel, so that a missing
-// one stops the start with a message naming it (exit 3) instead of a verifier log or a pod that
-// runs but never attaches. CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (kernels before
-// 5.8 know only it).
+// one stops the start with a message naming it (the CLI exits 3) instead of a verifier log or a
+// pod that runs but never attaches. CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON (kernels
+// before 5.8 know only it).
 import { readFileSync } from 'node:fs';
-import { EXIT_UNSUPPORTED } from './cli/exit-codes.ts';
+import { AgentError } from './agent-error.ts';
 
 const CAP_NET_RAW = 13;
 const CAP_SYS_ADMIN = 21;
@@ -41,15 +41,13 @@ export function missingCapabilities(effective: bigint): string[] {
   return NEEDS.filter((n) => !n.bits.some((b) => has(b) === 1n)).map((n) => n.name);
 }
 
-/** Throws an error with exit code 3 naming each missing capability and what it is for. */
+/** Throws an AgentError of kind `privileges` naming each missing capability and what it is for. */
 export function checkCapabilities(effective = effectiveCapabilities()): void {
   const missing = missingCapabilities(effective);
   if (missing.length === 0) return;
   const lines = NEEDS.filter((n) => missing.includes(n.name)).map((n) => `${n.name} (to ${n.why})`);
-  throw Object.assign(
-    new Error(
-      `missing capabilit${missing.length === 1 ? 'y' : 'ies'} ${missing.join(', ')}: the agent needs ${lines.join(', ')}; run as root or grant ${missing.join(' and ')}`,
-    ),
-    { exitCode: EXIT_UNSUPPORTED },
+  throw new AgentError(
+    'privileges',
+    `missing capabilit${missing.length === 1 ? 'y' : 'ies'} ${missing.join(', ')}: the agent needs ${lines.join(', ')}; run as root or grant ${missing.join(' and ')}`,
   );
 }

@@ -6,16 +6,16 @@ import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
-import { EXIT_USAGE } from './cli/exit-codes.ts';
+import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
+import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
 import { pipelineOptions } from './pipeline-options.ts';
 import { checkCapabilities } from './privileges.ts';
-import { HostInterfaceLocator } from './targets/host-locator.ts';
-import { KubernetesSource } from './targets/kubernetes-source.ts';
-import { StaticSource } from './targets/static-source.ts';
-import type { TargetSource } from './targets/target-source.ts';
+import { KubernetesSource } from './sources/kubernetes-source.ts';
+import { StaticSource } from './sources/static-source.ts';
+import type { TargetSource } from './sources/target-source.ts';
 
 export interface RunOptions {
   /** The logger made from config.logging; runAgent makes its own when absent. */
@@ -35,7 +35,7 @@ function interfaceName(index: number): string {
       if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === index) return name;
     } catch {}
   }
-  throw Object.assign(new Error(`targets.static: no interface has index ${index}`), { exitCode: 2 });
+  throw new AgentError('config', `targets.static: no interface has index ${index}`);
 }
 
 function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
@@ -64,7 +64,7 @@ function makeSource(config: Config, logger: Logger): TargetSource {
 
 /**
  * Runs until SIGTERM/SIGINT or `signal`, then detaches and flushes. Resolves when stopped cleanly;
- * rejects with an error whose `exitCode` (or EPERM code) tells the CLI how to exit.
+ * rejects with an error whose kind (errorKind in agent-error.ts) tells the caller what has to change.
  */
 export async function runAgent(config: AgentConfig, options: RunOptions = {}): Promise<void> {
   const logger = options.logger ?? createLogger(config.logging);
@@ -75,7 +75,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   try {
     source = makeSource(config, logger);
   } catch (err) {
-    if (err instanceof K8sConfigError) throw Object.assign(err, { exitCode: EXIT_USAGE });
+    if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
   }
   checkCapabilities();

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
 import type { Pipeline } from '@owlk8s/otel';
-import { ZERO_SELF } from '../../otel/test/fixtures.ts';
 import { Agent, type CaptureEngine } from '../src/agent.ts';
-import type { SourceStatus, TargetSource } from '../src/targets/target-source.ts';
+import type { SourceStatus, TargetSource } from '../src/sources/target-source.ts';
 import { FakeCapture, FakeHost } from './reconciler/fakes.ts';
 
 const SNAPSHOT: Snapshot = {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { BpfError } from '@owlk8s/ebpf';
+import { AgentError } from '../src/agent-error.ts';
 import { EXIT_UNSUPPORTED, exitCodeFor } from '../src/cli/exit-codes.ts';
 import { checkCapabilities, effectiveCapabilities, missingCapabilities } from '../src/privileges.ts';
 
@@ -21,7 +23,7 @@ describe('capabilities', () => {
     assert.deepEqual(missingCapabilities(0n), ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_RAW']);
   });
 
-  test('a missing capability is an error with exit code 3 that says what it is for', () => {
+  test('a missing capability is a privileges error (exit code 3) that says what it is for', () => {
     const err = (() => {
       try {
         checkCapabilities(BPF | PERFMON);
@@ -34,12 +36,14 @@ describe('capabilities', () => {
       err.message,
       'missing capability CAP_NET_RAW: the agent needs CAP_NET_RAW (to open the packet sockets the filter is attached to); run as root or grant CAP_NET_RAW',
     );
+    assert.ok(err instanceof AgentError);
+    assert.equal(err.kind, 'privileges');
     assert.equal(exitCodeFor(err), EXIT_UNSUPPORTED);
     assert.doesNotThrow(() => checkCapabilities(BPF | PERFMON | NET_RAW));
   });
 
   test("the capture engine's EPERM and EACCES (numeric errno) exit 3", () => {
-    const bpfError = (errno: number) => Object.assign(new Error('load: EPERM'), { name: 'BpfError', errno });
+    const bpfError = (errno: number) => new BpfError('load', errno);
     assert.equal(exitCodeFor(bpfError(1)), EXIT_UNSUPPORTED);
     assert.equal(exitCodeFor(bpfError(13)), EXIT_UNSUPPORTED);
     assert.equal(exitCodeFor(bpfError(22)), 1);

@@ -22,7 +22,7 @@ import { LoadedObject } from './object.ts';
 import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
-import { TargetTable } from './targets.ts';
+import { TargetMap } from './target-map.ts';
 
 export const PROGRAM_NAME = 'owlk8s_capture';
 
@@ -32,7 +32,7 @@ export class Capture implements Disposable {
   readonly #object: LoadedObject;
   readonly #attachments = new Map<number, Attachment>();
   readonly #fds: { targets: number; spill: number; inflight: number; aggregates: number; stats: number };
-  readonly #targets: TargetTable;
+  readonly #targetMap: TargetMap;
   readonly #ncpu: number;
 
   private constructor(spec: CaptureSpec, object: LoadedObject) {
@@ -53,7 +53,7 @@ export class Capture implements Disposable {
       b.writeUInt32LE(n);
       return b;
     };
-    this.#targets = new TargetTable(spec.interfaceSlots, {
+    this.#targetMap = new TargetMap(spec.interfaceSlots, {
       writeSlot(slot, value) {
         const r = sys.mapUpdate(fds.targets, u32(slot), value, 0);
         if (r < 0) throw new BpfError(`write targets slot ${slot}`, -r);
@@ -135,18 +135,18 @@ export class Capture implements Disposable {
     if (!Number.isInteger(targetId) || targetId < 0 || targetId > 0xffffffff) {
       throw new Error(`setTarget ${ip}: target id ${targetId} is not an unsigned 32-bit integer`);
     }
-    this.#targets.set(ip, ifindex, targetId);
+    this.#targetMap.set(ip, ifindex, targetId);
   }
 
   /** Stops monitoring ip. Throws KeyNotFoundError when it was not a target. */
   deleteTarget(ip: string): void {
     this.#live();
-    if (!this.#targets.delete(ip)) throw new KeyNotFoundError(`deleteTarget ${ip}`);
+    if (!this.#targetMap.delete(ip)) throw new KeyNotFoundError(`deleteTarget ${ip}`);
   }
 
   /** The targets as written: ip, interface and target id. */
   targets(): { ip: string; ifindex: number; targetId: number }[] {
-    return this.#targets.entries();
+    return this.#targetMap.entries();
   }
 
   /** The program's own counters, summed over CPUs. */

@@ -6,9 +6,9 @@ import { before, describe, test } from 'node:test';
 import { Capture } from '../src/capture.ts';
 import { type CaptureOptions, DEFAULT_BOUNDARIES_NS } from '../src/config.ts';
 import type { Aggregate } from '../src/snapshot.ts';
-import { testRun } from '../src/test-run.ts';
+import { type FrameSpec, frame } from '../src/testing/frames.ts';
+import { testRun } from '../src/testing/test-run.ts';
 import { requireBpf } from './kernel.ts';
-import { type FrameSpec, frame } from './packets.ts';
 
 const POD4 = '198.18.0.9';
 const PEER4 = '198.18.0.1';

@@ -5,9 +5,9 @@ export { type CreateOptions, createPodTargetWatcher } from './create.ts';
 export { ApiError, ConfigError, ForbiddenError, GoneError } from './errors.ts';
 export { consoleLogger, type Logger, silentLogger } from './logger.ts';
 export type { PodTarget, ServiceRef, ServingPort, TargetEvent, Workload } from './pod-target.ts';
+export type { Scope } from './pod-targets.ts';
 export { IGNORE_ANNOTATION, SERVICE_NAME_ANNOTATION } from './records.ts';
 export type { ReflectorPhase, ReflectorStatus } from './reflector.ts';
-export type { Scope } from './targets.ts';
 export {
   ClientNodeTransport,
   type ClientNodeTransportOptions,

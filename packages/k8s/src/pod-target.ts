@@ -51,7 +51,8 @@ export interface PodTarget {
   readonly serviceNameAnnotation?: string;
   /**
    * The labels `app.kubernetes.io/instance` and `app.kubernetes.io/name`, when set, whether or not
-   * they are configured: `service.name` is taken from them after the annotation (SEMCONV.md).
+   * they are configured: `service.name` is taken from them after the annotation (the OpenTelemetry
+   * semantic conventions' guidance for a Kubernetes workload's `service.name`).
    */
   readonly appInstanceLabel?: string;
   readonly appNameLabel?: string;

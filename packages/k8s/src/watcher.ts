@@ -12,6 +12,7 @@ import type { ApiError } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { OwnerResolver, ownerKey } from './owners.ts';
 import type { PodTarget, TargetEvent } from './pod-target.ts';
+import { decide, type PodTargetSettings, type Scope } from './pod-targets.ts';
 import {
   keyOf,
   type PodRecord,
@@ -22,7 +23,6 @@ import {
   type ServiceRecord,
 } from './records.ts';
 import { Reflector, type ReflectorStatus } from './reflector.ts';
-import { decide, type Scope, type TargetSettings } from './targets.ts';
 import type { Transport } from './transport.ts';
 
 export interface PodTargetWatcherOptions {
@@ -65,7 +65,7 @@ export interface WatcherStatus {
 
 export class PodTargetWatcher {
   readonly nodeName: string;
-  readonly #settings: TargetSettings;
+  readonly #settings: PodTargetSettings;
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #events: Dispatcher<TargetEvent>;

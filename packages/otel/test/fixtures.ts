@@ -1,5 +1,6 @@
 // Test data of the contract types: target identities as the agent makes them, snapshots as packages/ebpf does.
-import type { Aggregate, HttpMethod, Role, SelfCounters, Snapshot } from '@owlk8s/ebpf';
+import type { Aggregate, HttpMethod, Role, Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { TargetIdentity } from '../src/identity.ts';
 
 /** The OTel-advised boundaries (seconds) in nanoseconds: 14 boundaries, 15 buckets. */
@@ -74,17 +75,6 @@ export function buckets(set: Readonly<Record<number, number>>): number[] {
   for (const [i, n] of Object.entries(set)) counts[Number(i)] = n;
   return counts;
 }
-
-/** The self counters of a program that saw nothing: for snapshots built by hand. */
-export const ZERO_SELF: SelfCounters = {
-  packets: 0n,
-  requests: 0n,
-  responses: 0n,
-  unmatchedResponses: 0n,
-  inflightEvicted: 0n,
-  inflightOverwritten: 0n,
-  parseFailures: 0n,
-};
 
 export function snapshot(
   aggregates: readonly Aggregate[],

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.ts';
 import { configCommand } from './commands/config.ts';
-import { demoCommand, runCommand } from './commands/run.ts';
+import { runCommand } from './commands/run.ts';
 import { targetsCommand } from './commands/targets.ts';
 import { EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.ts';
 import { COMMAND_HELP, MAIN_HELP } from './help.ts';
@@ -21,7 +21,6 @@ type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
 const OPTIONS: Readonly<Record<string, Options>> = {
   run: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-  demo: { duration: { type: 'string', short: 'd' }, help: { type: 'boolean', short: 'h' } },
   targets: {
     url: { type: 'string', short: 'u' },
     config: { type: 'string', short: 'c' },
@@ -36,7 +35,7 @@ const OPTIONS: Readonly<Record<string, Options>> = {
   },
 };
 
-const MAX_POSITIONALS: Readonly<Record<string, number>> = { run: 0, demo: 0, targets: 0, config: 2 };
+const MAX_POSITIONALS: Readonly<Record<string, number>> = { run: 0, targets: 0, config: 2 };
 
 function parse(command: string, args: string[]) {
   try {
@@ -49,16 +48,6 @@ function parse(command: string, args: string[]) {
     const msg = (error as Error).message.replace(/\. To specify a positional.*$/s, '');
     throw new UsageError(`${command}: ${msg}`);
   }
-}
-
-function durationOf(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) {
-    throw new UsageError(
-      `demo: --duration ${JSON.stringify(text)}: a number of seconds greater than 0, e.g. 30`,
-    );
-  }
-  return Number(text);
 }
 
 async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
@@ -97,8 +86,6 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   switch (first) {
     case 'run':
       return runCommand(str('config'), io);
-    case 'demo':
-      return demoCommand({ durationSeconds: durationOf(str('duration')) }, io);
     case 'targets':
       return targetsCommand({ url: str('url'), file: str('config'), json: flag('json') }, io);
     default: {

@@ -1,5 +1,8 @@
 // The exit codes of `owlk8s`, for scripts and for Kubernetes (a DaemonSet pod that exits 2 or 3
-// will not get better by restarting: the configuration or the node must change first).
+// will not get better by restarting: the configuration or the node must change first). The only
+// place that knows them: the agent's errors carry a kind (agent-error.ts), mapped to a code here.
+import { type ErrorKind, errorKind } from '../agent-error.ts';
+import { UsageError } from './io.ts';
 
 /** Done: the command did what was asked (`run` stopped by SIGTERM or SIGINT after a clean shutdown). */
 export const EXIT_OK = 0;
@@ -26,21 +29,15 @@ export const EXIT_CODES: readonly { readonly code: number; readonly meaning: str
   },
 ];
 
-/**
- * The exit code for an error that ended a command. An error may say it itself with a numeric
- * `exitCode`; otherwise EPERM/EACCES and the capture engine's NotSupportedError/PermissionError
- * mean the machine is the problem (3), and anything else is a runtime failure (1).
- */
+const EXIT_FOR_KIND: Readonly<Record<ErrorKind, number>> = {
+  config: EXIT_USAGE,
+  privileges: EXIT_UNSUPPORTED,
+  kernel: EXIT_UNSUPPORTED,
+  runtime: EXIT_FAILURE,
+};
+
+/** The exit code for an error that ended a command: 2 for a UsageError, else by its kind (errorKind). */
 export function exitCodeFor(error: unknown): number {
-  if (typeof error === 'object' && error !== null) {
-    const e = error as { exitCode?: unknown; code?: unknown; errno?: unknown; name?: unknown };
-    if (typeof e.exitCode === 'number' && Number.isInteger(e.exitCode)) return e.exitCode;
-    if (e.name === 'NotSupportedError' || e.name === 'PermissionError') return EXIT_UNSUPPORTED;
-    // The capture engine's BpfError carries the errno as a number (EPERM 1, EACCES 13).
-    if (e.name === 'BpfError' && (e.errno === 1 || e.errno === 13)) return EXIT_UNSUPPORTED;
-    if (e.code === 'EPERM' || e.code === 'EACCES' || e.errno === 'EPERM' || e.errno === 'EACCES') {
-      return EXIT_UNSUPPORTED;
-    }
-  }
-  return EXIT_FAILURE;
+  if (error instanceof UsageError) return EXIT_USAGE;
+  return EXIT_FOR_KIND[errorKind(error)];
 }

@@ -9,7 +9,6 @@ Usage: owlk8s COMMAND [OPTIONS]
 
 Commands:
   run --config FILE          run the agent (as root, or with CAP_BPF, CAP_PERFMON, CAP_NET_RAW)
-  demo [--duration SECONDS]  a simulated node on this machine: pods, servers, traffic, live table
   targets [--url URL]        what the running agent monitors now, from its admin endpoint
   config validate FILE       check a configuration file (with the environment applied)
   config print [FILE]        the effective configuration, secrets redacted
@@ -36,14 +35,6 @@ everything and flushes a last export.
 
 Options:
   -c, --config FILE   the YAML configuration (default: defaults and OWLK8S_* variables only)
-`,
-  demo: `Usage: owlk8s demo [--duration SECONDS]
-
-Builds a simulated node on this machine (pods in network namespaces, real HTTP servers, real
-traffic), runs the agent on it and shows a live table. Needs root. Leaves nothing behind.
-
-Options:
-  -d, --duration SECONDS   stop after this many seconds (default: until Ctrl-C)
 `,
   targets: `Usage: owlk8s targets [--url URL | --config FILE] [--json]
 

@@ -14,7 +14,6 @@ export function line(stream: NodeJS.WritableStream, text = ''): void {
 
 /** An error the user caused by how the command was called (exit 2). */
 export class UsageError extends Error {
-  readonly exitCode = 2;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';

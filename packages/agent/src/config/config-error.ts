@@ -1,6 +1,5 @@
 // What goes wrong in a configuration, said so that the reader can fix it without reading code:
 // where (file and line, or environment variable), which key, what was found, what is allowed.
-import { EXIT_USAGE } from '../cli/exit-codes.ts';
 
 /** Where a value came from. */
 export type Origin =
@@ -39,8 +38,6 @@ export function formatProblem(p: ConfigProblem): string {
 /** The configuration cannot be used. Carries every problem found, not just the first. */
 export class ConfigError extends Error {
   readonly problems: readonly ConfigProblem[];
-  /** The CLI's exit code for it. */
-  readonly exitCode = EXIT_USAGE;
 
   constructor(problems: readonly ConfigProblem[]) {
     const lines = problems.map(formatProblem);

@@ -1,11 +1,13 @@
 // The command line, in-process for what it prints and as a real process for exit codes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { globSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { LibraryMissingError } from '@owlk8s/ebpf';
 import { parse } from 'yaml';
+import { AgentError } from '../../src/agent-error.ts';
 import { main } from '../../src/cli/cli.ts';
 import {
   EXIT_FAILURE,
@@ -15,6 +17,7 @@ import {
   exitCodeFor,
 } from '../../src/cli/exit-codes.ts';
 import { MAIN_HELP } from '../../src/cli/help.ts';
+import { UsageError } from '../../src/cli/io.ts';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { captureIo } from './capture-io.ts';
 
@@ -33,12 +36,7 @@ describe('owlk8s as a process', () => {
     const help = cli(['--help']);
     assert.equal(help.status, EXIT_OK);
     assert.equal(help.stdout, MAIN_HELP);
-    for (const cmd of [
-      'run --config FILE',
-      'demo [--duration SECONDS]',
-      'targets [--url URL]',
-      'config validate FILE',
-    ]) {
+    for (const cmd of ['run --config FILE', 'targets [--url URL]', 'config validate FILE']) {
       assert.ok(help.stdout.includes(cmd), cmd);
     }
     const none = cli([]);
@@ -115,14 +113,11 @@ describe('owlk8s as a process', () => {
     assert.equal(bogus.status, EXIT_USAGE);
     assert.equal(
       bogus.stderr,
-      'owlk8s unknown command "bogus"; commands: run, demo, targets, config, help (see owlk8s --help)\n',
+      'owlk8s unknown command "bogus"; commands: run, targets, config, help (see owlk8s --help)\n',
     );
     const opt = cli(['targets', '--frob']);
     assert.equal(opt.status, EXIT_USAGE);
     assert.equal(opt.stderr, "owlk8s targets: Unknown option '--frob'\n");
-    const dur = cli(['demo', '--duration', 'soon']);
-    assert.equal(dur.status, EXIT_USAGE);
-    assert.equal(dur.stderr, 'owlk8s demo: --duration "soon": a number of seconds greater than 0, e.g. 30\n');
   });
 });
 
@@ -227,12 +222,27 @@ describe('owlk8s in-process', () => {
 });
 
 describe('exitCodeFor', () => {
-  it('maps errors to the documented codes', () => {
+  it('maps errors, by their kind, to the documented codes', () => {
     assert.equal(exitCodeFor(new ConfigError([])), EXIT_USAGE);
+    assert.equal(exitCodeFor(new UsageError('bad option')), EXIT_USAGE);
+    assert.equal(exitCodeFor(new AgentError('config', 'x')), EXIT_USAGE);
+    assert.equal(exitCodeFor(new AgentError('privileges', 'x')), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new AgentError('kernel', 'x')), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new AgentError('runtime', 'x')), EXIT_FAILURE);
     assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'EPERM' })), EXIT_UNSUPPORTED);
-    assert.equal(exitCodeFor(Object.assign(new Error('x'), { name: 'NotSupportedError' })), EXIT_UNSUPPORTED);
-    assert.equal(exitCodeFor(Object.assign(new Error('x'), { exitCode: 3 })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(Object.assign(new Error('x'), { code: 'EACCES' })), EXIT_UNSUPPORTED);
+    assert.equal(exitCodeFor(new LibraryMissingError('libbpf.so.1', 'libbpf1', undefined)), EXIT_UNSUPPORTED);
     assert.equal(exitCodeFor(new Error('boom')), EXIT_FAILURE);
     assert.equal(exitCodeFor('a string'), EXIT_FAILURE);
+  });
+
+  it('is the only door from errors to exit codes: no module outside cli/ imports exit-codes.ts but the configuration reference', () => {
+    const src = new URL('../../src/', import.meta.url).pathname;
+    const importers = globSync('**/*.ts', { cwd: src })
+      .filter((f) => !f.startsWith('cli/'))
+      .filter((f) => /from '[./]*\/?cli\/exit-codes\.ts'/.test(readFileSync(join(src, f), 'utf8')))
+      .sort();
+    // docs.ts prints the table of codes into docs/configuration.md.
+    assert.deepEqual(importers, ['config/docs.ts']);
   });
 });

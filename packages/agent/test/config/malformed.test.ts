@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { EXIT_USAGE } from '../../src/cli/exit-codes.ts';
+import { EXIT_USAGE, exitCodeFor } from '../../src/cli/exit-codes.ts';
 import { ConfigError, formatProblem } from '../../src/config/config-error.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { MALFORMED, type MalformedCase } from './malformed-cases.ts';
@@ -33,7 +33,7 @@ describe('malformed configurations', () => {
           assert.ok(error instanceof ConfigError);
           assert.deepEqual(error.problems.map(formatProblem), c.expected);
           assert.equal(error.message, heading(c.expected));
-          assert.equal(error.exitCode, EXIT_USAGE);
+          assert.equal(exitCodeFor(error), EXIT_USAGE);
           return true;
         },
       );

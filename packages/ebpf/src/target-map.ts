@@ -1,13 +1,13 @@
-// The targets maps, mirrored in user space. The program reads an interface's target IPs from
-// slot ifindex & (slots - 1) of an array (an inlined read, no hash); an interface whose slot another
-// one holds goes to the spill hash. This table decides where each interface lives, and promotes a
-// spilled interface into its slot when the slot's owner goes, because the program looks in the
-// spill hash only behind an occupied slot.
+// TargetMap: the kernel's targets maps (`targets`, `targets_spill`), mirrored in user space. The
+// program reads an interface's target IPs from slot ifindex & (slots - 1) of an array (an inlined
+// read, no hash); an interface whose slot another one holds goes to the spill hash. This mirror
+// decides where each interface lives, and promotes a spilled interface into its slot when the
+// slot's owner goes, because the program looks in the spill hash only behind an occupied slot.
 import { ipToBytes } from './ip.ts';
 import { encodeIface, IPS_PER_IF } from './layout.ts';
 
 /** Where the table's decisions are written: the kernel maps, or a test's record. */
-export interface TargetWrites {
+export interface TargetMapWrites {
   writeSlot(slot: number, value: Buffer): void;
   writeSpill(ifindex: number, value: Buffer): void;
   deleteSpill(ifindex: number): void;
@@ -19,14 +19,14 @@ interface Entry {
   targetId: number;
 }
 
-export class TargetTable {
+export class TargetMap {
   readonly slots: number;
-  readonly #writes: TargetWrites;
+  readonly #writes: TargetMapWrites;
   readonly #byIp = new Map<string, number>(); // canonical ip → ifindex
   readonly #byIface = new Map<number, Entry[]>();
   readonly #slotOwner = new Map<number, number>(); // slot → ifindex
 
-  constructor(slots: number, writes: TargetWrites) {
+  constructor(slots: number, writes: TargetMapWrites) {
     this.slots = slots;
     this.#writes = writes;
   }

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OwnerLookup } from '../src/owners.ts';
+import { decide, resolveWorkload, servingPorts } from '../src/pod-targets.ts';
 import type { PodRecord, ServiceRecord } from '../src/records.ts';
-import { decide, resolveWorkload, servingPorts } from '../src/targets.ts';
 
 const pod = (over: Partial<PodRecord> = {}): PodRecord => ({
   uid: 'u',

@@ -1,7 +1,7 @@
 // Crafted frames for BPF_PROG_TEST_RUN: Ethernet (optional 802.1Q tags), IPv4 (optional options,
 // fragments) or IPv6 (optional extension headers), TCP (optional options), a payload.
 import { isIPv4 } from 'node:net';
-import { ipToBytes } from '../src/ip.ts';
+import { ipToBytes } from '../ip.ts';
 
 export interface FrameSpec {
   readonly src: string;

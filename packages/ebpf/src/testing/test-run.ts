@@ -2,8 +2,8 @@
 // network. The kernel runs socket filters with skb->data past the Ethernet header it pulled, while
 // an AF_PACKET socket's filter sees the Ethernet header at offset 0; an outer dummy Ethernet header
 // makes the kernel pull that one instead, so the program sees the frame exactly as on a socket.
-import { BpfError } from './errors.ts';
-import * as sys from './sys/ffi.ts';
+import { BpfError } from '../errors.ts';
+import * as sys from '../sys/ffi.ts';
 
 const BPF_PROG_TEST_RUN = 10;
 const DUMMY_ETHERTYPE = 0x88b5; // IEEE local experimental: eth_type_trans leaves it alone

@@ -2,9 +2,9 @@
 // interface holds the slot; promotion when a slot's owner goes. No kernel needed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TargetTable, type TargetWrites } from '../src/targets.ts';
+import { TargetMap, type TargetMapWrites } from '../src/target-map.ts';
 
-function recorder(): { writes: TargetWrites; log: string[] } {
+function recorder(): { writes: TargetMapWrites; log: string[] } {
   const log: string[] = [];
   const desc = (v: Buffer) => `if${v.readUInt32LE(0)}x${v.readUInt32LE(4)}`;
   return {
@@ -19,7 +19,7 @@ function recorder(): { writes: TargetWrites; log: string[] } {
 
 test('interfaces go to their slot; a second one on a taken slot spills; the owner leaving promotes it', () => {
   const { writes, log } = recorder();
-  const t = new TargetTable(8, writes);
+  const t = new TargetMap(8, writes);
   t.set('198.18.0.9', 3, 1);
   t.set('2001:2::9', 3, 1);
   t.set('198.18.0.10', 11, 2); // 11 & 7 = 3: taken by 3
@@ -40,7 +40,7 @@ test('interfaces go to their slot; a second one on a taken slot spills; the owne
 
 test('an IP moving to another interface leaves the old one; a fifth IP on one interface is refused', () => {
   const { writes, log } = recorder();
-  const t = new TargetTable(8, writes);
+  const t = new TargetMap(8, writes);
   t.set('198.18.0.9', 3, 1);
   t.set('198.18.0.9', 5, 1);
   assert.deepEqual(log.splice(0), ['slot 3 = if3x1', 'slot 3 = if0x0', 'slot 5 = if5x1']);

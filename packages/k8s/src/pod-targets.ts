@@ -12,7 +12,7 @@ const APP_NAME_LABEL = 'app.kubernetes.io/name';
 /** 'services': pods that back at least one Service (the seed's scope); 'all': every pod of the node. */
 export type Scope = 'services' | 'all';
 
-export interface TargetSettings {
+export interface PodTargetSettings {
   readonly scope: Scope;
   /** Pod label keys copied into PodTarget.labels. */
   readonly labels: readonly string[];
@@ -39,7 +39,7 @@ export interface PodContext {
   readonly namespaceIgnored: boolean;
   readonly nodeIgnored: boolean;
   readonly lookupOwner: (namespace: string, ref: OwnerRef) => OwnerLookup;
-  readonly settings: TargetSettings;
+  readonly settings: PodTargetSettings;
 }
 
 export function decide(ctx: PodContext): Decision {

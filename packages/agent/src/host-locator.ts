@@ -3,7 +3,7 @@
 // for bridged ones). See packages/ebpf/README.md for how.
 import { readFileSync } from 'node:fs';
 import { locateHostInterface } from '@owlk8s/ebpf';
-import type { HostInterface, InterfaceLocator } from '../reconciler/ports.ts';
+import type { HostInterface, InterfaceLocator } from './reconciler/ports.ts';
 
 function ifindexOf(name: string): number | undefined {
   try {
