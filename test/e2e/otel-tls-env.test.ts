@@ -12,7 +12,7 @@ import { loadConfig, pipelineOptions, podIdentity } from '@owlk8s/agent';
 import type { Snapshot } from '@owlk8s/ebpf';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget } from '@owlk8s/k8s';
-import { createPipeline, type TargetIdentity } from '@owlk8s/otel';
+import { createPipeline, type OtlpExporterOptions, type TargetIdentity } from '@owlk8s/otel';
 import { histogramPoints, OtlpReceiver, podExports } from '../otlp/index.ts';
 
 const SERVER = 'http.server.request.duration';
@@ -126,57 +126,56 @@ describe('TLS with a custom CA, and mutual TLS', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  test('gRPC and HTTP exports arrive over TLS when the CA is given, and fail (counted) without it', async () => {
+  /** One export round of a pipeline with these exporters: what each receiver got, and which exporters failed. */
+  async function exportOnce(exporters: OtlpExporterOptions[], requests: bigint): Promise<string[]> {
     const failures: string[] = [];
     const pipeline = await createPipeline({
-      exporters: [
-        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { ca: pem('ca.pem') } },
-        { type: 'otlp-http', endpoint: receiver.httpEndpoint, tls: { ca: pem('ca.pem') } },
-        { type: 'otlp-http', endpoint: receiver.httpEndpoint },
-      ],
+      exporters,
       exportIntervalMillis: 3_600_000,
       exportTimeoutMillis: 5000,
       logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
     });
     try {
       pipeline.setTarget(1, POD, new Date(T0));
-      pipeline.record(snapshot(6n));
+      pipeline.record(snapshot(requests));
       await pipeline.forceFlush();
-      const pods = podExports(receiver.exports);
-      assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
-      for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 6n);
-      // The system's CAs do not know the test CA: the third exporter's export fails and is logged.
-      assert.deepEqual(failures, ['otlp-http[2]']);
     } finally {
       await pipeline.shutdown();
     }
+    return failures.sort();
+  }
+
+  test('gRPC and HTTP exports arrive over TLS when the CA is given, and fail (counted) without it', async () => {
+    const failures = await exportOnce(
+      [
+        { type: 'otlp-grpc', endpoint: receiver.grpcEndpoint, tls: { ca: pem('ca.pem') } },
+        { type: 'otlp-http', endpoint: receiver.httpEndpoint, tls: { ca: pem('ca.pem') } },
+        { type: 'otlp-http', endpoint: receiver.httpEndpoint },
+      ],
+      6n,
+    );
+    const pods = podExports(receiver.exports);
+    assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
+    for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 6n);
+    // The system's CAs do not know the test CA: the third exporter's export fails and is logged.
+    assert.deepEqual(failures, ['otlp-http[2]']);
   });
 
   test('mutual TLS: exports with the client certificate and key arrive; without them they fail (counted)', async () => {
-    const failures: string[] = [];
     const client = { ca: pem('ca.pem'), cert: pem('client.pem'), key: pem('client.key') };
-    const pipeline = await createPipeline({
-      exporters: [
+    const failures = await exportOnce(
+      [
         { type: 'otlp-grpc', endpoint: mutual.grpcEndpoint, tls: client },
         { type: 'otlp-http', endpoint: mutual.httpEndpoint, tls: client },
         { type: 'otlp-grpc', endpoint: mutual.grpcEndpoint, tls: { ca: pem('ca.pem') } },
         { type: 'otlp-http', endpoint: mutual.httpEndpoint, tls: { ca: pem('ca.pem') } },
       ],
-      exportIntervalMillis: 3_600_000,
-      exportTimeoutMillis: 5000,
-      logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
-    });
-    try {
-      pipeline.setTarget(1, POD, new Date(T0));
-      pipeline.record(snapshot(5n));
-      await pipeline.forceFlush();
-      const pods = podExports(mutual.exports);
-      assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
-      for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 5n);
-      assert.deepEqual(failures.sort(), ['otlp-grpc[2]', 'otlp-http[3]']);
-    } finally {
-      await pipeline.shutdown();
-    }
+      5n,
+    );
+    const pods = podExports(mutual.exports);
+    assert.deepEqual(pods.map((e) => e.transport).sort(), ['grpc', 'http']);
+    for (const e of pods) assert.equal(histogramPoints([e], SERVER)[0]!.count, 5n);
+    assert.deepEqual(failures, ['otlp-grpc[2]', 'otlp-http[3]']);
   });
 });
 

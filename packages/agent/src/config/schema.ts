@@ -2,6 +2,7 @@
 // environment variables, formats), the strict checks, and docs/configuration.md. Environment
 // variable names are derived from key paths (export.otlp.timeoutMs → OWLK8S_EXPORT_OTLP_TIMEOUT_MS)
 // so the two cannot drift apart.
+import { DEFAULT_EXPORT_INTERVAL_MILLIS, DEFAULT_KNOWN_METHODS } from '@owlk8s/otel';
 import * as f from './formats.ts';
 
 export interface Setting {
@@ -50,24 +51,8 @@ export const DEFAULT_BUCKETS: readonly number[] = [
 export const ADMIN_DEFAULTS = { host: '127.0.0.1', port: 9465 } as const;
 export const PROMETHEUS_DEFAULTS = { host: '0.0.0.0', port: 9464, path: '/metrics' } as const;
 
-/**
- * The time between two exports, 10 s. It must equal DEFAULT_EXPORT_INTERVAL_MILLIS of
- * @owlk8s/otel (the agent always passes its value, so the two can only disagree in documents).
- */
-export const DEFAULT_EXPORT_INTERVAL_MS = 10_000;
-
-/** RFC 9110's methods and PATCH (RFC 5789): the OpenTelemetry HTTP conventions' known methods. */
-export const DEFAULT_KNOWN_METHODS: readonly string[] = [
-  'CONNECT',
-  'DELETE',
-  'GET',
-  'HEAD',
-  'OPTIONS',
-  'PATCH',
-  'POST',
-  'PUT',
-  'TRACE',
-];
+/** The time between two exports: @owlk8s/otel's one default (10 s). */
+export const DEFAULT_EXPORT_INTERVAL_MS = DEFAULT_EXPORT_INTERVAL_MILLIS;
 
 /** Where OTLP goes when OTEL_METRICS_EXPORTER asks for it and no endpoint is set (the specification's defaults). */
 export const OTLP_DEFAULT_ENDPOINTS = {
