@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { loadConfig, pipelineOptions, podIdentity } from '@owlk8s/agent';
 import type { Snapshot } from '@owlk8s/ebpf';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
@@ -126,7 +126,10 @@ describe('TLS with a custom CA, and mutual TLS', () => {
     if (dir !== '') rmSync(dir, { recursive: true, force: true });
   });
 
-  /** One export round of a pipeline with these exporters: what each receiver got, and which exporters failed. */
+  /**
+   * One export round of a pipeline with these exporters; returns the exporters whose export failed.
+   * The pipeline is shut down after (its last round then exports again).
+   */
   async function exportOnce(exporters: OtlpExporterOptions[], requests: bigint): Promise<string[]> {
     const failures: string[] = [];
     const pipeline = await createPipeline({
@@ -135,15 +138,16 @@ describe('TLS with a custom CA, and mutual TLS', () => {
       exportTimeoutMillis: 5000,
       logger: { warn: () => {}, error: (d) => failures.push(`${d.exporter}`) },
     });
-    try {
-      pipeline.setTarget(1, POD, new Date(T0));
-      pipeline.record(snapshot(requests));
-      await pipeline.forceFlush();
-    } finally {
-      await pipeline.shutdown();
-    }
+    cleanups.push(() => pipeline.shutdown());
+    pipeline.setTarget(1, POD, new Date(T0));
+    pipeline.record(snapshot(requests));
+    await pipeline.forceFlush();
     return failures.sort();
   }
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
 
   test('gRPC and HTTP exports arrive over TLS when the CA is given, and fail (counted) without it', async () => {
     const failures = await exportOnce(

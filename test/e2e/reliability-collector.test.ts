@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
-import { histogramPoints, OtlpReceiver } from '../otlp/index.ts';
+import { histogramPointsWithResource, OtlpReceiver } from '../otlp/index.ts';
 import { startLoggedAgent } from './logged-agent.ts';
 
 const SERVER = 'http.server.request.duration';
@@ -38,10 +38,11 @@ logging: { level: info, format: json }`,
     assert.deepEqual(r.byStatus, { '200': count });
     sent += count;
   };
+  // The pod's series, under its resource.
   const total = (from: number) =>
-    histogramPoints(receiver.exports.slice(from), SERVER)
-      .filter((p) => p.attributes['k8s.pod.name'] === 'web')
-      .reduce((a, p) => (p.count > a ? p.count : a), 0n);
+    histogramPointsWithResource(receiver.exports.slice(from), SERVER)
+      .filter(({ resource }) => resource['k8s.pod.name'] === 'web')
+      .reduce((a, { point }) => (point.count > a ? point.count : a), 0n);
   try {
     await agent.waitReadyz('ready', (r) => r.status === 200);
     await send(100);

@@ -55,13 +55,16 @@ export function buildExporters(
       const host = exporter.host ?? '0.0.0.0';
       const port = exporter.port ?? 9464;
       const path = exporter.path ?? '/metrics';
-      const prometheus = new PrometheusExporter({
-        host,
-        port,
-        endpoint: path,
-        preventServerStart: true,
-        metricProducers: [new PrometheusKernelProducer(kernel, scope, onCollect)],
-      });
+      const prometheus = new ReadingPrometheusExporter(
+        {
+          host,
+          port,
+          endpoint: path,
+          preventServerStart: true,
+          metricProducers: [new PrometheusKernelProducer(kernel, scope)],
+        },
+        onCollect,
+      );
       built.readers.push(prometheus);
       built.prometheus.push({ exporter: prometheus, url: `http://${host}:${port}${path}`, name });
       return;
@@ -98,6 +101,27 @@ export function buildExporters(
     );
   });
   return built;
+}
+
+/**
+ * The SDK's Prometheus exporter, reading the kernel (the onCollect hook) when a scrape starts its
+ * collection: before the agent's instruments observe the self counters and before the kernel
+ * metrics are made, so that both come from the same fresh read.
+ */
+class ReadingPrometheusExporter extends PrometheusExporter {
+  readonly #onCollect: () => void;
+
+  constructor(config: ConstructorParameters<typeof PrometheusExporter>[0], onCollect: () => void) {
+    super(config);
+    this.#onCollect = onCollect;
+  }
+
+  override collect(
+    options?: Parameters<PrometheusExporter['collect']>[0],
+  ): ReturnType<PrometheusExporter['collect']> {
+    this.#onCollect();
+    return super.collect(options);
+  }
 }
 
 function sdkTemporality(temporality: Temporality): AggregationTemporality {

@@ -1,6 +1,6 @@
-// The kernel's metrics for the Prometheus exporter: each scrape reads the kernel (the onCollect
-// hook), and the targets' identities become labels on each of their series, as Prometheus users
-// expect (the agent's own resource stays in target_info).
+// The kernel's metrics for the Prometheus exporter (whose scrape has read the kernel first, see
+// exporters.ts): the targets' identities become labels on each of their series, as Prometheus
+// users expect (the agent's own resource stays in target_info).
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import type { CollectionResult, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
@@ -18,16 +18,13 @@ const OWN_LABELS_ONLY: ReadonlySet<string> = new Set([
 export class PrometheusKernelProducer implements MetricProducer {
   readonly #kernel: KernelMetrics;
   readonly #scope: InstrumentationScope;
-  readonly #onCollect: () => void;
 
-  constructor(kernel: KernelMetrics, scope: InstrumentationScope, onCollect: () => void) {
+  constructor(kernel: KernelMetrics, scope: InstrumentationScope) {
     this.#kernel = kernel;
     this.#scope = scope;
-    this.#onCollect = onCollect;
   }
 
   async collect(): Promise<CollectionResult> {
-    this.#onCollect();
     const byName = new Map<string, MetricData>();
     for (const batch of this.#kernel.collect()) {
       for (const metric of batch.metrics) {
