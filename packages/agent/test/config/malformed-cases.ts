@@ -367,4 +367,11 @@ export const MALFORMED: readonly MalformedCase[] = [
       'environment variable OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS: export.knownMethods[1]: got "PO ST"; allowed: a method name of letters, digits and !#$%&\'*+-.^_`|~',
     ],
   },
+  {
+    name: 'a renamed key says its new name',
+    yaml: 'export:\n  seedMetrics: true\n',
+    expected: [
+      'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
+    ],
+  },
 ];
