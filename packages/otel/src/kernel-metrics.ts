@@ -78,10 +78,6 @@ export class KernelMetrics {
     this.#slot = store.registerConsumer();
   }
 
-  get temporality(): Temporality {
-    return this.#options.temporality;
-  }
-
   /**
    * The metrics of the last recorded snapshot, one batch per target (plus one for the overflow
    * series). A batch with nothing to send but final exports is acknowledged here.
