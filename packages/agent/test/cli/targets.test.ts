@@ -53,6 +53,13 @@ describe('owlk8s targets', () => {
       const byConfig = captureIo({ OWLK8S_ADMIN_PORT: port });
       assert.equal(await main(['targets'], byConfig), EXIT_OK);
       assert.equal(byConfig.out().split('\n').length, 5);
+      // The export's TLS files are not read: here, one that does not exist on this machine.
+      const withTls = captureIo({
+        OWLK8S_ADMIN_PORT: port,
+        OWLK8S_EXPORT_OTLP_ENDPOINT: 'https://collector:4318',
+        OWLK8S_EXPORT_OTLP_TLS_CA_FILE: '/nonexistent/owlk8s/ca.pem',
+      });
+      assert.equal(await main(['targets'], withTls), EXIT_OK, withTls.err());
     } finally {
       await admin.close();
     }
