@@ -79,39 +79,29 @@ describe('TLS with a custom CA, and mutual TLS', () => {
       '-subj',
       '/CN=owlk8s test CA',
     );
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-      '-subj',
-      '/CN=127.0.0.1',
-    );
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(
-      ...['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
-      ...['-out', 'server.pem', '-days', '1', '-extfile', 'san.ext'],
-    );
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'client.key',
-      '-out',
-      'client.csr',
-      '-subj',
-      '/CN=owlk8s',
-    );
-    openssl(
-      ...['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
-      ...['-out', 'client.pem', '-days', '1'],
-    );
+    // A key and a certificate signed by the test CA: `name`.key and `name`.pem.
+    const signed = (name: string, subject: string, extensions?: string) => {
+      openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        subject,
+      );
+      if (extensions !== undefined) writeFileSync(join(dir, `${name}.ext`), extensions);
+      openssl(
+        ...['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial'],
+        ...['-out', `${name}.pem`, '-days', '1'],
+        ...(extensions === undefined ? [] : ['-extfile', `${name}.ext`]),
+      );
+    };
+    signed('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\n');
+    signed('client', '/CN=owlk8s');
     const server = { key: pem('server.key'), cert: pem('server.pem') };
     receiver = new OtlpReceiver({ tls: server });
     await receiver.start();
