@@ -56,15 +56,12 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   });
   const state = new PipelineState(store);
   let hook: (() => void) | undefined;
-  let lastHookErrorLogMs = 0;
+  const logHookError = throttledError(resolved);
   const onCollect = (): void => {
     try {
       hook?.();
     } catch (error) {
-      const now = Date.now();
-      if (now - lastHookErrorLogMs < resolved.failureLogIntervalMillis) return;
-      lastHookErrorLogMs = now;
-      resolved.logger.error({ error: (error as Error).message }, 'reading before a collection failed');
+      logHookError({ error: (error as Error).message }, 'reading before a collection failed');
     }
   };
   const built = buildExporters(resolved, store, state, SCOPE, onCollect);
@@ -104,10 +101,9 @@ class PipelineImpl implements Pipeline {
   readonly #state: PipelineState;
   readonly #provider: MeterProvider;
   readonly #loops: readonly PushExportLoop[];
-  readonly #options: ResolvedOptions;
   readonly #setHook: (hook: () => void) => void;
   readonly prometheusUrls: readonly string[];
-  #lastRecordErrorLogMs = 0;
+  readonly #logRecordErrors: (details: Record<string, unknown>, message: string) => void;
 
   constructor(
     store: SeriesStore,
@@ -122,7 +118,7 @@ class PipelineImpl implements Pipeline {
     this.#state = state;
     this.#provider = provider;
     this.#loops = loops;
-    this.#options = options;
+    this.#logRecordErrors = throttledError(options);
     this.prometheusUrls = prometheusUrls;
     this.#setHook = setHook;
   }
@@ -139,13 +135,8 @@ class PipelineImpl implements Pipeline {
   record(snapshot: Snapshot): RecordResult {
     const result = this.#store.record(snapshot);
     this.#state.record(snapshot);
-    const now = Date.now();
-    if (
-      result.errors.length > 0 &&
-      now - this.#lastRecordErrorLogMs >= this.#options.failureLogIntervalMillis
-    ) {
-      this.#lastRecordErrorLogMs = now;
-      this.#options.logger.error(
+    if (result.errors.length > 0) {
+      this.#logRecordErrors(
         { errors: result.errors.length, first: result.errors[0]?.message },
         'snapshot aggregates skipped',
       );
@@ -169,4 +160,17 @@ class PipelineImpl implements Pipeline {
     await Promise.all(this.#loops.map((loop) => loop.shutdown()));
     await this.#provider.shutdown();
   }
+}
+
+/** An error log of at most one line per `failureLogIntervalMillis`; the lines in between are dropped. */
+function throttledError(
+  options: ResolvedOptions,
+): (details: Record<string, unknown>, message: string) => void {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  return (details, message) => {
+    const now = Date.now();
+    if (now - lastMs < options.failureLogIntervalMillis) return;
+    lastMs = now;
+    options.logger.error(details, message);
+  };
 }
