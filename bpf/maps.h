@@ -25,14 +25,15 @@ struct {
 	__type(value, struct owlk8s_iface);
 } targets_spill SEC(".maps");
 
-/* inflight: owlk8s_conn_key (connection, role) → owlk8s_inflight (its unanswered requests). LRU, so
- * connections that closed mid-request are forgotten under pressure instead of filling the map. */
+/* conns: owlk8s_conn_key (connection, role) → owlk8s_conn (its framing and requests in flight).
+ * A plain hash, never evicted behind anyone's back: a connection leaves at its FIN or RST, or when
+ * the sweep finds it idle for idle_timeout_ns; a full map refuses new connections (conns_full). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct owlk8s_conn_key);
-	__type(value, struct owlk8s_inflight);
-} inflight SEC(".maps");
+	__type(value, struct owlk8s_conn);
+} conns SEC(".maps");
 
 /* aggregates: owlk8s_agg_key (series) → owlk8s_agg per CPU (count, sum, histogram). */
 struct {

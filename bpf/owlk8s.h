@@ -10,14 +10,16 @@
 /* Limits. MAX_BOUNDS is a power of two: the bucket search masks its index with MAX_BOUNDS - 1. */
 #define OWLK8S_MAX_BOUNDS 32
 #define OWLK8S_BUCKETS (OWLK8S_MAX_BOUNDS + 1)
-#define OWLK8S_PIPELINE 8 /* requests in flight on one connection before the oldest is dropped */
+#define OWLK8S_PIPELINE 8 /* requests tracked in flight on one connection (a power of two) */
+#define OWLK8S_CARRY 64   /* bytes of a line split across segments carried to the next one */
 
 enum owlk8s_role {
 	OWLK8S_ROLE_SERVER = 0, /* a request to the target, seen on its interface */
 	OWLK8S_ROLE_CLIENT = 1, /* a request from the target, seen on its interface */
 };
 
-/* Method codes: the index in packages/ebpf HTTP_METHODS. */
+/* Method codes: the index in packages/ebpf HTTP_METHODS. OTHER: a token of 1..16 upper-case
+ * letters outside the nine (the conventions' _OTHER). */
 enum owlk8s_method {
 	OWLK8S_GET = 0,
 	OWLK8S_POST = 1,
@@ -28,6 +30,15 @@ enum owlk8s_method {
 	OWLK8S_PATCH = 6,
 	OWLK8S_CONNECT = 7,
 	OWLK8S_TRACE = 8,
+	OWLK8S_OTHER = 9,
+};
+
+/* How a request finished without a final response (owlk8s_agg_key.error; status is 0 then). */
+enum owlk8s_error {
+	OWLK8S_ERR_NONE = 0,
+	OWLK8S_ERR_TIMEOUT = 1, /* unanswered for request_timeout_ns */
+	OWLK8S_ERR_RESET = 2,   /* the connection was reset (RST from either side) */
+	OWLK8S_ERR_CLOSED = 3,  /* the server closed the connection (FIN) without answering */
 };
 
 enum owlk8s_protocol {
@@ -42,6 +53,8 @@ struct owlk8s_config {
 	__u32 all_ports;                    /* 1: every server port; 0: only those set in port_bits */
 	__u32 if_slot_mask;                 /* targets' max_entries - 1 (a power of two) */
 	__u32 _pad;
+	__u64 request_timeout_ns;           /* unanswered this long: finished as OWLK8S_ERR_TIMEOUT */
+	__u64 idle_timeout_ns;              /* a connection with no packet this long is forgotten */
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
 };
 
@@ -62,7 +75,7 @@ struct owlk8s_iface {
 	struct owlk8s_target_ip ips[OWLK8S_IPS_PER_IF];
 };
 
-/* inflight: one TCP connection at one target, in one role → its unanswered requests, oldest first. */
+/* conns: one TCP connection at one target, in one role → its framing and its requests in flight. */
 struct owlk8s_conn_key {
 	__u8 client_addr[16];
 	__u8 server_addr[16];
@@ -70,19 +83,69 @@ struct owlk8s_conn_key {
 	__u16 server_port; /* host byte order */
 	__u8 role;         /* enum owlk8s_role */
 	__u8 _pad[3];
-	/* room for HTTP/2: a stream id goes here, keyed per stream instead of per connection */
 };
 
-struct owlk8s_inflight {
-	__u64 start_ns[OWLK8S_PIPELINE]; /* ring: slot (head + i) % OWLK8S_PIPELINE is the i-th oldest */
+/* One request in flight. The request direction fills a FREE slot and publishes it PENDING; the
+ * response direction, a connection's end and the sweep each claim a PENDING slot with one
+ * compare-and-swap (PENDING → CLAIMED), so a request finishes exactly once. */
+enum owlk8s_slot_state {
+	OWLK8S_SLOT_FREE = 0,
+	OWLK8S_SLOT_PENDING = 1,
+	OWLK8S_SLOT_CLAIMED = 2,
+};
+
+struct owlk8s_slot {
+	__u64 start_ns; /* the request's first segment */
+	__u32 seq;      /* TCP sequence number of the request's first byte */
+	__u32 state;    /* enum owlk8s_slot_state */
+	__u32 ordinal;  /* the request's number on the connection: response n answers request n */
+	__u8 method;    /* enum owlk8s_method */
+	__u8 _pad[3];
+};
+
+/* Framing states of one direction's byte stream (owlk8s_half.state). */
+enum owlk8s_frame {
+	OWLK8S_FRAME_LOST = 0,      /* position unknown: resynchronise on a segment that starts a message */
+	OWLK8S_FRAME_START = 1,     /* at a message boundary */
+	OWLK8S_FRAME_LINE = 2,      /* inside the start line */
+	OWLK8S_FRAME_HEADERS = 3,   /* inside the header section */
+	OWLK8S_FRAME_BODY = 4,      /* `remaining` body bytes to skip */
+	OWLK8S_FRAME_CHUNK_SIZE = 5,/* at a chunk-size line */
+	OWLK8S_FRAME_CHUNK_DATA = 6,/* `remaining` chunk bytes, then its CRLF */
+	OWLK8S_FRAME_CHUNK_END = 7, /* the CRLF after a chunk's data */
+	OWLK8S_FRAME_TRAILERS = 8,  /* the trailer section after the last chunk */
+	OWLK8S_FRAME_UNTIL_CLOSE = 9,/* a response body delimited by the connection's close */
+	OWLK8S_FRAME_DONE = 10,     /* not HTTP/1 any more (after 101 or a CONNECT tunnel, or not HTTP) */
+};
+
+/* The framing of one direction: where the next message starts and what is being skipped. Written
+ * only by packets of that direction. */
+struct owlk8s_half {
+	__u64 remaining;   /* BODY / CHUNK_DATA: bytes left */
+	__u32 next_seq;    /* sequence number of the next byte to parse (seq_known) */
+	__u32 ordinal;     /* requests started / final responses started in this direction */
+	__u8 state;        /* enum owlk8s_frame */
+	__u8 flags;        /* OWLK8S_MSG_*: what the current message's headers said */
+	__u8 seq_known;    /* 1: next_seq is set */
+	__u8 carry_len;    /* bytes of a split line held in carry */
+	__u8 line;         /* what the line being read is (OWLK8S_LINE_*) */
+	__u8 _pad[3];
+	__u8 carry[OWLK8S_CARRY];
+};
+
+struct owlk8s_conn {
+	struct owlk8s_slot slots[OWLK8S_PIPELINE]; /* slot (ordinal & (PIPELINE - 1)) */
+	struct owlk8s_half req;  /* the client → server direction */
+	struct owlk8s_half resp; /* the server → client direction */
+	__u64 resp_start_ns;     /* the final response in progress: its request's start */
+	__u64 resp_last_ns;      /* ... and its latest segment */
+	__u64 last_ns;           /* the connection's latest packet */
 	__u32 target_id;
-	__u8 method[OWLK8S_PIPELINE];
-	__u8 head;
-	__u8 count;
-	__u8 upgraded; /* 1 after a 101: the connection no longer speaks HTTP/1 */
-	__u8 seen;     /* bit 0: last_req_seq is set; bit 1: last_resp_seq is set */
-	__u32 last_req_seq;  /* TCP sequence number of the newest request: its retransmission is not new */
-	__u32 last_resp_seq; /* the same for the newest response */
+	__u16 resp_status;       /* the response in progress (0: none) */
+	__u8 resp_method;
+	__u8 resp_minor;
+	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's */
+	__u8 _pad[7];
 };
 
 /* aggregates (per CPU): one series → its count, duration sum and histogram. */
@@ -95,7 +158,8 @@ struct owlk8s_agg_key {
 	__u8 http_minor;    /* 0: HTTP/1.0, 1: HTTP/1.1 (of the response) */
 	__u8 protocol;      /* enum owlk8s_protocol (reserved: always HTTP1 now) */
 	__u16 grpc_status;  /* reserved for gRPC: 0 now */
-	__u16 _pad;
+	__u8 error;         /* enum owlk8s_error: how a request without a final response ended */
+	__u8 _pad;
 	__u32 route_id;     /* reserved for http.route templates: 0 now */
 };
 
@@ -105,22 +169,29 @@ struct owlk8s_agg {
 	__u64 buckets[OWLK8S_BUCKETS];
 };
 
-/* stats (per CPU, one entry): the program's own counters. */
+/* stats (per CPU, one entry): the program's own counters, each monotonic. */
 struct owlk8s_self {
 	__u64 packets;             /* every packet the program ran on */
-	__u64 requests;            /* request starts at a target (port filter passed) */
-	__u64 responses;           /* final responses at a target (matched or not) */
-	__u64 unmatched_responses; /* final responses with no request in flight */
-	__u64 inflight_overwritten;/* requests dropped because OWLK8S_PIPELINE were already waiting */
-	__u64 parse_failures;      /* packets whose headers could not be read or were malformed */
-	__u64 informational;       /* 1xx responses other than 101 (not final, not counted) */
-	__u64 upgrades;            /* 101 responses: HTTP/1 tracking ended on that connection */
-	__u64 aggregates_full;     /* series dropped because the aggregates map was full */
-	__u64 inflight_full;       /* requests dropped because the in-flight map refused an entry */
-	__u64 ignored_after_upgrade; /* HTTP-looking payloads on an upgraded connection */
-	__u64 retransmissions;     /* a request or response start seen again (same TCP sequence number) */
-	__u64 abandoned;           /* requests waiting when their connection was reset, closed by the
-				    * server, or replaced by a new one on the same ports (SYN) */
+	__u64 requests;            /* requests tracked at a target (port filter passed) */
+	__u64 responses;           /* final responses framed at a target (matched or not) */
+	__u64 unmatched_responses; /* final responses answering no tracked request */
+	__u64 parse_failures;      /* packets whose IP or TCP headers could not be read or were malformed */
+	__u64 informational;       /* 1xx responses other than 101 (not final) */
+	__u64 upgrades;            /* 101 responses and CONNECT tunnels: HTTP/1 tracking ended */
+	__u64 aggregates_full;     /* finished requests lost because the aggregates map was full */
+	__u64 conns_full;          /* connections not tracked because the conns map was full */
+	__u64 pipeline_full;       /* requests not tracked: OWLK8S_PIPELINE already in flight */
+	__u64 retransmissions;     /* segments whose bytes were all parsed already */
+	__u64 stream_gaps;         /* segments after missing bytes: the direction's framing was lost */
+	__u64 resyncs;             /* framing regained on a segment that starts a message */
+	__u64 not_http;            /* message boundaries that held no HTTP/1 message: connection ignored */
+	__u64 ignored_after_upgrade; /* segments on a connection after its 101 or tunnel */
+	__u64 timeouts;            /* requests finished as OWLK8S_ERR_TIMEOUT */
+	__u64 resets;              /* requests finished as OWLK8S_ERR_RESET */
+	__u64 closed;              /* requests finished as OWLK8S_ERR_CLOSED */
+	__u64 budget_exhausted;    /* segments with more lines than one pass parses: framing lost */
+	__u64 conns_expired;       /* idle connections forgotten by the sweep */
+	__u64 malformed;           /* messages whose framing headers were invalid: framing lost */
 	__u64 _reserved[3];
 };
 
