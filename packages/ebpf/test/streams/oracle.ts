@@ -105,3 +105,23 @@ export function inSyncExchanges(c: Connection, conn: number, segments: readonly 
       readInSync(req, e.request) && readInSync(resp, e.final) && (e.framing !== 'close' || resp.finInSync),
   );
 }
+
+/**
+ * Why an exchange might be hard to count, for failure reports: a gap (bytes not read in sync)
+ * earlier in either direction, and whether its request was pipelined (written before the
+ * previous exchange's final response).
+ */
+export function context(c: Connection, conn: number, segments: readonly Segment[], e: Exchange): string[] {
+  const tags: string[] = [];
+  const req = readDirection(c, conn, 'req', segments);
+  const resp = readDirection(c, conn, 'resp', segments);
+  if (req.inSync.subarray(0, e.request.start).includes(0)) tags.push('after a request-direction gap');
+  if (resp.inSync.subarray(0, e.final.start).includes(0)) tags.push('after a response-direction gap');
+  const prev = c.exchanges[e.index - 1];
+  if (prev) {
+    const writeOf = (dir: Dir, at: number) =>
+      c.writes.findIndex((w) => w.dir === dir && w.start <= at && at < w.end);
+    if (writeOf('req', e.request.start) < writeOf('resp', prev.final.start)) tags.push('pipelined');
+  }
+  return tags;
+}
