@@ -389,6 +389,24 @@ describe('the oracles', () => {
     assert.deepEqual(methods(cut2), { strict: [1], inSync: [] });
   });
 
+  test('a message start resynchronises only with its whole start line in the segment', () => {
+    // r1 lost; r2 (at 40) arrives as "HTTP/1.1 201" then the rest: its start line is cut
+    const cut: Segment[] = [
+      ...base.slice(0, 2),
+      base[3]!,
+      seg(c, 'resp', 40, 52, 61),
+      seg(c, 'resp', 52, 83, 61),
+    ];
+    assert.deepEqual(methods(cut), { strict: [1], inSync: [] });
+    const whole: Segment[] = [
+      ...base.slice(0, 2),
+      base[3]!,
+      seg(c, 'resp', 40, 70, 61),
+      seg(c, 'resp', 70, 83, 61),
+    ];
+    assert.deepEqual(methods(whole), { strict: [1], inSync: [1] });
+  });
+
   test('a body segment that looks like a request while lost is reported as a look-alike', () => {
     const lookalike: Connection = {
       ...c,

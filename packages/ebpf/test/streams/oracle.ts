@@ -4,8 +4,10 @@
 //   messages whose bytes were lost;
 // - in sync: every exchange whose request and final response a parser without reassembly reads in
 //   sync, under the contract's rule: after missing bytes a direction's framing is lost until a
-//   segment that starts a message (owlk8s_half LOST); a segment whose bytes were all parsed
-//   already is a retransmission, and one that starts before the parsed position is read from it.
+//   segment that starts a message (owlk8s_half LOST) with its whole start line (a line cut by the
+//   segment's end cannot be told from body bytes, so it does not resynchronise); a segment whose
+//   bytes were all parsed already is a retransmission, and one that starts before the parsed
+//   position is read from it.
 // The in-sync set is contained in the strict one; clean cases (nothing lost, nothing reordered)
 // have truth = strict = in sync.
 import { type Connection, type Dir, type Exchange, label, type Span } from './conversation.ts';
@@ -78,7 +80,7 @@ export function readDirection(
       if (s.seq > next) synced = false;
       const from = Math.max(s.seq, next);
       if (!synced && from === s.seq) {
-        if (starts.has(s.seq)) synced = true;
+        if (starts.has(s.seq) && s.bytes.includes('\r\n')) synced = true;
         else if ((dir === 'req' ? REQUEST_START : RESPONSE_START).test(s.bytes.toString('latin1', 0, 20))) {
           lookalikes.push(s.seq);
         }
