@@ -490,6 +490,7 @@ static __always_inline long step_body(struct seg *g)
 		__u64 n = h->remaining < avail ? h->remaining : avail;
 		g->v->off += n;
 		g->v->seq += n;
+		g->v->ls = WIN_AT + (g->v->off - g->v->win_off); /* the next line starts after the body */
 		h->remaining -= n;
 		if (h->remaining == 0) {
 			if (h->state == OWLK8S_FRAME_BODY)
