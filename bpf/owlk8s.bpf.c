@@ -48,6 +48,9 @@ static const struct owlk8s_conn ZERO_CONN;
 #define F_TRACKED 8   /* response direction: this final response answers a tracked request */
 #define F_INFO 16     /* response direction: a 1xx other than 101 */
 
+/* A SYN whose sequence number is this close below the stream's position is a retransmission. */
+#define SYN_RETRANSMIT_WINDOW (1U << 20)
+
 #define FIN_CLIENT 1
 #define FIN_SERVER 2
 
@@ -490,6 +493,7 @@ static __always_inline long step_body(struct seg *g)
 		__u64 n = h->remaining < avail ? h->remaining : avail;
 		g->v->off += n;
 		g->v->seq += n;
+		g->v->ls = WIN_AT + (g->v->off - g->v->win_off); /* the next line starts after the body */
 		h->remaining -= n;
 		if (h->remaining == 0) {
 			if (h->state == OWLK8S_FRAME_BODY)
@@ -721,6 +725,21 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt
 	__u64 now = bpf_ktime_get_ns();
 	c->last_ns = now;
 	struct owlk8s_half *h = dir == DIR_REQUEST ? &c->req : &c->resp;
+	if ((p->flags & TCP_SYN) && h->seq_known && h->next_seq - (p->seq + 1) < SYN_RETRANSMIT_WINDOW)
+		p->flags &= ~TCP_SYN; /* a retransmitted SYN (its Fast Open data, if any, is parsed already) */
+	if ((p->flags & TCP_SYN) && (c->req.seq_known || c->resp.seq_known) && dir == DIR_REQUEST) {
+		/* a new connection on the same ports: the old one ended unseen */
+		__u32 id = c->target_id;
+		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
+		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) < 0)
+			return 0;
+		c = bpf_map_lookup_elem(&conns, k);
+		if (!c)
+			return 0;
+		c->target_id = id;
+		c->last_ns = now;
+		h = &c->req;
+	}
 	if (p->flags & TCP_SYN) {
 		/* the stream starts at the initial sequence number + 1 */
 		h->next_seq = p->seq + 1;
