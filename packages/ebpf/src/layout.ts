@@ -92,39 +92,44 @@ export const CARRY = 64;
 
 export const HALF_LAYOUT: Layout = {
   struct: 'owlk8s_half',
-  size: 24 + CARRY,
+  size: 104,
   fields: {
     remaining: { offset: 0, size: 8 },
-    next_seq: { offset: 8, size: 4 },
-    ordinal: { offset: 12, size: 4 },
-    state: { offset: 16, size: 1 },
-    flags: { offset: 17, size: 1 },
-    seq_known: { offset: 18, size: 1 },
-    carry_len: { offset: 19, size: 1 },
-    line: { offset: 20, size: 1 },
-    _pad: { offset: 21, size: 3 },
-    carry: { offset: 24, size: CARRY },
+    msg_ns: { offset: 8, size: 8 },
+    next_seq: { offset: 16, size: 4 },
+    ordinal: { offset: 20, size: 4 },
+    msg_seq: { offset: 24, size: 4 },
+    state: { offset: 28, size: 1 },
+    flags: { offset: 29, size: 1 },
+    seq_known: { offset: 30, size: 1 },
+    carry_len: { offset: 31, size: 1 },
+    line: { offset: 32, size: 1 },
+    method: { offset: 33, size: 1 },
+    ordinal_known: { offset: 34, size: 1 },
+    _pad: { offset: 35, size: 1 },
+    carry: { offset: 36, size: CARRY },
   },
 };
 
-const HALVES = 24 * PIPELINE;
+const SLOTS = SLOT_LAYOUT.size * PIPELINE;
+const HALF = HALF_LAYOUT.size;
 
 export const CONN_LAYOUT: Layout = {
   struct: 'owlk8s_conn',
-  size: HALVES + 2 * 88 + 40,
+  size: SLOTS + 2 * HALF + 40,
   fields: {
-    slots: { offset: 0, size: HALVES },
-    req: { offset: HALVES, size: 88 },
-    resp: { offset: HALVES + 88, size: 88 },
-    resp_start_ns: { offset: HALVES + 176, size: 8 },
-    resp_last_ns: { offset: HALVES + 184, size: 8 },
-    last_ns: { offset: HALVES + 192, size: 8 },
-    target_id: { offset: HALVES + 200, size: 4 },
-    resp_status: { offset: HALVES + 204, size: 2 },
-    resp_method: { offset: HALVES + 206, size: 1 },
-    resp_minor: { offset: HALVES + 207, size: 1 },
-    fins: { offset: HALVES + 208, size: 1 },
-    _pad: { offset: HALVES + 209, size: 7 },
+    slots: { offset: 0, size: SLOTS },
+    req: { offset: SLOTS, size: HALF },
+    resp: { offset: SLOTS + HALF, size: HALF },
+    resp_start_ns: { offset: SLOTS + 2 * HALF, size: 8 },
+    resp_last_ns: { offset: SLOTS + 2 * HALF + 8, size: 8 },
+    last_ns: { offset: SLOTS + 2 * HALF + 16, size: 8 },
+    target_id: { offset: SLOTS + 2 * HALF + 24, size: 4 },
+    resp_status: { offset: SLOTS + 2 * HALF + 28, size: 2 },
+    resp_method: { offset: SLOTS + 2 * HALF + 30, size: 1 },
+    resp_minor: { offset: SLOTS + 2 * HALF + 31, size: 1 },
+    fins: { offset: SLOTS + 2 * HALF + 32, size: 1 },
+    _pad: { offset: SLOTS + 2 * HALF + 33, size: 7 },
   },
 };
 

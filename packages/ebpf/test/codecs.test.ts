@@ -145,14 +145,14 @@ test('a connection: PENDING slots and a response in progress are in flight; FREE
   slot(2, 1, 9); // PENDING _OTHER
   slot(3, 0, 3); // FREE (a DELETE that finished)
   slot(7, 1, 0); // PENDING GET
-  b.writeUInt32LE(42, 392); // target_id
+  b.writeUInt32LE(42, 424); // target_id
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });
-  b.writeUInt16LE(200, 396); // resp_status
-  b[398] = 4; // resp_method HEAD
+  b.writeUInt16LE(200, 428); // resp_status
+  b[430] = 4; // resp_method HEAD
   assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
 });
 
