@@ -53,6 +53,7 @@ static const struct owlk8s_conn ZERO_CONN;
 
 #define FIN_CLIENT 1
 #define FIN_SERVER 2
+#define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -284,8 +285,10 @@ static __always_inline void lose(struct seg *g)
 }
 
 /* Ends HTTP/1 tracking on the connection (a 101, a tunnel, or not HTTP at a message boundary). */
-static __always_inline void give_up(struct seg *g)
+static __always_inline void give_up(struct seg *g, int upgraded)
 {
+	if (upgraded)
+		g->c->fins |= UPGRADED;
 	g->c->req.state = OWLK8S_FRAME_DONE;
 	g->c->resp.state = OWLK8S_FRAME_DONE;
 }
@@ -314,7 +317,7 @@ static __always_inline void headers_end(struct seg *g)
 		if (status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300)) {
 			g->st->upgrades++;
 			message_end(g);
-			give_up(g);
+			give_up(g, 1);
 			return;
 		}
 		if (c->resp_method == OWLK8S_HEAD || status == 204 || status == 304) {
@@ -397,7 +400,7 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 			return; /* an empty line before a request line (RFC 9112 section 2.2) */
 		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
 			g->st->not_http++;
-			give_up(g);
+			give_up(g, 0);
 		}
 		return;
 	case OWLK8S_FRAME_HEADERS:
@@ -527,6 +530,12 @@ static __always_inline long step_body(struct seg *g)
 		}
 		if (g->v->win_off + g->v->win_len >= g->v->end && n <= OWLK8S_CARRY && !h->line) {
 			/* the segment ends inside the line: carry it to the next segment */
+			if (h->state == OWLK8S_FRAME_START && !h->line &&
+			    !start_prefix_ok(g->s, ls, n, g->v->dir == DIR_RESPONSE)) {
+				g->st->not_http++; /* e.g. a TLS handshake: no need to wait for a line end */
+				give_up(g, 0);
+				return STEP_STOP;
+			}
 			if (h->carry_len == 0 && h->state == OWLK8S_FRAME_START) {
 				h->msg_ns = g->v->now;
 				h->msg_seq = g->v->seq;
@@ -586,7 +595,8 @@ static __always_inline void on_payload(struct seg *g)
 	struct owlk8s_half *h = g->h;
 	__u32 len = g->v->end - g->v->off;
 	if (h->state == OWLK8S_FRAME_DONE) {
-		g->st->ignored_after_upgrade++;
+		if (g->c->fins & UPGRADED)
+			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
 		return;
 	}
 	if (h->seq_known) {
