@@ -156,7 +156,11 @@ test('a connection: PENDING slots and a response in progress are in flight; FREE
   assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
   // a response that answers no tracked request (unmatched): the kernel marks resp_method 0xff
   b[430] = 0xff;
-  assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: undefined });
+  assert.deepEqual(decodeConn(b), {
+    targetId: 42,
+    pending: ['POST', '_OTHER', 'GET'],
+    responding: undefined,
+  });
 });
 
 test('the self counters: every field of owlk8s_self in order, summed over CPUs, in camelCase', () => {

@@ -5,8 +5,8 @@
 // and never loses more than a reader without reassembly must (test/streams/oracle.ts).
 //
 // Cases are seeded: OWLK8S_STREAMS_SEED=<n> runs one case (clean or lossy per OWLK8S_STREAMS_SEVERITY,
-// default both) and prints it. A failure names every failing seed and describes the first ones,
-// shrunk to the fewest transformations that still fail.
+// default both) and prints it. A failure names every failing seed by kind of problem and describes
+// the first case of each kind, shrunk to the fewest transformations that still fail.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Capture } from '../src/capture.ts';
@@ -253,12 +253,27 @@ function shrink(k: Case): { k: Case; o: Observed; problems: string[] } {
   return { k: best, o, problems };
 }
 
+/** The kind of a problem verdict() found, for the failure summary. */
+function kindOf(problem: string): string {
+  if (/truth has|requests counted, finished or in flight/.test(problem)) {
+    return 'more than the truth (a shifted pair, a double count or an invented request)';
+  }
+  if (problem.startsWith('self requests grew'))
+    return 'a tracked request neither counted, finished nor in flight';
+  if (problem.startsWith('missed')) return 'fewer than a reader in sync';
+  if (problem.startsWith('clean: counted')) return 'clean: counts differ from the truth';
+  if (problem.startsWith('clean: requests finished')) return 'clean: requests finished without a response';
+  if (problem.startsWith('clean: still in flight')) return 'clean: requests left in flight';
+  return 'clean: an anomaly counter grew';
+}
+
 function property(
   severity: Severity,
   seeds: readonly number[],
 ): { failures: string[]; short: Map<number, string[]> } {
-  const failures: string[] = [];
+  const descriptions: string[] = [];
   const failing: number[] = [];
+  const byKind = new Map<string, number[]>();
   const short = new Map<number, string[]>();
   for (const seed of seeds) {
     const k = generateCase(seed, severity);
@@ -268,14 +283,21 @@ function property(
     if (s.length > 0) short.set(seed, s);
     if (problems.length === 0) continue;
     failing.push(seed);
-    if (failures.length < 3) {
+    // the first case of each kind is described, shrunk
+    const kinds = new Set(problems.map(kindOf));
+    const fresh = [...kinds].some((kind) => !byKind.has(kind));
+    for (const kind of kinds) byKind.set(kind, [...(byKind.get(kind) ?? []), seed]);
+    if (fresh) {
       const shrunk = shrink(k);
-      failures.push(describeCase(shrunk.k, shrunk.o, shrunk.problems));
+      descriptions.push(describeCase(shrunk.k, shrunk.o, shrunk.problems));
     }
   }
-  if (failing.length > 0)
-    failures.unshift(`${failing.length} of ${seeds.length} ${severity} seeds fail: ${failing.join(' ')}`);
-  return { failures, short };
+  if (failing.length === 0) return { failures: [], short };
+  const summary = [
+    `${failing.length} of ${seeds.length} ${severity} seeds fail: ${failing.join(' ')}`,
+    ...[...byKind].map(([kind, list]) => `  ${list.length} ${kind}: ${list.join(' ')}`),
+  ].join('\n');
+  return { failures: [summary, ...descriptions], short };
 }
 
 const one = process.env.OWLK8S_STREAMS_SEED;
