@@ -298,9 +298,15 @@ export interface ConnValue {
   readonly targetId: number;
   /** Methods of the requests sent and not answered yet (PENDING slots), in slot order. */
   readonly pending: readonly HttpMethod[];
-  /** The method of the request whose final response is in progress (resp_status != 0), if any. */
+  /**
+   * The method of the request whose final response is in progress (resp_status != 0), if that
+   * response answers a tracked request.
+   */
   readonly responding: HttpMethod | undefined;
 }
+
+/** owlk8s_conn.resp_method of a response that answers no tracked request. */
+export const UNTRACKED_METHOD = 0xff;
 
 export function decodeConn(b: Buffer, at = 0): ConnValue {
   const L = CONN_LAYOUT;
@@ -310,8 +316,12 @@ export function decodeConn(b: Buffer, at = 0): ConnValue {
     if (b.readUInt32LE(slot + off(SLOT_LAYOUT, 'state')) === SLOT_PENDING)
       pending.push(methodOf(b[slot + off(SLOT_LAYOUT, 'method')]!));
   }
+  // resp_method 0xff: a response in progress that answers no tracked request (not in flight).
+  const respMethod = b[at + off(L, 'resp_method')]!;
   const responding =
-    b.readUInt16LE(at + off(L, 'resp_status')) === 0 ? undefined : methodOf(b[at + off(L, 'resp_method')]!);
+    b.readUInt16LE(at + off(L, 'resp_status')) === 0 || respMethod === UNTRACKED_METHOD
+      ? undefined
+      : methodOf(respMethod);
   return { targetId: b.readUInt32LE(at + off(L, 'target_id')), pending, responding };
 }
 
