@@ -26,7 +26,8 @@ struct seg_pos {
 	__u32 ls;      /* scratch index of the current line's first byte (carried bytes before WIN_AT) */
 	__u8 dir;
 	__u8 first;    /* the segment's first line (LOST: the only one resynchronisation looks at) */
-	__u8 _pad[2];
+	__u8 hole;     /* 1: the segment fills a request hole, parsed with scratch's hole_half */
+	__u8 _pad;
 };
 
 /* Per CPU, off the stack (the program's call chain must fit 512 bytes of it). */
@@ -35,6 +36,7 @@ struct scratch {
 	struct seg_pos pos;
 	struct owlk8s_conn_key keys[2]; /* a packet's connection as a request and as a response */
 	struct pkt pkt;                 /* the packet's addresses, ports, sequence numbers */
+	struct owlk8s_half hole_half;   /* the framing of a segment that fills a request hole */
 };
 
 #define AT(s, i) ((s)->b[(i) & SCRATCH_MASK])

@@ -1,6 +1,6 @@
 // Connections map pressure: twice its capacity of requests that never get an answer (a server that
 // reads and never replies, on as many open connections). The first CAPACITY connections are
-// tracked, the others counted as not tracked (conns_full); the tracked requests time out after
+// tracked, the others refused (conns_full, three attempts each); the tracked requests time out after
 // capture.requestTimeoutMs (error.type timeout, no status code) and leave active_requests; their
 // idle connections are forgotten after capture.idleTimeoutMs (conns_expired), and the requests
 // that come after are measured exactly.
@@ -66,9 +66,11 @@ logging: { level: warn, format: json }
     const kernel = (name: string) => sampleValue(samples, `owlk8s_agent_kernel_${name}_total`, {});
     const waiting = sampleSum(samples, 'http_server_active_requests', { k8s_pod_name: 'web' });
     t.diagnostic(`tracked ${kernel('requests')}, not tracked ${kernel('conns_full')}, waiting ${waiting}`);
+    // conns_full counts refused attempts: an untracked connection tries three times (its SYN, its
+    // SYN-ACK, its request's segment).
     assert.deepEqual(
       [kernel('requests'), kernel('conns_full'), waiting, kernel('timeouts')],
-      [CAPACITY, CAPACITY, CAPACITY, 0],
+      [CAPACITY, 3 * CAPACITY, CAPACITY, 0],
     );
     assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 0, 'nothing finished');
 

@@ -133,7 +133,7 @@ test('a per-CPU aggregate: count is the sum of the bucket counts, whatever the c
   assert.deepEqual(decodeAggPerCpu(b, 0, ncpu, 3), { count: 7, sumNs: 70n, buckets: [5, 2, 0] });
 });
 
-test('a connection: PENDING slots and a response in progress are in flight; FREE and CLAIMED slots are not', () => {
+test('a connection: PENDING slots and a tracked response in progress are in flight; FREE and CLAIMED slots and an untracked response are not', () => {
   const b = Buffer.alloc(CONN_LAYOUT.size);
   const slot = (i: number, state: number, method: number) => {
     const at = i * SLOT_LAYOUT.size;
@@ -154,8 +154,7 @@ test('a connection: PENDING slots and a response in progress are in flight; FREE
   b.writeUInt16LE(200, 428); // resp_status
   b[430] = 4; // resp_method HEAD
   assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
-  // a response that answers no tracked request (unmatched): the kernel marks resp_method 0xff
-  b[430] = 0xff;
+  b[430] = 0xff; // a response in progress that answers no tracked request: not in flight
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     pending: ['POST', '_OTHER', 'GET'],

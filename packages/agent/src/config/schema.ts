@@ -128,7 +128,7 @@ export const SCHEMA: Section = section('', {
       connections: setting(
         f.integer(1024, 4194304),
         32768,
-        'TCP connections tracked at once (an HTTP message seen, not ended or idle yet), with up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 500 bytes of kernel memory per entry (16 MiB for 32768).',
+        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 500 bytes of kernel memory per entry (16 MiB for 32768).',
       ),
       aggregates: setting(
         f.integer(256, 1048576),
