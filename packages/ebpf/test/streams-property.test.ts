@@ -133,12 +133,14 @@ function verdict(k: Case, o: Observed): string[] {
     const t = requests.get(m) ?? 0;
     if (n > t) problems.push(`${n} ${m} requests counted, finished or in flight; the conversation has ${t}`);
   }
-  // the contract's invariant, within the run: requests = matched + finished without a response + in flight
+  // the contract's invariant, within the run: requests = matched + finished without a response +
+  // in flight + dropped because their response went by unseen (responses_lost)
   const sum = (c: Counts) => [...c.values()].reduce((a, b) => a + b, 0);
-  const accounted = sum(o.counts) + sum(o.errors) + sum(o.inFlight);
+  const lost = Number(o.self.responsesLost ?? 0n);
+  const accounted = sum(o.counts) + sum(o.errors) + sum(o.inFlight) + lost;
   if (BigInt(accounted) !== (o.self.requests ?? 0n)) {
     problems.push(
-      `self requests grew by ${o.self.requests ?? 0n}; matched + finished + in flight = ${accounted}`,
+      `self requests grew by ${o.self.requests ?? 0n}; matched + finished + in flight + responses lost = ${accounted}`,
     );
   }
   if (k.severity === 'clean') {
