@@ -18,6 +18,7 @@ import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-s
 import {
   CLIENT_ERRORS,
   errorRatio,
+  KERNEL_LOSS_COUNTERS,
   LABEL,
   lossTerms,
   type Matchers,
@@ -323,7 +324,7 @@ export function buildDashboard(): Dashboard {
         [
           query(
             'A',
-            `sum by (${[...BY_AGENT, 'counter'].join(', ')}) (\n  ${lossTerms('rate', W, CLUSTER)}\n)`,
+            `sum by (${[...BY_AGENT, 'counter'].join(', ')}) (\n  ${lossTerms('rate', W, CLUSTER, KERNEL_LOSS_COUNTERS)}\n)`,
             '{{counter}} {{instance}}',
           ),
           query(
