@@ -18,6 +18,7 @@ export const METRIC = {
   streamGaps: 'owlk8s_agent_kernel_stream_gaps_total',
   budgetExhausted: 'owlk8s_agent_kernel_budget_exhausted_total',
   malformed: 'owlk8s_agent_kernel_malformed_total',
+  responsesLost: 'owlk8s_agent_kernel_responses_lost_total',
   overflow: 'owlk8s_agent_metric_overflow_total',
   exportFailures: 'owlk8s_agent_export_failures_total',
   exportDropped: 'owlk8s_agent_export_dropped_total',
@@ -44,6 +45,7 @@ export const KERNEL_LOSS_COUNTERS = [
   METRIC.streamGaps,
   METRIC.budgetExhausted,
   METRIC.malformed,
+  METRIC.responsesLost,
 ] as const;
 export const LOSS_COUNTERS = [...KERNEL_LOSS_COUNTERS, METRIC.overflow, METRIC.exportDropped] as const;
 
