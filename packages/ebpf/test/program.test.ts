@@ -37,11 +37,11 @@ type Conn = Extra & { v6?: boolean; sport?: number; dport?: number; ack?: number
 const streams = new WeakMap<Capture, Map<string, { client: number; server: number }>>();
 
 function position(cap: Capture, o: Conn) {
-  let m = streams.get(cap);
-  if (!m) streams.set(cap, (m = new Map()));
+  const m = streams.get(cap) ?? new Map<string, { client: number; server: number }>();
+  streams.set(cap, m);
   const key = `${o.v6 ? 6 : 4} ${o.sport ?? 40000} ${o.dport ?? 80}`;
-  let p = m.get(key);
-  if (!p) m.set(key, (p = { client: 100_000, server: 900_000 }));
+  const p = m.get(key) ?? { client: 100_000, server: 900_000 };
+  m.set(key, p);
   return p;
 }
 
