@@ -19,7 +19,7 @@
 //     had when it sent the request) is at or before the response's first byte;
 //   - at the first final response after a response-direction gap, the waiting requests it could
 //     answer were answered by unseen responses, all but the newest; on a connection where the
-//     reader saw pipelining (an in-step response while another request waited that was sent
+//     reader saw pipelining (a matched response while another request waited that was sent
 //     before it), all of them: they are dropped (responses_lost), and this response answers none;
 //   - a final response counts when its end is read, or when the next response-direction gap or
 //     the server's FIN ends it; requests still waiting at the server's FIN finish unanswered.
@@ -282,6 +282,7 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
       if (best === null) return;
       slots = slots.filter((s) => s !== best);
       inProgress = { request: best.exchange, response, rule };
+      if (slots.some((o) => o.clientAck <= start)) seenPipelining = true;
       return;
     }
     const n = respOrdinal++;
