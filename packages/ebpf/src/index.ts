@@ -15,3 +15,5 @@ export type { Aggregate, HttpMethod, InFlight, Role, SelfCounters, Snapshot } fr
 export { HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';
 export { LibraryMissingError } from './sys/ffi.ts';
+export type { TcMechanism } from './tc.ts';
+export { LEGACY_HANDLE, LEGACY_PRIORITY, TcAttachment } from './tc.ts';
