@@ -39,6 +39,7 @@ export interface Config {
     readonly buckets: readonly number[];
     readonly httpPorts: 'all' | readonly number[];
     readonly maps: { readonly inFlight: number; readonly aggregates: number; readonly targets: number };
+    readonly attach: 'socket' | 'tc';
   };
   readonly export: {
     readonly temporality: Temporality;

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
         httpPorts: 'all',
         maps: { inFlight: 32768, aggregates: 8192, targets: 1024 },
+        attach: 'socket',
       },
       export: {
         temporality: 'cumulative',
@@ -108,6 +109,7 @@ describe('loadConfig', () => {
           '[{"ip":"198.18.0.2","interface":"veth1"},{"ip":"2001:2::2","interface":7,"name":"v6"}]',
         OWLK8S_CAPTURE_BUCKETS: '0.01, 0.1,1',
         OWLK8S_CAPTURE_HTTP_PORTS: '80,8080',
+        OWLK8S_CAPTURE_ATTACH: 'tc',
         OWLK8S_EXPORT_OTLP_HEADERS: 'x-honeycomb-team=abc%3D%3D,x-honeycomb-dataset=owlk8s',
         OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://collector:4318',
         OWLK8S_EXPORT_STDOUT_ENABLED: 'true',
@@ -120,6 +122,7 @@ describe('loadConfig', () => {
     ]);
     assert.deepEqual(config.capture.buckets, [0.01, 0.1, 1]);
     assert.deepEqual(config.capture.httpPorts, [80, 8080]);
+    assert.equal(config.capture.attach, 'tc');
     assert.deepEqual(config.export.otlp.headers, {
       'x-honeycomb-team': 'abc==',
       'x-honeycomb-dataset': 'owlk8s',
@@ -401,7 +404,7 @@ describe('schema', () => {
   it('derives each environment variable from the key path', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.inFlight'), 'OWLK8S_CAPTURE_MAPS_IN_FLIGHT');
-    assert.equal(SETTINGS.length, 37);
+    assert.equal(SETTINGS.length, 38);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -22,13 +22,15 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'unknown key with a typo',
     yaml: 'capture:\n  bukets: [0.1, 1]\n',
     expected: [
-      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, maps',
+      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, maps, attach',
     ],
   },
   {
     name: 'section given as a scalar',
     yaml: 'capture: 5\n',
-    expected: ['bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, maps'],
+    expected: [
+      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, maps, attach',
+    ],
   },
   {
     name: 'a list instead of a mapping',
@@ -372,6 +374,19 @@ export const MALFORMED: readonly MalformedCase[] = [
     yaml: 'export:\n  seedMetrics: true\n',
     expected: [
       'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
+    ],
+  },
+  {
+    name: 'an attach mode that is neither socket nor tc',
+    yaml: 'capture:\n  attach: xdp\n',
+    expected: ['bad-53.yaml:2: capture.attach: got "xdp"; allowed: one of "socket", "tc"'],
+  },
+  {
+    name: 'env: an attach mode in upper case',
+    yaml: '',
+    env: { OWLK8S_CAPTURE_ATTACH: 'TC' },
+    expected: [
+      'environment variable OWLK8S_CAPTURE_ATTACH: capture.attach: got "TC"; allowed: one of "socket", "tc"',
     ],
   },
 ];
