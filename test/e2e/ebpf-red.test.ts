@@ -133,15 +133,7 @@ test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 con
   ]);
   const s = cap.read().self;
   assert.deepEqual(
-    [
-      s.requests,
-      s.responses,
-      s.unmatchedResponses,
-      s.inflightOverwritten,
-      s.inflightEvicted,
-      s.abandoned,
-      s.parseFailures,
-    ],
+    [s.requests, s.responses, s.unmatchedResponses, s.timeouts, s.resets, s.closed, s.parseFailures],
     [540n, 540n, 0n, 0n, 0n, 0n, 0n],
   );
 });

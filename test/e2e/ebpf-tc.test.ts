@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { must, type Pod, requireBpf, TestNetwork } from '@owlk8s/e2e/harness';
 import {
   BpfError,
+  Capture,
   LEGACY_HANDLE,
   LEGACY_PRIORITY,
   LoadedObject,
@@ -402,3 +403,29 @@ function withoutCaps(setpriv: readonly string[], script: string, fd?: number): s
   if (r.error) throw new Error(`setpriv (util-linux) is needed for this test: ${r.error.message}`);
   return (r.stdout + r.stderr).trim();
 }
+
+// The capture program in tc mode, first in the chain, beside a CNI's program after it: the CNI's
+// program must see every packet (ours must pass each one on with TC_ACT_UNSPEC, not end the chain
+// with TC_ACT_OK), and ours counts the same requests.
+test(
+  'tc mode: a TCX program attached after the capture program still sees every segment',
+  {
+    todo: 'owlk8s_tc (bpf/owlk8s.bpf.c) returns TC_ACT_OK, which ends the chain: it must return TC_ACT_UNSPEC',
+  },
+  async () => {
+    const theirs = probe();
+    const links: number[] = [];
+    try {
+      using cap = Capture.load({ attach: 'tc' });
+      cap.setTarget(web.ipv4, ifindex, 1);
+      cap.attach(ifindex);
+      for (const type of [sys.BPF_TCX_INGRESS, sys.BPF_TCX_EGRESS])
+        links.push(sys.linkCreate(theirs.fd, ifindex, type, 0));
+      await knock(5);
+      assert.deepEqual(theirs.seen(), [5, 5]);
+    } finally {
+      for (const l of links) sys.close(l);
+      theirs.close();
+    }
+  },
+);
