@@ -3,12 +3,12 @@
 // per interface and direction: it sees exactly the packets sent, leaves nothing behind, and lives beside another TC
 // program (a CNI's) without disturbing it.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { must, type Pod, requireBpf, TestNetwork } from '@owlk8s/e2e/harness';
+import { must, type Pod, requireBpf, sleep, TestNetwork } from '@owlk8s/e2e/harness';
 import {
   BpfError,
   Capture,
@@ -429,3 +429,56 @@ test(
     }
   },
 );
+
+/** Starts a process that attaches the probe with `mechanism` and waits; resolves with it and the program id once attached. */
+async function attachedChild(mechanism: TcMechanism): Promise<{ child: ChildProcess; id: number }> {
+  const script =
+    `import { LoadedObject, TcAttachment, programStats } from ${JSON.stringify(TC_INDEX)};` +
+    `const o = LoadedObject.load(${JSON.stringify(PROBE)}, ['owlk8s_tc_probe']);` +
+    `const fd = o.programFd('owlk8s_tc_probe'); TcAttachment.open(fd, ${ifindex}, '${mechanism}');` +
+    'console.log(programStats(fd).id); setInterval(() => {}, 1000);';
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const id = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the attaching process exited with ${code}`)));
+  });
+  return { child, id };
+}
+
+async function killed(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+test('tcx: a killed process leaves nothing in the datapath (its links go with its descriptors)', async () => {
+  const { child, id } = await attachedChild('tcx');
+  assert.deepEqual(
+    (await tcState()).links.filter((l) => l === id),
+    [id, id],
+  );
+  await knock(2);
+  await killed(child);
+  await sleep(200); // the links and the program are freed after the process's descriptors close
+  const s = await tcState();
+  assert.deepEqual([s.ingress, s.egress, s.clsact, s.links.filter((l) => l === id)], [[], [], false, []]);
+});
+
+test('clsact: a killed process leaves its two filters, which the next attach refuses to overwrite', async () => {
+  const { child } = await attachedChild('clsact');
+  await killed(child);
+  try {
+    const s = await tcState();
+    assert.deepEqual([s.ingress, s.egress, s.clsact], [[OURS], [OURS], true]);
+    const p = probe();
+    try {
+      assert.throws(() => TcAttachment.open(p.fd, ifindex, 'clsact'), /clsact filter ingress: EEXIST/);
+    } finally {
+      p.close();
+    }
+  } finally {
+    await must(['tc', 'qdisc', 'del', 'dev', dev, 'clsact']);
+  }
+});
