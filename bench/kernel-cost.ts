@@ -5,10 +5,10 @@
 // ns per packet. Each round attaches the two in the opposite order of the last (the second to run on
 // a packet finds it warmer in cache), and takes the deltas over one wrk run; medians over rounds.
 //
-// The attach modes (after the above, or alone with `attach`): first the TC program against its own
-// floor, an empty TC program, the same way (both on the interface's ingress and egress); then the
-// two modes each alone and no program at all, in rotating order per round, for machine-wide CPU per
-// request beside each program's ns per packet (bench/lib/attach-modes.ts).
+// The attach modes (after the above, or alone with `attach`): first the two modes each alone and no
+// program at all, in rotating order per round, for machine-wide CPU per request beside each
+// program's ns per packet (bench/lib/attach-modes.ts); then the TC program against its own floor, an
+// empty TC program, the same way as above (both on the interface's ingress and egress).
 // Run: node bench/kernel-cost.ts [rounds=9] [seconds=5] [all|cost|attach]   (goal: ratio <= 2.0)
 import { cpus, release } from 'node:os';
 import { wrk } from '@owlk8s/e2e/harness';
@@ -80,17 +80,6 @@ await onNginxPod('bench/kernel-cost.ts', async ({ web, nginx, iface }) => {
     emptyTcFd: number,
     ifindex: number,
   ): Promise<void> {
-    const rows: { empty: number; capture: number; packets: number }[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      using _attached = attachAlternating([emptyTcFd, tc.programFd], ifindex, round, 'tc');
-      const [e, c] = await measurePrograms([emptyTcFd, tc.programFd], async () => {
-        await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
-      });
-      rows.push({ empty: e!.nsPerPacket, capture: c!.nsPerPacket, packets: c!.packets });
-      console.error(
-        `tc round ${round + 1}/${ROUNDS}: ${c!.packets} packets; empty tc ${e!.nsPerPacket.toFixed(1)} ns, tc capture ${c!.nsPerPacket.toFixed(1)} ns`,
-      );
-    }
     tc.attach(ifindex);
     const mechanism = tc.attachedVia(ifindex);
     tc.detach(ifindex);
@@ -103,6 +92,25 @@ await onNginxPod('bench/kernel-cost.ts', async ({ web, nginx, iface }) => {
       seconds: SECONDS,
       log: (line) => console.error(line),
     });
+    const rows: { empty: number; capture: number; packets: number }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      using _attached = attachAlternating([emptyTcFd, tc.programFd], ifindex, round, 'tc');
+      const [e, c] = await measurePrograms([emptyTcFd, tc.programFd], async () => {
+        await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+      }).catch((error: unknown) => {
+        // A TC program that returns TC_ACT_OK ends the hook's chain: the one after it sees nothing.
+        throw new Error(
+          'tc floor: the two TC programs did not see the same packets (does one return TC_ACT_OK?)',
+          {
+            cause: error,
+          },
+        );
+      });
+      rows.push({ empty: e!.nsPerPacket, capture: c!.nsPerPacket, packets: c!.packets });
+      console.error(
+        `tc round ${round + 1}/${ROUNDS}: ${c!.packets} packets; empty tc ${e!.nsPerPacket.toFixed(1)} ns, tc capture ${c!.nsPerPacket.toFixed(1)} ns`,
+      );
+    }
     const ns = (xs: number[]) => `${formatSummary(summarize(xs))} ns/packet`;
     const us = (x: ReturnType<typeof summarize>) => `${formatSummary(x, 2)} µs`;
     console.log(`| tc attachment | ${mechanism} |`);
