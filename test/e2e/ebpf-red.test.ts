@@ -133,7 +133,15 @@ test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 con
   ]);
   const s = cap.read().self;
   assert.deepEqual(
-    [s.requests, s.responses, s.unmatchedResponses, s.timeouts, s.resets, s.closed, s.parseFailures],
+    [
+      s.requests,
+      s.responses,
+      s.unmatchedResponses,
+      s.timeouts + s.resets + s.closed,
+      s.connsFull + s.pipelineFull + s.aggregatesFull,
+      s.streamGaps,
+      s.parseFailures,
+    ],
     [540n, 540n, 0n, 0n, 0n, 0n, 0n],
   );
 });
