@@ -482,3 +482,34 @@ test('clsact: a killed process leaves its two filters, which the next attach ref
     await must(['tc', 'qdisc', 'del', 'dev', dev, 'clsact']);
   }
 });
+
+test('clsact: a qdisc we added is kept when someone added a filter to it after us', async () => {
+  const p = probe();
+  try {
+    const a = TcAttachment.open(p.fd, ifindex, 'clsact');
+    await must([
+      'tc',
+      'filter',
+      'add',
+      'dev',
+      dev,
+      'egress',
+      'pref',
+      '9',
+      'handle',
+      '0x9',
+      'bpf',
+      'da',
+      'obj',
+      PROBE,
+      'sec',
+      'tc',
+    ]);
+    a.close();
+    const s = await tcState();
+    assert.deepEqual([s.ingress, s.egress, s.clsact], [[], ['pref 9 bpf handle 0x9'], true]);
+  } finally {
+    p.close();
+    await must(['tc', 'qdisc', 'del', 'dev', dev, 'clsact']);
+  }
+});
