@@ -53,6 +53,8 @@ static const struct owlk8s_conn ZERO_CONN;
 
 #define FIN_CLIENT 1
 #define FIN_SERVER 2
+#define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
+#define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -205,13 +207,38 @@ static __always_inline int load_window(struct seg *g)
 	return 0;
 }
 
-/* Publishes a request in its slot (ordinal & (PIPELINE - 1)); the ordinal counts it even when the
- * slot is still busy, so response n never answers another request than n. */
+static __always_inline int pending_count(struct owlk8s_conn *c)
+{
+	int n = 0;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++)
+		n += c->slots[i].state != OWLK8S_SLOT_FREE;
+	return n;
+}
+
+/* Publishes a request in a slot. In step (responses numbered), request n goes in slot
+ * n & (PIPELINE - 1), and its number counts even when the slot is busy, so response n never answers
+ * another request than n. Out of step (after missing bytes), any free slot: responses then answer
+ * the oldest request by sequence number. */
 static __always_inline void track_request(struct seg *g, __u8 method, __u64 start_ns, __u32 seq)
 {
 	struct owlk8s_conn *c = g->c;
 	__u32 n = c->req.ordinal++;
+	if (!c->resp.ordinal_known && !g->v->hole && c->req.hole == OWLK8S_HOLE_NONE &&
+	    c->resp.hole == OWLK8S_HOLE_NONE && c->resp.state == OWLK8S_FRAME_START &&
+	    !(c->resp.flags & F_TRACKED) && pending_count(c) == 0) {
+		/* nothing waits and nothing is missing: the next response answers this request */
+		c->resp.ordinal = n;
+		c->resp.ordinal_known = 1;
+	}
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
+	if (!c->resp.ordinal_known) {
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			if (s->state != OWLK8S_SLOT_FREE)
+				s = &c->slots[i];
+		}
+	}
 	if (s->state != OWLK8S_SLOT_FREE) {
 		g->st->pipeline_full++;
 		return;
@@ -220,8 +247,57 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	s->seq = seq;
 	s->ordinal = n;
 	s->method = method;
+	s->client_ack = g->v->ack;
 	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
 	g->st->requests++;
+}
+
+/* Whether the response starting at sequence number `start` can answer the request in slot s: the
+ * server had the request's first byte (the response's ACK covers it), and the client had not
+ * received this response when it sent the request (its ACK then was at or before the response's
+ * start: no response can come before its request). */
+static __always_inline int answerable(struct owlk8s_slot *s, struct seg *g, __u32 start)
+{
+	return seq_before(s->seq, g->v->ack) && !seq_before(start, s->client_ack);
+}
+
+/* Out of step after a response-direction hole: the requests the hole's unseen responses answered
+ * go (counted in responses_lost, not as requests). Among the requests this response may answer (sent,
+ * acknowledged by the server, waiting), the hole answered all but the newest when the connection
+ * never had two requests waiting at once (each request was sent after the previous answer); on a
+ * pipelining connection which ones it answered cannot be known, so they all go and this response
+ * answers none: nothing is counted against the wrong request. */
+static __always_inline void resolve_response_hole(struct seg *g)
+{
+	struct owlk8s_conn *c = g->c;
+	int n = 0, newest = -1;
+	__u32 newest_seq = 0;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (s->state != OWLK8S_SLOT_PENDING || !answerable(s, g, g->h->msg_seq))
+			continue;
+		n++;
+		if (newest < 0 || seq_before(newest_seq, s->seq)) {
+			newest = i;
+			newest_seq = s->seq;
+		}
+	}
+	if (n > 1) {
+		int keep = c->fins & PIPELINED ? -1 : newest;
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			struct owlk8s_slot *s = &c->slots[i];
+			if (i == keep || s->state != OWLK8S_SLOT_PENDING || !answerable(s, g, g->h->msg_seq))
+				continue;
+			if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+			    OWLK8S_SLOT_PENDING) {
+				s->state = OWLK8S_SLOT_FREE;
+				g->st->responses_lost++;
+			}
+		}
+	}
+	g->h->hole = OWLK8S_HOLE_NONE;
 }
 
 /* A final response starts: claim request n if it is the one this response answers. */
@@ -235,24 +311,36 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_minor = minor;
 	c->resp_method = 0xff;
 	if (!h->ordinal_known) {
-		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request
-		 * whose first byte this response acknowledges. */
-		__u32 best = 0, found = 0;
+		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request,
+		 * by sequence number, whose first byte this response acknowledges. */
+		if (h->hole != OWLK8S_HOLE_NONE)
+			resolve_response_hole(g);
+		int best = -1;
+		__u32 best_seq = 0;
 #pragma unroll
 		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 			struct owlk8s_slot *s = &c->slots[i];
-			if (s->state == OWLK8S_SLOT_PENDING && seq_before(s->seq, g->v->ack) &&
-			    (!found || (__s32)(s->ordinal - best) < 0)) {
-				best = s->ordinal;
-				found = 1;
+			if (s->state == OWLK8S_SLOT_PENDING && answerable(s, g, h->msg_seq) &&
+			    (best < 0 || seq_before(s->seq, best_seq))) {
+				best = i;
+				best_seq = s->seq;
 			}
 		}
-		if (!found) {
+		if (best < 0) {
 			g->st->unmatched_responses++;
 			return;
 		}
-		h->ordinal = best;
-		h->ordinal_known = 1;
+		struct owlk8s_slot *s = &c->slots[best & (OWLK8S_PIPELINE - 1)];
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
+		    OWLK8S_SLOT_PENDING) {
+			g->st->unmatched_responses++;
+			return;
+		}
+		c->resp_start_ns = s->start_ns;
+		c->resp_method = s->method;
+		s->state = OWLK8S_SLOT_FREE;
+		h->flags |= F_TRACKED;
+		return;
 	}
 	__u32 n = h->ordinal++;
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
@@ -268,6 +356,34 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
+	/* another request waiting that was sent before this response reached the client: pipelining */
+	if (!(c->fins & PIPELINED)) {
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			struct owlk8s_slot *o = &c->slots[i];
+			if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
+				c->fins |= PIPELINED;
+		}
+	}
+}
+
+/* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
+static __always_inline void open_hole(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	h->hole_start = h->next_seq;
+	h->hole_end = g->v->seq;
+	if (g->v->dir == DIR_REQUEST) {
+		h->hole = h->state == OWLK8S_FRAME_START ? OWLK8S_HOLE_AT_BOUNDARY : OWLK8S_HOLE_NONE;
+		return;
+	}
+	if (h->state == OWLK8S_FRAME_START) {
+		h->hole = OWLK8S_HOLE_AT_BOUNDARY;
+	} else {
+		/* the response in progress ended unseen: count it, to its last segment seen */
+		finish_response(g->st, g->c, &g->v->ck, g->c->resp_last_ns);
+		h->hole = OWLK8S_HOLE_IN_MESSAGE;
+	}
 }
 
 /* Stops parsing this direction until a segment starts a message again. */
@@ -277,15 +393,21 @@ static __always_inline void lose(struct seg *g)
 	h->state = OWLK8S_FRAME_LOST;
 	h->carry_len = 0;
 	h->line = 0;
-	if (g->v->dir == DIR_REQUEST)
+	if (g->v->dir == DIR_REQUEST) {
 		g->c->resp.ordinal_known = 0; /* requests may have gone unseen: responses step by ACK */
-	else
-		g->h->flags &= ~F_TRACKED;
+	} else {
+		/* the response in progress counts, to its last segment seen; responses may have gone
+		 * unseen: the next ones step by ACK */
+		finish_response(g->st, g->c, &g->v->ck, g->c->resp_last_ns);
+		h->ordinal_known = 0;
+	}
 }
 
 /* Ends HTTP/1 tracking on the connection (a 101, a tunnel, or not HTTP at a message boundary). */
-static __always_inline void give_up(struct seg *g)
+static __always_inline void give_up(struct seg *g, int upgraded)
 {
+	if (upgraded)
+		g->c->fins |= UPGRADED;
 	g->c->req.state = OWLK8S_FRAME_DONE;
 	g->c->resp.state = OWLK8S_FRAME_DONE;
 }
@@ -314,7 +436,7 @@ static __always_inline void headers_end(struct seg *g)
 		if (status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300)) {
 			g->st->upgrades++;
 			message_end(g);
-			give_up(g);
+			give_up(g, 1);
 			return;
 		}
 		if (c->resp_method == OWLK8S_HEAD || status == 204 || status == 304) {
@@ -349,13 +471,16 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 				      __u32 start_seq)
 {
 	struct owlk8s_half *h = g->h;
+	h->msg_seq = start_seq;
 	if (g->v->dir == DIR_REQUEST) {
 		int m = method_of(g->s, i, len);
 		if (m < 0)
 			return -1;
 		if (whole && !ends_with_version(g->s, i, len))
 			return -1;
-		if (strict && !whole)
+		/* resynchronising: a whole line, and one of the nine methods (the end of a request line cut
+		 * after its first letters, "RACE /x HTTP/1.1", would read as another token) */
+		if (strict && (!whole || m == OWLK8S_OTHER))
 			return -1;
 		track_request(g, m, start_ns, start_seq);
 	} else {
@@ -397,7 +522,7 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 			return; /* an empty line before a request line (RFC 9112 section 2.2) */
 		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
 			g->st->not_http++;
-			give_up(g);
+			give_up(g, 0);
 		}
 		return;
 	case OWLK8S_FRAME_HEADERS:
@@ -527,6 +652,12 @@ static __always_inline long step_body(struct seg *g)
 		}
 		if (g->v->win_off + g->v->win_len >= g->v->end && n <= OWLK8S_CARRY && !h->line) {
 			/* the segment ends inside the line: carry it to the next segment */
+			if (h->state == OWLK8S_FRAME_START && !h->line &&
+			    !start_prefix_ok(g->s, ls, n, g->v->dir == DIR_RESPONSE)) {
+				g->st->not_http++; /* e.g. a TLS handshake: no need to wait for a line end */
+				give_up(g, 0);
+				return STEP_STOP;
+			}
 			if (h->carry_len == 0 && h->state == OWLK8S_FRAME_START) {
 				h->msg_ns = g->v->now;
 				h->msg_seq = g->v->seq;
@@ -575,10 +706,52 @@ GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk
 	if (!skb || !st || !c || !s)
 		return STEP_STOP;
 	struct seg g = {skb, st, c, 0, s, &s->pos};
-	g.h = s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
+	g.h = s->pos.hole ? &s->hole_half : s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
 	return step_body(&g);
 }
 
+
+/* Runs the steps over the segment; returns how many ran. */
+static __always_inline int run_steps(struct seg *g)
+{
+	g->v->first = 1;
+	/* parse_step is global: the verifier checks this loop's body, not the step, once per turn */
+	int n = 0;
+	for (; n < MAX_STEPS; n++) {
+		if (parse_step(g->skb, g->st, g->c, g->s) != STEP_GO)
+			break;
+	}
+	return n;
+}
+
+/* A request segment resent into a hole that began at a message boundary: its requests are parsed
+ * on a framing of their own; the hole shrinks, or closes, or is given up when a message runs past
+ * the segment. */
+static __always_inline void fill_hole(struct seg *g, __u32 len)
+{
+	struct owlk8s_half *h = g->h;
+	struct owlk8s_half *f = &g->s->hole_half;
+	f->state = OWLK8S_FRAME_START;
+	f->flags = 0;
+	f->carry_len = 0;
+	f->line = 0;
+	f->remaining = 0;
+	f->seq_known = 1;
+	f->next_seq = g->v->seq + len;
+	g->v->hole = 1;
+	g->v->win_off = g->v->off;
+	g->v->win_len = 0;
+	g->v->ls = WIN_AT;
+	run_steps(g);
+	g->v->hole = 0;
+	if (f->state == OWLK8S_FRAME_START && f->carry_len == 0 && g->v->off >= g->v->end) {
+		h->hole_start = g->v->seq;
+		if (h->hole_start == h->hole_end)
+			h->hole = OWLK8S_HOLE_NONE;
+	} else {
+		h->hole = OWLK8S_HOLE_NONE; /* a message runs on past it: the rest cannot be placed */
+	}
+}
 
 /* One direction's payload: checks its place in the stream, then parses it step by step. */
 static __always_inline void on_payload(struct seg *g)
@@ -586,11 +759,17 @@ static __always_inline void on_payload(struct seg *g)
 	struct owlk8s_half *h = g->h;
 	__u32 len = g->v->end - g->v->off;
 	if (h->state == OWLK8S_FRAME_DONE) {
-		g->st->ignored_after_upgrade++;
+		if (g->c->fins & UPGRADED)
+			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
 		return;
 	}
 	if (h->seq_known) {
 		if (g->v->seq != h->next_seq) {
+			if (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY && g->v->seq == h->hole_start &&
+			    !seq_before(h->hole_end, g->v->seq + len)) {
+				fill_hole(g, len);
+				return;
+			}
 			if (seq_before(g->v->seq, h->next_seq)) {
 				__u32 dup = h->next_seq - g->v->seq;
 				if (dup >= len) {
@@ -601,6 +780,7 @@ static __always_inline void on_payload(struct seg *g)
 				g->v->seq += dup;
 			} else {
 				g->st->stream_gaps++;
+				open_hole(g);
 				lose(g);
 			}
 		}
@@ -629,14 +809,7 @@ static __always_inline void on_payload(struct seg *g)
 		}
 		g->v->ls = WIN_AT - cl;
 	}
-	g->v->first = 1;
-	/* parse_step is global: the verifier checks this loop's body, not the step, once per turn */
-	int n = 0;
-	for (; n < MAX_STEPS; n++) {
-		if (parse_step(g->skb, g->st, g->c, g->s) != STEP_GO)
-			break;
-	}
-
+	int n = run_steps(g);
 	if (n >= MAX_STEPS && g->v->off < g->v->end && h->state != OWLK8S_FRAME_DONE) {
 		g->st->budget_exhausted++;
 		lose(g);
@@ -705,6 +878,30 @@ static __always_inline struct owlk8s_conn *new_conn(struct owlk8s_self *st, stru
 	return c;
 }
 
+/* Deletes a connection that ended, remembering where its streams stood: a segment of it resent
+ * after its end (TIME_WAIT) is then a retransmission, not a connection seen mid-stream. */
+static __always_inline void forget_conn(struct owlk8s_conn *c, struct owlk8s_conn_key *k)
+{
+	struct owlk8s_closed v = {};
+	v.req_next = c->req.next_seq;
+	v.resp_next = c->resp.next_seq;
+	v.req_known = c->req.seq_known;
+	v.resp_known = c->resp.seq_known;
+	bpf_map_update_elem(&closed_conns, k, &v, BPF_ANY);
+	bpf_map_delete_elem(&conns, k);
+}
+
+/* 1 when a segment of a connection that ended carries only bytes sent before its end. */
+static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pkt *p, int response)
+{
+	struct owlk8s_closed *v = bpf_map_lookup_elem(&closed_conns, k);
+	if (!v)
+		return 0;
+	__u32 next = response ? v->resp_next : v->req_next;
+	__u8 known = response ? v->resp_known : v->req_known;
+	return known && !seq_before(next, p->seq + p->payload_len) && next - p->seq < SYN_RETRANSMIT_WINDOW;
+}
+
 /* The packet being handled. */
 struct pctx {
 	struct __sk_buff *skb;
@@ -771,14 +968,14 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt
 	}
 	if (p->flags & TCP_RST) {
 		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
-		bpf_map_delete_elem(&conns, k);
+		forget_conn(c, k);
 	} else if (p->flags & TCP_FIN) {
 		c->fins |= dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
 		if (dir == DIR_RESPONSE || (c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER)) {
 			/* the server sends nothing more: what waits is unanswered */
 			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 			if ((c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER))
-				bpf_map_delete_elem(&conns, k);
+				forget_conn(c, k);
 		}
 	}
 	return 0;
@@ -846,7 +1043,12 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 		return;
 	__u64 w;
 	__builtin_memcpy(&w, head, 8);
-	if ((w & 0xffffffffffffffULL) == C8('H', 'T', 'T', 'P', '/', '1', '.', 0)) {
+	int response = (w & 0xffffffffffffffULL) == C8('H', 'T', 'T', 'P', '/', '1', '.', 0);
+	if (resent_after_end(response ? rs : rq, p, response)) {
+		st->retransmissions++;
+		return;
+	}
+	if (response) {
 		if (port_wanted(p->sport) && (c = new_conn(st, rs, id)))
 			on_conn_packet(x, c, rs, DIR_RESPONSE);
 	} else if (is_upper(head[0])) {

@@ -95,7 +95,10 @@ export interface SelfCounters {
   readonly upgrades: bigint;
   /** Finished requests lost because the aggregates map was full. */
   readonly aggregatesFull: bigint;
-  /** Connections not tracked because the conns map was full. */
+  /**
+   * Attempts to track a new connection refused because the conns map was full: its SYN, its
+   * SYN-ACK and a first message segment each try, so up to three per connection.
+   */
   readonly connsFull: bigint;
   /** Requests not tracked because a connection already had its pipeline of requests in flight. */
   readonly pipelineFull: bigint;
@@ -121,6 +124,8 @@ export interface SelfCounters {
   readonly connsExpired: bigint;
   /** Messages whose framing headers were invalid: framing lost. */
   readonly malformed: bigint;
+  /** Requests whose response went by unseen (its bytes missing from the capture): not counted. */
+  readonly responsesLost: bigint;
 }
 
 export interface Snapshot {

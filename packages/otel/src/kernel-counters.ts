@@ -68,8 +68,8 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
   counter(
     'connsFull',
     'conns_full',
-    '{connection}',
-    'Connections not tracked because the connections map was full.',
+    '{attempt}',
+    'Attempts to track a new connection refused because the connections map was full (its SYN, its SYN-ACK, a first message segment: up to three per connection).',
   ),
   counter(
     'pipelineFull',
@@ -137,5 +137,11 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     'malformed',
     '{message}',
     'HTTP messages whose framing headers (Content-Length, chunk sizes) were invalid: framing lost until a resync.',
+  ),
+  counter(
+    'responsesLost',
+    'responses_lost',
+    '{request}',
+    'Requests whose response went by unseen (its bytes missing from the capture): not counted as requests.',
   ),
 ];
