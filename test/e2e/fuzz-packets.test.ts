@@ -17,7 +17,7 @@ import { Capture } from '@owlk8s/ebpf';
 import { type FrameSpec, frame, testRun } from '@owlk8s/ebpf/testing';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
-const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 40_000);
+const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 100_000);
 
 /** mulberry32: small, fast, and the same sequence on every machine. */
 function prng(seed: number) {
