@@ -1,0 +1,275 @@
+// Request framing on real TCP streams (issue 16), against nginx: pipelined requests in one segment,
+// request lines split at every byte, bodies that look like requests, `_OTHER` methods and leading
+// CRLFs. A raw-socket client controls every write (Nagle off, one write per segment, checked with
+// the socket's tcpi_data_segs_out); the kernel's counts per method and status must equal nginx's
+// own access log, and its self counters must show no anomaly.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type NginxServer, type Pod, requireBpf, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
+import type { Capture } from '@owlk8s/ebpf';
+import { assertBalanced, assertSelf, inFlight, RawClient, seriesTally, tally, watch } from './streams.ts';
+
+let net: TestNetwork;
+let web: Pod;
+let nginx: NginxServer;
+
+before(async () => {
+  requireBpf('the streams end-to-end tests');
+  net = await TestNetwork.create();
+  web = await net.addRoutedPod('web');
+  nginx = await startNginx(web, 80, { accessLog: true });
+});
+after(async () => {
+  await net?.close();
+});
+
+/** A request with a Host header and, when a body is given or the method sends one, its Content-Length. */
+function request(method: string, path: string, body?: string): string {
+  const length =
+    body !== undefined || method === 'POST' || method === 'PUT'
+      ? `content-length: ${(body ?? '').length}\r\n`
+      : '';
+  return `${method} ${path} HTTP/1.1\r\nhost: web\r\n${length}\r\n${body ?? ''}`;
+}
+
+/** The access log lines nginx wrote while fn ran (nginx logs once a request is finished). */
+async function logged(fn: () => Promise<void>): Promise<string[]> {
+  const before = nginx.accessLog().length;
+  await fn();
+  return nginx.accessLog().slice(before);
+}
+
+/** Methods outside the nine are `_OTHER` in the kernel's figures. */
+const NINE = new Set(['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE']);
+const asKernel = (line: string) => {
+  const [method = '', status = ''] = line.split(' ');
+  return `${NINE.has(method) ? method : '_OTHER'} ${status}`;
+};
+
+async function connect(family: 4 | 6 = 4): Promise<RawClient> {
+  return RawClient.connect(family === 4 ? web.ipv4 : web.ipv6!, 80);
+}
+
+function counts(cap: Capture) {
+  const s = cap.read();
+  return { s, series: seriesTally(s) };
+}
+
+// Each round's requests rotate through this list; nginx answers each path with its status.
+const MIX: readonly (readonly [string, string])[] = [
+  ['GET', '/status/200'],
+  ['HEAD', '/status/200'],
+  ['GET', '/status/404'],
+  ['POST', '/status/201'],
+  ['GET', '/status/204'],
+  ['DELETE', '/status/500'],
+  ['GET', '/status/301'],
+  ['PUT', '/status/503'],
+];
+
+test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6): each counted once, as nginx logged', async (t) => {
+  using cap = await watch([web]);
+  const ROUNDS = 20;
+  const plan: { family: 4 | 6; depth: number }[] = [
+    { family: 4, depth: 2 },
+    { family: 4, depth: 4 },
+    { family: 4, depth: 8 },
+    { family: 6, depth: 8 },
+  ];
+  const expected: string[] = [];
+  let coalesced = 0;
+  const log = await logged(async () => {
+    for (const { family, depth } of plan) {
+      const c = await connect(family);
+      for (let r = 0; r < ROUNDS; r++) {
+        const reqs = Array.from({ length: depth }, (_, j) => MIX[(r + j) % MIX.length]!);
+        c.expect(...reqs.map(([m]) => m));
+        await c.write(
+          reqs
+            .map(([m, p], j) => request(m, p, m === 'POST' || m === 'PUT' ? `body${j}` : undefined))
+            .join(''),
+        );
+        const got = await c.responses(depth);
+        const statuses = reqs.map(([, p]) => Number(p.slice('/status/'.length)));
+        assert.deepEqual(
+          got.map((x) => x.status),
+          statuses,
+        );
+        expected.push(...reqs.map(([m], j) => `${m} ${statuses[j]}`));
+      }
+      // one write per round, one segment per write
+      assert.equal(await c.dataSegsOut(), ROUNDS, `segments sent at depth ${depth}`);
+      coalesced += c.coalescedReads;
+      await c.end();
+    }
+  });
+  t.diagnostic(`reads that completed several responses (nginx coalesced them): ${coalesced}`);
+  const { s, series } = counts(cap);
+  assert.deepEqual(tally(log), tally(expected));
+  assert.deepEqual(series, tally(log));
+  assert.deepEqual(series, {
+    'GET 200': 54,
+    'HEAD 200': 56,
+    'GET 404': 57,
+    'POST 201': 58,
+    'GET 204': 56,
+    'DELETE 500': 54,
+    'GET 301': 53,
+    'PUT 503': 52,
+  });
+  assertSelf(s.self, { requests: 440n, responses: 440n });
+  assert.deepEqual(inFlight(s), []);
+  assertBalanced(s);
+});
+
+test('request lines split at every byte position, and written one byte per segment: each counted once', async () => {
+  using cap = await watch([web]);
+  const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
+  const expected: Record<string, number> = {};
+  const log = await logged(async () => {
+    for (const m of METHODS) {
+      const c = await connect();
+      const whole = request(
+        m,
+        '/status/200',
+        m === 'GET' || m === 'HEAD' || m === 'OPTIONS' ? undefined : 'xyz',
+      );
+      const lineLength = whole.indexOf('\r\n') + 2;
+      let writes = 0;
+      // split after byte p of the request line, p = 1 … its length (the last: right after its CRLF)
+      for (let p = 1; p <= lineLength; p++) {
+        c.expect(m);
+        await c.writeParts([whole.slice(0, p), whole.slice(p)]);
+        writes += 2;
+        assert.equal((await c.responses(1))[0]!.status, 200);
+      }
+      // the whole request line one byte per segment, then the rest
+      c.expect(m);
+      await c.writeParts([...whole.slice(0, lineLength), whole.slice(lineLength)]);
+      writes += lineLength + 1;
+      assert.equal((await c.responses(1))[0]!.status, 200);
+      assert.equal(await c.dataSegsOut(), writes, `segments sent for ${m}`);
+      expected[`${m} 200`] = lineLength + 1;
+      await c.end();
+    }
+  });
+  const { s, series } = counts(cap);
+  assert.deepEqual(tally(log), expected);
+  assert.deepEqual(series, expected);
+  assert.deepEqual(expected, {
+    'GET 200': 27,
+    'HEAD 200': 28,
+    'POST 200': 28,
+    'PUT 200': 27,
+    'DELETE 200': 30,
+    'PATCH 200': 29,
+    'OPTIONS 200': 31,
+  });
+  assertSelf(s.self, { requests: 200n, responses: 200n });
+  assert.deepEqual(inFlight(s), []);
+});
+
+// A body that begins each segment with what looks like a request line or an access-log line.
+const REQUEST_LIKE = 'GET /x HTTP/1.1\r\nhost: y\r\n\r\n';
+const LOG_LIKE = 'GET /x HTTP/1.1" 200 512 "-" "curl/8.14.1"\n';
+
+/** A POST to /status/201 whose body is `parts` (Content-Length), one segment each after the head. */
+function lengthBody(parts: readonly string[]): string[] {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  return [`POST /status/201 HTTP/1.1\r\nhost: web\r\ncontent-length: ${length}\r\n\r\n`, ...parts];
+}
+
+/**
+ * The same body chunked: a segment per chunk, each starting at its size line, or (split) with the
+ * size line in a segment of its own, so the next segment starts with the chunk's data.
+ */
+function chunkedBody(parts: readonly string[], split: boolean): string[] {
+  const out = ['POST /status/201 HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n'];
+  for (const p of parts) {
+    const size = `${p.length.toString(16)}\r\n`;
+    if (split) out.push(size, `${p}\r\n`);
+    else out.push(`${size}${p}\r\n`);
+  }
+  out.push('0\r\n\r\n');
+  return out;
+}
+
+test('POST bodies that start segments with request lines or access-log lines: each POST once, no phantom GET', async () => {
+  using cap = await watch([web]);
+  const ROUNDS = 5;
+  const shapes: { name: string; segments: string[] }[] = [
+    { name: 'content-length, request lines', segments: lengthBody(Array(4).fill(REQUEST_LIKE)) },
+    { name: 'content-length, log lines', segments: lengthBody(Array(4).fill(LOG_LIKE)) },
+    { name: 'chunked, request lines', segments: chunkedBody(Array(3).fill(REQUEST_LIKE), true) },
+    { name: 'chunked, log lines', segments: chunkedBody(Array(3).fill(LOG_LIKE), false) },
+    // a chunk whose data holds what looks like the last chunk and a request
+    { name: 'chunked, fake end', segments: chunkedBody([`0\r\n\r\n${REQUEST_LIKE}`, LOG_LIKE], true) },
+  ];
+  const log = await logged(async () => {
+    const c = await connect();
+    let writes = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const { name, segments } of shapes) {
+        c.expect('POST');
+        await c.writeParts(segments);
+        writes += segments.length;
+        assert.equal((await c.responses(1))[0]!.status, 201, name);
+      }
+      // the body's last segment also carries the next request: framing resumes mid-segment
+      const [head, ...body] = lengthBody([LOG_LIKE, REQUEST_LIKE]);
+      c.expect('POST', 'GET');
+      await c.writeParts([head!, body[0]!, body[1]! + request('GET', '/status/404')]);
+      writes += 3;
+      assert.deepEqual(
+        (await c.responses(2)).map((x) => x.status),
+        [201, 404],
+      );
+    }
+    assert.equal(await c.dataSegsOut(), writes);
+    await c.end();
+  });
+  const { s, series } = counts(cap);
+  assert.deepEqual(tally(log), { 'POST 201': 30, 'GET 404': 5 });
+  assert.deepEqual(series, { 'POST 201': 30, 'GET 404': 5 });
+  assertSelf(s.self, { requests: 35n, responses: 35n });
+  assert.deepEqual(inFlight(s), []);
+});
+
+test('methods outside the nine are _OTHER; leading CRLFs before a request line are skipped', async () => {
+  using cap = await watch([web]);
+  const log = await logged(async () => {
+    const c = await connect();
+    for (const m of ['PROPFIND', 'PURGE', 'MKCOL', 'QUERY']) {
+      c.expect(m);
+      await c.write(request(m, '/'));
+      assert.equal((await c.responses(1))[0]!.status, 200, m);
+    }
+    // a CRLF in the same segment as the request line, and one in a segment of its own
+    c.expect('GET');
+    await c.write(`\r\n${request('GET', '/status/404')}`);
+    c.expect('GET');
+    await c.writeParts(['\r\n', request('GET', '/status/404')]);
+    // the CRLF some clients send after a POST body, then the next request in the same write
+    c.expect('POST', 'GET');
+    await c.write(`${request('POST', '/status/201', 'abc')}\r\n${request('GET', '/status/200')}`);
+    assert.deepEqual(
+      (await c.responses(4)).map((x) => x.status),
+      [404, 404, 201, 200],
+    );
+    assert.equal(await c.dataSegsOut(), 8);
+    await c.end();
+  });
+  const { s, series } = counts(cap);
+  assert.deepEqual(tally(log), {
+    'PROPFIND 200': 1,
+    'PURGE 200': 1,
+    'MKCOL 200': 1,
+    'QUERY 200': 1,
+    'GET 404': 2,
+    'POST 201': 1,
+    'GET 200': 1,
+  });
+  assert.deepEqual(series, tally(log.map(asKernel)));
+  assert.deepEqual(series, { '_OTHER 200': 4, 'GET 404': 2, 'POST 201': 1, 'GET 200': 1 });
+  assertSelf(s.self, { requests: 8n, responses: 8n });
+});

@@ -1,0 +1,377 @@
+// What the streams end-to-end tests share: a capture on pods' interfaces, its figures as text, a
+// raw-socket HTTP/1.1 client that controls every write, and the scripted servers of
+// streams-server.ts with their access log.
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { must, type Pod, sleep } from '@owlk8s/e2e/harness';
+import {
+  type Aggregate,
+  Capture,
+  requireHostInterface,
+  type SelfCounters,
+  type Snapshot,
+} from '@owlk8s/ebpf';
+
+/** Loads a capture watching the pods given (target id i + 1 for pods[i]) on their host interfaces. */
+export async function watch(
+  pods: readonly Pod[],
+  options: Parameters<typeof Capture.load>[0] = {},
+): Promise<Capture> {
+  const cap = Capture.load(options);
+  try {
+    for (const [i, pod] of pods.entries()) {
+      for (const ip of pod.ips) {
+        const iface = await requireHostInterface(ip);
+        cap.setTarget(ip, iface.ifindex, i + 1);
+        cap.attach(iface.ifindex);
+      }
+    }
+    return cap;
+  } catch (e) {
+    cap.close();
+    throw e;
+  }
+}
+
+/** `role port METHOD STATUS[ error] n=COUNT`, the way tests state what they expect. */
+export function seriesLine(a: Aggregate): string {
+  const error = a.error === undefined ? '' : ` ${a.error}`;
+  return `${a.role} ${a.port} ${a.method} ${a.statusCode}${error} n=${a.count}`;
+}
+
+/** Every series of a snapshot as seriesLine text, sorted. */
+export function series(s: Snapshot): string[] {
+  return s.aggregates.map(seriesLine).sort();
+}
+
+/** A series' histogram, as `role port METHOD STATUS[ error]` → bucket counts. */
+export function buckets(s: Snapshot): Record<string, readonly number[]> {
+  return Object.fromEntries(
+    s.aggregates.map((a) => [seriesLine(a).replace(/ n=\d+$/, ''), a.bucketCounts] as const),
+  );
+}
+
+/** Requests in flight as `role port METHOD n=COUNT`, sorted. */
+export function inFlight(s: Snapshot): string[] {
+  return s.inFlight.map((f) => `${f.role} ${f.port} ${f.method} n=${f.count}`).sort();
+}
+
+/** The self counters tests state exactly (all but packets, which counts every frame on the wire). */
+const COUNTERS = [
+  'requests',
+  'responses',
+  'unmatchedResponses',
+  'parseFailures',
+  'informational',
+  'upgrades',
+  'aggregatesFull',
+  'connsFull',
+  'pipelineFull',
+  'retransmissions',
+  'streamGaps',
+  'resyncs',
+  'notHttp',
+  'ignoredAfterUpgrade',
+  'timeouts',
+  'resets',
+  'closed',
+  'budgetExhausted',
+  'connsExpired',
+  'malformed',
+] as const satisfies readonly (keyof SelfCounters)[];
+type Counter = (typeof COUNTERS)[number];
+
+/**
+ * Asserts every self counter but packets: those named in `expected` have that value, all others
+ * are 0 (on a clean veth with only the test's own traffic, any other figure is an anomaly).
+ */
+export function assertSelf(self: SelfCounters, expected: Partial<Record<Counter, bigint>>): void {
+  const got = Object.fromEntries(COUNTERS.map((c) => [c, self[c]]));
+  const want = Object.fromEntries(COUNTERS.map((c) => [c, expected[c] ?? 0n]));
+  assert.deepEqual(got, want);
+}
+
+/** Asserts the contract's invariant: requests = matched + timeouts + resets + closed + in flight. */
+export function assertBalanced(s: Snapshot): void {
+  const { self } = s;
+  const now = BigInt(s.inFlight.reduce((n, f) => n + f.count, 0));
+  const matched = self.responses - self.unmatchedResponses;
+  assert.equal(self.requests, matched + self.timeouts + self.resets + self.closed + now, 'requests balance');
+}
+
+/** Counts equal strings: `["GET 200", "GET 200"]` → `{ "GET 200": 2 }`. */
+export function tally(items: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const i of items) out[i] = (out[i] ?? 0) + 1;
+  return out;
+}
+
+/** A series list as the same tally: `server 80 GET 200 n=3` → `{ "GET 200": 3 }` (one port assumed). */
+export function seriesTally(s: Snapshot): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of s.aggregates) {
+    const k = `${a.method} ${a.statusCode}${a.error === undefined ? '' : ` ${a.error}`}`;
+    out[k] = (out[k] ?? 0) + a.count;
+  }
+  return out;
+}
+
+export interface Response {
+  readonly status: number;
+  /** 1xx responses that came before this one. */
+  readonly informational: readonly number[];
+}
+
+/**
+ * A keep-alive HTTP/1.1 client on a raw TCP socket with Nagle off: each write() is the caller's
+ * bytes exactly, sent at once. It parses the responses (Content-Length, chunked, no body for HEAD,
+ * 1xx, 204 and 304) in the order of the methods announced with expect().
+ */
+export class RawClient {
+  readonly socket: Socket;
+  readonly #methods: string[] = [];
+  readonly #responses: Response[] = [];
+  #buf = Buffer.alloc(0);
+  #informational: number[] = [];
+  #waiters: (() => void)[] = [];
+  #error: Error | undefined;
+  /** Reads (data events) that completed more than one response: the server coalesced them. */
+  coalescedReads = 0;
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => this.#data(d));
+    socket.on('error', (e) => {
+      this.#error = e;
+      this.#wake();
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      this.#wake();
+    });
+  }
+
+  static connect(host: string, port: number): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host, port, noDelay: true });
+      s.once('error', reject);
+      s.once('connect', () => {
+        s.off('error', reject);
+        resolve(new RawClient(s));
+      });
+    });
+  }
+
+  /** The local port: names this connection in `ss`. */
+  get localPort(): number {
+    return this.socket.localPort!;
+  }
+
+  /** Announces the methods of requests about to be written, in order (HEAD responses have no body). */
+  expect(...methods: string[]): void {
+    this.#methods.push(...methods);
+  }
+
+  /** Writes bytes in one write(2) (Nagle is off: one segment when under the MSS); resolves once written. */
+  write(data: string | Buffer): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.write(data, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Writes parts one by one, pauseMs apart: separate segments. */
+  async writeParts(parts: readonly (string | Buffer)[], pauseMs = 3): Promise<void> {
+    for (const [i, p] of parts.entries()) {
+      if (i > 0) await sleep(pauseMs);
+      await this.write(p);
+    }
+  }
+
+  /** Resolves with the next n final responses; rejects if the connection ends first or after timeoutMs. */
+  async responses(n: number, timeoutMs = 5000): Promise<Response[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#responses.length < n) {
+      if (this.#error) throw this.#error;
+      if (this.#closed)
+        throw new Error(`connection closed after ${this.#responses.length} of ${n} responses`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.#responses.length} of ${n} responses in ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.#responses.splice(0, n);
+  }
+
+  /** What made the response stream unreadable (a status line that is not one), if anything did. */
+  get protocolError(): Error | undefined {
+    return this.#error;
+  }
+
+  /** Resolves when the connection has closed (the server's FIN or RST). */
+  async closed(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#closed) {
+      if (Date.now() > deadline) throw new Error(`connection still open after ${timeoutMs} ms`);
+      await sleep(10);
+    }
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  #data(d: Buffer): void {
+    if (this.#error !== undefined) return;
+    this.#buf = Buffer.concat([this.#buf, d]);
+    let done = 0;
+    for (;;) {
+      let r: { status: number; length: number } | undefined;
+      try {
+        r = this.#parseOne();
+      } catch (e) {
+        this.#error = e as Error;
+        this.#buf = Buffer.alloc(0);
+        break;
+      }
+      if (r === undefined) break;
+      this.#buf = this.#buf.subarray(r.length);
+      if (r.status < 200) {
+        this.#informational.push(r.status);
+        continue;
+      }
+      this.#methods.shift();
+      this.#responses.push({ status: r.status, informational: this.#informational });
+      this.#informational = [];
+      done++;
+    }
+    if (done > 1) this.coalescedReads++;
+    if (done > 0 || this.#error !== undefined) this.#wake();
+  }
+
+  #parseOne(): { status: number; length: number } | undefined {
+    const buf = this.#buf;
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return undefined;
+    const [line = '', ...headerLines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3}) /.exec(`${line} `);
+    if (!m) throw new Error(`not a status line: ${JSON.stringify(line)}`);
+    const status = Number(m[1]);
+    let pos = end + 4;
+    const method = this.#methods[0];
+    if (status < 200 || status === 204 || status === 304 || method === 'HEAD') return { status, length: pos };
+    const headers = new Map(
+      headerLines.map((h) => [h.slice(0, h.indexOf(':')).toLowerCase(), h.slice(h.indexOf(':') + 1).trim()]),
+    );
+    if (headers.get('transfer-encoding')?.toLowerCase() === 'chunked') {
+      for (;;) {
+        const eol = buf.indexOf('\r\n', pos);
+        if (eol < 0) return undefined;
+        const size = Number.parseInt(buf.subarray(pos, eol).toString('latin1'), 16);
+        if (size === 0) {
+          if (buf.length < eol + 4) return undefined;
+          return { status, length: eol + 4 };
+        }
+        pos = eol + 2 + size + 2;
+        if (buf.length < pos) return undefined;
+      }
+    }
+    const length = headers.get('content-length');
+    if (length === undefined) throw new Error(`response ${status} without a length: not supported here`);
+    pos += Number(length);
+    return buf.length < pos ? undefined : { status, length: pos };
+  }
+
+  /** Data segments this socket has sent (tcpi_data_segs_out, read with ss). */
+  async dataSegsOut(): Promise<number> {
+    return dataSegsOut(undefined, this.localPort, this.socket.remotePort!);
+  }
+
+  /** Closes with a FIN and waits for the server's. */
+  async end(): Promise<void> {
+    this.socket.end();
+    await this.closed();
+  }
+}
+
+/**
+ * tcpi_data_segs_out of the one established connection with local port `local` and remote port
+ * `remote`, in the host namespace (pod undefined) or a pod's. Throws unless exactly one matches.
+ */
+export async function dataSegsOut(pod: Pod | undefined, local: number, remote: number): Promise<number> {
+  const argv = ['ss', '-tinH', 'state', 'established', `( sport = :${local} and dport = :${remote} )`];
+  const out = await must(pod === undefined ? argv : ['ip', 'netns', 'exec', pod.netns, ...argv]);
+  const conns = out.split(/\n(?=\S)/).filter((l) => l.trim() !== '');
+  if (conns.length !== 1) throw new Error(`ss: ${conns.length} connections ${local} → ${remote}:\n${out}`);
+  return Number(/data_segs_out:(\d+)/.exec(conns[0]!)?.[1] ?? 0);
+}
+
+/** The scripted servers (streams-server.ts) running in a pod, with their access log. */
+export interface ScriptedServers {
+  readonly rawPort: number;
+  readonly httpPort: number;
+  /** The log's entries so far (JSON objects, in the order written). */
+  entries(): Record<string, unknown>[];
+  /** Waits until the log holds at least n entries matching pred. */
+  waitFor(n: number, pred?: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
+  /** `METHOD STATUS` (or `METHOD event`) of each entry for requests, from one server. */
+  accessLog(server: 'raw' | 'http'): string[];
+  /** Forgets the entries so far (each test reads only its own). */
+  clear(): void;
+}
+
+export async function startScriptedServers(
+  pod: Pod,
+  rawPort = 8081,
+  httpPort = 8082,
+): Promise<ScriptedServers> {
+  const script = new URL('./streams-server.ts', import.meta.url).pathname;
+  const child = pod.spawn([process.execPath, script, '--raw', String(rawPort), '--http', String(httpPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let entries: Record<string, unknown>[] = [];
+  let partial = '';
+  let listening = false;
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const e = JSON.parse(l) as Record<string, unknown>;
+      if ('listening' in e) listening = true;
+      else entries.push(e);
+    }
+  });
+  const deadline = Date.now() + 10_000;
+  while (!listening) {
+    if (child.exitCode !== null)
+      throw new Error(`streams-server in pod ${pod.name} exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`streams-server in pod ${pod.name} did not listen in 10 s`);
+    await sleep(20);
+  }
+  return {
+    rawPort,
+    httpPort,
+    entries: () => [...entries],
+    async waitFor(n, pred = () => true, timeoutMs = 5000) {
+      const end = Date.now() + timeoutMs;
+      while (entries.filter(pred).length < n) {
+        if (Date.now() > end) {
+          throw new Error(
+            `streams-server log: fewer than ${n} matching entries in ${timeoutMs} ms: ${JSON.stringify(entries)}`,
+          );
+        }
+        await sleep(10);
+      }
+    },
+    accessLog: (server) =>
+      entries
+        .filter((e) => e.server === server && e.method !== undefined)
+        .map((e) => `${e.method} ${e.status ?? e.event}`),
+    clear() {
+      entries = [];
+    },
+  };
+}
