@@ -8,30 +8,35 @@ import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
   CONN_KEY_LAYOUT,
+  CONN_LAYOUT,
   decodeAggKey,
   decodeAggPerCpu,
+  decodeConn,
   decodeConnKey,
-  decodeInflight,
   decodeSelfPerCpu,
   encodeConfig,
-  INFLIGHT_LAYOUT,
   SELF_LAYOUT,
-  type SelfField,
 } from './layout.ts';
 import { LoadedObject } from './object.ts';
+import { testRun } from './prog-test-run.ts';
 import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
 import { TargetMap } from './target-map.ts';
 
 export const PROGRAM_NAME = 'owlk8s_capture';
+/** Finishes timed-out requests and forgets idle connections; run with BPF_PROG_TEST_RUN before each read. */
+export const SWEEP_PROGRAM_NAME = 'owlk8s_sweep';
+/** The sweep runs on any frame of 14 bytes or more; it reads none of it. */
+const SWEEP_FRAME = Buffer.alloc(14);
 
 export class Capture implements Disposable {
   readonly spec: CaptureSpec;
   readonly programFd: number;
+  readonly #sweepFd: number;
   readonly #object: LoadedObject;
   readonly #attachments = new Map<number, Attachment>();
-  readonly #fds: { targets: number; spill: number; inflight: number; aggregates: number; stats: number };
+  readonly #fds: { targets: number; spill: number; conns: number; aggregates: number; stats: number };
   readonly #targetMap: TargetMap;
   readonly #ncpu: number;
 
@@ -39,10 +44,11 @@ export class Capture implements Disposable {
     this.spec = spec;
     this.#object = object;
     this.programFd = object.programFd(PROGRAM_NAME);
+    this.#sweepFd = object.programFd(SWEEP_PROGRAM_NAME);
     this.#fds = {
       targets: object.mapFd('targets'),
       spill: object.mapFd('targets_spill'),
-      inflight: object.mapFd('inflight'),
+      conns: object.mapFd('conns'),
       aggregates: object.mapFd('aggregates'),
       stats: object.mapFd('stats'),
     };
@@ -81,11 +87,11 @@ export class Capture implements Disposable {
    */
   static load(options: CaptureOptions = {}): Capture {
     const spec = captureSpec(options);
-    const object = LoadedObject.load(spec.objectPath, [PROGRAM_NAME], {
+    const object = LoadedObject.load(spec.objectPath, [PROGRAM_NAME, SWEEP_PROGRAM_NAME], {
       maxEntries: {
         targets: spec.interfaceSlots,
         targets_spill: spec.interfaceSlots,
-        inflight: spec.maxInflight,
+        conns: spec.maxConnections,
         aggregates: spec.maxAggregates,
       },
       initialValues: {
@@ -93,6 +99,8 @@ export class Capture implements Disposable {
           boundsNs: spec.boundariesNs,
           ports: spec.ports,
           ifSlots: spec.interfaceSlots,
+          requestTimeoutNs: spec.requestTimeoutNs,
+          idleTimeoutNs: spec.idleTimeoutNs,
         }),
       },
     });
@@ -149,33 +157,30 @@ export class Capture implements Disposable {
     return this.#targetMap.entries();
   }
 
-  /** The program's own counters, summed over CPUs. */
-  readSelf(): SelfCounters & { readonly raw: Readonly<Record<SelfField, bigint>> } {
+  /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
+  readSelf(): SelfCounters {
     this.#live();
     const values = Buffer.alloc(this.#ncpu * SELF_LAYOUT.size);
     const r = sys.mapLookup(this.#fds.stats, Buffer.alloc(4), values);
     if (r < 0) throw new BpfError('read map stats', -r);
-    const raw = decodeSelfPerCpu(values, this.#ncpu);
-    return {
-      packets: raw.packets,
-      requests: raw.requests,
-      responses: raw.responses,
-      unmatchedResponses: raw.unmatched_responses,
-      inflightOverwritten: raw.inflight_overwritten,
-      inflightEvicted: 0n,
-      parseFailures: raw.parse_failures,
-      informational: raw.informational,
-      upgrades: raw.upgrades,
-      aggregatesFull: raw.aggregates_full,
-      inflightFull: raw.inflight_full,
-      ignoredAfterUpgrade: raw.ignored_after_upgrade,
-      retransmissions: raw.retransmissions,
-      abandoned: raw.abandoned,
-      raw,
-    };
+    return decodeSelfPerCpu(values, this.#ncpu);
   }
 
-  /** Every aggregate series, summed over CPUs; one batch read (few system calls). */
+  /**
+   * Runs the sweep program once: requests unanswered for requestTimeoutMs are finished (error
+   * `timeout`, into the aggregates) and connections idle for idleTimeoutMs are forgotten. read()
+   * does it first; call it before readAggregates() or readInFlight() used on their own. Throws BpfError.
+   */
+  sweep(): void {
+    this.#live();
+    try {
+      testRun(this.#sweepFd, SWEEP_FRAME);
+    } catch (e) {
+      if (e instanceof BpfError) throw new BpfError(`sweep: ${e.op}`, e.errno, e.hint);
+      throw e;
+    }
+  }
+
   /**
    * Deletes every aggregate of a target that is gone (after its last export), so the map does not
    * keep one set of series per pod that ever lived. Returns how many were deleted. Throws BpfError.
@@ -195,6 +200,7 @@ export class Capture implements Disposable {
     return deleted;
   }
 
+  /** Every aggregate series, summed over CPUs; one batch read (few system calls). Throws BpfError. */
   readAggregates(): Aggregate[] {
     this.#live();
     const nb = this.spec.boundariesNs.length + 1;
@@ -209,61 +215,45 @@ export class Capture implements Disposable {
     return out;
   }
 
-  /** Requests in flight, grouped by target, role, server port and method. */
+  /**
+   * Requests in flight, grouped by target, role, server port and method: the PENDING slots of each
+   * connection (sent, not answered) and its response in progress, if any. Requests that timed out
+   * or whose connection ended are finished, not here. Throws BpfError.
+   */
   readInFlight(): InFlight[] {
     this.#live();
-    const { count, keys, values } = readAll(
-      this.#fds.inflight,
-      'inflight',
-      CONN_KEY_LAYOUT.size,
-      INFLIGHT_LAYOUT.size,
-    );
+    const { count, keys, values } = readAll(this.#fds.conns, 'conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size);
     const groups = new Map<
       string,
       { targetId: number; role: InFlight['role']; port: number; method: InFlight['method']; count: number }
     >();
+    const add = (targetId: number, role: InFlight['role'], port: number, method: InFlight['method']) => {
+      const id = `${targetId}/${role}/${port}/${method}`;
+      const g = groups.get(id);
+      if (g) g.count++;
+      else groups.set(id, { targetId, role, port, method, count: 1 });
+    };
     for (let i = 0; i < count; i++) {
       const k = decodeConnKey(keys, i * CONN_KEY_LAYOUT.size);
-      const v = decodeInflight(values, i * INFLIGHT_LAYOUT.size);
-      for (const method of v.methods) {
-        const id = `${v.targetId}/${k.role}/${k.serverPort}/${method}`;
-        const g = groups.get(id);
-        if (g) g.count++;
-        else groups.set(id, { targetId: v.targetId, role: k.role, port: k.serverPort, method, count: 1 });
-      }
+      const v = decodeConn(values, i * CONN_LAYOUT.size);
+      for (const method of v.pending) add(v.targetId, k.role, k.serverPort, method);
+      if (v.responding !== undefined) add(v.targetId, k.role, k.serverPort, v.responding);
     }
     return [...groups.values()];
   }
 
   /**
-   * Reads everything into one Snapshot. inflightEvicted is derived: every request counted ends
-   * answered, overwritten, refused by a full map, abandoned with its connection, still in flight,
-   * or evicted by the LRU.
+   * Runs the sweep, then reads the self counters, the aggregates and the requests in flight into one
+   * Snapshot. Throws BpfError.
    */
   read(): Snapshot {
+    this.sweep();
     const monotonicNs = process.hrtime.bigint();
     const time = new Date();
     const self = this.readSelf();
     const aggregates = this.readAggregates();
     const inFlight = this.readInFlight();
-    const now = BigInt(inFlight.reduce((s, f) => s + f.count, 0));
-    const matched = self.responses - self.unmatchedResponses;
-    const evicted =
-      self.requests -
-      matched -
-      self.inflightOverwritten -
-      (self.inflightFull ?? 0n) -
-      (self.abandoned ?? 0n) -
-      now;
-    const { raw: _raw, ...counters } = self;
-    return {
-      monotonicNs,
-      time,
-      boundariesNs: this.spec.boundariesNs,
-      aggregates,
-      inFlight,
-      self: { ...counters, inflightEvicted: evicted > 0n ? evicted : 0n },
-    };
+    return { monotonicNs, time, boundariesNs: this.spec.boundariesNs, aggregates, inFlight, self };
   }
 
   get closed(): boolean {

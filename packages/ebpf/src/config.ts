@@ -25,8 +25,23 @@ export interface CaptureOptions {
    * above it) when interfaceSlots is not given, since every monitored interface carries one IP or more.
    */
   readonly maxTargets?: number;
-  /** Connections with requests in flight, over all targets (LRU). */
-  readonly maxInflight?: number;
+  /**
+   * TCP connections tracked at once, over all targets (the conns hash; default 32768). A connection
+   * is tracked from its first HTTP message until it ends or idles for idleTimeoutMs; one that finds
+   * the map full is not tracked (the kernel counts it in connsFull).
+   */
+  readonly maxConnections?: number;
+  /**
+   * A request unanswered this long (milliseconds, default 60000) is finished with error `timeout`
+   * at the next read. Must be above the largest bucket bound, so that a timed-out request lands in
+   * the overflow bucket and never among answered ones.
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * A connection with no packet this long (milliseconds, default 300000 or requestTimeoutMs when
+   * that is longer; at least requestTimeoutMs) is forgotten at the next read (the kernel counts it in connsExpired).
+   */
+  readonly idleTimeoutMs?: number;
   /** Aggregate series, over all targets. */
   readonly maxAggregates?: number;
   readonly objectPath?: string;
@@ -38,8 +53,46 @@ export interface CaptureSpec {
   readonly boundariesNs: readonly bigint[];
   readonly ports: readonly number[] | undefined;
   readonly interfaceSlots: number;
-  readonly maxInflight: number;
+  readonly maxConnections: number;
   readonly maxAggregates: number;
+  readonly requestTimeoutNs: bigint;
+  readonly idleTimeoutNs: bigint;
+}
+
+/** The longest timeout accepted: 7 days, in milliseconds. */
+const MAX_TIMEOUT_MS = 7 * 24 * 3600 * 1000;
+
+function millis(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1 || v > MAX_TIMEOUT_MS) {
+    throw new Error(
+      `capture option ${name} is ${v}: expected an integer number of milliseconds from 1 to ${MAX_TIMEOUT_MS}`,
+    );
+  }
+  return v;
+}
+
+/** Checks requestTimeoutMs and idleTimeoutMs against each other and the largest bucket bound. */
+function timeouts(
+  o: CaptureOptions,
+  bounds: readonly bigint[],
+): { requestTimeoutNs: bigint; idleTimeoutNs: bigint } {
+  const request = millis('requestTimeoutMs', o.requestTimeoutMs, 60_000);
+  const largest = bounds.at(-1);
+  if (largest !== undefined && BigInt(request) * 1_000_000n <= largest) {
+    throw new Error(
+      `capture option requestTimeoutMs is ${request}: it must be above the largest bucket bound ` +
+        `(${Number(largest) / 1e6} ms), or timed-out requests would land among answered ones`,
+    );
+  }
+  const idle = millis('idleTimeoutMs', o.idleTimeoutMs, Math.max(300_000, request));
+  if (idle < request) {
+    throw new Error(
+      `capture option idleTimeoutMs is ${idle}: it must be at least requestTimeoutMs (${request}), ` +
+        'or a connection would be forgotten before its requests time out',
+    );
+  }
+  return { requestTimeoutNs: BigInt(request) * 1_000_000n, idleTimeoutNs: BigInt(idle) * 1_000_000n };
 }
 
 function count(name: string, v: number | undefined, dflt: number): number {
@@ -64,6 +117,11 @@ function slots(v: number | undefined): number {
 
 /** Throws an Error naming the bad option and what would be right. */
 export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
+  if ('maxInflight' in o) {
+    throw new Error(
+      'capture option maxInflight was renamed maxConnections (TCP connections tracked at once)',
+    );
+  }
   const bounds = o.boundariesNs ?? DEFAULT_BOUNDARIES_NS;
   if (bounds.length > MAX_BOUNDS) {
     throw new Error(
@@ -90,7 +148,8 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
       o.interfaceSlots ??
         (o.maxTargets === undefined ? undefined : nextPowerOfTwo(count('maxTargets', o.maxTargets, 1))),
     ),
-    maxInflight: count('maxInflight', o.maxInflight, 65536),
+    maxConnections: count('maxConnections', o.maxConnections, 32768),
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
+    ...timeouts(o, bounds),
   };
 }

@@ -1,4 +1,4 @@
-export { Capture, PROGRAM_NAME } from './capture.ts';
+export { Capture, PROGRAM_NAME, SWEEP_PROGRAM_NAME } from './capture.ts';
 export type { CaptureOptions, CaptureSpec } from './config.ts';
 export { captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
 export { BpfError, KeyNotFoundError, VerifierError } from './errors.ts';
@@ -11,7 +11,7 @@ export type { ObjectSetup } from './object.ts';
 export { LoadedObject } from './object.ts';
 export type { ProgramStats } from './program-stats.ts';
 export { programStats } from './program-stats.ts';
-export type { Aggregate, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
-export { HTTP_METHODS } from './snapshot.ts';
+export type { Aggregate, ErrorType, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
+export { ERROR_TYPES, HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';
 export { LibraryMissingError } from './sys/ffi.ts';

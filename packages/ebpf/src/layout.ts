@@ -1,6 +1,13 @@
 // The byte layouts of bpf/owlk8s.h, one codec per struct. test/layout.test.ts checks every size and
 // field offset here against the built object's BTF, so the C and TypeScript sides cannot drift.
-import { HTTP_METHODS, type HttpMethod, type Role } from './snapshot.ts';
+import {
+  ERROR_TYPES,
+  type ErrorType,
+  HTTP_METHODS,
+  type HttpMethod,
+  type Role,
+  type SelfCounters,
+} from './snapshot.ts';
 
 export const MAX_BOUNDS = 32;
 export const BUCKETS = MAX_BOUNDS + 1;
@@ -17,14 +24,16 @@ export const IPS_PER_IF = 4;
 
 export const CONFIG_LAYOUT: Layout = {
   struct: 'owlk8s_config',
-  size: 8464,
+  size: 8480,
   fields: {
     bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
     nbounds: { offset: 256, size: 4 },
     all_ports: { offset: 260, size: 4 },
     if_slot_mask: { offset: 264, size: 4 },
     _pad: { offset: 268, size: 4 },
-    port_bits: { offset: 272, size: 8192 },
+    request_timeout_ns: { offset: 272, size: 8 },
+    idle_timeout_ns: { offset: 280, size: 8 },
+    port_bits: { offset: 288, size: 8192 },
   },
 };
 
@@ -61,19 +70,61 @@ export const CONN_KEY_LAYOUT: Layout = {
   },
 };
 
-export const INFLIGHT_LAYOUT: Layout = {
-  struct: 'owlk8s_inflight',
-  size: 88,
+/** owlk8s_slot_state: a request slot of a connection. */
+export const SLOT_FREE = 0;
+export const SLOT_PENDING = 1;
+export const SLOT_CLAIMED = 2;
+
+export const SLOT_LAYOUT: Layout = {
+  struct: 'owlk8s_slot',
+  size: 24,
   fields: {
-    start_ns: { offset: 0, size: 8 * PIPELINE },
-    target_id: { offset: 64, size: 4 },
-    method: { offset: 68, size: PIPELINE },
-    head: { offset: 76, size: 1 },
-    count: { offset: 77, size: 1 },
-    upgraded: { offset: 78, size: 1 },
-    seen: { offset: 79, size: 1 },
-    last_req_seq: { offset: 80, size: 4 },
-    last_resp_seq: { offset: 84, size: 4 },
+    start_ns: { offset: 0, size: 8 },
+    seq: { offset: 8, size: 4 },
+    state: { offset: 12, size: 4 },
+    ordinal: { offset: 16, size: 4 },
+    method: { offset: 20, size: 1 },
+    _pad: { offset: 21, size: 3 },
+  },
+};
+
+export const CARRY = 64;
+
+export const HALF_LAYOUT: Layout = {
+  struct: 'owlk8s_half',
+  size: 24 + CARRY,
+  fields: {
+    remaining: { offset: 0, size: 8 },
+    next_seq: { offset: 8, size: 4 },
+    ordinal: { offset: 12, size: 4 },
+    state: { offset: 16, size: 1 },
+    flags: { offset: 17, size: 1 },
+    seq_known: { offset: 18, size: 1 },
+    carry_len: { offset: 19, size: 1 },
+    line: { offset: 20, size: 1 },
+    _pad: { offset: 21, size: 3 },
+    carry: { offset: 24, size: CARRY },
+  },
+};
+
+const HALVES = 24 * PIPELINE;
+
+export const CONN_LAYOUT: Layout = {
+  struct: 'owlk8s_conn',
+  size: HALVES + 2 * 88 + 40,
+  fields: {
+    slots: { offset: 0, size: HALVES },
+    req: { offset: HALVES, size: 88 },
+    resp: { offset: HALVES + 88, size: 88 },
+    resp_start_ns: { offset: HALVES + 176, size: 8 },
+    resp_last_ns: { offset: HALVES + 184, size: 8 },
+    last_ns: { offset: HALVES + 192, size: 8 },
+    target_id: { offset: HALVES + 200, size: 4 },
+    resp_status: { offset: HALVES + 204, size: 2 },
+    resp_method: { offset: HALVES + 206, size: 1 },
+    resp_minor: { offset: HALVES + 207, size: 1 },
+    fins: { offset: HALVES + 208, size: 1 },
+    _pad: { offset: HALVES + 209, size: 7 },
   },
 };
 
@@ -89,7 +140,8 @@ export const AGG_KEY_LAYOUT: Layout = {
     http_minor: { offset: 10, size: 1 },
     protocol: { offset: 11, size: 1 },
     grpc_status: { offset: 12, size: 2 },
-    _pad: { offset: 14, size: 2 },
+    error: { offset: 14, size: 1 },
+    _pad: { offset: 15, size: 1 },
     route_id: { offset: 16, size: 4 },
   },
 };
@@ -104,29 +156,38 @@ export const AGG_LAYOUT: Layout = {
   },
 };
 
+/** owlk8s_self's counters, in the struct's order. */
 export const SELF_FIELDS = [
   'packets',
   'requests',
   'responses',
   'unmatched_responses',
-  'inflight_overwritten',
   'parse_failures',
   'informational',
   'upgrades',
   'aggregates_full',
-  'inflight_full',
-  'ignored_after_upgrade',
+  'conns_full',
+  'pipeline_full',
   'retransmissions',
-  'abandoned',
+  'stream_gaps',
+  'resyncs',
+  'not_http',
+  'ignored_after_upgrade',
+  'timeouts',
+  'resets',
+  'closed',
+  'budget_exhausted',
+  'conns_expired',
+  'malformed',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 128,
+  size: 8 * SELF_FIELDS.length + 24,
   fields: {
     ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 104, size: 24 },
+    _reserved: { offset: 8 * SELF_FIELDS.length, size: 24 },
   },
 };
 
@@ -135,7 +196,9 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   TARGET_IP_LAYOUT,
   IFACE_LAYOUT,
   CONN_KEY_LAYOUT,
-  INFLIGHT_LAYOUT,
+  SLOT_LAYOUT,
+  HALF_LAYOUT,
+  CONN_LAYOUT,
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
   SELF_LAYOUT,
@@ -167,6 +230,8 @@ export interface ConfigValue {
   readonly ports: readonly number[] | undefined;
   /** Entries of the targets array (a power of two). */
   readonly ifSlots: number;
+  readonly requestTimeoutNs: bigint;
+  readonly idleTimeoutNs: bigint;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -177,6 +242,8 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.boundsNs.length, off(CONFIG_LAYOUT, 'nbounds'));
   b.writeUInt32LE(c.ports === undefined ? 1 : 0, off(CONFIG_LAYOUT, 'all_ports'));
   b.writeUInt32LE(c.ifSlots - 1, off(CONFIG_LAYOUT, 'if_slot_mask'));
+  b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
+  b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
   for (const p of c.ports ?? []) {
     const at = off(CONFIG_LAYOUT, 'port_bits') + (p >> 3);
     b[at] = b[at]! | (1 << (p & 7));
@@ -221,24 +288,26 @@ export function decodeConnKey(b: Buffer, at = 0): ConnKey {
   };
 }
 
-export interface InflightValue {
+/** What readInFlight needs of one connection. */
+export interface ConnValue {
   readonly targetId: number;
-  readonly upgraded: boolean;
-  /** Methods of the unanswered requests, oldest first. */
-  readonly methods: readonly HttpMethod[];
+  /** Methods of the requests sent and not answered yet (PENDING slots), in slot order. */
+  readonly pending: readonly HttpMethod[];
+  /** The method of the request whose final response is in progress (resp_status != 0), if any. */
+  readonly responding: HttpMethod | undefined;
 }
 
-export function decodeInflight(b: Buffer, at = 0): InflightValue {
-  const L = INFLIGHT_LAYOUT;
-  const head = b[at + off(L, 'head')]!;
-  const count = b[at + off(L, 'count')]!;
-  const methods: HttpMethod[] = [];
-  for (let i = 0; i < count; i++) methods.push(methodOf(b[at + off(L, 'method') + ((head + i) % PIPELINE)]!));
-  return {
-    targetId: b.readUInt32LE(at + off(L, 'target_id')),
-    upgraded: b[at + off(L, 'upgraded')] === 1,
-    methods,
-  };
+export function decodeConn(b: Buffer, at = 0): ConnValue {
+  const L = CONN_LAYOUT;
+  const pending: HttpMethod[] = [];
+  for (let i = 0; i < PIPELINE; i++) {
+    const slot = at + off(L, 'slots') + i * SLOT_LAYOUT.size;
+    if (b.readUInt32LE(slot + off(SLOT_LAYOUT, 'state')) === SLOT_PENDING)
+      pending.push(methodOf(b[slot + off(SLOT_LAYOUT, 'method')]!));
+  }
+  const responding =
+    b.readUInt16LE(at + off(L, 'resp_status')) === 0 ? undefined : methodOf(b[at + off(L, 'resp_method')]!);
+  return { targetId: b.readUInt32LE(at + off(L, 'target_id')), pending, responding };
 }
 
 export interface AggKey {
@@ -248,18 +317,30 @@ export interface AggKey {
   readonly role: Role;
   readonly method: HttpMethod;
   readonly httpMinor: 0 | 1;
+  /** Absent when the request got a final response. */
+  readonly error?: ErrorType;
+}
+
+/** owlk8s_error: 0 none, then ERROR_TYPES in order. */
+export function errorOf(code: number): ErrorType | undefined {
+  if (code === 0) return undefined;
+  const e = ERROR_TYPES[code - 1];
+  if (e === undefined) throw new Error(`error code ${code} is outside 0..${ERROR_TYPES.length}`);
+  return e;
 }
 
 export function decodeAggKey(b: Buffer, at = 0): AggKey {
   const L = AGG_KEY_LAYOUT;
-  return {
+  const error = errorOf(b[at + off(L, 'error')]!);
+  const key = {
     targetId: b.readUInt32LE(at + off(L, 'target_id')),
     port: b.readUInt16LE(at + off(L, 'port')),
     statusCode: b.readUInt16LE(at + off(L, 'status')),
     role: roleOf(b[at + off(L, 'role')]!),
     method: methodOf(b[at + off(L, 'method')]!),
     httpMinor: b[at + off(L, 'http_minor')] === 0 ? 0 : 1,
-  };
+  } as const;
+  return error === undefined ? key : { ...key, error };
 }
 
 export interface AggValue {
@@ -276,6 +357,10 @@ function u64Number(b: Buffer, at: number): number {
 /**
  * Sums one per-CPU value: ncpu copies, each rounded up to 8 bytes, starting at `at`. Counts are
  * summed as numbers (no allocation per counter), the nanosecond sum as bigint (it can pass 2^53).
+ * `count` is the sum of the bucket counts, not the struct's count field: the program adds to
+ * count, sum and a bucket one after the other, so a copy taken between those additions has a count
+ * that disagrees with its buckets (a torn histogram, which OTLP forbids); the buckets' sum is the
+ * count of a consistent histogram by construction. The kernel's count field is not read.
  */
 export function decodeAggPerCpu(b: Buffer, at: number, ncpu: number, nbuckets: number): AggValue {
   const buckets = new Array<number>(nbuckets).fill(0);
@@ -283,18 +368,25 @@ export function decodeAggPerCpu(b: Buffer, at: number, ncpu: number, nbuckets: n
   let sumNs = 0n;
   for (let c = 0; c < ncpu; c++) {
     const base = at + c * AGG_LAYOUT.size;
-    count += u64Number(b, base);
-    sumNs += b.readBigUInt64LE(base + 8);
-    for (let i = 0; i < nbuckets; i++) buckets[i]! += u64Number(b, base + 16 + 8 * i);
+    sumNs += b.readBigUInt64LE(base + off(AGG_LAYOUT, 'sum_ns'));
+    for (let i = 0; i < nbuckets; i++) {
+      const n = u64Number(b, base + off(AGG_LAYOUT, 'buckets') + 8 * i);
+      buckets[i]! += n;
+      count += n;
+    }
   }
   return { count, sumNs, buckets };
 }
 
-export function decodeSelfPerCpu(b: Buffer, ncpu: number): Record<SelfField, bigint> {
-  const out = Object.fromEntries(SELF_FIELDS.map((f) => [f, 0n])) as Record<SelfField, bigint>;
+const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+const SELF_KEYS = SELF_FIELDS.map(camel) as (keyof SelfCounters)[];
+
+/** owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. */
+export function decodeSelfPerCpu(b: Buffer, ncpu: number): SelfCounters {
+  const out = Object.fromEntries(SELF_KEYS.map((k) => [k, 0n])) as Record<keyof SelfCounters, bigint>;
   for (let c = 0; c < ncpu; c++) {
-    SELF_FIELDS.forEach((f, i) => {
-      out[f] += b.readBigUInt64LE(c * SELF_LAYOUT.size + 8 * i);
+    SELF_KEYS.forEach((k, i) => {
+      out[k] += b.readBigUInt64LE(c * SELF_LAYOUT.size + 8 * i);
     });
   }
   return out;

@@ -12,7 +12,7 @@ export interface Red {
   /** Responses with status 500..599. */
   readonly serverErrors: bigint;
   readonly durationSumNs: bigint;
-  /** Counts per final status code. */
+  /** Counts per final status code; requests that ended without a response are under 0. */
   readonly byStatus: ReadonlyMap<number, bigint>;
   /** Bucket counts over all series, for boundariesNs. */
   readonly bucketCounts: readonly bigint[];
@@ -79,7 +79,9 @@ export class IpMonitor implements Disposable {
     }
   }
 
+  /** Runs the sweep (timed-out requests are finished) and reads the aggregates. Throws BpfError. */
   read(): RedFigures {
+    this.capture.sweep();
     const aggregates = this.capture.readAggregates();
     const n = this.capture.spec.boundariesNs.length + 1;
     return {

@@ -7,7 +7,11 @@
 /** Which side of a request the monitored pod was on. */
 export type Role = 'server' | 'client';
 
-/** Methods the kernel recognises; anything else never starts a request. */
+/**
+ * Method codes of the kernel (the index is the code): the nine by name, and `_OTHER` (code 9) for
+ * any other token of 1..16 upper-case letters that starts a well-formed HTTP/1.x request line.
+ * Anything else never starts a request.
+ */
 export const HTTP_METHODS = [
   'GET',
   'POST',
@@ -18,8 +22,18 @@ export const HTTP_METHODS = [
   'PATCH',
   'CONNECT',
   'TRACE',
+  '_OTHER',
 ] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/**
+ * How a request ended that got no final response (the kernel's error code is the index + 1):
+ * `timeout`, unanswered for the configured request timeout (finished by the sweep);
+ * `connection_reset`, an RST from either side; `connection_closed`, the server's FIN, or the
+ * client's ports reused by a new SYN.
+ */
+export const ERROR_TYPES = ['timeout', 'connection_reset', 'connection_closed'] as const;
+export type ErrorType = (typeof ERROR_TYPES)[number];
 
 /** One kernel aggregate: all requests of one target, role, server port, method and status. */
 export interface Aggregate {
@@ -29,19 +43,28 @@ export interface Aggregate {
   /** The server's TCP port (the pod's own port on the server side, the peer's on the client side). */
   readonly port: number;
   readonly method: HttpMethod;
-  /** Final status code (100..599); 101 for an upgrade. */
+  /** Final status code (100..599; 101 for an upgrade); 0 when `error` is set. */
   readonly statusCode: number;
+  /** Set when the requests ended without a final response; statusCode is 0 then. */
+  readonly error?: ErrorType;
   /** HTTP minor version of the response: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly httpMinor: 0 | 1;
-  /** Requests counted (an integer, exact below 2^53). */
+  /** Requests counted (an integer, exact below 2^53): always the sum of bucketCounts. */
   readonly count: number;
-  /** Sum of durations in nanoseconds, first request packet to first response packet. */
+  /**
+   * Sum of durations in nanoseconds: from the request's first segment to the segment carrying the
+   * final response's last byte (for close-delimited responses, the server's FIN); for a request
+   * that ended without a response, the time it waited.
+   */
   readonly durationSumNs: bigint;
   /** Per-bucket counts, boundaries.length + 1 of them; bucket i holds d <= boundariesNs[i]. */
   readonly bucketCounts: readonly number[];
 }
 
-/** Requests in flight (seen, not yet answered) per target, role and method. */
+/**
+ * Requests in flight per target, role, server port and method: sent and not answered yet, or
+ * their final response in progress. A request that timed out or whose connection ended is not.
+ */
 export interface InFlight {
   readonly targetId: number;
   readonly role: Role;
@@ -50,29 +73,54 @@ export interface InFlight {
   readonly count: number;
 }
 
-/** The program's own counters, summed over CPUs. */
+/**
+ * The program's own counters, summed over CPUs, read in one map lookup; each only grows while the
+ * program is loaded. Invariant: requests = final responses matched + timeouts + resets + closed +
+ * requests in flight now.
+ */
 export interface SelfCounters {
+  /** Every packet the program ran on. */
   readonly packets: bigint;
+  /** Requests tracked at a target (its server-port filter passed). */
   readonly requests: bigint;
+  /** Final responses framed at a target, matched to a request or not. */
   readonly responses: bigint;
+  /** Final responses answering no tracked request. */
   readonly unmatchedResponses: bigint;
-  readonly inflightEvicted: bigint;
-  readonly inflightOverwritten: bigint;
+  /** Packets whose IP or TCP headers could not be read or were malformed. */
   readonly parseFailures: bigint;
-  /** 1xx responses other than 101: not final, not counted. */
-  readonly informational?: bigint;
-  /** 101 responses: HTTP/1 tracking ended on that connection. */
-  readonly upgrades?: bigint;
-  /** Series not recorded because the aggregates map was full. */
-  readonly aggregatesFull?: bigint;
-  /** Requests not tracked because the in-flight map refused an entry. */
-  readonly inflightFull?: bigint;
-  /** HTTP-looking payloads ignored on connections after a 101. */
-  readonly ignoredAfterUpgrade?: bigint;
-  /** Request or response starts seen again with the same TCP sequence number (not counted twice). */
-  readonly retransmissions?: bigint;
-  /** Requests left waiting when their connection was reset, closed by the server or reused (SYN). */
-  readonly abandoned?: bigint;
+  /** 1xx responses other than 101: not final, not counted as responses. */
+  readonly informational: bigint;
+  /** 101 responses and CONNECT tunnels: HTTP/1 tracking of that connection ended. */
+  readonly upgrades: bigint;
+  /** Finished requests lost because the aggregates map was full. */
+  readonly aggregatesFull: bigint;
+  /** Connections not tracked because the conns map was full. */
+  readonly connsFull: bigint;
+  /** Requests not tracked because a connection already had its pipeline of requests in flight. */
+  readonly pipelineFull: bigint;
+  /** Segments whose bytes were all parsed already (not counted twice). */
+  readonly retransmissions: bigint;
+  /** Segments after missing bytes: that direction's framing was lost. */
+  readonly streamGaps: bigint;
+  /** Framing regained on a segment that starts a message. */
+  readonly resyncs: bigint;
+  /** Message boundaries that held no HTTP/1 message: the connection is ignored. */
+  readonly notHttp: bigint;
+  /** Segments on a connection after its 101 or tunnel. */
+  readonly ignoredAfterUpgrade: bigint;
+  /** Requests finished as `timeout`. */
+  readonly timeouts: bigint;
+  /** Requests finished as `connection_reset`. */
+  readonly resets: bigint;
+  /** Requests finished as `connection_closed`. */
+  readonly closed: bigint;
+  /** Segments with more lines than one pass parses: framing lost. */
+  readonly budgetExhausted: bigint;
+  /** Idle connections forgotten by the sweep. */
+  readonly connsExpired: bigint;
+  /** Messages whose framing headers were invalid: framing lost. */
+  readonly malformed: bigint;
 }
 
 export interface Snapshot {

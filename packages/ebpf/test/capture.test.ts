@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../src/capture.ts';
-import { captureSpec } from '../src/config.ts';
+import { type CaptureOptions, captureSpec } from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
 import { openFds, requireBpf } from './kernel.ts';
@@ -76,7 +76,11 @@ test('bad input names the thing and what would be right', () => {
     /has 33 bounds: at most 32/,
   );
   assert.throws(() => Capture.load({ ports: [0] }), /ports holds 0: ports are integers from 1 to 65535/);
-  assert.throws(() => Capture.load({ maxInflight: 0 }), /maxInflight is 0: expected an integer from 1/);
+  assert.throws(() => Capture.load({ maxConnections: 0 }), /maxConnections is 0: expected an integer from 1/);
+  assert.throws(
+    () => Capture.load({ maxInflight: 64 } as CaptureOptions),
+    /^Error: capture option maxInflight was renamed maxConnections/,
+  );
   assert.throws(
     () => Capture.load({ interfaceSlots: 1000 }),
     /interfaceSlots is 1000: expected a power of two/,

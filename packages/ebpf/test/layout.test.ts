@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { DEFAULT_OBJECT_PATH } from '../src/config.ts';
-import { ALL_LAYOUTS, CONFIG_LAYOUT, encodeConfig } from '../src/layout.ts';
+import { ALL_LAYOUTS } from '../src/layout.ts';
 
 interface BtfStruct {
   size: number;
@@ -72,24 +72,3 @@ for (const layout of ALL_LAYOUTS) {
     assert.equal(covered, s.size, 'fields cover the struct: no padding the compiler inserted');
   });
 }
-
-test('the config codec writes bounds, count, all-ports flag and port bits where the struct has them', () => {
-  const b = encodeConfig({ boundsNs: [5n, 7n], ports: [80, 8080], ifSlots: 256 });
-  assert.equal(b.length, CONFIG_LAYOUT.size);
-  assert.deepEqual(
-    [
-      b.readBigUInt64LE(0),
-      b.readBigUInt64LE(8),
-      b.readUInt32LE(256),
-      b.readUInt32LE(260),
-      b.readUInt32LE(264),
-    ],
-    [5n, 7n, 2, 0, 255],
-  );
-  assert.equal(b[272 + 10], 1); // 80 = 10 * 8 + 0
-  assert.equal(b[272 + 1010], 1); // 8080 = 1010 * 8 + 0
-  assert.equal(
-    b.subarray(272).reduce((n, x) => n + x, 0),
-    2,
-  );
-});

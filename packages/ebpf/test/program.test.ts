@@ -340,39 +340,33 @@ describe('pipelining', () => {
     assert.deepEqual(cap.readInFlight(), []);
   });
 
-  test('a ninth request in flight on one connection overwrites the oldest', () => {
+  test('a ninth request in flight on one connection is not tracked (pipeline full); its response is unmatched', () => {
     using cap = setup();
     for (let i = 0; i < 9; i++) req(cap, i === 0 ? 'HEAD / HTTP/1.1\r\n\r\n' : GET);
     for (let i = 0; i < 9; i++) res(cap, R(200));
-    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=8']);
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=7', '7 server 80 HEAD 200 1.1 n=1']);
     const snap = cap.read();
     assert.deepEqual(
-      [
-        snap.self.requests,
-        snap.self.responses,
-        snap.self.inflightOverwritten,
-        snap.self.unmatchedResponses,
-        snap.self.inflightEvicted,
-      ],
-      [9n, 9n, 1n, 1n, 0n],
+      [snap.self.requests, snap.self.responses, snap.self.pipelineFull, snap.self.unmatchedResponses],
+      [8n, 9n, 1n, 1n],
     );
   });
 });
 
-describe('in-flight map pressure', () => {
-  test('100 waiting connections in a 32-entry LRU: the evicted ones are derived exactly and come back unmatched', () => {
-    using cap = setup({ maxInflight: 32 });
+describe('conns map pressure', () => {
+  test('100 waiting connections in a 32-entry conns map: 68 are not tracked (connsFull), their responses unmatched', () => {
+    using cap = setup({ maxConnections: 32 });
     for (let i = 0; i < 100; i++) req(cap, GET, { sport: 30000 + i });
     const before = cap.read();
-    const waiting = BigInt(before.inFlight.reduce((n, f) => n + f.count, 0));
-    assert.ok(waiting > 0n && waiting <= 32n, `${waiting} waiting`);
-    assert.equal(before.self.requests, 100n);
-    assert.equal(before.self.inflightEvicted, 100n - waiting);
+    assert.equal(
+      before.inFlight.reduce((n, f) => n + f.count, 0),
+      32,
+    );
+    assert.deepEqual([before.self.requests, before.self.connsFull], [32n, 68n]);
     for (let i = 0; i < 100; i++) res(cap, R(200), { sport: 30000 + i });
     const after = cap.read();
-    assert.equal(after.self.unmatchedResponses, before.self.inflightEvicted);
-    assert.deepEqual(sorted(cap), [`7 server 80 GET 200 1.1 n=${waiting}`]);
-    assert.equal(after.self.inflightEvicted, 100n - waiting);
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=32']);
+    assert.deepEqual(after.inFlight, []);
   });
 });
 
@@ -381,7 +375,7 @@ describe('connections that end', () => {
   const RST = 0x04;
   const SYN = 0x02;
 
-  test('a reset, a server FIN and a new SYN on the same ports abandon the requests waiting', () => {
+  test('a reset, a server FIN and a new SYN on the same ports finish the requests waiting, with their error', () => {
     using cap = setup();
     req(cap, GET, { sport: 44001 });
     res(cap, '', { sport: 44001, flags: RST }); // the server resets
@@ -392,11 +386,16 @@ describe('connections that end', () => {
     req(cap, '', { sport: 44003, flags: SYN }); // the client's ports come back for a new connection
     req(cap, GET, { sport: 44003 });
     res(cap, R(200), { sport: 44003 });
-    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1']);
     const snap = cap.read();
+    assert.deepEqual(snap.aggregates.map((a) => `${summary(a)} ${a.error ?? '-'}`).sort(), [
+      '7 server 80 GET 0 1.1 n=1 connection_reset',
+      '7 server 80 GET 0 1.1 n=2 connection_closed',
+      '7 server 80 GET 200 1.1 n=1 -',
+      '7 server 80 POST 0 1.1 n=1 connection_closed',
+    ]);
     assert.deepEqual(
-      [snap.self.requests, snap.self.abandoned, snap.self.inflightEvicted, snap.inFlight.length],
-      [5n, 4n, 0n, 0],
+      [snap.self.requests, snap.self.resets, snap.self.closed, snap.inFlight.length],
+      [5n, 1n, 3n, 0],
     );
   });
 
@@ -407,7 +406,7 @@ describe('connections that end', () => {
     res(cap, R(200), { sport: 44010, flags: FIN | 0x08 });
     assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=1']);
     const snap = cap.read();
-    assert.deepEqual([snap.self.abandoned, snap.inFlight.length], [0n, 0]);
+    assert.deepEqual([snap.self.resets + snap.self.closed, snap.inFlight.length], [0n, 0]);
     assert.equal(snap.self.responses, 1n);
   });
 
@@ -418,7 +417,7 @@ describe('connections that end', () => {
       cap.programFd,
       frame({ src: PEER4, dst: POD4, sport: 9000, dport: 50001, payload: '', flags: RST }),
     );
-    assert.deepEqual([cap.read().self.abandoned, cap.readInFlight().length], [1n, 0]);
+    assert.deepEqual([cap.read().self.resets, cap.readInFlight().length], [1n, 0]);
   });
 });
 

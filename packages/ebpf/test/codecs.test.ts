@@ -1,0 +1,193 @@
+// The codecs of src/layout.ts on hand-made buffers, with exact figures (no kernel needed; the BTF
+// check of the same layouts is layout.test.ts).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  AGG_KEY_LAYOUT,
+  AGG_LAYOUT,
+  CONFIG_LAYOUT,
+  CONN_LAYOUT,
+  decodeAggKey,
+  decodeAggPerCpu,
+  decodeConn,
+  decodeSelfPerCpu,
+  encodeConfig,
+  SELF_LAYOUT,
+  SLOT_LAYOUT,
+} from '../src/layout.ts';
+import { ZERO_SELF } from '../src/testing/snapshots.ts';
+
+test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts and port bits where the struct has them', () => {
+  const b = encodeConfig({
+    boundsNs: [5n, 7n],
+    ports: [80, 8080],
+    ifSlots: 256,
+    requestTimeoutNs: 60_000_000_000n,
+    idleTimeoutNs: 300_000_000_000n,
+  });
+  assert.equal(b.length, CONFIG_LAYOUT.size);
+  assert.equal(b.length, 8480);
+  assert.deepEqual(
+    [
+      b.readBigUInt64LE(0),
+      b.readBigUInt64LE(8),
+      b.readUInt32LE(256),
+      b.readUInt32LE(260),
+      b.readUInt32LE(264),
+      b.readBigUInt64LE(272),
+      b.readBigUInt64LE(280),
+    ],
+    [5n, 7n, 2, 0, 255, 60_000_000_000n, 300_000_000_000n],
+  );
+  assert.equal(b[288 + 10], 1); // 80 = 10 * 8 + 0
+  assert.equal(b[288 + 1010], 1); // 8080 = 1010 * 8 + 0
+  assert.equal(
+    b.subarray(288).reduce((n, x) => n + x, 0),
+    2,
+  );
+});
+
+function aggKey(fields: {
+  status: number;
+  method: number;
+  error: number;
+  role?: number;
+  minor?: number;
+}): Buffer {
+  const b = Buffer.alloc(AGG_KEY_LAYOUT.size);
+  b.writeUInt32LE(7, 0);
+  b.writeUInt16LE(8080, 4);
+  b.writeUInt16LE(fields.status, 6);
+  b[8] = fields.role ?? 0;
+  b[9] = fields.method;
+  b[10] = fields.minor ?? 1;
+  b[14] = fields.error;
+  return b;
+}
+
+test('an aggregate key: error codes 1..3 are timeout, connection_reset, connection_closed; method 9 is _OTHER', () => {
+  assert.deepEqual(decodeAggKey(aggKey({ status: 200, method: 0, error: 0 })), {
+    targetId: 7,
+    port: 8080,
+    statusCode: 200,
+    role: 'server',
+    method: 'GET',
+    httpMinor: 1,
+  });
+  assert.deepEqual(
+    [1, 2, 3].map((error) => decodeAggKey(aggKey({ status: 0, method: 1, error, role: 1, minor: 0 }))),
+    [
+      {
+        targetId: 7,
+        port: 8080,
+        statusCode: 0,
+        role: 'client',
+        method: 'POST',
+        httpMinor: 0,
+        error: 'timeout',
+      },
+      {
+        targetId: 7,
+        port: 8080,
+        statusCode: 0,
+        role: 'client',
+        method: 'POST',
+        httpMinor: 0,
+        error: 'connection_reset',
+      },
+      {
+        targetId: 7,
+        port: 8080,
+        statusCode: 0,
+        role: 'client',
+        method: 'POST',
+        httpMinor: 0,
+        error: 'connection_closed',
+      },
+    ],
+  );
+  assert.equal(decodeAggKey(aggKey({ status: 207, method: 9, error: 0 })).method, '_OTHER');
+  assert.throws(
+    () => decodeAggKey(aggKey({ status: 0, method: 0, error: 4 })),
+    /^Error: error code 4 is outside 0..3$/,
+  );
+  assert.throws(
+    () => decodeAggKey(aggKey({ status: 200, method: 10, error: 0 })),
+    /^Error: method code 10 is outside 0..9$/,
+  );
+});
+
+test('a per-CPU aggregate: count is the sum of the bucket counts, whatever the count field says (a torn copy)', () => {
+  const ncpu = 2;
+  const b = Buffer.alloc(ncpu * AGG_LAYOUT.size);
+  // CPU 0: count field 3, sum 30 ns, buckets [1, 2, 0]; CPU 1 read mid-update: count already 5,
+  // buckets [4, 0, 0] (the fifth request's bucket not added yet), sum 40 ns.
+  b.writeBigUInt64LE(3n, 0);
+  b.writeBigUInt64LE(30n, 8);
+  b.writeBigUInt64LE(1n, 16);
+  b.writeBigUInt64LE(2n, 24);
+  const cpu1 = AGG_LAYOUT.size;
+  b.writeBigUInt64LE(5n, cpu1);
+  b.writeBigUInt64LE(40n, cpu1 + 8);
+  b.writeBigUInt64LE(4n, cpu1 + 16);
+  assert.deepEqual(decodeAggPerCpu(b, 0, ncpu, 3), { count: 7, sumNs: 70n, buckets: [5, 2, 0] });
+});
+
+test('a connection: PENDING slots and a response in progress are in flight; FREE and CLAIMED slots are not', () => {
+  const b = Buffer.alloc(CONN_LAYOUT.size);
+  const slot = (i: number, state: number, method: number) => {
+    const at = i * SLOT_LAYOUT.size;
+    b.writeUInt32LE(state, at + 12);
+    b[at + 20] = method;
+  };
+  slot(0, 2, 4); // CLAIMED HEAD: its response is in progress below
+  slot(1, 1, 1); // PENDING POST
+  slot(2, 1, 9); // PENDING _OTHER
+  slot(3, 0, 3); // FREE (a DELETE that finished)
+  slot(7, 1, 0); // PENDING GET
+  b.writeUInt32LE(42, 392); // target_id
+  assert.deepEqual(decodeConn(b), {
+    targetId: 42,
+    pending: ['POST', '_OTHER', 'GET'],
+    responding: undefined,
+  });
+  b.writeUInt16LE(200, 396); // resp_status
+  b[398] = 4; // resp_method HEAD
+  assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
+});
+
+test('the self counters: every field of owlk8s_self in order, summed over CPUs, in camelCase', () => {
+  const ncpu = 3;
+  const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
+  const names = Object.keys(ZERO_SELF);
+  assert.equal(names.length, 21);
+  for (let c = 0; c < ncpu; c++) {
+    // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
+    for (let i = 0; i < names.length; i++)
+      b.writeBigUInt64LE(BigInt((i + 1) * 10 ** c), c * SELF_LAYOUT.size + 8 * i);
+    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 168); // _reserved: never read
+  }
+  assert.deepEqual(decodeSelfPerCpu(b, ncpu), {
+    packets: 111n,
+    requests: 222n,
+    responses: 333n,
+    unmatchedResponses: 444n,
+    parseFailures: 555n,
+    informational: 666n,
+    upgrades: 777n,
+    aggregatesFull: 888n,
+    connsFull: 999n,
+    pipelineFull: 1110n,
+    retransmissions: 1221n,
+    streamGaps: 1332n,
+    resyncs: 1443n,
+    notHttp: 1554n,
+    ignoredAfterUpgrade: 1665n,
+    timeouts: 1776n,
+    resets: 1887n,
+    closed: 1998n,
+    budgetExhausted: 2109n,
+    connsExpired: 2220n,
+    malformed: 2331n,
+  });
+});
