@@ -13,12 +13,16 @@
 //   bodylines=N    a body of N writes, pause_ms apart, each starting with `HTTP/1.1 500 Oops\r\n`
 //   sleep_ms=N     wait N ms first
 //   line=TEXT      write TEXT as the status line (headers, `ok`), then close: no valid response
-//   never=1        never answer (the connection stays open, also after the client's FIN)
+//   never=1        never answer; the connection stays open, also after the client's FIN
+//   hang=1         never answer; close the connection (FIN) when the client's FIN comes, as
+//                  servers do when a client gives up (nginx logs 499 then)
 //   reset=1        reset the connection (RST) instead of answering
 //   close=1        close the connection (FIN) instead of answering
+// A client's FIN otherwise closes the connection once the answers due are written.
 // Outcomes logged: {"server":"raw","method":M,"status":N} per final response written;
-// {"server":"raw","method":M,"event":"reset"|"close"|"never"|"line"} for requests not answered;
-// {"server":"raw","event":"client-fin"|"client-reset"} when a client ends a connection first.
+// {"server":"raw","method":M,"event":"reset"|"close"|"never"|"hang"|"line"} for requests not
+// answered, "dropped" for requests queued behind one that ended the connection;
+// {"server":"raw","event":"client-fin"|"client-reset"} when a client ends a connection.
 //
 // http (node:http): /status/NNN?delay_ms=N answers NNN (Expect: 100-continue gets Node's own 100
 // Continue first); /hints sends 103 Early Hints (res.writeEarlyHints), then 200.
@@ -93,14 +97,26 @@ function write(socket: Socket, data: string): Promise<void> {
   return new Promise((resolve, reject) => socket.write(data, 'latin1', (e) => (e ? reject(e) : resolve())));
 }
 
-async function answer(socket: Socket, req: Request, held: string[]): Promise<'open' | 'gone'> {
+interface Conn {
+  readonly socket: Socket;
+  /** Answers kept back by hold=1. */
+  readonly held: string[];
+  /** What the request being answered waits for: nothing, or never / hang. */
+  waiting: 'never' | 'hang' | undefined;
+}
+
+async function answer(conn: Conn, req: Request): Promise<'open' | 'gone'> {
+  const { socket, held } = conn;
   const q = req.query;
   const pause = Number(q.get('pause_ms') ?? 5);
   const sleepMs = Number(q.get('sleep_ms') ?? 0);
   if (sleepMs > 0) await sleep(sleepMs);
-  if (q.has('never')) {
-    log({ server: 'raw', method: req.method, event: 'never' });
-    return 'open';
+  for (const w of ['never', 'hang'] as const) {
+    if (q.has(w)) {
+      conn.waiting = w;
+      log({ server: 'raw', method: req.method, event: w });
+      return 'open';
+    }
   }
   if (q.has('reset')) {
     log({ server: 'raw', method: req.method, event: 'reset' });
@@ -149,10 +165,9 @@ async function answer(socket: Socket, req: Request, held: string[]): Promise<'op
 }
 
 const raw = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+  const conn: Conn = { socket, held: [], waiting: undefined };
   let buf = Buffer.alloc(0);
   let queue = Promise.resolve<'open' | 'gone'>('open');
-  const held: string[] = [];
-  let halfOpenAllowed = false;
   socket.on('data', (d: Buffer) => {
     buf = Buffer.concat([buf, d]);
     for (;;) {
@@ -167,15 +182,23 @@ const raw = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (parsed === undefined) return;
       buf = buf.subarray(parsed.length);
       const req = parsed.request;
-      if (req.query.has('never')) halfOpenAllowed = true;
-      queue = queue.then((state) => (state === 'gone' ? 'gone' : answer(socket, req, held)));
+      queue = queue.then((state) => {
+        if (state === 'open' && !socket.destroyed) {
+          return answer(conn, req).catch((e: Error) => {
+            log({ server: 'raw', method: req.method, event: 'write-failed', message: e.message });
+            return 'gone' as const;
+          });
+        }
+        log({ server: 'raw', method: req.method, event: 'dropped' });
+        return 'gone';
+      });
     }
   });
-  // A client's FIN: a server that is not waiting on a `never` request closes its side too (as
-  // servers do); one that is keeps the connection half-open, so only a timeout can end its request.
   socket.on('end', () => {
     log({ server: 'raw', event: 'client-fin' });
-    if (!halfOpenAllowed) void queue.then(() => socket.end());
+    if (conn.waiting === 'never') return;
+    if (conn.waiting === 'hang') socket.end();
+    else void queue.then(() => socket.end());
   });
   socket.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'ECONNRESET') log({ server: 'raw', event: 'client-reset' });
