@@ -5,7 +5,7 @@
 // own access log, and its self counters must show no anomaly.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type NginxServer, type Pod, requireBpf, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
+import { type NginxServer, type Pod, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
 import type { Capture } from '@owlk8s/ebpf';
 import { assertBalanced, assertSelf, inFlight, RawClient, seriesTally, tally, watch } from './streams.ts';
 
@@ -248,7 +248,9 @@ test('methods outside the nine are _OTHER; leading CRLFs before a request line a
     c.expect('GET');
     await c.write(`\r\n${request('GET', '/status/404')}`);
     c.expect('GET');
+    await sleep(3);
     await c.writeParts(['\r\n', request('GET', '/status/404')]);
+    await sleep(3);
     // the CRLF some clients send after a POST body, then the next request in the same write
     c.expect('POST', 'GET');
     await c.write(`${request('POST', '/status/201', 'abc')}\r\n${request('GET', '/status/200')}`);

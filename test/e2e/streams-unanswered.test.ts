@@ -76,7 +76,7 @@ test('a server that does not answer: in flight until the timeout, then one timeo
   s = cap.read();
   assert.deepEqual(series(s), ['server 8081 GET 0 timeout n=1']);
   assertSelf(s.self, { requests: 1n, timeouts: 1n });
-  assert.deepEqual(servers.accessLog('raw'), ['GET never']);
+  assert.deepEqual(await servers.accessLog('raw', 1), ['GET never']);
 });
 
 test('a server that resets: every request waiting on the connection ends as connection_reset, once', async () => {
@@ -90,7 +90,11 @@ test('a server that resets: every request waiting on the connection ends as conn
   await servers.waitFor(4);
   await sleep(50);
   const s = cap.read();
-  assert.deepEqual(tally(servers.accessLog('raw')), { 'GET reset': 2, 'POST dropped': 1, 'GET dropped': 1 });
+  assert.deepEqual(tally(await servers.accessLog('raw', 4)), {
+    'GET reset': 2,
+    'POST dropped': 1,
+    'GET dropped': 1,
+  });
   assert.deepEqual(series(s), [
     'server 8081 GET 0 connection_reset n=3',
     'server 8081 POST 0 connection_reset n=1',
@@ -115,7 +119,7 @@ test('a server that closes without answering: connection_closed, also behind an 
   await Promise.all([one.closed(), two.closed()]);
   await sleep(50);
   const s = cap.read();
-  assert.deepEqual(tally(servers.accessLog('raw')), { 'GET close': 2, 'GET 200': 1 });
+  assert.deepEqual(tally(await servers.accessLog('raw', 3)), { 'GET close': 2, 'GET 200': 1 });
   assert.deepEqual(series(s), ['server 8081 GET 0 connection_closed n=2', 'server 8081 GET 200 n=1']);
   assert.deepEqual(buckets(s)['server 8081 GET 0 connection_closed'], [0, 2, 0, 0]);
   assertSelf(s.self, { requests: 3n, responses: 1n, closed: 2n });
@@ -147,7 +151,7 @@ test('a client that gives up: its FIN ends nothing (the server closing does, or 
   await servers.waitFor(1, (e) => e.status === 200);
   await sleep(100);
   const s = cap.read();
-  assert.deepEqual(tally(servers.accessLog('raw')), { 'GET hang': 2, 'GET 200': 1 });
+  assert.deepEqual(tally(await servers.accessLog('raw', 3)), { 'GET hang': 2, 'GET 200': 1 });
   assert.deepEqual(series(s), [
     'server 8081 GET 0 connection_closed n=1',
     'server 8081 GET 0 connection_reset n=1',

@@ -317,8 +317,11 @@ export interface ScriptedServers {
   entries(): Record<string, unknown>[];
   /** Waits until the log holds at least n entries matching pred. */
   waitFor(n: number, pred?: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<void>;
-  /** `METHOD STATUS` (or `METHOD event`) of each entry for requests, from one server. */
-  accessLog(server: 'raw' | 'http'): string[];
+  /**
+   * `METHOD STATUS` (or `METHOD event`) of each request entry from one server, once there are at
+   * least `atLeast` (the log reaches this process through a pipe, after the bytes on the wire).
+   */
+  accessLog(server: 'raw' | 'http', atLeast: number): Promise<string[]>;
   /** Forgets the entries so far (each test reads only its own). */
   clear(): void;
 }
@@ -351,25 +354,31 @@ export async function startScriptedServers(
     if (Date.now() > deadline) throw new Error(`streams-server in pod ${pod.name} did not listen in 10 s`);
     await sleep(20);
   }
+  const waitFor = async (
+    n: number,
+    pred: (e: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 5000,
+  ) => {
+    const end = Date.now() + timeoutMs;
+    while (entries.filter(pred).length < n) {
+      if (Date.now() > end) {
+        throw new Error(
+          `streams-server log: fewer than ${n} matching entries in ${timeoutMs} ms: ${JSON.stringify(entries)}`,
+        );
+      }
+      await sleep(10);
+    }
+  };
   return {
     rawPort,
     httpPort,
     entries: () => [...entries],
-    async waitFor(n, pred = () => true, timeoutMs = 5000) {
-      const end = Date.now() + timeoutMs;
-      while (entries.filter(pred).length < n) {
-        if (Date.now() > end) {
-          throw new Error(
-            `streams-server log: fewer than ${n} matching entries in ${timeoutMs} ms: ${JSON.stringify(entries)}`,
-          );
-        }
-        await sleep(10);
-      }
+    waitFor,
+    async accessLog(server, atLeast) {
+      const mine = (e: Record<string, unknown>) => e.server === server && e.method !== undefined;
+      await waitFor(atLeast, mine);
+      return entries.filter(mine).map((e) => `${e.method} ${e.status ?? e.event}`);
     },
-    accessLog: (server) =>
-      entries
-        .filter((e) => e.server === server && e.method !== undefined)
-        .map((e) => `${e.method} ${e.status ?? e.event}`),
     clear() {
       entries = [];
     },
