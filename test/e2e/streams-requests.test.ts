@@ -7,17 +7,29 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type NginxServer, type Pod, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
 import type { Capture } from '@owlk8s/ebpf';
-import { assertBalanced, assertSelf, inFlight, RawClient, seriesTally, tally, watch } from './streams.ts';
+import {
+  assertBalanced,
+  assertSelf,
+  dataSegsOut,
+  inFlight,
+  RawClient,
+  series,
+  seriesTally,
+  tally,
+  watch,
+} from './streams.ts';
 
 let net: TestNetwork;
 let web: Pod;
-let nginx: NginxServer;
+let nginx: NginxServer; // port 80, TCP_NODELAY (nginx's default)
+let nagle: NginxServer; // port 81, tcp_nodelay off: responses held for an ACK go out coalesced
 
 before(async () => {
   requireBpf('the streams end-to-end tests');
   net = await TestNetwork.create();
   web = await net.addRoutedPod('web');
   nginx = await startNginx(web, 80, { accessLog: true });
+  nagle = await startNginx(web, 81, { accessLog: true, tcpNodelay: false });
 });
 after(async () => {
   await net?.close();
@@ -33,10 +45,10 @@ function request(method: string, path: string, body?: string): string {
 }
 
 /** The access log lines nginx wrote while fn ran (nginx logs once a request is finished). */
-async function logged(fn: () => Promise<void>): Promise<string[]> {
-  const before = nginx.accessLog().length;
+async function logged(server: NginxServer, fn: () => Promise<void>): Promise<string[]> {
+  const before = server.accessLog().length;
   await fn();
-  return nginx.accessLog().slice(before);
+  return server.accessLog().slice(before);
 }
 
 /** Methods outside the nine are `_OTHER` in the kernel's figures. */
@@ -46,8 +58,8 @@ const asKernel = (line: string) => {
   return `${NINE.has(method) ? method : '_OTHER'} ${status}`;
 };
 
-async function connect(family: 4 | 6 = 4): Promise<RawClient> {
-  return RawClient.connect(family === 4 ? web.ipv4 : web.ipv6!, 80);
+async function connect(family: 4 | 6 = 4, port = 80): Promise<RawClient> {
+  return RawClient.connect(family === 4 ? web.ipv4 : web.ipv6!, port);
 }
 
 function counts(cap: Capture) {
@@ -67,7 +79,7 @@ const MIX: readonly (readonly [string, string])[] = [
   ['PUT', '/status/503'],
 ];
 
-test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6): each counted once, as nginx logged', async (t) => {
+test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered one segment each and coalesced: each counted once, as nginx logged', async (t) => {
   using cap = await watch([web]);
   const ROUNDS = 20;
   const plan: { family: 4 | 6; depth: number }[] = [
@@ -77,37 +89,37 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6): each count
     { family: 6, depth: 8 },
   ];
   const expected: string[] = [];
-  let coalesced = 0;
-  const log = await logged(async () => {
-    for (const { family, depth } of plan) {
-      const c = await connect(family);
-      for (let r = 0; r < ROUNDS; r++) {
-        const reqs = Array.from({ length: depth }, (_, j) => MIX[(r + j) % MIX.length]!);
-        c.expect(...reqs.map(([m]) => m));
-        await c.write(
-          reqs
-            .map(([m, p], j) => request(m, p, m === 'POST' || m === 'PUT' ? `body${j}` : undefined))
-            .join(''),
+  for (const server of [nginx, nagle]) {
+    const log = await logged(server, async () => {
+      for (const { family, depth } of plan) {
+        const c = await connect(family, server.port);
+        for (let r = 0; r < ROUNDS; r++) {
+          const reqs = Array.from({ length: depth }, (_, j) => MIX[(r + j) % MIX.length]!);
+          c.expect(...reqs.map(([m]) => m));
+          const body = (m: string, j: number) => (m === 'POST' || m === 'PUT' ? `body${j}` : undefined);
+          await c.write(reqs.map(([m, p], j) => request(m, p, body(m, j))).join(''));
+          const statuses = reqs.map(([, p]) => Number(p.slice('/status/'.length)));
+          assert.deepEqual(
+            (await c.responses(depth)).map((x) => x.status),
+            statuses,
+          );
+          expected.push(...reqs.map(([m], j) => `${m} ${statuses[j]}`));
+        }
+        // one write per round, one segment per write
+        assert.equal(await c.dataSegsOut(), ROUNDS, `segments sent at depth ${depth}`);
+        const answered = await dataSegsOut(web, server.port, c.localPort);
+        t.diagnostic(
+          `port ${server.port} depth ${depth}: ${ROUNDS * depth} responses in ${answered} segments`,
         );
-        const got = await c.responses(depth);
-        const statuses = reqs.map(([, p]) => Number(p.slice('/status/'.length)));
-        assert.deepEqual(
-          got.map((x) => x.status),
-          statuses,
-        );
-        expected.push(...reqs.map(([m], j) => `${m} ${statuses[j]}`));
+        // Nagle holds the responses after the first of a round until its ACK: they go out together
+        if (server === nagle && depth >= 4) assert.ok(answered < ROUNDS * depth, `${answered} segments`);
+        await c.end();
       }
-      // one write per round, one segment per write
-      assert.equal(await c.dataSegsOut(), ROUNDS, `segments sent at depth ${depth}`);
-      coalesced += c.coalescedReads;
-      await c.end();
-    }
-  });
-  t.diagnostic(`reads that completed several responses (nginx coalesced them): ${coalesced}`);
-  const { s, series } = counts(cap);
-  assert.deepEqual(tally(log), tally(expected));
-  assert.deepEqual(series, tally(log));
-  assert.deepEqual(series, {
+    });
+    assert.deepEqual(tally(log), tally(expected.splice(0)));
+  }
+  const s = cap.read();
+  const perPort = {
     'GET 200': 54,
     'HEAD 200': 56,
     'GET 404': 57,
@@ -116,8 +128,12 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6): each count
     'DELETE 500': 54,
     'GET 301': 53,
     'PUT 503': 52,
-  });
-  assertSelf(s.self, { requests: 440n, responses: 440n });
+  };
+  assert.deepEqual(
+    series(s),
+    [80, 81].flatMap((port) => Object.entries(perPort).map(([k, n]) => `server ${port} ${k} n=${n}`)).sort(),
+  );
+  assertSelf(s.self, { requests: 880n, responses: 880n });
   assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
 });
@@ -126,7 +142,7 @@ test('request lines split at every byte position, and written one byte per segme
   using cap = await watch([web]);
   const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
   const expected: Record<string, number> = {};
-  const log = await logged(async () => {
+  const log = await logged(nginx, async () => {
     for (const m of METHODS) {
       const c = await connect();
       const whole = request(
@@ -205,7 +221,7 @@ test('POST bodies that start segments with request lines or access-log lines: ea
     // a chunk whose data holds what looks like the last chunk and a request
     { name: 'chunked, fake end', segments: chunkedBody([`0\r\n\r\n${REQUEST_LIKE}`, LOG_LIKE], true) },
   ];
-  const log = await logged(async () => {
+  const log = await logged(nginx, async () => {
     const c = await connect();
     let writes = 0;
     for (let r = 0; r < ROUNDS; r++) {
@@ -237,7 +253,7 @@ test('POST bodies that start segments with request lines or access-log lines: ea
 
 test('methods outside the nine are _OTHER; leading CRLFs before a request line are skipped', async () => {
   using cap = await watch([web]);
-  const log = await logged(async () => {
+  const log = await logged(nginx, async () => {
     const c = await connect();
     for (const m of ['PROPFIND', 'PURGE', 'MKCOL', 'QUERY']) {
       c.expect(m);

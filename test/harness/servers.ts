@@ -19,7 +19,7 @@ export interface RunningServer {
 /** Status codes nginx answers at /status/NNN (nginx's `return` needs literal codes). */
 export const NGINX_STATUSES = [200, 201, 204, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504] as const;
 
-function nginxConfig(dir: string, port: number, accessLog: boolean): string {
+function nginxConfig(dir: string, port: number, opts: NginxOptions): string {
   const statuses = NGINX_STATUSES.map(
     (s) => `    location = /status/${s} { return ${s}${s === 301 ? ' /' : s === 204 ? '' : ` "${s}\\n"`}; }`,
   ).join('\n');
@@ -29,8 +29,9 @@ error_log ${dir}/error.log warn;
 user root;
 events { worker_connections 8192; }
 http {
-${accessLog ? `  log_format owlk8s '$remote_addr $request_method $status';\n  access_log ${dir}/access.log owlk8s;` : '  access_log off;'}
+${opts.accessLog === true ? `  log_format owlk8s '$remote_addr $request_method $status';\n  access_log ${dir}/access.log owlk8s;` : '  access_log off;'}
   keepalive_requests 10000000;
+  tcp_nodelay ${opts.tcpNodelay === false ? 'off' : 'on'};
   keepalive_timeout 120s;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
@@ -85,6 +86,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export interface NginxOptions {
   /** Log each request as `METHOD STATUS` (nginx's $request_method and $status); default off. */
   readonly accessLog?: boolean;
+  /**
+   * TCP_NODELAY on keep-alive connections (nginx's default, true). false leaves Nagle on: the
+   * responses to pipelined requests that wait for an ACK go out together, in coalesced segments.
+   */
+  readonly tcpNodelay?: boolean;
 }
 
 export interface NginxServer extends RunningServer {
@@ -99,7 +105,7 @@ export interface NginxServer extends RunningServer {
 export async function startNginx(pod: Pod, port = 80, opts: NginxOptions = {}): Promise<NginxServer> {
   requireTool('/usr/sbin/nginx', 'nginx-light');
   const dir = mkdtempSync(join(tmpdir(), `owlk8s-nginx-${pod.name}-`));
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts.accessLog ?? false));
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts));
   // nginx itself runs as root (user root) so it can read this temp dir; it is inside the pod only.
   const child = pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: 'ignore',

@@ -125,6 +125,9 @@ describe('routed and bridged pods with nginx and the Node server', () => {
     } finally {
       await logged.stop();
     }
-    assert.throws(() => servers.routed!.nginx.accessLog(), /nginx in pod routed was started without accessLog/);
+    assert.throws(
+      () => servers.routed!.nginx.accessLog(),
+      /nginx in pod routed was started without accessLog/,
+    );
   });
 });
