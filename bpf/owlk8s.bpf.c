@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-// The capture program: a SOCKET_FILTER attached through one AF_PACKET socket per monitored
-// interface. It counts HTTP/1.x requests per target into the maps and returns 0, so no packet is
-// ever copied to user space. Parsing rules: packages/ebpf/README.md.
+// The capture program. One body, two attachments: a SOCKET_FILTER on one AF_PACKET socket per
+// monitored interface (owlk8s_capture, returns 0: no packet is copied to user space) or a TC
+// program on the interface's ingress and egress (owlk8s_tc, returns TC_ACT_OK: the packet goes on
+// untouched). It frames the HTTP/1.x messages of each TCP connection of a target, matches response n
+// to request n, and counts finished requests per series into the maps. owlk8s_sweep, run by user
+// space before each read, finishes requests that waited too long. Rules: packages/ebpf/README.md.
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include "owlk8s.h"
 #include "maps.h"
@@ -17,15 +21,53 @@ const volatile struct owlk8s_config CONFIG SEC(".rodata.config") = {
 	.nbounds = 14,
 	.all_ports = 1,
 	.if_slot_mask = 4095,
+	.request_timeout_ns = 60000000000ULL,
+	.idle_timeout_ns = 300000000000ULL,
 };
 
+/* scratch (per CPU): the window of payload bytes being parsed, after room for a carried line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
 static const struct owlk8s_agg ZERO_AGG;
+static const struct owlk8s_conn ZERO_CONN;
+
+#define WINDOW 256    /* payload bytes read at once */
+#define WIN_AT 64     /* the window's index in scratch: a carried line goes right before it */
+#define MAX_STEPS 96  /* lines and body skips parsed in one segment */
+#define FAST_AT 512   /* scratch index of parse_fast's read of the headers */
+
+/* owlk8s_half.flags: what the current message's header section said. */
+#define F_LENGTH 1    /* Content-Length seen (in remaining) */
+#define F_CHUNKED 2   /* Transfer-Encoding ends in chunked */
+#define F_TE_OTHER 4  /* Transfer-Encoding without chunked last */
+#define F_TRACKED 8   /* response direction: this final response answers a tracked request */
+#define F_INFO 16     /* response direction: a 1xx other than 101 */
+
+/* A SYN whose sequence number is this close below the stream's position is a retransmission. */
+#define SYN_RETRANSMIT_WINDOW (1U << 20)
+
+#define FIN_CLIENT 1
+#define FIN_SERVER 2
+
+#define DIR_REQUEST 0
+#define DIR_RESPONSE 1
 
 static __always_inline int port_wanted(__u16 port)
 {
 	if (CONFIG.all_ports)
 		return 1;
 	return (CONFIG.port_bits[port >> 3] >> (port & 7)) & 1;
+}
+
+/* TCP sequence numbers wrap: a is before b when the signed distance is negative. */
+static __always_inline int seq_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
 }
 
 /* The bucket holding d: the first i with d <= bounds_ns[i], or nbounds (+Inf). Bounded binary search. */
@@ -47,15 +89,32 @@ static __always_inline __u32 bucket_of(__u64 d)
 	return lo;
 }
 
-static __always_inline void aggregate(struct owlk8s_self *st, struct owlk8s_agg_key *k, __u64 d)
+/* Adds one finished request to its series. The count the user sees is the sum of the buckets, so a
+ * read that races this update still sees a consistent histogram. */
+/* Global functions (here and below) are verified once each, whatever their callers' states: the
+ * verifier would otherwise walk each of them again for every path that reaches a call. */
+#define GLOBAL __attribute__((noinline))
+
+GLOBAL int aggregate(struct owlk8s_self *st, __u32 target_id, const struct owlk8s_conn_key *ck,
+		     __u32 status_minor_method_error, __u64 d)
 {
-	struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, k);
+	if (!st || !ck)
+		return 0;
+	struct owlk8s_agg_key k = {};
+	k.target_id = target_id;
+	k.port = ck->server_port;
+	k.role = ck->role;
+	k.status = status_minor_method_error >> 16;
+	k.http_minor = (status_minor_method_error >> 12) & 0xf;
+	k.method = (status_minor_method_error >> 4) & 0xff;
+	k.error = status_minor_method_error & 0xf;
+	struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, &k);
 	if (!a) {
-		bpf_map_update_elem(&aggregates, k, &ZERO_AGG, BPF_NOEXIST);
-		a = bpf_map_lookup_elem(&aggregates, k);
+		bpf_map_update_elem(&aggregates, &k, &ZERO_AGG, BPF_NOEXIST);
+		a = bpf_map_lookup_elem(&aggregates, &k);
 		if (!a) {
 			st->aggregates_full++;
-			return;
+			return 0;
 		}
 	}
 	__u32 b = bucket_of(d);
@@ -64,97 +123,526 @@ static __always_inline void aggregate(struct owlk8s_self *st, struct owlk8s_agg_
 	a->count++;
 	a->sum_ns += d;
 	a->buckets[b]++;
+	return 0;
 }
 
-#define SEEN_REQ 1
-#define SEEN_RESP 2
+#define SERIES(status, minor, method, error) \
+	(((__u32)(status) << 16) | ((__u32)((minor) & 0xf) << 12) | ((__u32)(method) << 4) | (error))
 
-static __always_inline void on_request(struct owlk8s_self *st, struct owlk8s_conn_key *ck, __u32 target_id,
-				       __u8 method, __u32 seq)
+/* Finishes a claimed slot's request without a final response. */
+static __always_inline void finish_unanswered(struct owlk8s_self *st, struct owlk8s_conn *c,
+					      const struct owlk8s_conn_key *ck, struct owlk8s_slot *s,
+					      __u8 error, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
-	struct owlk8s_inflight *v = bpf_map_lookup_elem(&inflight, ck);
-	if (!v) {
-		struct owlk8s_inflight nv = {};
-		nv.start_ns[0] = now;
-		nv.method[0] = method;
-		nv.count = 1;
-		nv.target_id = target_id;
-		nv.seen = SEEN_REQ;
-		nv.last_req_seq = seq;
-		st->requests++;
-		if (bpf_map_update_elem(&inflight, ck, &nv, BPF_ANY) < 0)
-			st->inflight_full++;
-		return;
-	}
-	if (v->upgraded) {
-		st->ignored_after_upgrade++;
-		return;
-	}
-	if ((v->seen & SEEN_REQ) && v->last_req_seq == seq) {
-		st->retransmissions++;
-		return;
-	}
-	v->seen |= SEEN_REQ;
-	v->last_req_seq = seq;
-	st->requests++;
-	__u32 idx = (v->head + v->count) & (OWLK8S_PIPELINE - 1);
-	v->start_ns[idx] = now;
-	v->method[idx] = method;
-	v->target_id = target_id;
-	if (v->count >= OWLK8S_PIPELINE) {
-		/* the ring is full: idx was the oldest's slot, now the newest's */
-		v->head = (v->head + 1) & (OWLK8S_PIPELINE - 1);
-		st->inflight_overwritten++;
-	} else {
-		v->count++;
-	}
+	__u64 start = s->start_ns;
+	__u8 method = s->method;
+	s->state = OWLK8S_SLOT_FREE;
+	if (error == OWLK8S_ERR_TIMEOUT)
+		st->timeouts++;
+	else if (error == OWLK8S_ERR_RESET)
+		st->resets++;
+	else
+		st->closed++;
+	aggregate(st, c->target_id, ck, SERIES(0, 1, method, error), now > start ? now - start : 0);
 }
 
-static __always_inline void on_response(struct owlk8s_self *st, struct owlk8s_conn_key *ck, __u32 target_id,
-					struct http_head *h, __u32 seq)
+/* Finishes the final response in progress, if it answers a tracked request. */
+static __always_inline void finish_response(struct owlk8s_self *st, struct owlk8s_conn *c,
+					    const struct owlk8s_conn_key *ck, __u64 end_ns)
 {
-	if (h->status < 200 && h->status != 101) {
-		st->informational++;
+	if (!(c->resp.flags & F_TRACKED))
+		return;
+	c->resp.flags &= ~F_TRACKED;
+	__u64 start = c->resp_start_ns;
+	aggregate(st, c->target_id, ck, SERIES(c->resp_status, c->resp_minor, c->resp_method, 0),
+		  end_ns > start ? end_ns - start : 0);
+	c->resp_status = 0;
+}
+
+/* The connection ends (RST, both FINs, the server's FIN, a new SYN on its ports): the response in
+ * progress ends at its last segment, requests still waiting finish with `error`. */
+GLOBAL int end_conn(struct owlk8s_self *st, struct owlk8s_conn *c, const struct owlk8s_conn_key *ck, __u32 error,
+		    __u64 now)
+{
+	if (!st || !c || !ck)
+		return 0;
+	if (c->resp.state == OWLK8S_FRAME_UNTIL_CLOSE)
+		finish_response(st, c, ck, now);
+	else
+		finish_response(st, c, ck, c->resp_last_ns);
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+		    OWLK8S_SLOT_PENDING)
+			finish_unanswered(st, c, ck, s, error, now);
+	}
+	return 0;
+}
+
+/* One segment's parse: pointers only (the stack is small); the position is in scratch (seg_pos). */
+struct seg {
+	struct __sk_buff *skb;
+	struct owlk8s_self *st;
+	struct owlk8s_conn *c;
+	struct owlk8s_half *h;
+	struct scratch *s;
+	struct seg_pos *v;
+};
+
+/* Loads up to WINDOW payload bytes from off into scratch[WIN_AT...]. */
+static __always_inline int load_window(struct seg *g)
+{
+	__u32 avail = g->v->end - g->v->off;
+	__u32 n = launder(avail > WINDOW ? WINDOW : avail);
+	if (n == 0 || n > WINDOW)
+		return -1;
+	if (bpf_skb_load_bytes(g->skb, g->v->off, &g->s->b[WIN_AT], n) < 0)
+		return -1;
+	g->v->win_off = g->v->off;
+	g->v->win_len = n;
+	g->v->ls = WIN_AT;
+	return 0;
+}
+
+/* Publishes a request in its slot (ordinal & (PIPELINE - 1)); the ordinal counts it even when the
+ * slot is still busy, so response n never answers another request than n. */
+static __always_inline void track_request(struct seg *g, __u8 method, __u64 start_ns, __u32 seq)
+{
+	struct owlk8s_conn *c = g->c;
+	__u32 n = c->req.ordinal++;
+	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
+	if (s->state != OWLK8S_SLOT_FREE) {
+		g->st->pipeline_full++;
 		return;
 	}
-	struct owlk8s_inflight *v = bpf_map_lookup_elem(&inflight, ck);
-	if (v && v->upgraded) {
-		st->ignored_after_upgrade++;
-		return;
-	}
-	if (v) {
-		if ((v->seen & SEEN_RESP) && v->last_resp_seq == seq) {
-			st->retransmissions++;
+	s->start_ns = start_ns;
+	s->seq = seq;
+	s->ordinal = n;
+	s->method = method;
+	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
+	g->st->requests++;
+}
+
+/* A final response starts: claim request n if it is the one this response answers. */
+static __always_inline void match_response(struct seg *g, __u16 status, __u8 minor)
+{
+	struct owlk8s_conn *c = g->c;
+	struct owlk8s_half *h = g->h;
+	g->st->responses++;
+	h->flags &= ~F_TRACKED;
+	c->resp_status = status;
+	c->resp_minor = minor;
+	c->resp_method = 0xff;
+	if (!h->ordinal_known) {
+		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request
+		 * whose first byte this response acknowledges. */
+		__u32 best = 0, found = 0;
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			struct owlk8s_slot *s = &c->slots[i];
+			if (s->state == OWLK8S_SLOT_PENDING && seq_before(s->seq, g->v->ack) &&
+			    (!found || (__s32)(s->ordinal - best) < 0)) {
+				best = s->ordinal;
+				found = 1;
+			}
+		}
+		if (!found) {
+			g->st->unmatched_responses++;
 			return;
 		}
-		v->seen |= SEEN_RESP;
-		v->last_resp_seq = seq;
+		h->ordinal = best;
+		h->ordinal_known = 1;
 	}
-	st->responses++;
-	if (!v || v->count == 0) {
-		st->unmatched_responses++;
+	__u32 n = h->ordinal++;
+	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
+	if (s->state != OWLK8S_SLOT_PENDING || s->ordinal != n || !seq_before(s->seq, g->v->ack) ||
+	    __sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
+		    OWLK8S_SLOT_PENDING) {
+		g->st->unmatched_responses++;
+		if (s->state == OWLK8S_SLOT_PENDING && s->ordinal == n)
+			h->ordinal_known = 0; /* a response to a request never seen: step again by ACK */
 		return;
 	}
-	__u64 now = bpf_ktime_get_ns();
-	__u32 idx = v->head & (OWLK8S_PIPELINE - 1);
-	__u64 start = v->start_ns[idx];
-	__u8 method = v->method[idx];
-	v->head = (idx + 1) & (OWLK8S_PIPELINE - 1);
-	v->count--;
-	if (h->status == 101) {
-		v->upgraded = 1;
-		st->upgrades++;
+	c->resp_start_ns = s->start_ns;
+	c->resp_method = s->method;
+	s->state = OWLK8S_SLOT_FREE;
+	h->flags |= F_TRACKED;
+}
+
+/* Stops parsing this direction until a segment starts a message again. */
+static __always_inline void lose(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	h->state = OWLK8S_FRAME_LOST;
+	h->carry_len = 0;
+	h->line = 0;
+	if (g->v->dir == DIR_REQUEST)
+		g->c->resp.ordinal_known = 0; /* requests may have gone unseen: responses step by ACK */
+	else
+		g->h->flags &= ~F_TRACKED;
+}
+
+/* Ends HTTP/1 tracking on the connection (a 101, a tunnel, or not HTTP at a message boundary). */
+static __always_inline void give_up(struct seg *g)
+{
+	g->c->req.state = OWLK8S_FRAME_DONE;
+	g->c->resp.state = OWLK8S_FRAME_DONE;
+}
+
+/* The message ends at the segment being parsed. */
+static __always_inline void message_end(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	if (g->v->dir == DIR_RESPONSE && !(h->flags & F_INFO))
+		finish_response(g->st, g->c, &g->v->ck, g->v->now);
+	h->state = OWLK8S_FRAME_START;
+	h->flags = 0;
+}
+
+/* The header section ended: where the body is, by RFC 9112 section 6. */
+static __always_inline void headers_end(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	struct owlk8s_conn *c = g->c;
+	if (g->v->dir == DIR_RESPONSE) {
+		__u16 status = c->resp_status;
+		if (h->flags & F_INFO) {
+			message_end(g);
+			return;
+		}
+		if (status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300)) {
+			g->st->upgrades++;
+			message_end(g);
+			give_up(g);
+			return;
+		}
+		if (c->resp_method == OWLK8S_HEAD || status == 204 || status == 304) {
+			message_end(g);
+			return;
+		}
+	}
+	if (h->flags & F_CHUNKED) {
+		h->state = OWLK8S_FRAME_CHUNK_SIZE;
+	} else if (h->flags & F_TE_OTHER) {
+		if (g->v->dir == DIR_REQUEST) {
+			g->st->malformed++;
+			lose(g);
+		} else {
+			h->state = OWLK8S_FRAME_UNTIL_CLOSE;
+		}
+	} else if (h->flags & F_LENGTH) {
+		if (h->remaining == 0)
+			message_end(g);
+		else
+			h->state = OWLK8S_FRAME_BODY;
+	} else if (g->v->dir == DIR_RESPONSE) {
+		h->state = OWLK8S_FRAME_UNTIL_CLOSE;
+	} else {
+		message_end(g);
+	}
+}
+
+/* A start line: a request line or a status line. strict: the line was not expected to start a
+ * message (resynchronisation), so a request line must be complete with its version. */
+static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int strict, int whole, __u64 start_ns,
+				      __u32 start_seq)
+{
+	struct owlk8s_half *h = g->h;
+	if (g->v->dir == DIR_REQUEST) {
+		int m = method_of(g->s, i, len);
+		if (m < 0)
+			return -1;
+		if (whole && !ends_with_version(g->s, i, len))
+			return -1;
+		if (strict && !whole)
+			return -1;
+		track_request(g, m, start_ns, start_seq);
+	} else {
+		int sm = status_of(g->s, i, len);
+		if (sm < 0)
+			return -1;
+		__u16 status = sm & 0xffff;
+		__u8 minor = sm >> 16;
+		if (status < 200 && status != 101) {
+			g->st->informational++;
+			h->flags = F_INFO;
+		} else {
+			h->flags = 0;
+			match_response(g, status, minor);
+		}
+	}
+	h->state = OWLK8S_FRAME_HEADERS;
+	h->flags &= F_INFO | F_TRACKED;
+	h->remaining = 0;
+	return 0;
+}
+
+/* One complete line (whole) or the head of one too long for the window; i and len exclude CRLF. */
+static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole, __u64 start_ns, __u32 start_seq)
+{
+	struct owlk8s_half *h = g->h;
+	switch (h->state) {
+	case OWLK8S_FRAME_LOST:
+		if (!g->v->first || !whole)
+			return;
+		if (start_line(g, i, len, 1, whole, start_ns, start_seq) == 0) {
+			g->st->resyncs++;
+			if (g->v->dir == DIR_REQUEST)
+				g->c->resp.ordinal_known = 0;
+		}
+		return;
+	case OWLK8S_FRAME_START:
+		if (len == 0 && whole)
+			return; /* an empty line before a request line (RFC 9112 section 2.2) */
+		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
+			g->st->not_http++;
+			give_up(g);
+		}
+		return;
+	case OWLK8S_FRAME_HEADERS:
+	case OWLK8S_FRAME_TRAILERS:
+		if (len == 0 && whole) {
+			if (h->state == OWLK8S_FRAME_TRAILERS)
+				message_end(g);
+			else
+				headers_end(g);
+			return;
+		}
+		if (h->state == OWLK8S_FRAME_HEADERS) {
+			int fv = field_of(g->s, i, len);
+			int f = fv & 0xff;
+			__u32 v = fv >> 8;
+			if (f == FIELD_OTHER)
+				return;
+			if (!whole || len > 48 + v) {
+				g->st->malformed++;
+				lose(g);
+				return;
+			}
+			if (f == FIELD_CONTENT_LENGTH) {
+				__s64 n = content_length(g->s, i + v, len - v);
+				if (n < 0 || ((h->flags & F_LENGTH) && h->remaining != (__u64)n)) {
+					g->st->malformed++;
+					lose(g);
+					return;
+				}
+				h->remaining = n;
+				h->flags |= F_LENGTH;
+			} else if (ends_chunked(g->s, i + v, len - v)) {
+				h->flags = (h->flags | F_CHUNKED) & ~F_TE_OTHER;
+			} else {
+				h->flags = (h->flags | F_TE_OTHER) & ~F_CHUNKED;
+			}
+		}
+		return;
+	case OWLK8S_FRAME_CHUNK_SIZE: {
+		__s64 n = chunk_size(g->s, i, len);
+		if (n < 0) {
+			g->st->malformed++;
+			lose(g);
+		} else if (n == 0) {
+			h->state = OWLK8S_FRAME_TRAILERS;
+		} else {
+			h->remaining = n;
+			h->state = OWLK8S_FRAME_CHUNK_DATA;
+		}
+		return;
+	}
+	case OWLK8S_FRAME_CHUNK_END:
+		if (len == 0 && whole) {
+			h->state = OWLK8S_FRAME_CHUNK_SIZE;
+		} else {
+			g->st->malformed++;
+			lose(g);
+		}
+		return;
+	}
+}
+
+/* Copies the bytes from scratch index `from` to the window's end into the half's carry. */
+static __always_inline void carry(struct seg *g, __u32 from, __u32 n)
+{
+	struct owlk8s_half *h = g->h;
+#pragma unroll
+	for (int k = 0; k < OWLK8S_CARRY / 8; k++)
+		*(__u64 *)&h->carry[k * 8] = u64_at(g->s, from + k * 8);
+	h->carry_len = n;
+}
+
+#define STEP_GO 0
+#define STEP_STOP 1
+
+/* One step: a body skip, or one line. */
+static __always_inline long step_body(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	if (g->v->off >= g->v->end)
+		return STEP_STOP;
+	__u32 avail = g->v->end - g->v->off;
+	switch (h->state) {
+	case OWLK8S_FRAME_DONE:
+		g->v->off = g->v->end;
+		return STEP_STOP;
+	case OWLK8S_FRAME_UNTIL_CLOSE:
+		g->v->off = g->v->end;
+		g->c->resp_last_ns = g->v->now;
+		return STEP_STOP;
+	case OWLK8S_FRAME_BODY:
+	case OWLK8S_FRAME_CHUNK_DATA: {
+		__u64 n = h->remaining < avail ? h->remaining : avail;
+		g->v->off += n;
+		g->v->seq += n;
+		g->v->ls = WIN_AT + (g->v->off - g->v->win_off); /* the next line starts after the body */
+		h->remaining -= n;
+		if (h->remaining == 0) {
+			if (h->state == OWLK8S_FRAME_BODY)
+				message_end(g);
+			else
+				h->state = OWLK8S_FRAME_CHUNK_END;
+		}
+		return STEP_GO;
+	}
 	}
 
-	struct owlk8s_agg_key k = {};
-	k.target_id = target_id;
-	k.port = ck->server_port;
-	k.status = h->status;
-	k.role = ck->role;
-	k.method = method;
-	k.http_minor = h->http_minor;
-	aggregate(st, &k, now > start ? now - start : 0);
+	/* A line: find its LF in the window, loading the window when off is outside it. */
+	if (g->v->off < g->v->win_off || g->v->off >= g->v->win_off + g->v->win_len) {
+		if (load_window(g) < 0) {
+			g->st->parse_failures++;
+			lose(g);
+			return STEP_STOP;
+		}
+	}
+	__u32 from = WIN_AT + (g->v->off - g->v->win_off);
+	__s32 lf = find_lf(g->s, from, WIN_AT + g->v->win_len);
+	__u32 ls = g->v->ls;
+	if (lf < 0) {
+		__u32 stop = WIN_AT + g->v->win_len;
+		__u32 n = stop - ls;
+		if (g->v->win_off + g->v->win_len < g->v->end && ls > WIN_AT) {
+			/* the line goes past the window: reload the window at the line's start */
+			g->v->off = g->v->win_off + (ls - WIN_AT);
+			g->v->win_len = 0;
+			return STEP_GO;
+		}
+		if (g->v->win_off + g->v->win_len >= g->v->end && n <= OWLK8S_CARRY && !h->line) {
+			/* the segment ends inside the line: carry it to the next segment */
+			if (h->carry_len == 0 && h->state == OWLK8S_FRAME_START) {
+				h->msg_ns = g->v->now;
+				h->msg_seq = g->v->seq;
+			}
+			if (h->state != OWLK8S_FRAME_LOST)
+				carry(g, ls, n);
+			g->v->seq += g->v->end - g->v->off;
+			g->v->off = g->v->end;
+			return STEP_STOP;
+		}
+		/* a line longer than the window or the carry: read its head now, skip to its LF */
+		if (!h->line) {
+			__u64 start_ns = h->carry_len ? h->msg_ns : g->v->now;
+			__u32 start_seq = h->carry_len ? h->msg_seq : g->v->seq;
+			on_line(g, ls, n, 0, start_ns, start_seq);
+			h->line = 1;
+			h->carry_len = 0;
+		}
+		g->v->seq += g->v->win_off + g->v->win_len - g->v->off;
+		g->v->off = g->v->win_off + g->v->win_len;
+		g->v->ls = WIN_AT + g->v->win_len;
+		g->v->first = 0;
+		return STEP_GO;
+	}
+	__u32 len = lf - ls;
+	if (len > 0 && AT(g->s, lf - 1) == '\r')
+		len--;
+	__u32 consumed = lf + 1 - from;
+	if (!h->line) {
+		__u64 start_ns = h->carry_len ? h->msg_ns : g->v->now;
+		__u32 start_seq = h->carry_len ? h->msg_seq : g->v->seq - (from - ls);
+		on_line(g, ls, len, 1, start_ns, start_seq);
+	}
+	h->line = 0;
+	h->carry_len = 0;
+	g->v->first = 0;
+	g->v->off += consumed;
+	g->v->seq += consumed;
+	g->v->ls = lf + 1;
+	return h->state == OWLK8S_FRAME_DONE ? STEP_STOP : STEP_GO;
+}
+
+/* One step as a global function: verified once, on its own, so the loop's steps converge at once. */
+GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *s)
+{
+	if (!skb || !st || !c || !s)
+		return STEP_STOP;
+	struct seg g = {skb, st, c, 0, s, &s->pos};
+	g.h = s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
+	return step_body(&g);
+}
+
+
+/* One direction's payload: checks its place in the stream, then parses it step by step. */
+static __always_inline void on_payload(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	__u32 len = g->v->end - g->v->off;
+	if (h->state == OWLK8S_FRAME_DONE) {
+		g->st->ignored_after_upgrade++;
+		return;
+	}
+	if (h->seq_known) {
+		if (g->v->seq != h->next_seq) {
+			if (seq_before(g->v->seq, h->next_seq)) {
+				__u32 dup = h->next_seq - g->v->seq;
+				if (dup >= len) {
+					g->st->retransmissions++;
+					return;
+				}
+				g->v->off += dup; /* a segment overlapping what was parsed: parse the new part */
+				g->v->seq += dup;
+			} else {
+				g->st->stream_gaps++;
+				lose(g);
+			}
+		}
+	} else {
+		lose(g);
+	}
+	h->next_seq = g->v->seq + (g->v->end - g->v->off);
+	h->seq_known = 1;
+	if (h->state == OWLK8S_FRAME_LOST)
+		h->carry_len = 0;
+	/* A carried line goes right before the window. */
+	g->v->win_off = g->v->off;
+	g->v->win_len = 0;
+	g->v->ls = WIN_AT;
+	if (h->carry_len) {
+		__u32 cl = h->carry_len & (OWLK8S_CARRY - 1);
+		if (h->carry_len >= OWLK8S_CARRY)
+			cl = OWLK8S_CARRY;
+#pragma unroll
+		for (int k = 0; k < OWLK8S_CARRY / 8; k++)
+			*(__u64 *)&g->s->b[(WIN_AT - cl + k * 8) & SCRATCH_MASK] = *(__u64 *)&h->carry[k * 8];
+		if (load_window(g) < 0) {
+			g->st->parse_failures++;
+			lose(g);
+			return;
+		}
+		g->v->ls = WIN_AT - cl;
+	}
+	g->v->first = 1;
+	/* parse_step is global: the verifier checks this loop's body, not the step, once per turn */
+	int n = 0;
+	for (; n < MAX_STEPS; n++) {
+		if (parse_step(g->skb, g->st, g->c, g->s) != STEP_GO)
+			break;
+	}
+
+	if (n >= MAX_STEPS && g->v->off < g->v->end && h->state != OWLK8S_FRAME_DONE) {
+		g->st->budget_exhausted++;
+		lose(g);
+	}
+	if (g->v->dir == DIR_RESPONSE && h->state != OWLK8S_FRAME_START)
+		g->c->resp_last_ns = g->v->now;
 }
 
 static __always_inline int same_addr(const __u8 *a, const __u8 *b)
@@ -192,53 +680,182 @@ static __always_inline __s64 target_of(struct owlk8s_iface *t, const __u8 *addr)
 	return -1;
 }
 
-/* Forgets a connection in one role; requests still waiting on it will never be answered. */
-static __always_inline void drop_conn(struct owlk8s_self *st, struct owlk8s_conn_key *ck)
+static __always_inline void conn_key(struct owlk8s_conn_key *k, const __u8 *client, __u16 client_port,
+				     const __u8 *server, __u16 server_port, __u8 role)
 {
-	struct owlk8s_inflight *v = bpf_map_lookup_elem(&inflight, ck);
-	if (!v)
-		return;
-	if (!v->upgraded)
-		st->abandoned += v->count;
-	bpf_map_delete_elem(&inflight, ck);
+	__builtin_memcpy(k->client_addr, client, 16);
+	__builtin_memcpy(k->server_addr, server, 16);
+	k->client_port = client_port;
+	k->server_port = server_port;
+	k->role = role;
+	k->_pad[0] = k->_pad[1] = k->_pad[2] = 0;
 }
 
-/* The connection client → server ends (or is replaced): drop it in each role that applies here. */
-static __always_inline void drop_both_roles(struct owlk8s_self *st, struct owlk8s_iface *t, const __u8 *client,
-					    __u16 client_port, const __u8 *server, __u16 server_port)
+/* A new connection's entry; 0 when the map is full. */
+static __always_inline struct owlk8s_conn *new_conn(struct owlk8s_self *st, struct owlk8s_conn_key *k,
+						    __u32 target_id)
 {
-	struct owlk8s_conn_key ck = {};
-	__builtin_memcpy(ck.client_addr, client, 16);
-	__builtin_memcpy(ck.server_addr, server, 16);
-	ck.client_port = client_port;
-	ck.server_port = server_port;
-	if (target_of(t, server) >= 0) {
-		ck.role = OWLK8S_ROLE_SERVER;
-		drop_conn(st, &ck);
+	if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_ANY) < 0) {
+		st->conns_full++;
+		return 0;
 	}
-	if (target_of(t, client) >= 0) {
-		ck.role = OWLK8S_ROLE_CLIENT;
-		drop_conn(st, &ck);
-	}
+	struct owlk8s_conn *c = bpf_map_lookup_elem(&conns, k);
+	if (c)
+		c->target_id = target_id;
+	return c;
 }
 
-/* SYN (a new connection on these ports: the old one is gone), RST (either side: nothing more will
- * be answered) and FIN from the server (it will answer nothing more) end in-flight tracking. A FIN
- * from the client does not: it may half-close after its request and still read the response. */
-static __noinline void on_control(struct owlk8s_self *st, struct owlk8s_iface *t, struct pkt *p)
+/* The packet being handled. */
+struct pctx {
+	struct __sk_buff *skb;
+	struct owlk8s_self *st;
+	struct scratch *s;
+	struct pkt *p;
+	int payload;
+};
+
+/* One packet of one connection of one target, in the direction dir of that connection. */
+GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt *p, struct owlk8s_conn *c,
+		       struct owlk8s_conn_key *k)
 {
+	if (!skb || !st || !p || !c || !k)
+		return 0;
+	int payload = p->payload;
+	__u8 dir = p->dir;
+	__u64 now = bpf_ktime_get_ns();
+	c->last_ns = now;
+	struct owlk8s_half *h = dir == DIR_REQUEST ? &c->req : &c->resp;
+	if ((p->flags & TCP_SYN) && h->seq_known && h->next_seq - (p->seq + 1) < SYN_RETRANSMIT_WINDOW)
+		p->flags &= ~TCP_SYN; /* a retransmitted SYN (its Fast Open data, if any, is parsed already) */
+	if ((p->flags & TCP_SYN) && (c->req.seq_known || c->resp.seq_known) && dir == DIR_REQUEST) {
+		/* a new connection on the same ports: the old one ended unseen */
+		__u32 id = c->target_id;
+		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
+		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) < 0)
+			return 0;
+		c = bpf_map_lookup_elem(&conns, k);
+		if (!c)
+			return 0;
+		c->target_id = id;
+		c->last_ns = now;
+		h = &c->req;
+	}
+	if (p->flags & TCP_SYN) {
+		/* the stream starts at the initial sequence number + 1 */
+		h->next_seq = p->seq + 1;
+		h->seq_known = 1;
+		if (dir == DIR_RESPONSE && !c->req.seq_known) {
+			c->req.next_seq = p->ack; /* the SYN was missed: the SYN-ACK acknowledges it */
+			c->req.seq_known = 1;
+		}
+		h->state = OWLK8S_FRAME_START;
+		if (dir == DIR_RESPONSE)
+			h->ordinal_known = 1;
+		if (payload) /* TCP Fast Open: data on the SYN */
+			p->seq += 1;
+	}
+	if (payload) {
+		__u32 zero = 0;
+		struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+		if (!s)
+			return 0;
+		struct seg g = {skb, st, c, h, s, &s->pos};
+		__builtin_memcpy(&s->pos.ck, k, sizeof(s->pos.ck));
+		s->pos.now = now;
+		s->pos.off = p->payload_off;
+		s->pos.end = p->payload_off + p->payload_len;
+		s->pos.seq = p->seq;
+		s->pos.ack = p->ack;
+		s->pos.dir = dir;
+		on_payload(&g);
+	}
 	if (p->flags & TCP_RST) {
-		drop_both_roles(st, t, p->saddr, p->sport, p->daddr, p->dport);
-		drop_both_roles(st, t, p->daddr, p->dport, p->saddr, p->sport);
-	} else if ((p->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
-		drop_both_roles(st, t, p->saddr, p->sport, p->daddr, p->dport);
+		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
+		bpf_map_delete_elem(&conns, k);
 	} else if (p->flags & TCP_FIN) {
-		drop_both_roles(st, t, p->daddr, p->dport, p->saddr, p->sport);
+		c->fins |= dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
+		if (dir == DIR_RESPONSE || (c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER)) {
+			/* the server sends nothing more: what waits is unanswered */
+			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
+			if ((c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER))
+				bpf_map_delete_elem(&conns, k);
+		}
+	}
+	return 0;
+}
+
+static __always_inline void on_conn_packet(struct pctx *x, struct owlk8s_conn *c, struct owlk8s_conn_key *k, __u8 dir)
+{
+	x->p->payload = x->payload;
+	x->p->dir = dir;
+	conn_packet(x->skb, x->st, x->p, c, k);
+}
+
+/* The packet src → dst where one end is the target `id`: find its connection, or start one. */
+static __always_inline void on_target_packet(struct pctx *x, __u32 id, int target_is_dst)
+{
+	struct __sk_buff *skb = x->skb;
+	struct owlk8s_self *st = x->st;
+	struct pkt *p = x->p;
+	int payload = x->payload;
+	struct owlk8s_conn_key *rq = &x->s->keys[0], *rs = &x->s->keys[1];
+	/* as a request: src is the client; as a response: dst is the client */
+	conn_key(rq, p->saddr, p->sport, p->daddr, p->dport, target_is_dst ? OWLK8S_ROLE_SERVER : OWLK8S_ROLE_CLIENT);
+	conn_key(rs, p->daddr, p->dport, p->saddr, p->sport, target_is_dst ? OWLK8S_ROLE_CLIENT : OWLK8S_ROLE_SERVER);
+	struct owlk8s_conn *c;
+	/* the likelier direction first: ephemeral client ports are above server ports */
+	if (p->sport > p->dport) {
+		if ((c = bpf_map_lookup_elem(&conns, rq))) {
+			on_conn_packet(x, c, rq, DIR_REQUEST);
+			return;
+		}
+		if ((c = bpf_map_lookup_elem(&conns, rs))) {
+			on_conn_packet(x, c, rs, DIR_RESPONSE);
+			return;
+		}
+	} else {
+		if ((c = bpf_map_lookup_elem(&conns, rs))) {
+			on_conn_packet(x, c, rs, DIR_RESPONSE);
+			return;
+		}
+		if ((c = bpf_map_lookup_elem(&conns, rq))) {
+			on_conn_packet(x, c, rq, DIR_REQUEST);
+			return;
+		}
+	}
+	/* A connection not tracked yet. */
+	if ((p->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
+		if (!port_wanted(p->dport))
+			return;
+		if ((c = new_conn(st, rq, id)))
+			on_conn_packet(x, c, rq, DIR_REQUEST);
+		return;
+	}
+	if ((p->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)) {
+		if (!port_wanted(p->sport))
+			return;
+		if ((c = new_conn(st, rs, id)))
+			on_conn_packet(x, c, rs, DIR_RESPONSE);
+		return;
+	}
+	if (!payload || (p->flags & (TCP_RST | TCP_FIN)) == TCP_RST)
+		return;
+	/* Mid-stream (the agent started after the connection did): the first bytes say which way. */
+	__u8 head[8] = {};
+	if (p->payload_len < 8 || bpf_skb_load_bytes(skb, p->payload_off, head, 8) < 0)
+		return;
+	__u64 w;
+	__builtin_memcpy(&w, head, 8);
+	if ((w & 0xffffffffffffffULL) == C8('H', 'T', 'T', 'P', '/', '1', '.', 0)) {
+		if (port_wanted(p->sport) && (c = new_conn(st, rs, id)))
+			on_conn_packet(x, c, rs, DIR_RESPONSE);
+	} else if (is_upper(head[0])) {
+		if (port_wanted(p->dport) && (c = new_conn(st, rq, id)))
+			on_conn_packet(x, c, rq, DIR_REQUEST);
 	}
 }
 
-SEC("socket")
-int owlk8s_capture(struct __sk_buff *skb)
+static __always_inline int capture(struct __sk_buff *skb)
 {
 	__u32 zero = 0;
 	struct owlk8s_self *st = bpf_map_lookup_elem(&stats, &zero);
@@ -246,83 +863,88 @@ int owlk8s_capture(struct __sk_buff *skb)
 		return 0;
 	st->packets++;
 
-	struct pkt p;
-	__u8 b[HTTP_HEAD_LEN] = {};
-	int r = parse_fast(skb, &p, b);
-	if (r == PARSE_SLOW) {
-		r = parse_packet(skb, &p);
-		if (r == PARSE_PAYLOAD) {
-			/* Constant-size reads, so the verifier knows each one; the rest of b stays zero. */
-			long err;
-			if (p.payload_len >= 16)
-				err = bpf_skb_load_bytes(skb, p.payload_off, b, 16);
-			else if (p.payload_len >= 12)
-				err = bpf_skb_load_bytes(skb, p.payload_off, b, 12);
-			else if (p.payload_len >= 8)
-				err = bpf_skb_load_bytes(skb, p.payload_off, b, 8);
-			else if (p.payload_len >= 4)
-				err = bpf_skb_load_bytes(skb, p.payload_off, b, 4);
-			else
-				return 0; /* shorter than any token */
-			if (err < 0)
-				r = PARSE_FAILED;
-		}
-	}
-	if (r == PARSE_CONTROL) {
-		struct owlk8s_iface *t = iface_targets(skb->ifindex);
-		if (t)
-			on_control(st, t, &p);
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	struct pctx x = {};
+	x.skb = skb;
+	x.st = st;
+	x.s = s;
+	x.p = &s->pkt;
+	s->pkt.payload_off = s->pkt.payload_len = 0;
+	int r = parse_fast(skb, x.p, &s->b[FAST_AT]);
+	if (r == PARSE_SLOW)
+		r = parse_packet(skb, x.p, &s->b[FAST_AT]);
+	if (r == PARSE_FAILED) {
+		st->parse_failures++;
 		return 0;
 	}
-	if (r != PARSE_PAYLOAD) {
-		if (r == PARSE_FAILED)
-			st->parse_failures++;
+	if (r != PARSE_PAYLOAD && r != PARSE_CONTROL)
 		return 0;
-	}
-
-	struct http_head h = {};
-	http_detect(b, &h);
-	if (h.kind == HTTP_NONE)
-		return 0;
-
 	struct owlk8s_iface *t = iface_targets(skb->ifindex);
 	if (!t)
 		return 0;
-	struct owlk8s_conn_key ck = {};
+	x.payload = r == PARSE_PAYLOAD;
 	__s64 id;
-	if (h.kind == HTTP_REQUEST) {
-		if (!port_wanted(p.dport))
-			return 0;
-		__builtin_memcpy(ck.client_addr, p.saddr, 16);
-		__builtin_memcpy(ck.server_addr, p.daddr, 16);
-		ck.client_port = p.sport;
-		ck.server_port = p.dport;
-		if ((id = target_of(t, p.daddr)) >= 0) {
-			ck.role = OWLK8S_ROLE_SERVER;
-			on_request(st, &ck, id, h.method, p.seq);
-		}
-		if ((id = target_of(t, p.saddr)) >= 0) {
-			ck.role = OWLK8S_ROLE_CLIENT;
-			on_request(st, &ck, id, h.method, p.seq);
-		}
-	} else {
-		if (!port_wanted(p.sport))
-			return 0;
-		__builtin_memcpy(ck.client_addr, p.daddr, 16);
-		__builtin_memcpy(ck.server_addr, p.saddr, 16);
-		ck.client_port = p.dport;
-		ck.server_port = p.sport;
-		if ((id = target_of(t, p.saddr)) >= 0) {
-			ck.role = OWLK8S_ROLE_SERVER;
-			on_response(st, &ck, id, &h, p.seq);
-		}
-		if ((id = target_of(t, p.daddr)) >= 0) {
-			ck.role = OWLK8S_ROLE_CLIENT;
-			on_response(st, &ck, id, &h, p.seq);
-		}
+	if ((id = target_of(t, x.p->daddr)) >= 0)
+		on_target_packet(&x, id, 1);
+	if ((id = target_of(t, x.p->saddr)) >= 0)
+		on_target_packet(&x, id, 0);
+	return 0;
+}
+
+SEC("socket")
+int owlk8s_capture(struct __sk_buff *skb)
+{
+	capture(skb);
+	return 0; /* copy nothing to the socket */
+}
+
+SEC("tc")
+int owlk8s_tc(struct __sk_buff *skb)
+{
+	capture(skb);
+	return TC_ACT_OK;
+}
+
+/* The sweep: requests unanswered for request_timeout_ns finish as timeouts; connections without a
+ * packet for idle_timeout_ns are forgotten. */
+struct sweep_ctx {
+	struct owlk8s_self *st;
+	__u64 now;
+};
+
+static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn *c, struct sweep_ctx *x)
+{
+	__u64 now = x->now;
+	struct owlk8s_conn_key kc = *key; /* the global functions below take writable memory */
+	struct owlk8s_conn_key *k = &kc;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (s->state == OWLK8S_SLOT_PENDING && now - s->start_ns >= CONFIG.request_timeout_ns &&
+		    __sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+			    OWLK8S_SLOT_PENDING)
+			finish_unanswered(x->st, c, k, s, OWLK8S_ERR_TIMEOUT, now);
 	}
-	if (p.flags & (TCP_FIN | TCP_RST)) /* e.g. the last response and the server's FIN in one segment */
-		on_control(st, t, &p);
+	if (now - c->last_ns >= CONFIG.idle_timeout_ns) {
+		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
+		bpf_map_delete_elem(&conns, k);
+		x->st->conns_expired++;
+	}
+	return 0;
+}
+
+SEC("socket")
+int owlk8s_sweep(struct __sk_buff *skb)
+{
+	__u32 zero = 0;
+	struct sweep_ctx x = {};
+	x.st = bpf_map_lookup_elem(&stats, &zero);
+	if (!x.st)
+		return 0;
+	x.now = bpf_ktime_get_ns();
+	bpf_for_each_map_elem(&conns, sweep_one, &x, 0);
 	return 0;
 }
 

@@ -121,15 +121,19 @@ enum owlk8s_frame {
 /* The framing of one direction: where the next message starts and what is being skipped. Written
  * only by packets of that direction. */
 struct owlk8s_half {
-	__u64 remaining;   /* BODY / CHUNK_DATA: bytes left */
+	__u64 remaining;   /* BODY / CHUNK_DATA: bytes left; HEADERS: the Content-Length seen */
+	__u64 msg_ns;      /* when the current message's first byte was seen */
 	__u32 next_seq;    /* sequence number of the next byte to parse (seq_known) */
 	__u32 ordinal;     /* requests started / final responses started in this direction */
+	__u32 msg_seq;     /* sequence number of the current message's first byte */
 	__u8 state;        /* enum owlk8s_frame */
-	__u8 flags;        /* OWLK8S_MSG_*: what the current message's headers said */
+	__u8 flags;        /* what the current message's headers said (bits in owlk8s.bpf.c) */
 	__u8 seq_known;    /* 1: next_seq is set */
 	__u8 carry_len;    /* bytes of a split line held in carry */
-	__u8 line;         /* what the line being read is (OWLK8S_LINE_*) */
-	__u8 _pad[3];
+	__u8 line;         /* LINE: 1 once the start line's head was read (long lines span windows) */
+	__u8 method;       /* the request being read (request direction) */
+	__u8 ordinal_known;/* response direction: 1 when ordinal n answers request n */
+	__u8 _pad;
 	__u8 carry[OWLK8S_CARRY];
 };
 

@@ -40,8 +40,11 @@ struct pkt {
 	__u16 sport;    /* host byte order */
 	__u16 dport;
 	__u32 seq;      /* TCP sequence number, host byte order */
+	__u32 ack;      /* TCP acknowledgement number, host byte order */
 	__u8 flags;     /* TCP flags (TCP_FIN ...) */
-	__u8 _pad[3];
+	__u8 payload;   /* 1: payload_off and payload_len are set */
+	__u8 dir;       /* the connection's direction this packet goes (owlk8s.bpf.c) */
+	__u8 _pad[5];
 	__u32 payload_off;
 	__u32 payload_len;
 } __attribute__((aligned(8)));
@@ -65,8 +68,9 @@ static __always_inline void map_ipv4(__u8 *dst, __be32 addr)
 	__builtin_memcpy(dst + 12, &addr, 4);
 }
 
-/* Parses up to the TCP payload; fills p on PARSE_PAYLOAD. */
-static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
+/* Parses up to the TCP payload; fills p on PARSE_PAYLOAD. Headers are read into buf (FAST_LEN
+ * bytes, off the stack). */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p, __u8 *buf)
 {
 	struct ethhdr eth;
 	__u32 off = ETH_HLEN;
@@ -88,9 +92,10 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 	}
 
 	if (type == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+		struct iphdr *ipp = (void *)buf;
+		if (bpf_skb_load_bytes(skb, off, ipp, sizeof(*ipp)) < 0)
 			return PARSE_FAILED;
+		struct iphdr ip = *ipp;
 		if (ip.version != 4 || ip.ihl < 5)
 			return PARSE_FAILED;
 		if (ip.frag_off & bpf_htons(0x1fff)) /* a non-first fragment: no TCP header here */
@@ -103,9 +108,10 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 		map_ipv4(p->saddr, ip.saddr);
 		map_ipv4(p->daddr, ip.daddr);
 	} else if (type == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
+		struct ipv6hdr *ip6p = (void *)buf;
+		if (bpf_skb_load_bytes(skb, off, ip6p, sizeof(*ip6p)) < 0)
 			return PARSE_FAILED;
+#define ip6 (*ip6p)
 		if (ip6.version != 6)
 			return PARSE_FAILED;
 		__u32 plen = bpf_ntohs(ip6.payload_len);
@@ -135,13 +141,15 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 			return PARSE_SKIP;
 		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+#undef ip6
 	} else {
 		return PARSE_SKIP;
 	}
 
-	struct tcphdr tcp;
-	if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)) < 0)
+	struct tcphdr *tcpp = (void *)(buf + 64);
+	if (bpf_skb_load_bytes(skb, l4, tcpp, sizeof(*tcpp)) < 0)
 		return PARSE_FAILED;
+#define tcp (*tcpp)
 	if (tcp.doff < 5)
 		return PARSE_FAILED;
 	__u32 payload = l4 + tcp.doff * 4;
@@ -150,12 +158,14 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct pkt *p)
 	p->sport = bpf_ntohs(tcp.source);
 	p->dport = bpf_ntohs(tcp.dest);
 	p->seq = bpf_ntohl(tcp.seq);
+	p->ack = bpf_ntohl(tcp.ack_seq);
 	p->flags = ((__u8 *)&tcp)[13];
 	if (payload >= end)
 		return p->flags & (TCP_FIN | TCP_SYN | TCP_RST) ? PARSE_CONTROL : PARSE_SKIP;
 	p->payload_off = payload;
 	p->payload_len = end - payload;
 	return PARSE_PAYLOAD;
+#undef tcp
 }
 
 static __always_inline __u16 be16_at(const __u8 *b)
@@ -164,12 +174,12 @@ static __always_inline __u16 be16_at(const __u8 *b)
 }
 
 /* One read for the common shapes: untagged Ethernet, IPv4 without options or IPv6 without extension
- * headers, TCP with no options or timestamps only (data offset 5 or 8), a payload of 16 bytes or
- * more. Fills p and head (the payload's first 16 bytes) on PARSE_PAYLOAD; PARSE_SLOW otherwise. All
+ * headers, TCP with no options or timestamps only (data offset 5 or 8), a payload of a byte or
+ * more in a frame of FAST_LEN bytes or more, read into buf (FAST_LEN bytes: off the stack, which the
+ * parser needs). Fills p on PARSE_PAYLOAD; PARSE_SLOW otherwise. All
  * offsets are constants, so the verifier needs no bounds and the program no further calls. */
-static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8 *head)
+static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8 *buf)
 {
-	__u8 buf[FAST_LEN];
 	__u32 len = skb->len;
 	__u32 end, off;
 	__u8 doff;
@@ -201,11 +211,8 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		p->sport = be16_at(buf + 34);
 		p->dport = be16_at(buf + 36);
 		p->seq = (__u32)be16_at(buf + 38) << 16 | be16_at(buf + 40);
+		p->ack = (__u32)be16_at(buf + 42) << 16 | be16_at(buf + 44);
 		p->flags = buf[47];
-		if (off == 54)
-			__builtin_memcpy(head, buf + 54, 16);
-		else
-			__builtin_memcpy(head, buf + 66, 16);
 	} else if (type == ETH_P_IPV6 && (buf[14] >> 4) == 6 && buf[20] == IPPROTO_TCP) {
 		__u32 plen = be16_at(buf + 18);
 		end = plen ? ETH_HLEN + 40 + plen : len;
@@ -221,17 +228,14 @@ static __always_inline int parse_fast(struct __sk_buff *skb, struct pkt *p, __u8
 		p->sport = be16_at(buf + 54);
 		p->dport = be16_at(buf + 56);
 		p->seq = (__u32)be16_at(buf + 58) << 16 | be16_at(buf + 60);
+		p->ack = (__u32)be16_at(buf + 62) << 16 | be16_at(buf + 64);
 		p->flags = buf[67];
-		if (off == 74)
-			__builtin_memcpy(head, buf + 74, 16);
-		else
-			__builtin_memcpy(head, buf + 86, 16);
 	} else {
 		return PARSE_SLOW;
 	}
 	if (end > len)
 		end = len;
-	if (end < off + 16) /* no payload (control flags?), or one shorter than the head (zero-filled) */
+	if (end <= off) /* no payload: control flags are the slow path's */
 		return PARSE_SLOW;
 	p->payload_off = off;
 	p->payload_len = end - off;

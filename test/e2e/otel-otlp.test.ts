@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { podIdentity } from '@owlk8s/agent';
 import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import {
@@ -85,12 +86,11 @@ function snap(time: number, aggs: Aggregate[]): Snapshot {
     aggregates: aggs,
     inFlight: [],
     self: {
+      ...ZERO_SELF,
       packets: 10n,
       requests: 5n,
       responses: 5n,
       unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
       parseFailures: 1n,
     },
   };

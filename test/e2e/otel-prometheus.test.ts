@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { podIdentity } from '@owlk8s/agent';
 import type { Aggregate, Snapshot } from '@owlk8s/ebpf';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { freePort } from './ports.ts';
 
@@ -86,12 +87,11 @@ before(async () => {
     aggregates: [aggregate],
     inFlight: [],
     self: {
+      ...ZERO_SELF,
       packets: 100n,
       requests: 13n,
       responses: 13n,
       unmatchedResponses: 0n,
-      inflightEvicted: 0n,
-      inflightOverwritten: 0n,
       parseFailures: 2n,
     },
   };
@@ -173,7 +173,7 @@ test('Prometheus returns the exact _count, _sum and _bucket values with the docu
   // Prometheus buckets are cumulative: 7, 7+3, 7+3+2, +0, +1.
   assert.deepEqual(bucketsByLe, { '0.005': '7', '0.025': '10', '0.1': '12', '1': '12', '+Inf': '13' });
 
-  const parseFailures = await query('owlk8s_agent_parse_failures_total');
+  const parseFailures = await query('owlk8s_agent_kernel_parse_failures_total');
   assert.equal(parseFailures[0]!.value[1], '2');
   const goLibrary = await query('owlk8s_go_library_requests_total');
   assert.equal(goLibrary[0]!.value[1], '13');

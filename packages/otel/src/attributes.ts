@@ -9,7 +9,7 @@ import {
   ATTR_SERVER_PORT,
   ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions';
-import type { Aggregate, Role } from '@owlk8s/ebpf';
+import type { Aggregate } from '@owlk8s/ebpf';
 
 // Incubating names are copied, not imported: the `/incubating` entry point may change them
 // in any minor release, and the attribute name on the wire is what users depend on.
@@ -33,15 +33,22 @@ export function normaliseMethod(method: string, known: ReadonlySet<string>): str
   return known.has(method) ? method : '_OTHER';
 }
 
-/** `error.type`: the status code as a string for 5xx (server) or 4xx and 5xx (client); else unset. */
-export function errorType(role: Role, statusCode: number): string | undefined {
-  const threshold = role === 'server' ? 500 : 400;
-  return statusCode >= threshold ? String(statusCode) : undefined;
+/**
+ * `error.type`: how a request without a final response ended (`timeout`, `connection_reset`,
+ * `connection_closed`); else the status code as a string for 5xx (server) or 4xx and 5xx
+ * (client); else unset.
+ */
+export function errorType(aggregate: Pick<Aggregate, 'role' | 'statusCode' | 'error'>): string | undefined {
+  if (aggregate.error !== undefined) return aggregate.error;
+  const threshold = aggregate.role === 'server' ? 500 : 400;
+  return aggregate.statusCode >= threshold ? String(aggregate.statusCode) : undefined;
 }
 
 /**
  * The point attributes of one histogram series: the request's, then what the target adds for its
- * local port (`k8s.service.name` on the server side). `url.scheme` is required on the server
+ * local port (`k8s.service.name` on the server side). A request that ended without a final
+ * response has `error.type` and no `http.response.status_code`; `network.protocol.version` is the
+ * response's, or the request's when there was none. `url.scheme` is required on the server
  * metric only (opt-in on the client one); the client metric's required `server.address` is
  * unknown to the kernel aggregate and left out.
  */
@@ -52,12 +59,12 @@ export function requestAttributes(
 ): Attributes {
   const attributes: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: normaliseMethod(aggregate.method, knownMethods),
-    [ATTR_HTTP_RESPONSE_STATUS_CODE]: aggregate.statusCode,
-    [ATTR_SERVER_PORT]: aggregate.port,
-    [ATTR_NETWORK_PROTOCOL_VERSION]: aggregate.httpMinor === 0 ? '1.0' : '1.1',
   };
+  if (aggregate.error === undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = aggregate.statusCode;
+  attributes[ATTR_SERVER_PORT] = aggregate.port;
+  attributes[ATTR_NETWORK_PROTOCOL_VERSION] = aggregate.httpMinor === 0 ? '1.0' : '1.1';
   if (aggregate.role === 'server') attributes[ATTR_URL_SCHEME] = 'http';
-  const error = errorType(aggregate.role, aggregate.statusCode);
+  const error = errorType(aggregate);
   if (error !== undefined) attributes[ATTR_ERROR_TYPE] = error;
   if (aggregate.role === 'server' && portAttributes !== undefined) Object.assign(attributes, portAttributes);
   return attributes;

@@ -4,16 +4,16 @@
 // observable storage never forgets an attribute set, so per-pod series of deleted pods would stay
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
+import { KERNEL_COUNTERS } from './kernel-counters.ts';
 import { POD_METRIC_NAMES } from './metric-data.ts';
 import type { PipelineState } from './pipeline-state.ts';
 
-/** Names of every metric besides the histograms: the per-pod ones and the agent's own. */
+/**
+ * Names of every metric besides the histograms and the kernel's self counters (KERNEL_COUNTERS):
+ * the per-pod ones and the agent's own.
+ */
 export const INSTRUMENT_NAMES = {
   ...POD_METRIC_NAMES,
-  packets: 'owlk8s.agent.packets',
-  parseFailures: 'owlk8s.agent.parse_failures',
-  unmatchedResponses: 'owlk8s.agent.unmatched_responses',
-  evictions: 'owlk8s.agent.inflight.evictions',
   targets: 'owlk8s.agent.targets',
   collectionDuration: 'owlk8s.agent.collection.duration',
   exportFailures: 'owlk8s.agent.export.failures',
@@ -33,39 +33,14 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     observe: (r: ObservableResult) => void,
   ) =>
     meter.createObservableCounter(name, { description, unit, valueType: ValueType.INT }).addCallback(observe);
-  kernelCounter(INSTRUMENT_NAMES.packets, 'Packets the socket filter looked at.', '{packet}', (r) => {
-    const self = state.selfCounters();
-    if (self !== undefined) r.observe(Number(self.packets));
-  });
-  kernelCounter(
-    INSTRUMENT_NAMES.parseFailures,
-    'Packets the socket filter could not parse.',
-    '{packet}',
-    (r) => {
+  // Every callback reads the same record: the self counters of the collection's one snapshot (one
+  // lookup of the stats map), kept from going down by PipelineState.
+  for (const c of KERNEL_COUNTERS) {
+    kernelCounter(c.name, c.description, c.unit, (r) => {
       const self = state.selfCounters();
-      if (self !== undefined) r.observe(Number(self.parseFailures));
-    },
-  );
-  kernelCounter(
-    INSTRUMENT_NAMES.unmatchedResponses,
-    'Responses with no matching request in flight.',
-    '{response}',
-    (r) => {
-      const self = state.selfCounters();
-      if (self !== undefined) r.observe(Number(self.unmatchedResponses));
-    },
-  );
-  kernelCounter(
-    INSTRUMENT_NAMES.evictions,
-    'In-flight requests dropped before their response: evicted from the full LRU map or overwritten.',
-    '{request}',
-    (r) => {
-      const self = state.selfCounters();
-      if (self === undefined) return;
-      r.observe(Number(self.inflightEvicted), { 'owlk8s.reason': 'evicted' });
-      r.observe(Number(self.inflightOverwritten), { 'owlk8s.reason': 'overwritten' });
-    },
-  );
+      if (self !== undefined) r.observe(Number(self[c.field]));
+    });
+  }
   meter
     .createObservableUpDownCounter(INSTRUMENT_NAMES.targets, {
       description: 'Pods attached.',

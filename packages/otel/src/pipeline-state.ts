@@ -19,6 +19,9 @@ export class PipelineState {
   readonly #store: SeriesStore;
   #active: ActiveRequests[] = [];
   #self: SelfCounters | undefined;
+  /** The last kernel values, and what earlier runs of the program counted (added after a reset). */
+  #selfLast: SelfCounters | undefined;
+  #selfBase: Record<keyof SelfCounters, bigint> | undefined;
   #targetsAttached: number | undefined;
   #collectionSeconds: number | undefined;
   readonly #exportFailures = new Map<string, number>();
@@ -32,7 +35,7 @@ export class PipelineState {
 
   /** Takes the in-flight counts and self counters of one snapshot (after the store recorded it). */
   record(snapshot: Snapshot): void {
-    this.#self = snapshot.self;
+    this.#self = this.#monotonic(snapshot.self);
     const active: ActiveRequests[] = [];
     for (const inflight of snapshot.inFlight) {
       if (inflight.role !== 'server' || inflight.count === 0) continue;
@@ -48,6 +51,32 @@ export class PipelineState {
       active.push({ target, attributes, startTime, count: inflight.count });
     }
     this.#active = active;
+  }
+
+  /**
+   * The exported totals: the kernel's, plus, for a counter that went down (the program was loaded
+   * again, its counters starting from zero), what it had counted before. Every exported counter
+   * only grows, whatever the kernel side does.
+   */
+  #monotonic(self: SelfCounters): SelfCounters {
+    const last = this.#selfLast;
+    this.#selfLast = self;
+    if (last === undefined) return self;
+    let base = this.#selfBase;
+    for (const k of Object.keys(self) as (keyof SelfCounters)[]) {
+      if (self[k] < last[k]) {
+        base ??= Object.fromEntries(Object.keys(self).map((f) => [f, 0n])) as Record<
+          keyof SelfCounters,
+          bigint
+        >;
+        base[k] += last[k];
+      }
+    }
+    this.#selfBase = base;
+    if (base === undefined) return self;
+    const out: Record<keyof SelfCounters, bigint> = { ...self };
+    for (const k of Object.keys(base) as (keyof SelfCounters)[]) out[k] += base[k];
+    return out;
   }
 
   removeTarget(targetId: number): void {

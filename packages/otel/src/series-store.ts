@@ -3,7 +3,7 @@
 // accumulator per exported series. Consumers (one per exporter) read it; only `record` and the target calls write.
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
-import { type Aggregate, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
+import { type Aggregate, ERROR_TYPES, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
 import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, requestAttributes } from './attributes.ts';
 import type { TargetIdentity } from './identity.ts';
 
@@ -90,17 +90,21 @@ interface TargetEntry {
 
 const METHOD_INDEX: ReadonlyMap<string, number> = new Map(HTTP_METHODS.map((m, i) => [m, i]));
 
+const ERROR_INDEX: ReadonlyMap<string, number> = new Map(ERROR_TYPES.map((e, i) => [e, i]));
+
 /**
- * Port, status, method and HTTP minor version in one integer below 2^30 (the role picks the map).
- * Below 2^30 it is a V8 small integer, which a Map hashes without allocating; a 33-bit key was a
- * heap number per lookup, the costliest line of `record`. A status outside 100..611 (the kernel
- * reports 100..599) gets a key from 2^30 up, which no small key equals.
+ * Port, status (or error), method and HTTP minor version in one integer below 2^30 (the role picks
+ * the map). Below 2^30 it is a V8 small integer, which a Map hashes without allocating; a 33-bit
+ * key was a heap number per lookup, the costliest line of `record`. Statuses 100..599 take 0..499,
+ * the three errors 500..502; any other status gets a key from 2^30 up, which no small key equals.
  */
 function kernelKey(a: Aggregate): number {
   const low = (METHOD_INDEX.get(a.method) ?? 15) * 2 + a.httpMinor;
-  const status = a.statusCode - 100;
-  if (status >= 0 && status < 512) return (a.port * 512 + status) * 32 + low;
-  return 2 ** 30 + (a.port * 1024 + (a.statusCode & 1023)) * 32 + low;
+  let status: number;
+  if (a.error !== undefined) status = 500 + (ERROR_INDEX.get(a.error) ?? 11);
+  else if (a.statusCode >= 100 && a.statusCode < 600) status = a.statusCode - 100;
+  else return 2 ** 30 + (a.port * 1024 + (a.statusCode & 1023)) * 32 + low;
+  return (a.port * 512 + status) * 32 + low;
 }
 
 export interface SeriesStoreOptions {
@@ -408,7 +412,7 @@ export class SeriesStore {
   #seriesFor(aggregate: Aggregate, target: TargetEntry): Series {
     const metric = METRIC_OF_ROLE[aggregate.role];
     const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
-    const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${method}|${aggregate.statusCode}|${aggregate.httpMinor}`;
+    const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
     const existing = this.#series.get(key);
     if (existing !== undefined) return existing;
     if (this.#liveCount[metric] >= this.#options.cardinalityLimit) {

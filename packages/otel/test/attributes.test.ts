@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorType, normaliseMethod, requestAttributes } from '../src/attributes.ts';
+import { DEFAULT_KNOWN_METHODS, errorType, normaliseMethod, requestAttributes } from '../src/attributes.ts';
 import { aggregate, buckets } from './fixtures.ts';
 
 test('error.type: 5xx on the server side, 4xx and 5xx on the client side, else unset', () => {
   assert.deepEqual(
-    [200, 404, 499, 500, 503].map((s) => [errorType('server', s), errorType('client', s)]),
+    [200, 404, 499, 500, 503].map((statusCode) => [
+      errorType({ role: 'server', statusCode }),
+      errorType({ role: 'client', statusCode }),
+    ]),
     [
       [undefined, undefined],
       [undefined, '404'],
@@ -14,6 +17,52 @@ test('error.type: 5xx on the server side, 4xx and 5xx on the client side, else u
       ['503', '503'],
     ],
   );
+});
+
+test('error.type: a request that ended without a final response names how, on both sides', () => {
+  assert.deepEqual(
+    (['timeout', 'connection_reset', 'connection_closed'] as const).map((error) => [
+      errorType({ role: 'server', statusCode: 0, error }),
+      errorType({ role: 'client', statusCode: 0, error }),
+    ]),
+    [
+      ['timeout', 'timeout'],
+      ['connection_reset', 'connection_reset'],
+      ['connection_closed', 'connection_closed'],
+    ],
+  );
+});
+
+test("a request without a final response: error.type and no http.response.status_code; the kernel's _OTHER passes", () => {
+  const known = new Set(DEFAULT_KNOWN_METHODS);
+  const timeout = aggregate({
+    targetId: 1,
+    method: '_OTHER',
+    error: 'timeout',
+    buckets: buckets({ 14: 2 }),
+    sumNs: 1n,
+  });
+  assert.deepEqual(requestAttributes(timeout, known, undefined), {
+    'http.request.method': '_OTHER',
+    'server.port': 8080,
+    'network.protocol.version': '1.1',
+    'url.scheme': 'http',
+    'error.type': 'timeout',
+  });
+  const reset = aggregate({
+    targetId: 1,
+    role: 'client',
+    method: 'POST',
+    error: 'connection_reset',
+    buckets: buckets({ 3: 1 }),
+    sumNs: 1n,
+  });
+  assert.deepEqual(requestAttributes(reset, known, undefined), {
+    'http.request.method': 'POST',
+    'server.port': 8080,
+    'network.protocol.version': '1.1',
+    'error.type': 'connection_reset',
+  });
 });
 
 test('methods outside the known set become _OTHER', () => {

@@ -1,5 +1,5 @@
 // Test data of the contract types: target identities as the agent makes them, snapshots as packages/ebpf does.
-import type { Aggregate, HttpMethod, Role, Snapshot } from '@owlk8s/ebpf';
+import type { Aggregate, ErrorType, HttpMethod, Role, Snapshot } from '@owlk8s/ebpf';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { TargetIdentity } from '../src/identity.ts';
 
@@ -49,6 +49,8 @@ export interface AggregateSpec {
   readonly method?: HttpMethod;
   readonly statusCode?: number;
   readonly httpMinor?: 0 | 1;
+  /** A request without a final response: statusCode is 0 unless given. */
+  readonly error?: ErrorType;
   /** Per-bucket counts (15 with BOUNDARIES_NS); count is their sum. */
   readonly buckets: readonly number[];
   readonly sumNs: bigint;
@@ -56,17 +58,18 @@ export interface AggregateSpec {
 
 export function aggregate(spec: AggregateSpec): Aggregate {
   const buckets = [...spec.buckets];
-  return {
+  const a: Aggregate = {
     targetId: spec.targetId,
     role: spec.role ?? 'server',
     port: spec.port ?? 8080,
     method: spec.method ?? 'GET',
-    statusCode: spec.statusCode ?? 200,
+    statusCode: spec.statusCode ?? (spec.error === undefined ? 200 : 0),
     httpMinor: spec.httpMinor ?? 1,
     count: buckets.reduce((a, b) => a + b, 0),
     durationSumNs: spec.sumNs,
     bucketCounts: buckets,
   };
+  return spec.error === undefined ? a : { ...a, error: spec.error };
 }
 
 /** Fifteen bucket counts with the given ones set: `buckets({0: 3, 5: 1})`. */

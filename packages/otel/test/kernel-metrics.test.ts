@@ -267,3 +267,79 @@ test('a removed target is exported once more by each consumer until that export 
   assert.equal(metrics(delta).size, 0);
   assert.equal([...store.series()].length, 0);
 });
+
+test('requests without a final response are series of their own, by error.type; every point has count = sum of its buckets', () => {
+  const { store, state, cumulative, delta } = setup();
+  store.setTarget(1, pod('a'), T0);
+  const steps = [
+    [
+      aggregate({ targetId: 1, buckets: buckets({ 0: 4 }), sumNs: 8_000_000n }),
+      aggregate({ targetId: 1, error: 'timeout', buckets: buckets({ 14: 1 }), sumNs: 60_000_000_000n }),
+      aggregate({ targetId: 1, error: 'connection_reset', buckets: buckets({ 2: 2 }), sumNs: 30_000_000n }),
+      aggregate({
+        targetId: 1,
+        method: '_OTHER',
+        statusCode: 207,
+        buckets: buckets({ 1: 1 }),
+        sumNs: 6_000_000n,
+      }),
+    ],
+    [
+      aggregate({ targetId: 1, buckets: buckets({ 0: 4 }), sumNs: 8_000_000n }),
+      aggregate({ targetId: 1, error: 'timeout', buckets: buckets({ 14: 3 }), sumNs: 180_000_000_000n }),
+      aggregate({ targetId: 1, error: 'connection_reset', buckets: buckets({ 2: 2 }), sumNs: 30_000_000n }),
+      aggregate({ targetId: 1, error: 'connection_closed', buckets: buckets({ 5: 1 }), sumNs: 90_000_000n }),
+      aggregate({
+        targetId: 1,
+        method: '_OTHER',
+        statusCode: 207,
+        buckets: buckets({ 1: 1 }),
+        sumNs: 6_000_000n,
+      }),
+    ],
+  ];
+  const c: MetricData[] = [];
+  const d: MetricData[] = [];
+  for (const [i, aggs] of steps.entries()) {
+    const snap = snapshot(aggs, new Date(T0 + 1000 * (i + 1)), {
+      inFlight: [{ targetId: 1, role: 'server', port: 8080, method: 'GET', count: 2 - i }],
+    });
+    store.record(snap);
+    state.record(snap);
+    c.push(metrics(cumulative).get('http.server.request.duration')!);
+    d.push(metrics(delta).get('http.server.request.duration')!);
+  }
+  const show = (m: MetricData) =>
+    (m.dataPoints as DataPoint<Histogram>[]).map((p) => {
+      const sum = p.value.buckets.counts.reduce((a, b) => a + b, 0);
+      assert.equal(p.value.count, sum, 'count = sum of bucket counts');
+      const a = p.attributes;
+      return `${a['http.request.method']} ${a['http.response.status_code'] ?? '-'} ${a['error.type'] ?? '-'} n=${p.value.count} sum=${p.value.sum}`;
+    });
+  assert.deepEqual(c.map(show), [
+    [
+      'GET 200 - n=4 sum=0.008',
+      'GET - timeout n=1 sum=60',
+      'GET - connection_reset n=2 sum=0.03',
+      '_OTHER 207 - n=1 sum=0.006',
+    ],
+    [
+      'GET 200 - n=4 sum=0.008',
+      'GET - timeout n=3 sum=180',
+      'GET - connection_reset n=2 sum=0.03',
+      '_OTHER 207 - n=1 sum=0.006',
+      'GET - connection_closed n=1 sum=0.09',
+    ],
+  ]);
+  assert.deepEqual(d.map(show), [
+    [
+      'GET 200 - n=4 sum=0.008',
+      'GET - timeout n=1 sum=60',
+      'GET - connection_reset n=2 sum=0.03',
+      '_OTHER 207 - n=1 sum=0.006',
+    ],
+    ['GET - timeout n=2 sum=120', 'GET - connection_closed n=1 sum=0.09'],
+  ]);
+  // The requests in flight are what the snapshot says: 2, then 1 (the one that timed out is not).
+  assert.deepEqual(values(metrics(cumulative).get('http.server.active_requests')), [1]);
+});
