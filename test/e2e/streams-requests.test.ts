@@ -10,12 +10,12 @@ import type { Capture } from '@owlk8s/ebpf';
 import {
   assertBalanced,
   assertSelf,
-  dataSegsOut,
   inFlight,
   RawClient,
   series,
   seriesTally,
   tally,
+  Wire,
   watch,
 } from './streams.ts';
 
@@ -62,9 +62,11 @@ async function connect(family: 4 | 6 = 4, port = 80): Promise<RawClient> {
   return RawClient.connect(family === 4 ? web.ipv4 : web.ipv6!, port);
 }
 
-function counts(cap: Capture) {
+/** The capture's figures, read after the wire's retransmissions (the kernel has counted them by then). */
+async function counts(cap: Capture, wire: Wire) {
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
-  return { s, series: seriesTally(s) };
+  return { s, series: seriesTally(s), retransmissions };
 }
 
 // Each round's requests rotate through this list; nginx answers each path with its status.
@@ -81,6 +83,7 @@ const MIX: readonly (readonly [string, string])[] = [
 
 test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered one segment each and coalesced: each counted once, as nginx logged', async (t) => {
   using cap = await watch([web]);
+  const wire = await Wire.watch(web);
   const ROUNDS = 20;
   const plan: { family: 4 | 6; depth: number }[] = [
     { family: 4, depth: 2 },
@@ -106,8 +109,8 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered o
           expected.push(...reqs.map(([m], j) => `${m} ${statuses[j]}`));
         }
         // one write per round, one segment per write
-        assert.equal(await c.dataSegsOut(), ROUNDS, `segments sent at depth ${depth}`);
-        const answered = await dataSegsOut(web, server.port, c.localPort);
+        assert.equal(await wire.sent(c), ROUNDS, `segments sent at depth ${depth}`);
+        const answered = await wire.answered(c);
         t.diagnostic(
           `port ${server.port} depth ${depth}: ${ROUNDS * depth} responses in ${answered} segments`,
         );
@@ -118,7 +121,7 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered o
     });
     assert.deepEqual(tally(log), tally(expected.splice(0)));
   }
-  const s = cap.read();
+  const { s, retransmissions } = await counts(cap, wire);
   const perPort = {
     'GET 200': 54,
     'HEAD 200': 56,
@@ -133,13 +136,14 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered o
     series(s),
     [80, 81].flatMap((port) => Object.entries(perPort).map(([k, n]) => `server ${port} ${k} n=${n}`)).sort(),
   );
-  assertSelf(s.self, { requests: 880n, responses: 880n });
+  assertSelf(s.self, { requests: 880n, responses: 880n, retransmissions });
   assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
 });
 
 test('request lines split at every byte position, and written one byte per segment: each counted once', async () => {
   using cap = await watch([web]);
+  const wire = await Wire.watch(web);
   const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'];
   const expected: Record<string, number> = {};
   const log = await logged(nginx, async () => {
@@ -164,12 +168,12 @@ test('request lines split at every byte position, and written one byte per segme
       await c.writeParts([...whole.slice(0, lineLength), whole.slice(lineLength)]);
       writes += lineLength + 1;
       assert.equal((await c.responses(1))[0]!.status, 200);
-      assert.equal(await c.dataSegsOut(), writes, `segments sent for ${m}`);
+      assert.equal(await wire.sent(c), writes, `segments sent for ${m}`);
       expected[`${m} 200`] = lineLength + 1;
       await c.end();
     }
   });
-  const { s, series } = counts(cap);
+  const { s, series, retransmissions } = await counts(cap, wire);
   assert.deepEqual(tally(log), expected);
   assert.deepEqual(series, expected);
   assert.deepEqual(expected, {
@@ -181,7 +185,7 @@ test('request lines split at every byte position, and written one byte per segme
     'PATCH 200': 29,
     'OPTIONS 200': 31,
   });
-  assertSelf(s.self, { requests: 200n, responses: 200n });
+  assertSelf(s.self, { requests: 200n, responses: 200n, retransmissions });
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -212,6 +216,7 @@ function chunkedBody(parts: readonly string[], split: boolean): string[] {
 
 test('POST bodies that start segments with request lines or access-log lines: each POST once, no phantom GET', async () => {
   using cap = await watch([web]);
+  const wire = await Wire.watch(web);
   const ROUNDS = 5;
   const shapes: { name: string; segments: string[] }[] = [
     { name: 'content-length, request lines', segments: lengthBody(Array(4).fill(REQUEST_LIKE)) },
@@ -241,18 +246,19 @@ test('POST bodies that start segments with request lines or access-log lines: ea
         [201, 404],
       );
     }
-    assert.equal(await c.dataSegsOut(), writes);
+    assert.equal(await wire.sent(c), writes);
     await c.end();
   });
-  const { s, series } = counts(cap);
+  const { s, series, retransmissions } = await counts(cap, wire);
   assert.deepEqual(tally(log), { 'POST 201': 30, 'GET 404': 5 });
   assert.deepEqual(series, { 'POST 201': 30, 'GET 404': 5 });
-  assertSelf(s.self, { requests: 35n, responses: 35n });
+  assertSelf(s.self, { requests: 35n, responses: 35n, retransmissions });
   assert.deepEqual(inFlight(s), []);
 });
 
 test('methods outside the nine are _OTHER; leading CRLFs before a request line are skipped', async () => {
   using cap = await watch([web]);
+  const wire = await Wire.watch(web);
   const log = await logged(nginx, async () => {
     const c = await connect();
     for (const m of ['PROPFIND', 'PURGE', 'MKCOL', 'QUERY']) {
@@ -274,10 +280,10 @@ test('methods outside the nine are _OTHER; leading CRLFs before a request line a
       (await c.responses(4)).map((x) => x.status),
       [404, 404, 201, 200],
     );
-    assert.equal(await c.dataSegsOut(), 8);
+    assert.equal(await wire.sent(c), 8);
     await c.end();
   });
-  const { s, series } = counts(cap);
+  const { s, series, retransmissions } = await counts(cap, wire);
   assert.deepEqual(tally(log), {
     'PROPFIND 200': 1,
     'PURGE 200': 1,
@@ -289,5 +295,5 @@ test('methods outside the nine are _OTHER; leading CRLFs before a request line a
   });
   assert.deepEqual(series, tally(log.map(asKernel)));
   assert.deepEqual(series, { '_OTHER 200': 4, 'GET 404': 2, 'POST 201': 1, 'GET 200': 1 });
-  assertSelf(s.self, { requests: 8n, responses: 8n });
+  assertSelf(s.self, { requests: 8n, responses: 8n, retransmissions });
 });

@@ -11,13 +11,13 @@ import {
   assertBalanced,
   assertSelf,
   buckets,
-  dataSegsOut,
   inFlight,
   RawClient,
   type ScriptedServers,
   series,
   startScriptedServers,
   tally,
+  Wire,
   watch,
 } from './streams.ts';
 
@@ -47,6 +47,7 @@ function get(path: string, method = 'GET'): string {
 test('a status line written one byte per segment: each response once, its duration to the last byte', async () => {
   // status line bytes written 10 ms apart: every response takes >= 160 ms, well inside (100 ms, 2 s]
   using cap = await watch([api], { boundariesNs: [100n * MS, 2000n * MS] });
+  const wire = await Wire.watch(api);
   const c = await RawClient.connect(api.ipv4, RAW);
   const statuses = [200, 404, 201, 500, 204];
   let segments = 0;
@@ -59,8 +60,10 @@ test('a status line written one byte per segment: each response once, its durati
     segments += line.length + 1;
   }
   assert.equal(segments, 2 * (17 + 21 + 22 + 21 + 25) + 10);
-  assert.equal(await dataSegsOut(api, RAW, c.localPort), segments, 'the server wrote one segment per write');
+  assert.equal(await wire.sent(c), 10);
+  assert.equal(await wire.answered(c), segments, 'the server wrote one segment per write');
   await c.end();
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
   assert.deepEqual(tally(await servers.accessLog('raw', 10)), {
     'GET 200': 2,
@@ -77,12 +80,13 @@ test('a status line written one byte per segment: each response once, its durati
     'server 8081 GET 500 n=2',
   ]);
   for (const b of Object.values(buckets(s))) assert.deepEqual(b, [0, 2, 0]);
-  assertSelf(s.self, { requests: 10n, responses: 10n });
+  assertSelf(s.self, { requests: 10n, responses: 10n, retransmissions });
   assert.deepEqual(inFlight(s), []);
 });
 
 test('two and four responses in one write (chunked, HEAD with a length, 204): each counted once', async () => {
   using cap = await watch([api]);
+  const wire = await Wire.watch(api);
   const c = await RawClient.connect(api.ipv4, RAW);
   const ROUNDS = 10;
   for (let r = 0; r < ROUNDS; r++) {
@@ -105,8 +109,10 @@ test('two and four responses in one write (chunked, HEAD with a length, 204): ea
       [200, 500],
     );
   }
-  assert.equal(await dataSegsOut(api, RAW, c.localPort), 2 * ROUNDS, 'one segment per flush');
+  assert.equal(await wire.sent(c), 6 * ROUNDS);
+  assert.equal(await wire.answered(c), 2 * ROUNDS, 'one segment per flush');
   await c.end();
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
   const expected = {
     'GET 201': 10,
@@ -125,24 +131,27 @@ test('two and four responses in one write (chunked, HEAD with a length, 204): ea
     'server 8081 GET 500 n=10',
     'server 8081 HEAD 200 n=10',
   ]);
-  assertSelf(s.self, { requests: 60n, responses: 60n });
+  assertSelf(s.self, { requests: 60n, responses: 60n, retransmissions });
   assert.deepEqual(inFlight(s), []);
 });
 
 test('response bodies whose segments each start with a status line: one response each', async () => {
   using cap = await watch([api]);
+  const wire = await Wire.watch(api);
   const c = await RawClient.connect(api.ipv4, RAW);
   for (let r = 0; r < 5; r++) {
     c.expect('GET');
     await c.write(get('/r?bodylines=4&pause_ms=3&status=200'));
     assert.equal((await c.responses(1))[0]!.status, 200);
   }
-  assert.equal(await dataSegsOut(api, RAW, c.localPort), 5 * 5);
+  assert.equal(await wire.sent(c), 5);
+  assert.equal(await wire.answered(c), 5 * 5);
   await c.end();
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
   assert.deepEqual(tally(await servers.accessLog('raw', 5)), { 'GET 200': 5 });
   assert.deepEqual(series(s), ['server 8081 GET 200 n=5']);
-  assertSelf(s.self, { requests: 5n, responses: 5n });
+  assertSelf(s.self, { requests: 5n, responses: 5n, retransmissions });
 });
 
 /** One request with Node's http client on a keep-alive agent; resolves with status and 1xx codes. */
@@ -178,6 +187,7 @@ function nodeRequest(
 
 test('100 Continue (Node http server) and 103 Early Hints (Node, and raw in the segment of the final response): final responses only', async () => {
   using cap = await watch([api]);
+  const wire = await Wire.watch(api);
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     for (let i = 0; i < 5; i++) {
@@ -200,8 +210,10 @@ test('100 Continue (Node http server) and 103 Early Hints (Node, and raw in the 
     await c.write(get('/r?early=1&status=200'));
     assert.deepEqual(await c.responses(1), [{ status: 200, informational: [103] }]);
   }
-  assert.equal(await dataSegsOut(api, RAW, c.localPort), 5, '103 and 200 in one segment');
+  assert.equal(await wire.sent(c), 5);
+  assert.equal(await wire.answered(c), 5, '103 and 200 in one segment');
   await c.end();
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
   assert.deepEqual(tally(await servers.accessLog('http', 10)), { 'POST 201': 5, 'GET 200': 5 });
   assert.equal(servers.entries().filter((e) => e.continued === true).length, 5);
@@ -211,21 +223,23 @@ test('100 Continue (Node http server) and 103 Early Hints (Node, and raw in the 
     'server 8082 GET 200 n=5',
     'server 8082 POST 201 n=5',
   ]);
-  assertSelf(s.self, { requests: 15n, responses: 15n, informational: 15n });
+  assertSelf(s.self, { requests: 15n, responses: 15n, informational: 15n, retransmissions });
   assert.deepEqual(inFlight(s), []);
 });
 
 test('`HTTP/1.1 2000` is not a status line: no response counted; the request ends when the server closes', async () => {
   using cap = await watch([api]);
+  const wire = await Wire.watch(api);
   const c = await RawClient.connect(api.ipv4, RAW);
   c.expect('GET');
   await c.write(get('/r?line=HTTP/1.1%202000%20OK'));
   await c.closed();
   assert.match(String(c.protocolError), /not a status line: "HTTP\/1\.1 2000 OK"/);
+  const retransmissions = await wire.retransmitted();
   const s = cap.read();
   assert.deepEqual(await servers.accessLog('raw', 1), ['GET line']);
   assert.deepEqual(series(s), ['server 8081 GET 0 connection_closed n=1']);
-  assertSelf(s.self, { requests: 1n, notHttp: 1n, closed: 1n });
+  assertSelf(s.self, { requests: 1n, notHttp: 1n, closed: 1n, retransmissions });
   assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
 });

@@ -285,11 +285,6 @@ export class RawClient {
     return buf.length < pos ? undefined : { status, length: pos };
   }
 
-  /** Data segments this socket has sent (tcpi_data_segs_out, read with ss). */
-  async dataSegsOut(): Promise<number> {
-    return dataSegsOut(undefined, this.localPort, this.socket.remotePort!);
-  }
-
   /** Closes with a FIN and waits for the server's. */
   async end(): Promise<void> {
     this.socket.end();
@@ -297,16 +292,72 @@ export class RawClient {
   }
 }
 
+/** A connection's data segments from one side: sent first, and sent again (retransmitted). */
+export interface Segments {
+  readonly sent: number;
+  readonly retransmitted: number;
+}
+
 /**
- * tcpi_data_segs_out of the one established connection with local port `local` and remote port
- * `remote`, in the host namespace (pod undefined) or a pod's. Throws unless exactly one matches.
+ * The data segments of the one established connection with local port `local` and remote port
+ * `remote`, in the host namespace (pod undefined) or a pod's, from its tcp_info (ss): first
+ * transmissions (tcpi_data_segs_out less tcpi_total_retrans) and retransmissions. Throws unless
+ * exactly one connection matches.
  */
-export async function dataSegsOut(pod: Pod | undefined, local: number, remote: number): Promise<number> {
+export async function segments(pod: Pod | undefined, local: number, remote: number): Promise<Segments> {
   const argv = ['ss', '-tinH', 'state', 'established', `( sport = :${local} and dport = :${remote} )`];
   const out = await must(pod === undefined ? argv : ['ip', 'netns', 'exec', pod.netns, ...argv]);
   const conns = out.split(/\n(?=\S)/).filter((l) => l.trim() !== '');
   if (conns.length !== 1) throw new Error(`ss: ${conns.length} connections ${local} → ${remote}:\n${out}`);
-  return Number(/data_segs_out:(\d+)/.exec(conns[0]!)?.[1] ?? 0);
+  const all = Number(/data_segs_out:(\d+)/.exec(conns[0]!)?.[1] ?? 0);
+  const retransmitted = Number(/retrans:\d+\/(\d+)/.exec(conns[0]!)?.[1] ?? 0);
+  return { sent: all - retransmitted, retransmitted };
+}
+
+/** Tcp RetransSegs of a pod's namespace (/proc/net/snmp): every segment its sockets sent again. */
+async function retransSegs(pod: Pod): Promise<number> {
+  const snmp = await must(['ip', 'netns', 'exec', pod.netns, 'cat', '/proc/net/snmp']);
+  const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const i = names!.split(' ').indexOf('RetransSegs');
+  return Number(values!.split(' ')[i]);
+}
+
+/**
+ * What went over the wire between the test's clients and a pod's servers: segments per connection,
+ * and the retransmissions the kernel program must count (TCP may resend on a clean veth too: a tail
+ * loss probe fires when an ACK is late). The pod's namespace holds only the test's servers, so its
+ * RetransSegs counts theirs exactly; a client's are read per connection, with sent(), while it is open.
+ */
+export class Wire {
+  readonly pod: Pod;
+  readonly #start: number;
+  #clients = 0;
+
+  private constructor(pod: Pod, start: number) {
+    this.pod = pod;
+    this.#start = start;
+  }
+
+  static async watch(pod: Pod): Promise<Wire> {
+    return new Wire(pod, await retransSegs(pod));
+  }
+
+  /** Data segments the client sent on c (first transmissions); its retransmissions are noted. */
+  async sent(c: RawClient): Promise<number> {
+    const s = await segments(undefined, c.localPort, c.socket.remotePort!);
+    this.#clients += s.retransmitted;
+    return s.sent;
+  }
+
+  /** Data segments the pod's server sent on c's connection (first transmissions). */
+  async answered(c: RawClient): Promise<number> {
+    return (await segments(this.pod, c.socket.remotePort!, c.localPort)).sent;
+  }
+
+  /** Segments retransmitted since watch(): the pod's, and the clients' noted by sent(). */
+  async retransmitted(): Promise<bigint> {
+    return BigInt((await retransSegs(this.pod)) - this.#start + this.#clients);
+  }
 }
 
 /** The scripted servers (streams-server.ts) running in a pod, with their access log. */
