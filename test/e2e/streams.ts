@@ -299,16 +299,23 @@ export interface Segments {
 }
 
 /**
- * The data segments of the one established connection with local port `local` and remote port
- * `remote`, in the host namespace (pod undefined) or a pod's, from its tcp_info (ss): first
- * transmissions (tcpi_data_segs_out less tcpi_total_retrans) and retransmissions. Throws unless
- * exactly one connection matches.
+ * The data segments of the one established connection from local port `local` to `remote`
+ * (address and port), in the host namespace (pod undefined) or a pod's, from its tcp_info (ss):
+ * first transmissions (tcpi_data_segs_out less tcpi_total_retrans) and retransmissions. Throws
+ * unless exactly one connection matches.
  */
-export async function segments(pod: Pod | undefined, local: number, remote: number): Promise<Segments> {
-  const argv = ['ss', '-tinH', 'state', 'established', `( sport = :${local} and dport = :${remote} )`];
+export async function segments(
+  pod: Pod | undefined,
+  local: number,
+  remote: { address: string; port: number },
+): Promise<Segments> {
+  const dst = remote.address.includes(':') ? `[${remote.address}]` : remote.address;
+  const filter = `( sport = :${local} and dport = :${remote.port} and dst ${dst} )`;
+  const argv = ['ss', '-tinH', 'state', 'established', filter];
   const out = await must(pod === undefined ? argv : ['ip', 'netns', 'exec', pod.netns, ...argv]);
   const conns = out.split(/\n(?=\S)/).filter((l) => l.trim() !== '');
-  if (conns.length !== 1) throw new Error(`ss: ${conns.length} connections ${local} → ${remote}:\n${out}`);
+  if (conns.length !== 1)
+    throw new Error(`ss: ${conns.length} connections ${local} → ${dst}:${remote.port}:\n${out}`);
   const all = Number(/data_segs_out:(\d+)/.exec(conns[0]!)?.[1] ?? 0);
   const retransmitted = Number(/retrans:\d+\/(\d+)/.exec(conns[0]!)?.[1] ?? 0);
   return { sent: all - retransmitted, retransmitted };
@@ -344,14 +351,18 @@ export class Wire {
 
   /** Data segments the client sent on c (first transmissions); its retransmissions are noted. */
   async sent(c: RawClient): Promise<number> {
-    const s = await segments(undefined, c.localPort, c.socket.remotePort!);
+    const s = await segments(undefined, c.localPort, {
+      address: c.socket.remoteAddress!,
+      port: c.socket.remotePort!,
+    });
     this.#clients += s.retransmitted;
     return s.sent;
   }
 
   /** Data segments the pod's server sent on c's connection (first transmissions). */
   async answered(c: RawClient): Promise<number> {
-    return (await segments(this.pod, c.socket.remotePort!, c.localPort)).sent;
+    const client = { address: c.socket.localAddress!, port: c.localPort };
+    return (await segments(this.pod, c.socket.remotePort!, client)).sent;
   }
 
   /** Segments retransmitted since watch(): the pod's, and the clients' noted by sent(). */
