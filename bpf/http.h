@@ -26,7 +26,8 @@ struct seg_pos {
 	__u32 ls;      /* scratch index of the current line's first byte (carried bytes before WIN_AT) */
 	__u8 dir;
 	__u8 first;    /* the segment's first line (LOST: the only one resynchronisation looks at) */
-	__u8 _pad[2];
+	__u8 hole;     /* 1: the segment fills a request hole, parsed with scratch's hole_half */
+	__u8 _pad;
 };
 
 /* Per CPU, off the stack (the program's call chain must fit 512 bytes of it). */
@@ -35,6 +36,7 @@ struct scratch {
 	struct seg_pos pos;
 	struct owlk8s_conn_key keys[2]; /* a packet's connection as a request and as a response */
 	struct pkt pkt;                 /* the packet's addresses, ports, sequence numbers */
+	struct owlk8s_half hole_half;   /* the framing of a segment that fills a request hole */
 };
 
 #define AT(s, i) ((s)->b[(i) & SCRATCH_MASK])
@@ -115,6 +117,36 @@ LINE_FN int method_of(const struct scratch *s, __u32 i, __u32 len)
 		break;
 	}
 	return OWLK8S_OTHER;
+}
+
+/* 1 when the n bytes at i can begin a start line (the segment ended inside it): a method token
+ * then a space, or a status line's "HTTP/1.x ". */
+LINE_FN int start_prefix_ok(const struct scratch *s, __u32 i, __u32 n, __u32 response)
+{
+	if (!s)
+		return 0;
+	if (n > 0 && AT(s, i) == '\r')
+		return n == 1; /* an empty line's CR, its LF in the next segment */
+	if (response) {
+		const char want[9] = "HTTP/1.1 ";
+#pragma unroll
+		for (int k = 0; k < 9; k++) {
+			if (k < n && AT(s, i + k) != want[k] && !(k == 7 && AT(s, i + k) == '0'))
+				return 0;
+		}
+		return 1;
+	}
+#pragma unroll
+	for (int k = 0; k <= MAX_TOKEN; k++) {
+		if (k < n) {
+			__u8 c = AT(s, i + k);
+			if (c == ' ')
+				return k > 0;
+			if (!is_upper(c))
+				return 0;
+		}
+	}
+	return n <= MAX_TOKEN;
 }
 
 /* 1 when the len bytes at i end with " HTTP/1.0" or " HTTP/1.1" (a request line's end). */

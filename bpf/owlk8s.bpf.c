@@ -53,6 +53,7 @@ static const struct owlk8s_conn ZERO_CONN;
 
 #define FIN_CLIENT 1
 #define FIN_SERVER 2
+#define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -205,13 +206,38 @@ static __always_inline int load_window(struct seg *g)
 	return 0;
 }
 
-/* Publishes a request in its slot (ordinal & (PIPELINE - 1)); the ordinal counts it even when the
- * slot is still busy, so response n never answers another request than n. */
+static __always_inline int pending_count(struct owlk8s_conn *c)
+{
+	int n = 0;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++)
+		n += c->slots[i].state != OWLK8S_SLOT_FREE;
+	return n;
+}
+
+/* Publishes a request in a slot. In step (responses numbered), request n goes in slot
+ * n & (PIPELINE - 1), and its number counts even when the slot is busy, so response n never answers
+ * another request than n. Out of step (after missing bytes), any free slot: responses then answer
+ * the oldest request by sequence number. */
 static __always_inline void track_request(struct seg *g, __u8 method, __u64 start_ns, __u32 seq)
 {
 	struct owlk8s_conn *c = g->c;
 	__u32 n = c->req.ordinal++;
+	if (!c->resp.ordinal_known && !g->v->hole && c->req.hole == OWLK8S_HOLE_NONE &&
+	    c->resp.hole == OWLK8S_HOLE_NONE && c->resp.state == OWLK8S_FRAME_START &&
+	    !(c->resp.flags & F_TRACKED) && pending_count(c) == 0) {
+		/* nothing waits and nothing is missing: the next response answers this request */
+		c->resp.ordinal = n;
+		c->resp.ordinal_known = 1;
+	}
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
+	if (!c->resp.ordinal_known) {
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			if (s->state != OWLK8S_SLOT_FREE)
+				s = &c->slots[i];
+		}
+	}
 	if (s->state != OWLK8S_SLOT_FREE) {
 		g->st->pipeline_full++;
 		return;
@@ -220,8 +246,48 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	s->seq = seq;
 	s->ordinal = n;
 	s->method = method;
+	s->client_ack = g->v->ack;
 	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
 	g->st->requests++;
+}
+
+/* Out of step after a response-direction hole: requests the hole's responses answered go (counted
+ * in responses_lost, not as requests). A request sent after the client had received the whole hole
+ * cannot have been answered in it; one sent before could, and is taken as answered when a later one
+ * waits too, or when the hole began where a response would start (then the oldest). */
+static __always_inline void resolve_response_hole(struct seg *g)
+{
+	struct owlk8s_conn *c = g->c;
+	struct owlk8s_half *h = g->h;
+	__u32 end = h->hole_end;
+	int later = 0, oldest = -1;
+	__u32 oldest_seq = 0;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (s->state != OWLK8S_SLOT_PENDING || !seq_before(s->seq, g->v->ack))
+			continue;
+		if (!seq_before(s->client_ack, end))
+			later = 1;
+		else if (oldest < 0 || seq_before(s->seq, oldest_seq)) {
+			oldest = i;
+			oldest_seq = s->seq;
+		}
+	}
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (s->state != OWLK8S_SLOT_PENDING || !seq_before(s->seq, g->v->ack) || !seq_before(s->client_ack, end))
+			continue;
+		if (!later && !(h->hole == OWLK8S_HOLE_AT_BOUNDARY && i == oldest))
+			continue;
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+		    OWLK8S_SLOT_PENDING) {
+			s->state = OWLK8S_SLOT_FREE;
+			g->st->responses_lost++;
+		}
+	}
+	h->hole = OWLK8S_HOLE_NONE;
 }
 
 /* A final response starts: claim request n if it is the one this response answers. */
@@ -235,24 +301,36 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_minor = minor;
 	c->resp_method = 0xff;
 	if (!h->ordinal_known) {
-		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request
-		 * whose first byte this response acknowledges. */
-		__u32 best = 0, found = 0;
+		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request,
+		 * by sequence number, whose first byte this response acknowledges. */
+		if (h->hole != OWLK8S_HOLE_NONE)
+			resolve_response_hole(g);
+		int best = -1;
+		__u32 best_seq = 0;
 #pragma unroll
 		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 			struct owlk8s_slot *s = &c->slots[i];
 			if (s->state == OWLK8S_SLOT_PENDING && seq_before(s->seq, g->v->ack) &&
-			    (!found || (__s32)(s->ordinal - best) < 0)) {
-				best = s->ordinal;
-				found = 1;
+			    (best < 0 || seq_before(s->seq, best_seq))) {
+				best = i;
+				best_seq = s->seq;
 			}
 		}
-		if (!found) {
+		if (best < 0) {
 			g->st->unmatched_responses++;
 			return;
 		}
-		h->ordinal = best;
-		h->ordinal_known = 1;
+		struct owlk8s_slot *s = &c->slots[best & (OWLK8S_PIPELINE - 1)];
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
+		    OWLK8S_SLOT_PENDING) {
+			g->st->unmatched_responses++;
+			return;
+		}
+		c->resp_start_ns = s->start_ns;
+		c->resp_method = s->method;
+		s->state = OWLK8S_SLOT_FREE;
+		h->flags |= F_TRACKED;
+		return;
 	}
 	__u32 n = h->ordinal++;
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
@@ -270,6 +348,25 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	h->flags |= F_TRACKED;
 }
 
+/* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
+static __always_inline void open_hole(struct seg *g)
+{
+	struct owlk8s_half *h = g->h;
+	h->hole_start = h->next_seq;
+	h->hole_end = g->v->seq;
+	if (g->v->dir == DIR_REQUEST) {
+		h->hole = h->state == OWLK8S_FRAME_START ? OWLK8S_HOLE_AT_BOUNDARY : OWLK8S_HOLE_NONE;
+		return;
+	}
+	if (h->state == OWLK8S_FRAME_START) {
+		h->hole = OWLK8S_HOLE_AT_BOUNDARY;
+	} else {
+		/* the response in progress ended unseen: count it, to its last segment seen */
+		finish_response(g->st, g->c, &g->v->ck, g->c->resp_last_ns);
+		h->hole = OWLK8S_HOLE_IN_MESSAGE;
+	}
+}
+
 /* Stops parsing this direction until a segment starts a message again. */
 static __always_inline void lose(struct seg *g)
 {
@@ -284,8 +381,10 @@ static __always_inline void lose(struct seg *g)
 }
 
 /* Ends HTTP/1 tracking on the connection (a 101, a tunnel, or not HTTP at a message boundary). */
-static __always_inline void give_up(struct seg *g)
+static __always_inline void give_up(struct seg *g, int upgraded)
 {
+	if (upgraded)
+		g->c->fins |= UPGRADED;
 	g->c->req.state = OWLK8S_FRAME_DONE;
 	g->c->resp.state = OWLK8S_FRAME_DONE;
 }
@@ -314,7 +413,7 @@ static __always_inline void headers_end(struct seg *g)
 		if (status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300)) {
 			g->st->upgrades++;
 			message_end(g);
-			give_up(g);
+			give_up(g, 1);
 			return;
 		}
 		if (c->resp_method == OWLK8S_HEAD || status == 204 || status == 304) {
@@ -397,7 +496,7 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 			return; /* an empty line before a request line (RFC 9112 section 2.2) */
 		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
 			g->st->not_http++;
-			give_up(g);
+			give_up(g, 0);
 		}
 		return;
 	case OWLK8S_FRAME_HEADERS:
@@ -527,6 +626,12 @@ static __always_inline long step_body(struct seg *g)
 		}
 		if (g->v->win_off + g->v->win_len >= g->v->end && n <= OWLK8S_CARRY && !h->line) {
 			/* the segment ends inside the line: carry it to the next segment */
+			if (h->state == OWLK8S_FRAME_START && !h->line &&
+			    !start_prefix_ok(g->s, ls, n, g->v->dir == DIR_RESPONSE)) {
+				g->st->not_http++; /* e.g. a TLS handshake: no need to wait for a line end */
+				give_up(g, 0);
+				return STEP_STOP;
+			}
 			if (h->carry_len == 0 && h->state == OWLK8S_FRAME_START) {
 				h->msg_ns = g->v->now;
 				h->msg_seq = g->v->seq;
@@ -575,10 +680,52 @@ GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk
 	if (!skb || !st || !c || !s)
 		return STEP_STOP;
 	struct seg g = {skb, st, c, 0, s, &s->pos};
-	g.h = s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
+	g.h = s->pos.hole ? &s->hole_half : s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
 	return step_body(&g);
 }
 
+
+/* Runs the steps over the segment; returns how many ran. */
+static __always_inline int run_steps(struct seg *g)
+{
+	g->v->first = 1;
+	/* parse_step is global: the verifier checks this loop's body, not the step, once per turn */
+	int n = 0;
+	for (; n < MAX_STEPS; n++) {
+		if (parse_step(g->skb, g->st, g->c, g->s) != STEP_GO)
+			break;
+	}
+	return n;
+}
+
+/* A request segment resent into a hole that began at a message boundary: its requests are parsed
+ * on a framing of their own; the hole shrinks, or closes, or is given up when a message runs past
+ * the segment. */
+static __always_inline void fill_hole(struct seg *g, __u32 len)
+{
+	struct owlk8s_half *h = g->h;
+	struct owlk8s_half *f = &g->s->hole_half;
+	f->state = OWLK8S_FRAME_START;
+	f->flags = 0;
+	f->carry_len = 0;
+	f->line = 0;
+	f->remaining = 0;
+	f->seq_known = 1;
+	f->next_seq = g->v->seq + len;
+	g->v->hole = 1;
+	g->v->win_off = g->v->off;
+	g->v->win_len = 0;
+	g->v->ls = WIN_AT;
+	run_steps(g);
+	g->v->hole = 0;
+	if (f->state == OWLK8S_FRAME_START && f->carry_len == 0 && g->v->off >= g->v->end) {
+		h->hole_start = g->v->seq;
+		if (h->hole_start == h->hole_end)
+			h->hole = OWLK8S_HOLE_NONE;
+	} else {
+		h->hole = OWLK8S_HOLE_NONE; /* a message runs on past it: the rest cannot be placed */
+	}
+}
 
 /* One direction's payload: checks its place in the stream, then parses it step by step. */
 static __always_inline void on_payload(struct seg *g)
@@ -586,11 +733,17 @@ static __always_inline void on_payload(struct seg *g)
 	struct owlk8s_half *h = g->h;
 	__u32 len = g->v->end - g->v->off;
 	if (h->state == OWLK8S_FRAME_DONE) {
-		g->st->ignored_after_upgrade++;
+		if (g->c->fins & UPGRADED)
+			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
 		return;
 	}
 	if (h->seq_known) {
 		if (g->v->seq != h->next_seq) {
+			if (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY && g->v->seq == h->hole_start &&
+			    !seq_before(h->hole_end, g->v->seq + len)) {
+				fill_hole(g, len);
+				return;
+			}
 			if (seq_before(g->v->seq, h->next_seq)) {
 				__u32 dup = h->next_seq - g->v->seq;
 				if (dup >= len) {
@@ -601,6 +754,7 @@ static __always_inline void on_payload(struct seg *g)
 				g->v->seq += dup;
 			} else {
 				g->st->stream_gaps++;
+				open_hole(g);
 				lose(g);
 			}
 		}
@@ -629,14 +783,7 @@ static __always_inline void on_payload(struct seg *g)
 		}
 		g->v->ls = WIN_AT - cl;
 	}
-	g->v->first = 1;
-	/* parse_step is global: the verifier checks this loop's body, not the step, once per turn */
-	int n = 0;
-	for (; n < MAX_STEPS; n++) {
-		if (parse_step(g->skb, g->st, g->c, g->s) != STEP_GO)
-			break;
-	}
-
+	int n = run_steps(g);
 	if (n >= MAX_STEPS && g->v->off < g->v->end && h->state != OWLK8S_FRAME_DONE) {
 		g->st->budget_exhausted++;
 		lose(g);

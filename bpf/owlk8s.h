@@ -95,12 +95,13 @@ enum owlk8s_slot_state {
 };
 
 struct owlk8s_slot {
-	__u64 start_ns; /* the request's first segment */
-	__u32 seq;      /* TCP sequence number of the request's first byte */
-	__u32 state;    /* enum owlk8s_slot_state */
-	__u32 ordinal;  /* the request's number on the connection: response n answers request n */
-	__u8 method;    /* enum owlk8s_method */
-	__u8 _pad[3];
+	__u64 start_ns;   /* the request's first segment */
+	__u32 seq;        /* TCP sequence number of the request's first byte */
+	__u32 state;      /* enum owlk8s_slot_state */
+	__u32 ordinal;    /* the request's number on the connection: response n answers request n */
+	__u32 client_ack; /* the request segment's ACK: response bytes the client had when it sent it */
+	__u8 method;      /* enum owlk8s_method */
+	__u8 _pad[7];
 };
 
 /* Framing states of one direction's byte stream (owlk8s_half.state). */
@@ -126,6 +127,8 @@ struct owlk8s_half {
 	__u32 next_seq;    /* sequence number of the next byte to parse (seq_known) */
 	__u32 ordinal;     /* requests started / final responses started in this direction */
 	__u32 msg_seq;     /* sequence number of the current message's first byte */
+	__u32 hole_start;  /* hole: the bytes [hole_start, hole_end) went by unseen (a gap) */
+	__u32 hole_end;
 	__u8 state;        /* enum owlk8s_frame */
 	__u8 flags;        /* what the current message's headers said (bits in owlk8s.bpf.c) */
 	__u8 seq_known;    /* 1: next_seq is set */
@@ -133,9 +136,18 @@ struct owlk8s_half {
 	__u8 line;         /* LINE: 1 once the start line's head was read (long lines span windows) */
 	__u8 method;       /* the request being read (request direction) */
 	__u8 ordinal_known;/* response direction: 1 when ordinal n answers request n */
-	__u8 _pad;
+	__u8 hole;         /* OWLK8S_HOLE_*: a gap not resolved yet */
+	__u8 _pad[4];
 	__u8 carry[OWLK8S_CARRY];
 };
+
+/* owlk8s_half.hole. Request direction: the hole began at a message boundary, so its bytes, resent
+ * later (a retransmission after the next segment), are parsed as requests of their own. Response
+ * direction: responses after the hole cannot be numbered; the hole began at a boundary (a response
+ * started unseen in it) or inside a message. */
+#define OWLK8S_HOLE_NONE 0
+#define OWLK8S_HOLE_AT_BOUNDARY 1
+#define OWLK8S_HOLE_IN_MESSAGE 2
 
 struct owlk8s_conn {
 	struct owlk8s_slot slots[OWLK8S_PIPELINE]; /* slot (ordinal & (PIPELINE - 1)) */
@@ -148,7 +160,7 @@ struct owlk8s_conn {
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
-	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's */
+	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel) */
 	__u8 _pad[7];
 };
 
@@ -196,7 +208,8 @@ struct owlk8s_self {
 	__u64 budget_exhausted;    /* segments with more lines than one pass parses: framing lost */
 	__u64 conns_expired;       /* idle connections forgotten by the sweep */
 	__u64 malformed;           /* messages whose framing headers were invalid: framing lost */
-	__u64 _reserved[3];
+	__u64 responses_lost;      /* requests whose response went by unseen (in a gap): not counted */
+	__u64 _reserved[2];
 };
 
 #endif

@@ -19,6 +19,7 @@ import {
   CLIENT_ERRORS,
   errorRatio,
   LABEL,
+  lossTerms,
   type Matchers,
   METRIC,
   quantile,
@@ -310,30 +311,28 @@ export function buildDashboard(): Dashboard {
       ]),
     )
     .withPanel(
-      timeseries('Packets per second per agent', 'Packets the socket filter looked at.', 'pps', [
+      timeseries('Packets per second per agent', 'Packets the kernel program looked at.', 'pps', [
         query('A', agentRate(METRIC.packets), '{{instance}}'),
       ]),
     )
     .withPanel(
       timeseries(
         'Data loss and anomalies per second',
-        'Every loss counter: packets not parsed, responses without their request, in-flight requests evicted or overwritten, series merged into the overflow series, requests a delta exporter gave up (unacknowledged too long). All zero on a healthy agent.',
+        'Every loss counter, by its name (README.md, Metrics, says what each means and what to do): packets not parsed, responses without a tracked request, finished requests lost to a full aggregates map, connections not tracked (connections map full), requests beyond 8 in flight on a connection, segments after missed bytes, segments with too many lines, messages with invalid framing; series merged into the overflow series, per metric; requests a delta exporter gave up (unacknowledged too long), per exporter. All zero on a healthy agent.',
         'short',
         [
-          query('A', agentRate(METRIC.parseFailures), 'parse failures {{instance}}'),
-          query('B', agentRate(METRIC.unmatchedResponses), 'unmatched responses {{instance}}'),
           query(
-            'C',
-            agentRate(METRIC.evictions, ['owlk8s_reason']),
-            'in flight {{owlk8s_reason}} {{instance}}',
+            'A',
+            `sum by (${[...BY_AGENT, 'counter'].join(', ')}) (\n  ${lossTerms('rate', W, CLUSTER)}\n)`,
+            '{{counter}} {{instance}}',
           ),
           query(
-            'D',
+            'B',
             agentRate(METRIC.overflow, ['owlk8s_metric']),
             'overflow {{owlk8s_metric}} {{instance}}',
           ),
           query(
-            'E',
+            'C',
             agentRate(METRIC.exportDropped, ['owlk8s_exporter']),
             'given up {{owlk8s_exporter}} {{instance}}',
           ),

@@ -9,10 +9,15 @@ export const METRIC = {
   clientCount: 'http_client_request_duration_seconds_count',
   clientBucket: 'http_client_request_duration_seconds_bucket',
   activeRequests: 'http_server_active_requests',
-  packets: 'owlk8s_agent_packets_total',
-  parseFailures: 'owlk8s_agent_parse_failures_total',
-  unmatchedResponses: 'owlk8s_agent_unmatched_responses_total',
-  evictions: 'owlk8s_agent_inflight_evictions_total',
+  packets: 'owlk8s_agent_kernel_packets_total',
+  parseFailures: 'owlk8s_agent_kernel_parse_failures_total',
+  unmatchedResponses: 'owlk8s_agent_kernel_unmatched_responses_total',
+  aggregatesFull: 'owlk8s_agent_kernel_aggregates_full_total',
+  connsFull: 'owlk8s_agent_kernel_conns_full_total',
+  pipelineFull: 'owlk8s_agent_kernel_pipeline_full_total',
+  streamGaps: 'owlk8s_agent_kernel_stream_gaps_total',
+  budgetExhausted: 'owlk8s_agent_kernel_budget_exhausted_total',
+  malformed: 'owlk8s_agent_kernel_malformed_total',
   overflow: 'owlk8s_agent_metric_overflow_total',
   exportFailures: 'owlk8s_agent_export_failures_total',
   exportDropped: 'owlk8s_agent_export_dropped_total',
@@ -24,14 +29,41 @@ export const METRIC = {
   collectionDuration: '{__name__=~"owlk8s_agent_collection_duration(_seconds)?"}',
 } as const;
 
-/** The counters that grow when the agent loses data or meets traffic it cannot account for. */
+/**
+ * The counters that grow when the agent loses data or meets traffic it cannot account for: the
+ * kernel's (README.md, Metrics, says what each means and what to do) and the export's. The other
+ * kernel counters (timeouts, resets, retransmissions, resyncs, upgrades, …) describe the traffic,
+ * not a loss.
+ */
 export const LOSS_COUNTERS = [
   METRIC.parseFailures,
   METRIC.unmatchedResponses,
-  METRIC.evictions,
+  METRIC.aggregatesFull,
+  METRIC.connsFull,
+  METRIC.pipelineFull,
+  METRIC.streamGaps,
+  METRIC.budgetExhausted,
+  METRIC.malformed,
   METRIC.overflow,
   METRIC.exportDropped,
 ] as const;
+
+/** A loss counter's short name, the `counter` label of the loss panel and alert: `conns_full`, `metric_overflow`. */
+export function counterName(metric: string): string {
+  return metric.replace(/^owlk8s_agent_(kernel_)?|_total$/g, '');
+}
+
+/**
+ * One term per counter, labelled with its short name, joined by `or`: rate() and increase() drop
+ * __name__, so a single {__name__=~…} selector would give two counters of one agent the same label
+ * set (an error). `fn` is `rate` or `increase`; `matchers` select (the dashboard's cluster).
+ */
+export function lossTerms(fn: 'rate' | 'increase', window: string, m: Matchers = {}): string {
+  return LOSS_COUNTERS.map(
+    (metric) =>
+      `label_replace(${fn}(${selector(metric, m)}[${window}]), "counter", "${counterName(metric)}", "", "")`,
+  ).join('\n  or ');
+}
 
 /** Label names (OpenTelemetry attribute names with `.` as `_`). */
 export const LABEL = {

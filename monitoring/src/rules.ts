@@ -5,7 +5,7 @@ import {
   bucketRate,
   errorRatio,
   LABEL,
-  LOSS_COUNTERS,
+  lossTerms,
   type Matchers,
   METRIC,
   requestRate,
@@ -89,12 +89,7 @@ const AGENT = '{{ $labels.instance }}';
 
 export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
   const pct = `${o.errorRatio * 100} %`;
-  // One term per counter, labelled with its name: rate() drops __name__, so a single
-  // {__name__=~…} selector would give two counters of one agent the same label set (an error).
-  const lossTerms = LOSS_COUNTERS.map(
-    (m) =>
-      `label_replace(increase(${m}[${LOSS_WINDOW}]), "counter", "${m.replace(/^owlk8s_agent_|_total$/g, '')}", "", "")`,
-  ).join('\n  or ');
+  const loss = lossTerms('increase', LOSS_WINDOW);
   const ds = `namespace="${o.daemonSet.namespace}", daemonset="${o.daemonSet.name}"`;
   return [
     { name: 'owlk8s.workload.rules', rules: redRecords('namespace_workload', WORKLOAD_GROUP) },
@@ -154,12 +149,12 @@ export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
         },
         {
           alert: 'OwlK8sAgentLosingData',
-          expr: `sum by (${LABEL.cluster}, ${LABEL.instance}, counter) (\n  ${lossTerms}\n) > 0`,
+          expr: `sum by (${LABEL.cluster}, ${LABEL.instance}, counter) (\n  ${loss}\n) > 0`,
           for: '5m',
           labels: { severity: 'warning' },
           annotations: {
             summary: `owlk8s agent ${AGENT} is losing data: {{ $labels.counter }}`,
-            description: `The loss counter {{ $labels.counter }} of the agent at ${AGENT} grew by {{ $value }} in 10 minutes. parse_failures: packets the kernel program could not parse; unmatched_responses: responses whose request it did not see; inflight_evictions: requests dropped before their answer (raise capture.maps.inFlight); metric_overflow: series merged into the overflow series (raise export.cardinalityLimit); export_dropped: requests a delta exporter gave up because its receiver did not acknowledge them in time (see OwlK8sAgentExportFailing). The dashboard's agent row shows the rates.`,
+            description: `The loss counter {{ $labels.counter }} of the agent at ${AGENT} grew by {{ $value }} in 10 minutes. parse_failures: packets the kernel program could not parse; unmatched_responses: responses whose request it did not track; aggregates_full: finished requests lost (raise capture.maps.aggregates); conns_full: connections not measured (raise capture.maps.connections); pipeline_full: requests not tracked, more than 8 in flight on one connection; stream_gaps: segments after bytes the agent missed (packet loss at the socket); budget_exhausted: segments with more HTTP lines than one pass parses; malformed: messages with invalid framing headers; metric_overflow: series merged into the overflow series (raise export.cardinalityLimit); export_dropped: requests a delta exporter gave up because its receiver did not acknowledge them in time (see OwlK8sAgentExportFailing). The dashboard's agent row shows the rates.`,
           },
         },
         {

@@ -17,7 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
-import { buildDashboard, inlineRecords, ruleGroups, VARIABLES } from '@owlk8s/monitoring';
+import {
+  buildDashboard,
+  counterName,
+  inlineRecords,
+  LOSS_COUNTERS,
+  ruleGroups,
+  VARIABLES,
+} from '@owlk8s/monitoring';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { type AgentProcess, spawnAgent } from './agent-process.ts';
 import { freePort } from './ports.ts';
@@ -37,6 +44,8 @@ interface Series {
 }
 /** Expected series: the exact label set (without __name__ unless given) and its value. */
 type Expected = readonly (readonly [Labels, number])[];
+/** The kernel's loss counters by short name (`conns_full`): the loss panel's and alert's `counter` label. */
+const KERNEL_LOSS = LOSS_COUNTERS.filter((m) => m.startsWith('owlk8s_agent_kernel_')).map(counterName);
 
 class Prom {
   readonly url: string;
@@ -346,22 +355,23 @@ export:
       [pod('web-b'), fast],
       [pod('checkout-0'), fast],
     ]);
-    const evictions = (reason: string) =>
-      rawRate(
-        `owlk8s_agent_inflight_evictions_total{instance="${agentInstance}", owlk8s_reason="${reason}"}`,
-      );
     const overflow = (metric: string) =>
       rawRate(`owlk8s_agent_metric_overflow_total{instance="${agentInstance}", owlk8s_metric="${metric}"}`);
     const exporter = 'otlp-http[1]';
+    // The kernel's loss counters, one series each by its short name; the three responses sent
+    // without a tracked request are the unmatched ones.
+    const kernelLoss: [Labels, number][] = [];
+    for (const counter of KERNEL_LOSS) {
+      const rate =
+        counter === 'unmatched_responses'
+          ? 3 / w
+          : await rawRate(`owlk8s_agent_kernel_${counter}_total{instance="${agentInstance}"}`);
+      kernelLoss.push([{ ...agentLabels, counter }, rate]);
+    }
 
     const loss: Record<string, Expected> = {
-      A: [[agentLabels, await rawRate(`owlk8s_agent_parse_failures_total{instance="${agentInstance}"}`)]],
-      B: [[agentLabels, 3 / w]],
-      C: [
-        [{ ...agentLabels, owlk8s_reason: 'evicted' }, await evictions('evicted')],
-        [{ ...agentLabels, owlk8s_reason: 'overwritten' }, await evictions('overwritten')],
-      ],
-      D: [
+      A: kernelLoss,
+      B: [
         [
           { ...agentLabels, owlk8s_metric: 'http.server.request.duration' },
           await overflow('http.server.request.duration'),
@@ -371,7 +381,7 @@ export:
           await overflow('http.client.request.duration'),
         ],
       ],
-      E: [
+      C: [
         [
           { ...agentLabels, owlk8s_exporter: exporter },
           await rawRate(`owlk8s_agent_export_dropped_total{instance="${agentInstance}"}`),
@@ -430,7 +440,7 @@ export:
       'Outgoing latency by pod (p50, p95, p99)': quantiles([[pod('web-a'), fast]]),
       'Pods attached per agent': { A: [[agentLabels, 3]] },
       'Packets per second per agent': {
-        A: [[agentLabels, await rawRate(`owlk8s_agent_packets_total{instance="${agentInstance}"}`)]],
+        A: [[agentLabels, await rawRate(`owlk8s_agent_kernel_packets_total{instance="${agentInstance}"}`)]],
       },
       'Data loss and anomalies per second': loss,
       'Export failures per second': {
@@ -604,11 +614,9 @@ export:
       // Each loss counter that grew, by its growth; unmatched responses by the three sent.
       OwlK8sAgentLosingData: (
         [
-          ['parse_failures', loss.A!],
-          ['unmatched_responses', loss.B!],
-          ['inflight_evictions', loss.C!],
-          ['metric_overflow', loss.D!],
-          ['export_dropped', loss.E!],
+          ...kernelLoss.map(([l, v]) => [l.counter!, [[l, v]] as Expected] as const),
+          ['metric_overflow', loss.B!],
+          ['export_dropped', loss.C!],
         ] as const
       )
         .map(

@@ -1,7 +1,9 @@
-// In-flight table pressure: twice its capacity of requests that never get an answer (a server that
-// reads and never replies, on as many open connections). The kernel's LRU map evicts the oldest;
-// every request is either still waiting or counted as evicted, and the requests that come after
-// are still measured exactly.
+// Connections map pressure: twice its capacity of requests that never get an answer (a server that
+// reads and never replies, on as many open connections). The first CAPACITY connections are
+// tracked, the others refused (conns_full, three attempts each); the tracked requests time out after
+// capture.requestTimeoutMs (error.type timeout, no status code) and leave active_requests; their
+// idle connections are forgotten after capture.idleTimeoutMs (conns_expired), and the requests
+// that come after are measured exactly.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
@@ -15,7 +17,10 @@ const SILENT_PORT = 8080;
 const SILENT_SERVER = `require('node:net').createServer((s) => { s.on('data', () => {}); s.on('error', () => {}); })
   .listen({ port: ${SILENT_PORT}, host: '::', backlog: 4096 }, () => console.log('listening'));`;
 
-test(`${2 * CAPACITY} requests never answered in a ${CAPACITY}-entry in-flight map: evictions counted, later requests exact`, async (t) => {
+const REQUEST_TIMEOUT_MS = 4000;
+const IDLE_TIMEOUT_MS = 5000;
+
+test(`${2 * CAPACITY} requests never answered in a ${CAPACITY}-entry connections map: untracked ones counted, tracked ones time out, later requests exact`, async (t) => {
   requireBpf();
   await using net = await TestNetwork.create();
   const web = await net.addRoutedPod('web');
@@ -28,7 +33,12 @@ test(`${2 * CAPACITY} requests never answered in a ${CAPACITY}-entry in-flight m
   const agent = await startAgent(`
 node: { name: inflight-node }
 targets: { source: static, static: [{ ip: ${web.ipv4}, name: web, namespace: shop }] }
-capture: { httpPorts: [80, ${SILENT_PORT}], maps: { inFlight: ${CAPACITY} } }
+capture:
+  httpPorts: [80, ${SILENT_PORT}]
+  buckets: [0.01, 0.1, 1]
+  requestTimeoutMs: ${REQUEST_TIMEOUT_MS}
+  idleTimeoutMs: ${IDLE_TIMEOUT_MS}
+  maps: { connections: ${CAPACITY} }
 logging: { level: warn, format: json }
 `);
   const sockets: Socket[] = [];
@@ -50,23 +60,50 @@ logging: { level: warn, format: json }
         ),
       );
     }
+    const sent = Date.now();
     await sleep(1500);
     let samples = await agent.scrape();
-    const evicted = sampleValue(samples, 'owlk8s_agent_inflight_evictions_total', {
-      owlk8s_reason: 'evicted',
-    });
-    const overwritten = sampleValue(samples, 'owlk8s_agent_inflight_evictions_total', {
-      owlk8s_reason: 'overwritten',
-    });
+    const kernel = (name: string) => sampleValue(samples, `owlk8s_agent_kernel_${name}_total`, {});
     const waiting = sampleSum(samples, 'http_server_active_requests', { k8s_pod_name: 'web' });
-    t.diagnostic(`evicted ${evicted}, still waiting ${waiting}, overwritten ${overwritten}`);
-    assert.equal(overwritten, 0);
-    assert.ok(waiting <= CAPACITY, `${waiting} waiting in a ${CAPACITY}-entry map`);
-    assert.ok(evicted !== undefined && evicted >= CAPACITY, `evicted ${evicted}`);
-    assert.equal((evicted ?? 0) + waiting, total, 'every request is waiting or counted as evicted');
-    assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 0, 'nothing answered');
+    t.diagnostic(`tracked ${kernel('requests')}, not tracked ${kernel('conns_full')}, waiting ${waiting}`);
+    // conns_full counts refused attempts: an untracked connection tries three times (its SYN, its
+    // SYN-ACK, its request's segment).
+    assert.deepEqual(
+      [kernel('requests'), kernel('conns_full'), waiting, kernel('timeouts')],
+      [CAPACITY, 3 * CAPACITY, CAPACITY, 0],
+    );
+    assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 0, 'nothing finished');
 
-    // Later requests, with the map still full of the silent ones: each measured.
+    // Past both timeouts: every tracked request finished as a timeout, its connection forgotten.
+    await sleep(Math.max(0, sent + IDLE_TIMEOUT_MS + 1500 - Date.now()));
+    samples = await agent.scrape();
+    assert.deepEqual(
+      [
+        kernel('timeouts'),
+        kernel('conns_expired'),
+        sampleSum(samples, 'http_server_active_requests', { k8s_pod_name: 'web' }),
+      ],
+      [CAPACITY, CAPACITY, 0],
+    );
+    assert.equal(
+      sampleValue(samples, 'http_server_request_duration_seconds_count', {
+        k8s_pod_name: 'web',
+        error_type: 'timeout',
+        http_request_method: 'GET',
+      }),
+      CAPACITY,
+    );
+    // Each waited the request timeout (and at most the time to the next read): the overflow bucket.
+    assert.equal(
+      sampleValue(samples, 'http_server_request_duration_seconds_bucket', {
+        k8s_pod_name: 'web',
+        error_type: 'timeout',
+        le: '1',
+      }),
+      0,
+    );
+
+    // Later requests, with the silent connections still open but forgotten: each measured.
     const r = await load(undefined, {
       base: nginx.url(''),
       connections: 4,
@@ -85,7 +122,10 @@ logging: { level: warn, format: json }
       });
     assert.equal(count('200'), 300);
     assert.equal(count('404'), 30);
-    assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 330);
+    assert.equal(
+      sampleSum(samples, 'http_server_request_duration_seconds_count', { k8s_pod_name: 'web' }),
+      330 + CAPACITY,
+    );
   } finally {
     for (const s of sockets) s.destroy();
     silent.kill('SIGKILL');

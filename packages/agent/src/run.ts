@@ -83,7 +83,9 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
     maxTargets: config.capture.maps.targets,
-    maxInflight: config.capture.maps.inFlight,
+    maxConnections: config.capture.maps.connections,
+    requestTimeoutMs: config.capture.requestTimeoutMs,
+    idleTimeoutMs: config.capture.idleTimeoutMs,
     maxAggregates: config.capture.maps.aggregates,
   });
   logger.info({ node: config.node.name, source: config.targets.source }, 'capture program loaded');

@@ -92,39 +92,44 @@ export const CARRY = 64;
 
 export const HALF_LAYOUT: Layout = {
   struct: 'owlk8s_half',
-  size: 24 + CARRY,
+  size: 104,
   fields: {
     remaining: { offset: 0, size: 8 },
-    next_seq: { offset: 8, size: 4 },
-    ordinal: { offset: 12, size: 4 },
-    state: { offset: 16, size: 1 },
-    flags: { offset: 17, size: 1 },
-    seq_known: { offset: 18, size: 1 },
-    carry_len: { offset: 19, size: 1 },
-    line: { offset: 20, size: 1 },
-    _pad: { offset: 21, size: 3 },
-    carry: { offset: 24, size: CARRY },
+    msg_ns: { offset: 8, size: 8 },
+    next_seq: { offset: 16, size: 4 },
+    ordinal: { offset: 20, size: 4 },
+    msg_seq: { offset: 24, size: 4 },
+    state: { offset: 28, size: 1 },
+    flags: { offset: 29, size: 1 },
+    seq_known: { offset: 30, size: 1 },
+    carry_len: { offset: 31, size: 1 },
+    line: { offset: 32, size: 1 },
+    method: { offset: 33, size: 1 },
+    ordinal_known: { offset: 34, size: 1 },
+    _pad: { offset: 35, size: 1 },
+    carry: { offset: 36, size: CARRY },
   },
 };
 
-const HALVES = 24 * PIPELINE;
+const SLOTS = SLOT_LAYOUT.size * PIPELINE;
+const HALF = HALF_LAYOUT.size;
 
 export const CONN_LAYOUT: Layout = {
   struct: 'owlk8s_conn',
-  size: HALVES + 2 * 88 + 40,
+  size: SLOTS + 2 * HALF + 40,
   fields: {
-    slots: { offset: 0, size: HALVES },
-    req: { offset: HALVES, size: 88 },
-    resp: { offset: HALVES + 88, size: 88 },
-    resp_start_ns: { offset: HALVES + 176, size: 8 },
-    resp_last_ns: { offset: HALVES + 184, size: 8 },
-    last_ns: { offset: HALVES + 192, size: 8 },
-    target_id: { offset: HALVES + 200, size: 4 },
-    resp_status: { offset: HALVES + 204, size: 2 },
-    resp_method: { offset: HALVES + 206, size: 1 },
-    resp_minor: { offset: HALVES + 207, size: 1 },
-    fins: { offset: HALVES + 208, size: 1 },
-    _pad: { offset: HALVES + 209, size: 7 },
+    slots: { offset: 0, size: SLOTS },
+    req: { offset: SLOTS, size: HALF },
+    resp: { offset: SLOTS + HALF, size: HALF },
+    resp_start_ns: { offset: SLOTS + 2 * HALF, size: 8 },
+    resp_last_ns: { offset: SLOTS + 2 * HALF + 8, size: 8 },
+    last_ns: { offset: SLOTS + 2 * HALF + 16, size: 8 },
+    target_id: { offset: SLOTS + 2 * HALF + 24, size: 4 },
+    resp_status: { offset: SLOTS + 2 * HALF + 28, size: 2 },
+    resp_method: { offset: SLOTS + 2 * HALF + 30, size: 1 },
+    resp_minor: { offset: SLOTS + 2 * HALF + 31, size: 1 },
+    fins: { offset: SLOTS + 2 * HALF + 32, size: 1 },
+    _pad: { offset: SLOTS + 2 * HALF + 33, size: 7 },
   },
 };
 
@@ -293,9 +298,15 @@ export interface ConnValue {
   readonly targetId: number;
   /** Methods of the requests sent and not answered yet (PENDING slots), in slot order. */
   readonly pending: readonly HttpMethod[];
-  /** The method of the request whose final response is in progress (resp_status != 0), if any. */
+  /**
+   * The method of the request whose final response is in progress (resp_status != 0), if that
+   * response answers a tracked request.
+   */
   readonly responding: HttpMethod | undefined;
 }
+
+/** owlk8s_conn.resp_method of a response that answers no tracked request. */
+export const UNTRACKED_METHOD = 0xff;
 
 export function decodeConn(b: Buffer, at = 0): ConnValue {
   const L = CONN_LAYOUT;
@@ -305,8 +316,12 @@ export function decodeConn(b: Buffer, at = 0): ConnValue {
     if (b.readUInt32LE(slot + off(SLOT_LAYOUT, 'state')) === SLOT_PENDING)
       pending.push(methodOf(b[slot + off(SLOT_LAYOUT, 'method')]!));
   }
+  // resp_method 0xff: a response in progress that answers no tracked request (not in flight).
+  const respMethod = b[at + off(L, 'resp_method')]!;
   const responding =
-    b.readUInt16LE(at + off(L, 'resp_status')) === 0 ? undefined : methodOf(b[at + off(L, 'resp_method')]!);
+    b.readUInt16LE(at + off(L, 'resp_status')) === 0 || respMethod === UNTRACKED_METHOD
+      ? undefined
+      : methodOf(respMethod);
   return { targetId: b.readUInt32LE(at + off(L, 'target_id')), pending, responding };
 }
 

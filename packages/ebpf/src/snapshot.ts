@@ -95,7 +95,10 @@ export interface SelfCounters {
   readonly upgrades: bigint;
   /** Finished requests lost because the aggregates map was full. */
   readonly aggregatesFull: bigint;
-  /** Connections not tracked because the conns map was full. */
+  /**
+   * Attempts to track a new connection refused because the conns map was full: its SYN, its
+   * SYN-ACK and a first message segment each try, so up to three per connection.
+   */
   readonly connsFull: bigint;
   /** Requests not tracked because a connection already had its pipeline of requests in flight. */
   readonly pipelineFull: bigint;

@@ -133,7 +133,7 @@ test('a per-CPU aggregate: count is the sum of the bucket counts, whatever the c
   assert.deepEqual(decodeAggPerCpu(b, 0, ncpu, 3), { count: 7, sumNs: 70n, buckets: [5, 2, 0] });
 });
 
-test('a connection: PENDING slots and a response in progress are in flight; FREE and CLAIMED slots are not', () => {
+test('a connection: PENDING slots and a tracked response in progress are in flight; FREE and CLAIMED slots and an untracked response are not', () => {
   const b = Buffer.alloc(CONN_LAYOUT.size);
   const slot = (i: number, state: number, method: number) => {
     const at = i * SLOT_LAYOUT.size;
@@ -145,15 +145,21 @@ test('a connection: PENDING slots and a response in progress are in flight; FREE
   slot(2, 1, 9); // PENDING _OTHER
   slot(3, 0, 3); // FREE (a DELETE that finished)
   slot(7, 1, 0); // PENDING GET
-  b.writeUInt32LE(42, 392); // target_id
+  b.writeUInt32LE(42, 424); // target_id
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });
-  b.writeUInt16LE(200, 396); // resp_status
-  b[398] = 4; // resp_method HEAD
+  b.writeUInt16LE(200, 428); // resp_status
+  b[430] = 4; // resp_method HEAD
   assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
+  b[430] = 0xff; // a response in progress that answers no tracked request: not in flight
+  assert.deepEqual(decodeConn(b), {
+    targetId: 42,
+    pending: ['POST', '_OTHER', 'GET'],
+    responding: undefined,
+  });
 });
 
 test('the self counters: every field of owlk8s_self in order, summed over CPUs, in camelCase', () => {

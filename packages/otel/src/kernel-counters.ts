@@ -68,8 +68,8 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
   counter(
     'connsFull',
     'conns_full',
-    '{connection}',
-    'Connections not tracked because the connections map was full.',
+    '{attempt}',
+    'Attempts to track a new connection refused because the connections map was full (its SYN, its SYN-ACK, a first message segment: up to three per connection).',
   ),
   counter(
     'pipelineFull',

@@ -109,6 +109,21 @@ export function crossCheck(
       `at least ${staticIps}`,
     );
   }
+  const largest = capture.buckets.at(-1);
+  if (largest !== undefined && capture.requestTimeoutMs <= largest * 1000) {
+    add(
+      'capture.requestTimeoutMs',
+      `got ${capture.requestTimeoutMs}, not above the largest capture.buckets boundary (${largest} s)`,
+      `more than ${largest * 1000} (milliseconds), so that a timed-out request lands in the overflow bucket, never among answered ones`,
+    );
+  }
+  if (capture.idleTimeoutMs < capture.requestTimeoutMs) {
+    add(
+      'capture.idleTimeoutMs',
+      `got ${capture.idleTimeoutMs}, less than capture.requestTimeoutMs (${capture.requestTimeoutMs})`,
+      `at least ${capture.requestTimeoutMs}: a connection must not be forgotten before its requests time out`,
+    );
+  }
   checkTls(exp.otlp, origin, add);
   if (exp.otlp.protocol === 'http/protobuf' && isHostPort(exp.otlp.endpoint)) {
     add(

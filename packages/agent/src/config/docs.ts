@@ -85,7 +85,7 @@ export function renderConfigDocs(): string {
     '|---|---|',
     '| `debug` | `true` sets `logging.level` to `debug` (unless `OWLK8S_LOGGING_LEVEL` is set); `false` does nothing; anything else is an error. |',
     '| `nodename` | sets `node.name` (unless `OWLK8S_NODE_NAME` is set). |',
-    '| `cleanBPFMap` | accepted and ignored, with a one-line notice: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up. |',
+    '| `cleanBPFMap` | accepted and ignored, with a one-line notice: the kernel forgets a connection when it ends (FIN or RST) or idles for `capture.idleTimeoutMs`, so its map never needs cleaning. |',
     '',
     '## Validation',
     '',

@@ -44,6 +44,13 @@ const OTLP_ENDPOINT = 'export.otlp.endpoint';
 
 const SEED_DEBUG = 'debug';
 const SEED_CLEAN_MAP = 'cleanBPFMap';
+/** Variables of renamed keys: an error says the new name (the file's keys: file-check.ts RENAMED). */
+const RENAMED_VARIABLES: ReadonlyMap<string, { path: string; variable: string }> = new Map([
+  [
+    'OWLK8S_CAPTURE_MAPS_IN_FLIGHT',
+    { path: 'capture.maps.connections', variable: 'OWLK8S_CAPTURE_MAPS_CONNECTIONS' },
+  ],
+]);
 
 function get(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name];
@@ -177,9 +184,18 @@ export function readEnvironment(env: NodeJS.ProcessEnv): EnvironmentPart {
       });
     }
   }
+  for (const [old, now] of RENAMED_VARIABLES) {
+    if (get(env, old) === undefined) continue;
+    problems.push({
+      origin: { kind: 'env', variable: old },
+      path: now.path,
+      found: `set (renamed: now ${now.variable})`,
+      allowed: `${now.variable} instead`,
+    });
+  }
   if (env[SEED_CLEAN_MAP] !== undefined) {
     notices.push(
-      'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
+      'cleanBPFMap is obsolete and ignored: the kernel forgets a connection when it ends (FIN or RST) or idles for capture.idleTimeoutMs, so its map never needs cleaning',
     );
   }
   const disabled = sdkDisabled(env, problems);

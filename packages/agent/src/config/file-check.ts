@@ -26,6 +26,7 @@ function distance(a: string, b: string): number {
 /** Keys that were renamed, with their new path: the error says where the setting went. */
 const RENAMED: Readonly<Record<string, string>> = {
   'export.seedMetrics': 'export.goLibraryMetrics',
+  'capture.maps.inFlight': 'capture.maps.connections',
 };
 
 export function suggest(key: string, known: readonly string[]): string | undefined {

@@ -114,11 +114,21 @@ export const SCHEMA: Section = section('', {
       'all',
       'Server ports whose traffic is parsed as HTTP: `all`, or a list such as `[80, 8080]` (in the environment: comma-separated). A list keeps the program off other protocols’ traffic.',
     ),
+    requestTimeoutMs: setting(
+      f.integer(1000, 604800000),
+      60000,
+      'Milliseconds a request may wait for its response: then it is counted as finished, with `error.type` `timeout`, no status code and the time it waited as its duration (and `owlk8s.agent.kernel.timeouts` grows). Must be above the largest `capture.buckets` boundary, so a timed-out request lands in the overflow bucket.',
+    ),
+    idleTimeoutMs: setting(
+      f.integer(1000, 604800000),
+      300000,
+      'Milliseconds a TCP connection may stay without a packet before the kernel forgets it (`owlk8s.agent.kernel.conns_expired` grows); at least `capture.requestTimeoutMs`. A connection that ends with FIN or RST is forgotten at once.',
+    ),
     maps: section('Sizes of the kernel maps, in entries. Memory is reserved when the program loads.', {
-      inFlight: setting(
+      connections: setting(
         f.integer(1024, 4194304),
         32768,
-        'Requests waiting for their response (an LRU hash keyed by connection: when full, the oldest entry is evicted and counted, never blocking).',
+        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 500 bytes of kernel memory per entry (16 MiB for 32768).',
       ),
       aggregates: setting(
         f.integer(256, 1048576),

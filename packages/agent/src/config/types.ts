@@ -38,7 +38,9 @@ export interface Config {
   readonly capture: {
     readonly buckets: readonly number[];
     readonly httpPorts: 'all' | readonly number[];
-    readonly maps: { readonly inFlight: number; readonly aggregates: number; readonly targets: number };
+    readonly requestTimeoutMs: number;
+    readonly idleTimeoutMs: number;
+    readonly maps: { readonly connections: number; readonly aggregates: number; readonly targets: number };
   };
   readonly export: {
     readonly temporality: Temporality;

@@ -88,7 +88,7 @@ describe('owlk8s as a process', () => {
       [
         [
           'warn',
-          'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
+          'cleanBPFMap is obsolete and ignored: the kernel forgets a connection when it ends (FIN or RST) or idles for capture.idleTimeoutMs, so its map never needs cleaning',
         ],
         ['warn', 'OTEL_SDK_DISABLED is true: no metrics are exported'],
         [
@@ -141,7 +141,7 @@ describe('owlk8s in-process', () => {
       assert.equal(io.out(), `${file}: valid\n`);
       assert.equal(
         io.err(),
-        'note: cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up\n' +
+        'note: cleanBPFMap is obsolete and ignored: the kernel forgets a connection when it ends (FIN or RST) or idles for capture.idleTimeoutMs, so its map never needs cleaning\n' +
           'note: node.name is empty: the agent needs it at start with targets.source "kubernetes" (set node.name, OWLK8S_NODE_NAME (the DaemonSet sets it from spec.nodeName) or the seed’s nodename)\n',
       );
     } finally {

@@ -23,7 +23,9 @@ describe('loadConfig', () => {
       capture: {
         buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
         httpPorts: 'all',
-        maps: { inFlight: 32768, aggregates: 8192, targets: 1024 },
+        requestTimeoutMs: 60000,
+        idleTimeoutMs: 300000,
+        maps: { connections: 32768, aggregates: 8192, targets: 1024 },
       },
       export: {
         temporality: 'cumulative',
@@ -360,7 +362,7 @@ describe('loadConfig', () => {
     assert.equal(seed.config.node.name, 'seed-node');
     assert.equal(seed.config.logging.level, 'debug');
     assert.deepEqual(seed.notices, [
-      'cleanBPFMap is obsolete and ignored: the in-flight map is an LRU hash that evicts its oldest entry instead of filling up',
+      'cleanBPFMap is obsolete and ignored: the kernel forgets a connection when it ends (FIN or RST) or idles for capture.idleTimeoutMs, so its map never needs cleaning',
     ]);
     assert.deepEqual(seed.originOf('logging.level'), { kind: 'env', variable: 'debug' });
     const both = loadConfig({
@@ -400,8 +402,9 @@ describe('loadConfig', () => {
 describe('schema', () => {
   it('derives each environment variable from the key path', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
-    assert.equal(envName('capture.maps.inFlight'), 'OWLK8S_CAPTURE_MAPS_IN_FLIGHT');
-    assert.equal(SETTINGS.length, 37);
+    assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
+    assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
+    assert.equal(SETTINGS.length, 39);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

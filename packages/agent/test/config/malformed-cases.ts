@@ -22,13 +22,15 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'unknown key with a typo',
     yaml: 'capture:\n  bukets: [0.1, 1]\n',
     expected: [
-      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, maps',
+      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps',
     ],
   },
   {
     name: 'section given as a scalar',
     yaml: 'capture: 5\n',
-    expected: ['bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, maps'],
+    expected: [
+      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps',
+    ],
   },
   {
     name: 'a list instead of a mapping',
@@ -83,8 +85,8 @@ export const MALFORMED: readonly MalformedCase[] = [
   },
   {
     name: 'map size too small',
-    yaml: 'capture:\n  maps:\n    inFlight: 10\n',
-    expected: ['bad-13.yaml:3: capture.maps.inFlight: got 10; allowed: an integer from 1024 to 4194304'],
+    yaml: 'capture:\n  maps:\n    connections: 10\n',
+    expected: ['bad-13.yaml:3: capture.maps.connections: got 10; allowed: an integer from 1024 to 4194304'],
   },
   {
     name: 'unknown log level',
@@ -372,6 +374,35 @@ export const MALFORMED: readonly MalformedCase[] = [
     yaml: 'export:\n  seedMetrics: true\n',
     expected: [
       'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
+    ],
+  },
+  {
+    name: 'capture.maps.inFlight says its new name',
+    yaml: 'capture:\n  maps:\n    inFlight: 65536\n',
+    expected: [
+      'bad-53.yaml:3: capture.maps.inFlight: unknown key (renamed: now capture.maps.connections); allowed: the keys of capture.maps: connections, aggregates, targets',
+    ],
+  },
+  {
+    name: 'a request timeout not above the largest bucket',
+    yaml: 'capture:\n  buckets: [0.1, 1, 30]\n  requestTimeoutMs: 30000\n',
+    expected: [
+      'bad-54.yaml:3: capture.requestTimeoutMs: got 30000, not above the largest capture.buckets boundary (30 s); allowed: more than 30000 (milliseconds), so that a timed-out request lands in the overflow bucket, never among answered ones',
+    ],
+  },
+  {
+    name: 'an idle timeout below the request timeout',
+    yaml: 'capture:\n  requestTimeoutMs: 600000\n',
+    expected: [
+      'bad-55.yaml: capture.idleTimeoutMs: got 300000, less than capture.requestTimeoutMs (600000); allowed: at least 600000: a connection must not be forgotten before its requests time out',
+    ],
+  },
+  {
+    name: 'env: OWLK8S_CAPTURE_MAPS_IN_FLIGHT says its new name',
+    yaml: '',
+    env: { OWLK8S_CAPTURE_MAPS_IN_FLIGHT: '65536' },
+    expected: [
+      'environment variable OWLK8S_CAPTURE_MAPS_IN_FLIGHT: capture.maps.connections: set (renamed: now OWLK8S_CAPTURE_MAPS_CONNECTIONS); allowed: OWLK8S_CAPTURE_MAPS_CONNECTIONS instead',
     ],
   },
 ];

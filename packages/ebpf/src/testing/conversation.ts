@@ -32,6 +32,8 @@ export interface SegmentOptions {
   readonly flags?: number;
   /** Leave the side's stream position where it was (a retransmission or a reordered segment). */
   readonly noAdvance?: boolean;
+  /** Sent but never seen by the program (lost before the capture): the stream moves on. */
+  readonly unseen?: boolean;
 }
 
 /** The sent frames of a conversation, for replays in another order. */
@@ -90,7 +92,7 @@ export class Conversation {
       ack: o.ack ?? this.#next[other],
     };
     const f = frame(spec);
-    this.play({ from, frame: f });
+    if (!o.unseen) this.play({ from, frame: f });
     if (!o.noAdvance && o.seq === undefined) this.#next[from] = (this.#next[from] + bytes.length) >>> 0;
     return f;
   }

@@ -1,0 +1,395 @@
+// Stream framing and matching on crafted TCP connections (BPF_PROG_TEST_RUN, real sequence and
+// acknowledgement numbers): the shapes real clients and servers produce — pipelining, coalesced
+// responses, split lines, bodies that look like requests, interim responses, retransmission and
+// reordering, connections that end or stall. Each test states every count it expects.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { Capture } from '../src/capture.ts';
+import type { CaptureOptions } from '../src/config.ts';
+import type { Aggregate, SelfCounters } from '../src/snapshot.ts';
+import { Conversation, type ConversationSpec } from '../src/testing/conversation.ts';
+import { requireBpf } from './kernel.ts';
+
+before(() => requireBpf('the stream framing tests'));
+
+const POD = '198.18.0.9';
+const PEER = '198.18.0.1';
+const POD6 = '2001:2::9';
+const PEER6 = '2001:2::1';
+
+function setup(options: CaptureOptions = {}): Capture {
+  const cap = Capture.load(options);
+  cap.setTarget(POD, 1, 7);
+  cap.setTarget(POD6, 1, 8);
+  return cap;
+}
+
+/** A connection from the peer to the pod's port 80 (the pod serves). */
+function server(cap: Capture, o: Partial<ConversationSpec> = {}): Conversation {
+  return new Conversation(cap.programFd, { client: PEER, server: POD, ...o });
+}
+
+function summary(a: Aggregate): string {
+  return `${a.role} ${a.method} ${a.error ?? a.statusCode} n=${a.count}`;
+}
+
+function counts(cap: Capture): string[] {
+  return cap
+    .read()
+    .aggregates.map(summary)
+    .sort();
+}
+
+/** The named self counters, as numbers (a zero is left out, so a test lists what moved). */
+function moved(cap: Capture): Record<string, number> {
+  const s = cap.readSelf() as unknown as Record<string, bigint>;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s)) if (typeof v === 'bigint' && v !== 0n && k !== 'packets') out[k] = Number(v);
+  return out;
+}
+
+const GET = (path = '/') => `GET ${path} HTTP/1.1\r\nHost: pod\r\n\r\n`;
+const RES = (code: number, body = '') => `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+/** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
+const CODES = [200, 201, 202, 203, 206, 207, 208, 226];
+
+describe('several messages in one segment', () => {
+  for (const depth of [2, 4, 8]) {
+    test(`${depth} pipelined requests in one segment, ${depth} responses coalesced in one segment, 3 rounds`, () => {
+      using cap = setup();
+      const c = server(cap).open();
+      for (let round = 0; round < 3; round++) {
+        c.segment('client', Array.from({ length: depth }, (_, i) => GET(`/${i}`)).join(''));
+        c.segment('server', Array.from({ length: depth }, (_, i) => RES(CODES[i]!, 'x'.repeat(i))).join(''));
+      }
+      assert.deepEqual(
+        counts(cap),
+        CODES.slice(0, depth).map((code) => `server GET ${code} n=3`),
+      );
+      assert.deepEqual(moved(cap), { requests: 3 * depth, responses: 3 * depth });
+    });
+  }
+
+  test('chunked bodies (with extensions and trailers) and Content-Length bodies between messages', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment(
+      'client',
+      'POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n' +
+        'PUT /b HTTP/1.1\r\ncontent-length: 5\r\n\r\nGET /' +
+        GET('/c'),
+    );
+    c.segment(
+      'server',
+      'HTTP/1.1 201 X\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nGE\r\n0\r\n\r\n' + RES(202, 'HTTP/1.1 200') + RES(203),
+    );
+    assert.deepEqual(counts(cap), ['server GET 203 n=1', 'server POST 201 n=1', 'server PUT 202 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3 });
+  });
+});
+
+describe('bodies that look like messages', () => {
+  const line = 'GET /x HTTP/1.1" 200 512 "-" "curl"\n';
+  const request = GET('/inside-a-body');
+  for (const [name, body] of [
+    ['access-log lines', line.repeat(4)],
+    ['whole request lines', request.repeat(3)],
+  ] as const) {
+    test(`a POST body of ${name}, one segment each, Content-Length and chunked`, () => {
+      using cap = setup();
+      const c = server(cap).open();
+      c.segment('client', `POST /logs HTTP/1.1\r\nContent-Length: ${body.length * 2}\r\n\r\n`);
+      c.segment('client', body);
+      c.segment('client', body);
+      c.segment('server', RES(204));
+      c.segment('client', `POST /logs HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      c.segment('client', `${body.length.toString(16)}\r\n`);
+      c.segment('client', body);
+      c.segment('client', '\r\n0\r\n\r\n');
+      c.segment('server', RES(202));
+      assert.deepEqual(counts(cap), ['server POST 202 n=1', 'server POST 204 n=1']);
+      assert.deepEqual(moved(cap), { requests: 2, responses: 2 });
+    });
+  }
+
+  test('a response body that starts with a status line is not a response', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET());
+    c.segment('server', 'HTTP/1.1 200 OK\r\nContent-Length: 34\r\n\r\n');
+    c.segment('server', 'HTTP/1.1 500 Internal Server Error');
+    c.segment('client', GET());
+    c.segment('server', RES(201));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2 });
+  });
+});
+
+describe('lines split across segments', () => {
+  test('a request and its status line cut at every byte position', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    const q = GET('/split');
+    const r = RES(200, 'ok');
+    for (let i = 1; i < q.length; i++) {
+      c.split('client', q, [i]);
+      c.split('server', r, [Math.min(i, r.length - 1)]);
+    }
+    assert.deepEqual(counts(cap), [`server GET 200 n=${q.length - 1}`]);
+    assert.deepEqual(moved(cap), { requests: q.length - 1, responses: q.length - 1 });
+  });
+
+  test('a first segment of a whole method token and a space (5–8 bytes), the rest after', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    const methods = ['POST', 'DELETE', 'HEAD', 'PATCH', 'TRACE', 'OPTIONS', 'PUT', 'GET'];
+    for (const m of methods) {
+      c.split('client', `${m} /t HTTP/1.1\r\nContent-Length: 0\r\n\r\n`, [m.length + 1]);
+      c.segment('server', m === 'HEAD' ? 'HTTP/1.1 200 X\r\nContent-Length: 9\r\n\r\n' : RES(200));
+    }
+    assert.deepEqual(
+      counts(cap),
+      methods.map((m) => `server ${m} 200 n=1`).sort(),
+    );
+  });
+
+  test('the status line one byte per segment', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET());
+    const r = RES(418, 'teapot');
+    for (const ch of r) c.segment('server', ch);
+    c.segment('client', GET());
+    c.segment('server', RES(200));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 418 n=1']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2 });
+  });
+});
+
+describe('interim responses, methods, odd lines', () => {
+  test('100 Continue and 103 Early Hints in the same segment as the final response', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', 'POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n');
+    c.segment('server', 'HTTP/1.1 100 Continue\r\n\r\n');
+    c.segment('client', 'abc');
+    c.segment('server', `HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n${RES(201)}`);
+    c.segment('client', GET());
+    c.segment('server', `HTTP/1.1 100 Continue\r\n\r\n${RES(200)}`);
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server POST 201 n=1']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2, informational: 3 });
+  });
+
+  test('_OTHER for methods outside the nine; a leading CRLF; HTTP/1.1 2000 and binary junk are not messages', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', 'PROPFIND /d HTTP/1.1\r\nDepth: 1\r\n\r\n');
+    c.segment('server', RES(207));
+    c.segment('client', `\r\nPURGE /cache HTTP/1.1\r\n\r\n\r\n${GET()}`);
+    c.segment('server', RES(200) + RES(204));
+    assert.deepEqual(counts(cap), ['server GET 204 n=1', 'server _OTHER 200 n=1', 'server _OTHER 207 n=1']);
+
+    const d = server(cap, { clientPort: 40001 }).open();
+    d.segment('client', GET());
+    d.segment('server', 'HTTP/1.1 2000 OK\r\n\r\n');
+    const e = server(cap, { clientPort: 40002 }).open();
+    e.segment('client', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    e.segment('server', RES(200));
+    assert.deepEqual(moved(cap), { requests: 4, responses: 3, notHttp: 2 });
+    // the GET answered by "2000" waits; nothing else does
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 1'],
+    );
+  });
+
+  test('101 Switching Protocols counts, then the connection is not parsed', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', 'GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    c.segment('server', 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello');
+    c.segment('client', GET());
+    c.segment('server', RES(200));
+    assert.deepEqual(counts(cap), ['server GET 101 n=1']);
+    assert.deepEqual(moved(cap), { requests: 1, responses: 1, upgrades: 1, ignoredAfterUpgrade: 2 });
+  });
+});
+
+describe('retransmission and reordering', () => {
+  test('an older pipelined request and a response retransmitted later are not counted again', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    const first = c.segment('client', GET('/a') + GET('/b'));
+    const res1 = c.segment('server', RES(200));
+    c.play({ from: 'server', frame: res1 });
+    c.segment('server', RES(201));
+    c.segment('client', GET('/c'));
+    c.play({ from: 'client', frame: first });
+    c.segment('server', RES(202));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1', 'server GET 202 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3, retransmissions: 2 });
+  });
+
+  test('a retransmission that overlaps new bytes: the new part is parsed', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    const start = c.next('client');
+    c.segment('client', GET('/a'));
+    // the peer resends /a together with /b (a bigger segment from the same sequence number)
+    c.segment('client', GET('/a') + GET('/b'), { seq: start });
+    c.segment('server', RES(200) + RES(201), { ack: (start + GET('/a').length + GET('/b').length) >>> 0 });
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2 });
+  });
+
+  test('TCP Fast Open: the data on the SYN, resent after a refused cookie, counts once', () => {
+    using cap = setup();
+    const c = server(cap);
+    const isn = c.next('client');
+    c.segment('client', GET('/tfo'), { flags: 0x02, ack: 0, seq: isn });
+    c.segment('server', '', { flags: 0x12, ack: (isn + 1) >>> 0 }); // SYN-ACK: the cookie refused, the SYN acknowledged
+    c.segment('client', GET('/tfo'), { seq: (isn + 1) >>> 0 });
+    c.segment('server', RES(200), { seq: (c.next('server') + 1) >>> 0, ack: (isn + 1 + GET('/tfo').length) >>> 0 });
+    assert.deepEqual(counts(cap), ['server GET 200 n=1']);
+    assert.deepEqual(moved(cap), { requests: 1, responses: 1, retransmissions: 1 });
+  });
+
+  test('a request segment first lost before the capture, then resent after the next one: both count, in order', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET('/1'));
+    c.segment('server', RES(201));
+    // /2's first copy is lost before the capture; /3 is seen, then /2's retransmission
+    const at2 = c.next('client');
+    const two = GET('/2');
+    const three = GET('/3');
+    c.segment('client', three, { seq: (at2 + two.length) >>> 0 });
+    c.segment('client', two, { seq: at2 });
+    c.segment('server', RES(202) + RES(203), { ack: (at2 + two.length + three.length) >>> 0 });
+    assert.deepEqual(counts(cap), ['server GET 201 n=1', 'server GET 202 n=1', 'server GET 203 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3, streamGaps: 1, resyncs: 1 });
+  });
+
+  test('a response lost before the capture (never resent): its request is not counted, none shifts', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET('/1'));
+    c.segment('server', RES(201), { unseen: true });
+    c.segment('client', GET('/2'));
+    c.segment('server', RES(202));
+    c.segment('client', GET('/3'));
+    c.segment('server', RES(203));
+    assert.deepEqual(counts(cap), ['server GET 202 n=1', 'server GET 203 n=1']);
+  });
+});
+
+describe('connections that end, requests that never get an answer', () => {
+  test('a Connection: close response whose body spans segments, with the FIN on its last data segment', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET());
+    c.segment('server', 'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 10\r\n\r\nhello');
+    c.segment('server', 'world', { flags: 0x19 }); // FIN, PSH, ACK
+    c.fin('client');
+    assert.deepEqual(counts(cap), ['server GET 200 n=1']);
+    assert.deepEqual(moved(cap), { requests: 1, responses: 1 });
+    assert.equal(cap.readSelf().requests, 1n);
+    assert.deepEqual(cap.readInFlight(), []);
+  });
+
+  test('a close-delimited body ends at the server FIN', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET());
+    c.segment('server', 'HTTP/1.0 200 OK\r\n\r\nstreamed...');
+    c.segment('server', 'more');
+    c.fin('server');
+    assert.deepEqual(counts(cap), ['server GET 200 n=1']);
+    assert.deepEqual(cap.readInFlight(), []);
+  });
+
+  test('reset, server close and port reuse finish waiting requests once, with their error; a client FIN does not', () => {
+    using cap = setup();
+    const a = server(cap, { clientPort: 41001 }).open();
+    a.segment('client', GET() + GET());
+    a.rst('server');
+    const b = server(cap, { clientPort: 41002 }).open();
+    b.segment('client', GET());
+    b.fin('server');
+    const c = server(cap, { clientPort: 41003 }).open();
+    c.segment('client', GET());
+    server(cap, { clientPort: 41003, clientIsn: 12345 }).open(); // a new connection on the same ports
+    const d = server(cap, { clientPort: 41004 }).open();
+    d.segment('client', GET());
+    d.fin('client'); // half-close: the answer may still come
+    assert.deepEqual(counts(cap), [
+      'server GET connection_closed n=2',
+      'server GET connection_reset n=2',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 5, resets: 2, closed: 2 });
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 1'],
+    );
+    d.segment('server', RES(200));
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET connection_closed n=2',
+      'server GET connection_reset n=2',
+    ]);
+  });
+
+  test('a request unanswered past the timeout finishes as a timeout with the time it waited, and leaves the in-flight figures', async () => {
+    using cap = setup({ requestTimeoutMs: 300, boundariesNs: [50_000_000n, 100_000_000n, 250_000_000n] });
+    const c = server(cap).open();
+    c.segment('client', GET());
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 1'],
+    );
+    await new Promise((r) => setTimeout(r, 400));
+    const snap = cap.read();
+    assert.deepEqual(snap.aggregates.map(summary), ['server GET timeout n=1']);
+    assert.deepEqual(snap.aggregates[0]!.bucketCounts, [0, 0, 0, 1]); // waited 400 ms: above every bound
+    assert.deepEqual(snap.inFlight, []);
+    // the answer after the timeout answers nothing
+    c.segment('server', RES(200));
+    assert.deepEqual(counts(cap), ['server GET timeout n=1']);
+    assert.deepEqual(moved(cap), { requests: 1, responses: 1, unmatchedResponses: 1, timeouts: 1 });
+  });
+});
+
+describe('both roles, both families', () => {
+  test('the pod as a client over IPv6: pipelined requests, coalesced responses', () => {
+    using cap = setup();
+    const c = new Conversation(cap.programFd, { client: POD6, server: PEER6, clientPort: 50000, serverPort: 8080 });
+    c.open();
+    c.segment('client', `${GET('/a')}DELETE /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n`);
+    c.segment('server', RES(200, 'a') + RES(404));
+    assert.deepEqual(
+      cap
+        .read()
+        .aggregates.map((a) => `${a.targetId} ${a.role} ${a.port} ${a.method} ${a.statusCode} n=${a.count}`)
+        .sort(),
+      ['8 client 8080 DELETE 404 n=1', '8 client 8080 GET 200 n=1'],
+    );
+  });
+});
+
+describe('self counters', () => {
+  test('every counter is monotonic and the books balance: requests = answered + finished unanswered + in flight', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET() + GET() + GET());
+    c.segment('server', RES(200));
+    const d = server(cap, { clientPort: 41005 }).open();
+    d.segment('client', GET());
+    d.rst('client');
+    const s: SelfCounters = cap.readSelf();
+    const inFlight = cap.readInFlight().reduce((n, f) => n + f.count, 0);
+    const answered = s.responses - s.unmatchedResponses;
+    assert.equal(s.requests, answered + s.timeouts + s.resets + s.closed + BigInt(inFlight));
+    assert.deepEqual([s.requests, answered, s.resets, inFlight], [4n, 1n, 1n, 2]);
+  });
+});
