@@ -77,14 +77,15 @@ export const SLOT_CLAIMED = 2;
 
 export const SLOT_LAYOUT: Layout = {
   struct: 'owlk8s_slot',
-  size: 24,
+  size: 32,
   fields: {
     start_ns: { offset: 0, size: 8 },
     seq: { offset: 8, size: 4 },
     state: { offset: 12, size: 4 },
     ordinal: { offset: 16, size: 4 },
-    method: { offset: 20, size: 1 },
-    _pad: { offset: 21, size: 3 },
+    client_ack: { offset: 20, size: 4 },
+    method: { offset: 24, size: 1 },
+    _pad: { offset: 25, size: 7 },
   },
 };
 
@@ -92,22 +93,25 @@ export const CARRY = 64;
 
 export const HALF_LAYOUT: Layout = {
   struct: 'owlk8s_half',
-  size: 104,
+  size: 112,
   fields: {
     remaining: { offset: 0, size: 8 },
     msg_ns: { offset: 8, size: 8 },
     next_seq: { offset: 16, size: 4 },
     ordinal: { offset: 20, size: 4 },
     msg_seq: { offset: 24, size: 4 },
-    state: { offset: 28, size: 1 },
-    flags: { offset: 29, size: 1 },
-    seq_known: { offset: 30, size: 1 },
-    carry_len: { offset: 31, size: 1 },
-    line: { offset: 32, size: 1 },
-    method: { offset: 33, size: 1 },
-    ordinal_known: { offset: 34, size: 1 },
-    _pad: { offset: 35, size: 1 },
-    carry: { offset: 36, size: CARRY },
+    hole_start: { offset: 28, size: 4 },
+    hole_end: { offset: 32, size: 4 },
+    state: { offset: 36, size: 1 },
+    flags: { offset: 37, size: 1 },
+    seq_known: { offset: 38, size: 1 },
+    carry_len: { offset: 39, size: 1 },
+    line: { offset: 40, size: 1 },
+    method: { offset: 41, size: 1 },
+    ordinal_known: { offset: 42, size: 1 },
+    hole: { offset: 43, size: 1 },
+    _pad: { offset: 44, size: 4 },
+    carry: { offset: 48, size: CARRY },
   },
 };
 
@@ -184,15 +188,16 @@ export const SELF_FIELDS = [
   'budget_exhausted',
   'conns_expired',
   'malformed',
+  'responses_lost',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 8 * SELF_FIELDS.length + 24,
+  size: 8 * SELF_FIELDS.length + 16,
   fields: {
     ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 8 * SELF_FIELDS.length, size: 24 },
+    _reserved: { offset: 8 * SELF_FIELDS.length, size: 16 },
   },
 };
 

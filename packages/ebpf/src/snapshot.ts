@@ -124,6 +124,8 @@ export interface SelfCounters {
   readonly connsExpired: bigint;
   /** Messages whose framing headers were invalid: framing lost. */
   readonly malformed: bigint;
+  /** Requests whose response went by unseen (its bytes missing from the capture): not counted. */
+  readonly responsesLost: bigint;
 }
 
 export interface Snapshot {

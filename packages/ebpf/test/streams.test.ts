@@ -34,22 +34,21 @@ function summary(a: Aggregate): string {
 }
 
 function counts(cap: Capture): string[] {
-  return cap
-    .read()
-    .aggregates.map(summary)
-    .sort();
+  return cap.read().aggregates.map(summary).sort();
 }
 
 /** The named self counters, as numbers (a zero is left out, so a test lists what moved). */
 function moved(cap: Capture): Record<string, number> {
   const s = cap.readSelf() as unknown as Record<string, bigint>;
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(s)) if (typeof v === 'bigint' && v !== 0n && k !== 'packets') out[k] = Number(v);
+  for (const [k, v] of Object.entries(s))
+    if (typeof v === 'bigint' && v !== 0n && k !== 'packets') out[k] = Number(v);
   return out;
 }
 
 const GET = (path = '/') => `GET ${path} HTTP/1.1\r\nHost: pod\r\n\r\n`;
-const RES = (code: number, body = '') => `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+const RES = (code: number, body = '') =>
+  `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
 /** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
 const CODES = [200, 201, 202, 203, 206, 207, 208, 226];
@@ -82,7 +81,9 @@ describe('several messages in one segment', () => {
     );
     c.segment(
       'server',
-      'HTTP/1.1 201 X\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nGE\r\n0\r\n\r\n' + RES(202, 'HTTP/1.1 200') + RES(203),
+      'HTTP/1.1 201 X\r\ntransfer-encoding: gzip, chunked\r\n\r\n2\r\nGE\r\n0\r\n\r\n' +
+        RES(202, 'HTTP/1.1 200') +
+        RES(203),
     );
     assert.deepEqual(counts(cap), ['server GET 203 n=1', 'server POST 201 n=1', 'server PUT 202 n=1']);
     assert.deepEqual(moved(cap), { requests: 3, responses: 3 });
@@ -148,10 +149,7 @@ describe('lines split across segments', () => {
       c.split('client', `${m} /t HTTP/1.1\r\nContent-Length: 0\r\n\r\n`, [m.length + 1]);
       c.segment('server', m === 'HEAD' ? 'HTTP/1.1 200 X\r\nContent-Length: 9\r\n\r\n' : RES(200));
     }
-    assert.deepEqual(
-      counts(cap),
-      methods.map((m) => `server ${m} 200 n=1`).sort(),
-    );
+    assert.deepEqual(counts(cap), methods.map((m) => `server ${m} 200 n=1`).sort());
   });
 
   test('the status line one byte per segment', () => {
@@ -250,7 +248,10 @@ describe('retransmission and reordering', () => {
     c.segment('client', GET('/tfo'), { flags: 0x02, ack: 0, seq: isn });
     c.segment('server', '', { flags: 0x12, ack: (isn + 1) >>> 0 }); // SYN-ACK: the cookie refused, the SYN acknowledged
     c.segment('client', GET('/tfo'), { seq: (isn + 1) >>> 0 });
-    c.segment('server', RES(200), { seq: (c.next('server') + 1) >>> 0, ack: (isn + 1 + GET('/tfo').length) >>> 0 });
+    c.segment('server', RES(200), {
+      seq: (c.next('server') + 1) >>> 0,
+      ack: (isn + 1 + GET('/tfo').length) >>> 0,
+    });
     assert.deepEqual(counts(cap), ['server GET 200 n=1']);
     assert.deepEqual(moved(cap), { requests: 1, responses: 1, retransmissions: 1 });
   });
@@ -323,10 +324,7 @@ describe('connections that end, requests that never get an answer', () => {
     const d = server(cap, { clientPort: 41004 }).open();
     d.segment('client', GET());
     d.fin('client'); // half-close: the answer may still come
-    assert.deepEqual(counts(cap), [
-      'server GET connection_closed n=2',
-      'server GET connection_reset n=2',
-    ]);
+    assert.deepEqual(counts(cap), ['server GET connection_closed n=2', 'server GET connection_reset n=2']);
     assert.deepEqual(moved(cap), { requests: 5, resets: 2, closed: 2 });
     assert.deepEqual(
       cap.readInFlight().map((f) => `${f.method} ${f.count}`),
@@ -363,7 +361,12 @@ describe('connections that end, requests that never get an answer', () => {
 describe('both roles, both families', () => {
   test('the pod as a client over IPv6: pipelined requests, coalesced responses', () => {
     using cap = setup();
-    const c = new Conversation(cap.programFd, { client: POD6, server: PEER6, clientPort: 50000, serverPort: 8080 });
+    const c = new Conversation(cap.programFd, {
+      client: POD6,
+      server: PEER6,
+      clientPort: 50000,
+      serverPort: 8080,
+    });
     c.open();
     c.segment('client', `${GET('/a')}DELETE /b HTTP/1.1\r\nContent-Length: 0\r\n\r\n`);
     c.segment('server', RES(200, 'a') + RES(404));

@@ -138,4 +138,10 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{message}',
     'HTTP messages whose framing headers (Content-Length, chunk sizes) were invalid: framing lost until a resync.',
   ),
+  counter(
+    'responsesLost',
+    'responses_lost',
+    '{request}',
+    'Requests whose response went by unseen (its bytes missing from the capture): not counted as requests.',
+  ),
 ];

@@ -24,4 +24,5 @@ export const ZERO_SELF: SelfCounters = {
   budgetExhausted: 0n,
   connsExpired: 0n,
   malformed: 0n,
+  responsesLost: 0n,
 };
