@@ -137,8 +137,44 @@ test('pipelined requests in one write (depth 2, 4, 8; IPv4 and IPv6), answered o
     [80, 81].flatMap((port) => Object.entries(perPort).map(([k, n]) => `server ${port} ${k} n=${n}`)).sort(),
   );
   assertSelf(s.self, { requests: 880n, responses: 880n, retransmissions });
-  assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
+});
+
+test('deeper than the kernel pipeline (12 requests in one write): 8 counted, 4 refused as pipeline_full and their responses unmatched, later rounds exact', async () => {
+  using cap = await watch([web]);
+  const wire = await Wire.watch(web);
+  const log = await logged(nginx, async () => {
+    const c = await connect();
+    for (let r = 0; r < 5; r++) {
+      c.expect(...Array<string>(12).fill('GET'));
+      await c.write(
+        Array.from({ length: 12 }, (_, j) => request('GET', j < 8 ? '/status/200' : '/status/404')).join(''),
+      );
+      assert.equal((await c.responses(12)).length, 12);
+      // a round within the pipeline after each overflow: matched in order, nothing shifted
+      c.expect('GET', 'GET');
+      await c.write(request('GET', '/status/500') + request('GET', '/status/201'));
+      assert.deepEqual(
+        (await c.responses(2)).map((x) => x.status),
+        [500, 201],
+      );
+    }
+    assert.equal(await wire.sent(c), 10);
+    await c.end();
+  });
+  const { s, series, retransmissions } = await counts(cap, wire);
+  assert.deepEqual(tally(log), { 'GET 200': 40, 'GET 404': 20, 'GET 500': 5, 'GET 201': 5 });
+  assert.deepEqual(series, { 'GET 200': 40, 'GET 500': 5, 'GET 201': 5 });
+  assertSelf(s.self, {
+    requests: 50n,
+    responses: 70n,
+    unmatchedResponses: 20n,
+    pipelineFull: 20n,
+    retransmissions,
+  });
+  assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });
 
 test('request lines split at every byte position, and written one byte per segment: each counted once', async () => {
@@ -186,6 +222,7 @@ test('request lines split at every byte position, and written one byte per segme
     'OPTIONS 200': 31,
   });
   assertSelf(s.self, { requests: 200n, responses: 200n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -253,6 +290,7 @@ test('POST bodies that start segments with request lines or access-log lines: ea
   assert.deepEqual(tally(log), { 'POST 201': 30, 'GET 404': 5 });
   assert.deepEqual(series, { 'POST 201': 30, 'GET 404': 5 });
   assertSelf(s.self, { requests: 35n, responses: 35n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -296,4 +334,5 @@ test('methods outside the nine are _OTHER; leading CRLFs before a request line a
   assert.deepEqual(series, tally(log.map(asKernel)));
   assert.deepEqual(series, { '_OTHER 200': 4, 'GET 404': 2, 'POST 201': 1, 'GET 200': 1 });
   assertSelf(s.self, { requests: 8n, responses: 8n, retransmissions });
+  assertBalanced(s);
 });

@@ -81,6 +81,7 @@ test('a status line written one byte per segment: each response once, its durati
   ]);
   for (const b of Object.values(buckets(s))) assert.deepEqual(b, [0, 2, 0]);
   assertSelf(s.self, { requests: 10n, responses: 10n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -132,6 +133,7 @@ test('two and four responses in one write (chunked, HEAD with a length, 204): ea
     'server 8081 HEAD 200 n=10',
   ]);
   assertSelf(s.self, { requests: 60n, responses: 60n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -152,6 +154,48 @@ test('response bodies whose segments each start with a status line: one response
   assert.deepEqual(tally(await servers.accessLog('raw', 5)), { 'GET 200': 5 });
   assert.deepEqual(series(s), ['server 8081 GET 200 n=5']);
   assertSelf(s.self, { requests: 5n, responses: 5n, retransmissions });
+  assertBalanced(s);
+});
+
+test('chunked responses of 40 chunks in one segment (Node http with its socket corked; raw, coalesced with two more responses): each counted once', async () => {
+  using cap = await watch([api]);
+  const wire = await Wire.watch(api);
+  const node = await RawClient.connect(api.ipv4, HTTP);
+  for (let i = 0; i < 3; i++) {
+    node.expect('GET');
+    await node.write(get('/stream?chunks=40'));
+    assert.equal((await node.responses(1))[0]!.status, 200);
+  }
+  assert.equal(await wire.sent(node), 3);
+  assert.equal(await wire.answered(node), 3, 'one segment per response');
+  await node.end();
+  const raw = await RawClient.connect(api.ipv4, RAW);
+  for (let i = 0; i < 3; i++) {
+    raw.expect('GET', 'GET', 'GET');
+    await raw.write(
+      get('/r?chunked=1&chunks=40&status=201&hold=1') + get('/r?status=404&hold=1') + get('/r?status=500'),
+    );
+    assert.deepEqual(
+      (await raw.responses(3)).map((x) => x.status),
+      [201, 404, 500],
+    );
+  }
+  assert.equal(await wire.sent(raw), 3);
+  assert.equal(await wire.answered(raw), 3, 'three responses per segment');
+  await raw.end();
+  const retransmissions = await wire.retransmitted();
+  const s = cap.read();
+  assert.deepEqual(tally(await servers.accessLog('http', 3)), { 'GET 200': 3 });
+  assert.deepEqual(tally(await servers.accessLog('raw', 9)), { 'GET 201': 3, 'GET 404': 3, 'GET 500': 3 });
+  assert.deepEqual(series(s), [
+    'server 8081 GET 201 n=3',
+    'server 8081 GET 404 n=3',
+    'server 8081 GET 500 n=3',
+    'server 8082 GET 200 n=3',
+  ]);
+  assertSelf(s.self, { requests: 12n, responses: 12n, retransmissions });
+  assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });
 
 /** One request with Node's http client on a keep-alive agent; resolves with status and 1xx codes. */
@@ -224,6 +268,7 @@ test('100 Continue (Node http server) and 103 Early Hints (Node, and raw in the 
     'server 8082 POST 201 n=5',
   ]);
   assertSelf(s.self, { requests: 15n, responses: 15n, informational: 15n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });
 
@@ -240,6 +285,6 @@ test('`HTTP/1.1 2000` is not a status line: no response counted; the request end
   assert.deepEqual(await servers.accessLog('raw', 1), ['GET line']);
   assert.deepEqual(series(s), ['server 8081 GET 0 connection_closed n=1']);
   assertSelf(s.self, { requests: 1n, notHttp: 1n, closed: 1n, retransmissions });
-  assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });

@@ -6,7 +6,8 @@
 // raw (node:net, TCP_NODELAY): reads HTTP/1.x requests itself (leading CRLFs skipped, request line,
 // headers, Content-Length or chunked body) and answers each, in order, as its query asks:
 //   status=NNN     the final status (default 200); the body is `ok` unless the status has none
-//   chunked=1      the body in two chunks
+//   size=N         a body of N bytes (default 2, `ok`), written with the head in one write
+//   chunked=1      the body chunked, one byte a chunk; chunks=N of them (default 2)
 //   bytewise=1     the status line one byte per write, pause_ms (default 5) apart
 //   early=1        a 103 Early Hints in the same write as the final response
 //   hold=1         keep this answer until a request without hold comes: then all in one write
@@ -25,7 +26,8 @@
 // {"server":"raw","event":"client-fin"|"client-reset"} when a client ends a connection.
 //
 // http (node:http): /status/NNN?delay_ms=N answers NNN (Expect: 100-continue gets Node's own 100
-// Continue first); /hints sends 103 Early Hints (res.writeEarlyHints), then 200.
+// Continue first); /hints sends 103 Early Hints (res.writeEarlyHints), then 200; /stream?chunks=N
+// answers 200 with N one-byte chunks, the socket corked (one write: the chunks share a segment).
 // Logged: {"server":"http","method":M,"status":N,"continued":bool} per response.
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
@@ -86,11 +88,15 @@ function parseRequest(buf: Buffer): { request: Request; length: number } | undef
 
 const REASONS: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Content', 304: 'Not Modified' };
 
-function response(method: string, status: number, chunked: boolean): string {
+function response(method: string, status: number, q: URLSearchParams): string {
   const head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\n`;
   if (status === 204 || status === 304) return `${head}\r\n`;
-  const body = method === 'HEAD' ? '' : chunked ? '1\r\no\r\n1\r\nk\r\n0\r\n\r\n' : 'ok';
-  return `${head}${chunked ? 'transfer-encoding: chunked' : 'content-length: 2'}\r\n\r\n${body}`;
+  const size = Number(q.get('size') ?? 2);
+  const chunks = q.has('chunked') ? Number(q.get('chunks') ?? 2) : 0;
+  const body = size === 2 ? 'ok' : 'x'.repeat(size);
+  if (chunks === 0) return `${head}content-length: ${size}\r\n\r\n${method === 'HEAD' ? '' : body}`;
+  const chunked = Array.from({ length: chunks }, (_, i) => `1\r\n${body[i % body.length]}\r\n`).join('');
+  return `${head}transfer-encoding: chunked\r\n\r\n${method === 'HEAD' ? '' : `${chunked}0\r\n\r\n`}`;
 }
 
 function write(socket: Socket, data: string): Promise<void> {
@@ -135,7 +141,7 @@ async function answer(conn: Conn, req: Request): Promise<'open' | 'gone'> {
     return 'gone';
   }
   const status = Number(q.get('status') ?? 200);
-  const text = response(req.method, status, q.has('chunked'));
+  const text = response(req.method, status, q);
   if (q.has('hold')) {
     held.push(text);
     log({ server: 'raw', method: req.method, status });
@@ -209,7 +215,7 @@ const raw = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
 const http = createHttpServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://pod');
   const m = /^\/status\/(\d{3})$/.exec(url.pathname);
-  const status = m ? Number(m[1]) : url.pathname === '/hints' ? 200 : 404;
+  const status = m ? Number(m[1]) : url.pathname === '/hints' || url.pathname === '/stream' ? 200 : 404;
   const delay = Number(url.searchParams.get('delay_ms') ?? 0);
   const continued = (req.headers.expect ?? '').toLowerCase() === '100-continue';
   req.resume();
@@ -217,6 +223,16 @@ const http = createHttpServer((req, res) => {
     const send = () => {
       if (url.pathname === '/hints') res.writeEarlyHints({ link: '</s.css>; rel=preload' });
       res.writeHead(status, { 'content-type': 'text/plain' });
+      if (url.pathname === '/stream') {
+        // a streamed body, one res.write() a chunk, the socket corked: the chunks leave in one write
+        const socket = res.socket!;
+        socket.cork();
+        for (let i = 0; i < Number(url.searchParams.get('chunks') ?? 2); i++) res.write(String(i % 10));
+        res.end();
+        socket.uncork();
+        log({ server: 'http', method: req.method, status, continued });
+        return;
+      }
       res.end(status === 204 || status === 304 || req.method === 'HEAD' ? undefined : `${status}\n`);
       log({ server: 'http', method: req.method, status, continued });
     };

@@ -62,6 +62,7 @@ test('a server that does not answer: in flight until the timeout, then one timeo
   assert.deepEqual(series(s), []);
   assert.deepEqual(inFlight(s), ['server 8081 GET n=1']);
   assertSelf(s.self, { requests: 1n, retransmissions });
+  assertBalanced(s);
 
   await sleep(sent + 1800 - Date.now());
   retransmissions = await wire.retransmitted();
@@ -80,6 +81,7 @@ test('a server that does not answer: in flight until the timeout, then one timeo
   s = cap.read();
   assert.deepEqual(series(s), ['server 8081 GET 0 timeout n=1']);
   assertSelf(s.self, { requests: 1n, timeouts: 1n, retransmissions });
+  assertBalanced(s);
   assert.deepEqual(await servers.accessLog('raw', 1), ['GET never']);
 });
 
@@ -110,8 +112,8 @@ test('a server that resets: every request waiting on the connection ends as conn
     'server 8081 POST 0 connection_reset': [0, 1, 0, 0],
   });
   assertSelf(s.self, { requests: 4n, resets: 4n, retransmissions });
-  assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });
 
 test('a server that closes without answering: connection_closed, also behind an answered request', async () => {
@@ -131,8 +133,8 @@ test('a server that closes without answering: connection_closed, also behind an 
   assert.deepEqual(series(s), ['server 8081 GET 0 connection_closed n=2', 'server 8081 GET 200 n=1']);
   assert.deepEqual(buckets(s)['server 8081 GET 0 connection_closed'], [0, 2, 0, 0]);
   assertSelf(s.self, { requests: 3n, responses: 1n, closed: 2n, retransmissions });
-  assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });
 
 /**
@@ -177,6 +179,6 @@ test('a client that gives up: its FIN ends nothing (the server closing does, or 
     'server 8081 GET 200': [0, 0, 1, 0],
   });
   assertSelf(s.self, { requests: 3n, responses: 1n, closed: 1n, resets: 1n, retransmissions });
-  assert.deepEqual(inFlight(s), []);
   assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });

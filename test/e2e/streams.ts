@@ -70,12 +70,18 @@ export function assertSelf(self: SelfCounters, expected: Partial<Record<Counter,
   assert.deepEqual(got, want);
 }
 
-/** Asserts the contract's invariant: requests = matched + timeouts + resets + closed + in flight. */
+/**
+ * Asserts the contract's invariant, requests = matched + timeouts + resets + closed + in flight,
+ * and that every finished request is in a series: the aggregates' counts add up to requests less
+ * those in flight (for a capture that saw only the test's traffic, with room for every series).
+ */
 export function assertBalanced(s: Snapshot): void {
   const { self } = s;
   const now = BigInt(s.inFlight.reduce((n, f) => n + f.count, 0));
   const matched = self.responses - self.unmatchedResponses;
   assert.equal(self.requests, matched + self.timeouts + self.resets + self.closed + now, 'requests balance');
+  const counted = BigInt(s.aggregates.reduce((n, a) => n + a.count, 0));
+  assert.equal(counted, self.requests - now, 'finished requests in the series');
 }
 
 /** Counts equal strings: `["GET 200", "GET 200"]` → `{ "GET 200": 2 }`. */
