@@ -294,6 +294,31 @@ test('POST bodies that start segments with request lines or access-log lines: ea
   assert.deepEqual(inFlight(s), []);
 });
 
+test('a chunked POST body of 40 chunks in one segment, the next request in the same segment: each counted once', async () => {
+  using cap = await watch([web]);
+  const wire = await Wire.watch(web);
+  const body = `${Array.from({ length: 40 }, (_, i) => `1\r\n${i % 10}\r\n`).join('')}0\r\n\r\n`;
+  const post = `POST /status/201 HTTP/1.1\r\nhost: web\r\ntransfer-encoding: chunked\r\n\r\n${body}`;
+  const log = await logged(nginx, async () => {
+    const c = await connect();
+    for (let r = 0; r < 3; r++) {
+      c.expect('POST', 'GET');
+      await c.write(post + request('GET', '/status/404'));
+      assert.deepEqual(
+        (await c.responses(2)).map((x) => x.status),
+        [201, 404],
+      );
+    }
+    assert.equal(await wire.sent(c), 3);
+    await c.end();
+  });
+  const { s, series, retransmissions } = await counts(cap, wire);
+  assert.deepEqual(tally(log), { 'POST 201': 3, 'GET 404': 3 });
+  assert.deepEqual(series, { 'POST 201': 3, 'GET 404': 3 });
+  assertSelf(s.self, { requests: 6n, responses: 6n, retransmissions });
+  assertBalanced(s);
+});
+
 test('methods outside the nine are _OTHER; leading CRLFs before a request line are skipped', async () => {
   using cap = await watch([web]);
   const wire = await Wire.watch(web);
