@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
-import { type Pod, requireBpf, TestNetwork } from '@owlk8s/e2e/harness';
+import { type Pod, requireBpf, sleep, TestNetwork } from '@owlk8s/e2e/harness';
 import {
   assertBalanced,
   assertSelf,
@@ -194,6 +194,71 @@ test('chunked responses of 40 chunks in one segment (Node http with its socket c
     'server 8082 GET 200 n=3',
   ]);
   assertSelf(s.self, { requests: 12n, responses: 12n, retransmissions });
+  assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
+});
+
+test('a body delimited by the close (duration to the FIN), a 304 with a Content-Length and no body, an upgrade with HTTP-looking bytes after it', async () => {
+  // the close-delimited bodies take 5 x 50 ms: bucket (200 ms, 1 s]
+  using cap = await watch([api], { boundariesNs: [20n * MS, 200n * MS, 1000n * MS] });
+  const wire = await Wire.watch(api);
+  for (let i = 0; i < 3; i++) {
+    const c = await RawClient.connect(api.ipv4, RAW);
+    c.expect('GET');
+    await c.write(get('/r?closebody=5&pause_ms=50'));
+    assert.equal((await c.responses(1))[0]!.status, 200);
+  }
+  const c = await RawClient.connect(api.ipv4, RAW);
+  for (let i = 0; i < 3; i++) {
+    c.expect('GET', 'GET');
+    await c.write(get('/r?status=304&hold=1') + get('/r?status=200'));
+    assert.deepEqual(
+      (await c.responses(2)).map((x) => x.status),
+      [304, 200],
+    );
+  }
+  assert.equal(await wire.answered(c), 3, 'the 304 and the 200 in one segment');
+  assert.equal(await wire.sent(c), 3);
+  await c.end();
+  // 101, then 6 writes that look like HTTP, each echoed: 12 segments after the upgrade
+  const up = await RawClient.connect(api.ipv4, HTTP);
+  up.expect('GET');
+  await up.write('GET /upgrade HTTP/1.1\r\nhost: api\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\n');
+  assert.equal((await up.responses(1))[0]!.status, 101);
+  up.socket.removeAllListeners('data');
+  let echoed = 0;
+  up.socket.on('data', (d: Buffer) => {
+    echoed += d.length;
+  });
+  const tunnel = ['GET / HTTP/1.1\r\nhost: api\r\n\r\n', 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n'];
+  for (let i = 0; i < 3; i++) {
+    for (const t of tunnel) {
+      const want = echoed + t.length;
+      await up.write(t);
+      while (echoed < want) await sleep(5);
+    }
+  }
+  assert.equal(await wire.sent(up), 7);
+  assert.equal(await wire.answered(up), 7);
+  up.socket.destroy();
+  await sleep(50);
+  const retransmissions = await wire.retransmitted();
+  const s = cap.read();
+  assert.deepEqual(tally(await servers.accessLog('raw', 9)), { 'GET 200': 6, 'GET 304': 3 });
+  assert.deepEqual(tally(await servers.accessLog('http', 1)), { 'GET 101': 1 });
+  assert.deepEqual(series(s), [
+    'server 8081 GET 200 n=6',
+    'server 8081 GET 304 n=3',
+    'server 8082 GET 101 n=1',
+  ]);
+  assert.deepEqual(buckets(s)['server 8081 GET 200'], [3, 0, 3, 0]);
+  assertSelf(s.self, {
+    requests: 10n,
+    responses: 10n,
+    upgrades: 1n,
+    ignoredAfterUpgrade: 12n,
+    retransmissions,
+  });
   assertBalanced(s);
   assert.deepEqual(inFlight(s), []);
 });

@@ -11,6 +11,7 @@
 //   bytewise=1     the status line one byte per write, pause_ms (default 5) apart
 //   early=1        a 103 Early Hints in the same write as the final response
 //   hold=1         keep this answer until a request without hold comes: then all in one write
+//   closebody=N    a body without a length, in N writes pause_ms apart, ended by closing (FIN)
 //   bodylines=N    a body of N writes, pause_ms apart, each starting with `HTTP/1.1 500 Oops\r\n`
 //   sleep_ms=N     wait N ms first
 //   line=TEXT      write TEXT as the status line (headers, `ok`), then close: no valid response
@@ -28,6 +29,7 @@
 // http (node:http): /status/NNN?delay_ms=N answers NNN (Expect: 100-continue gets Node's own 100
 // Continue first); /hints sends 103 Early Hints (res.writeEarlyHints), then 200; /stream?chunks=N
 // answers 200 with N one-byte chunks, the socket corked (one write: the chunks share a segment).
+// An Upgrade request gets 101 Switching Protocols, then an echo.
 // Logged: {"server":"http","method":M,"status":N,"continued":bool} per response.
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
@@ -90,7 +92,9 @@ const REASONS: Record<number, string> = { 200: 'OK', 201: 'Created', 204: 'No Co
 
 function response(method: string, status: number, q: URLSearchParams): string {
   const head = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}\r\n`;
-  if (status === 204 || status === 304) return `${head}\r\n`;
+  if (status === 204) return `${head}\r\n`;
+  // a 304 has no body, whatever length its header states (that of the representation)
+  if (status === 304) return `${head}content-length: 1234\r\n\r\n`;
   const size = Number(q.get('size') ?? 2);
   const chunks = q.has('chunked') ? Number(q.get('chunks') ?? 2) : 0;
   const body = size === 2 ? 'ok' : 'x'.repeat(size);
@@ -148,6 +152,17 @@ async function answer(conn: Conn, req: Request): Promise<'open' | 'gone'> {
     return 'open';
   }
   const lines = Number(q.get('bodylines') ?? 0);
+  const closeParts = Number(q.get('closebody') ?? 0);
+  if (closeParts > 0) {
+    await write(socket, `HTTP/1.1 ${status} OK\r\nconnection: close\r\n\r\n`);
+    for (let i = 0; i < closeParts; i++) {
+      await sleep(pause);
+      await write(socket, `part ${i}\r\n`);
+    }
+    socket.end();
+    log({ server: 'raw', method: req.method, status });
+    return 'gone';
+  }
   if (q.has('bytewise')) {
     const first = text.indexOf('\r\n') + 2;
     for (const byte of text.slice(0, first)) {
@@ -239,6 +254,12 @@ const http = createHttpServer((req, res) => {
     if (delay > 0) setTimeout(send, delay);
     else send();
   });
+});
+http.on('upgrade', (req, socket) => {
+  // 101, then an echo of whatever the client sends (HTTP-looking bytes included)
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: Upgrade\r\n\r\n');
+  log({ server: 'http', method: req.method, status: 101, continued: false });
+  socket.pipe(socket);
 });
 http.keepAliveTimeout = 120_000;
 http.headersTimeout = 130_000;

@@ -109,8 +109,9 @@ export interface Response {
 
 /**
  * A keep-alive HTTP/1.1 client on a raw TCP socket with Nagle off: each write() is the caller's
- * bytes exactly, sent at once. It parses the responses (Content-Length, chunked, no body for HEAD,
- * 1xx, 204 and 304) in the order of the methods announced with expect().
+ * bytes exactly, sent at once. It parses the responses (Content-Length, chunked or to the close;
+ * no body for HEAD, 1xx, 204 and 304) in the order of the methods announced with expect(); after a
+ * 101 it parses nothing more (the caller reads the socket).
  */
 export class RawClient {
   readonly socket: Socket;
@@ -123,6 +124,7 @@ export class RawClient {
   /** Reads (data events) that completed more than one response: the server coalesced them. */
   coalescedReads = 0;
   #closed = false;
+  #upgraded = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
@@ -133,6 +135,7 @@ export class RawClient {
     });
     socket.on('close', () => {
       this.#closed = true;
+      this.#data(Buffer.alloc(0)); // a body delimited by the close is complete now
       this.#wake();
     });
   }
@@ -210,7 +213,7 @@ export class RawClient {
   }
 
   #data(d: Buffer): void {
-    if (this.#error !== undefined) return;
+    if (this.#error !== undefined || this.#upgraded) return;
     this.#buf = Buffer.concat([this.#buf, d]);
     let done = 0;
     for (;;) {
@@ -224,7 +227,7 @@ export class RawClient {
       }
       if (r === undefined) break;
       this.#buf = this.#buf.subarray(r.length);
-      if (r.status < 200) {
+      if (r.status < 200 && r.status !== 101) {
         this.#informational.push(r.status);
         continue;
       }
@@ -232,6 +235,10 @@ export class RawClient {
       this.#responses.push({ status: r.status, informational: this.#informational });
       this.#informational = [];
       done++;
+      if (r.status === 101) {
+        this.#upgraded = true; // what follows is the new protocol's: the caller reads the socket
+        break;
+      }
     }
     if (done > 1) this.coalescedReads++;
     if (done > 0 || this.#error !== undefined) this.#wake();
@@ -265,7 +272,8 @@ export class RawClient {
       }
     }
     const length = headers.get('content-length');
-    if (length === undefined) throw new Error(`response ${status} without a length: not supported here`);
+    // no length: the body runs to the connection's end
+    if (length === undefined) return this.#closed ? { status, length: buf.length } : undefined;
     pos += Number(length);
     return buf.length < pos ? undefined : { status, length: pos };
   }
