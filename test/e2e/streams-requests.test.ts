@@ -1,8 +1,9 @@
 // Request framing on real TCP streams (issue 16), against nginx: pipelined requests in one segment,
 // request lines split at every byte, bodies that look like requests, `_OTHER` methods and leading
 // CRLFs. A raw-socket client controls every write (Nagle off, one write per segment, checked with
-// the socket's tcpi_data_segs_out); the kernel's counts per method and status must equal nginx's
-// own access log, and its self counters must show no anomaly.
+// the socket's tcp_info); the kernel's counts per method and status must equal nginx's own access
+// log, every self counter has its stated value (retransmissions: what TCP resent on the wire), and
+// every finished request is in a series.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type NginxServer, type Pod, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';

@@ -1,8 +1,9 @@
 // Response framing on real TCP streams (issue 16): a status line written one byte per segment,
-// several responses in one write, bodies whose segments start with a status line, 100 Continue
-// and 103 Early Hints, and a status line that is not one. The servers are streams-server.ts in a
-// pod (a raw node:net server with TCP_NODELAY, and Node's http server); the kernel's counts must
-// equal their access log, its self counters must show no anomaly.
+// several responses in one write, bodies whose segments start with a status line, many chunks in
+// one segment, bodies delimited by the close, a 304 with a length, an upgrade, 100 Continue and
+// 103 Early Hints, and a status line that is not one. The servers are streams-server.ts in a pod
+// (a raw node:net server with TCP_NODELAY, and Node's http server); the kernel's counts must equal
+// their access log, every self counter has its stated value, every finished request is in a series.
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, beforeEach, test } from 'node:test';
