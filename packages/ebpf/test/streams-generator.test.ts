@@ -350,15 +350,22 @@ describe('the oracles', () => {
     assert.deepEqual(methods(base), { strict: [0, 1], inSync: [0, 1] });
   });
 
-  test('the first request segment lost: exchange 0 gone; the next request starts a segment, so it resyncs', () => {
-    assert.deepEqual(methods(applyOp(base, { kind: 'lose', index: 0 })), { strict: [1], inSync: [1] });
+  test('the first request lost whole: exchange 0 gone; the next request starts a segment, so it resyncs', () => {
+    const out = applyOp(applyOp(base, { kind: 'lose', index: 0 }), { kind: 'lose', index: 0 });
+    assert.deepEqual(methods(out), { strict: [1], inSync: [1] });
   });
 
-  test('reordered q1 halves: strict keeps both, in sync loses exchange 0 (the late half is below the parsed position)', () => {
+  test('a request line cut after its first bytes: the rest ("T /a HTTP/1.1") is a whole request line of its own, a look-alike', () => {
+    const out = applyOp(base, { kind: 'lose', index: 0 });
+    assert.deepEqual(methods(out), { strict: [1], inSync: [] });
+    assert.deepEqual(readDirection(c, 0, 'req', out).lookalikes, [2]);
+  });
+
+  test('reordered q1 halves: strict keeps both; the late head is below the parsed position, the early tail a look-alike', () => {
     const out = applyOp(base, { kind: 'reorder', index: 0 });
-    assert.deepEqual(methods(out), { strict: [0, 1], inSync: [1] });
+    assert.deepEqual(methods(out), { strict: [0, 1], inSync: [] });
     const read = readDirection(c, 0, 'req', out);
-    assert.deepEqual([read.inSync[0], read.inSync[2], read.inSync[19]], [0, 0, 1]);
+    assert.deepEqual([read.inSync[0], read.inSync[2], read.inSync[19], read.lookalikes], [0, 0, 0, [2]]);
   });
 
   test('a response lost mid-stream: the gap ends on the next response start', () => {
@@ -407,16 +414,48 @@ describe('the oracles', () => {
     assert.deepEqual(methods(whole), { strict: [1], inSync: [1] });
   });
 
-  test('a body segment that looks like a request while lost is reported as a look-alike', () => {
-    const lookalike: Connection = {
+  test('a body segment that begins with a whole request line while lost is a look-alike: nothing after it is in sync', () => {
+    const q1 = 'POST /a HTTP/1.1\r\nContent-Length: 18\r\n\r\nGET / HTTP/1.1\r\n\r\n';
+    const q2 = 'GET /c HTTP/1.1\r\n\r\n';
+    const r = 'HTTP/1.1 204 No Content\r\n\r\n';
+    const body = q1.length - 18;
+    const conn: Connection = {
       ...c,
-      streams: { req: Buffer.from(`${c.streams.req.toString('latin1', 0, 56)}GET /`), resp: c.streams.resp },
+      exchanges: [
+        { ...c.exchanges[0]!, request: { start: 0, end: q1.length }, final: { start: 0, end: r.length } },
+        {
+          ...c.exchanges[1]!,
+          request: { start: q1.length, end: q1.length + q2.length },
+          final: { start: r.length, end: 2 * r.length },
+        },
+      ],
+      streams: { req: Buffer.from(q1 + q2), resp: Buffer.from(r + r) },
     };
-    const read = readDirection(lookalike, 0, 'req', [
-      seg(lookalike, 'req', 0, 19, 0),
-      seg(lookalike, 'req', 56, 61, 0),
-    ]);
-    assert.deepEqual(read.lookalikes, [56]);
+    const segs: Segment[] = [
+      seg(conn, 'req', body, q1.length, 0), // the head [0, body) is lost: the body comes first
+      seg(conn, 'req', q1.length, q1.length + q2.length, 0),
+      seg(conn, 'resp', 0, 2 * r.length, q1.length + q2.length),
+    ];
+    const read = readDirection(conn, 0, 'req', segs);
+    assert.deepEqual(read.lookalikes, [body]);
+    assert.deepEqual(read.inSync.indexOf(1), -1, 'the real request after the look-alike is not in sync');
+    assert.deepEqual(
+      strictExchanges(conn, 0, segs).map((e) => e.index),
+      [1],
+    );
+    assert.deepEqual(
+      inSyncExchanges(conn, 0, segs).map((e) => e.index),
+      [],
+    );
+    // a body that only begins with a method token is no look-alike (no whole request line)
+    const partial: Connection = {
+      ...conn,
+      streams: { ...conn.streams, req: Buffer.from(q1.replace('GET / HTTP/1.1', 'GET /xyzHTTP/1.1') + q2) },
+    };
+    assert.deepEqual(
+      readDirection(partial, 0, 'req', [seg(partial, 'req', body, q1.length, 0)]).lookalikes,
+      [],
+    );
   });
 });
 

@@ -7,7 +7,10 @@
 //   segment that starts a message (owlk8s_half LOST) with its whole start line (a line cut by the
 //   segment's end cannot be told from body bytes, so it does not resynchronise); a segment whose
 //   bytes were all parsed already is a retransmission, and one that starts before the parsed
-//   position is read from it.
+//   position is read from it. A segment read while lost that begins with a whole start line but
+//   is not a message start (body bytes: a look-alike) cannot be told from one either: the reader
+//   takes it for a message, and the contract then gives the connection up (not_http), so nothing
+//   after it in that direction counts as read in sync.
 // The in-sync set is contained in the strict one; clean cases (nothing lost, nothing reordered)
 // have truth = strict = in sync.
 import { type Connection, type Dir, type Exchange, label, type Span } from './conversation.ts';
@@ -53,12 +56,13 @@ export interface DirectionRead {
   readonly inSync: Uint8Array;
   /** The FIN was read in sync at the stream's end. */
   readonly finInSync: boolean;
-  /** Segments read while the framing was lost whose bytes look like a message start but are not one. */
+  /** Segments read while the framing was lost that begin with a whole start line but not at a message start. */
   readonly lookalikes: number[];
 }
 
-const REQUEST_START = /^[A-Z]{1,16} /;
-const RESPONSE_START = /^HTTP\/1\.[01] /;
+/** A whole start line, as the kernel requires to resynchronise. */
+const REQUEST_START = /^[A-Z]{1,16} [^ \r\n]+ HTTP\/1\.[01]\r\n/;
+const RESPONSE_START = /^HTTP\/1\.[01] \d{3}[^\r\n]*\r\n/;
 
 export function readDirection(
   c: Connection,
@@ -72,6 +76,7 @@ export function readDirection(
   const lookalikes: number[] = [];
   let next = 0;
   let synced = true;
+  let poisoned = false; // a look-alike was taken for a message start
   let finInSync = false;
   for (const s of segments) {
     if (s.conn !== conn || s.dir !== dir || s.syn) continue;
@@ -80,9 +85,11 @@ export function readDirection(
       if (s.seq > next) synced = false;
       const from = Math.max(s.seq, next);
       if (!synced && from === s.seq) {
-        if (starts.has(s.seq) && s.bytes.includes('\r\n')) synced = true;
-        else if ((dir === 'req' ? REQUEST_START : RESPONSE_START).test(s.bytes.toString('latin1', 0, 20))) {
+        if (starts.has(s.seq)) {
+          if (s.bytes.includes('\r\n') && !poisoned) synced = true;
+        } else if ((dir === 'req' ? REQUEST_START : RESPONSE_START).test(s.bytes.toString('latin1'))) {
           lookalikes.push(s.seq);
+          poisoned = true;
         }
       }
       if (synced) inSync.fill(1, from, end);
