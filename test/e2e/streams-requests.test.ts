@@ -13,6 +13,7 @@ import {
   assertSelf,
   inFlight,
   RawClient,
+  runClient,
   series,
   seriesTally,
   tally,
@@ -22,6 +23,7 @@ import {
 
 let net: TestNetwork;
 let web: Pod;
+let cli: Pod; // a pod that calls web
 let nginx: NginxServer; // port 80, TCP_NODELAY (nginx's default)
 let nagle: NginxServer; // port 81, tcp_nodelay off: responses held for an ACK go out coalesced
 
@@ -29,6 +31,7 @@ before(async () => {
   requireBpf('the streams end-to-end tests');
   net = await TestNetwork.create();
   web = await net.addRoutedPod('web');
+  cli = await net.addRoutedPod('cli');
   nginx = await startNginx(web, 80, { accessLog: true });
   nagle = await startNginx(web, 81, { accessLog: true, tcpNodelay: false });
 });
@@ -318,6 +321,57 @@ test('a chunked POST body of 40 chunks in one segment, the next request in the s
   assert.deepEqual(series, { 'POST 201': 3, 'GET 404': 3 });
   assertSelf(s.self, { requests: 6n, responses: 6n, retransmissions });
   assertBalanced(s);
+});
+
+test('a monitored pod calling a monitored pod: pipelined and split requests counted once on each side, as nginx logged', async () => {
+  using cap = await watch([cli, web]); // target 1: cli, the client side; target 2: web, the server side
+  const wires = [await Wire.watch(cli), await Wire.watch(web)];
+  const rounds: { writes: string[]; methods: string[]; statuses: number[] }[] = [];
+  for (let r = 0; r < 10; r++) {
+    const reqs = Array.from({ length: 8 }, (_, j) => MIX[(r + j) % MIX.length]!);
+    const body = (m: string) => (m === 'POST' || m === 'PUT' ? 'body' : undefined);
+    rounds.push({
+      writes: [reqs.map(([m, p]) => request(m, p, body(m))).join('')],
+      methods: reqs.map(([m]) => m),
+      statuses: reqs.map(([, p]) => Number(p.slice('/status/'.length))),
+    });
+  }
+  const split = request('GET', '/status/404');
+  const lineLength = split.indexOf('\r\n') + 2;
+  for (let p = 1; p <= lineLength; p++) {
+    rounds.push({ writes: [split.slice(0, p), split.slice(p)], methods: ['GET'], statuses: [404] });
+  }
+  const log = await logged(nginx, async () => {
+    const out = await runClient(cli, { host: web.ipv4, port: 80, rounds });
+    assert.deepEqual(
+      out.statuses,
+      rounds.map((r) => r.statuses),
+    );
+    assert.equal(out.sent, 10 + 2 * lineLength);
+  });
+  const retransmitted = (await wires[0]!.retransmitted()) + (await wires[1]!.retransmitted());
+  const s = cap.read();
+  const expected = {
+    'GET 200': 10,
+    'HEAD 200': 10,
+    'GET 404': 10 + lineLength,
+    'POST 201': 10,
+    'GET 204': 10,
+    'DELETE 500': 10,
+    'GET 301': 10,
+    'PUT 503': 10,
+  };
+  assert.deepEqual(tally(log), expected);
+  assert.deepEqual(
+    series(s),
+    ['client', 'server']
+      .flatMap((role) => Object.entries(expected).map(([k, n]) => `${role} 80 ${k} n=${n}`))
+      .sort(),
+  );
+  // each segment is seen twice, on the client's interface and on the server's
+  assertSelf(s.self, { requests: 2n * 106n, responses: 2n * 106n, retransmissions: 2n * retransmitted });
+  assertBalanced(s);
+  assert.deepEqual(inFlight(s), []);
 });
 
 test('methods outside the nine are _OTHER; leading CRLFs before a request line are skipped', async () => {

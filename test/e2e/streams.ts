@@ -439,3 +439,25 @@ export async function startScriptedServers(
     },
   };
 }
+
+/** A round of streams-client.ts: its writes (one segment each) and the methods of its requests. */
+export interface ClientRound {
+  readonly writes: readonly string[];
+  readonly methods: readonly string[];
+}
+
+/**
+ * Runs streams-client.ts inside a pod against host:port, round after round on one keep-alive
+ * connection; resolves with the statuses per round and the connection's segments. Throws with the
+ * client's output when it fails.
+ */
+export async function runClient(
+  pod: Pod,
+  plan: { host: string; port: number; pauseMs?: number; rounds: readonly ClientRound[] },
+): Promise<{ statuses: number[][] } & Segments> {
+  const script = new URL('./streams-client.ts', import.meta.url).pathname;
+  const r = await pod.exec([process.execPath, script, JSON.stringify(plan)], { timeoutMs: 30_000 });
+  if (r.code !== 0)
+    throw new Error(`streams-client in pod ${pod.name} exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return JSON.parse(r.stdout) as { statuses: number[][] } & Segments;
+}
