@@ -300,6 +300,19 @@ static __always_inline void resolve_response_hole(struct seg *g)
 	g->h->hole = OWLK8S_HOLE_NONE;
 }
 
+/* Another request waiting that the client sent before this response reached it: pipelining. */
+static __always_inline void note_pipelining(struct owlk8s_conn *c, struct owlk8s_half *h)
+{
+	if (c->fins & PIPELINED)
+		return;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *o = &c->slots[i];
+		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
+			c->fins |= PIPELINED;
+	}
+}
+
 /* A final response starts: claim request n if it is the one this response answers. */
 static __always_inline void match_response(struct seg *g, __u16 status, __u8 minor)
 {
@@ -340,6 +353,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 		c->resp_method = s->method;
 		s->state = OWLK8S_SLOT_FREE;
 		h->flags |= F_TRACKED;
+		note_pipelining(c, h);
 		return;
 	}
 	__u32 n = h->ordinal++;
@@ -356,15 +370,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
-	/* another request waiting that was sent before this response reached the client: pipelining */
-	if (!(c->fins & PIPELINED)) {
-#pragma unroll
-		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
-			struct owlk8s_slot *o = &c->slots[i];
-			if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
-				c->fins |= PIPELINED;
-		}
-	}
+	note_pipelining(c, h);
 }
 
 /* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
