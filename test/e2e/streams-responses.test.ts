@@ -2,7 +2,8 @@
 // several responses in one write, bodies whose segments start with a status line, many chunks in
 // one segment, bodies delimited by the close, a 304 with a length, an upgrade, 100 Continue and
 // 103 Early Hints, and a status line that is not one. The servers are streams-server.ts in a pod
-// (a raw node:net server with TCP_NODELAY, and Node's http server); the kernel's counts must equal
+// behind a bridge (a raw node:net server with TCP_NODELAY, and Node's http server; the other streams
+// files use routed pods); the kernel's counts must equal
 // their access log, every self counter has its stated value, every finished request is in a series.
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
@@ -30,7 +31,7 @@ let servers: ScriptedServers;
 before(async () => {
   requireBpf('the streams end-to-end tests');
   net = await TestNetwork.create();
-  api = await net.addRoutedPod('api');
+  api = await net.addBridgedPod('api'); // a bridge port, as docker's bridge and flannel's cni0 make
   servers = await startScriptedServers(api);
 });
 after(async () => {
