@@ -2,9 +2,9 @@
 // several responses in one write, bodies whose segments start with a status line, many chunks in
 // one segment, bodies delimited by the close, a 304 with a length, an upgrade, 100 Continue and
 // 103 Early Hints, and a status line that is not one. The servers are streams-server.ts in a pod
-// behind a bridge (a raw node:net server with TCP_NODELAY, and Node's http server; the other streams
-// files use routed pods); the kernel's counts must equal
-// their access log, every self counter has its stated value, every finished request is in a series.
+// behind a bridge (the other streams files use routed pods): a raw node:net server with
+// TCP_NODELAY, and Node's http server. The kernel's counts must equal their access log, every self
+// counter has its stated value, every finished request is in a series.
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
