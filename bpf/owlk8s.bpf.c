@@ -57,6 +57,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
 #define GAPPED 16   /* in fins: bytes went missing in a direction once (matching stays by sequence) */
 #define WAITS 32    /* in fins: a request was sent after every answer seen had reached the client */
+#define RESP_GAPPED 64 /* in fins: response bytes went missing once (they can never be placed) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -268,7 +269,7 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack))
 			c->fins |= PIPELINED;
 	}
-	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED)) {
+	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
 		g->st->requests++;
 		__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
@@ -368,6 +369,13 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 				best = i;
 				best_seq = s->seq;
 			}
+		}
+		if (c->req.hole != OWLK8S_HOLE_NONE && (c->fins & (WAITS | PIPELINED)) != WAITS &&
+		    (best < 0 || !seq_before(best_seq, c->req.hole_start))) {
+			/* this answer may be a request's still missing in the hole: unknown whose */
+			g->st->unmatched_responses++;
+			abandon(g);
+			return;
 		}
 		if (best < 0) {
 			g->st->unmatched_responses++;
@@ -535,6 +543,8 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 			match_response(g, status, minor);
 		}
 	}
+	if (g->c->req.state == OWLK8S_FRAME_DONE)
+		return 0; /* the connection was given up (abandon) on this message */
 	h->state = OWLK8S_FRAME_HEADERS;
 	h->flags &= F_INFO | F_TRACKED;
 	h->remaining = 0;
@@ -803,10 +813,15 @@ static __always_inline void fill_hole(struct seg *g, __u32 len)
 	g->v->hole = 0;
 	if (f->state == OWLK8S_FRAME_START && f->carry_len == 0 && g->v->off >= g->v->end) {
 		h->hole_start = g->v->seq;
-		if (h->hole_start == h->hole_end)
+		if (h->hole_start == h->hole_end) {
 			h->hole = OWLK8S_HOLE_NONE;
+			if (!(g->c->fins & RESP_GAPPED))
+				g->c->fins &= ~GAPPED; /* every request placed: nothing is missing any more */
+		}
 	} else {
 		h->hole = OWLK8S_HOLE_NONE; /* a message runs on past it: the rest cannot be placed */
+		if ((g->c->fins & (WAITS | PIPELINED)) != WAITS)
+			abandon(g);
 	}
 }
 
@@ -838,17 +853,18 @@ static __always_inline void on_payload(struct seg *g)
 			} else {
 				g->st->stream_gaps++;
 				g->c->fins |= GAPPED;
+				if (g->v->dir == DIR_RESPONSE)
+					g->c->fins |= RESP_GAPPED;
 				open_hole(g);
-				if ((g->c->fins & PIPELINED) || !(g->c->fins & WAITS) ||
-				    (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_NONE)) {
-					/* Which answer is whose after the gap is known only of a client that waits
-					 * for each answer before its next request, and only if the missing requests
-					 * can still be placed (a hole at a boundary). Otherwise stop, guessing
-					 * nothing. */
-					if (!(g->c->fins & WAITS) || (g->c->fins & PIPELINED) || g->v->dir == DIR_REQUEST) {
-						abandon(g);
-						return;
-					}
+				/* Which answer is whose after the gap is known when the missing requests can still
+				 * be placed (a request hole at a message boundary, filled before an answer needs
+				 * them), or when the client waits for each answer before its next request.
+				 * Otherwise stop, guessing nothing. */
+				int placeable = g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY;
+				int waits = (g->c->fins & (WAITS | PIPELINED)) == WAITS;
+				if (!placeable && !waits) {
+					abandon(g);
+					return;
 				}
 				lose(g);
 			}
