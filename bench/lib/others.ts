@@ -15,18 +15,45 @@ interface Script {
   readonly read: (stdout: string) => unknown;
 }
 
-/** kernel-cost.ts prints `| key | value |` lines without a header, then `rounds: [JSON]`. */
+/**
+ * kernel-cost.ts prints `| key | value |` lines without a header, then `rounds: [JSON]`; with the
+ * attach modes measured, more such lines and `tc rounds:` / `attach rounds:` JSON.
+ */
 export function readKernelCost(stdout: string): unknown {
   const pairs: Record<string, string> = {};
   for (const m of stdout.matchAll(/^\| ([^|]+) \| ([^|]+) \|$/gm)) pairs[m[1]!.trim()] = m[2]!.trim();
   const num = (k: string) => Number(/^([\d.]+)/.exec(pairs[k] ?? '')?.[1] ?? Number.NaN);
-  const rounds = /^rounds: (.*)$/m.exec(stdout)?.[1];
+  const json = (label: string) => {
+    const line = new RegExp(`^${label}: (.*)$`, 'm').exec(stdout)?.[1];
+    return line ? JSON.parse(line) : [];
+  };
+  const attach =
+    pairs['tc attachment'] === undefined
+      ? undefined
+      : {
+          tcAttachment: pairs['tc attachment'],
+          emptyTcNsPerPacket: num('empty tc program (tc floor)'),
+          tcCaptureNsPerPacket: num('tc capture program, beside it'),
+          socketAloneNsPerPacket: num('attach mode socket, program alone'),
+          tcAloneNsPerPacket: num('attach mode tc, program alone'),
+          cpuUsPerRequest: {
+            none: num('CPU per request, no program'),
+            socket: num('CPU per request, attach socket'),
+            tc: num('CPU per request, attach tc'),
+          },
+          socketOverNone: num('socket ÷ no program, per round'),
+          tcOverNone: num('tc ÷ no program, per round'),
+          tcOverSocket: num('tc ÷ socket, per round'),
+          tcRounds: json('tc rounds'),
+          rounds: json('attach rounds'),
+        };
   return {
     emptyNsPerPacket: num('empty filter (floor)'),
     captureNsPerPacket: num('capture program'),
     ratio: num('ratio'),
     packetsPerRound: num('packets per round (median)'),
-    rounds: rounds ? JSON.parse(rounds) : [],
+    rounds: json('rounds'),
+    ...(attach ? { attach } : {}),
   };
 }
 

@@ -1,8 +1,15 @@
-// What socket filters attached side by side cost over one burst of traffic, from the kernel's own
-// per-program statistics (kernel.bpf_stats_enabled): the kernel benchmarks' shared stage (a pod
-// serving nginx, bpf_stats on), attach order and measurement.
+// What programs attached side by side (socket filters, or TC programs) cost over one burst of
+// traffic, from the kernel's own per-program statistics (kernel.bpf_stats_enabled): the kernel
+// benchmarks' shared stage (a pod serving nginx, bpf_stats on), attach order and measurement.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Attachment, type HostInterface, programStats, requireHostInterface } from '@owlk8s/ebpf';
+import {
+  type AttachMode,
+  Attachment,
+  type HostInterface,
+  programStats,
+  requireHostInterface,
+  TcAttachment,
+} from '@owlk8s/ebpf';
 import { sleep } from '../../test/harness/exec.ts';
 import { type PodOptions, TestNetwork } from '../../test/harness/network.ts';
 import type { Pod } from '../../test/harness/pod.ts';
@@ -50,14 +57,22 @@ export async function onNginxPod<T>(
 }
 
 /**
- * Attaches the programs to one interface, in reverse order on odd rounds: a program that runs later
- * on a packet finds it warmer in cache, so the order alternates. Disposing detaches them all.
+ * Attaches the programs to one interface (as socket filters, or as TC programs on its ingress and
+ * egress), in reverse order on odd rounds: a program that runs later on a packet finds it warmer in
+ * cache, so the order alternates. Disposing detaches them all.
  */
-export function attachAlternating(programFds: readonly number[], ifindex: number, round: number): Disposable {
+export function attachAlternating(
+  programFds: readonly number[],
+  ifindex: number,
+  round: number,
+  how: AttachMode = 'socket',
+): Disposable {
   const order = round % 2 === 0 ? programFds : [...programFds].reverse();
-  const attachments: Attachment[] = [];
+  const attachments: (Attachment | TcAttachment)[] = [];
   try {
-    for (const fd of order) attachments.push(Attachment.open(fd, ifindex));
+    for (const fd of order) {
+      attachments.push(how === 'tc' ? TcAttachment.open(fd, ifindex) : Attachment.open(fd, ifindex));
+    }
   } catch (error) {
     for (const a of attachments) a.close();
     throw error;

@@ -65,6 +65,42 @@ test('the areas scripts output is read back into data and goals', async () => {
   assert.equal(kernel.ratio, 7.32);
   assert.equal(kernel.emptyNsPerPacket, 71.3);
   assert.deepEqual(kernel.rounds, [{ empty: 70 }]);
+  assert.equal((kernel as { attach?: unknown }).attach, undefined);
+  const modes = readKernelCost(
+    [
+      '| ratio | 7.32 (goal <= 2.0) |',
+      'rounds: [{"empty":70}]',
+      '| tc attachment | tcx |',
+      '| empty tc program (tc floor) | 80.2 (79.0–81.0) ns/packet |',
+      '| tc capture program, beside it | 300.5 (290.0–310.0) ns/packet |',
+      '| tc ratio | 3.75 |',
+      '| attach mode socket, program alone | 470.1 (460.0–480.0) ns/packet |',
+      '| attach mode tc, program alone | 280.0 (270.0–290.0) ns/packet |',
+      '| CPU per request, no program | 40.00 (39.00–41.00) µs |',
+      '| CPU per request, attach socket | 44.00 (43.00–45.00) µs |',
+      '| CPU per request, attach tc | 41.00 (40.00–42.00) µs |',
+      '| socket ÷ no program, per round | 1.100 (1.050–1.150) |',
+      '| tc ÷ no program, per round | 1.025 (1.000–1.050) |',
+      '| tc ÷ socket, per round | 0.932 (0.900–0.960) |',
+      'tc rounds: [{"empty":80.2}]',
+      'attach rounds: [{"mode":"none"}]',
+      '',
+    ].join('\n'),
+  ) as { rounds: unknown[]; attach: Record<string, unknown> };
+  assert.deepEqual(modes.rounds, [{ empty: 70 }]);
+  assert.deepEqual(modes.attach, {
+    tcAttachment: 'tcx',
+    emptyTcNsPerPacket: 80.2,
+    tcCaptureNsPerPacket: 300.5,
+    socketAloneNsPerPacket: 470.1,
+    tcAloneNsPerPacket: 280,
+    cpuUsPerRequest: { none: 40, socket: 44, tc: 41 },
+    socketOverNone: 1.1,
+    tcOverNone: 1.025,
+    tcOverSocket: 0.932,
+    tcRounds: [{ empty: 80.2 }],
+    rounds: [{ mode: 'none' }],
+  });
   const sync = readK8sSync(
     'median time to first complete snapshot: 530 ms (min 460, max 718)\nmedian RSS after sync: 169.0 MiB\n',
   );

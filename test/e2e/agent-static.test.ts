@@ -1,11 +1,16 @@
 // The agent end to end without Kubernetes: static targets, the real program in the kernel, real
 // nginx and Node servers in pods, counts read back from the agent's Prometheus endpoint.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test as nodeTest } from 'node:test';
 import { load, requireBpf, startNginx, startStatusServer, TestNetwork } from '@owlk8s/e2e/harness';
 import { sampleSum, startAgent, sampleValue as value } from './running-agent.ts';
 
-test('static targets: exact counts per pod and status on the Prometheus endpoint; nothing left after SIGTERM-like stop', async () => {
+/** Registers the test once per capture.attach mode, the mode in its name: the same exact counts in both. */
+function test(name: string, fn: (attach: 'socket' | 'tc') => Promise<void>): void {
+  for (const attach of ['socket', 'tc'] as const) nodeTest(`${name} [${attach}]`, () => fn(attach));
+}
+
+test('static targets: exact counts per pod and status on the Prometheus endpoint; nothing left after SIGTERM-like stop', async (attach) => {
   requireBpf();
   await using net = await TestNetwork.create();
   const web = await net.addRoutedPod('web');
@@ -21,7 +26,7 @@ targets:
   static:
     - { ip: ${web.ipv4}, name: web, namespace: shop, service: web }
     - { ip: ${api.ipv6}, name: api, namespace: shop, service: api }
-capture: { httpPorts: [80, 8080], buckets: [0.01, 0.05, 0.5, 1] }
+capture: { httpPorts: [80, 8080], buckets: [0.01, 0.05, 0.5, 1], attach: ${attach} }
 logging: { level: warn, format: json }
 `);
   try {

@@ -1,7 +1,7 @@
 // The capture engine end to end: the real program attached to real pod interfaces (routed and
 // bridged, IPv4 and IPv6), real nginx and Node servers, real clients; every count exact.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, test as nodeTest } from 'node:test';
 import {
   curl,
   load,
@@ -13,7 +13,15 @@ import {
   startStatusServer,
   TestNetwork,
 } from '@owlk8s/e2e/harness';
-import { type Aggregate, Capture, IpMonitor, locateHostInterface, requireHostInterface } from '@owlk8s/ebpf';
+import {
+  type Aggregate,
+  ATTACH_MODES,
+  type AttachMode,
+  Capture,
+  IpMonitor,
+  locateHostInterface,
+  requireHostInterface,
+} from '@owlk8s/ebpf';
 import { throughFdb } from '@owlk8s/ebpf/testing';
 
 let net: TestNetwork;
@@ -39,6 +47,11 @@ before(async () => {
 after(async () => {
   await net?.close();
 });
+
+/** Registers a test once per attach mode ('socket', 'tc'), the mode in its name: the same exact counts in both. */
+function test(name: string, fn: (attach: AttachMode) => Promise<void>): void {
+  for (const attach of ATTACH_MODES) nodeTest(`${name} [${attach}]`, () => fn(attach));
+}
 
 /** Loads a capture watching the pods given (target id i + 1 for pods[i]) on their located interfaces. */
 async function watch(
@@ -71,32 +84,38 @@ const MIX = (n: number) => [
   { path: '/status/503', count: n },
 ];
 
-test('host interfaces are found for routed and bridged pods, IPv4 and IPv6, before any traffic', async () => {
-  for (const pod of [web, api, cli, other]) {
-    for (const ip of pod.ips) {
-      const iface = await locateHostInterface(ip);
-      assert.deepEqual(iface, {
-        ifindex: await pod.hostIfIndex(),
-        name: pod.hostIfName,
-        via: pod.shape === 'routed' ? 'route' : 'bridge-netns',
-      });
+nodeTest(
+  'host interfaces are found for routed and bridged pods, IPv4 and IPv6, before any traffic',
+  async () => {
+    for (const pod of [web, api, cli, other]) {
+      for (const ip of pod.ips) {
+        const iface = await locateHostInterface(ip);
+        assert.deepEqual(iface, {
+          ifindex: await pod.hostIfIndex(),
+          name: pod.hostIfName,
+          via: pod.shape === 'routed' ? 'route' : 'bridge-netns',
+        });
+      }
     }
-  }
-  // the fallback for bridges whose pods' namespaces have no name (docker): neighbour entry and FDB
-  assert.equal(await curl(undefined, otherNginx.url('/status/204')), 204);
-  const bridge = JSON.parse((await must(['ip', '-j', 'route', 'get', other.ipv4])).trim())[0].dev as string;
-  assert.deepEqual(await throughFdb(other.ipv4, bridge), {
-    ifindex: await other.hostIfIndex(),
-    name: other.hostIfName,
-    via: 'bridge-fdb',
-  });
-  assert.equal(await locateHostInterface('198.18.250.250'), undefined);
-  await assert.rejects(requireHostInterface('198.18.250.250'), /no host interface carries 198\.18\.250\.250/);
-  await assert.rejects(locateHostInterface('web'), /"web" is not an IP address/);
-});
+    // the fallback for bridges whose pods' namespaces have no name (docker): neighbour entry and FDB
+    assert.equal(await curl(undefined, otherNginx.url('/status/204')), 204);
+    const bridge = JSON.parse((await must(['ip', '-j', 'route', 'get', other.ipv4])).trim())[0].dev as string;
+    assert.deepEqual(await throughFdb(other.ipv4, bridge), {
+      ifindex: await other.hostIfIndex(),
+      name: other.hostIfName,
+      via: 'bridge-fdb',
+    });
+    assert.equal(await locateHostInterface('198.18.250.250'), undefined);
+    await assert.rejects(
+      requireHostInterface('198.18.250.250'),
+      /no host interface carries 198\.18\.250\.250/,
+    );
+    await assert.rejects(locateHostInterface('web'), /"web" is not an IP address/);
+  },
+);
 
-test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 connection-per-request', async () => {
-  using cap = await watch([web]);
+test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 connection-per-request', async (attach) => {
+  using cap = await watch([web], { attach });
   const v4 = await load(undefined, { base: nginx.url(''), connections: 8, requests: MIX(15) });
   const v6 = await load(undefined, {
     base: nginx.url('', 6),
@@ -127,8 +146,8 @@ test('routed pod, nginx: a 200/404/500/503 mix over IPv4 keep-alive and IPv6 con
   );
 });
 
-test('bridged pod, Node server: the same mix over IPv4 and IPv6, POST and GET', async () => {
-  using cap = await watch([api]);
+test('bridged pod, Node server: the same mix over IPv4 and IPv6, POST and GET', async (attach) => {
+  using cap = await watch([api], { attach });
   const v4 = await load(undefined, { base: node.url(''), connections: 8, requests: MIX(10) });
   const v6 = await load(undefined, {
     base: node.url('', 6),
@@ -155,8 +174,11 @@ test('bridged pod, Node server: the same mix over IPv4 and IPv6, POST and GET', 
 // Node's timers may fire up to 1 ms early, and a busy machine adds delay: on a CI machine two of
 // twenty 20 ms answers once came back after 45 ms. So the bounds leave room where it is needed,
 // after each wait: 20 ms in (10, 200], 250 ms in (245, 5000]. Only a wait 180 ms late moves a count.
-test('250 ms requests land in the bucket holding 250 ms, 20 ms ones in the one holding 20 ms', async () => {
-  using cap = await watch([api], { boundariesNs: [10_000_000n, 200_000_000n, 245_000_000n, 5_000_000_000n] });
+test('250 ms requests land in the bucket holding 250 ms, 20 ms ones in the one holding 20 ms', async (attach) => {
+  using cap = await watch([api], {
+    attach,
+    boundariesNs: [10_000_000n, 200_000_000n, 245_000_000n, 5_000_000_000n],
+  });
   const r = await load(undefined, {
     base: node.url(''),
     connections: 10,
@@ -172,8 +194,8 @@ test('250 ms requests land in the bucket holding 250 ms, 20 ms ones in the one h
   assert.ok(ms >= 20 * 19 + 20 * 249, `sum ${ms} ms`);
 });
 
-test('a pod calling a pod: one client-side and one server-side count per request; an unmonitored pod counts nothing', async () => {
-  using cap = await watch([cli, api]);
+test('a pod calling a pod: one client-side and one server-side count per request; an unmonitored pod counts nothing', async (attach) => {
+  using cap = await watch([cli, api], { attach });
   const r = await load(cli, {
     base: node.url(''),
     connections: 4,
@@ -202,9 +224,9 @@ test('a pod calling a pod: one client-side and one server-side count per request
   assert.deepEqual([s.requests, s.responses, s.unmatchedResponses], [152n, 152n, 0n]);
 });
 
-test('IpMonitor: one IP on one interface, read as RED figures', async () => {
+test('IpMonitor: one IP on one interface, read as RED figures', async (attach) => {
   const iface = await requireHostInterface(web.ipv4);
-  using mon = IpMonitor.open(web.ipv4, iface.ifindex);
+  using mon = IpMonitor.open(web.ipv4, iface.ifindex, { attach });
   await load(undefined, { base: nginx.url(''), connections: 2, requests: MIX(3) });
   const red = mon.read();
   assert.equal(red.server.requests, 81n);

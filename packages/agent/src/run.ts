@@ -78,8 +78,9 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
   }
-  checkCapabilities();
+  checkCapabilities(config.capture.attach);
   const capture = Capture.load({
+    attach: config.capture.attach,
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
     maxTargets: config.capture.maps.targets,
@@ -88,7 +89,10 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     idleTimeoutMs: config.capture.idleTimeoutMs,
     maxAggregates: config.capture.maps.aggregates,
   });
-  logger.info({ node: config.node.name, source: config.targets.source }, 'capture program loaded');
+  logger.info(
+    { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
+    'capture program loaded',
+  );
   let pipeline: Pipeline | undefined;
   let admin: AdminServer | undefined;
   let agent: Agent | undefined;

@@ -6,7 +6,7 @@ import { EXIT_UNSUPPORTED, exitCodeFor } from '../src/cli/exit-codes.ts';
 import { checkCapabilities, effectiveCapabilities, missingCapabilities } from '../src/privileges.ts';
 
 const bit = (n: number) => 1n << BigInt(n);
-const [NET_RAW, SYS_ADMIN, PERFMON, BPF] = [bit(13), bit(21), bit(38), bit(39)];
+const [NET_ADMIN, NET_RAW, SYS_ADMIN, PERFMON, BPF] = [bit(12), bit(13), bit(21), bit(38), bit(39)];
 
 describe('capabilities', () => {
   test('reads CapEff from /proc/self/status text', () => {
@@ -23,10 +23,25 @@ describe('capabilities', () => {
     assert.deepEqual(missingCapabilities(0n), ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_RAW']);
   });
 
+  test('attach tc needs CAP_NET_ADMIN (CAP_SYS_ADMIN stands in for it) and not CAP_NET_RAW', () => {
+    assert.deepEqual(missingCapabilities(BPF | PERFMON | NET_ADMIN, 'tc'), []);
+    assert.deepEqual(missingCapabilities(SYS_ADMIN, 'tc'), []);
+    assert.deepEqual(missingCapabilities(BPF | PERFMON | NET_RAW, 'tc'), ['CAP_NET_ADMIN']);
+    assert.deepEqual(missingCapabilities(BPF | PERFMON | NET_ADMIN, 'socket'), ['CAP_NET_RAW']);
+    assert.throws(
+      () => checkCapabilities('tc', BPF | PERFMON | NET_RAW),
+      (e: unknown) =>
+        e instanceof AgentError &&
+        e.kind === 'privileges' &&
+        e.message ===
+          'missing capability CAP_NET_ADMIN: the agent needs CAP_NET_ADMIN (to load the TC program and attach it to the interfaces (capture.attach is tc)); run as root or grant CAP_NET_ADMIN',
+    );
+  });
+
   test('a missing capability is a privileges error (exit code 3) that says what it is for', () => {
     const err = (() => {
       try {
-        checkCapabilities(BPF | PERFMON);
+        checkCapabilities('socket', BPF | PERFMON);
       } catch (e) {
         return e as Error;
       }
@@ -39,7 +54,7 @@ describe('capabilities', () => {
     assert.ok(err instanceof AgentError);
     assert.equal(err.kind, 'privileges');
     assert.equal(exitCodeFor(err), EXIT_UNSUPPORTED);
-    assert.doesNotThrow(() => checkCapabilities(BPF | PERFMON | NET_RAW));
+    assert.doesNotThrow(() => checkCapabilities('socket', BPF | PERFMON | NET_RAW));
   });
 
   test("the capture engine's EPERM and EACCES (numeric errno) exit 3", () => {

@@ -23,8 +23,12 @@ import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts'
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
 import { TargetMap } from './target-map.ts';
+import { TcAttachment, type TcMechanism } from './tc.ts';
 
+/** The socket filter (attach: 'socket'). */
 export const PROGRAM_NAME = 'owlk8s_capture';
+/** The same code as a TC program (attach: 'tc'). */
+export const TC_PROGRAM_NAME = 'owlk8s_tc';
 /** Finishes timed-out requests and forgets idle connections; run with BPF_PROG_TEST_RUN before each read. */
 export const SWEEP_PROGRAM_NAME = 'owlk8s_sweep';
 /** The sweep runs on any frame of 14 bytes or more; it reads none of it. */
@@ -35,7 +39,7 @@ export class Capture implements Disposable {
   readonly programFd: number;
   readonly #sweepFd: number;
   readonly #object: LoadedObject;
-  readonly #attachments = new Map<number, Attachment>();
+  readonly #attachments = new Map<number, Attachment | TcAttachment>();
   readonly #fds: { targets: number; spill: number; conns: number; aggregates: number; stats: number };
   readonly #targetMap: TargetMap;
   readonly #ncpu: number;
@@ -43,7 +47,7 @@ export class Capture implements Disposable {
   private constructor(spec: CaptureSpec, object: LoadedObject) {
     this.spec = spec;
     this.#object = object;
-    this.programFd = object.programFd(PROGRAM_NAME);
+    this.programFd = object.programFd(spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME);
     this.#sweepFd = object.programFd(SWEEP_PROGRAM_NAME);
     this.#fds = {
       targets: object.mapFd('targets'),
@@ -82,12 +86,14 @@ export class Capture implements Disposable {
   }
 
   /**
-   * Checks the options, then opens, configures and loads the program. Throws Error for bad options,
-   * BpfError (EPERM: needs CAP_BPF), VerifierError, LibraryMissingError (install libbpf1).
+   * Checks the options, then opens, configures and loads the program of the attach mode. Throws
+   * Error for bad options, BpfError (EPERM: needs CAP_BPF, and CAP_NET_ADMIN for 'tc'),
+   * VerifierError, LibraryMissingError (install libbpf1).
    */
   static load(options: CaptureOptions = {}): Capture {
     const spec = captureSpec(options);
-    const object = LoadedObject.load(spec.objectPath, [PROGRAM_NAME, SWEEP_PROGRAM_NAME], {
+    const program = spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME;
+    const object = LoadedObject.load(spec.objectPath, [program, SWEEP_PROGRAM_NAME], {
       maxEntries: {
         targets: spec.interfaceSlots,
         targets_spill: spec.interfaceSlots,
@@ -121,17 +127,32 @@ export class Capture implements Disposable {
     return [...this.#attachments.keys()];
   }
 
-  /** Attaches to an interface (once: a second attach to the same index does nothing). Throws BpfError. */
+  /** How the program is attached to an interface: 'socket', 'tcx' or 'clsact'; undefined when it is not. */
+  attachedVia(ifindex: number): 'socket' | TcMechanism | undefined {
+    const a = this.#attachments.get(ifindex);
+    return a === undefined ? undefined : a instanceof TcAttachment ? a.mechanism : 'socket';
+  }
+
+  /**
+   * Attaches to an interface (once: a second attach to the same index does nothing), the way the
+   * spec's attach mode says. Throws BpfError (see Attachment.open and TcAttachment.open).
+   */
   attach(ifindex: number): void {
     this.#live();
     if (this.#attachments.has(ifindex)) return;
-    this.#attachments.set(ifindex, Attachment.open(this.programFd, ifindex));
+    this.#attachments.set(
+      ifindex,
+      this.spec.attach === 'tc'
+        ? TcAttachment.open(this.programFd, ifindex)
+        : Attachment.open(this.programFd, ifindex),
+    );
   }
 
-  /** Detaches from an interface; nothing happens when it was not attached. */
+  /** Detaches from an interface; nothing happens when it was not attached. Throws what close throws. */
   detach(ifindex: number): void {
-    this.#attachments.get(ifindex)?.close();
+    const a = this.#attachments.get(ifindex);
     this.#attachments.delete(ifindex);
+    a?.close();
   }
 
   /**
@@ -260,11 +281,23 @@ export class Capture implements Disposable {
     return this.#object.closed;
   }
 
-  /** Detaches everywhere and closes the program and maps. Idempotent. */
+  /**
+   * Detaches everywhere and closes the program and maps. Idempotent. When a TC filter could not be
+   * deleted, throws after everything else is closed.
+   */
   close(): void {
-    for (const a of this.#attachments.values()) a.close();
+    const errors: unknown[] = [];
+    for (const a of this.#attachments.values()) {
+      try {
+        a.close();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
     this.#attachments.clear();
     this.#object.close();
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, 'capture close: detaching failed');
   }
 
   [Symbol.dispose](): void {

@@ -45,7 +45,18 @@ export interface CaptureOptions {
   /** Aggregate series, over all targets. */
   readonly maxAggregates?: number;
   readonly objectPath?: string;
+  /**
+   * Where the program watches an interface's packets (default 'socket'):
+   * 'socket': an AF_PACKET socket per interface with the program as its filter (owlk8s_capture);
+   *   needs CAP_BPF and CAP_NET_RAW.
+   * 'tc': the TC program (owlk8s_tc) on the interface's ingress and egress, as TCX links (kernel
+   *   6.6+) or clsact filters (older kernels); needs CAP_BPF and CAP_NET_ADMIN.
+   */
+  readonly attach?: AttachMode;
 }
+
+export type AttachMode = 'socket' | 'tc';
+export const ATTACH_MODES: readonly AttachMode[] = ['socket', 'tc'];
 
 /** The checked configuration: plain data. */
 export interface CaptureSpec {
@@ -55,6 +66,7 @@ export interface CaptureSpec {
   readonly interfaceSlots: number;
   readonly maxConnections: number;
   readonly maxAggregates: number;
+  readonly attach: AttachMode;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
 }
@@ -140,7 +152,11 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
       throw new Error(`capture option ports holds ${p}: ports are integers from 1 to 65535`);
     }
   }
+  if (o.attach !== undefined && !ATTACH_MODES.includes(o.attach)) {
+    throw new Error(`capture option attach is ${JSON.stringify(o.attach)}: expected "socket" or "tc"`);
+  }
   return {
+    attach: o.attach ?? 'socket',
     objectPath: o.objectPath ?? DEFAULT_OBJECT_PATH,
     boundariesNs: [...bounds],
     ports: o.ports === undefined ? undefined : [...new Set(o.ports)].sort((a, b) => a - b),

@@ -44,7 +44,10 @@ export class KeyNotFoundError extends BpfError {
 }
 
 /** The hint for a permission error: which capability the operation needs. */
-export function capabilityHint(errno: number, capability: 'CAP_BPF' | 'CAP_NET_RAW'): string | undefined {
+export function capabilityHint(
+  errno: number,
+  capability: 'CAP_BPF' | 'CAP_NET_RAW' | 'CAP_NET_ADMIN',
+): string | undefined {
   if (errno === constants.errno.EPERM || errno === constants.errno.EACCES) {
     return `needs ${capability}: run as root or grant ${capability}${capability === 'CAP_BPF' ? ' (and CAP_NET_RAW to attach)' : ''}`;
   }

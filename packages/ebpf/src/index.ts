@@ -1,6 +1,6 @@
-export { Capture, PROGRAM_NAME, SWEEP_PROGRAM_NAME } from './capture.ts';
-export type { CaptureOptions, CaptureSpec } from './config.ts';
-export { captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
+export { Capture, PROGRAM_NAME, SWEEP_PROGRAM_NAME, TC_PROGRAM_NAME } from './capture.ts';
+export type { AttachMode, CaptureOptions, CaptureSpec } from './config.ts';
+export { ATTACH_MODES, captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
 export { BpfError, KeyNotFoundError, VerifierError } from './errors.ts';
 export { bytesToIp, ipToBytes } from './ip.ts';
 export type { HostInterface } from './locate.ts';
@@ -15,3 +15,5 @@ export type { Aggregate, ErrorType, HttpMethod, InFlight, Role, SelfCounters, Sn
 export { ERROR_TYPES, HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';
 export { LibraryMissingError } from './sys/ffi.ts';
+export type { TcMechanism } from './tc.ts';
+export { LEGACY_HANDLE, LEGACY_PRIORITY, TcAttachment } from './tc.ts';

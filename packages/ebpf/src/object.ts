@@ -21,8 +21,10 @@ export class LoadedObject implements Disposable {
   }
 
   /**
-   * Opens, configures and loads an object file. Throws BpfError (EPERM names CAP_BPF), VerifierError
-   * with the verifier log, or LibraryMissingError; nothing stays open when it throws.
+   * Opens, configures and loads an object file: of its programs, exactly those named (a TC program
+   * left out needs no CAP_NET_ADMIN). Throws Error for a name the object lacks, BpfError (EPERM names
+   * CAP_BPF, and CAP_NET_ADMIN when a TC program is among them), VerifierError with the verifier
+   * log, or LibraryMissingError; nothing stays open when it throws.
    */
   static load(path: string, programNames: readonly string[], setup: ObjectSetup = {}): LoadedObject {
     const { obj, errno } = sys.objectOpenFile(path);
@@ -45,6 +47,16 @@ export class LoadedObject implements Disposable {
         const r = sys.mapSetInitialValue(map, value);
         if (r < 0) throw new BpfError(`${path}: set initial value of map ${name}`, -r);
       }
+      let tc = false;
+      for (
+        let p = sys.objectNextProgram(obj, undefined);
+        p !== undefined;
+        p = sys.objectNextProgram(obj, p)
+      ) {
+        const wanted = programNames.includes(sys.programName(p));
+        sys.programSetAutoload(p, wanted);
+        if (wanted && sys.programType(p) === sys.BPF_PROG_TYPE_SCHED_CLS) tc = true;
+      }
       const logs = programNames.map((name) => {
         const prog = loaded.#program(name);
         const log = Buffer.alloc(4 << 20);
@@ -58,7 +70,12 @@ export class LoadedObject implements Disposable {
           const text = failed.log.toString('utf8', 0, Math.max(0, failed.log.indexOf(0)));
           throw new VerifierError(`${path}: load program ${failed.name}`, -r, text);
         }
-        throw new BpfError(`${path}: load`, -r, capabilityHint(-r, 'CAP_BPF'));
+        const denied = capabilityHint(-r, 'CAP_BPF') !== undefined;
+        const hint =
+          tc && denied
+            ? 'needs CAP_BPF and CAP_NET_ADMIN (a TC program): run as root or grant both'
+            : capabilityHint(-r, 'CAP_BPF');
+        throw new BpfError(`${path}: load`, -r, hint);
       }
       // the log buffers must live until the load is done
       logs.length = 0;
@@ -90,8 +107,11 @@ export class LoadedObject implements Disposable {
     return sys.mapFd(this.#map(name));
   }
 
+  /** The descriptor of a program loaded (named at load). Throws Error for any other name. */
   programFd(name: string): number {
-    return sys.programFd(this.#program(name));
+    const fd = sys.programFd(this.#program(name));
+    if (fd < 0) throw new Error(`${this.path}: program ${name} was not loaded (name it at load)`);
+    return fd;
   }
 
   get closed(): boolean {

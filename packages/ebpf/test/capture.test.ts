@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../src/capture.ts';
-import { type CaptureOptions, captureSpec } from '../src/config.ts';
+import { ATTACH_MODES, type AttachMode, type CaptureOptions, captureSpec } from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
 import { openFds, requireBpf } from './kernel.ts';
@@ -22,36 +22,50 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('load, attach to lo, targets, read, detach, close: 20 rounds leave no file descriptor behind', () => {
-  Capture.load().close(); // libbpf and libc are opened once per process: not a leak
-  const before = openFds();
-  for (let i = 0; i < 20; i++) {
-    const cap = Capture.load();
-    cap.attach(1);
-    cap.attach(1); // a second attach to the same interface is a no-op, not a second socket
-    assert.deepEqual(cap.attached, [1]);
-    cap.setTarget('198.18.0.9', 1, i);
-    cap.setTarget('2001:2::9', 1, i);
-    cap.read();
-    cap.deleteTarget('2001:2::9');
-    cap.detach(1);
-    cap.attach(1);
-    cap.close();
-    cap.close();
-    assert.equal(cap.closed, true);
-  }
-  assert.equal(openFds(), before);
-});
+/** Registers a test once per attach mode ('socket', 'tc'), the mode in its name. */
+function testBoth(name: string, fn: (attach: AttachMode) => void | Promise<void>): void {
+  for (const attach of ATTACH_MODES) test(`${name} [${attach}]`, () => fn(attach));
+}
 
-test('a failed attach leaves nothing open, and the error names the interface', () => {
-  using cap = Capture.load();
+testBoth(
+  'load, attach to lo, targets, read, detach, close: 20 rounds leave no file descriptor behind',
+  (attach) => {
+    Capture.load({ attach }).close(); // libbpf and libc are opened once per process: not a leak
+    const before = openFds();
+    for (let i = 0; i < 20; i++) {
+      const cap = Capture.load({ attach });
+      cap.attach(1);
+      cap.attach(1); // a second attach to the same interface is a no-op, not a second socket or link
+      assert.deepEqual(cap.attached, [1]);
+      assert.equal(cap.attachedVia(1), attach === 'tc' ? 'tcx' : 'socket');
+      cap.setTarget('198.18.0.9', 1, i);
+      cap.setTarget('2001:2::9', 1, i);
+      cap.read();
+      cap.deleteTarget('2001:2::9');
+      cap.detach(1);
+      cap.attach(1);
+      cap.close();
+      cap.close();
+      assert.equal(cap.closed, true);
+    }
+    assert.equal(openFds(), before);
+  },
+);
+
+testBoth('a failed attach leaves nothing open, and the error names the interface', (attach) => {
+  using cap = Capture.load({ attach });
   const before = openFds();
   assert.throws(
     () => cap.attach(999999),
     (e: unknown) => {
       assert.ok(e instanceof BpfError);
       assert.equal(e.errno, 19);
-      assert.equal(e.message, 'attach ifindex 999999: bind: ENODEV (no interface with this index)');
+      assert.equal(
+        e.message,
+        attach === 'tc'
+          ? 'attach ifindex 999999: TCX link ingress: ENODEV (no interface with this index)'
+          : 'attach ifindex 999999: bind: ENODEV (no interface with this index)',
+      );
       return true;
     },
   );
@@ -76,6 +90,11 @@ test('bad input names the thing and what would be right', () => {
     /has 33 bounds: at most 32/,
   );
   assert.throws(() => Capture.load({ ports: [0] }), /ports holds 0: ports are integers from 1 to 65535/);
+  assert.throws(
+    () => Capture.load({ attach: 'xdp' as AttachMode }),
+    /^Error: capture option attach is "xdp": expected "socket" or "tc"$/,
+  );
+  assert.equal(captureSpec().attach, 'socket');
   assert.throws(() => Capture.load({ maxConnections: 0 }), /maxConnections is 0: expected an integer from 1/);
   assert.throws(
     () => Capture.load({ maxInflight: 64 } as CaptureOptions),
@@ -165,5 +184,24 @@ test('without CAP_NET_RAW loading works and attaching says CAP_NET_RAW', () => {
   assert.equal(
     out,
     'attach ifindex 1: socket AF_PACKET: EPERM (needs CAP_NET_RAW: run as root or grant CAP_NET_RAW)',
+  );
+});
+
+test("socket mode loads and attaches without CAP_NET_ADMIN: the object's TC program is not loaded", () => {
+  const out = withoutCaps(
+    '-net_admin,-sys_admin',
+    `import { Capture } from ${JSON.stringify(CAPTURE)}; const c = Capture.load(); c.attach(1); console.log(c.attachedVia(1)); c.close();`,
+  );
+  assert.equal(out, 'socket');
+});
+
+test('tc mode without CAP_NET_ADMIN: the load says CAP_NET_ADMIN', () => {
+  const out = withoutCaps(
+    '-net_admin,-sys_admin',
+    `import { Capture } from ${JSON.stringify(CAPTURE)}; try { Capture.load({ attach: 'tc' }); console.log('loaded'); } catch (e) { console.log(e.message); }`,
+  );
+  assert.match(
+    out,
+    /owlk8s\.bpf\.o: load: EPERM \(needs CAP_BPF and CAP_NET_ADMIN \(a TC program\): run as root or grant both\)$/,
   );
 });

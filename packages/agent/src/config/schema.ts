@@ -137,6 +137,11 @@ export const SCHEMA: Section = section('', {
       ),
       targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
     }),
+    attach: setting(
+      f.oneOf(['socket', 'tc']),
+      'socket',
+      'Where the program watches each pod interface’s packets. `socket`: an AF_PACKET socket per interface with the program as its filter (needs CAP_NET_RAW); passive, outside the datapath. `tc`: a TC program on the interface’s ingress and egress, as TCX links on kernel 6.6+ (first in the chain, beside a CNI’s programs; removed when the agent exits, a crash included) and as clsact filters (priority 1, handle 0x6f776c) on older kernels; needs CAP_NET_ADMIN. The program never drops or changes a packet in either mode.',
+    ),
   }),
   export: section('Where the metrics go. Several exporters can be on at once.', {
     temporality: setting(

@@ -41,6 +41,7 @@ export interface Config {
     readonly requestTimeoutMs: number;
     readonly idleTimeoutMs: number;
     readonly maps: { readonly connections: number; readonly aggregates: number; readonly targets: number };
+    readonly attach: 'socket' | 'tc';
   };
   readonly export: {
     readonly temporality: Temporality;

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
         requestTimeoutMs: 60000,
         idleTimeoutMs: 300000,
         maps: { connections: 32768, aggregates: 8192, targets: 1024 },
+        attach: 'socket',
       },
       export: {
         temporality: 'cumulative',
@@ -110,6 +111,7 @@ describe('loadConfig', () => {
           '[{"ip":"198.18.0.2","interface":"veth1"},{"ip":"2001:2::2","interface":7,"name":"v6"}]',
         OWLK8S_CAPTURE_BUCKETS: '0.01, 0.1,1',
         OWLK8S_CAPTURE_HTTP_PORTS: '80,8080',
+        OWLK8S_CAPTURE_ATTACH: 'tc',
         OWLK8S_EXPORT_OTLP_HEADERS: 'x-honeycomb-team=abc%3D%3D,x-honeycomb-dataset=owlk8s',
         OWLK8S_EXPORT_OTLP_ENDPOINT: 'http://collector:4318',
         OWLK8S_EXPORT_STDOUT_ENABLED: 'true',
@@ -122,6 +124,7 @@ describe('loadConfig', () => {
     ]);
     assert.deepEqual(config.capture.buckets, [0.01, 0.1, 1]);
     assert.deepEqual(config.capture.httpPorts, [80, 8080]);
+    assert.equal(config.capture.attach, 'tc');
     assert.deepEqual(config.export.otlp.headers, {
       'x-honeycomb-team': 'abc==',
       'x-honeycomb-dataset': 'owlk8s',
@@ -404,7 +407,7 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 39);
+    assert.equal(SETTINGS.length, 40);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

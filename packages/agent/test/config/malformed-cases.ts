@@ -22,14 +22,14 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'unknown key with a typo',
     yaml: 'capture:\n  bukets: [0.1, 1]\n',
     expected: [
-      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps',
+      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, attach',
     ],
   },
   {
     name: 'section given as a scalar',
     yaml: 'capture: 5\n',
     expected: [
-      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps',
+      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, attach',
     ],
   },
   {
@@ -403,6 +403,19 @@ export const MALFORMED: readonly MalformedCase[] = [
     env: { OWLK8S_CAPTURE_MAPS_IN_FLIGHT: '65536' },
     expected: [
       'environment variable OWLK8S_CAPTURE_MAPS_IN_FLIGHT: capture.maps.connections: set (renamed: now OWLK8S_CAPTURE_MAPS_CONNECTIONS); allowed: OWLK8S_CAPTURE_MAPS_CONNECTIONS instead',
+    ],
+  },
+  {
+    name: 'an attach mode that is neither socket nor tc',
+    yaml: 'capture:\n  attach: xdp\n',
+    expected: ['bad-57.yaml:2: capture.attach: got "xdp"; allowed: one of "socket", "tc"'],
+  },
+  {
+    name: 'env: an attach mode in upper case',
+    yaml: '',
+    env: { OWLK8S_CAPTURE_ATTACH: 'TC' },
+    expected: [
+      'environment variable OWLK8S_CAPTURE_ATTACH: capture.attach: got "TC"; allowed: one of "socket", "tc"',
     ],
   },
 ];

@@ -116,6 +116,39 @@ export function objectFindProgram(obj: Pointer, name: string): Pointer | undefin
   );
 }
 
+/** The object's programs one after another: prev undefined gives the first; undefined after the last. */
+export function objectNextProgram(obj: Pointer, prev: Pointer | undefined): Pointer | undefined {
+  if (prev === undefined) {
+    return ptrOrNull(
+      bpf('bpf_object__next_program', DataType.External, [DataType.External, DataType.I64], [obj, 0]),
+    );
+  }
+  return ptrOrNull(
+    bpf('bpf_object__next_program', DataType.External, [DataType.External, DataType.External], [obj, prev]),
+  );
+}
+
+export function programName(prog: Pointer): string {
+  return bpf('bpf_program__name', DataType.String, [DataType.External], [prog]);
+}
+
+/** Whether bpf_object__load loads the program (libbpf's default: every program of the object). */
+export function programSetAutoload(prog: Pointer, autoload: boolean): number {
+  return bpf(
+    'bpf_program__set_autoload',
+    DataType.I32,
+    [DataType.External, DataType.Boolean],
+    [prog, autoload],
+  );
+}
+
+/** enum bpf_prog_type of a program (BPF_PROG_TYPE_SCHED_CLS = 3 for SEC("tc")). */
+export function programType(prog: Pointer): number {
+  return bpf('bpf_program__type', DataType.I32, [DataType.External], [prog]);
+}
+
+export const BPF_PROG_TYPE_SCHED_CLS = 3;
+
 export function programFd(prog: Pointer): number {
   return bpf('bpf_program__fd', DataType.I32, [DataType.External], [prog]);
 }
@@ -242,6 +275,100 @@ export function mapLookupBatch(
   ]);
 }
 
+// ---- libbpf: TC attachment (TCX links, and the legacy clsact qdisc with direct-action filters)
+
+/** enum bpf_attach_type values of kernel 6.6+ (Debian's libbpf 1.1 headers predate them). */
+export const BPF_TCX_INGRESS = 46;
+export const BPF_TCX_EGRESS = 47;
+/** BPF_F_BEFORE with no relative program: the link goes first in the interface's chain. */
+export const BPF_F_BEFORE = 1 << 3;
+
+/** bpf_link_create(prog_fd, ifindex, attach_type, opts{flags}): a link fd, or -errno. */
+export function linkCreate(programFd: number, target: number, attachType: number, flags: number): number {
+  // struct bpf_link_create_opts, only as far as flags: { size_t sz; __u32 flags; } (16 bytes)
+  const opts = Buffer.alloc(16);
+  opts.writeBigUInt64LE(16n, 0);
+  opts.writeUInt32LE(flags, 8);
+  return bpf(
+    'bpf_link_create',
+    DataType.I32,
+    [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array],
+    [programFd, target, attachType, opts],
+  );
+}
+
+/** enum bpf_tc_attach_point */
+export const BPF_TC_INGRESS = 1;
+export const BPF_TC_EGRESS = 2;
+
+/** struct bpf_tc_hook { size_t sz; int ifindex; enum attach_point; __u32 parent; } (24 bytes). */
+function tcHook(ifindex: number, attachPoint: number): Buffer {
+  const hook = Buffer.alloc(24);
+  hook.writeBigUInt64LE(24n, 0);
+  hook.writeInt32LE(ifindex, 8);
+  hook.writeUInt32LE(attachPoint, 12);
+  return hook;
+}
+
+/**
+ * struct bpf_tc_opts { size_t sz; int prog_fd; __u32 flags; __u32 prog_id; __u32 handle;
+ * __u32 priority; } (32 bytes).
+ */
+function tcOpts(programFd: number, handle: number, priority: number): Buffer {
+  const opts = Buffer.alloc(32);
+  opts.writeBigUInt64LE(32n, 0);
+  opts.writeInt32LE(programFd, 8);
+  opts.writeUInt32LE(handle, 20);
+  opts.writeUInt32LE(priority, 24);
+  return opts;
+}
+
+/** bpf_tc_hook_create: adds the clsact qdisc to the interface; 0, -EEXIST when it is there, or -errno. */
+export function tcHookCreate(ifindex: number): number {
+  return bpf(
+    'bpf_tc_hook_create',
+    DataType.I32,
+    [DataType.U8Array],
+    [tcHook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)],
+  );
+}
+
+/** bpf_tc_hook_destroy of ingress and egress together: deletes the clsact qdisc and every filter on it. */
+export function tcHookDestroy(ifindex: number): number {
+  return bpf(
+    'bpf_tc_hook_destroy',
+    DataType.I32,
+    [DataType.U8Array],
+    [tcHook(ifindex, BPF_TC_INGRESS | BPF_TC_EGRESS)],
+  );
+}
+
+/** bpf_tc_attach without BPF_TC_F_REPLACE: -EEXIST when that handle and priority are taken. */
+export function tcAttach(
+  ifindex: number,
+  attachPoint: number,
+  programFd: number,
+  handle: number,
+  priority: number,
+): number {
+  return bpf(
+    'bpf_tc_attach',
+    DataType.I32,
+    [DataType.U8Array, DataType.U8Array],
+    [tcHook(ifindex, attachPoint), tcOpts(programFd, handle, priority)],
+  );
+}
+
+/** bpf_tc_detach of the filter with that handle and priority (and only it). */
+export function tcDetach(ifindex: number, attachPoint: number, handle: number, priority: number): number {
+  return bpf(
+    'bpf_tc_detach',
+    DataType.I32,
+    [DataType.U8Array, DataType.U8Array],
+    [tcHook(ifindex, attachPoint), tcOpts(0, handle, priority)],
+  );
+}
+
 // ---- libc
 
 export const AF_PACKET = 17;
@@ -269,6 +396,22 @@ export function setsockopt(
 
 export function bind(fd: number, addr: Buffer): { value: number; errno: number } {
   return libc('bind', [DataType.I32, DataType.U8Array, DataType.I32], [fd, addr, addr.length]);
+}
+
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+
+export function send(fd: number, data: Buffer): { value: number; errno: number } {
+  return libc(
+    'send',
+    [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32],
+    [fd, data, data.length, 0],
+  );
+}
+
+/** recv into buf; value is the number of bytes received. */
+export function recv(fd: number, buf: Buffer): { value: number; errno: number } {
+  return libc('recv', [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32], [fd, buf, buf.length, 0]);
 }
 
 export function close(fd: number): { value: number; errno: number } {
