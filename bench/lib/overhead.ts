@@ -41,8 +41,11 @@ const LABEL: Record<Variant, string> = {
 /** Nodes of the test API server: the pod sits on one of them; only `socket` and `tc` have an agent. */
 const NODE: Record<Variant, string> = { none: 'bench-nobody', socket: 'bench-socket', tc: 'bench-tc' };
 
-/** Defaults: 20 rounds × 3 runs × (4 s of wrk + about 1.5 s of switching) ≈ 5.5 min. */
-export const OVERHEAD_DEFAULTS = { rounds: 20, seconds: 4 } as const;
+/**
+ * Defaults: 21 rounds (a multiple of 3, so each variant goes first, second and third equally often)
+ * × 3 runs × (4 s of wrk + about 1 s of switching and settling) + about 20 s of set-up ≈ 5.6 min.
+ */
+export const OVERHEAD_DEFAULTS = { rounds: 21, seconds: 4 } as const;
 export const OVERHEAD_QUICK = { rounds: 3, seconds: 2 } as const;
 const CI = { level: 0.95, resamples: 10_000, seed: 16 } as const;
 
@@ -60,8 +63,9 @@ export interface Run {
 
 /**
  * What holds a program on the interface: packet sockets bound to it (/proc/net/packet), TC filters
- * (clsact, from `tc`), and TCX links held by the processes `pids` (their descriptors' fdinfo names
- * the link's interface; bpftool 7.1, Debian 12's, lists TCX links without it).
+ * (clsact, from `tc`), what `bpftool net show dev` lists, and TCX links held by the processes `pids`
+ * (their descriptors' fdinfo names the link's interface; bpftool 7.1, Debian 12's, lists TCX links
+ * without it, and `bpftool net` does not show them).
  */
 export function attachedTo(ifindex: number, ifname: string, pids: readonly number[]): string[] {
   const found: string[] = [];
@@ -75,6 +79,15 @@ export function attachedTo(ifindex: number, ifname: string, pids: readonly numbe
       execFileSync('tc', ['-j', 'filter', 'show', 'dev', ifname, dir], { encoding: 'utf8' }) || '[]',
     ) as { kind?: string; options?: unknown }[];
     for (const f of filters) if (f.options !== undefined) found.push(`tc ${dir} filter ${f.kind}`);
+  }
+  // bpftool's own view of the device (XDP, clsact filters, and TCX links from bpftool 7.3 on).
+  const net = JSON.parse(
+    execFileSync('bpftool', ['-j', 'net', 'show', 'dev', ifname], { encoding: 'utf8' }) || '[]',
+  ) as Record<string, unknown[]>[];
+  for (const section of net) {
+    for (const kind of ['xdp', 'tc', 'tcx'] as const) {
+      for (const p of section[kind] ?? []) found.push(`bpftool net ${kind}: ${JSON.stringify(p)}`);
+    }
   }
   for (const pid of pids) {
     for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
@@ -263,9 +276,9 @@ full-rate wrk from the host to nginx in a routed pod (${wrkOpts.threads} threads
 The two agent processes (Kubernetes mode, stdout exporter off, Prometheus endpoint not scraped, export every
 1 s) start once; between runs the pod's object is moved to the node of the agent being measured, or to a node no
 agent watches, and the agents not measured are stopped (SIGSTOP). Before every no-agent run the pod's interface is
-checked to hold no program (no packet socket on it, no TC filter, no TCX link). CPU/request is the machine's busy
-time (/proc/stat, all cores: wrk, nginx, the kernel, the agent and whatever else ran) over the run, divided by the
-requests served. Ratios are taken within each round (agent run ÷ the same round's no-agent run); a ratio's figure
+checked to hold no program (no packet socket on it, no TC filter, nothing in \`bpftool net show dev\`, no TCX
+link). CPU/request is the machine's busy time (/proc/stat, all cores: wrk, nginx, the kernel, the agent and
+whatever else ran) over the run, divided by the requests served. Ratios are taken within each round (agent run ÷ the same round's no-agent run); a ratio's figure
 is the median over rounds with its 95 % confidence interval [low, high] (bootstrap of the median, 10,000
 resamples, seed ${CI.seed}); ± is the interval's half-width relative to the median. Two figures differ beyond
 doubt when their intervals do not overlap: a half-width of 1 % resolves differences of 2 %.
