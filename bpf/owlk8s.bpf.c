@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // The capture program. One body, two attachments: a SOCKET_FILTER on one AF_PACKET socket per
 // monitored interface (owlk8s_capture, returns 0: no packet is copied to user space) or a TC
-// program on the interface's ingress and egress (owlk8s_tc, returns TC_ACT_OK: the packet goes on
-// untouched). It frames the HTTP/1.x messages of each TCP connection of a target, matches response n
+// program on the interface's ingress and egress (owlk8s_tc, returns TC_ACT_UNSPEC: the packet goes
+// on untouched, through the programs after it). It frames the HTTP/1.x messages of each TCP connection of a target, matches response n
 // to request n, and counts finished requests per series into the maps. owlk8s_sweep, run by user
 // space before each read, finishes requests that waited too long. Rules: packages/ebpf/README.md.
 #include <linux/bpf.h>
@@ -55,6 +55,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define FIN_SERVER 2
 #define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
 #define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
+#define GAPPED 16   /* in fins: bytes went missing in a direction once (matching stays by sequence) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -224,10 +225,11 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 {
 	struct owlk8s_conn *c = g->c;
 	__u32 n = c->req.ordinal++;
-	if (!c->resp.ordinal_known && !g->v->hole && c->req.hole == OWLK8S_HOLE_NONE &&
-	    c->resp.hole == OWLK8S_HOLE_NONE && c->resp.state == OWLK8S_FRAME_START &&
+	if (!c->resp.ordinal_known && !(c->fins & GAPPED) && c->resp.state == OWLK8S_FRAME_START &&
 	    !(c->resp.flags & F_TRACKED) && pending_count(c) == 0) {
-		/* nothing waits and nothing is missing: the next response answers this request */
+		/* first seen mid-stream, nothing waits and no byte went missing: the next response answers
+		 * this request (after a gap, requests or responses hidden in it may still be owed: the
+		 * connection keeps matching by sequence number) */
 		c->resp.ordinal = n;
 		c->resp.ordinal_known = 1;
 	}
@@ -248,6 +250,13 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	s->ordinal = n;
 	s->method = method;
 	s->client_ack = g->v->ack;
+	/* a waiting request sent with the same ACK: nothing reached the client between the two */
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *o = &c->slots[i];
+		if (o->state == OWLK8S_SLOT_PENDING && o->client_ack == s->client_ack)
+			c->fins |= PIPELINED;
+	}
 	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
 	g->st->requests++;
 }
@@ -300,6 +309,19 @@ static __always_inline void resolve_response_hole(struct seg *g)
 	g->h->hole = OWLK8S_HOLE_NONE;
 }
 
+/* Another request waiting that the client sent before this response reached it: pipelining. */
+static __always_inline void note_pipelining(struct owlk8s_conn *c, struct owlk8s_half *h)
+{
+	if (c->fins & PIPELINED)
+		return;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *o = &c->slots[i];
+		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
+			c->fins |= PIPELINED;
+	}
+}
+
 /* A final response starts: claim request n if it is the one this response answers. */
 static __always_inline void match_response(struct seg *g, __u16 status, __u8 minor)
 {
@@ -340,6 +362,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 		c->resp_method = s->method;
 		s->state = OWLK8S_SLOT_FREE;
 		h->flags |= F_TRACKED;
+		note_pipelining(c, h);
 		return;
 	}
 	__u32 n = h->ordinal++;
@@ -356,15 +379,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
-	/* another request waiting that was sent before this response reached the client: pipelining */
-	if (!(c->fins & PIPELINED)) {
-#pragma unroll
-		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
-			struct owlk8s_slot *o = &c->slots[i];
-			if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
-				c->fins |= PIPELINED;
-		}
-	}
+	note_pipelining(c, h);
 }
 
 /* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
@@ -374,7 +389,9 @@ static __always_inline void open_hole(struct seg *g)
 	h->hole_start = h->next_seq;
 	h->hole_end = g->v->seq;
 	if (g->v->dir == DIR_REQUEST) {
-		h->hole = h->state == OWLK8S_FRAME_START ? OWLK8S_HOLE_AT_BOUNDARY : OWLK8S_HOLE_NONE;
+		/* at a boundary: not inside a message, nor inside a start line carried so far */
+		h->hole = h->state == OWLK8S_FRAME_START && h->carry_len == 0 && !h->line ? OWLK8S_HOLE_AT_BOUNDARY
+											     : OWLK8S_HOLE_NONE;
 		return;
 	}
 	if (h->state == OWLK8S_FRAME_START) {
@@ -780,6 +797,7 @@ static __always_inline void on_payload(struct seg *g)
 				g->v->seq += dup;
 			} else {
 				g->st->stream_gaps++;
+				g->c->fins |= GAPPED;
 				open_hole(g);
 				lose(g);
 			}
@@ -789,8 +807,10 @@ static __always_inline void on_payload(struct seg *g)
 	}
 	h->next_seq = g->v->seq + (g->v->end - g->v->off);
 	h->seq_known = 1;
-	if (h->state == OWLK8S_FRAME_LOST)
+	if (h->state == OWLK8S_FRAME_LOST) {
 		h->carry_len = 0;
+		h->line = 0; /* a long line skipped while lost ends with its segment */
+	}
 	/* A carried line goes right before the window. */
 	g->v->win_off = g->v->off;
 	g->v->win_len = 0;
@@ -1106,7 +1126,7 @@ SEC("tc")
 int owlk8s_tc(struct __sk_buff *skb)
 {
 	capture(skb);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC; /* on to the next program (a CNI's), or the default action: never a verdict */
 }
 
 /* The sweep: requests unanswered for request_timeout_ns finish as timeouts; connections without a

@@ -18,6 +18,7 @@ export const METRIC = {
   streamGaps: 'owlk8s_agent_kernel_stream_gaps_total',
   budgetExhausted: 'owlk8s_agent_kernel_budget_exhausted_total',
   malformed: 'owlk8s_agent_kernel_malformed_total',
+  responsesLost: 'owlk8s_agent_kernel_responses_lost_total',
   overflow: 'owlk8s_agent_metric_overflow_total',
   exportFailures: 'owlk8s_agent_export_failures_total',
   exportDropped: 'owlk8s_agent_export_dropped_total',
@@ -35,7 +36,7 @@ export const METRIC = {
  * kernel counters (timeouts, resets, retransmissions, resyncs, upgrades, …) describe the traffic,
  * not a loss.
  */
-export const LOSS_COUNTERS = [
+export const KERNEL_LOSS_COUNTERS = [
   METRIC.parseFailures,
   METRIC.unmatchedResponses,
   METRIC.aggregatesFull,
@@ -44,9 +45,9 @@ export const LOSS_COUNTERS = [
   METRIC.streamGaps,
   METRIC.budgetExhausted,
   METRIC.malformed,
-  METRIC.overflow,
-  METRIC.exportDropped,
+  METRIC.responsesLost,
 ] as const;
+export const LOSS_COUNTERS = [...KERNEL_LOSS_COUNTERS, METRIC.overflow, METRIC.exportDropped] as const;
 
 /** A loss counter's short name, the `counter` label of the loss panel and alert: `conns_full`, `metric_overflow`. */
 export function counterName(metric: string): string {
@@ -56,13 +57,20 @@ export function counterName(metric: string): string {
 /**
  * One term per counter, labelled with its short name, joined by `or`: rate() and increase() drop
  * __name__, so a single {__name__=~…} selector would give two counters of one agent the same label
- * set (an error). `fn` is `rate` or `increase`; `matchers` select (the dashboard's cluster).
+ * set (an error). `fn` is `rate` or `increase`; `m` selects (the dashboard's cluster).
  */
-export function lossTerms(fn: 'rate' | 'increase', window: string, m: Matchers = {}): string {
-  return LOSS_COUNTERS.map(
-    (metric) =>
-      `label_replace(${fn}(${selector(metric, m)}[${window}]), "counter", "${counterName(metric)}", "", "")`,
-  ).join('\n  or ');
+export function lossTerms(
+  fn: 'rate' | 'increase',
+  window: string,
+  m: Matchers = {},
+  counters: readonly string[] = LOSS_COUNTERS,
+): string {
+  return counters
+    .map(
+      (metric) =>
+        `label_replace(${fn}(${selector(metric, m)}[${window}]), "counter", "${counterName(metric)}", "", "")`,
+    )
+    .join('\n  or ');
 }
 
 /** Label names (OpenTelemetry attribute names with `.` as `_`). */

@@ -407,28 +407,22 @@ function withoutCaps(setpriv: readonly string[], script: string, fd?: number): s
 // The capture program in tc mode, first in the chain, beside a CNI's program after it: the CNI's
 // program must see every packet (ours must pass each one on with TC_ACT_UNSPEC, not end the chain
 // with TC_ACT_OK), and ours counts the same requests.
-test(
-  'tc mode: a TCX program attached after the capture program still sees every segment',
-  {
-    todo: 'owlk8s_tc (bpf/owlk8s.bpf.c) returns TC_ACT_OK, which ends the chain: it must return TC_ACT_UNSPEC',
-  },
-  async () => {
-    const theirs = probe();
-    const links: number[] = [];
-    try {
-      using cap = Capture.load({ attach: 'tc' });
-      cap.setTarget(web.ipv4, ifindex, 1);
-      cap.attach(ifindex);
-      for (const type of [sys.BPF_TCX_INGRESS, sys.BPF_TCX_EGRESS])
-        links.push(sys.linkCreate(theirs.fd, ifindex, type, 0));
-      await knock(5);
-      assert.deepEqual(theirs.seen(), [5, 5]);
-    } finally {
-      for (const l of links) sys.close(l);
-      theirs.close();
-    }
-  },
-);
+test('tc mode: a TCX program attached after the capture program still sees every segment', async () => {
+  const theirs = probe();
+  const links: number[] = [];
+  try {
+    using cap = Capture.load({ attach: 'tc' });
+    cap.setTarget(web.ipv4, ifindex, 1);
+    cap.attach(ifindex);
+    for (const type of [sys.BPF_TCX_INGRESS, sys.BPF_TCX_EGRESS])
+      links.push(sys.linkCreate(theirs.fd, ifindex, type, 0));
+    await knock(5);
+    assert.deepEqual(theirs.seen(), [5, 5]);
+  } finally {
+    for (const l of links) sys.close(l);
+    theirs.close();
+  }
+});
 
 /** Starts a process that attaches the probe with `mechanism` and waits; resolves with it and the program id once attached. */
 async function attachedChild(mechanism: TcMechanism): Promise<{ child: ChildProcess; id: number }> {

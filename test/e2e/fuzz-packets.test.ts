@@ -260,8 +260,8 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
   const waiting = BigInt(snap.inFlight.reduce((n, f) => n + f.count, 0));
   assert.equal(
     self.requests,
-    countedAll + self.aggregatesFull + waiting,
-    'every request is finished (answered, timed out, reset, closed) or waiting',
+    countedAll + self.aggregatesFull + self.responsesLost + waiting,
+    'every request is finished (answered, timed out, reset, closed), lost with its response, or waiting',
   );
   t.diagnostic(`test runs refused once, then run: ${transient.length} ${transient.slice(0, 5).join('; ')}`);
   assert.ok(transient.length * 1000 <= runs, `${transient.length} of ${runs} test runs refused once`);

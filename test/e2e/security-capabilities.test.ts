@@ -12,6 +12,8 @@ import { sampleSum, sampleValue } from './running-agent.ts';
 
 /** What the agent needs (packages/agent/src/privileges.ts says why for each). */
 const NEEDED = ['cap_bpf', 'cap_net_raw', 'cap_perfmon'];
+/** What it needs with capture.attach: tc, a TC program instead of packet sockets. */
+const NEEDED_TC = ['cap_bpf', 'cap_net_admin', 'cap_perfmon'];
 
 /** Every capability this kernel knows, by name. */
 function allCapabilities(): string[] {
@@ -44,28 +46,31 @@ function mask(caps: readonly string[]): string {
     .padStart(16, '0');
 }
 
-const config = (ip: string) => (prometheus: string) =>
-  `node: { name: caps-node }
+const config =
+  (ip: string, attach: 'socket' | 'tc' = 'socket') =>
+  (prometheus: string) =>
+    `node: { name: caps-node }
 targets:
   source: static
   static: [{ ip: ${ip}, name: web, namespace: shop, service: web }]
-capture: { httpPorts: [80] }
+capture: { httpPorts: [80], attach: ${attach} }
 export:
   intervalMs: 1000
   prometheus: ${prometheus}
 logging: { level: info, format: json }`;
 
-test('with exactly CAP_BPF, CAP_PERFMON and CAP_NET_RAW the agent runs and counts exactly', async () => {
+/** Starts the agent with exactly `caps` and the attach mode, and checks that it counts 60 requests exactly. */
+async function runsAndCounts(caps: readonly string[], attach: 'socket' | 'tc'): Promise<void> {
   requireBpf();
   requireTool('/usr/sbin/capsh', 'libcap2-bin');
   await using net = await TestNetwork.create();
   const web = await net.addRoutedPod('web');
   const nginx = await startNginx(web, 80);
-  const agent = await spawnAgent(config(web.ipv4), { wrap: withOnly(NEEDED) });
+  const agent = await spawnAgent(config(web.ipv4, attach), { wrap: withOnly(caps) });
   try {
     await agent.waitReady();
     const status = readFileSync(`/proc/${agent.pid}/status`, 'utf8');
-    assert.match(status, new RegExp(`^CapEff:\\s+${mask(NEEDED)}$`, 'm'), 'runs with exactly these three');
+    assert.match(status, new RegExp(`^CapEff:\\s+${mask(caps)}$`, 'm'), 'runs with exactly these three');
     assert.match(status, /^Uid:\s+0\s/m);
     const r = await load(undefined, {
       base: nginx.url(''),
@@ -88,6 +93,28 @@ test('with exactly CAP_BPF, CAP_PERFMON and CAP_NET_RAW the agent runs and count
     assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 60);
     agent.child.kill('SIGTERM');
     assert.equal(await agent.exited, 0, agent.stderr());
+  } finally {
+    await agent.dispose();
+  }
+}
+
+test('with exactly CAP_BPF, CAP_PERFMON and CAP_NET_RAW the agent runs and counts exactly', () =>
+  runsAndCounts(NEEDED, 'socket'));
+
+test('capture.attach tc: with exactly CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN the agent runs and counts exactly', () =>
+  runsAndCounts(NEEDED_TC, 'tc'));
+
+test('capture.attach tc: without CAP_NET_ADMIN the agent stops with exit 3 naming it', async () => {
+  requireBpf();
+  requireTool('/usr/sbin/capsh', 'libcap2-bin');
+  const agent = await spawnAgent(config('198.18.255.9', 'tc'), { wrap: withOnly(NEEDED) });
+  try {
+    assert.equal(await agent.exited, 3, agent.stderr());
+    assert.match(
+      agent.stderr(),
+      /missing capability CAP_NET_ADMIN: the agent needs CAP_NET_ADMIN \(to load the TC program and attach it to the interfaces \(capture.attach is tc\)\)/,
+    );
+    assert.doesNotMatch(agent.stderr(), /capture program loaded/);
   } finally {
     await agent.dispose();
   }

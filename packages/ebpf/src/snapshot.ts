@@ -76,7 +76,7 @@ export interface InFlight {
 /**
  * The program's own counters, summed over CPUs, read in one map lookup; each only grows while the
  * program is loaded. Invariant: requests = final responses matched + timeouts + resets + closed +
- * requests in flight now.
+ * responsesLost + requests in flight now.
  */
 export interface SelfCounters {
   /** Every packet the program ran on. */

@@ -138,23 +138,23 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   const slot = (i: number, state: number, method: number) => {
     const at = i * SLOT_LAYOUT.size;
     b.writeUInt32LE(state, at + 12);
-    b[at + 20] = method;
+    b[at + 24] = method;
   };
   slot(0, 2, 4); // CLAIMED HEAD: its response is in progress below
   slot(1, 1, 1); // PENDING POST
   slot(2, 1, 9); // PENDING _OTHER
   slot(3, 0, 3); // FREE (a DELETE that finished)
   slot(7, 1, 0); // PENDING GET
-  b.writeUInt32LE(42, 424); // target_id
+  b.writeUInt32LE(42, 504); // target_id
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });
-  b.writeUInt16LE(200, 428); // resp_status
-  b[430] = 4; // resp_method HEAD
+  b.writeUInt16LE(200, 508); // resp_status
+  b[510] = 4; // resp_method HEAD
   assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
-  b[430] = 0xff; // a response in progress that answers no tracked request: not in flight
+  b[510] = 0xff; // a response in progress that answers no tracked request: not in flight
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     pending: ['POST', '_OTHER', 'GET'],
@@ -162,16 +162,16 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order, summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (22), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
-  assert.equal(names.length, 21);
+  assert.equal(names.length, 22);
   for (let c = 0; c < ncpu; c++) {
     // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
     for (let i = 0; i < names.length; i++)
       b.writeBigUInt64LE(BigInt((i + 1) * 10 ** c), c * SELF_LAYOUT.size + 8 * i);
-    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 168); // _reserved: never read
+    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 176); // _reserved: never read
   }
   assert.deepEqual(decodeSelfPerCpu(b, ncpu), {
     packets: 111n,
@@ -195,5 +195,6 @@ test('the self counters: every field of owlk8s_self in order, summed over CPUs, 
     budgetExhausted: 2109n,
     connsExpired: 2220n,
     malformed: 2331n,
+    responsesLost: 2442n,
   });
 });

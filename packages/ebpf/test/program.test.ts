@@ -27,19 +27,45 @@ function setup(options: CaptureOptions = {}, ifindex = 1): Capture {
 type Extra = Omit<FrameSpec, 'src' | 'dst' | 'sport' | 'dport' | 'payload'>;
 
 /** A request from the peer to the pod (server side) on connection :sport → :dport. */
-type Conn = Extra & { v6?: boolean; sport?: number; dport?: number };
+type Conn = Extra & { v6?: boolean; sport?: number; dport?: number; ack?: number };
+
+/**
+ * Where each connection's two byte streams stand, per capture: frames of one connection carry
+ * consecutive sequence numbers and acknowledge what the other side sent (a frame given its own
+ * `seq` leaves the stream where it was: a retransmission).
+ */
+const streams = new WeakMap<Capture, Map<string, { client: number; server: number }>>();
+
+function position(cap: Capture, o: Conn) {
+  const m = streams.get(cap) ?? new Map<string, { client: number; server: number }>();
+  streams.set(cap, m);
+  const key = `${o.v6 ? 6 : 4} ${o.sport ?? 40000} ${o.dport ?? 80}`;
+  const p = m.get(key) ?? { client: 100_000, server: 900_000 };
+  m.set(key, p);
+  return p;
+}
+
+function send(cap: Capture, from: 'client' | 'server', payload: string | Buffer, o: Conn) {
+  const { v6, sport, dport, seq, ack, ...extra } = o;
+  const [peer, pod] = v6 ? [PEER6, POD6] : [PEER4, POD4];
+  const p = position(cap, o);
+  const other = from === 'client' ? 'server' : 'client';
+  const client = { src: peer, dst: pod, sport: sport ?? 40000, dport: dport ?? 80 };
+  const ends = from === 'client' ? client : { src: pod, dst: peer, sport: client.dport, dport: client.sport };
+  testRun(cap.programFd, frame({ ...ends, payload, seq: seq ?? p[from], ack: ack ?? p[other], ...extra }));
+  // SYN and FIN take a sequence number each
+  const flags = (extra.flags ?? 0) & 0x03;
+  if (seq === undefined)
+    p[from] += Buffer.byteLength(payload, 'latin1') + (flags === 0 ? 0 : flags === 3 ? 2 : 1);
+}
 
 function req(cap: Capture, payload: string | Buffer, o: Conn = {}) {
-  const { v6, sport, dport, ...extra } = o;
-  const [src, dst] = v6 ? [PEER6, POD6] : [PEER4, POD4];
-  testRun(cap.programFd, frame({ src, dst, sport: sport ?? 40000, dport: dport ?? 80, payload, ...extra }));
+  send(cap, 'client', payload, o);
 }
 
 /** The response to req with the same o (the ports swapped). */
 function res(cap: Capture, payload: string | Buffer, o: Conn = {}) {
-  const { v6, sport, dport, ...extra } = o;
-  const [src, dst] = v6 ? [POD6, PEER6] : [POD4, PEER4];
-  testRun(cap.programFd, frame({ src, dst, sport: dport ?? 80, dport: sport ?? 40000, payload, ...extra }));
+  send(cap, 'server', payload, o);
 }
 
 const GET = 'GET /status/404 HTTP/1.1\r\nHost: pod\r\n\r\n';
@@ -146,13 +172,13 @@ describe('one-read fast path (frames of 104 bytes or more)', () => {
       }
     }
     // a frame of exactly 104 bytes: the smallest the fast path reads
-    const options = 'OPTIONS * HTTP/1.1\r\n\r\n'.padEnd(38, ' ');
+    const options = `OPTIONS * HTTP/1.1\r\nX: ${'p'.repeat(11)}\r\n\r\n`;
     assert.equal(
       frame({ src: PEER4, dst: POD4, sport: 43000, dport: 80, tcpOptions: 12, payload: options }).length,
       104,
     );
     req(cap, options, { sport: 43000, tcpOptions: 12 });
-    res(cap, 'HTTP/1.0 204 No Content\r\n\r\n'.padEnd(38, ' '), { sport: 43000, tcpOptions: 12 });
+    res(cap, `HTTP/1.0 204 No Content\r\nX: ${'p'.repeat(8)}\r\n\r\n`, { sport: 43000, tcpOptions: 12 });
     assert.deepEqual(sorted(cap), [
       '7 server 80 GET 502 1.1 n=3',
       '7 server 80 OPTIONS 204 1.0 n=1',
@@ -302,12 +328,14 @@ describe('retransmissions', () => {
     using cap = setup();
     for (const o of [{ tcpOptions: 12 }, { tcpOptions: 12, ipOptions: 4 }]) {
       const sport = 'ipOptions' in o ? 40001 : 40000; // the fast path, then the slow one
-      req(cap, GET, { ...o, sport, seq: 5000 });
-      req(cap, GET, { ...o, sport, seq: 5000 });
-      res(cap, R(200), { ...o, sport, seq: 9000 });
-      res(cap, R(200), { ...o, sport, seq: 9000 });
-      req(cap, GET, { ...o, sport, seq: 5040 });
-      res(cap, R(404), { ...o, sport, seq: 9100 });
+      const [q, r] = [5000, 9000]; // where the two streams start
+      const [ql, rl] = [GET.length, R(200).length];
+      req(cap, GET, { ...o, sport, seq: q, ack: r });
+      req(cap, GET, { ...o, sport, seq: q, ack: r });
+      res(cap, R(200), { ...o, sport, seq: r, ack: q + ql });
+      res(cap, R(200), { ...o, sport, seq: r, ack: q + ql });
+      req(cap, GET, { ...o, sport, seq: q + ql, ack: r + rl });
+      res(cap, R(404), { ...o, sport, seq: r + rl, ack: q + 2 * ql });
     }
     assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=2', '7 server 80 GET 404 1.1 n=2']);
     const s = cap.readSelf();

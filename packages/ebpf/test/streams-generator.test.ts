@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { type Case, frameSpec, generateCase } from './streams/case.ts';
 import type { Connection, Dir } from './streams/conversation.ts';
 import { generateConnection, STATUSES } from './streams/conversation.ts';
-import { inSyncExchanges, readDirection, strictExchanges } from './streams/oracle.ts';
+import { inSyncExchanges, readDirection, simulate, strictExchanges } from './streams/oracle.ts';
 import { Random } from './streams/random.ts';
 import { applyOp, lostRanges, type Segment, seqEnd } from './streams/segments.ts';
 
@@ -287,6 +287,42 @@ function seg(c: Connection, dir: Dir, start: number, end: number, ack: number): 
   return { conn: 0, dir, seq: start, bytes: c.streams[dir].subarray(start, end), ack };
 }
 
+/**
+ * Three GET exchanges, bodiless requests and responses (statuses 200, 201, 202); `pipelined`: the
+ * client writes all three requests before the first answer, else each after the previous answer.
+ */
+function three(pipelined: boolean): Connection {
+  const q = [0, 1, 2].map((i) => `GET /${i} HTTP/1.1\r\n\r\n`);
+  const r = [0, 1, 2].map((i) => `HTTP/1.1 20${i} OK\r\nContent-Length: 0\r\n\r\n`);
+  const at = (list: string[], i: number) => list.slice(0, i).join('').length;
+  const span = (list: string[], i: number) => ({ start: at(list, i), end: at(list, i + 1) });
+  const writes: Connection['writes'] = pipelined
+    ? [
+        { dir: 'req', ...span(q, 0), end: at(q, 3) },
+        ...[0, 1, 2].map((i) => ({ dir: 'resp' as const, ...span(r, i) })),
+      ]
+    : [0, 1, 2].flatMap((i) => [
+        { dir: 'req' as const, ...span(q, i) },
+        { dir: 'resp' as const, ...span(r, i) },
+      ]);
+  return {
+    exchanges: [0, 1, 2].map((i) => ({
+      index: i,
+      token: 'GET',
+      method: 'GET',
+      status: 200 + i,
+      minor: 1,
+      framing: 'length',
+      request: span(q, i),
+      interims: [],
+      final: span(r, i),
+    })),
+    streams: { req: Buffer.from(q.join('')), resp: Buffer.from(r.join('')) },
+    writes,
+    close: 'none',
+  };
+}
+
 describe('transformations', () => {
   const c = small();
   // q1 in two segments (split inside the method), r1, q2, r2
@@ -355,17 +391,17 @@ describe('the oracles', () => {
     assert.deepEqual(methods(out), { strict: [1], inSync: [1] });
   });
 
-  test('a request line cut after its first bytes: the rest ("T /a HTTP/1.1") is a whole request line of its own, a look-alike', () => {
+  test('a request line cut after its first bytes: the rest ("T /a HTTP/1.1") names none of the nine methods, so it neither resynchronises nor is a look-alike; the next request resynchronises', () => {
     const out = applyOp(base, { kind: 'lose', index: 0 });
-    assert.deepEqual(methods(out), { strict: [1], inSync: [] });
-    assert.deepEqual(readDirection(c, 0, 'req', out).lookalikes, [2]);
+    assert.deepEqual(methods(out), { strict: [1], inSync: [1] });
+    assert.deepEqual(readDirection(c, 0, 'req', out).lookalikes, []);
   });
 
-  test('reordered q1 halves: strict keeps both; the late head is below the parsed position, the early tail a look-alike', () => {
+  test('reordered q1 halves: strict keeps both; the early tail names no method, the late head fills the hole but ends inside its line: only exchange 1', () => {
     const out = applyOp(base, { kind: 'reorder', index: 0 });
-    assert.deepEqual(methods(out), { strict: [0, 1], inSync: [] });
+    assert.deepEqual(methods(out), { strict: [0, 1], inSync: [1] });
     const read = readDirection(c, 0, 'req', out);
-    assert.deepEqual([read.inSync[0], read.inSync[2], read.inSync[19], read.lookalikes], [0, 0, 0, [2]]);
+    assert.deepEqual([read.inSync[0], read.inSync[2], read.inSync[19], read.lookalikes], [0, 0, 1, []]);
   });
 
   test('a response lost mid-stream: the gap ends on the next response start', () => {
@@ -376,7 +412,8 @@ describe('the oracles', () => {
       ...base.slice(3),
     ];
     assert.deepEqual(methods(applyOp(split, { kind: 'lose', index: 2 })), { strict: [1], inSync: [1] });
-    // losing the middle of r1 and cutting r2's start inside it: exchange 1 is unreadable in sync
+    // losing the middle of r1 and cutting r2's start inside it: exchange 1 is unreadable in sync;
+    // r1's status line was read and matched, so it counts at the gap, to its last segment
     const cut: Segment[] = [
       base[0]!,
       base[1]!,
@@ -384,7 +421,7 @@ describe('the oracles', () => {
       seg(c, 'resp', 0, 30, 61),
       seg(c, 'resp', 45, 83, 61),
     ];
-    assert.deepEqual(methods(cut), { strict: [], inSync: [] });
+    assert.deepEqual(methods(cut), { strict: [], inSync: [0] });
     const cut2: Segment[] = [
       base[0]!,
       base[1]!,
@@ -393,7 +430,7 @@ describe('the oracles', () => {
       seg(c, 'resp', 35, 45, 61),
       seg(c, 'resp', 45, 83, 61),
     ];
-    assert.deepEqual(methods(cut2), { strict: [1], inSync: [] });
+    assert.deepEqual(methods(cut2), { strict: [1], inSync: [0] });
   });
 
   test('a message start resynchronises only with its whole start line in the segment', () => {
@@ -412,6 +449,81 @@ describe('the oracles', () => {
       seg(c, 'resp', 70, 83, 61),
     ];
     assert.deepEqual(methods(whole), { strict: [1], inSync: [1] });
+  });
+
+  test('simulate: a request segment lost and resent after the next one fills the hole; both count, in order', () => {
+    const p = three(true);
+    const q = (i: number) => p.exchanges[i]!.request;
+    const r = (i: number) => p.exchanges[i]!.final;
+    const all = p.streams.req.length;
+    const segs: Segment[] = [
+      seg(p, 'req', q(1).start, all, 0), // requests 1 and 2 first: a hole where request 0 was
+      seg(p, 'req', q(0).start, q(0).end, 0), // request 0 resent into it
+      ...[0, 1, 2].map((i) => seg(p, 'resp', r(i).start, r(i).end, all)),
+    ];
+    const sim = simulate(p, 0, segs);
+    assert.deepEqual(
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused]],
+      [[0, 1, 2], [], [], []],
+    );
+  });
+
+  test('simulate: a response lost on a connection seen to pipeline drops every request it could have answered', () => {
+    const p = three(true);
+    const r = (i: number) => p.exchanges[i]!.final;
+    const all = p.streams.req.length;
+    const segs: Segment[] = [
+      seg(p, 'req', 0, all, 0),
+      seg(p, 'resp', r(0).start, r(0).end, all), // in step, requests 1 and 2 wait: pipelining seen
+      seg(p, 'resp', r(2).start, r(2).end, all), // response 1 lost
+    ];
+    const sim = simulate(p, 0, segs);
+    assert.deepEqual(
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused], sim.sawPipelining],
+      [[0], [], [1, 2], [1, 2], true],
+    );
+    assert.deepEqual(
+      inSyncExchanges(p, 0, segs).map((e) => e.index),
+      [0],
+    );
+  });
+
+  test('simulate: a response lost on a connection that never pipelined drops all but the newest request', () => {
+    const c = three(false);
+    const q = (i: number) => c.exchanges[i]!.request;
+    const r = (i: number) => c.exchanges[i]!.final;
+    const segs: Segment[] = [
+      seg(c, 'req', q(0).start, q(0).end, 0),
+      seg(c, 'resp', r(0).start, r(0).end, q(0).end),
+      seg(c, 'req', q(1).start, q(1).end, r(0).end),
+      // response 1 lost; the client had it when it sent request 2
+      seg(c, 'req', q(2).start, q(2).end, r(1).end),
+      seg(c, 'resp', r(2).start, r(2).end, q(2).end),
+    ];
+    const sim = simulate(c, 0, segs);
+    assert.deepEqual(
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused]],
+      [[0, 2], [], [1], []],
+    );
+  });
+
+  test('simulate: a pipelined request lost for good: its response goes to the next request (a shift the rules make)', () => {
+    const p = three(true);
+    const q = (i: number) => p.exchanges[i]!.request;
+    const r = (i: number) => p.exchanges[i]!.final;
+    const all = p.streams.req.length;
+    const segs: Segment[] = [
+      seg(p, 'req', q(0).start, q(0).end, 0),
+      seg(p, 'req', q(2).start, all, 0), // request 1 lost: the gap began at a boundary, never filled
+      ...[0, 1, 2].map((i) => seg(p, 'resp', r(i).start, r(i).end, all)),
+    ];
+    const sim = simulate(p, 0, segs);
+    assert.deepEqual(
+      [sim.counted.map((e) => e.index), sim.shifted.map((x) => [x.request, x.response, x.rule])],
+      [[0], [[2, 1, 'the oldest answerable after a gap']]],
+    );
+    // request 2 was sent after the unfilled gap while request 0 waited: excused from the lower bound
+    assert.deepEqual([...sim.excused].sort(), [0, 2]);
   });
 
   test('a body segment that begins with a whole request line while lost is a look-alike: nothing after it is in sync', () => {

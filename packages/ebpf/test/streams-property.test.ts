@@ -2,11 +2,13 @@
 // conversation (test/streams/conversation.ts), laid out as TCP segments and transformed at random
 // (test/streams/segments.ts), is counted exactly when nothing is lost, and under loss and
 // reordering never counts what was not there, never pairs a method with another request's status,
-// and never loses more than a reader without reassembly must (test/streams/oracle.ts).
+// and never counts fewer right pairs than the kernel's documented rules do, replayed on the same
+// segments (test/streams/oracle.ts simulate()), less what a pipelining connection may lose.
 //
 // Cases are seeded: OWLK8S_STREAMS_SEED=<n> runs one case (clean or lossy per OWLK8S_STREAMS_SEVERITY,
-// default both) and prints it. A failure names every failing seed by kind of problem and describes
-// the first case of each kind, shrunk to the fewest transformations that still fail.
+// default both) and prints it. A failure names every failing seed by kind of problem, classifies
+// each failing seed (classify()), and describes the first case of each kind, shrunk to the fewest
+// transformations that still fail; OWLK8S_STREAMS_SHRINK=all classifies every seed shrunk.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Capture } from '../src/capture.ts';
@@ -22,11 +24,13 @@ import {
   countsOf,
   inSyncExchanges,
   keyOf,
+  pipelined,
   readDirection,
+  simulate,
   strictExchanges,
 } from './streams/oracle.ts';
 import { Random } from './streams/random.ts';
-import type { Severity } from './streams/segments.ts';
+import { lostRanges, type Severity } from './streams/segments.ts';
 
 const CASES = 300;
 const POD = ['198.18.0.9', '2001:2::9'] as const;
@@ -133,12 +137,14 @@ function verdict(k: Case, o: Observed): string[] {
     const t = requests.get(m) ?? 0;
     if (n > t) problems.push(`${n} ${m} requests counted, finished or in flight; the conversation has ${t}`);
   }
-  // the contract's invariant, within the run: requests = matched + finished without a response + in flight
+  // the contract's invariant, within the run: requests = matched + finished without a response +
+  // in flight + dropped because their response went by unseen (responses_lost)
   const sum = (c: Counts) => [...c.values()].reduce((a, b) => a + b, 0);
-  const accounted = sum(o.counts) + sum(o.errors) + sum(o.inFlight);
+  const lost = Number(o.self.responsesLost ?? 0n);
+  const accounted = sum(o.counts) + sum(o.errors) + sum(o.inFlight) + lost;
   if (BigInt(accounted) !== (o.self.requests ?? 0n)) {
     problems.push(
-      `self requests grew by ${o.self.requests ?? 0n}; matched + finished + in flight = ${accounted}`,
+      `self requests grew by ${o.self.requests ?? 0n}; matched + finished + in flight + responses lost = ${accounted}`,
     );
   }
   if (k.severity === 'clean') {
@@ -270,6 +276,84 @@ function kindOf(problem: string): string {
   return 'clean: an anomaly counter grew';
 }
 
+/**
+ * One failing case's classification, for the summary: each key counted more than the truth (a
+ * shift) and each key counted fewer than in sync (a shortfall), with its connection's shape: whether
+ * it pipelined, whether bytes of each direction were lost for good (no segment carries them) or only
+ * arrived out of order, and for a shift whether the documented rules (simulate()) make it too.
+ */
+function classify(k: Case, o: Observed): string {
+  const truth = countsOf(k.connections.flatMap((c) => c.connection.exchanges));
+  const shape = (n: number): string => {
+    const c = k.connections[n]!;
+    const sim = simulate(c.connection, n, k.segments);
+    const dir = (d: 'req' | 'resp') =>
+      lostRanges(
+        k.segments.filter((s) => s.conn === n),
+        d,
+        c.connection.streams[d].length,
+      ).length > 0
+        ? `${d} lost`
+        : sim.read[d].gaps > 0
+          ? `${d} reordered`
+          : `${d} whole`;
+    return [
+      `conn ${n}`,
+      pipelined(c.connection)
+        ? sim.sawPipelining
+          ? 'pipelined (seen)'
+          : 'pipelined (unseen)'
+        : 'not pipelined',
+      dir('req'),
+      dir('resp'),
+      ...(sim.misframed ? ['a HEAD response misframed'] : sim.poisoned ? ['look-alike'] : []),
+    ].join(', ');
+  };
+  const out: string[] = [];
+  for (const [key, n] of [...o.counts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const t = truth.get(key) ?? 0;
+    if (n <= t) continue;
+    const status = Number(key.split(' ')[1]);
+    const conn = k.connections.findIndex((c) => c.connection.exchanges.some((e) => e.status === status));
+    const c = k.connections[conn]!.connection;
+    const sim = simulate(c, conn, k.segments);
+    const response = c.exchanges.find((e) => e.status === status)!.index;
+    const pair = sim.shifted.find(
+      (p) => p.response === response && c.exchanges[p.request]!.method === key.split(' ')[0],
+    );
+    const why = pair
+      ? `the rules shift too: request #${pair.request} took #${response}'s response, ${pair.rule}`
+      : 'the rules do not predict it';
+    out.push(`SHIFT ${key} [${shape(conn)}; ${why}]`);
+  }
+  const requests = byMethod(truth);
+  const tracked = new Map(byMethod(o.counts));
+  for (const [m, n] of [...byMethod(o.errors), ...o.inFlight]) tracked.set(m, (tracked.get(m) ?? 0) + n);
+  for (const [m, n] of tracked) {
+    if (n > (requests.get(m) ?? 0)) {
+      const conns = k.connections.flatMap((c, i) =>
+        c.connection.exchanges.some((e) => e.method === m) ? [i] : [],
+      );
+      out.push(
+        `INVENTED ${m} (${n} tracked, ${requests.get(m) ?? 0} sent) [${conns.map(shape).join(' | ')}]`,
+      );
+    }
+  }
+  const inSync = countsOf(k.connections.flatMap((c, n) => inSyncExchanges(c.connection, n, k.segments)));
+  for (const [key, n] of [...inSync].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if ((o.counts.get(key) ?? 0) >= n) continue;
+    const conn = k.connections.findIndex((c) => c.connection.exchanges.some((e) => keyOf(e) === key));
+    out.push(`SHORT ${key} [${shape(conn)}]`);
+  }
+  const dropped = k.connections.reduce(
+    (a, c, n) => a + simulate(c.connection, n, k.segments).dropped.length,
+    0,
+  );
+  if (BigInt(dropped) !== (o.self.responsesLost ?? 0n))
+    out.push(`responses lost ${o.self.responsesLost ?? 0n}, the rules ${dropped}`);
+  return `seed ${k.seed}: ${out.join('; ')}`;
+}
+
 function property(
   severity: Severity,
   seeds: readonly number[],
@@ -278,6 +362,7 @@ function property(
   const failing: number[] = [];
   const byKind = new Map<string, number[]>();
   const short = new Map<number, string[]>();
+  const classes: string[] = [];
   for (const seed of seeds) {
     const k = generateCase(seed, severity);
     const o = replay(k);
@@ -286,6 +371,13 @@ function property(
     if (s.length > 0) short.set(seed, s);
     if (problems.length === 0) continue;
     failing.push(seed);
+    if (SHRINK_ALL) {
+      const shrunk = shrink(k);
+      const ops = shrunk.k.connections.flatMap((c, n) => c.ops.map((op) => `c${n} ${JSON.stringify(op)}`));
+      classes.push(`${classify(shrunk.k, shrunk.o)} (shrunk to ${ops.join(' ') || 'no transformation'})`);
+    } else {
+      classes.push(classify(k, o));
+    }
     // the first case of each kind is described, shrunk
     const kinds = new Set(problems.map(kindOf));
     const lookalike = k.connections.some((c, n) =>
@@ -307,11 +399,14 @@ function property(
     ...[...byKind]
       .sort(([a], [b]) => (a === LOOKALIKE ? 1 : b === LOOKALIKE ? -1 : 0))
       .map(([kind, list]) => `  ${list.length} ${kind}: ${list.join(' ')}`),
+    ...classes.map((c) => `  ${c}`),
   ].join('\n');
   return { failures: [summary, ...descriptions], short };
 }
 
 const one = process.env.OWLK8S_STREAMS_SEED;
+/** OWLK8S_STREAMS_SHRINK=all: every failing case is classified after shrinking (slower). */
+const SHRINK_ALL = process.env.OWLK8S_STREAMS_SHRINK === 'all';
 /** Clean cases use seeds 1..CASES, lossy ones 1001..1000 + CASES (other conversations). */
 const seedsOf = (first: number) =>
   one === undefined ? Array.from({ length: CASES }, (_, i) => first + i) : [Number(one)];

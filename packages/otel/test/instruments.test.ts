@@ -77,6 +77,7 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.budget_exhausted=118',
       'owlk8s.agent.kernel.conns_expired=119',
       'owlk8s.agent.kernel.malformed=120',
+      'owlk8s.agent.kernel.responses_lost=121',
     ],
   );
   for (const { metric } of got.values()) {

@@ -25,7 +25,8 @@ export const EXIT_CODES: readonly { readonly code: number; readonly meaning: str
   },
   {
     code: EXIT_UNSUPPORTED,
-    meaning: 'missing privilege or kernel feature (CAP_BPF/CAP_PERFMON/CAP_NET_RAW, BPF, BTF, libbpf.so.1)',
+    meaning:
+      'missing privilege or kernel feature (CAP_BPF/CAP_PERFMON/CAP_NET_RAW, or CAP_NET_ADMIN for capture.attach tc; BPF, BTF, libbpf.so.1)',
   },
 ];
 

@@ -22,7 +22,10 @@ export interface FrameSpec {
   readonly flags?: number;
   /** TCP sequence number (default: a new one for every frame, so no frame looks retransmitted). */
   readonly seq?: number;
-  /** TCP acknowledgement number (default: 2^30 past the newest default sequence number, so it covers every frame sent before). */
+  /**
+   * TCP acknowledgement number. Default: the newest default sequence number, which every direction
+   * draws from: a frame acknowledges every default-numbered frame sent before it, and no later one.
+   */
   readonly ack?: number;
 }
 
@@ -36,7 +39,7 @@ export function frame(f: FrameSpec): Buffer {
   tcp.writeUInt16BE(f.dport, 2);
   nextSeq = (nextSeq + 1000) >>> 0;
   tcp.writeUInt32BE(f.seq ?? nextSeq, 4);
-  tcp.writeUInt32BE((f.ack ?? nextSeq + 0x40000000) >>> 0, 8);
+  tcp.writeUInt32BE((f.ack ?? nextSeq) >>> 0, 8);
   tcp[12] = ((20 + tcpOpt) / 4) << 4;
   tcp[13] = f.flags ?? 0x18;
   tcp.writeUInt16BE(65535, 14);
