@@ -8,9 +8,9 @@
 //
 // Each program runs alone: the socket filter (owlk8s_capture on an AF_PACKET socket), the TC program
 // (owlk8s_tc on the interface's ingress and egress), and the floors owlk8s_empty (socket) and
-// owlk8s_empty_tc (TC), from bpf/empty.bpf.c. Alone because owlk8s_tc returns TC_ACT_OK, which ends
-// the TC chain (an empty program after it sees nothing), and so that no program finds the packet
-// warmed by another. Per round, the two kinds of traffic (which goes first alternates) and, within
+// owlk8s_empty_tc (TC), from bpf/empty.bpf.c. Alone, so that no program finds the packet warmed by
+// another, whatever the order (and a TC program that ended the chain could not hide packets from one
+// after it). Per round, the two kinds of traffic (which goes first alternates) and, within
 // each, the four programs in rotating order; each run is `seconds` of wrk, and the kernel's own
 // statistics (kernel.bpf_stats_enabled=1, set for the run and restored after) give Δrun_time_ns /
 // Δrun_cnt. Medians (min–max) over rounds; "over the floor" is program − floor within each round.
