@@ -56,6 +56,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
 #define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
 #define GAPPED 16   /* in fins: bytes went missing in a direction once (matching stays by sequence) */
+#define WAITS 32    /* in fins: a request was sent after every answer seen had reached the client */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -250,11 +251,19 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	s->ordinal = n;
 	s->method = method;
 	s->client_ack = g->v->ack;
-	/* a waiting request sent with the same ACK: nothing reached the client between the two */
+	/* Pipelining, proven: a request waits that was sent with the same ACK (nothing reached the
+	 * client between the two), or any request waits while the client has received no byte beyond
+	 * what the program has seen of the responses (so not the waiting one's answer). */
+	int seen_all = c->resp.seq_known && c->resp.state != OWLK8S_FRAME_LOST && !(c->fins & GAPPED) &&
+		       !seq_before(c->resp.next_seq, s->client_ack);
+	/* a client that waits: nothing waiting, and it had every response byte seen, at least one */
+	if (c->resp.ordinal_known && pending_count(c) == 0 && c->resp.ordinal > 0 &&
+	    c->resp.state == OWLK8S_FRAME_START && !seq_before(s->client_ack, c->resp.next_seq))
+		c->fins |= WAITS;
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
-		if (o->state == OWLK8S_SLOT_PENDING && o->client_ack == s->client_ack)
+		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack))
 			c->fins |= PIPELINED;
 	}
 	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
@@ -728,6 +737,25 @@ GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk
 }
 
 
+/* Gives a connection up after missing bytes it cannot place: the response in progress counts to its
+ * last segment, the requests waiting go uncounted (responses_lost: their answers cannot be told
+ * apart), and the connection is no longer parsed. */
+static __always_inline void abandon(struct seg *g)
+{
+	struct owlk8s_conn *c = g->c;
+	finish_response(g->st, c, &g->v->ck, c->resp_last_ns);
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+		    OWLK8S_SLOT_PENDING) {
+			s->state = OWLK8S_SLOT_FREE;
+			g->st->responses_lost++;
+		}
+	}
+	give_up(g, 0);
+}
+
 /* Runs the steps over the segment; returns how many ran. */
 static __always_inline int run_steps(struct seg *g)
 {
@@ -799,6 +827,17 @@ static __always_inline void on_payload(struct seg *g)
 				g->st->stream_gaps++;
 				g->c->fins |= GAPPED;
 				open_hole(g);
+				if ((g->c->fins & PIPELINED) || !(g->c->fins & WAITS) ||
+				    (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_NONE)) {
+					/* Which answer is whose after the gap is known only of a client that waits
+					 * for each answer before its next request, and only if the missing requests
+					 * can still be placed (a hole at a boundary). Otherwise stop, guessing
+					 * nothing. */
+					if (!(g->c->fins & WAITS) || (g->c->fins & PIPELINED) || g->v->dir == DIR_REQUEST) {
+						abandon(g);
+						return;
+					}
+				}
 				lose(g);
 			}
 		}

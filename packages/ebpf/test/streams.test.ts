@@ -259,7 +259,9 @@ describe('retransmission and reordering', () => {
   test('a request segment first lost before the capture, then resent after the next one: both count, in order', () => {
     using cap = setup();
     const c = server(cap).open();
-    c.segment('client', GET('/1'));
+    c.segment('client', GET('/0'));
+    c.segment('server', RES(200));
+    c.segment('client', GET('/1')); // sent after the answer: a client that waits
     c.segment('server', RES(201));
     // /2's first copy is lost before the capture; /3 is seen, then /2's retransmission
     const at2 = c.next('client');
@@ -268,20 +270,44 @@ describe('retransmission and reordering', () => {
     c.segment('client', three, { seq: (at2 + two.length) >>> 0 });
     c.segment('client', two, { seq: at2 });
     c.segment('server', RES(202) + RES(203), { ack: (at2 + two.length + three.length) >>> 0 });
-    assert.deepEqual(counts(cap), ['server GET 201 n=1', 'server GET 202 n=1', 'server GET 203 n=1']);
-    assert.deepEqual(moved(cap), { requests: 3, responses: 3, streamGaps: 1, resyncs: 1 });
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET 201 n=1',
+      'server GET 202 n=1',
+      'server GET 203 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 4, responses: 4, streamGaps: 1, resyncs: 1 });
   });
 
   test('a response lost before the capture (never resent): its request is not counted, none shifts', () => {
     using cap = setup();
     const c = server(cap).open();
-    c.segment('client', GET('/1'));
+    c.segment('client', GET('/0'));
+    c.segment('server', RES(200));
+    c.segment('client', GET('/1')); // sent after the answer: a client that waits
     c.segment('server', RES(201), { unseen: true });
     c.segment('client', GET('/2'));
     c.segment('server', RES(202));
     c.segment('client', GET('/3'));
     c.segment('server', RES(203));
-    assert.deepEqual(counts(cap), ['server GET 202 n=1', 'server GET 203 n=1']);
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 202 n=1', 'server GET 203 n=1']);
+    assert.deepEqual(moved(cap), { requests: 4, responses: 3, streamGaps: 1, resyncs: 1, responsesLost: 1 });
+  });
+
+  test('a gap on a connection that pipelines, or whose client was never seen waiting: the connection is given up, nothing guessed', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET('/1') + GET('/2')); // pipelined
+    c.segment('server', RES(201));
+    c.segment('server', RES(202), { unseen: true });
+    c.segment('client', GET('/3'));
+    c.segment('server', RES(203));
+    const d = server(cap, { clientPort: 40001 }).open();
+    d.segment('client', GET('/a'), { unseen: true }); // the first request lost: nothing known of the client
+    d.segment('client', GET('/b'));
+    d.segment('server', RES(200) + RES(204));
+    assert.deepEqual(counts(cap), ['server GET 201 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 1, streamGaps: 2, responsesLost: 2 });
   });
 });
 
