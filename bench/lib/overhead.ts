@@ -59,6 +59,11 @@ export interface Run {
   readonly cpuUsPerRequest: number;
   /** The measured agent process's own CPU (its threads' schedstat) over the run, per request; 0 without. */
   readonly agentCpuUsPerRequest: number;
+  /**
+   * The share of the machine (all cores) busy in the half second before the run, without traffic:
+   * well above 0, other work was sharing the machine.
+   */
+  readonly busyBefore: number;
 }
 
 /**
@@ -179,10 +184,12 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
       const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
       for (const v of order) {
         await place(v);
+        const cBefore = machineCpu();
         await sleep(500); // the switch's own work (watch event, attach, catch-up timers) done
         const agent = v === 'none' ? undefined : agents[v];
         const a0 = agent?.cpuSecondsPrecise() ?? 0;
         const c0 = machineCpu();
+        const before = (c0.busy - cBefore.busy) / (c0.total - cBefore.total);
         const w = await wrk(undefined, url, WRK);
         const c1 = machineCpu();
         const a1 = agent?.cpuSecondsPrecise() ?? 0;
@@ -198,6 +205,7 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
           busyS: +busyS.toFixed(2),
           cpuUsPerRequest: +((busyS / w.requests) * 1e6).toFixed(4),
           agentCpuUsPerRequest: +(((a1 - a0) / w.requests) * 1e6).toFixed(4),
+          busyBefore: +before.toFixed(3),
         };
         runs.push(r);
         log(
@@ -261,6 +269,7 @@ export function report(
     formatSummary(summarize(of(v).map((r) => r.rps)), 0),
     formatSummary(summarize(of(v).map((r) => r.p99Ms)), 2),
   ];
+  const quiet = summarize(runs.map((r) => r.busyBefore * 100));
   const pm = (c: MedianCi) => `±${fmt(relativeHalfWidth(c) * 100, 1)} %`;
   const verdict = (c: MedianCi, goal: number) => {
     const v = ciVerdict(c, goal);
@@ -318,7 +327,10 @@ ${table(
   ],
 )}
 
-CPU per request, tc ÷ socket within each round: ${formatCi(tcOverSocket)} (${pm(tcOverSocket)}).`;
+CPU per request, tc ÷ socket within each round: ${formatCi(tcOverSocket)} (${pm(tcOverSocket)}).
+The machine was ${fmt(quiet.median, 1)} % busy (median; ${fmt(quiet.min, 1)}–${fmt(quiet.max, 1)} %) in the half
+second before each run, without traffic: what other work than this benchmark's took of the cores (0 % on a quiet
+machine; it also holds the measured agent's work right after it attached).`;
   const goal = (what: string, c: MedianCi, limit: number) => ({
     goal: what,
     measured: `${fmt(c.median, 3)}× [95 % CI ${fmt(c.lo, 3)}–${fmt(c.hi, 3)}]`,

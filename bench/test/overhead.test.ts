@@ -12,6 +12,7 @@ const run = (round: number, variant: Variant, cpu: number, p99: number): Run => 
   busyS: cpu / 10,
   cpuUsPerRequest: cpu,
   agentCpuUsPerRequest: variant === 'none' ? 0 : 0.1,
+  busyBefore: round === 0 ? 0.5 : 0.01,
 });
 
 test('overhead report: ratios within each round, medians with their interval, three-way verdicts', () => {
@@ -37,6 +38,10 @@ test('overhead report: ratios within each round, medians with their interval, th
   );
   assert.match(result.markdown, /CPU per request, tc ÷ socket within each round: 0\.962 \[0\.962, 0\.962\]/);
   assert.match(result.markdown, /^6 rounds; in each, three runs in rotating order/);
+  assert.match(
+    result.markdown,
+    /The machine was 1\.0 % busy \(median; 1\.0–50\.0 %\) in the half\nsecond before each run/,
+  );
   // The suite's table shows the verdict's own words.
   const summary = suiteSection(
     {
