@@ -155,9 +155,12 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         cluster.api.apply(moved);
         placed = v;
       }
-      for (const m of ['socket', 'tc'] as const) signal(agents[m], m === v ? 'SIGCONT' : 'SIGSTOP');
-      if (v !== 'none') await agents[v].waitTargets(1);
-      // The agent that left detaches asynchronously; give it a moment before calling it a failure.
+      if (v !== 'none') {
+        signal(agents[v], 'SIGCONT');
+        await agents[v].waitTargets(1);
+      }
+      // The agent that left may still be detaching (it runs until the check passes); give it a
+      // moment before calling it a failure.
       let holders: string[] = [];
       const wrong = () => {
         holders = attachedTo(ifindex, ifname, [agents.socket.pid, agents.tc.pid]);
@@ -175,6 +178,7 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         }
         await sleep(50);
       }
+      for (const m of ['socket', 'tc'] as const) if (m !== v) signal(agents[m], 'SIGSTOP');
     };
 
     await place('none');
