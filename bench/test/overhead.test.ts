@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { type Run, report, type Variant } from '../lib/overhead.ts';
 import { suiteSection } from '../lib/suite-section.ts';
@@ -66,4 +67,21 @@ test('overhead report: rounds must pair up', () => {
     () => report([run(0, 'none', 20, 3), run(0, 'socket', 21, 3)], 1, 4, { connections: 32, threads: 2 }),
     /bootstrapMedianCi: no values|pairRatios/,
   );
+});
+
+test('bench/run.ts refuses overhead rounds and seconds that are not whole numbers in range', () => {
+  const runTs = new URL('../run.ts', import.meta.url).pathname;
+  const cases: [string[], string][] = [
+    [['--overhead-rounds', '1'], '--overhead-rounds: got 1; allowed: a whole number of at least 2'],
+    [['--overhead-seconds', '2.5'], '--overhead-seconds: got 2.5; allowed: a whole number of at least 1'],
+    [['--overhead-seconds'], '--overhead-seconds: got nothing; allowed: a whole number of at least 1'],
+  ];
+  for (const [args, message] of cases) {
+    // A benchmark name that does not exist after the flag: were the flag accepted, run.ts would stop
+    // on it (with another message) instead of running the suite.
+    const guard = args.length === 2 ? ['--only', 'none-such'] : [];
+    const r = spawnSync(process.execPath, [runTs, ...args, ...guard], { encoding: 'utf8' });
+    assert.equal(r.status, 2, args.join(' '));
+    assert.equal(r.stderr.split('\n')[0], `bench: ${message}`);
+  }
 });
