@@ -878,6 +878,18 @@ static __always_inline void on_payload(struct seg *g)
 		h->carry_len = 0;
 		h->line = 0; /* a long line skipped while lost ends with its segment */
 	}
+	/* The continuation path: a segment inside a body goes by without a step. */
+	__u32 rest = g->v->end - g->v->off;
+	if ((h->state == OWLK8S_FRAME_BODY || h->state == OWLK8S_FRAME_CHUNK_DATA) && h->remaining > rest) {
+		h->remaining -= rest;
+		if (g->v->dir == DIR_RESPONSE)
+			g->c->resp_last_ns = g->v->now;
+		return;
+	}
+	if (h->state == OWLK8S_FRAME_UNTIL_CLOSE) {
+		g->c->resp_last_ns = g->v->now;
+		return;
+	}
 	/* A carried line goes right before the window. */
 	g->v->win_off = g->v->off;
 	g->v->win_len = 0;
