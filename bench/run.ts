@@ -27,7 +27,7 @@ const BENCHES: Record<string, Bench> = {
 
 function usage(msg: string): never {
   console.error(
-    `bench: ${msg}\nusage: npm run bench -- [--quick] [--only ${Object.keys(BENCHES).join(',')}]`,
+    `bench: ${msg}\nusage: npm run bench -- [--quick] [--only ${Object.keys(BENCHES).join(',')}] [--overhead-rounds N] [--overhead-seconds S]`,
   );
   process.exit(2);
 }
@@ -35,6 +35,14 @@ function usage(msg: string): never {
 const args = process.argv.slice(2);
 let quick = false;
 let only = Object.keys(BENCHES);
+const overheadOptions: { rounds?: number; seconds?: number } = {};
+/** The value after a flag, as a whole number of at least `min`. */
+const count = (flag: string, value: string | undefined, min: number): number => {
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < min)
+    usage(`${flag}: got ${value ?? 'nothing'}; allowed: a whole number of at least ${min}`);
+  return n;
+};
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--quick') quick = true;
@@ -43,7 +51,9 @@ for (let i = 0; i < args.length; i++) {
     const unknown = only.filter((n) => !(n in BENCHES));
     if (only.length === 0 || unknown.length > 0)
       usage(`--only: unknown benchmark ${unknown.join(', ') || '(none given)'}`);
-  } else usage(`unknown argument ${a}`);
+  } else if (a === '--overhead-rounds') overheadOptions.rounds = count(a, args[++i], 2);
+  else if (a === '--overhead-seconds') overheadOptions.seconds = count(a, args[++i], 1);
+  else usage(`unknown argument ${a}`);
 }
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -55,7 +65,7 @@ for (const name of only) {
   log(`${name}: starting`);
   const t0 = performance.now();
   try {
-    const r = await BENCHES[name]!({ quick, log });
+    const r = await BENCHES[name]!({ quick, log, overhead: overheadOptions });
     results.push(r);
     log(`${name}: done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     console.log(`\n## ${name}\n\n${r.markdown}\n`);

@@ -38,7 +38,7 @@ static const struct owlk8s_conn ZERO_CONN;
 
 #define WINDOW 256    /* payload bytes read at once */
 #define WIN_AT 64     /* the window's index in scratch: a carried line goes right before it */
-#define MAX_STEPS 96  /* lines and body skips parsed in one segment */
+#define MAX_STEPS 512 /* lines and body skips parsed in one segment (a 40-chunk body takes 120) */
 #define FAST_AT 512   /* scratch index of parse_fast's read of the headers */
 
 /* owlk8s_half.flags: what the current message's header section said. */
@@ -57,6 +57,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
 #define GAPPED 16   /* in fins: bytes went missing in a direction once (matching stays by sequence) */
 #define WAITS 32    /* in fins: a request was sent after every answer seen had reached the client */
+#define RESP_GAPPED 64 /* in fins: response bytes went missing once (they can never be placed) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -209,6 +210,8 @@ static __always_inline int load_window(struct seg *g)
 	return 0;
 }
 
+static __always_inline void abandon(struct seg *g);
+
 static __always_inline int pending_count(struct owlk8s_conn *c)
 {
 	int n = 0;
@@ -266,6 +269,13 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack))
 			c->fins |= PIPELINED;
 	}
+	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole) {
+		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
+		g->st->requests++;
+		__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
+		abandon(g);
+		return;
+	}
 	__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
 	g->st->requests++;
 }
@@ -319,16 +329,19 @@ static __always_inline void resolve_response_hole(struct seg *g)
 }
 
 /* Another request waiting that the client sent before this response reached it: pipelining. */
-static __always_inline void note_pipelining(struct owlk8s_conn *c, struct owlk8s_half *h)
+static __always_inline void note_pipelining(struct seg *g)
 {
+	struct owlk8s_conn *c = g->c;
 	if (c->fins & PIPELINED)
 		return;
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
-		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
+		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(g->h->msg_seq, o->client_ack))
 			c->fins |= PIPELINED;
 	}
+	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED))
+		abandon(g); /* it pipelines, and bytes went missing before: which answer is whose is unknown */
 }
 
 /* A final response starts: claim request n if it is the one this response answers. */
@@ -357,6 +370,13 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 				best_seq = s->seq;
 			}
 		}
+		if (c->req.hole != OWLK8S_HOLE_NONE && (c->fins & (WAITS | PIPELINED)) != WAITS &&
+		    (best < 0 || !seq_before(best_seq, c->req.hole_start))) {
+			/* this answer may be a request's still missing in the hole: unknown whose */
+			g->st->unmatched_responses++;
+			abandon(g);
+			return;
+		}
 		if (best < 0) {
 			g->st->unmatched_responses++;
 			return;
@@ -371,7 +391,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 		c->resp_method = s->method;
 		s->state = OWLK8S_SLOT_FREE;
 		h->flags |= F_TRACKED;
-		note_pipelining(c, h);
+		note_pipelining(g);
 		return;
 	}
 	__u32 n = h->ordinal++;
@@ -388,7 +408,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
-	note_pipelining(c, h);
+	note_pipelining(g);
 }
 
 /* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
@@ -523,6 +543,8 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 			match_response(g, status, minor);
 		}
 	}
+	if (g->c->req.state == OWLK8S_FRAME_DONE)
+		return 0; /* the connection was given up (abandon) on this message */
 	h->state = OWLK8S_FRAME_HEADERS;
 	h->flags &= F_INFO | F_TRACKED;
 	h->remaining = 0;
@@ -791,10 +813,15 @@ static __always_inline void fill_hole(struct seg *g, __u32 len)
 	g->v->hole = 0;
 	if (f->state == OWLK8S_FRAME_START && f->carry_len == 0 && g->v->off >= g->v->end) {
 		h->hole_start = g->v->seq;
-		if (h->hole_start == h->hole_end)
+		if (h->hole_start == h->hole_end) {
 			h->hole = OWLK8S_HOLE_NONE;
+			if (!(g->c->fins & RESP_GAPPED))
+				g->c->fins &= ~GAPPED; /* every request placed: nothing is missing any more */
+		}
 	} else {
 		h->hole = OWLK8S_HOLE_NONE; /* a message runs on past it: the rest cannot be placed */
+		if ((g->c->fins & (WAITS | PIPELINED)) != WAITS)
+			abandon(g);
 	}
 }
 
@@ -826,17 +853,18 @@ static __always_inline void on_payload(struct seg *g)
 			} else {
 				g->st->stream_gaps++;
 				g->c->fins |= GAPPED;
+				if (g->v->dir == DIR_RESPONSE)
+					g->c->fins |= RESP_GAPPED;
 				open_hole(g);
-				if ((g->c->fins & PIPELINED) || !(g->c->fins & WAITS) ||
-				    (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_NONE)) {
-					/* Which answer is whose after the gap is known only of a client that waits
-					 * for each answer before its next request, and only if the missing requests
-					 * can still be placed (a hole at a boundary). Otherwise stop, guessing
-					 * nothing. */
-					if (!(g->c->fins & WAITS) || (g->c->fins & PIPELINED) || g->v->dir == DIR_REQUEST) {
-						abandon(g);
-						return;
-					}
+				/* Which answer is whose after the gap is known when the missing requests can still
+				 * be placed (a request hole at a message boundary, filled before an answer needs
+				 * them), or when the client waits for each answer before its next request.
+				 * Otherwise stop, guessing nothing. */
+				int placeable = g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY;
+				int waits = (g->c->fins & (WAITS | PIPELINED)) == WAITS;
+				if (!placeable && !waits) {
+					abandon(g);
+					return;
 				}
 				lose(g);
 			}
@@ -849,6 +877,18 @@ static __always_inline void on_payload(struct seg *g)
 	if (h->state == OWLK8S_FRAME_LOST) {
 		h->carry_len = 0;
 		h->line = 0; /* a long line skipped while lost ends with its segment */
+	}
+	/* The continuation path: a segment inside a body goes by without a step. */
+	__u32 rest = g->v->end - g->v->off;
+	if ((h->state == OWLK8S_FRAME_BODY || h->state == OWLK8S_FRAME_CHUNK_DATA) && h->remaining > rest) {
+		h->remaining -= rest;
+		if (g->v->dir == DIR_RESPONSE)
+			g->c->resp_last_ns = g->v->now;
+		return;
+	}
+	if (h->state == OWLK8S_FRAME_UNTIL_CLOSE) {
+		g->c->resp_last_ns = g->v->now;
+		return;
 	}
 	/* A carried line goes right before the window. */
 	g->v->win_off = g->v->off;

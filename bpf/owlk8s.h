@@ -160,7 +160,7 @@ struct owlk8s_conn {
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
-	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bit 3: pipelined, bit 4: a gap was seen */
+	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap (owlk8s.bpf.c) */
 	__u8 _pad[7];
 };
 

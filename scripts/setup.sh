@@ -10,7 +10,7 @@ PNPM_VERSION=12.4.2
 # what packages/ebpf loads at run time; iproute2 makes the test pods; nginx-light, wrk and curl
 # are the real servers and clients of the end-to-end tests; prometheus scrapes in a test;
 # libcap2-bin (capsh) runs the agent with exactly its capabilities; bpftool inspects programs.
-DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps)
+DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps ethtool)
 
 say() { printf '[setup] %s\n' "$*"; }
 

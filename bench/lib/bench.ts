@@ -4,6 +4,8 @@ export interface BenchOptions {
   /** The short mode (`--quick`): fewer rounds, shorter runs; figures for trying, not for the record. */
   readonly quick: boolean;
   readonly log: (line: string) => void;
+  /** The overhead benchmark's rounds and seconds per run, when given on the command line. */
+  readonly overhead?: { readonly rounds?: number; readonly seconds?: number };
 }
 
 export interface BenchResult {
@@ -21,6 +23,8 @@ export interface Goal {
   readonly goal: string;
   readonly measured: string;
   readonly met: boolean;
+  /** The verdict's words when they say more than met / not met (e.g. `unresolved`). */
+  readonly verdict?: string;
 }
 
 export type Bench = (opts: BenchOptions) => Promise<BenchResult>;

@@ -17,7 +17,7 @@ export function suiteSection(run: RunInfo, results: readonly BenchResult[], args
   const minutes = (Date.parse(run.finished) - Date.parse(run.started)) / 60_000;
   const m = run.machine;
   const goals = results.flatMap((r) =>
-    (r.goals ?? []).map((g) => [r.name, g.goal, g.measured, g.met ? 'met' : '**not met**']),
+    (r.goals ?? []).map((g) => [r.name, g.goal, g.measured, g.verdict ?? (g.met ? 'met' : '**not met**')]),
   );
   return `Recorded run: \`npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}\`, ${run.started.slice(0, 16).replace('T', ' ')}–${run.finished.slice(11, 16)} UTC
 (${minutes.toFixed(0)} min), on ${m.cores} × ${m.cpu}, ${m.memoryMiB.toLocaleString('en-US')} MiB, Linux ${m.kernel}, Node ${m.node}.
@@ -25,5 +25,5 @@ Load average (1 min) ${run.loadAverage1m.before.toFixed(2)} before and ${run.loa
 development VM, and other engineers' test suites may have been running at the same time.
 Machine-readable results: \`bench/results/${run.quick ? 'quick' : 'latest'}.json\`.${run.failures.length ? `\n\nFailed in this run: ${run.failures.map((f) => `${f.name} (${f.error.split('\n')[0]})`).join('; ')}.` : ''}
 
-${table(['benchmark', 'goal', 'measured: median (min–max)', 'verdict'], goals)}`;
+${table(['benchmark', 'goal', 'measured: median (min–max), or [95 % confidence interval]', 'verdict'], goals)}`;
 }

@@ -143,3 +143,39 @@ test('the areas scripts output gets a header where it has none, a fence for long
   // A table row longer than 200 characters stays in its table.
   assert.ok(md.includes(`### \`bench/k8s-sync.ts 7\`\n\n| a |\n|---|\n| 1 |\n| ${'y'.repeat(201)} |`));
 });
+
+test('kernel-paths.ts output is read back into its rows and rounds', async () => {
+  const { readKernelPaths } = await import('../lib/others.ts');
+  const out = [
+    'machine: 2 × AMD EPYC, Linux 6.18',
+    'traffic: wrk, 2 threads, 16 keep-alive connections, 1 s per run, 1 rounds; packets per request (median): message start 2.0, continuation 816.5',
+    '',
+    '| path | attach | empty program ns/packet | capture ns/packet | over the floor | × floor |',
+    '|---|---|---:|---:|---:|---:|',
+    '| message start | socket | 70.1 (70.1–70.1) | 782.6 (782.6–782.6) | 712.5 (712.5–712.5) | 11.16 |',
+    '| continuation | tc | 55.6 (55.6–55.6) | 462.8 (462.8–462.8) | 407.2 (407.2–407.2) | 8.32 |',
+    '',
+    'paths rounds: [{"round":0,"kind":"start","program":"empty socket","nsPerPacket":70.1}]',
+  ].join('\n');
+  assert.deepEqual(readKernelPaths(out), {
+    rows: [
+      {
+        path: 'message start',
+        attach: 'socket',
+        'empty program ns/packet': '70.1 (70.1–70.1)',
+        'capture ns/packet': '782.6 (782.6–782.6)',
+        'over the floor': '712.5 (712.5–712.5)',
+        '× floor': '11.16',
+      },
+      {
+        path: 'continuation',
+        attach: 'tc',
+        'empty program ns/packet': '55.6 (55.6–55.6)',
+        'capture ns/packet': '462.8 (462.8–462.8)',
+        'over the floor': '407.2 (407.2–407.2)',
+        '× floor': '8.32',
+      },
+    ],
+    rounds: [{ round: 0, kind: 'start', program: 'empty socket', nsPerPacket: 70.1 }],
+  });
+});

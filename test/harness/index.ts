@@ -8,6 +8,6 @@ export { TestNetwork } from './network.ts';
 export type { PodShape, PodSpec } from './pod.ts';
 export { Pod } from './pod.ts';
 export { requireBpf, requireNetAdmin, requireTool } from './privileges.ts';
-export type { RunningServer } from './servers.ts';
+export type { NginxOptions, NginxServer, RunningServer } from './servers.ts';
 export { NGINX_STATUSES, startNginx, startStatusServer } from './servers.ts';
 export { cleanStale, STATE_DIR, staleSlots } from './slots.ts';

@@ -1,7 +1,7 @@
 // Real HTTP servers inside a pod: Debian's nginx with fixed responses, and the Node status server.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from './exec.ts';
@@ -19,7 +19,7 @@ export interface RunningServer {
 /** Status codes nginx answers at /status/NNN (nginx's `return` needs literal codes). */
 export const NGINX_STATUSES = [200, 201, 204, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504] as const;
 
-function nginxConfig(dir: string, port: number): string {
+function nginxConfig(dir: string, port: number, opts: NginxOptions): string {
   const statuses = NGINX_STATUSES.map(
     (s) => `    location = /status/${s} { return ${s}${s === 301 ? ' /' : s === 204 ? '' : ` "${s}\\n"`}; }`,
   ).join('\n');
@@ -29,8 +29,9 @@ error_log ${dir}/error.log warn;
 user root;
 events { worker_connections 8192; }
 http {
-  access_log off;
+${opts.accessLog === true ? `  log_format owlk8s '$remote_addr $request_method $status';\n  access_log ${dir}/access.log owlk8s;` : '  access_log off;'}
   keepalive_requests 10000000;
+  tcp_nodelay ${opts.tcpNodelay === false ? 'off' : 'on'};
   keepalive_timeout 120s;
   client_body_temp_path ${dir}/body;
   proxy_temp_path ${dir}/proxy;
@@ -82,11 +83,29 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
+export interface NginxOptions {
+  /** Log each request as `METHOD STATUS` (nginx's $request_method and $status); default off. */
+  readonly accessLog?: boolean;
+  /**
+   * TCP_NODELAY on keep-alive connections (nginx's default, true). false leaves Nagle on: the
+   * responses to pipelined requests that wait for an ACK go out together, in coalesced segments.
+   */
+  readonly tcpNodelay?: boolean;
+}
+
+export interface NginxServer extends RunningServer {
+  /**
+   * The access log's lines so far, `METHOD STATUS` each, for requests from outside the pod (nginx
+   * writes a line when it finishes a request, unbuffered). Throws when started without accessLog.
+   */
+  accessLog(): string[];
+}
+
 /** Starts nginx in the pod: `/` → 200, `/status/NNN` → NNN for NGINX_STATUSES, else 404. */
-export async function startNginx(pod: Pod, port = 80): Promise<RunningServer> {
+export async function startNginx(pod: Pod, port = 80, opts: NginxOptions = {}): Promise<NginxServer> {
   requireTool('/usr/sbin/nginx', 'nginx-light');
   const dir = mkdtempSync(join(tmpdir(), `owlk8s-nginx-${pod.name}-`));
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port));
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts));
   // nginx itself runs as root (user root) so it can read this temp dir; it is inside the pod only.
   const child = pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: 'ignore',
@@ -94,7 +113,13 @@ export async function startNginx(pod: Pod, port = 80): Promise<RunningServer> {
   child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   await waitReady(pod, port, child, 'nginx');
   const stop = stopper(child);
-  return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop };
+  const accessLog = () => {
+    if (opts.accessLog !== true) throw new Error(`nginx in pod ${pod.name} was started without accessLog`);
+    // waitReady's probes come from inside the pod (127.0.0.1): not part of any test's traffic.
+    const lines = readFileSync(join(dir, 'access.log'), 'utf8').split('\n').filter(Boolean);
+    return lines.filter((l) => !l.startsWith('127.0.0.1 ')).map((l) => l.slice(l.indexOf(' ') + 1));
+  };
+  return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop, accessLog };
 }
 
 /** Starts the Node status server (status-server.ts) in the pod. */

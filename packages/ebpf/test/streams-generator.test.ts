@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Case, frameSpec, generateCase } from './streams/case.ts';
-import type { Connection, Dir } from './streams/conversation.ts';
+import type { Connection, Dir, Exchange } from './streams/conversation.ts';
 import { generateConnection, STATUSES } from './streams/conversation.ts';
 import { inSyncExchanges, readDirection, simulate, strictExchanges } from './streams/oracle.ts';
 import { Random } from './streams/random.ts';
@@ -287,6 +287,75 @@ function seg(c: Connection, dir: Dir, start: number, end: number, ack: number): 
   return { conn: 0, dir, seq: start, bytes: c.streams[dir].subarray(start, end), ack };
 }
 
+const WAIT_REQ = 'GET /w HTTP/1.1\r\n\r\n';
+const WAIT_RESP = 'HTTP/1.1 204 No Content\r\n\r\n';
+
+/**
+ * Connection `c` after two exchanges (204s) each requested once the previous answer had arrived:
+ * the client is seen waiting, so the rules keep reading the connection after a gap. `segs` moves
+ * c's segments after the two exchanges' (exchange i of c is exchange i + 2).
+ */
+function afterWaiting(c: Connection): { conn: Connection; segs: (list: readonly Segment[]) => Segment[] } {
+  const at = { req: 2 * WAIT_REQ.length, resp: 2 * WAIT_RESP.length };
+  const span = (dir: Dir, x: { start: number; end: number }) => ({
+    start: x.start + at[dir],
+    end: x.end + at[dir],
+  });
+  const waited = [0, 1].map(
+    (i): Exchange => ({
+      index: i,
+      token: 'GET',
+      method: 'GET',
+      status: 204,
+      minor: 1,
+      framing: 'length' as const,
+      request: { start: i * WAIT_REQ.length, end: (i + 1) * WAIT_REQ.length },
+      interims: [],
+      final: { start: i * WAIT_RESP.length, end: (i + 1) * WAIT_RESP.length },
+    }),
+  );
+  const conn: Connection = {
+    exchanges: [
+      ...waited,
+      ...c.exchanges.map((e) => ({
+        ...e,
+        index: e.index + 2,
+        request: span('req', e.request),
+        interims: e.interims.map((x) => span('resp', x)),
+        final: span('resp', e.final),
+      })),
+    ],
+    streams: {
+      req: Buffer.concat([Buffer.from(WAIT_REQ + WAIT_REQ), c.streams.req]),
+      resp: Buffer.concat([Buffer.from(WAIT_RESP + WAIT_RESP), c.streams.resp]),
+    },
+    writes: [
+      ...waited.flatMap((e) => [
+        { dir: 'req' as const, ...e.request },
+        { dir: 'resp' as const, ...e.final },
+      ]),
+      ...c.writes.map((w) => ({ ...w, ...span(w.dir, w) })),
+    ],
+    close: c.close,
+  };
+  const first = waited.flatMap((e) => [
+    seg(conn, 'req', e.request.start, e.request.end, e.final.start),
+    seg(conn, 'resp', e.final.start, e.final.end, e.request.end),
+  ]);
+  const other = (dir: Dir): Dir => (dir === 'req' ? 'resp' : 'req');
+  return {
+    conn,
+    segs: (list) => [
+      ...first,
+      ...list.map((x) => ({
+        ...x,
+        seq: x.seq + at[x.dir],
+        ack: x.ack === null ? null : x.ack + at[other(x.dir)],
+      })),
+    ],
+  };
+}
+
 /**
  * Three GET exchanges, bodiless requests and responses (statuses 200, 201, 202); `pipelined`: the
  * client writes all three requests before the first answer, else each after the previous answer.
@@ -377,13 +446,37 @@ describe('the oracles', () => {
     seg(c, 'req', 19, 61, 40),
     seg(c, 'resp', 40, 83, 61),
   ];
+  // in sync: after two exchanges the client waited for, so a gap does not give the connection up
+  const w = afterWaiting(c);
   const methods = (segs: readonly Segment[]) => ({
     strict: strictExchanges(c, 0, segs).map((e) => e.index),
-    inSync: inSyncExchanges(c, 0, segs).map((e) => e.index),
+    inSync: inSyncExchanges(w.conn, 0, w.segs(segs))
+      .filter((e) => e.index >= 2)
+      .map((e) => e.index - 2),
   });
+  /** Byte `at` of c's direction `dir` read in sync, after the waited exchanges. */
+  const readAt = (segs: readonly Segment[], dir: Dir, at: readonly number[]) => {
+    const read = readDirection(w.conn, 0, dir, w.segs(segs));
+    const from = dir === 'req' ? 2 * WAIT_REQ.length : 2 * WAIT_RESP.length;
+    return { inSync: at.map((x) => read.inSync[x + from]), lookalikes: read.lookalikes.map((x) => x - from) };
+  };
 
   test('nothing lost: both exchanges', () => {
     assert.deepEqual(methods(base), { strict: [0, 1], inSync: [0, 1] });
+    assert.deepEqual(
+      inSyncExchanges(w.conn, 0, w.segs(base)).map((e) => e.index),
+      [0, 1, 2, 3],
+    );
+  });
+
+  test('a gap before the client was seen waiting for an answer gives the connection up: nothing more counts', () => {
+    const out = applyOp(applyOp(base, { kind: 'lose', index: 0 }), { kind: 'lose', index: 0 });
+    const sim = simulate(c, 0, out);
+    assert.deepEqual([sim.givenUp, sim.counted, sim.dropped, sim.read.req.gaps], [true, [], [], 1]);
+    // r0 lost, q1 tracked after it: the client waits, but was not seen waiting before the gap
+    const sim2 = simulate(c, 0, [base[0]!, base[1]!, base[3]!, base[4]!]);
+    assert.deepEqual([sim2.givenUp, sim2.counted, sim2.dropped], [true, [], [0, 1]]);
+    assert.deepEqual(simulate(w.conn, 0, w.segs(out)).givenUp, false);
   });
 
   test('the first request lost whole: exchange 0 gone; the next request starts a segment, so it resyncs', () => {
@@ -394,14 +487,14 @@ describe('the oracles', () => {
   test('a request line cut after its first bytes: the rest ("T /a HTTP/1.1") names none of the nine methods, so it neither resynchronises nor is a look-alike; the next request resynchronises', () => {
     const out = applyOp(base, { kind: 'lose', index: 0 });
     assert.deepEqual(methods(out), { strict: [1], inSync: [1] });
-    assert.deepEqual(readDirection(c, 0, 'req', out).lookalikes, []);
+    assert.deepEqual(readAt(out, 'req', []).lookalikes, []);
   });
 
   test('reordered q1 halves: strict keeps both; the early tail names no method, the late head fills the hole but ends inside its line: only exchange 1', () => {
     const out = applyOp(base, { kind: 'reorder', index: 0 });
     assert.deepEqual(methods(out), { strict: [0, 1], inSync: [1] });
-    const read = readDirection(c, 0, 'req', out);
-    assert.deepEqual([read.inSync[0], read.inSync[2], read.inSync[19], read.lookalikes], [0, 0, 1, []]);
+    const read = readAt(out, 'req', [0, 2, 19]);
+    assert.deepEqual([...read.inSync, read.lookalikes], [0, 0, 1, []]);
   });
 
   test('a response lost mid-stream: the gap ends on the next response start', () => {
@@ -451,36 +544,49 @@ describe('the oracles', () => {
     assert.deepEqual(methods(whole), { strict: [1], inSync: [1] });
   });
 
-  test('simulate: a request segment lost and resent after the next one fills the hole; both count, in order', () => {
-    const p = three(true);
-    const q = (i: number) => p.exchanges[i]!.request;
-    const r = (i: number) => p.exchanges[i]!.final;
-    const all = p.streams.req.length;
+  test('simulate: a request segment lost and resent after the next one fills the hole; all count, in order', () => {
+    const p = afterWaiting(three(true));
+    const x = p.conn;
+    const q = (i: number) => x.exchanges[i]!.request;
+    const r = (i: number) => x.exchanges[i]!.final;
+    const all = x.streams.req.length;
     const segs: Segment[] = [
-      seg(p, 'req', q(1).start, all, 0), // requests 1 and 2 first: a hole where request 0 was
-      seg(p, 'req', q(0).start, q(0).end, 0), // request 0 resent into it
-      ...[0, 1, 2].map((i) => seg(p, 'resp', r(i).start, r(i).end, all)),
+      ...p.segs([]),
+      seg(x, 'req', q(3).start, all, r(1).end), // requests 3 and 4 first: a hole where request 2 was
+      seg(x, 'req', q(2).start, q(2).end, r(1).end), // request 2 resent into it
+      ...[2, 3, 4].map((i) => seg(x, 'resp', r(i).start, r(i).end, all)),
     ];
-    const sim = simulate(p, 0, segs);
+    const sim = simulate(x, 0, segs);
     assert.deepEqual(
-      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused]],
-      [[0, 1, 2], [], [], []],
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, sim.givenUp, sim.sawPipelining],
+      [[0, 1, 2, 3, 4], [], [], false, true],
     );
+    // the same without the waited exchanges: the gap gives the connection up, nothing waited yet
+    const bare = three(true);
+    const all3 = bare.streams.req.length;
+    const s3 = simulate(bare, 0, [
+      seg(bare, 'req', bare.exchanges[1]!.request.start, all3, 0),
+      seg(bare, 'req', 0, bare.exchanges[0]!.request.end, 0),
+      ...[0, 1, 2].map((i) =>
+        seg(bare, 'resp', bare.exchanges[i]!.final.start, bare.exchanges[i]!.final.end, all3),
+      ),
+    ]);
+    assert.deepEqual([s3.counted, s3.dropped, s3.givenUp], [[], [], true]);
   });
 
-  test('simulate: a response lost on a connection seen to pipeline drops every request it could have answered', () => {
+  test('simulate: a response lost on a connection seen to pipeline (requests sent with the same ACK) gives it up: every waiting request dropped', () => {
     const p = three(true);
     const r = (i: number) => p.exchanges[i]!.final;
     const all = p.streams.req.length;
     const segs: Segment[] = [
       seg(p, 'req', 0, all, 0),
-      seg(p, 'resp', r(0).start, r(0).end, all), // in step, requests 1 and 2 wait: pipelining seen
+      seg(p, 'resp', r(0).start, r(0).end, all), // in step, requests 1 and 2 wait
       seg(p, 'resp', r(2).start, r(2).end, all), // response 1 lost
     ];
     const sim = simulate(p, 0, segs);
     assert.deepEqual(
-      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused], sim.sawPipelining],
-      [[0], [], [1, 2], [1, 2], true],
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, sim.sawPipelining, sim.givenUp],
+      [[0], [], [1, 2], true, true],
     );
     assert.deepEqual(
       inSyncExchanges(p, 0, segs).map((e) => e.index),
@@ -488,42 +594,63 @@ describe('the oracles', () => {
     );
   });
 
-  test('simulate: a response lost on a connection that never pipelined drops all but the newest request', () => {
+  test('simulate: a response lost on a connection seen waiting drops all but the newest request it could answer', () => {
     const c = three(false);
     const q = (i: number) => c.exchanges[i]!.request;
     const r = (i: number) => c.exchanges[i]!.final;
     const segs: Segment[] = [
       seg(c, 'req', q(0).start, q(0).end, 0),
       seg(c, 'resp', r(0).start, r(0).end, q(0).end),
-      seg(c, 'req', q(1).start, q(1).end, r(0).end),
+      seg(c, 'req', q(1).start, q(1).end, r(0).end), // sent after answer 0 reached the client: waits
       // response 1 lost; the client had it when it sent request 2
       seg(c, 'req', q(2).start, q(2).end, r(1).end),
       seg(c, 'resp', r(2).start, r(2).end, q(2).end),
     ];
     const sim = simulate(c, 0, segs);
     assert.deepEqual(
-      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, [...sim.excused]],
-      [[0, 2], [], [1], []],
+      [sim.counted.map((e) => e.index), sim.shifted, sim.dropped, sim.givenUp, sim.sawPipelining],
+      [[0, 2], [], [1], false, false],
     );
   });
 
-  test('simulate: a pipelined request lost for good: its response goes to the next request (a shift the rules make)', () => {
-    const p = three(true);
-    const q = (i: number) => p.exchanges[i]!.request;
-    const r = (i: number) => p.exchanges[i]!.final;
-    const all = p.streams.req.length;
+  test('simulate: a waiting client that turns to pipelining after a request-direction gap: its response goes to the next request (a shift the rules make)', () => {
+    const p = afterWaiting(three(true));
+    const x = p.conn;
+    const q = (i: number) => x.exchanges[i]!.request;
+    const r = (i: number) => x.exchanges[i]!.final;
+    const all = x.streams.req.length;
     const segs: Segment[] = [
-      seg(p, 'req', q(0).start, q(0).end, 0),
-      seg(p, 'req', q(2).start, all, 0), // request 1 lost: the gap began at a boundary, never filled
-      ...[0, 1, 2].map((i) => seg(p, 'resp', r(i).start, r(i).end, all)),
+      ...p.segs([]),
+      seg(x, 'req', q(2).start, q(2).end, r(1).end),
+      seg(x, 'req', q(4).start, all, r(1).end), // request 3 lost: the gap began at a boundary, never filled
+      ...[2, 3, 4].map((i) => seg(x, 'resp', r(i).start, r(i).end, all)),
     ];
-    const sim = simulate(p, 0, segs);
+    const sim = simulate(x, 0, segs);
     assert.deepEqual(
-      [sim.counted.map((e) => e.index), sim.shifted.map((x) => [x.request, x.response, x.rule])],
-      [[0], [[2, 1, 'the oldest answerable after a gap']]],
+      [
+        sim.counted.map((e) => e.index),
+        sim.shifted.map((y) => [y.request, y.response, y.rule]),
+        sim.givenUp,
+        sim.sawPipelining,
+      ],
+      [[0, 1, 2], [[4, 3, 'the oldest answerable after a gap']], false, true],
     );
-    // request 2 was sent after the unfilled gap while request 0 waited: excused from the lower bound
-    assert.deepEqual([...sim.excused].sort(), [0, 2]);
+    // without the waited exchanges the gap gives the connection up: request 2 waits, dropped
+    const bare = three(true);
+    const b = simulate(bare, 0, [
+      seg(bare, 'req', 0, bare.exchanges[0]!.request.end, 0),
+      seg(bare, 'req', bare.exchanges[2]!.request.start, bare.streams.req.length, 0),
+      ...[0, 1, 2].map((i) =>
+        seg(
+          bare,
+          'resp',
+          bare.exchanges[i]!.final.start,
+          bare.exchanges[i]!.final.end,
+          bare.streams.req.length,
+        ),
+      ),
+    ]);
+    assert.deepEqual([b.counted, b.shifted, b.dropped, b.givenUp], [[], [], [0], true]);
   });
 
   test('a body segment that begins with a whole request line while lost is a look-alike: nothing after it is in sync', () => {
@@ -548,16 +675,23 @@ describe('the oracles', () => {
       seg(conn, 'req', q1.length, q1.length + q2.length, 0),
       seg(conn, 'resp', 0, 2 * r.length, q1.length + q2.length),
     ];
-    const read = readDirection(conn, 0, 'req', segs);
-    assert.deepEqual(read.lookalikes, [body]);
-    assert.deepEqual(read.inSync.indexOf(1), -1, 'the real request after the look-alike is not in sync');
     assert.deepEqual(
       strictExchanges(conn, 0, segs).map((e) => e.index),
       [1],
     );
+    // after two exchanges the client waited for (so the gap does not give the connection up)
+    const w = afterWaiting(conn);
+    const from = 2 * WAIT_REQ.length;
+    const read = readDirection(w.conn, 0, 'req', w.segs(segs));
+    assert.deepEqual(read.lookalikes, [from + body]);
     assert.deepEqual(
-      inSyncExchanges(conn, 0, segs).map((e) => e.index),
-      [],
+      read.inSync.indexOf(1, from),
+      -1,
+      'the real request after the look-alike is not in sync',
+    );
+    assert.deepEqual(
+      inSyncExchanges(w.conn, 0, w.segs(segs)).map((e) => e.index),
+      [0, 1],
     );
     // a body that only begins with a method token is no look-alike (no whole request line)
     const partial: Connection = {

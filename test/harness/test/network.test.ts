@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   curl,
   load,
+  type NginxServer,
   type Pod,
   type RunningServer,
   startNginx,
@@ -23,7 +24,7 @@ describe('routed and bridged pods with nginx and the Node server', () => {
   let net: TestNetwork;
   let routed: Pod;
   let bridged: Pod;
-  const servers: Record<string, { nginx: RunningServer; node: RunningServer }> = {};
+  const servers: Record<string, { nginx: NginxServer; node: RunningServer }> = {};
 
   before(async () => {
     net = await TestNetwork.create();
@@ -111,5 +112,22 @@ describe('routed and bridged pods with nginx and the Node server', () => {
       assert.equal(r.sent, 500);
       assert.deepEqual(r.byStatus, { '200': 300, '404': 120, '500': 60, '503': 20 });
     }
+  });
+
+  test("nginx's access log: METHOD STATUS per request from outside the pod, its own probes left out", async () => {
+    const logged = await startNginx(routed, 81, { accessLog: true });
+    try {
+      assert.deepEqual(logged.accessLog(), []);
+      assert.equal(await curl(undefined, logged.url('/status/404')), 404);
+      assert.equal(await curl(bridged, logged.url('/', 6), { method: 'POST', data: 'x' }), 200);
+      assert.equal(await curl(undefined, logged.url('/'), { method: 'PROPFIND' }), 200);
+      assert.deepEqual(logged.accessLog(), ['GET 404', 'POST 200', 'PROPFIND 200']);
+    } finally {
+      await logged.stop();
+    }
+    assert.throws(
+      () => servers.routed!.nginx.accessLog(),
+      /nginx in pod routed was started without accessLog/,
+    );
   });
 });

@@ -6,21 +6,30 @@
 //   case's segments (simulate()). A reader without reassembly:
 //   - parses each direction in sequence order; a segment whose bytes were all parsed already is a
 //     retransmission, one that starts before the parsed position is read from there;
-//   - after missing bytes (a gap) loses that direction's framing until a segment whose first line
+//   - knows a client WAITS once, in step, it sends a request while nothing waits, at least one
+//     response started and the client's ACK covers every response byte read; knows it PIPELINES
+//     once a request waits while another is sent with the same ACK, or (before any gap) while the
+//     client has no response byte the reader has not read, or once a response is matched while
+//     another waiting request was sent before that response reached the client;
+//   - at missing bytes in either direction (a gap) GIVES THE CONNECTION UP unless the client was
+//     seen waiting and not seen pipelining, and, for a request-direction gap, the gap begins at a
+//     message boundary: the response in progress counts to its last segment read, every waiting
+//     request is dropped (responses_lost), and nothing after the gap is read or counted on it;
+//   - otherwise, after the gap, loses that direction's framing until a segment whose first line
 //     is a whole start line: a request line with one of the nine named methods, or a status line;
 //     a segment read while lost that begins with such a line but is no message start (body bytes:
 //     a look-alike) is taken for a message, and nothing after it on the connection is predicted;
 //   - a request-direction gap that began at a message boundary leaves a hole; a segment resent at
 //     the hole's start and within it is parsed on its own framing, and its requests are tracked
 //     (the hole then shrinks, or closes when a message runs past the segment);
-//   - in step (nothing missing since nothing waited), response n answers request n if its ACK
-//     covers the request's first byte; after any gap, a response answers the oldest waiting
+//   - in step (no gap ever), response n answers request n if its ACK covers the request's first
+//     byte; after any gap the connection never steps again: a response answers the oldest waiting
 //     request whose first byte its ACK covers and whose client ACK (the response bytes the client
 //     had when it sent the request) is at or before the response's first byte;
 //   - at the first final response after a response-direction gap, the waiting requests it could
-//     answer were answered by unseen responses, all but the newest; on a connection where the
-//     reader saw pipelining (a matched response while another request waited that was sent
-//     before it), all of them: they are dropped (responses_lost), and this response answers none;
+//     answer were answered by unseen responses, all but the newest; on a connection seen
+//     pipelining by then, all of them: they are dropped (responses_lost), and this response
+//     answers none;
 //   - a final response counts when its end is read, or when the next response-direction gap or
 //     the server's FIN ends it; requests still waiting at the server's FIN finish unanswered.
 // The in-sync set is the exchanges those rules count with their own response; the pairs the rules
@@ -89,14 +98,7 @@ export interface Pair {
 export interface Simulation {
   /** Exchanges the rules count with their own final response. */
   readonly counted: readonly Exchange[];
-  /**
-   * Exchanges the rules may lose on a connection that pipelined, where the number of messages in
-   * the missing bytes cannot be known: those waiting at a response-direction gap (or answerable by
-   * the first response after it), and those waiting or sent after a request-direction gap that was
-   * never filled, until nothing waits.
-   */
-  readonly excused: ReadonlySet<number>;
-  /** The in-sync lower bound: counted, less excused. */
+  /** The in-sync lower bound: counted, in the conversation's order. */
   readonly expected: readonly Exchange[];
   /** Final responses counted against another request than their own. */
   readonly shifted: readonly Pair[];
@@ -105,6 +107,8 @@ export interface Simulation {
   readonly read: Readonly<Record<Dir, DirectionRead>>;
   /** The reader saw pipelining (the rule that drops every candidate after a response-direction gap). */
   readonly sawPipelining: boolean;
+  /** The connection was given up at a gap: nothing after it was read or counted. */
+  readonly givenUp: boolean;
   /** A look-alike was read, or a response framed otherwise than sent: nothing after it was predicted. */
   readonly poisoned: boolean;
   /** A response after HEAD matched no request or another one, or one after another method matched a HEAD. */
@@ -201,17 +205,14 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
   let ordinalKnown = true; // the handshake numbers both directions from 0
   let reqHole: { start: number; end: number } | null = null;
   let respHole = false;
-  let seenPipelining = false;
+  let seenPipelining = false; // the kernel's PIPELINED
+  let waits = false; // the kernel's WAITS
+  let gapped = false; // the kernel's GAPPED
+  let givenUp = false;
   let inProgress = null as Pair | null; // (assigned in the closures below: not narrowed)
   let fins = 0;
   let poisoned = false;
   let misframed = false;
-  const truthPipelined = pipelined(c);
-  const excused = new Set<number>();
-  /** Request-direction gaps on a pipelined connection: what waited or was sent until nothing waited. */
-  const windows: { excused: Set<number>; hole: { start: number; end: number } | null; filled: boolean }[] =
-    [];
-  let window: (typeof windows)[number] | null = null;
   const counted: Exchange[] = [];
   const shifted: Pair[] = [];
   const dropped: number[] = [];
@@ -222,23 +223,22 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
     else shifted.push(inProgress);
     inProgress = null;
   };
-  const track = (m: Message, ack: number, fill: boolean) => {
+  const track = (m: Message, ack: number) => {
     const n = reqOrdinal++;
-    if (
-      !ordinalKnown &&
-      !fill &&
-      reqHole === null &&
-      !respHole &&
-      respAtStart() &&
-      inProgress === null &&
-      slots.length === 0
-    ) {
+    if (!ordinalKnown && !gapped && respAtStart() && inProgress === null && slots.length === 0) {
       respOrdinal = n;
       ordinalKnown = true;
     }
     if (slots.length >= PIPELINE) return;
+    // pipelining, proven: a request waits that was sent with the same ACK, or any request waits
+    // while the client has no response byte the reader has not seen (before any gap)
+    const seenAll = !gapped && r.resp.synced && r.resp.next >= ack;
+    if (slots.some((o) => seenAll || o.clientAck === ack)) seenPipelining = true;
+    // a client that waits: nothing waiting, in step, at least one response, and the client had
+    // every response byte seen
+    if (ordinalKnown && slots.length === 0 && respOrdinal > 0 && respAtStart() && ack >= r.resp.next)
+      waits = true;
     slots.push({ exchange: m.exchange, seq: m.start, clientAck: ack, ordinal: n });
-    window?.excused.add(m.exchange);
   };
   const answerable = (s: Slot, ack: number, start: number) => s.seq < ack && s.clientAck <= start;
   // a response's framing depends on its request's method (no body after HEAD): one matched to no
@@ -266,7 +266,6 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
       let rule: Pair['rule'] = 'the oldest answerable after a gap';
       if (respHole) {
         const candidates = slots.filter((s) => answerable(s, ack, start));
-        if (truthPipelined) for (const s of candidates) excused.add(s.exchange);
         if (candidates.length > 1) {
           const newest = candidates.reduce((a, b) => (b.seq > a.seq ? b : a));
           const gone = candidates.filter((s) => seenPipelining || s !== newest);
@@ -313,11 +312,10 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
       if (s.seq !== d.next) {
         if (dir === 'req' && reqHole !== null && s.seq === reqHole.start && end <= reqHole.end) {
           // a segment resent into the hole: its requests, on a framing of their own
-          for (const m of msgs.req) if (m.start >= s.seq && m.lineEnd <= end) track(m, ack, true);
+          for (const m of msgs.req) if (m.start >= s.seq && m.lineEnd <= end) track(m, ack);
           const hole: { start: number; end: number } = reqHole;
           if (boundary('req', end)) {
             reqHole = end === hole.end ? null : { start: end, end: hole.end };
-            if (reqHole === null) for (const w of windows) if (w.hole?.end === hole.end) w.filled = true;
           } else {
             reqHole = null;
           }
@@ -327,16 +325,21 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
           from = d.next;
         } else {
           d.gaps++;
+          gapped = true;
           if (dir === 'req') {
             reqHole = d.synced && boundary('req', d.next) ? { start: d.next, end: s.seq } : null;
-            if (truthPipelined) {
-              window = { excused: new Set(slots.map((x) => x.exchange)), hole: reqHole, filled: false };
-              windows.push(window);
-            }
           } else {
             finish(); // the response in progress ended unseen: it counts to its last segment
             respHole = true;
-            if (truthPipelined) for (const x of slots) excused.add(x.exchange);
+          }
+          if (seenPipelining || !waits || (dir === 'req' && reqHole === null)) {
+            // given up: the response in progress counts to its last segment, the waiting requests
+            // go to responses_lost, and nothing more is read on the connection
+            finish();
+            dropped.push(...slots.map((x) => x.exchange));
+            slots = [];
+            givenUp = true;
+            break;
           }
           d.synced = false;
           ordinalKnown = false;
@@ -377,25 +380,22 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
           events.sort((a, b) => a.at - b.at || (a.start ? -1 : 1));
           for (const ev of events) {
             if (poisoned) break;
-            if (dir === 'req') track(ev.m, ack, false);
+            if (dir === 'req') track(ev.m, ack);
             else if (ev.start && ev.m.final) match(ev.m.exchange, ev.m.start, ack);
             else if (!ev.start && inProgress?.response === ev.m.exchange) finish();
           }
         }
       }
     }
-    if (window !== null && slots.length === 0 && inProgress === null) window = null;
     if (s.fin && !poisoned) {
       if (end === d.next && d.next === length[dir] && d.synced) d.finInSync = true;
       fins |= dir === 'req' ? 1 : 2;
       if (dir === 'resp' || fins === 3) endConn();
     }
   }
-  for (const w of windows) if (!w.filled) for (const x of w.excused) excused.add(x);
   return {
     counted,
-    excused,
-    expected: counted.filter((e) => !excused.has(e.index)).sort((a, b) => a.index - b.index),
+    expected: [...counted].sort((a, b) => a.index - b.index),
     shifted,
     dropped,
     read: {
@@ -413,6 +413,7 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
       },
     },
     sawPipelining: seenPipelining,
+    givenUp,
     poisoned,
     misframed,
   };
