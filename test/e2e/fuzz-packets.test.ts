@@ -194,14 +194,14 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
     }
     /**
      * Sends bytes in segments cut at `cuts` (offsets into bytes, ascending); with `overlap`, some
-     * segments also carry again up to all of the bytes of `bytes` sent before them (a
+     * segments also carry again up to 600 of the bytes of `bytes` sent before them (a
      * retransmission that brings new bytes: only those are parsed).
      */
     sendCut(from: Side, bytes: Buffer, cuts: readonly number[], overlap = false): void {
       let at = 0;
       for (const c of [...cuts, bytes.length]) {
         if (c <= at) continue;
-        const back = overlap && at > 0 && r.int(3) === 0 ? 1 + r.int(at) : 0;
+        const back = overlap && at > 0 && r.int(3) === 0 ? 1 + r.int(Math.min(at, 600)) : 0;
         const f = this.build(from, bytes.subarray(at - back, c), undefined, back);
         run(f);
         this.sent.push(f);
@@ -482,7 +482,21 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
     }
     const cutsOf = (bytes: Buffer, firstLine: number) => {
       const cuts = Array.from({ length: r.int(5) }, () => (handshake ? 1 : firstLine) + r.int(bytes.length));
-      return cuts.filter((x) => x < bytes.length).sort((a, b) => a - b);
+      const sorted = cuts.filter((x) => x < bytes.length).sort((a, b) => a - b);
+      // segments of at most 1400 bytes (an Ethernet MTU's worth; test runs take about a page)
+      const out: number[] = [];
+      let at = 0;
+      for (const x of [...sorted, bytes.length]) {
+        while (x - at > 1400) {
+          at += 1400;
+          out.push(at);
+        }
+        if (x < bytes.length) {
+          at = x;
+          out.push(at);
+        }
+      }
+      return out;
     };
     const retransmit = () => {
       if (r.int(4) === 0) c.resend();
@@ -517,7 +531,7 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
       case 'close': // no framing: the body ends with the server's FIN
         return Buffer.concat([latin1('\r\n'), bodyBytes(r, r.int(60))]);
       case 'length': {
-        const n = r.int(80);
+        const n = r.int(4) === 0 ? r.int(3000) : r.int(80); // some span segments: the continuation path
         const name = r.pick(['Content-Length', 'content-length', 'CONTENT-LENGTH']);
         return Buffer.concat([latin1(`${name}: ${n}\r\n\r\n`), bodyBytes(r, n)]);
       }
@@ -526,7 +540,7 @@ test(`fuzz: ${ROUNDS} rounds of crafted and random frames through the program (s
           latin1(`Transfer-Encoding: ${r.pick(['chunked', 'gzip, chunked'])}\r\n\r\n`),
         ];
         for (let j = r.int(3); j > 0; j--) {
-          const n = 1 + r.int(40);
+          const n = 1 + (r.int(4) === 0 ? r.int(2000) : r.int(40));
           const hex = n.toString(16);
           parts.push(latin1(`${r.int(2) ? hex : hex.toUpperCase()}\r\n`), bodyBytes(r, n), latin1('\r\n'));
         }
