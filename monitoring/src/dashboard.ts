@@ -160,10 +160,10 @@ export function buildDashboard(): Dashboard {
     )
     .withPanel(
       stat(
-        '5xx ratio',
-        'Share of the selected pods’ answers with a 5xx status.',
+        'Error ratio',
+        'Share of the selected pods’ requests that ended in error: a 5xx answer, or none (timeout, reset, closed).',
         'percentunit',
-        query('A', errorRatio(METRIC.serverCount, SERVER, SERVER_ERRORS, [], W), '5xx ratio'),
+        query('A', errorRatio(METRIC.serverCount, SERVER, SERVER_ERRORS, [], W), 'error ratio'),
       ),
     )
     .withPanel(
@@ -198,8 +198,8 @@ export function buildDashboard(): Dashboard {
     )
     .withPanel(
       timeseries(
-        '5xx ratio by workload',
-        'Share of each workload’s answers with a 5xx status.',
+        'Error ratio by workload',
+        'Share of each workload’s requests that ended in error: a 5xx answer, or none.',
         'percentunit',
         [
           query(
@@ -244,9 +244,12 @@ export function buildDashboard(): Dashboard {
       ),
     )
     .withPanel(
-      timeseries('5xx ratio by pod', 'Share of each pod’s answers with a 5xx status.', 'percentunit', [
-        query('A', errorRatio(METRIC.serverCount, SERVER, SERVER_ERRORS, BY_POD, W), '{{k8s_pod_name}}'),
-      ]),
+      timeseries(
+        'Error ratio by pod',
+        'Share of each pod’s requests that ended in error: a 5xx answer, or none.',
+        'percentunit',
+        [query('A', errorRatio(METRIC.serverCount, SERVER, SERVER_ERRORS, BY_POD, W), '{{k8s_pod_name}}')],
+      ),
     )
     .withPanel(
       timeseries(

@@ -134,7 +134,10 @@ export function quantile(q: number, bucket: string, m: Matchers, group: readonly
   return `histogram_quantile(${q}, ${bucketRate(bucket, m, group, window)})`;
 }
 
-/** Server-side errors: a 5xx status. */
-export const SERVER_ERRORS: Matchers = { [LABEL.status]: '=~5..' };
+/**
+ * Server-side errors: `error.type` is set — a 5xx status, or no answer at all (`timeout`,
+ * `connection_reset`, `connection_closed`): a hung pod shows as errors, not as a lower rate.
+ */
+export const SERVER_ERRORS: Matchers = { [LABEL.errorType]: '!=' };
 /** Client-side errors: `error.type` is set (4xx, 5xx, or no answer), as the conventions define them. */
 export const CLIENT_ERRORS: Matchers = { [LABEL.errorType]: '!=' };

@@ -37,7 +37,7 @@ export interface RuleOptions {
   readonly agentJob: string;
   /** The agent DaemonSet as kube-state-metrics names it. */
   readonly daemonSet: { readonly namespace: string; readonly name: string };
-  /** 5xx share of a Service's requests above which it alerts. */
+  /** Share of a Service's requests ending in error (5xx or no answer) above which it alerts. */
   readonly errorRatio: number;
   /** p99 of a Service's requests, in seconds, above which it alerts. */
   readonly p99Seconds: number;
@@ -103,8 +103,8 @@ export function ruleGroups(o: RuleOptions = DEFAULT_RULE_OPTIONS): RuleGroup[] {
           for: '10m',
           labels: { severity: 'warning' },
           annotations: {
-            summary: `${WHERE}: {{ $value | humanizePercentage }} of requests answered 5xx`,
-            description: `More than ${pct} of the requests to Service ${WHERE} got a 5xx answer over the last 5 minutes, for 10 minutes. Open the owlk8s dashboard with namespace {{ $labels.k8s_namespace_name }} and service {{ $labels.k8s_service_name }}: the status-code panel shows which pods answer 5xx; then read those pods' logs and recent rollouts.`,
+            summary: `${WHERE}: {{ $value | humanizePercentage }} of requests ended in error (5xx or no answer)`,
+            description: `More than ${pct} of the requests to Service ${WHERE} got a 5xx answer or none (timeout, reset, closed) over the last 5 minutes, for 10 minutes. Open the owlk8s dashboard with namespace {{ $labels.k8s_namespace_name }} and service {{ $labels.k8s_service_name }}: the error ratio by pod shows which pods answer 5xx or not at all; then read those pods' logs and recent rollouts.`,
           },
         },
         {

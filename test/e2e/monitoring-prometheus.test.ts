@@ -391,7 +391,7 @@ export:
     // panel title → refId → expected series
     const panels: Record<string, Record<string, Expected>> = {
       'Requests per second': { A: [[{}, 200 / w]] },
-      '5xx ratio': { A: [[{}, 10 / 200]] },
+      'Error ratio': { A: [[{}, 10 / 200]] },
       'Pods measured': { A: [[{}, 3]] },
       p99: { A: [[{}, 0.5 + (2 * (198 - 197)) / 3]] },
       'Request rate by workload': {
@@ -400,7 +400,7 @@ export:
           [workload('checkout'), 100 / w],
         ],
       },
-      '5xx ratio by workload': {
+      'Error ratio by workload': {
         A: [
           [workload('web'), 0],
           [workload('checkout'), 0.1],
@@ -421,7 +421,7 @@ export:
           [{ ...pod('checkout-0'), http_response_status_code: '503' }, 10 / w],
         ],
       },
-      '5xx ratio by pod': {
+      'Error ratio by pod': {
         A: [
           [pod('web-a'), 0],
           [pod('web-b'), 0],
@@ -499,7 +499,7 @@ export:
     Object.assign(values, { $workload: '(web|checkout)', $service: 'web', $pod: 'web-a' });
     const drilled: Record<string, Expected> = {
       'Requests per second': [[{}, 50 / w]],
-      '5xx ratio by pod': [[pod('web-a'), 0]],
+      'Error ratio by pod': [[pod('web-a'), 0]],
       'Request rate by pod and status code': [
         [{ ...pod('web-a'), http_response_status_code: '200' }, 50 / w],
       ],
