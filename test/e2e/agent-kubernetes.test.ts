@@ -4,14 +4,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
-import { packetSockets, sampleSum, sampleValue, startAgent } from './running-agent.ts';
+import { packetSocketsOf } from './kernel-state.ts';
+import { sampleSum, sampleValue, startAgent } from './running-agent.ts';
 
 const SERVER = 'http_server_request_duration_seconds_count';
 const CLIENT = 'http_client_request_duration_seconds_count';
 
 test('Kubernetes mode: exact counts per pod, status, workload and Service; removed pods stop; ignored namespaces are not measured', async () => {
   requireBpf();
-  const socketsBefore = await packetSockets();
+  // the agent runs in this process: the packet sockets this process holds are the agent's
+  const socketsBefore = packetSocketsOf(process.pid);
   await using cluster = await SimulatedCluster.create('node-1');
   cluster.namespace('shop');
   cluster.namespace('private', { 'owlk8s/ignore': 'true' });
@@ -188,5 +190,5 @@ logging: { level: warn, format: json }
   } finally {
     await agent.stop();
   }
-  assert.equal(await packetSockets(), socketsBefore, 'every packet socket the agent opened is closed');
+  assert.equal(packetSocketsOf(process.pid), socketsBefore, 'every packet socket the agent opened is closed');
 });

@@ -117,6 +117,21 @@ export function packetSocketsOf(pid: number): number {
   return netRows(pid, 'packet').filter((r) => mine.has(r.at(-1)!)).length;
 }
 
+/** The inodes of the packet sockets `pid` holds. */
+export function packetSocketInodesOf(pid: number): Set<string> {
+  const mine = socketInodes([...fdTable(pid).values()]);
+  return new Set(
+    netRows(pid, 'packet')
+      .map((r) => r.at(-1)!)
+      .filter((inode) => mine.has(inode)),
+  );
+}
+
+/** How many of these packet sockets still exist (in this process's network namespace). */
+export function packetSocketsStillOpen(inodes: ReadonlySet<string>): number {
+  return netRows(process.pid, 'packet').filter((r) => inodes.has(r.at(-1)!)).length;
+}
+
 /** The BPF maps `pid` holds, by name → id. */
 export function mapsOf(pid: number): Map<string, number> {
   const ids = new Set<number>();

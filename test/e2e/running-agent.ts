@@ -69,9 +69,3 @@ export function sampleSum(
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((a, s) => a + s.value, 0);
 }
-
-/** Packet sockets open in the whole machine (/proc/net/packet has one line per socket, after a header). */
-export async function packetSockets(): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  return (await readFile('/proc/net/packet', 'utf8')).trim().split('\n').length - 1;
-}
