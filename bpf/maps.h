@@ -35,6 +35,15 @@ struct {
 	__type(value, struct owlk8s_conn);
 } conns SEC(".maps");
 
+/* closed_conns: owlk8s_conn_key → owlk8s_closed, the connections that ended lately (LRU): a segment
+ * resent after the end is known for a retransmission. Best effort: the oldest are forgotten. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct owlk8s_conn_key);
+	__type(value, struct owlk8s_closed);
+} closed_conns SEC(".maps");
+
 /* aggregates: owlk8s_agg_key (series) → owlk8s_agg per CPU (count, sum, histogram). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);

@@ -54,6 +54,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define FIN_CLIENT 1
 #define FIN_SERVER 2
 #define UPGRADED 4 /* in fins: the connection left HTTP/1 by a 101 or a tunnel (not by not_http) */
+#define PIPELINED 8 /* in fins: a request was sent before the answer to an earlier one arrived */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -251,43 +252,52 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	g->st->requests++;
 }
 
-/* Out of step after a response-direction hole: requests the hole's responses answered go (counted
- * in responses_lost, not as requests). A request sent after the client had received the whole hole
- * cannot have been answered in it; one sent before could, and is taken as answered when a later one
- * waits too, or when the hole began where a response would start (then the oldest). */
+/* Whether the response starting at sequence number `start` can answer the request in slot s: the
+ * server had the request's first byte (the response's ACK covers it), and the client had not
+ * received this response when it sent the request (its ACK then was at or before the response's
+ * start: no response can come before its request). */
+static __always_inline int answerable(struct owlk8s_slot *s, struct seg *g, __u32 start)
+{
+	return seq_before(s->seq, g->v->ack) && !seq_before(start, s->client_ack);
+}
+
+/* Out of step after a response-direction hole: the requests the hole's unseen responses answered
+ * go (counted in responses_lost, not as requests). Among the requests this response may answer (sent,
+ * acknowledged by the server, waiting), the hole answered all but the newest when the connection
+ * never had two requests waiting at once (each request was sent after the previous answer); on a
+ * pipelining connection which ones it answered cannot be known, so they all go and this response
+ * answers none: nothing is counted against the wrong request. */
 static __always_inline void resolve_response_hole(struct seg *g)
 {
 	struct owlk8s_conn *c = g->c;
-	struct owlk8s_half *h = g->h;
-	__u32 end = h->hole_end;
-	int later = 0, oldest = -1;
-	__u32 oldest_seq = 0;
+	int n = 0, newest = -1;
+	__u32 newest_seq = 0;
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *s = &c->slots[i];
-		if (s->state != OWLK8S_SLOT_PENDING || !seq_before(s->seq, g->v->ack))
+		if (s->state != OWLK8S_SLOT_PENDING || !answerable(s, g, g->h->msg_seq))
 			continue;
-		if (!seq_before(s->client_ack, end))
-			later = 1;
-		else if (oldest < 0 || seq_before(s->seq, oldest_seq)) {
-			oldest = i;
-			oldest_seq = s->seq;
+		n++;
+		if (newest < 0 || seq_before(newest_seq, s->seq)) {
+			newest = i;
+			newest_seq = s->seq;
 		}
 	}
+	if (n > 1) {
+		int keep = c->fins & PIPELINED ? -1 : newest;
 #pragma unroll
-	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
-		struct owlk8s_slot *s = &c->slots[i];
-		if (s->state != OWLK8S_SLOT_PENDING || !seq_before(s->seq, g->v->ack) || !seq_before(s->client_ack, end))
-			continue;
-		if (!later && !(h->hole == OWLK8S_HOLE_AT_BOUNDARY && i == oldest))
-			continue;
-		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
-		    OWLK8S_SLOT_PENDING) {
-			s->state = OWLK8S_SLOT_FREE;
-			g->st->responses_lost++;
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			struct owlk8s_slot *s = &c->slots[i];
+			if (i == keep || s->state != OWLK8S_SLOT_PENDING || !answerable(s, g, g->h->msg_seq))
+				continue;
+			if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+			    OWLK8S_SLOT_PENDING) {
+				s->state = OWLK8S_SLOT_FREE;
+				g->st->responses_lost++;
+			}
 		}
 	}
-	h->hole = OWLK8S_HOLE_NONE;
+	g->h->hole = OWLK8S_HOLE_NONE;
 }
 
 /* A final response starts: claim request n if it is the one this response answers. */
@@ -310,7 +320,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 #pragma unroll
 		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 			struct owlk8s_slot *s = &c->slots[i];
-			if (s->state == OWLK8S_SLOT_PENDING && seq_before(s->seq, g->v->ack) &&
+			if (s->state == OWLK8S_SLOT_PENDING && answerable(s, g, h->msg_seq) &&
 			    (best < 0 || seq_before(s->seq, best_seq))) {
 				best = i;
 				best_seq = s->seq;
@@ -346,6 +356,15 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
+	/* another request waiting that was sent before this response reached the client: pipelining */
+	if (!(c->fins & PIPELINED)) {
+#pragma unroll
+		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+			struct owlk8s_slot *o = &c->slots[i];
+			if (o->state == OWLK8S_SLOT_PENDING && !seq_before(h->msg_seq, o->client_ack))
+				c->fins |= PIPELINED;
+		}
+	}
 }
 
 /* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
@@ -374,10 +393,14 @@ static __always_inline void lose(struct seg *g)
 	h->state = OWLK8S_FRAME_LOST;
 	h->carry_len = 0;
 	h->line = 0;
-	if (g->v->dir == DIR_REQUEST)
+	if (g->v->dir == DIR_REQUEST) {
 		g->c->resp.ordinal_known = 0; /* requests may have gone unseen: responses step by ACK */
-	else
-		g->h->flags &= ~F_TRACKED;
+	} else {
+		/* the response in progress counts, to its last segment seen; responses may have gone
+		 * unseen: the next ones step by ACK */
+		finish_response(g->st, g->c, &g->v->ck, g->c->resp_last_ns);
+		h->ordinal_known = 0;
+	}
 }
 
 /* Ends HTTP/1 tracking on the connection (a 101, a tunnel, or not HTTP at a message boundary). */
@@ -448,13 +471,16 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 				      __u32 start_seq)
 {
 	struct owlk8s_half *h = g->h;
+	h->msg_seq = start_seq;
 	if (g->v->dir == DIR_REQUEST) {
 		int m = method_of(g->s, i, len);
 		if (m < 0)
 			return -1;
 		if (whole && !ends_with_version(g->s, i, len))
 			return -1;
-		if (strict && !whole)
+		/* resynchronising: a whole line, and one of the nine methods (the end of a request line cut
+		 * after its first letters, "RACE /x HTTP/1.1", would read as another token) */
+		if (strict && (!whole || m == OWLK8S_OTHER))
 			return -1;
 		track_request(g, m, start_ns, start_seq);
 	} else {
@@ -852,6 +878,30 @@ static __always_inline struct owlk8s_conn *new_conn(struct owlk8s_self *st, stru
 	return c;
 }
 
+/* Deletes a connection that ended, remembering where its streams stood: a segment of it resent
+ * after its end (TIME_WAIT) is then a retransmission, not a connection seen mid-stream. */
+static __always_inline void forget_conn(struct owlk8s_conn *c, struct owlk8s_conn_key *k)
+{
+	struct owlk8s_closed v = {};
+	v.req_next = c->req.next_seq;
+	v.resp_next = c->resp.next_seq;
+	v.req_known = c->req.seq_known;
+	v.resp_known = c->resp.seq_known;
+	bpf_map_update_elem(&closed_conns, k, &v, BPF_ANY);
+	bpf_map_delete_elem(&conns, k);
+}
+
+/* 1 when a segment of a connection that ended carries only bytes sent before its end. */
+static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pkt *p, int response)
+{
+	struct owlk8s_closed *v = bpf_map_lookup_elem(&closed_conns, k);
+	if (!v)
+		return 0;
+	__u32 next = response ? v->resp_next : v->req_next;
+	__u8 known = response ? v->resp_known : v->req_known;
+	return known && !seq_before(next, p->seq + p->payload_len) && next - p->seq < SYN_RETRANSMIT_WINDOW;
+}
+
 /* The packet being handled. */
 struct pctx {
 	struct __sk_buff *skb;
@@ -918,14 +968,14 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt
 	}
 	if (p->flags & TCP_RST) {
 		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
-		bpf_map_delete_elem(&conns, k);
+		forget_conn(c, k);
 	} else if (p->flags & TCP_FIN) {
 		c->fins |= dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
 		if (dir == DIR_RESPONSE || (c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER)) {
 			/* the server sends nothing more: what waits is unanswered */
 			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 			if ((c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER))
-				bpf_map_delete_elem(&conns, k);
+				forget_conn(c, k);
 		}
 	}
 	return 0;
@@ -993,7 +1043,12 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 		return;
 	__u64 w;
 	__builtin_memcpy(&w, head, 8);
-	if ((w & 0xffffffffffffffULL) == C8('H', 'T', 'T', 'P', '/', '1', '.', 0)) {
+	int response = (w & 0xffffffffffffffULL) == C8('H', 'T', 'T', 'P', '/', '1', '.', 0);
+	if (resent_after_end(response ? rs : rq, p, response)) {
+		st->retransmissions++;
+		return;
+	}
+	if (response) {
 		if (port_wanted(p->sport) && (c = new_conn(st, rs, id)))
 			on_conn_packet(x, c, rs, DIR_RESPONSE);
 	} else if (is_upper(head[0])) {

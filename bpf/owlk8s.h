@@ -160,8 +160,17 @@ struct owlk8s_conn {
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
-	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel) */
+	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bit 3: pipelined */
 	__u8 _pad[7];
+};
+
+/* closed_conns (LRU): where the streams of a connection that ended stood. Only the program reads it. */
+struct owlk8s_closed {
+	__u32 req_next;
+	__u32 resp_next;
+	__u8 req_known;
+	__u8 resp_known;
+	__u8 _pad[6];
 };
 
 /* aggregates (per CPU): one series → its count, duration sum and histogram. */
