@@ -1,7 +1,7 @@
 // Item 5, accuracy under load: a million requests over 256 keep-alive connections spread over 8
 // nginx pods (32 each, one Node load client per pod, all at once), mixed status codes. The agent's
 // Prometheus counts per pod and status code must equal what the clients got back, exactly; its own
-// counters (unmatched responses, in-flight evictions and overwrites, parse failures) are reported.
+// counters (owlk8s_agent_kernel_*: unmatched responses, full maps, stream gaps, timeouts, …) are reported.
 
 import { SimulatedCluster } from '../../test/demo/cluster.ts';
 import type { Sample } from '../../test/demo/prom-text.ts';

@@ -280,7 +280,9 @@ export class SeriesStore {
       const series = entry.series;
       const addCount = reset ? count : count - entry.count;
       const sumNs = aggregate.durationSumNs;
-      if (aggregate.role === 'server') {
+      // The Go library counted answered requests only: one that ended without a response is in
+      // the histograms (with error.type), not in its RED set.
+      if (aggregate.role === 'server' && aggregate.error === undefined) {
         addGoLibrary(
           target.goLibrary,
           interval,

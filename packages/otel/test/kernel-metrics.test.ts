@@ -300,15 +300,20 @@ test('requests without a final response are series of their own, by error.type; 
   ];
   const c: MetricData[] = [];
   const d: MetricData[] = [];
+  const goLibrary: number[][] = [];
   for (const [i, aggs] of steps.entries()) {
     const snap = snapshot(aggs, new Date(T0 + 1000 * (i + 1)), {
       inFlight: [{ targetId: 1, role: 'server', port: 8080, method: 'GET', count: 2 - i }],
     });
     store.record(snap);
     state.record(snap);
-    c.push(metrics(cumulative).get('http.server.request.duration')!);
+    const cm = metrics(cumulative);
+    c.push(cm.get('http.server.request.duration')!);
+    goLibrary.push(values(cm.get('owlk8s.go_library.requests')));
     d.push(metrics(delta).get('http.server.request.duration')!);
   }
+  // The Go library's RED set counts answered requests only (4 GET 200 + 1 _OTHER 207).
+  assert.deepEqual(goLibrary, [[5], [5]]);
   const show = (m: MetricData) =>
     (m.dataPoints as DataPoint<Histogram>[]).map((p) => {
       const sum = p.value.buckets.counts.reduce((a, b) => a + b, 0);
