@@ -17,12 +17,13 @@ import {
   type Aggregate,
   ATTACH_MODES,
   type AttachMode,
-  Capture,
+  type Capture,
   IpMonitor,
   locateHostInterface,
   requireHostInterface,
 } from '@owlk8s/ebpf';
 import { throughFdb } from '@owlk8s/ebpf/testing';
+import { watch } from './watch.ts';
 
 let net: TestNetwork;
 let web: Pod; // routed, nginx on 80
@@ -51,27 +52,6 @@ after(async () => {
 /** Registers a test once per attach mode ('socket', 'tc'), the mode in its name: the same exact counts in both. */
 function test(name: string, fn: (attach: AttachMode) => Promise<void>): void {
   for (const attach of ATTACH_MODES) nodeTest(`${name} [${attach}]`, () => fn(attach));
-}
-
-/** Loads a capture watching the pods given (target id i + 1 for pods[i]) on their located interfaces. */
-async function watch(
-  pods: readonly Pod[],
-  options: Parameters<typeof Capture.load>[0] = {},
-): Promise<Capture> {
-  const cap = Capture.load(options);
-  try {
-    for (const [i, pod] of pods.entries()) {
-      for (const ip of pod.ips) {
-        const iface = await requireHostInterface(ip);
-        cap.setTarget(ip, iface.ifindex, i + 1);
-        cap.attach(iface.ifindex);
-      }
-    }
-    return cap;
-  } catch (e) {
-    cap.close();
-    throw e;
-  }
 }
 
 const line = (a: Aggregate) => `${a.targetId} ${a.role} ${a.port} ${a.method} ${a.statusCode} n=${a.count}`;

@@ -4,34 +4,9 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { must, type Pod, sleep } from '@owlk8s/e2e/harness';
-import {
-  type Aggregate,
-  Capture,
-  requireHostInterface,
-  type SelfCounters,
-  type Snapshot,
-} from '@owlk8s/ebpf';
+import type { Aggregate, SelfCounters, Snapshot } from '@owlk8s/ebpf';
 
-/** Loads a capture watching the pods given (target id i + 1 for pods[i]) on their host interfaces. */
-export async function watch(
-  pods: readonly Pod[],
-  options: Parameters<typeof Capture.load>[0] = {},
-): Promise<Capture> {
-  const cap = Capture.load(options);
-  try {
-    for (const [i, pod] of pods.entries()) {
-      for (const ip of pod.ips) {
-        const iface = await requireHostInterface(ip);
-        cap.setTarget(ip, iface.ifindex, i + 1);
-        cap.attach(iface.ifindex);
-      }
-    }
-    return cap;
-  } catch (e) {
-    cap.close();
-    throw e;
-  }
-}
+export { watch } from './watch.ts';
 
 /** `role port METHOD STATUS[ error] n=COUNT`, the way tests state what they expect. */
 export function seriesLine(a: Aggregate): string {
