@@ -1215,6 +1215,14 @@ struct sweep_ctx {
 	__u64 now;
 };
 
+/* 1 when `then` is at least d before now. A stamp after now is not: a packet handled on another
+ * CPU after the sweep read its clock is newer than the sweep, never d old (unsigned now - then
+ * would wrap to a huge age and time out a request, or expire a connection, in mid-exchange). */
+static __always_inline int older_than(__u64 now, __u64 then, __u64 d)
+{
+	return now > then && now - then >= d;
+}
+
 static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn *c, struct sweep_ctx *x)
 {
 	__u64 now = x->now;
@@ -1223,12 +1231,12 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *s = &c->slots[i];
-		if (s->state == OWLK8S_SLOT_PENDING && now - s->start_ns >= CONFIG.request_timeout_ns &&
+		if (s->state == OWLK8S_SLOT_PENDING && older_than(now, s->start_ns, CONFIG.request_timeout_ns) &&
 		    __sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
 			    OWLK8S_SLOT_PENDING)
 			finish_unanswered(x->st, c, k, s, OWLK8S_ERR_TIMEOUT, now);
 	}
-	if (now - c->last_ns >= CONFIG.idle_timeout_ns) {
+	if (older_than(now, c->last_ns, CONFIG.idle_timeout_ns)) {
 		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
 		bpf_map_delete_elem(&conns, k);
 		x->st->conns_expired++;

@@ -173,7 +173,9 @@ function check(samples: readonly Sample[], tally: Tally): string[] {
   for (const s of samples) {
     const m = /^http_(server|client)_request_duration_seconds_count$/.exec(s.name);
     if (!m) continue;
-    const k = `${s.labels.k8s_pod_name}|${m[1]}|${s.labels.http_response_status_code}`;
+    // A request with no answer has no status code; its error.type (timeout, connection_closed,
+    // connection_reset) names what happened instead.
+    const k = `${s.labels.k8s_pod_name}|${m[1]}|${s.labels.http_response_status_code ?? s.labels.error_type}`;
     seen.set(k, (seen.get(k) ?? 0) + s.value);
   }
   const problems: string[] = [];
@@ -281,6 +283,8 @@ export async function runDemo(opts: DemoOptions = {}): Promise<boolean> {
     } else {
       say(`check FAILED: ${tally.errors} requests got no answer`);
       for (const p of problems) say(`  ${p}`);
+      const own = final.filter((s) => /^owlk8s_agent_kernel_.*_total$/.test(s.name) && s.value > 0);
+      say(`  the kernel's own counters: ${own.map((s) => `${s.name} ${s.value}`).join(', ') || 'all zero'}`);
     }
     const t1 = Date.now();
     process.kill(agent.pid!, 'SIGTERM');

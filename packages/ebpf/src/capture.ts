@@ -122,6 +122,12 @@ export class Capture implements Disposable {
     if (this.#object.closed) throw new Error('capture: closed');
   }
 
+  /** The fd of one of the program's maps, by its name in bpf/maps.h (tests read and write them directly). */
+  mapFd(name: string): number {
+    this.#live();
+    return this.#object.mapFd(name);
+  }
+
   /** Interfaces the program is attached to. */
   get attached(): readonly number[] {
     return [...this.#attachments.keys()];

@@ -4,9 +4,12 @@
 // reordering, connections that end or stall. Each test states every count it expects.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { readAll } from '../src/batch.ts';
 import { Capture } from '../src/capture.ts';
 import type { CaptureOptions } from '../src/config.ts';
+import { CONN_KEY_LAYOUT, CONN_LAYOUT } from '../src/layout.ts';
 import type { Aggregate, SelfCounters } from '../src/snapshot.ts';
+import * as sys from '../src/sys/ffi.ts';
 import { Conversation, type ConversationSpec } from '../src/testing/conversation.ts';
 import { requireBpf } from './kernel.ts';
 
@@ -390,6 +393,31 @@ describe('connections that end, requests that never get an answer', () => {
     c.segment('server', RES(200));
     assert.deepEqual(counts(cap), ['server GET timeout n=1']);
     assert.deepEqual(moved(cap), { requests: 1, responses: 1, unmatchedResponses: 1, timeouts: 1 });
+  });
+
+  test('a request and a connection stamped after the sweep read its clock (a packet on another CPU, mid-sweep) are not old: no timeout, no expiry', () => {
+    using cap = setup(); // the default timeouts: 60 s per request, 300 s idle
+    const c = server(cap).open();
+    c.segment('client', GET());
+    // What the sweep sees when another CPU handles a packet after the sweep read its clock: the
+    // request's and the connection's stamps lie ahead of the sweep's now (here by 10 s).
+    const fd = cap.mapFd('conns');
+    const { count, keys, values } = readAll(fd, 'conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size);
+    assert.equal(count, 1);
+    const ahead = 10_000_000_000n;
+    const at = (f: string) => CONN_LAYOUT.fields[f]!.offset;
+    values.writeBigUInt64LE(values.readBigUInt64LE(at('last_ns')) + ahead, at('last_ns'));
+    values.writeBigUInt64LE(values.readBigUInt64LE(at('slots')) + ahead, at('slots')); // slot 0's start_ns
+    assert.equal(sys.mapUpdate(fd, keys, values, 2 /* BPF_EXIST */), 0);
+    cap.sweep();
+    assert.deepEqual(counts(cap), []);
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 1'],
+    );
+    c.segment('server', RES(200));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1']);
+    assert.deepEqual(moved(cap), { requests: 1, responses: 1 });
   });
 });
 
