@@ -73,8 +73,16 @@ export class Agent {
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
-        if (pod !== undefined)
-          parts.pipeline.setTarget(id, (parts.identityOf ?? podIdentity)(pod), new Date());
+        if (pod !== undefined) {
+          const identity = (parts.identityOf ?? podIdentity)(pod);
+          const b = identity.bounded;
+          if (b !== undefined && b.truncated + b.unprintable > 0)
+            parts.logger.warn(
+              { pod: `${pod.namespace}/${pod.name}`, truncated: b.truncated, unprintable: b.unprintable },
+              'attribute values of the pod bounded: cut to targets.kubernetes.maxValueLength, or unprintable characters replaced',
+            );
+          parts.pipeline.setTarget(id, identity, new Date());
+        }
         parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
       },
       onTargetRemoved: (key, id) => {

@@ -107,7 +107,11 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
       source,
       pipeline,
       logger,
-      identityOf: (pod) => podIdentity(pod, shared),
+      identityOf: (pod) =>
+        podIdentity(pod, shared, {
+          maxValueLength: config.targets.kubernetes.maxValueLength,
+          serviceNameAnnotation: config.targets.kubernetes.serviceNameAnnotation,
+        }),
     });
     admin = await startAdminServer(agent, config.admin.host, config.admin.port);
   } catch (err) {

@@ -19,6 +19,7 @@ export const INSTRUMENT_NAMES = {
   exportFailures: 'owlk8s.agent.export.failures',
   exportDropped: 'owlk8s.agent.export.dropped',
   overflowSeries: 'owlk8s.agent.metric.overflow',
+  boundedValues: 'owlk8s.agent.attribute_values.bounded',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -68,6 +69,14 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       for (const [exporter, requests] of state.exportDroppedCounts())
         r.observe(requests, { 'owlk8s.exporter': exporter });
+    },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.boundedValues,
+    'Attribute values from cluster objects that were cut to the length limit (owlk8s.reason=truncated) or had unprintable characters replaced (unprintable), counted each time a pod is attached.',
+    '{value}',
+    (r) => {
+      for (const [reason, count] of state.boundedValues()) r.observe(count, { 'owlk8s.reason': reason });
     },
   );
   kernelCounter(

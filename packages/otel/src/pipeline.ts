@@ -124,6 +124,7 @@ class PipelineImpl implements Pipeline {
   }
 
   setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void {
+    if (identity.bounded) this.#state.countBounded(identity.bounded);
     this.#store.setTarget(targetId, identity, startTime?.getTime());
   }
 

@@ -96,6 +96,16 @@ export const SCHEMA: Section = section('', {
         [],
         'Pod labels copied onto every metric of the pod, as `k8s.pod.label.<key>` attributes. Series are per pod already, so a label adds series only when its value changes during a pod’s life.',
       ),
+      serviceNameAnnotation: setting(
+        f.boolean,
+        true,
+        'Whether a pod’s `resource.opentelemetry.io/service.name` annotation names its service (`service.name`). Whoever deploys a pod writes its annotations, so on a shared cluster a pod can claim another team’s service name; `false` ignores the annotation and takes the labels, owner or pod name instead.',
+      ),
+      maxValueLength: setting(
+        f.integer(16, 4096),
+        256,
+        'Most characters (Unicode code points) an attribute value taken from a cluster object keeps: pod, workload, Service and namespace names, label values, the service.name annotation. Longer values are cut; control, format, private-use and unassigned characters become U+FFFD. Each value changed is counted in `owlk8s.agent.attribute_values.bounded`. Kubernetes names are at most 253 characters and label values 63, so the default cuts only annotations.',
+      ),
     }),
     static: setting(
       f.staticTargets,

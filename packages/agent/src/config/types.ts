@@ -32,6 +32,8 @@ export interface Config {
       readonly kubeconfig: string;
       readonly scope: Scope;
       readonly labels: readonly string[];
+      readonly serviceNameAnnotation: boolean;
+      readonly maxValueLength: number;
     };
     readonly static: readonly StaticTarget[];
   };

@@ -17,7 +17,7 @@ describe('loadConfig', () => {
       node: { name: 'node-1' },
       targets: {
         source: 'kubernetes',
-        kubernetes: { kubeconfig: '', scope: 'services', labels: [] },
+        kubernetes: { kubeconfig: '', scope: 'services', labels: [], serviceNameAnnotation: true, maxValueLength: 256 },
         static: [],
       },
       capture: {
@@ -407,7 +407,7 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 40);
+    assert.equal(SETTINGS.length, 42);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 
