@@ -17,7 +17,13 @@ describe('loadConfig', () => {
       node: { name: 'node-1' },
       targets: {
         source: 'kubernetes',
-        kubernetes: { kubeconfig: '', scope: 'services', labels: [], serviceNameAnnotation: true, maxValueLength: 256 },
+        kubernetes: {
+          kubeconfig: '',
+          scope: 'services',
+          labels: [],
+          serviceNameAnnotation: true,
+          maxValueLength: 256,
+        },
         static: [],
       },
       capture: {
