@@ -51,6 +51,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const resolved = resolveOptions(options);
   const store = new SeriesStore({
     cardinalityLimit: resolved.cardinalityLimit,
+    seriesPerTarget: resolved.cardinalityLimitPerPod,
     knownMethods: resolved.knownMethods,
     finalRetentionMs: resolved.finalRetentionMillis,
   });

@@ -174,8 +174,13 @@ export const SCHEMA: Section = section('', {
     ),
     cardinalityLimit: setting(
       f.integer(1, 1000000),
-      2000,
-      'Series per metric; past it, data goes to one overflow series marked `otel.metric.overflow=true`.',
+      11000,
+      'Series per metric on the node; past it, new series go to one overflow series of the node marked `otel.metric.overflow=true` (the agent’s resource). The default is 110 pods (the kubelet’s default maximum per node) × `cardinalityLimitPerPod`, so that no pod’s series reach it while every pod keeps to its own budget.',
+    ),
+    cardinalityLimitPerPod: setting(
+      f.integer(1, 1000000),
+      100,
+      'Series per metric of one pod; past it, the pod’s new series go to its own overflow series, marked `otel.metric.overflow=true` with the pod’s identity: a pod answering hundreds of status codes, or calling hundreds of ports, overflows alone, and every other pod keeps exact counts under its own names.',
     ),
     goLibraryMetrics: setting(
       f.boolean,

@@ -50,6 +50,7 @@ export interface Config {
     readonly intervalMs: number;
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
+    readonly cardinalityLimitPerPod: number;
     readonly goLibraryMetrics: boolean;
     readonly knownMethods: readonly string[];
     readonly resource: {
@@ -116,6 +117,7 @@ export interface ResolvedPipeline {
   /** At most intervalMs. */
   readonly timeoutMs: number;
   readonly cardinalityLimit: number;
+  readonly cardinalityLimitPerPod: number;
   readonly goLibraryMetrics: boolean;
   /** The agent's own resource: `service.name` and the other attributes, merged. */
   readonly resource: Readonly<Record<string, string>>;

@@ -38,7 +38,8 @@ describe('loadConfig', () => {
         temporality: 'cumulative',
         intervalMs: 10000,
         timeoutMs: 30000,
-        cardinalityLimit: 2000,
+        cardinalityLimit: 11000,
+        cardinalityLimitPerPod: 100,
         goLibraryMetrics: false,
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
         resource: { serviceName: 'owlk8s', attributes: {} },
@@ -59,7 +60,8 @@ describe('loadConfig', () => {
         prometheus: { host: '0.0.0.0', port: 9464, path: '/metrics' },
         intervalMs: 10000,
         timeoutMs: 10000,
-        cardinalityLimit: 2000,
+        cardinalityLimit: 11000,
+        cardinalityLimitPerPod: 100,
         goLibraryMetrics: false,
         resource: { 'service.name': 'owlk8s' },
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
@@ -413,7 +415,7 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 42);
+    assert.equal(SETTINGS.length, 43);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 
