@@ -409,9 +409,20 @@ export function send(fd: number, data: Buffer): { value: number; errno: number }
   );
 }
 
-/** recv into buf; value is the number of bytes received. */
-export function recv(fd: number, buf: Buffer): { value: number; errno: number } {
-  return libc('recv', [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32], [fd, buf, buf.length, 0]);
+export const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval of two 64-bit fields on x86_64
+export const SOL_NETLINK = 270;
+export const NETLINK_CAP_ACK = 10;
+export const NETLINK_EXT_ACK = 11;
+/** recv flag: return the datagram's real length even when it did not fit. */
+export const MSG_TRUNC = 0x20;
+
+/** recv into buf; value is the number of bytes received (with MSG_TRUNC, the datagram's length). */
+export function recv(fd: number, buf: Buffer, flags = 0): { value: number; errno: number } {
+  return libc(
+    'recv',
+    [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32],
+    [fd, buf, buf.length, flags],
+  );
 }
 
 export function close(fd: number): { value: number; errno: number } {
