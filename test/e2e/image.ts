@@ -66,9 +66,9 @@ function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {})
 
 /**
  * The image's two layers: the Debian one (`rootfs.sh packages`: debootstrap and apt, slow, so
- * cached under the hash of rootfs.sh, which holds its whole recipe) and the agent's (`rootfs.sh
- * app`: Node, dependencies, sources, BPF object, built fresh each time, so no source change can
- * hide behind the cache).
+ * cached under the hash of rootfs.sh, which holds its whole recipe: the release and the package
+ * list) and the agent's (`rootfs.sh app`: Node, dependencies, sources, BPF object, built afresh
+ * each time, so no change to the sources, the lockfile or the object can hide behind a cache).
  */
 export class ImageRoot {
   readonly base: string;
@@ -106,20 +106,25 @@ export class ImageRoot {
     try {
       for (const d of ['app', 'work', 'merged']) mkdirSync(join(dir, d));
       // The agent's layer is the upper layer of an overlay on the Debian one: what `app` writes.
-      sh('unshare', [
-        '-m',
-        '--propagation',
-        'private',
-        'sh',
-        '-euc',
-        'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4"; "$5" app "$4"',
-        'sh',
-        base,
-        join(dir, 'app'),
-        join(dir, 'work'),
-        join(dir, 'merged'),
-        ROOTFS_SH,
-      ]);
+      sh(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-euc',
+          'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$4"; "$5" app "$4"',
+          'sh',
+          base,
+          join(dir, 'app'),
+          join(dir, 'work'),
+          join(dir, 'merged'),
+          ROOTFS_SH,
+        ],
+        // the Node tarball, kept by the lockfile's version and checked against its integrity each time
+        { env: { ...process.env, NODE_TARBALLS: join(CACHE_DIR, 'npm') } },
+      );
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
