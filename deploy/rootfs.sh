@@ -24,11 +24,12 @@ set -euo pipefail
 
 SUITE=trixie
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# What the agent needs from Debian at run time, each for a reason:
-#   libbpf1          packages/ebpf loads the program through libbpf.so.1 (ffi-rs); without it
-#                    the agent stops at start with LibraryMissingError naming libbpf.so.1.
-#   ca-certificates  the public CAs, for an OTLP endpoint with a public certificate (https).
-RUNTIME_PACKAGES=(libbpf1 ca-certificates)
+# What the agent needs from Debian at run time, beyond the base system, each for a reason:
+#   libbpf1   packages/ebpf loads the program through libbpf.so.1 (ffi-rs); without it the agent
+#             stops at start with LibraryMissingError naming libbpf.so.1.
+# Not ca-certificates: Node checks TLS peers (an OTLP endpoint) against its own bundled CAs, or
+# the file export.otlp.tls.caFile names. Not iproute2: pod interfaces are found over rtnetlink.
+RUNTIME_PACKAGES=(libbpf1)
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 say() { printf '[rootfs] %s\n' "$*" >&2; }

@@ -5,7 +5,7 @@
 // server over HTTPS) and counts exactly what routed and bridged pods served over IPv4 and IPv6.
 // Without libbpf.so.1 it stops, naming it.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { load, requireBpf, requireTool, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
@@ -112,10 +112,16 @@ test('in the image, as the DaemonSet runs it: exact counts per pod and status fo
     const mounts = readFileSync(`/proc/${agent.pid}/mountinfo`, 'utf8').split('\n');
     const root = mounts.find((l) => l.split(' ')[4] === '/');
     assert.match(root ?? '', / ro[, ]/, `the root is read-only: ${root}`);
-    assert.ok(!mounts.some((l) => l.split(' ')[4]?.startsWith('/run/netns')), 'no /run/netns');
+    assert.ok(!mounts.some((l) => l.split(' ')[4]?.startsWith('/run/netns')), 'no /run/netns mount');
+    assert.ok(!existsSync(`/proc/${agent.pid}/root/run/netns`), 'no /run/netns in the root it sees');
     assert.ok(
       cluster.api.requestCount({ verb: 'watch', resource: 'pods' }) > 0,
       'the agent watches pods through the API server over HTTPS with the service account',
+    );
+    assert.deepEqual(
+      [401, 403].map((code) => cluster.api.requestCount({ status: code })),
+      [0, 0],
+      "the token authenticates and deploy/rbac.yaml's rules allow every request",
     );
 
     // the agent reports each pod IP attached on its host-side interface
