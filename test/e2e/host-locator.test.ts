@@ -49,8 +49,17 @@ test('routed and bridged pods, IPv4 and IPv6: the host interface is found withou
     });
   }
   const gone = { name: bridgedB.hostIfName, ifindex: await bridgedB.hostIfIndex() };
+  // Within a reconcile pass exists() answers from one read of the link table made in the pass.
+  locator.beginPass();
+  assert.equal(locator.exists(gone), true);
   await net.removePod(bridgedB);
+  assert.equal(locator.exists(gone), true, 'as of the read made in this pass');
+  assert.equal(locator.exists({ ...gone, ifindex: 0x7ffffff0 }), false, 'not in the table: asked alone');
+  locator.endPass();
   assert.equal(locator.exists(gone), false, 'a deleted interface no longer exists');
+  locator.beginPass();
+  assert.equal(locator.exists(gone), false, 'nor in the next pass');
+  locator.endPass();
 });
 
 test('no program is spawned: with PATH an empty directory (no ip, no bridge) every pod is still found', async () => {

@@ -4,7 +4,7 @@ export { ATTACH_MODES, captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH }
 export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './errors.ts';
 export { bytesToIp, ipToBytes } from './ip.ts';
 export type { HostInterface, NetworkInterface } from './locate.ts';
-export { locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
+export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
 export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
 export type { ObjectSetup } from './object.ts';

@@ -26,6 +26,7 @@ import {
   decodeRoute,
   fdbDumpRequest,
   type Link,
+  linkDumpRequest,
   linkGetRequest,
   NUD_FAILED,
   NUD_INCOMPLETE,
@@ -67,13 +68,21 @@ export function lookupInterface(which: number | string): NetworkInterface | unde
     if (e instanceof NetlinkError && e.errno === constants.errno.ENODEV) return undefined;
     throw e;
   }
-  if (link === undefined) return undefined;
+  return link && networkInterface(link);
+}
+
+function networkInterface(link: Link): NetworkInterface {
   return {
     ifindex: link.ifindex,
     name: link.name,
     ...(link.kind !== undefined ? { kind: link.kind } : {}),
     ...(link.master !== undefined ? { master: link.master } : {}),
   };
+}
+
+/** Every interface of this network namespace (one RTM_GETLINK dump). Throws NetlinkError. */
+export function listInterfaces(): NetworkInterface[] {
+  return rtnetlink('list links', linkDumpRequest(sequence()), RTM_NEWLINK, decodeLink).map(networkInterface);
 }
 
 /**

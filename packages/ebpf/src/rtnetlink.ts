@@ -44,6 +44,8 @@ export const IFLA_IFNAME = 3;
 export const IFLA_LINK = 5;
 export const IFLA_MASTER = 10;
 export const IFLA_LINKINFO = 18;
+export const IFLA_EXT_MASK = 29;
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 export const IFLA_INFO_KIND = 1;
 
 // linux/neighbour.h
@@ -193,6 +195,16 @@ export function linkGetRequest(which: number | string, seq: number): Buffer {
   const attrs =
     typeof which === 'string' ? [encodeAttribute(IFLA_IFNAME, Buffer.from(`${which}\0`, 'utf8'))] : [];
   return encodeMessage(RTM_GETLINK, NLM_F_REQUEST, seq, ifinfomsg, attrs);
+}
+
+/**
+ * RTM_GETLINK dump of every interface of the namespace, with IFLA_EXT_MASK asking the kernel to
+ * leave the statistics out (most of each message otherwise).
+ */
+export function linkDumpRequest(seq: number): Buffer {
+  return encodeMessage(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, seq, Buffer.alloc(16), [
+    u32Attribute(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS),
+  ]);
 }
 
 /**

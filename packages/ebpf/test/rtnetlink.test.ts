@@ -11,6 +11,7 @@ import {
   decodeNeighbour,
   decodeRoute,
   fdbDumpRequest,
+  linkDumpRequest,
   linkGetRequest,
   neighDumpRequest,
   routeGetRequest,
@@ -39,7 +40,7 @@ test('RTM_GETROUTE for an IPv4 and an IPv6 address: nlmsghdr, struct rtmsg with 
   assert.throws(() => routeGetRequest('web', 1), /"web" is not an IP address/);
 });
 
-test('RTM_GETLINK by index (struct ifinfomsg ifi_index) and by name (index 0, IFLA_IFNAME with its NUL, padded)', () => {
+test('RTM_GETLINK by index (struct ifinfomsg ifi_index), by name (index 0, IFLA_IFNAME with its NUL, padded), and a dump without statistics', () => {
   assert.deepEqual(
     linkGetRequest(7, 3),
     hex(`
@@ -52,6 +53,14 @@ test('RTM_GETLINK by index (struct ifinfomsg ifi_index) and by name (index 0, IF
       2c000000 1200 0100 03000000 00000000
       00 00 0000 00000000 00000000 00000000
       0a00 0300 7665746830 00 0000`),
+  );
+  assert.deepEqual(
+    linkDumpRequest(4),
+    hex(`
+      28000000 1200 0103 04000000 00000000
+      00 00 0000 00000000 00000000 00000000
+      0800 1d00 08000000`),
+    'a dump (0x301) with IFLA_EXT_MASK 29 = RTEXT_FILTER_SKIP_STATS (1 << 3)',
   );
 });
 

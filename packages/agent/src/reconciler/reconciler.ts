@@ -114,6 +114,15 @@ export class Reconciler {
 
   async #pass(): Promise<ReconcileResult> {
     if (this.#closed) throw new Error('reconciler is closed');
+    this.#locator.beginPass?.();
+    try {
+      return await this.#passBody();
+    } finally {
+      this.#locator.endPass?.();
+    }
+  }
+
+  async #passBody(): Promise<ReconcileResult> {
     for (const [key, applied] of [...this.#applied]) {
       if (!this.#wanted.has(key)) this.#removeTarget(key, applied);
     }

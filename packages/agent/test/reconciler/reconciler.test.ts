@@ -72,6 +72,24 @@ describe('Reconciler', () => {
     assert.equal(iface.ifindex, 100);
   });
 
+  test('the locator is told where each pass begins and ends (it may read the link table once per pass)', async () => {
+    const calls: string[] = [];
+    const exists = host.exists.bind(host);
+    Object.assign(host, {
+      beginPass: () => calls.push('begin'),
+      endPass: () => calls.push('end'),
+      exists: (i: { name: string; ifindex: number }) => {
+        calls.push(`exists ${i.name}`);
+        return exists(i);
+      },
+    });
+    host.add('veth-a', '198.18.0.10', '2001:2::a');
+    rec.setWanted([{ key: 'uid-a', ips: ['198.18.0.10', '2001:2::a'] }]);
+    await rec.reconcile();
+    await rec.reconcile();
+    assert.deepEqual(calls, ['begin', 'end', 'begin', 'exists veth-a', 'exists veth-a', 'end']);
+  });
+
   test('a second pass with nothing changed does nothing (idempotent)', async () => {
     host.add('veth-a', '198.18.0.10');
     rec.setWanted([{ key: 'uid-a', ips: ['198.18.0.10'] }]);

@@ -457,6 +457,28 @@ export function bpfSyscall(cmd: number, attr: Buffer): { value: number; errno: n
   return { value: Number(r.value), errno: r.errnoCode };
 }
 
+const SYS_SECCOMP = 317; // x86_64
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog): installs a classic-BPF filter
+ * (an array of struct sock_filter) on every thread of the process. Tests use it to make a system
+ * call fail as a runtime's seccomp profile would; it needs CAP_SYS_ADMIN or no_new_privs.
+ */
+export function seccompSetFilter(filter: Buffer): { value: number; errno: number } {
+  openLibraries();
+  const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  fprog.writeUInt16LE(filter.length / 8, 0);
+  fprog.writeBigUInt64LE(bufferAddress(filter), 8);
+  const r = load({
+    library: LIBC,
+    funcName: 'syscall',
+    retType: DataType.I64,
+    paramsType: [DataType.I64, DataType.I64, DataType.I64, DataType.U8Array],
+    paramsValue: [SYS_SECCOMP, 1, 1, fprog],
+    errno: true as const,
+  });
+  return { value: Number(r.value), errno: r.errnoCode };
+}
+
 /** bpf_obj_get_info_by_fd: fills info (zeroed, sized to what the caller knows) for a program or map fd. */
 export function objectInfo(fd: number, info: Buffer): number {
   const len = Buffer.alloc(4);
