@@ -3,7 +3,18 @@
 // started in it the way the DaemonSet starts the container, with unshare, mount, chroot and capsh.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +28,7 @@ const DOCKERFILE = join(REPO, 'deploy/Dockerfile');
 
 /** Where the Debian layer is cached between runs (OWLK8S_CACHE_DIR, default /var/cache/owlk8s). */
 const CACHE_DIR = process.env.OWLK8S_CACHE_DIR || '/var/cache/owlk8s';
+const WEEK_MS = 7 * 24 * 3600 * 1000;
 
 /** The capabilities deploy/daemonset.yaml adds (after dropping ALL), as capsh names them. */
 export function daemonSetCapabilities(): string[] {
@@ -99,6 +111,18 @@ export class ImageRoot {
         // another run built the same layer meanwhile: use it
         if (!existsSync(base)) throw err;
       }
+    }
+    // Marks the layer used; layers of other versions of the script unused for a week go.
+    const now = new Date();
+    utimesSync(base, now, now);
+    for (const old of readdirSync(CACHE_DIR)) {
+      const path = join(CACHE_DIR, old);
+      if (
+        /^rootfs-[0-9a-f]{16}$/.test(old) &&
+        path !== base &&
+        now.getTime() - statSync(path).mtimeMs > WEEK_MS
+      )
+        rmSync(path, { recursive: true, force: true });
     }
     const baseMs = Date.now() - t;
     t = Date.now();
