@@ -192,6 +192,11 @@ describe('deploy/Dockerfile', () => {
         'COPY --from=app /rootfs/ /',
       ],
     );
+    // pnpm as pinned by package.json (rootfs.sh refuses another version).
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', DEPLOY), 'utf8')) as {
+      packageManager: string;
+    };
+    assert.equal(/npm install -g (pnpm@\S+)/.exec(text)?.[1], pkg.packageManager);
     // The Debian release of the FROM lines is the one the script debootstraps for the test.
     const script = readFileSync(new URL('rootfs.sh', DEPLOY), 'utf8');
     assert.equal(/^SUITE=(\S+)$/m.exec(script)?.[1], 'trixie');
