@@ -89,7 +89,12 @@ export class Agent {
         this.#removed.push(id);
         parts.logger.info({ targetId: id, key }, 'target removed');
       },
-      onProblem: (message, detail) => parts.logger.warn({ key: detail.key, ip: detail.ip }, message),
+      onProblem: (_message, { key, ip, state, reason, error }) => {
+        const pod = this.#podName(key);
+        const fields = { pod, ip, state, reason, ...(error !== undefined ? { err: error } : {}) };
+        if (state === 'failed') parts.logger.error(fields, `${pod} ${ip}: ${reason}`);
+        else parts.logger.warn(fields, `${pod} ${ip}: pending: ${reason}`);
+      },
     });
   }
 
@@ -203,12 +208,33 @@ export class Agent {
     }
   }
 
+  /** "namespace/name" of the pod a reconciler key stands for; a static target's name; else the key. */
+  #podName(key: string): string {
+    const pod = this.#pods.get(key);
+    if (pod === undefined) return key;
+    return pod.namespace === '' ? pod.name : `${pod.namespace}/${pod.name}`;
+  }
+
+  /**
+   * Ready when the program is loaded, the source synced, the first pass done, and no target IP
+   * failed: an IP whose interface cannot be resolved (the kernel's tables unreadable) or whose entry
+   * the kernel refused is an error, shown here with its pod and cause. An IP still waiting for its
+   * interface (a starting pod) is not.
+   */
   readiness(): Readiness {
     const s = this.#p.source.status();
+    const failed: { pod: string; ip: string; reason: string }[] = [];
+    for (const t of this.#reconciler.status()) {
+      for (const i of t.ips) {
+        if (i.state === 'failed')
+          failed.push({ pod: this.#podName(t.key), ip: i.ip, reason: i.reason ?? '' });
+      }
+    }
     const checks = {
       'bpf program loaded': !this.#p.capture.closed,
       'targets source synced': s.synced,
       'first reconcile done': this.#reconciled,
+      'no target failed': failed.length === 0,
     };
     return {
       ready: Object.values(checks).every(Boolean),
@@ -217,6 +243,7 @@ export class Agent {
         source: s.state,
         ...(s.sinceLastSyncMs !== undefined ? { sinceLastSyncMs: s.sinceLastSyncMs } : {}),
         ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+        ...(failed.length > 0 ? { failedTargets: failed.slice(0, 20), failedCount: failed.length } : {}),
       },
     };
   }
