@@ -51,7 +51,7 @@ logging: { level: warn, format: json }
         'bpf program loaded': true,
         'targets source synced': true,
         'first reconcile done': true,
-        'no target failed': false,
+        'not every target failed': false,
       },
       detail: {
         source: 'static',
