@@ -85,7 +85,7 @@ node: { name: node-1 }
 targets:
   source: kubernetes
   kubernetes: { kubeconfig: ${cluster.kubeconfigPath}, maxValueLength: 64 }
-capture: { httpPorts: all }
+capture: { httpPorts: all, maps: { seriesPerPod: 1000 } }
 logging: { level: error, format: json }
 `,
     ['cardinalityLimit: 100', `cardinalityLimitPerPod: ${PER_POD}`],
