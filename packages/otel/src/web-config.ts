@@ -125,7 +125,11 @@ export function parseWebConfig(
   keysOf(data, '', ['tls_server_config', 'http_server_config', 'basic_auth_users']);
   const file = (path: string, value: unknown): string | undefined => {
     if (typeof value !== 'string' || value === '') {
-      add(path, `got ${show(value)}`, 'a file path (relative to the web configuration file’s directory)');
+      add(
+        path,
+        value === undefined || value === null ? 'missing' : `got ${show(value)}`,
+        'a file path (relative to the web configuration file’s directory)',
+      );
       return undefined;
     }
     return value.startsWith('/') ? value : `${dir}/${value}`;

@@ -12,7 +12,7 @@ import type { ResolvedPipeline } from '../../src/config/types.ts';
 
 const NODE = { OWLK8S_NODE_NAME: 'node-1' };
 const METHODS = ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'];
-const PROMETHEUS = { host: '0.0.0.0', port: 9464, path: '/metrics' };
+const PROMETHEUS = { host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurrentScrapes: 4 };
 /** The pipeline of the defaults, less Prometheus: what each case below adds to. */
 const BASE = {
   intervalMs: 10000,
