@@ -51,6 +51,16 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+interface Refusal {
+  /** One of a fixed set of phrases (the log's throttle key). */
+  readonly why: string;
+  /** What the client sent that explains it (a user name), clipped. */
+  readonly detail?: string;
+}
+
+/** Client-sent text in a log line: at most 64 characters. */
+const clip = (text: string): string => (text.length > 64 ? `${text.slice(0, 64)}…` : text);
+
 /** Verified `user, password, hash` triples (by digest), so a scrape costs one bcrypt at most once. */
 const CACHE_SIZE = 256;
 
@@ -97,14 +107,14 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
   const authenticate = async (
     request: IncomingMessage,
     security: LoadedSecurity,
-  ): Promise<string | undefined> => {
+  ): Promise<Refusal | undefined> => {
     const t = security.web.tls;
     if (t !== undefined) {
       const socket = request.socket as TLSSocket;
       const given = Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
-      if (t.clientAuthType === 'RequireAnyClientCert' && !given) return 'no client certificate';
+      if (t.clientAuthType === 'RequireAnyClientCert' && !given) return { why: 'no client certificate' };
       if (t.clientAuthType === 'VerifyClientCertIfGiven' && given && !socket.authorized) {
-        return `client certificate not verified (${socket.authorizationError})`;
+        return { why: 'client certificate not verified', detail: String(socket.authorizationError) };
       }
     }
     if (!security.authRequired) return undefined;
@@ -112,17 +122,23 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
     const space = header.indexOf(' ');
     const scheme = header.slice(0, space).toLowerCase();
     const credentials = header.slice(space + 1).trim();
-    if (space < 0 || credentials === '') return 'no credentials';
+    if (space < 0 || credentials === '') return { why: 'no credentials' };
     if (scheme === 'bearer') {
-      if (security.tokenDigest === undefined) return 'a bearer token, but no bearer token file is configured';
-      return timingSafeEqual(sha256(credentials), security.tokenDigest) ? undefined : 'wrong bearer token';
+      if (security.tokenDigest === undefined) {
+        return { why: 'a bearer token, but no bearer token file is configured' };
+      }
+      return timingSafeEqual(sha256(credentials), security.tokenDigest)
+        ? undefined
+        : { why: 'wrong bearer token' };
     }
-    if (scheme !== 'basic') return `unsupported scheme ${JSON.stringify(scheme)}`;
-    if (security.web.basicAuthUsers.size === 0)
-      return 'basic credentials, but no basic_auth_users are configured';
+    if (scheme !== 'basic')
+      return { why: 'an authorization scheme other than Basic and Bearer', detail: clip(scheme) };
+    if (security.web.basicAuthUsers.size === 0) {
+      return { why: 'basic credentials, but no basic_auth_users are configured' };
+    }
     const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return 'malformed basic credentials';
+    if (colon < 0) return { why: 'malformed basic credentials' };
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     const hash = security.web.basicAuthUsers.get(user);
@@ -135,9 +151,10 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
       verified.set(key, ok);
     }
     if (ok) return undefined;
-    return hash === undefined
-      ? `unknown user ${JSON.stringify(user)}`
-      : `wrong password for user ${JSON.stringify(user)}`;
+    return {
+      why: hash === undefined ? 'unknown user' : 'wrong password',
+      detail: `user ${JSON.stringify(clip(user))}`,
+    };
   };
 
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
@@ -164,12 +181,13 @@ export async function startMetricsServer(o: MetricsServerOptions): Promise<Metri
       inFlight--;
     });
     authenticate(request, security).then(
-      (why) => {
-        if (why !== undefined) {
+      (refusal) => {
+        if (refusal !== undefined) {
+          // One line per kind of refusal and interval: what a client sends never grows the throttle.
           log(
             'warn',
-            `auth ${why}`,
-            { remote: request.socket.remoteAddress, why },
+            `auth ${refusal.why}`,
+            { remote: request.socket.remoteAddress, ...refusal },
             'scrape refused: not authenticated',
           );
           const challenges = [

@@ -111,12 +111,13 @@ describe('the metrics server', () => {
     );
     writeFileSync(join(dir, 'token'), 'tok-1\n');
     const c = counter();
+    const log = logger();
     const s = await startMetricsServer({
       ...base,
       port: await freePort(),
       webConfigFile: join(dir, 'web.yml'),
       bearerTokenFile: join(dir, 'token'),
-      logger: logger(),
+      logger: log,
       onRefused: c.onRefused,
     });
     try {
@@ -134,6 +135,17 @@ describe('the metrics server', () => {
       assert.equal((await get(s.url.replace('/metrics', '/other'))).status, 401);
       assert.equal((await get(s.url.replace('/metrics', '/other'), 'Bearer tok-1')).status, 404);
       assert.deepEqual(c.refused, Array(5).fill('unauthorized'));
+      assert.deepEqual(
+        log.lines.map((l) => [l.message, l.details.why, l.details.detail]),
+        [
+          ['scrape refused: not authenticated', 'no credentials', undefined],
+          ['scrape refused: not authenticated', 'wrong password', 'user "alice"'],
+          ['scrape refused: not authenticated', 'unknown user', 'user "mallory"'],
+          ['scrape refused: not authenticated', 'wrong bearer token', undefined],
+          ['scrape refused: not authenticated', 'no credentials', undefined],
+        ],
+      );
+      assert.ok(!JSON.stringify(log.lines).includes('tok-2'), 'a wrong token is not logged');
     } finally {
       await s.close();
     }
@@ -193,6 +205,35 @@ describe('the metrics server', () => {
       );
       renameSync(join(dir, 'web2.yml.new'), join(dir, 'web2.yml'));
       assert.equal((await get(s.url, basic('bob', 'secret'))).status, 200);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('logs one line per kind of refusal and interval, whatever user names a client sends', async () => {
+    writeFileSync(join(dir, 'web5.yml'), `basic_auth_users: {alice: '${HASH}'}\n`);
+    const log = logger();
+    const c = counter();
+    const s = await startMetricsServer({
+      ...base,
+      port: await freePort(),
+      webConfigFile: join(dir, 'web5.yml'),
+      logIntervalMillis: 60_000,
+      logger: log,
+      onRefused: c.onRefused,
+    });
+    try {
+      const auth = (user: string) => ({ authorization: basic(user, 'x') });
+      const statuses = [];
+      for (const user of ['u1', 'u2', 'u3', 'x'.repeat(100)]) {
+        statuses.push((await fetch(s.url, { headers: auth(user) })).status);
+      }
+      assert.deepEqual(statuses, [401, 401, 401, 401]);
+      assert.deepEqual(c.refused.length, 4);
+      assert.deepEqual(
+        log.lines.map((l) => [l.details.why, l.details.detail]),
+        [['unknown user', 'user "u1"']],
+      );
     } finally {
       await s.close();
     }
