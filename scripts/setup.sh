@@ -9,8 +9,9 @@ PNPM_VERSION=12.4.2
 # Debian packages, each for a reason: clang/llvm/libbpf-dev build the BPF object; libbpf1 is
 # what packages/ebpf loads at run time; iproute2 makes the test pods; nginx-light, wrk and curl
 # are the real servers and clients of the end-to-end tests; prometheus scrapes in a test;
-# libcap2-bin (capsh) runs the agent with exactly its capabilities; bpftool inspects programs.
-DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps ethtool)
+# libcap2-bin (capsh) runs the agent with exactly its capabilities; bpftool inspects programs;
+# debootstrap makes the image's root filesystem for test/e2e/image.test.ts (deploy/rootfs.sh).
+DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps ethtool debootstrap iptables)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -60,12 +60,16 @@ export class SimulatedCluster implements AsyncDisposable {
   /** A node with the `default` namespace; pods of other nodes can be added to the API directly. */
   static async create(
     nodeName = 'node-1',
-    opts: { handleSignals?: boolean } = {},
+    opts: {
+      handleSignals?: boolean;
+      /** The API server's certificate and key (PEM): HTTPS, as a real one; default plain HTTP. */
+      tls?: { cert: string; key: string };
+    } = {},
   ): Promise<SimulatedCluster> {
     const net = await TestNetwork.create(opts);
     let api: FakeKubeApi | undefined;
     try {
-      api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000 });
+      api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000, ...(opts.tls ? { tls: opts.tls } : {}) });
       api.apply(node(nodeName));
       api.apply(namespace('default'));
       return new SimulatedCluster(nodeName, net, api, mkdtempSync(join(tmpdir(), 'owlk8s-cluster-')));

@@ -3,9 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test as nodeTest } from 'node:test';
 import {
-  curl,
   load,
-  must,
   type Pod,
   type RunningServer,
   requireBpf,
@@ -22,7 +20,6 @@ import {
   locateHostInterface,
   requireHostInterface,
 } from '@owlk8s/ebpf';
-import { throughFdb } from '@owlk8s/ebpf/testing';
 import { watch } from './watch.ts';
 
 let net: TestNetwork;
@@ -73,18 +70,10 @@ nodeTest(
         assert.deepEqual(iface, {
           ifindex: await pod.hostIfIndex(),
           name: pod.hostIfName,
-          via: pod.shape === 'routed' ? 'route' : 'bridge-netns',
+          via: pod.shape === 'routed' ? 'route' : 'bridge-fdb',
         });
       }
     }
-    // the fallback for bridges whose pods' namespaces have no name (docker): neighbour entry and FDB
-    assert.equal(await curl(undefined, otherNginx.url('/status/204')), 204);
-    const bridge = JSON.parse((await must(['ip', '-j', 'route', 'get', other.ipv4])).trim())[0].dev as string;
-    assert.deepEqual(await throughFdb(other.ipv4, bridge), {
-      ifindex: await other.hostIfIndex(),
-      name: other.hostIfName,
-      via: 'bridge-fdb',
-    });
     assert.equal(await locateHostInterface('198.18.250.250'), undefined);
     await assert.rejects(
       requireHostInterface('198.18.250.250'),

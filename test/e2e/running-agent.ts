@@ -15,13 +15,19 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** `yaml` gets `export.prometheus` and `admin` added (free loopback ports); logging defaults to warn. */
-export async function startAgent(yaml: string): Promise<RunningAgent> {
+/**
+ * `yaml` gets `export.prometheus` and `admin` added (free loopback ports); logging defaults to warn.
+ * `exportSettings`: more settings of the `export` section, as `key: value` lines.
+ */
+export async function startAgent(
+  yaml: string,
+  exportSettings: readonly string[] = [],
+): Promise<RunningAgent> {
   const [promPort, adminPort] = [await freePort(), await freePort()];
   const text = `${yaml}
 export:
   intervalMs: 1000
-  prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
+${exportSettings.map((l) => `  ${l}\n`).join('')}  prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
 admin: { host: 127.0.0.1, port: ${adminPort} }
 `;
   const { config } = loadConfig({ text, file: 'test-agent.yaml', env: {} });

@@ -1,9 +1,11 @@
 // The test API server's HTTP side: routing, authentication, RBAC, lists with continue tokens, and
-// chunked watch streams with bookmarks and 410 Gone, over plain HTTP on 127.0.0.1.
+// chunked watch streams with bookmarks and 410 Gone, on 127.0.0.1 over plain HTTP, or over HTTPS
+// with a given certificate (as a real API server, for clients that use the in-cluster configuration).
 
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -46,6 +48,8 @@ export interface FakeKubeApiOptions {
   readonly goneMode?: 'event' | 'http';
   /** Send a BOOKMARK to every watch that asked for them at this interval; 0 (default): only on sendBookmarks(). */
   readonly bookmarkIntervalMs?: number;
+  /** Serve HTTPS with this certificate and key (PEM); default plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** One request as the server saw it; `verb` is the RBAC verb (list, watch, get...). */
@@ -93,13 +97,14 @@ export class FakeKubeApi {
   readonly #token: string;
   readonly #rules: readonly PolicyRule[];
   readonly #goneMode: 'event' | 'http';
-  readonly #server: Server;
+  readonly #server: Server | HttpsServer;
   readonly #watches = new Set<ActiveWatch>();
   readonly #waiters = new Set<() => void>();
   readonly #faults: Fault[] = [];
   #latencyMs = 0;
   #connections = 0;
   #port: number;
+  readonly #scheme: 'http' | 'https';
   #up = false;
   #bookmarkTimer: NodeJS.Timeout | undefined;
 
@@ -109,14 +114,18 @@ export class FakeKubeApi {
     this.#rules = opts.rules ?? loadRules(opts.rbacPath ?? DEFAULT_RBAC_PATH, this.user);
     this.#goneMode = opts.goneMode ?? 'event';
     this.#port = opts.port ?? 0;
-    this.#server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.#sendStatus(res, status(500, 'InternalError', String(err)));
         else res.destroy();
       });
-    });
+    };
+    this.#scheme = opts.tls ? 'https' : 'http';
+    this.#server = opts.tls
+      ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+      : createServer(handler);
     this.store.onEvent(() => this.#notify());
-    this.#server.on('connection', () => {
+    this.#server.on(opts.tls ? 'secureConnection' : 'connection', () => {
       this.#connections++;
     });
     if (opts.bookmarkIntervalMs) {
@@ -137,7 +146,7 @@ export class FakeKubeApi {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return `${this.#scheme}://127.0.0.1:${this.#port}`;
   }
 
   get token(): string {

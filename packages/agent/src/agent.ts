@@ -73,15 +73,28 @@ export class Agent {
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
-        if (pod !== undefined)
-          parts.pipeline.setTarget(id, (parts.identityOf ?? podIdentity)(pod), new Date());
+        if (pod !== undefined) {
+          const identity = (parts.identityOf ?? podIdentity)(pod);
+          const b = identity.bounded;
+          if (b !== undefined && b.truncated + b.unprintable > 0)
+            parts.logger.warn(
+              { pod: `${pod.namespace}/${pod.name}`, truncated: b.truncated, unprintable: b.unprintable },
+              'attribute values of the pod bounded: cut to targets.kubernetes.maxValueLength, or unprintable characters replaced',
+            );
+          parts.pipeline.setTarget(id, identity, new Date());
+        }
         parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
       },
       onTargetRemoved: (key, id) => {
         this.#removed.push(id);
         parts.logger.info({ targetId: id, key }, 'target removed');
       },
-      onProblem: (message, detail) => parts.logger.warn({ key: detail.key, ip: detail.ip }, message),
+      onProblem: (_message, { key, ip, state, reason, error }) => {
+        const pod = this.#podName(key);
+        const fields = { pod, ip, state, reason, ...(error !== undefined ? { err: error } : {}) };
+        if (state === 'failed') parts.logger.error(fields, `${pod} ${ip}: ${reason}`);
+        else parts.logger.warn(fields, `${pod} ${ip}: pending: ${reason}`);
+      },
     });
   }
 
@@ -195,12 +208,39 @@ export class Agent {
     }
   }
 
+  /** "namespace/name" of the pod a reconciler key stands for; a static target's name; else the key. */
+  #podName(key: string): string {
+    const pod = this.#pods.get(key);
+    if (pod === undefined) return key;
+    return pod.namespace === '' ? pod.name : `${pod.namespace}/${pod.name}`;
+  }
+
+  /**
+   * Ready when the program is loaded, the source synced, the first pass done, and no target IP
+   * failed: an IP whose interface cannot be resolved (the kernel's tables unreadable) or whose entry
+   * the kernel refused is an error, shown here with its pod and cause. An IP still waiting for its
+   * interface (a starting pod) is not.
+   */
   readiness(): Readiness {
     const s = this.#p.source.status();
+    const failed: { pod: string; ip: string; reason: string }[] = [];
+    let ips = 0;
+    for (const t of this.#reconciler.status()) {
+      for (const i of t.ips) {
+        ips++;
+        if (i.state === 'failed')
+          failed.push({ pod: this.#podName(t.key), ip: i.ip, reason: i.reason ?? '' });
+      }
+    }
+    // Not ready when every target IP failed (nothing can be monitored: netlink refused, a map the
+    // kernel will not write). One pod failing among others is listed in the detail, logged and
+    // shown by `owlk8s targets`, but leaves the agent ready: an unready agent drops out of its
+    // Service's endpoints, and a ServiceMonitor would stop scraping every other pod of the node.
     const checks = {
       'bpf program loaded': !this.#p.capture.closed,
       'targets source synced': s.synced,
       'first reconcile done': this.#reconciled,
+      'not every target failed': ips === 0 || failed.length < ips,
     };
     return {
       ready: Object.values(checks).every(Boolean),
@@ -209,6 +249,7 @@ export class Agent {
         source: s.state,
         ...(s.sinceLastSyncMs !== undefined ? { sinceLastSyncMs: s.sinceLastSyncMs } : {}),
         ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+        ...(failed.length > 0 ? { failedTargets: failed.slice(0, 20), failedCount: failed.length } : {}),
       },
     };
   }

@@ -24,6 +24,7 @@ export function pipelineOptions(config: AgentConfig, logger: PipelineLogger): Pi
     exportIntervalMillis: p.intervalMs,
     exportTimeoutMillis: p.timeoutMs,
     cardinalityLimit: p.cardinalityLimit,
+    cardinalityLimitPerPod: p.cardinalityLimitPerPod,
     goLibraryMetrics: p.goLibraryMetrics,
     resource: p.resource,
     knownMethods: p.knownMethods,

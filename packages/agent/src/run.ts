@@ -1,7 +1,6 @@
 // The agent's main loop: capture program, targets source, reconciler, metrics pipeline, admin
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
-import { readdirSync, readFileSync } from 'node:fs';
-import { Capture } from '@owlk8s/ebpf';
+import { Capture, lookupInterface } from '@owlk8s/ebpf';
 import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
@@ -38,12 +37,9 @@ export interface RunOptions {
 
 /** Interface names by index, for static targets that give an index. */
 function interfaceName(index: number): string {
-  for (const name of readdirSync('/sys/class/net')) {
-    try {
-      if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === index) return name;
-    } catch {}
-  }
-  throw new AgentError('config', `targets.static: no interface has index ${index}`);
+  const found = lookupInterface(index);
+  if (found === undefined) throw new AgentError('config', `targets.static: no interface has index ${index}`);
+  return found.name;
 }
 
 function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
@@ -115,7 +111,11 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
       source,
       pipeline,
       logger,
-      identityOf: (pod) => podIdentity(pod, shared),
+      identityOf: (pod) =>
+        podIdentity(pod, shared, {
+          maxValueLength: config.targets.kubernetes.maxValueLength,
+          serviceNameAnnotation: config.targets.kubernetes.serviceNameAnnotation,
+        }),
     });
     admin = await startAdminServer(agent, config.admin.host, config.admin.port);
   } catch (err) {

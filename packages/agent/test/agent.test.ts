@@ -1,12 +1,17 @@
 // The Agent between its parts, with fakes: the order of calls into the kernel and the pipeline.
 import assert from 'node:assert/strict';
+import { constants } from 'node:os';
 import { test } from 'node:test';
-import type { Snapshot } from '@owlk8s/ebpf';
+import { NetlinkError, type Snapshot } from '@owlk8s/ebpf';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
 import type { Pipeline } from '@owlk8s/otel';
+import { startAdminServer } from '../src/admin/admin-server.ts';
 import { Agent, type CaptureEngine } from '../src/agent.ts';
+import { main } from '../src/cli/cli.ts';
+import type { HostInterface, InterfaceLocator } from '../src/reconciler/ports.ts';
 import type { SourceStatus, TargetSource } from '../src/sources/target-source.ts';
+import { captureIo } from './cli/capture-io.ts';
 import { FakeCapture, FakeHost } from './reconciler/fakes.ts';
 
 const SNAPSHOT: Snapshot = {
@@ -117,7 +122,12 @@ test('a pod whose Services or labels change becomes a new target; readiness, IP 
   assert.deepEqual(engine.take(), ['read']);
   assert.deepEqual(agent.readiness(), {
     ready: true,
-    checks: { 'bpf program loaded': true, 'targets source synced': true, 'first reconcile done': true },
+    checks: {
+      'bpf program loaded': true,
+      'targets source synced': true,
+      'first reconcile done': true,
+      'not every target failed': true,
+    },
     detail: { source: 'kubernetes synced' },
   });
   log.length = 0;
@@ -145,4 +155,103 @@ test('a pod whose Services or labels change becomes a new target; readiness, IP 
   await agent.stop(1000);
   assert.deepEqual(log, ['record', 'flush', 'shutdown']);
   assert.equal(engine.closed, true);
+});
+
+/** A locator whose kernel tables cannot be read for the IPs in `broken` (as under a seccomp profile refusing netlink). */
+class BrokenLocator implements InterfaceLocator {
+  readonly host: FakeHost;
+  readonly broken = new Set<string>();
+  constructor(host: FakeHost) {
+    this.host = host;
+  }
+  async locate(ip: string, hint?: string): Promise<HostInterface | undefined> {
+    if (this.broken.has(ip)) {
+      throw new NetlinkError(
+        `route get ${ip}: socket`,
+        constants.errno.EPERM,
+        'netlink sockets are refused here: a seccomp profile or LSM policy blocks socket(AF_NETLINK, NETLINK_ROUTE)',
+      );
+    }
+    return this.host.locate(ip, hint);
+  }
+  exists(iface: HostInterface): boolean {
+    return this.host.exists(iface);
+  }
+}
+
+test('an interface that cannot be resolved is an error with its pod and cause in the log, /readyz and owlk8s targets; a starting pod is not', async () => {
+  const host = new FakeHost();
+  host.add('veth-web', '198.18.0.10');
+  const locator = new BrokenLocator(host);
+  locator.broken.add('198.18.0.11');
+  const logs: [string, string][] = [];
+  const logger = {
+    debug() {},
+    info() {},
+    warn: (_: object, msg: string) => logs.push(['warn', msg]),
+    error: (_: object, msg: string) => logs.push(['error', msg]),
+  };
+  const pods = [
+    pod(['web']),
+    { ...pod(['api']), uid: 'uid-api', name: 'api', ips: ['198.18.0.11'] },
+    { ...pod(['db']), uid: 'uid-db', name: 'db', ips: ['198.18.0.12'] },
+  ];
+  const agent = new Agent({
+    capture: new Engine(),
+    locator,
+    source: new Source(pods),
+    pipeline: fakePipeline([]),
+    logger,
+  });
+  await agent.start();
+  const reason =
+    'locating the host interface: route get 198.18.0.11: socket: EPERM (netlink sockets are refused here: ' +
+    'a seccomp profile or LSM policy blocks socket(AF_NETLINK, NETLINK_ROUTE))';
+  assert.deepEqual(logs, [
+    ['error', `shop/api 198.18.0.11: ${reason}`],
+    ['warn', 'shop/db 198.18.0.12: pending: no host interface carries this IP yet'],
+  ]);
+  const admin = await startAdminServer(agent, '127.0.0.1', 0);
+  try {
+    // One pod failing among others: listed, but the agent stays ready (it monitors the others).
+    const readyz = await fetch(`${admin.url}/readyz`);
+    assert.equal(readyz.status, 200);
+    assert.deepEqual(await readyz.json(), {
+      ready: true,
+      checks: {
+        'bpf program loaded': true,
+        'targets source synced': true,
+        'first reconcile done': true,
+        'not every target failed': true,
+      },
+      detail: {
+        source: 'kubernetes synced',
+        failedTargets: [{ pod: 'shop/api', ip: '198.18.0.11', reason }],
+        failedCount: 1,
+      },
+    });
+    const io = captureIo();
+    assert.equal(await main(['targets', '--url', admin.url], io), 0, io.err());
+    assert.equal(
+      io.out(),
+      [
+        'TARGETID  NAMESPACE  POD  WORKLOAD        IP           STATE     INTERFACE  IFINDEX  REASON',
+        '1         shop       web  Deployment/web  198.18.0.10  attached  veth-web   100      -',
+        `2         shop       api  Deployment/web  198.18.0.11  failed    -          -        ${reason}`,
+        '3         shop       db   Deployment/web  198.18.0.12  pending   -          -        no host interface carries this IP yet',
+        '',
+      ].join('\n'),
+    );
+    // The tables readable again: the next pass attaches the pod, and nothing is listed as failed.
+    locator.broken.clear();
+    host.add('veth-api', '198.18.0.11');
+    await agent.reconcileNow();
+    const after = await fetch(`${admin.url}/readyz`);
+    assert.equal(after.status, 200);
+    assert.equal(Object.hasOwn(((await after.json()) as { detail: object }).detail, 'failedTargets'), false);
+    assert.equal(logs.length, 2, 'recovery logs no problem');
+  } finally {
+    await admin.close();
+    await agent.stop(1000);
+  }
 });

@@ -53,3 +53,16 @@ export function capabilityHint(
   }
   return undefined;
 }
+
+/**
+ * A failed rtnetlink exchange: the operation, the errno and, when the kernel sent one, its own
+ * message (extended ack), e.g. `route get 198.18.0.9: EINVAL (Invalid header for route get request)`.
+ */
+export class NetlinkError extends BpfError {
+  readonly kernelMessage: string | undefined;
+  constructor(op: string, errno: number, hint?: string, kernelMessage?: string) {
+    super(op, errno, [kernelMessage, hint].filter(Boolean).join('; ') || undefined);
+    this.name = 'NetlinkError';
+    this.kernelMessage = kernelMessage;
+  }
+}

@@ -1,10 +1,10 @@
 export { Capture, PROGRAM_NAME, SWEEP_PROGRAM_NAME, TC_PROGRAM_NAME } from './capture.ts';
 export type { AttachMode, CaptureOptions, CaptureSpec } from './config.ts';
 export { ATTACH_MODES, captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
-export { BpfError, KeyNotFoundError, VerifierError } from './errors.ts';
+export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './errors.ts';
 export { bytesToIp, ipToBytes } from './ip.ts';
-export type { HostInterface } from './locate.ts';
-export { locateHostInterface, requireHostInterface } from './locate.ts';
+export type { HostInterface, NetworkInterface } from './locate.ts';
+export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
 export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
 export type { ObjectSetup } from './object.ts';

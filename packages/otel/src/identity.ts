@@ -12,4 +12,9 @@ export interface TargetIdentity {
   readonly serverPortAttributes?: ReadonlyMap<number, Attributes>;
   /** Point attributes of its compatibility series (`owlk8s.go_library.*`), when those are on. */
   readonly goLibraryAttributes?: Attributes;
+  /**
+   * Values the enrichment bounded to make this identity (cut to its length limit, unprintable
+   * characters replaced), counted in `owlk8s.agent.attribute_values.bounded`.
+   */
+  readonly bounded?: { readonly truncated: number; readonly unprintable: number };
 }

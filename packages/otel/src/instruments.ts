@@ -20,6 +20,7 @@ export const INSTRUMENT_NAMES = {
   exportDropped: 'owlk8s.agent.export.dropped',
   overflowSeries: 'owlk8s.agent.metric.overflow',
   scrapeRefused: 'owlk8s.agent.scrape.refused',
+  boundedValues: 'owlk8s.agent.attribute_values.bounded',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -78,6 +79,14 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       for (const [exporter, reason, count] of state.scrapesRefused())
         r.observe(count, { 'owlk8s.exporter': exporter, 'owlk8s.reason': reason });
+    },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.boundedValues,
+    'Attribute values from cluster objects that were cut to the length limit (owlk8s.reason=truncated) or had unprintable characters replaced (unprintable), counted each time a pod is attached.',
+    '{value}',
+    (r) => {
+      for (const [reason, count] of state.boundedValues()) r.observe(count, { 'owlk8s.reason': reason });
     },
   );
   kernelCounter(

@@ -3,6 +3,12 @@
 import type { Writable } from 'node:stream';
 import { DEFAULT_KNOWN_METHODS } from './attributes.ts';
 
+/**
+ * Series per metric of one pod, by default: a pod's usual series (a few methods × a dozen status
+ * codes × its ports) fit with room to spare; 110 pods (the kubelet's default maximum per node) at
+ * this budget make 11,000, the agent's default node-wide cardinalityLimit.
+ */
+export const DEFAULT_CARDINALITY_LIMIT_PER_POD = 100;
 export type Temporality = 'cumulative' | 'delta';
 
 /** The one default export interval: 10 s. */
@@ -90,6 +96,11 @@ export interface PipelineOptions {
   readonly exportTimeoutMillis?: number;
   /** Series per metric before the overflow series takes the rest. Default 2000 (the SDK's). */
   readonly cardinalityLimit?: number;
+  /**
+   * Series per metric of one pod before its own overflow series takes the rest of its series (with
+   * its identity). Default 100.
+   */
+  readonly cardinalityLimitPerPod?: number;
   /** The Go library's compatibility set (`owlk8s.go_library.*`). Default false. */
   readonly goLibraryMetrics?: boolean;
   /** The agent's own resource (its self metrics). Default `{service.name: owlk8s}`. */
@@ -111,6 +122,7 @@ export interface ResolvedOptions {
   readonly exportIntervalMillis: number;
   readonly exportTimeoutMillis: number;
   readonly cardinalityLimit: number;
+  readonly cardinalityLimitPerPod: number;
   readonly goLibraryMetrics: boolean;
   readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly knownMethods: ReadonlySet<string>;
@@ -149,6 +161,12 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
       `cardinalityLimit: ${cardinalityLimit} is not a positive integer (series per metric)`,
     );
   }
+  const cardinalityLimitPerPod = options.cardinalityLimitPerPod ?? DEFAULT_CARDINALITY_LIMIT_PER_POD;
+  if (!Number.isInteger(cardinalityLimitPerPod) || cardinalityLimitPerPod < 1) {
+    throw new RangeError(
+      `cardinalityLimitPerPod: ${cardinalityLimitPerPod} is not a positive integer (series per metric of one pod)`,
+    );
+  }
   const maxUnacknowledgedMillis = positive(
     'maxUnacknowledgedMillis',
     options.maxUnacknowledgedMillis ?? 300_000,
@@ -162,6 +180,7 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     exportIntervalMillis,
     exportTimeoutMillis,
     cardinalityLimit,
+    cardinalityLimitPerPod,
     goLibraryMetrics: options.goLibraryMetrics ?? false,
     resource: { 'service.name': 'owlk8s', ...options.resource },
     knownMethods: new Set(options.knownMethods ?? DEFAULT_KNOWN_METHODS),

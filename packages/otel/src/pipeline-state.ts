@@ -28,6 +28,11 @@ export class PipelineState {
   /** `exporter\0reason` → requests refused by a Prometheus endpoint. */
   readonly #scrapesRefused = new Map<string, number>();
   readonly #exportDropped = new Map<string, number>();
+  /** Attribute values the enrichment bounded, by what it did: truncated, unprintable. */
+  readonly #bounded = new Map<string, number>([
+    ['truncated', 0],
+    ['unprintable', 0],
+  ]);
   /** Attributes per method and port, built once. */
   readonly #activeAttributes = new Map<string, Attributes>();
 
@@ -143,6 +148,16 @@ export class PipelineState {
 
   exportFailures(): ReadonlyMap<string, number> {
     return this.#exportFailures;
+  }
+
+  /** Counts the values a target's identity had bounded (TargetIdentity.bounded). */
+  countBounded(bounded: { readonly truncated: number; readonly unprintable: number }): void {
+    this.#bounded.set('truncated', this.#bounded.get('truncated')! + bounded.truncated);
+    this.#bounded.set('unprintable', this.#bounded.get('unprintable')! + bounded.unprintable);
+  }
+
+  boundedValues(): ReadonlyMap<string, number> {
+    return this.#bounded;
   }
 
   exportDroppedCounts(): ReadonlyMap<string, number> {

@@ -60,6 +60,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const resolved = resolveOptions(options);
   const store = new SeriesStore({
     cardinalityLimit: resolved.cardinalityLimit,
+    seriesPerTarget: resolved.cardinalityLimitPerPod,
     knownMethods: resolved.knownMethods,
     finalRetentionMs: resolved.finalRetentionMillis,
   });
@@ -145,6 +146,7 @@ class PipelineImpl implements Pipeline {
   }
 
   setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void {
+    if (identity.bounded) this.#state.countBounded(identity.bounded);
     this.#store.setTarget(targetId, identity, startTime?.getTime());
   }
 

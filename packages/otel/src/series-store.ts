@@ -24,9 +24,10 @@ export interface Series {
   readonly metric: MetricIndex;
   /** The point attributes (the request's); the target's identity is `target.identity.resource`. */
   readonly attributes: Attributes;
-  /** Its target; undefined for the overflow series, which mixes many. */
+  /** Its target; undefined for the node's overflow series, which mixes many targets. */
   readonly target: TargetRef | undefined;
   readonly startTime: HrTime;
+  /** An overflow series (`otel.metric.overflow=true`): the node's, or a target's own (it has a target). */
   readonly overflow: boolean;
   count: number;
   sumNs: bigint;
@@ -85,6 +86,10 @@ interface TargetEntry {
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
   readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
   readonly seriesKeys: string[];
+  /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
+  readonly live: [number, number];
+  /** Its overflow series per metric, made when it reached seriesPerTarget. */
+  readonly overflow: [Series | undefined, Series | undefined];
   readonly goLibrary: GoLibraryRow;
 }
 
@@ -108,7 +113,14 @@ function kernelKey(a: Aggregate): number {
 }
 
 export interface SeriesStoreOptions {
+  /** Series per metric on the node; past it, new series go to the node's overflow series. */
   readonly cardinalityLimit: number;
+  /**
+   * Series per metric of one target; past it, the target's new series go to its own overflow
+   * series (its identity, `otel.metric.overflow=true`), so one pod cannot use up the node's limit.
+   * Default: cardinalityLimit (no budget of its own).
+   */
+  readonly seriesPerTarget?: number;
   readonly knownMethods: ReadonlySet<string>;
   /** How long a removed series waits for consumers that never collect or never succeed (an unscraped Prometheus). */
   readonly finalRetentionMs: number;
@@ -146,6 +158,12 @@ export class SeriesStore {
         `cardinalityLimit: ${options.cardinalityLimit} is not a positive integer (series per metric, e.g. 2000)`,
       );
     }
+    const perTarget = options.seriesPerTarget;
+    if (perTarget !== undefined && (!Number.isInteger(perTarget) || perTarget < 1)) {
+      throw new RangeError(
+        `seriesPerTarget: ${perTarget} is not a positive integer (series per metric of one pod, e.g. 100)`,
+      );
+    }
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#createdAt = millisToHrTime(this.#now());
@@ -179,6 +197,8 @@ export class SeriesStore {
       startTime,
       kernel: [new Map(), new Map()],
       seriesKeys: [],
+      live: [0, 0],
+      overflow: [undefined, undefined],
       goLibrary: {
         attributes: identity.goLibraryAttributes ?? {},
         target: ref,
@@ -417,6 +437,10 @@ export class SeriesStore {
     const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
     const existing = this.#series.get(key);
     if (existing !== undefined) return existing;
+    if (target.live[metric] >= (this.#options.seriesPerTarget ?? Number.POSITIVE_INFINITY)) {
+      this.#overflowedSeries[metric]++;
+      return this.#targetOverflowFor(metric, target);
+    }
     if (this.#liveCount[metric] >= this.#options.cardinalityLimit) {
       this.#overflowedSeries[metric]++;
       return this.#overflowFor(metric);
@@ -431,7 +455,28 @@ export class SeriesStore {
     );
     this.#series.set(key, series);
     target.seriesKeys.push(key);
+    target.live[metric]++;
     this.#liveCount[metric]++;
+    return series;
+  }
+
+  /** A target's own overflow series of a metric: its identity, `otel.metric.overflow=true`, removed with it. */
+  #targetOverflowFor(metric: MetricIndex, target: TargetEntry): Series {
+    let series = target.overflow[metric];
+    if (series === undefined) {
+      const key = `${target.ref.id}|overflow|${metric}`;
+      series = this.#newSeries(
+        key,
+        metric,
+        { [ATTR_OTEL_METRIC_OVERFLOW]: true },
+        target.ref,
+        target.startTime,
+        true,
+      );
+      target.overflow[metric] = series;
+      this.#series.set(key, series);
+      target.seriesKeys.push(key);
+    }
     return series;
   }
 
@@ -447,6 +492,7 @@ export class SeriesStore {
         { [ATTR_OTEL_METRIC_OVERFLOW]: true },
         undefined,
         this.#createdAt,
+        true,
       );
       this.#overflow[metric] = series;
       this.#series.set(key, series);
@@ -460,6 +506,7 @@ export class SeriesStore {
     attributes: Attributes,
     target: TargetRef | undefined,
     startTime: HrTime,
+    overflow = false,
   ): Series {
     return {
       key,
@@ -467,7 +514,7 @@ export class SeriesStore {
       attributes,
       target,
       startTime,
-      overflow: target === undefined,
+      overflow,
       count: 0,
       sumNs: 0n,
       buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),

@@ -83,6 +83,72 @@ test('past the limit, new series go to the overflow series; removal frees room a
   assert.throws(() => s.setTarget(1, pod('a')), /never reused/);
 });
 
+test('a pod past its own budget overflows into its own series, with its identity; the other pods keep exact series', () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 100,
+    seriesPerTarget: 3,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  s.setTarget(1, pod('hostile'), T0);
+  s.setTarget(2, pod('polite'), T0);
+  // the hostile pod answers 400 status codes (one request each) and calls 5 ports; the polite one 2 codes
+  const hostile = Array.from({ length: 400 }, (_, i) =>
+    aggregate({ targetId: 1, statusCode: 200 + i, buckets: buckets({ 1: 1 }), sumNs: 5n }),
+  );
+  const calls = [8001, 8002, 8003, 8004, 8005].map((port) =>
+    aggregate({ targetId: 1, role: 'client', port, buckets: buckets({ 0: 2 }), sumNs: 4n }),
+  );
+  const polite = [200, 503].map((statusCode) =>
+    aggregate({ targetId: 2, statusCode, buckets: buckets({ 0: 7 }), sumNs: 7n }),
+  );
+  s.record(snapshot([...hostile, ...calls, ...polite], new Date(T0)));
+  const view = only(s).map(
+    (x) =>
+      `${x.target?.identity.resource['k8s.pod.name'] ?? 'node'} m${x.metric} ${x.overflow ? 'overflow' : x.metric === 0 ? x.attributes['http.response.status_code'] : `port ${x.attributes['server.port']}`} n=${x.count}`,
+  );
+  assert.deepEqual(view.sort(), [
+    'hostile m0 200 n=1',
+    'hostile m0 201 n=1',
+    'hostile m0 202 n=1',
+    'hostile m0 overflow n=397',
+    'hostile m1 overflow n=4',
+    'hostile m1 port 8001 n=2',
+    'hostile m1 port 8002 n=2',
+    'hostile m1 port 8003 n=2',
+    'polite m0 200 n=7',
+    'polite m0 503 n=7',
+  ]);
+  const own = only(s).find((x) => x.overflow && x.metric === 0)!;
+  assert.deepEqual(own.attributes, { 'otel.metric.overflow': true });
+  assert.equal(s.overflowSeries(0), undefined, 'the node-wide overflow series is not used');
+  assert.equal(s.overflowedSeriesCount(0), 397);
+  assert.equal(s.overflowedSeriesCount(1), 2);
+  assert.equal(s.liveSeriesCount(0), 5);
+  // the hostile pod's overflow goes with it
+  s.removeTarget(1);
+  for (const series of [...s.series()]) if (series.removedAtMs !== undefined) s.finalExported(series);
+  assert.deepEqual(
+    only(s).map((x) => x.target?.identity.resource['k8s.pod.name']),
+    ['polite', 'polite'],
+  );
+});
+
+test('a bad seriesPerTarget is refused, naming it', () => {
+  assert.throws(
+    () =>
+      new SeriesStore({
+        cardinalityLimit: 10,
+        seriesPerTarget: 0,
+        knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+        finalRetentionMs: 1,
+      }),
+    /seriesPerTarget: 0 is not a positive integer/,
+  );
+});
+
 test('removed series are dropped after the retention even if a reader never collects', () => {
   let now = T0;
   const s = store(10, () => now);

@@ -167,6 +167,7 @@ export function resolvePipeline(
     intervalMs: ex.intervalMs,
     timeoutMs: Math.min(ex.timeoutMs, ex.intervalMs),
     cardinalityLimit: ex.cardinalityLimit,
+    cardinalityLimitPerPod: ex.cardinalityLimitPerPod,
     goLibraryMetrics: ex.goLibraryMetrics,
     resource: { ...ex.resource.attributes, 'service.name': serviceName },
     knownMethods: ex.knownMethods,

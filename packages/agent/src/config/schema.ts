@@ -100,6 +100,16 @@ export const SCHEMA: Section = section('', {
         [],
         'Pod labels copied onto every metric of the pod, as `k8s.pod.label.<key>` attributes. Series are per pod already, so a label adds series only when its value changes during a pod’s life.',
       ),
+      serviceNameAnnotation: setting(
+        f.boolean,
+        true,
+        'Whether a pod’s `resource.opentelemetry.io/service.name` annotation names its service (`service.name`). Whoever deploys a pod writes its annotations, so on a shared cluster a pod can claim another team’s service name; `false` ignores the annotation and takes the labels, owner or pod name instead.',
+      ),
+      maxValueLength: setting(
+        f.integer(16, 4096),
+        256,
+        'Most characters (Unicode code points) an attribute value taken from a cluster object keeps: pod, workload, Service and namespace names, label values, the service.name annotation. Longer values are cut; control, format, private-use and unassigned characters become U+FFFD. Each value changed is counted in `owlk8s.agent.attribute_values.bounded`. Kubernetes names are at most 253 characters and label values 63, so the default cuts only annotations.',
+      ),
     }),
     static: setting(
       f.staticTargets,
@@ -168,8 +178,13 @@ export const SCHEMA: Section = section('', {
     ),
     cardinalityLimit: setting(
       f.integer(1, 1000000),
-      2000,
-      'Series per metric; past it, data goes to one overflow series marked `otel.metric.overflow=true`.',
+      11000,
+      'Series per metric on the node; past it, new series go to one overflow series of the node marked `otel.metric.overflow=true` (the agent’s resource). The default is 110 pods (the kubelet’s default maximum per node) × `cardinalityLimitPerPod`, so that no pod’s series reach it while every pod keeps to its own budget.',
+    ),
+    cardinalityLimitPerPod: setting(
+      f.integer(1, 1000000),
+      100,
+      'Series per metric of one pod; past it, the pod’s new series go to its own overflow series, marked `otel.metric.overflow=true` with the pod’s identity: a pod answering hundreds of status codes, or calling hundreds of ports, overflows alone, and every other pod keeps exact counts under its own names.',
     ),
     goLibraryMetrics: setting(
       f.boolean,

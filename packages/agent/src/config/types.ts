@@ -32,6 +32,8 @@ export interface Config {
       readonly kubeconfig: string;
       readonly scope: Scope;
       readonly labels: readonly string[];
+      readonly serviceNameAnnotation: boolean;
+      readonly maxValueLength: number;
     };
     readonly static: readonly StaticTarget[];
   };
@@ -48,6 +50,7 @@ export interface Config {
     readonly intervalMs: number;
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
+    readonly cardinalityLimitPerPod: number;
     readonly goLibraryMetrics: boolean;
     readonly knownMethods: readonly string[];
     readonly resource: {
@@ -126,6 +129,7 @@ export interface ResolvedPipeline {
   /** At most intervalMs. */
   readonly timeoutMs: number;
   readonly cardinalityLimit: number;
+  readonly cardinalityLimitPerPod: number;
   readonly goLibraryMetrics: boolean;
   /** The agent's own resource: `service.name` and the other attributes, merged. */
   readonly resource: Readonly<Record<string, string>>;

@@ -18,6 +18,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { PodTarget } from '@owlk8s/k8s';
 import type { TargetIdentity } from '@owlk8s/otel';
+import { type BoundedTally, boundAttributes, DEFAULT_MAX_VALUE_LENGTH } from './bounded-values.ts';
 
 // Incubating: copied, not imported (the `/incubating` entry point may change in a minor release).
 export const ATTR_K8S_SERVICE_NAME = 'k8s.service.name';
@@ -40,11 +41,11 @@ export function workloadAttribute(kind: string): string {
  * `service.name` for a pod, first found wins (the conventions' non-normative k8s guidance):
  * annotation, `app.kubernetes.io/instance`, `app.kubernetes.io/name`, owner name, pod name.
  */
-export function podServiceName(pod: PodTarget): string {
+export function podServiceName(pod: PodTarget, useAnnotation = true): string {
   // The k8s package hands over configured labels only, and these two whether configured or not;
   // a target made by hand (static targets, tests) may carry them among its labels.
   return (
-    pod.serviceNameAnnotation ??
+    (useAnnotation ? pod.serviceNameAnnotation : undefined) ??
     pod.appInstanceLabel ??
     pod.labels['app.kubernetes.io/instance'] ??
     pod.appNameLabel ??
@@ -59,7 +60,7 @@ export function podServiceName(pod: PodTarget): string {
  * configured labels, after `shared` (attributes every pod carries, such as `k8s.cluster.name`
  * from OTEL_RESOURCE_ATTRIBUTES).
  */
-export function podResource(pod: PodTarget, shared: Attributes = {}): Attributes {
+export function podResource(pod: PodTarget, shared: Attributes = {}, useAnnotation = true): Attributes {
   const attributes: Attributes = {
     ...shared,
     [ATTR_K8S_POD_NAME]: pod.name,
@@ -70,7 +71,7 @@ export function podResource(pod: PodTarget, shared: Attributes = {}): Attributes
   const workloadKey = WORKLOAD_ATTRIBUTE[pod.workload.kind];
   if (workloadKey !== undefined) attributes[workloadKey] = pod.workload.name;
   if (pod.replicaSet !== undefined) attributes[ATTR_K8S_REPLICASET_NAME] = pod.replicaSet;
-  attributes[ATTR_SERVICE_NAME] = podServiceName(pod);
+  attributes[ATTR_SERVICE_NAME] = podServiceName(pod, useAnnotation);
   attributes[ATTR_SERVICE_NAMESPACE] = pod.namespace;
   for (const key of Object.keys(pod.labels).sort()) attributes[`k8s.pod.label.${key}`] = pod.labels[key];
   return attributes;
@@ -112,16 +113,39 @@ export function sharedPodAttributes(
   return Object.fromEntries(Object.entries(agentResource).filter(([key]) => !key.startsWith('service.')));
 }
 
-/** Everything the pipeline needs of a pod: its resource, `k8s.service.name` per port, the Go library's fields. */
-export function podIdentity(pod: PodTarget, shared: Attributes = {}): TargetIdentity {
+/** How podIdentity bounds what comes from cluster objects. */
+export interface IdentityOptions {
+  /** Most code points a value keeps (DEFAULT_MAX_VALUE_LENGTH). */
+  readonly maxValueLength?: number;
+  /** Whether the `resource.opentelemetry.io/service.name` annotation names the service (default true). */
+  readonly serviceNameAnnotation?: boolean;
+}
+
+/**
+ * Everything the pipeline needs of a pod: its resource, `k8s.service.name` per port, the Go
+ * library's fields; every value from the pod and its Services bounded (boundValue), what that changed
+ * counted in `bounded`. `shared` comes from the agent's own configuration and is kept as it is.
+ */
+export function podIdentity(
+  pod: PodTarget,
+  shared: Attributes = {},
+  options: IdentityOptions = {},
+): TargetIdentity {
+  const max = options.maxValueLength ?? DEFAULT_MAX_VALUE_LENGTH;
+  const bounded: BoundedTally = { truncated: 0, unprintable: 0 };
   const serverPortAttributes = new Map<number, Attributes>();
   for (const { port } of pod.ports) {
     const service = serviceNameForPort(pod, port);
-    if (service !== undefined) serverPortAttributes.set(port, { [ATTR_K8S_SERVICE_NAME]: service });
+    if (service !== undefined)
+      serverPortAttributes.set(port, boundAttributes({ [ATTR_K8S_SERVICE_NAME]: service }, max, bounded));
   }
   return {
-    resource: podResource(pod, shared),
+    resource: {
+      ...shared,
+      ...boundAttributes(podResource(pod, {}, options.serviceNameAnnotation ?? true), max, bounded),
+    },
     serverPortAttributes,
-    goLibraryAttributes: goLibraryAttributes(pod),
+    goLibraryAttributes: boundAttributes(goLibraryAttributes(pod), max, bounded),
+    bounded,
   };
 }

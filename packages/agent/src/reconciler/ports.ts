@@ -24,6 +24,12 @@ export interface InterfaceLocator {
   locate(ip: string, hint?: string): Promise<HostInterface | undefined>;
   /** True while the interface still exists with this index. */
   exists(iface: HostInterface): boolean;
+  /**
+   * Around each reconcile pass: between the two, exists() may answer from one read of the
+   * interface table made during the pass, instead of one request per IP.
+   */
+  beginPass?(): void;
+  endPass?(): void;
 }
 
 /** A target the agent wants measured: a pod (key = uid) or a static entry (key = its name). */

@@ -25,8 +25,15 @@ export interface ReconcilerEvents {
   onTargetAdded?(key: string, targetId: number): void;
   /** A target is gone from the kernel: its series get their last export. */
   onTargetRemoved?(key: string, targetId: number): void;
-  /** Problems worth a log line; called once per change of state, not once per pass. */
-  onProblem?(message: string, detail: { key: string; ip?: string; error?: unknown }): void;
+  /**
+   * An IP that is pending or failed, with why; called once per change of state or reason, not once
+   * per pass. `failed` is an error (the kernel's tables could not be read, the targets map refused
+   * the entry); `pending` is a wait (no interface carries the IP yet, as while a pod starts).
+   */
+  onProblem?(
+    message: string,
+    detail: { key: string; ip: string; state: 'pending' | 'failed'; reason: string; error?: unknown },
+  ): void;
 }
 
 interface Applied {
@@ -107,6 +114,15 @@ export class Reconciler {
 
   async #pass(): Promise<ReconcileResult> {
     if (this.#closed) throw new Error('reconciler is closed');
+    this.#locator.beginPass?.();
+    try {
+      return await this.#passBody();
+    } finally {
+      this.#locator.endPass?.();
+    }
+  }
+
+  async #passBody(): Promise<ReconcileResult> {
     for (const [key, applied] of [...this.#applied]) {
       if (!this.#wanted.has(key)) this.#removeTarget(key, applied);
     }
@@ -162,23 +178,30 @@ export class Reconciler {
       if (other !== undefined) this.#removeIp(owner, other, ip);
     }
     const current = applied.ips.get(ip);
-    if (current?.state === 'attached' && current.iface && this.#locator.exists(current.iface)) return;
     if (current?.state === 'attached' && current.iface) {
-      // The interface vanished (pod deleted and its veth with it, or the CNI recreated it).
+      let checkError: unknown;
+      try {
+        if (this.#locator.exists(current.iface)) return;
+      } catch (error) {
+        checkError = error;
+      }
+      // The interface vanished (pod deleted and its veth with it, or the CNI recreated it), or
+      // whether it is still there cannot be told: the entry goes, and the IP is located again.
       this.#capture.deleteTarget(ip);
       this.#ipOwner.delete(ip);
       this.#release(current.iface);
+      if (checkError !== undefined) {
+        const reason = `checking interface ${current.iface.name}: ${messageOf(checkError)}`;
+        this.#setState(key, applied, { ip, state: 'failed', reason }, checkError);
+        return;
+      }
     }
     let iface: HostInterface | undefined;
     try {
       iface = await this.#locator.locate(ip, wanted.interfaceHint);
     } catch (error) {
-      this.#setState(
-        key,
-        applied,
-        { ip, state: 'failed', reason: String((error as Error).message ?? error) },
-        error,
-      );
+      const reason = `locating the host interface: ${messageOf(error)}`;
+      this.#setState(key, applied, { ip, state: 'failed', reason }, error);
       return;
     }
     if (iface === undefined) {
@@ -229,9 +252,12 @@ export class Reconciler {
     const prev = applied.ips.get(next.ip);
     applied.ips.set(next.ip, next);
     if (next.state !== 'attached' && (prev?.state !== next.state || prev.reason !== next.reason)) {
-      this.#events.onProblem?.(`${key} ${next.ip}: ${next.state}: ${next.reason}`, {
+      const reason = next.reason ?? '';
+      this.#events.onProblem?.(`${key} ${next.ip}: ${next.state}: ${reason}`, {
         key,
         ip: next.ip,
+        state: next.state,
+        reason,
         error,
       });
     }
@@ -283,4 +309,8 @@ export class Reconciler {
       this.#capture.detach(ifindex);
     }
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -17,7 +17,13 @@ describe('loadConfig', () => {
       node: { name: 'node-1' },
       targets: {
         source: 'kubernetes',
-        kubernetes: { kubeconfig: '', scope: 'services', labels: [] },
+        kubernetes: {
+          kubeconfig: '',
+          scope: 'services',
+          labels: [],
+          serviceNameAnnotation: true,
+          maxValueLength: 256,
+        },
         static: [],
       },
       capture: {
@@ -32,7 +38,8 @@ describe('loadConfig', () => {
         temporality: 'cumulative',
         intervalMs: 10000,
         timeoutMs: 30000,
-        cardinalityLimit: 2000,
+        cardinalityLimit: 11000,
+        cardinalityLimitPerPod: 100,
         goLibraryMetrics: false,
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
         resource: { serviceName: 'owlk8s', attributes: {} },
@@ -61,7 +68,8 @@ describe('loadConfig', () => {
         prometheus: { host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurrentScrapes: 4 },
         intervalMs: 10000,
         timeoutMs: 10000,
-        cardinalityLimit: 2000,
+        cardinalityLimit: 11000,
+        cardinalityLimitPerPod: 100,
         goLibraryMetrics: false,
         resource: { 'service.name': 'owlk8s' },
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
@@ -431,7 +439,7 @@ describe('schema', () => {
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
     assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
-    assert.equal(SETTINGS.length, 43);
+    assert.equal(SETTINGS.length, 46);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

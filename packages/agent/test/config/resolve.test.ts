@@ -17,7 +17,8 @@ const PROMETHEUS = { host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurren
 const BASE = {
   intervalMs: 10000,
   timeoutMs: 10000,
-  cardinalityLimit: 2000,
+  cardinalityLimit: 11000,
+  cardinalityLimitPerPod: 100,
   goLibraryMetrics: false,
   resource: { 'service.name': 'owlk8s' },
   knownMethods: METHODS,

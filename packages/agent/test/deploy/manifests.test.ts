@@ -270,15 +270,34 @@ describe('deploy/Dockerfile', () => {
   const text = readFileSync(new URL('Dockerfile', DEPLOY), 'utf8');
   const froms = [...text.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)].map((m) => ({ image: m[1], stage: m[2] }));
 
-  it('builds the BPF object with clang in its own stage and runs on Node 24 with libbpf1', () => {
-    assert.equal(froms.length, 3);
-    assert.equal(froms[0]?.stage, 'bpf');
+  it('builds the BPF object with clang in its own stage; the agent and the runtime stage come from deploy/rootfs.sh', () => {
+    assert.deepEqual(froms, [
+      { image: 'debian:trixie-slim', stage: 'bpf' },
+      { image: 'debian:trixie-slim', stage: 'app' },
+      { image: 'debian:trixie-slim', stage: undefined },
+    ]);
     assert.match(text, /apt-get install [^\n]*\bclang\b[^\n]*\blibbpf-dev\b/);
     assert.match(text, /RUN make -C bpf\n/);
-    assert.match(froms[2]?.image ?? '', /^node:24-/);
-    assert.match(text, /apt-get install -y --no-install-recommends libbpf1\b/);
-    assert.match(text, /COPY --from=bpf \/src\/bpf\/build\/ \/app\/bpf\/build\//);
-    assert.match(text, /pnpm install --frozen-lockfile --prod/);
+    // The same recipe test/e2e/image.test.ts builds and runs the agent in: nothing else goes in.
+    assert.match(text, /COPY --from=bpf \/src\/bpf\/build\/ bpf\/build\/\n/);
+    assert.match(text, /^RUN deploy\/rootfs\.sh app \/rootfs$/m);
+    const runtime = text.slice(text.lastIndexOf('\nFROM '));
+    assert.deepEqual(
+      [...runtime.matchAll(/^(RUN|COPY|ADD) (.+)$/gm)].map((m) => `${m[1]} ${m[2]}`),
+      [
+        'COPY deploy/rootfs.sh /tmp/rootfs.sh',
+        'RUN /tmp/rootfs.sh packages / && rm /tmp/rootfs.sh',
+        'COPY --from=app /rootfs/ /',
+      ],
+    );
+    // pnpm as pinned by package.json (rootfs.sh refuses another version).
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', DEPLOY), 'utf8')) as {
+      packageManager: string;
+    };
+    assert.equal(/npm install -g (pnpm@\S+)/.exec(text)?.[1], pkg.packageManager);
+    // The Debian release of the FROM lines is the one the script debootstraps for the test.
+    const script = readFileSync(new URL('rootfs.sh', DEPLOY), 'utf8');
+    assert.equal(/^SUITE=(\S+)$/m.exec(script)?.[1], 'trixie');
   });
 
   it('keeps the machine’s node_modules and build output out of the build context', () => {

@@ -38,6 +38,58 @@ describe('Reconciler', () => {
     assert.deepEqual(events, ['added uid-a 1', 'added uid-b 2']);
   });
 
+  test('an attached interface whose existence cannot be checked: its entry goes, the IP fails with the cause, and is attached again once the check works', async () => {
+    const iface = host.add('veth-a', '198.18.0.10');
+    rec.setWanted([{ key: 'uid-a', ips: ['198.18.0.10'] }]);
+    await rec.reconcile();
+    capture.take();
+    const exists = host.exists.bind(host);
+    host.exists = () => {
+      throw new Error('link 100: recv: EAGAIN (the kernel did not answer within 5 s)');
+    };
+    host.locate = async () => {
+      throw new Error('route get 198.18.0.10: recv: EAGAIN (the kernel did not answer within 5 s)');
+    };
+    assert.deepEqual(await rec.reconcile(), { attached: 0, pending: 0, failed: 1, interfaces: 0 });
+    assert.deepEqual(capture.take(), ['delete 198.18.0.10', 'detach 100']);
+    assert.deepEqual(rec.status()[0]?.ips, [
+      {
+        ip: '198.18.0.10',
+        state: 'failed',
+        reason: 'checking interface veth-a: link 100: recv: EAGAIN (the kernel did not answer within 5 s)',
+      },
+    ]);
+    // Next pass: the check is not made for a failed IP; locating fails and says why.
+    assert.deepEqual(await rec.reconcile(), { attached: 0, pending: 0, failed: 1, interfaces: 0 });
+    assert.deepEqual(events.slice(1), [
+      'problem uid-a 198.18.0.10: failed: checking interface veth-a: link 100: recv: EAGAIN (the kernel did not answer within 5 s)',
+      'problem uid-a 198.18.0.10: failed: locating the host interface: route get 198.18.0.10: recv: EAGAIN (the kernel did not answer within 5 s)',
+    ]);
+    host.exists = exists;
+    host.locate = FakeHost.prototype.locate.bind(host);
+    assert.deepEqual(await rec.reconcile(), { attached: 1, pending: 0, failed: 0, interfaces: 1 });
+    assert.deepEqual(capture.take(), ['attach 100', 'set 198.18.0.10 100 1']);
+    assert.equal(iface.ifindex, 100);
+  });
+
+  test('the locator is told where each pass begins and ends (it may read the link table once per pass)', async () => {
+    const calls: string[] = [];
+    const exists = host.exists.bind(host);
+    Object.assign(host, {
+      beginPass: () => calls.push('begin'),
+      endPass: () => calls.push('end'),
+      exists: (i: { name: string; ifindex: number }) => {
+        calls.push(`exists ${i.name}`);
+        return exists(i);
+      },
+    });
+    host.add('veth-a', '198.18.0.10', '2001:2::a');
+    rec.setWanted([{ key: 'uid-a', ips: ['198.18.0.10', '2001:2::a'] }]);
+    await rec.reconcile();
+    await rec.reconcile();
+    assert.deepEqual(calls, ['begin', 'end', 'begin', 'exists veth-a', 'exists veth-a', 'end']);
+  });
+
   test('a second pass with nothing changed does nothing (idempotent)', async () => {
     host.add('veth-a', '198.18.0.10');
     rec.setWanted([{ key: 'uid-a', ips: ['198.18.0.10'] }]);

@@ -409,9 +409,20 @@ export function send(fd: number, data: Buffer): { value: number; errno: number }
   );
 }
 
-/** recv into buf; value is the number of bytes received. */
-export function recv(fd: number, buf: Buffer): { value: number; errno: number } {
-  return libc('recv', [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32], [fd, buf, buf.length, 0]);
+export const SO_RCVTIMEO = 20; // SO_RCVTIMEO_OLD: struct timeval of two 64-bit fields on x86_64
+export const SOL_NETLINK = 270;
+export const NETLINK_CAP_ACK = 10;
+export const NETLINK_EXT_ACK = 11;
+/** recv flag: return the datagram's real length even when it did not fit. */
+export const MSG_TRUNC = 0x20;
+
+/** recv into buf; value is the number of bytes received (with MSG_TRUNC, the datagram's length). */
+export function recv(fd: number, buf: Buffer, flags = 0): { value: number; errno: number } {
+  return libc(
+    'recv',
+    [DataType.I32, DataType.U8Array, DataType.I64, DataType.I32],
+    [fd, buf, buf.length, flags],
+  );
 }
 
 export function close(fd: number): { value: number; errno: number } {
@@ -441,6 +452,28 @@ export function bpfSyscall(cmd: number, attr: Buffer): { value: number; errno: n
     retType: DataType.I64,
     paramsType: [DataType.I64, DataType.I64, DataType.U8Array, DataType.I64],
     paramsValue: [SYS_BPF, cmd, attr, attr.length],
+    errno: true as const,
+  });
+  return { value: Number(r.value), errno: r.errnoCode };
+}
+
+const SYS_SECCOMP = 317; // x86_64
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, prog): installs a classic-BPF filter
+ * (an array of struct sock_filter) on every thread of the process. Tests use it to make a system
+ * call fail as a runtime's seccomp profile would; it needs CAP_SYS_ADMIN or no_new_privs.
+ */
+export function seccompSetFilter(filter: Buffer): { value: number; errno: number } {
+  openLibraries();
+  const fprog = Buffer.alloc(16); // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+  fprog.writeUInt16LE(filter.length / 8, 0);
+  fprog.writeBigUInt64LE(bufferAddress(filter), 8);
+  const r = load({
+    library: LIBC,
+    funcName: 'syscall',
+    retType: DataType.I64,
+    paramsType: [DataType.I64, DataType.I64, DataType.I64, DataType.U8Array],
+    paramsValue: [SYS_SECCOMP, 1, 1, fprog],
     errno: true as const,
   });
   return { value: Number(r.value), errno: r.errnoCode };
