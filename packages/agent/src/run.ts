@@ -16,6 +16,14 @@ import { KubernetesSource } from './sources/kubernetes-source.ts';
 import { StaticSource } from './sources/static-source.ts';
 import type { TargetSource } from './sources/target-source.ts';
 
+/**
+ * Time the agent gives itself to stop after SIGTERM: stop watching, one last collection and
+ * export, detach every pod, shut the exporters down (Agent.stop keeps to it). The DaemonSet's
+ * terminationGracePeriodSeconds is this plus 1.5 s to close the admin endpoint and exit
+ * (packages/agent/test/deploy/manifests.test.ts keeps the two together).
+ */
+export const SHUTDOWN_BUDGET_MS = 4500;
+
 export interface RunOptions {
   /** The logger made from config.logging; runAgent makes its own when absent. */
   readonly logger?: Logger;
@@ -132,9 +140,8 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     const why = await Promise.race([stopped, started.then(() => stopped)]);
     logger.info({ reason: why }, 'stopping: detaching and sending the last export');
   } finally {
-    // SIGTERM leaves 5 s before the kubelet kills: the agent keeps to 4.5 s.
     const t0 = Date.now();
-    await agent.stop(4500);
+    await agent.stop(SHUTDOWN_BUDGET_MS);
     await admin.close();
     logger.info({ ms: Date.now() - t0 }, 'stopped');
   }

@@ -23,7 +23,7 @@ function options(env: Record<string, string>, text?: string) {
 it('sends to …/otlp/v1/metrics with OTEL_EXPORTER_OTLP_ENDPOINT=https://gateway.example.net/otlp', () => {
   assert.deepStrictEqual(options({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gateway.example.net/otlp' }), {
     exporters: [
-      { type: 'prometheus', host: '0.0.0.0', port: 9464, path: '/metrics' },
+      { type: 'prometheus', host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurrentScrapes: 4 },
       {
         type: 'otlp-http',
         endpoint: 'https://gateway.example.net/otlp/v1/metrics',
@@ -58,7 +58,7 @@ it('maps every exporter and setting, gRPC with headers and delta temporality', (
     ),
     {
       exporters: [
-        { type: 'prometheus', host: '0.0.0.0', port: 9100, path: '/m' },
+        { type: 'prometheus', host: '0.0.0.0', port: 9100, path: '/m', maxConcurrentScrapes: 4 },
         {
           type: 'otlp-grpc',
           endpoint: 'http://collector:4317',

@@ -15,7 +15,13 @@ import {
 import { ExportFailureLog } from './export-failure-log.ts';
 import { JsonLinesMetricExporter } from './json-lines-exporter.ts';
 import { KernelMetrics } from './kernel-metrics.ts';
-import type { OtlpExporterOptions, ResolvedOptions, Temporality } from './options.ts';
+import { REFUSAL_REASONS } from './metrics-server.ts';
+import type {
+  OtlpExporterOptions,
+  PrometheusExporterOptions,
+  ResolvedOptions,
+  Temporality,
+} from './options.ts';
 import type { PipelineState } from './pipeline-state.ts';
 import { PrometheusKernelProducer } from './prometheus-producer.ts';
 import { OnDemandReader, PushExportLoop } from './push-export-loop.ts';
@@ -27,7 +33,7 @@ export interface BuiltExporters {
   readonly loops: PushExportLoop[];
   readonly prometheus: {
     readonly exporter: PrometheusExporter;
-    readonly url: string;
+    readonly options: PrometheusExporterOptions;
     readonly name: string;
   }[];
 }
@@ -52,21 +58,18 @@ export function buildExporters(
         goLibraryMetrics: options.goLibraryMetrics,
         maxUnacknowledgedMs: options.maxUnacknowledgedMillis,
       });
-      const host = exporter.host ?? '0.0.0.0';
-      const port = exporter.port ?? 9464;
-      const path = exporter.path ?? '/metrics';
+      // Its own server is never started: metrics-server.ts serves its handler, with TLS and
+      // authentication.
       const prometheus = new ReadingPrometheusExporter(
         {
-          host,
-          port,
-          endpoint: path,
           preventServerStart: true,
           metricProducers: [new PrometheusKernelProducer(kernel, scope)],
         },
         onCollect,
       );
       built.readers.push(prometheus);
-      built.prometheus.push({ exporter: prometheus, url: `http://${host}:${port}${path}`, name });
+      state.registerScrapeEndpoint(name, REFUSAL_REASONS);
+      built.prometheus.push({ exporter: prometheus, options: exporter, name });
       return;
     }
     const temporality = exporter.temporality ?? 'cumulative';

@@ -3,6 +3,7 @@ export type { TargetIdentity } from './identity.ts';
 export { INSTRUMENT_NAMES } from './instruments.ts';
 export type { KernelCounter } from './kernel-counters.ts';
 export { KERNEL_COUNTERS } from './kernel-counters.ts';
+export type { RefusalReason } from './metrics-server.ts';
 export type {
   ExporterOptions,
   JsonLinesExporterOptions,
@@ -13,7 +14,15 @@ export type {
   Temporality,
   TlsOptions,
 } from './options.ts';
-export { DEFAULT_EXPORT_INTERVAL_MILLIS, resolveOptions } from './options.ts';
+export {
+  DEFAULT_EXPORT_INTERVAL_MILLIS,
+  DEFAULT_MAX_CONCURRENT_SCRAPES,
+  resolveOptions,
+} from './options.ts';
 export type { AgentStats, Pipeline } from './pipeline.ts';
 export { createPipeline, SCOPE } from './pipeline.ts';
 export type { RecordResult } from './series-store.ts';
+export type { ClientAuthType, WebConfig, WebConfigProblem, WebTlsConfig } from './web-config.ts';
+export { parseWebConfig } from './web-config.ts';
+export type { LoadedSecurity, SecurityFiles, SecurityProblem } from './web-security.ts';
+export { describeProblem as describeSecurityProblem, loadSecurity, SecurityError } from './web-security.ts';

@@ -19,6 +19,7 @@ export const INSTRUMENT_NAMES = {
   exportFailures: 'owlk8s.agent.export.failures',
   exportDropped: 'owlk8s.agent.export.dropped',
   overflowSeries: 'owlk8s.agent.metric.overflow',
+  scrapeRefused: 'owlk8s.agent.scrape.refused',
   boundedValues: 'owlk8s.agent.attribute_values.bounded',
 } as const;
 
@@ -69,6 +70,15 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       for (const [exporter, requests] of state.exportDroppedCounts())
         r.observe(requests, { 'owlk8s.exporter': exporter });
+    },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.scrapeRefused,
+    'Requests a Prometheus endpoint refused: unauthorized (401), concurrency_limit (503), tls_handshake (the TLS handshake failed).',
+    '{request}',
+    (r) => {
+      for (const [exporter, reason, count] of state.scrapesRefused())
+        r.observe(count, { 'owlk8s.exporter': exporter, 'owlk8s.reason': reason });
     },
   );
   kernelCounter(

@@ -52,7 +52,20 @@ export interface PrometheusExporterOptions {
   readonly port?: number;
   /** Default /metrics. */
   readonly path?: string;
+  /**
+   * An exporter-toolkit web configuration file (`tls_server_config`, `basic_auth_users`,
+   * `http_server_config`), as Prometheus's `--web.config.file`. Read at start and again when it
+   * or a file it names changes. Default: plain HTTP, no authentication.
+   */
+  readonly webConfigFile?: string;
+  /** A file holding a token scrapers must send as `Authorization: Bearer …`; read again when it changes. */
+  readonly bearerTokenFile?: string;
+  /** Requests served at once; the next ones get 503. Default DEFAULT_MAX_CONCURRENT_SCRAPES. */
+  readonly maxConcurrentScrapes?: number;
 }
+
+/** Scrapes served at once by default: an HA pair of Prometheus servers, a Collector and a person with curl. */
+export const DEFAULT_MAX_CONCURRENT_SCRAPES = 4;
 
 export interface JsonLinesExporterOptions {
   readonly type: 'json-lines';
@@ -223,6 +236,16 @@ function checkExporter(exporter: ExporterOptions, i: number, ports: Set<number>)
       ports.add(port);
       if (exporter.path !== undefined && !exporter.path.startsWith('/')) {
         throw new RangeError(`${where}.path: "${exporter.path}" must start with /`);
+      }
+      const max = exporter.maxConcurrentScrapes ?? DEFAULT_MAX_CONCURRENT_SCRAPES;
+      if (!Number.isInteger(max) || max < 1) {
+        throw new RangeError(`${where}.maxConcurrentScrapes: ${max} is not a positive integer`);
+      }
+      for (const key of ['webConfigFile', 'bearerTokenFile'] as const) {
+        const file = exporter[key];
+        if (file !== undefined && (typeof file !== 'string' || file === '')) {
+          throw new RangeError(`${where}.${key}: ${JSON.stringify(file)} is not a file path`);
+        }
       }
       return;
     }

@@ -25,6 +25,8 @@ export class PipelineState {
   #targetsAttached: number | undefined;
   #collectionSeconds: number | undefined;
   readonly #exportFailures = new Map<string, number>();
+  /** `exporter\0reason` → requests refused by a Prometheus endpoint. */
+  readonly #scrapesRefused = new Map<string, number>();
   readonly #exportDropped = new Map<string, number>();
   /** Attribute values the enrichment bounded, by what it did: truncated, unprintable. */
   readonly #bounded = new Map<string, number>([
@@ -97,6 +99,24 @@ export class PipelineState {
   registerExporter(exporter: string, delta: boolean): void {
     this.#exportFailures.set(exporter, 0);
     if (delta) this.#exportDropped.set(exporter, 0);
+  }
+
+  /** A Prometheus endpoint starts at zero refusals of each reason. */
+  registerScrapeEndpoint(exporter: string, reasons: readonly string[]): void {
+    for (const reason of reasons) this.#scrapesRefused.set(`${exporter}\0${reason}`, 0);
+  }
+
+  scrapeRefused(exporter: string, reason: string): void {
+    const key = `${exporter}\0${reason}`;
+    this.#scrapesRefused.set(key, (this.#scrapesRefused.get(key) ?? 0) + 1);
+  }
+
+  /** [exporter, reason, count] of every Prometheus endpoint. */
+  scrapesRefused(): [string, string, number][] {
+    return [...this.#scrapesRefused].map(([key, n]) => {
+      const [exporter, reason] = key.split('\0') as [string, string];
+      return [exporter, reason, n];
+    });
   }
 
   exportFailed(exporter: string): number {

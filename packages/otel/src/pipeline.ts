@@ -6,10 +6,17 @@ import type { Snapshot } from '@owlk8s/ebpf';
 import { buildExporters } from './exporters.ts';
 import type { TargetIdentity } from './identity.ts';
 import { registerInstruments } from './instruments.ts';
-import { type PipelineOptions, type ResolvedOptions, resolveOptions } from './options.ts';
+import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
+import {
+  DEFAULT_MAX_CONCURRENT_SCRAPES,
+  type PipelineOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options.ts';
 import { PipelineState } from './pipeline-state.ts';
 import type { PushExportLoop } from './push-export-loop.ts';
 import { type RecordResult, SeriesStore } from './series-store.ts';
+import { SecurityError } from './web-security.ts';
 
 export const SCOPE = { name: '@owlk8s/otel', version: '0.1.0' } as const;
 
@@ -39,13 +46,15 @@ export interface Pipeline {
   /** Exports now on every push exporter (Prometheus serves on scrape). */
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
-  /** Where each Prometheus exporter listens, e.g. `http://0.0.0.0:9464/metrics`. */
+  /** Where each Prometheus exporter listens, e.g. `http://0.0.0.0:9464/metrics` (`https://` with TLS). */
   readonly prometheusUrls: readonly string[];
 }
 
 /**
  * Builds the exporters, starts the Prometheus servers and the push exporters' rounds.
- * @throws RangeError for a bad option (naming it); Error when a Prometheus port cannot be bound.
+ * @throws RangeError for a bad option (naming it); SecurityError when a Prometheus endpoint's web
+ *   configuration or token file does not load (each problem naming its file and key); Error when a
+ * Prometheus port cannot be bound.
  */
 export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
   const resolved = resolveOptions(options);
@@ -71,30 +80,40 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     readers: built.readers,
   });
   registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state);
+  const servers: MetricsServer[] = [];
   try {
     for (const p of built.prometheus) {
+      const o = p.options;
+      let server: MetricsServer;
       try {
-        await p.exporter.startServer();
+        server = await startMetricsServer({
+          name: p.name,
+          host: o.host ?? '0.0.0.0',
+          port: o.port ?? 9464,
+          path: o.path ?? '/metrics',
+          ...(o.webConfigFile === undefined ? {} : { webConfigFile: o.webConfigFile }),
+          ...(o.bearerTokenFile === undefined ? {} : { bearerTokenFile: o.bearerTokenFile }),
+          maxConcurrentScrapes: o.maxConcurrentScrapes ?? DEFAULT_MAX_CONCURRENT_SCRAPES,
+          logger: resolved.logger,
+          logIntervalMillis: resolved.failureLogIntervalMillis,
+          onRefused: (reason) => state.scrapeRefused(p.name, reason),
+          serve: (request, response) => p.exporter.getMetricsRequestHandler(request, response),
+        });
       } catch (error) {
+        if (error instanceof SecurityError) throw error;
         throw new Error(`${p.name}: cannot listen: ${(error as Error).message}`);
       }
+      servers.push(server);
     }
   } catch (error) {
+    await Promise.all(servers.map((s) => s.close()));
     await provider.shutdown().catch(() => {});
     throw error;
   }
   for (const loop of built.loops) loop.start();
-  return new PipelineImpl(
-    store,
-    state,
-    provider,
-    built.loops,
-    resolved,
-    built.prometheus.map((p) => p.url),
-    (h) => {
-      hook = h;
-    },
-  );
+  return new PipelineImpl(store, state, provider, built.loops, resolved, servers, (h) => {
+    hook = h;
+  });
 }
 
 class PipelineImpl implements Pipeline {
@@ -103,6 +122,7 @@ class PipelineImpl implements Pipeline {
   readonly #provider: MeterProvider;
   readonly #loops: readonly PushExportLoop[];
   readonly #setHook: (hook: () => void) => void;
+  readonly #servers: readonly MetricsServer[];
   readonly prometheusUrls: readonly string[];
   readonly #logRecordErrors: (details: Record<string, unknown>, message: string) => void;
 
@@ -112,7 +132,7 @@ class PipelineImpl implements Pipeline {
     provider: MeterProvider,
     loops: readonly PushExportLoop[],
     options: ResolvedOptions,
-    prometheusUrls: readonly string[],
+    servers: readonly MetricsServer[],
     setHook: (hook: () => void) => void,
   ) {
     this.#store = store;
@@ -120,7 +140,8 @@ class PipelineImpl implements Pipeline {
     this.#provider = provider;
     this.#loops = loops;
     this.#logRecordErrors = throttledError(options);
-    this.prometheusUrls = prometheusUrls;
+    this.#servers = servers;
+    this.prometheusUrls = servers.map((s) => s.url);
     this.#setHook = setHook;
   }
 
@@ -160,6 +181,7 @@ class PipelineImpl implements Pipeline {
 
   async shutdown(): Promise<void> {
     await Promise.all(this.#loops.map((loop) => loop.shutdown()));
+    await Promise.all(this.#servers.map((s) => s.close()));
     await this.#provider.shutdown();
   }
 }

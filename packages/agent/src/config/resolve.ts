@@ -1,9 +1,11 @@
 // The last step of loading: the checked settings become what the metrics pipeline is given. The
 // OTLP URL gets its final form (scheme, `/v1/metrics`), the TLS files are read, the agent's
-// resource and the export timeout are worked out, and OTEL_SDK_DISABLED turns every exporter off.
+// resource and the export timeout are worked out, the Prometheus endpoint's web configuration and
+// token files are loaded to check them, and OTEL_SDK_DISABLED turns every exporter off.
 // Nothing after this reads the environment or a file for the export.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { loadSecurity } from '@owlk8s/otel';
 import type { ConfigProblem, Origin } from './config-error.ts';
 import { otlpExporterUrl } from './otlp-endpoint.ts';
 import type { Config, ResolvedPipeline, ResolvedTls } from './types.ts';
@@ -16,7 +18,8 @@ export interface ResolveOptions {
   /** OTEL_SDK_DISABLED: no exporter at all. */
   readonly sdkDisabled: boolean;
   /**
-   * Whether to read the TLS files (`run`). `config validate` and `config print` do not: the files
+   * Whether to read the files: OTLP TLS, the Prometheus endpoint's web configuration and token
+   * (`run`). `config validate` and `config print` do not: the files
    * are usually mounted only in the pod. Without them the pipeline has no TLS material.
    */
   readonly readFiles: boolean;
@@ -94,6 +97,40 @@ function readTls(
   return out.ca === undefined && out.cert === undefined ? undefined : out;
 }
 
+function prometheus(p: Config['export']['prometheus']): NonNullable<ResolvedPipeline['prometheus']> {
+  return {
+    host: p.host,
+    port: p.port,
+    path: p.path,
+    ...(p.webConfigFile === '' ? {} : { webConfigFile: p.webConfigFile }),
+    ...(p.bearerTokenFile === '' ? {} : { bearerTokenFile: p.bearerTokenFile }),
+    maxConcurrentScrapes: p.maxConcurrentScrapes,
+  };
+}
+
+/**
+ * The endpoint's web configuration and token files, loaded as the endpoint will load them: each
+ * problem names the setting, the file, the key in it, what was found and what is allowed.
+ */
+function checkPrometheusFiles(
+  p: Config['export']['prometheus'],
+  originOf: (path: string) => Origin,
+): ConfigProblem[] {
+  const { problems } = loadSecurity({
+    ...(p.webConfigFile === '' ? {} : { webConfigFile: p.webConfigFile }),
+    ...(p.bearerTokenFile === '' ? {} : { bearerTokenFile: p.bearerTokenFile }),
+  });
+  return problems.map((problem) => {
+    const path = `export.prometheus.${problem.option}`;
+    return {
+      origin: originOf(path),
+      path,
+      found: `${JSON.stringify(problem.file)}${problem.path === '' ? '' : ` at ${problem.path}`}: ${problem.found}`,
+      allowed: problem.allowed,
+    };
+  });
+}
+
 export function resolvePipeline(
   config: Config,
   options: ResolveOptions,
@@ -109,6 +146,8 @@ export function resolvePipeline(
     options.isSet('export.resource.serviceName') || ex.resource.attributes['service.name'] === undefined
       ? ex.resource.serviceName
       : ex.resource.attributes['service.name'];
+  if (on && ex.prometheus.enabled && options.readFiles)
+    problems.push(...checkPrometheusFiles(ex.prometheus, options.originOf));
   const pipeline: ResolvedPipeline = {
     ...(url === undefined
       ? {}
@@ -123,9 +162,7 @@ export function resolvePipeline(
             temporality: ex.temporality,
           },
         }),
-    ...(on && ex.prometheus.enabled
-      ? { prometheus: { host: ex.prometheus.host, port: ex.prometheus.port, path: ex.prometheus.path } }
-      : {}),
+    ...(on && ex.prometheus.enabled ? { prometheus: prometheus(ex.prometheus) } : {}),
     ...(on && ex.stdout.enabled ? { stdout: { temporality: ex.temporality } } : {}),
     intervalMs: ex.intervalMs,
     timeoutMs: Math.min(ex.timeoutMs, ex.intervalMs),

@@ -2,7 +2,11 @@
 // environment variables, formats), the strict checks, and docs/configuration.md. Environment
 // variable names are derived from key paths (export.otlp.timeoutMs → OWLK8S_EXPORT_OTLP_TIMEOUT_MS)
 // so the two cannot drift apart.
-import { DEFAULT_EXPORT_INTERVAL_MILLIS, DEFAULT_KNOWN_METHODS } from '@owlk8s/otel';
+import {
+  DEFAULT_EXPORT_INTERVAL_MILLIS,
+  DEFAULT_KNOWN_METHODS,
+  DEFAULT_MAX_CONCURRENT_SCRAPES,
+} from '@owlk8s/otel';
 import * as f from './formats.ts';
 
 export interface Setting {
@@ -282,27 +286,45 @@ export const SCHEMA: Section = section('', {
         },
       ),
     }),
-    prometheus: section('A Prometheus scrape endpoint.', {
-      enabled: setting(
-        f.boolean,
-        true,
-        'Serve the metrics for scraping. OTEL_METRICS_EXPORTER, when set, turns it on exactly when it names `prometheus`.',
-        { alsoSetBy: ['OTEL_METRICS_EXPORTER'] },
-      ),
-      host: setting(
-        f.host,
-        PROMETHEUS_DEFAULTS.host,
-        'Address to listen on. `0.0.0.0` because the agent runs on the host network and Prometheus scrapes the node’s address; the data is what a node exporter shows. Use `127.0.0.1` when a local Collector scrapes it.',
-        { aliases: ['OTEL_EXPORTER_PROMETHEUS_HOST'] },
-      ),
-      port: setting(
-        f.port,
-        PROMETHEUS_DEFAULTS.port,
-        'TCP port (9464 is the OpenTelemetry Prometheus exporter’s).',
-        { aliases: ['OTEL_EXPORTER_PROMETHEUS_PORT'] },
-      ),
-      path: setting(f.urlPath, PROMETHEUS_DEFAULTS.path, 'URL path of the metrics.'),
-    }),
+    prometheus: section(
+      'A Prometheus scrape endpoint. It shows every monitored pod’s name, namespace, UID, Services and traffic: bind it to the node’s own address and, where others share the network, turn on TLS and authentication (`webConfigFile`, `bearerTokenFile`).',
+      {
+        enabled: setting(
+          f.boolean,
+          true,
+          'Serve the metrics for scraping. OTEL_METRICS_EXPORTER, when set, turns it on exactly when it names `prometheus`.',
+          { alsoSetBy: ['OTEL_METRICS_EXPORTER'] },
+        ),
+        host: setting(
+          f.host,
+          PROMETHEUS_DEFAULTS.host,
+          'Address to listen on. The DaemonSet sets OWLK8S_EXPORT_PROMETHEUS_HOST to the node’s own address (downward API `status.hostIP`), where Prometheus scrapes it, rather than every interface of the host network. `0.0.0.0` (the default) is every interface; `127.0.0.1` suits a Collector on the same host.',
+          { aliases: ['OTEL_EXPORTER_PROMETHEUS_HOST'] },
+        ),
+        port: setting(
+          f.port,
+          PROMETHEUS_DEFAULTS.port,
+          'TCP port (9464 is the OpenTelemetry Prometheus exporter’s).',
+          { aliases: ['OTEL_EXPORTER_PROMETHEUS_PORT'] },
+        ),
+        path: setting(f.urlPath, PROMETHEUS_DEFAULTS.path, 'URL path of the metrics.'),
+        webConfigFile: setting(
+          f.filePath,
+          '',
+          'A web configuration file in the format of Prometheus’s and node_exporter’s `--web.config.file` (exporter-toolkit): `tls_server_config` (`cert_file`, `key_file`, `client_auth_type`, `client_ca_file`, `min_version`, `max_version`) serves HTTPS, `basic_auth_users` (user: bcrypt hash) asks for a password, `http_server_config.headers` adds response headers. Relative paths are relative to the file. Checked at start (a bad key, an unreadable file or a password that is not a bcrypt hash stops the agent, naming the key); read again when it or a file it names changes, so a renewed certificate is served without a restart (a change that does not load is logged and the previous files stay in use). Empty: plain HTTP, no authentication.',
+        ),
+        bearerTokenFile: setting(
+          f.filePath,
+          '',
+          'A file holding a token that scrapers must send as `Authorization: Bearer <token>` (Prometheus: `authorization: {credentials_file: …}`). With `basic_auth_users` too, either credential is accepted. Read again when it changes. Empty: no token.',
+        ),
+        maxConcurrentScrapes: setting(
+          f.integer(1, 1000),
+          DEFAULT_MAX_CONCURRENT_SCRAPES,
+          'Requests the endpoint serves at once, authentication included (each scrape reads the kernel’s maps). One more gets `503 Service Unavailable` and is counted in `owlk8s.agent.scrape.refused{owlk8s.reason="concurrency_limit"}`.',
+        ),
+      },
+    ),
     stdout: section(
       'Metrics as JSON lines on standard output (the seed’s logJson example); logs go to standard error.',
       {

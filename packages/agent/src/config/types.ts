@@ -80,6 +80,9 @@ export interface Config {
       readonly host: string;
       readonly port: number;
       readonly path: string;
+      readonly webConfigFile: string;
+      readonly bearerTokenFile: string;
+      readonly maxConcurrentScrapes: number;
     };
     readonly stdout: { readonly enabled: boolean };
   };
@@ -115,7 +118,16 @@ export interface ResolvedOtlp {
 export interface ResolvedPipeline {
   /** Absent: no OTLP export. */
   readonly otlp?: ResolvedOtlp;
-  readonly prometheus?: { readonly host: string; readonly port: number; readonly path: string };
+  readonly prometheus?: {
+    readonly host: string;
+    readonly port: number;
+    readonly path: string;
+    /** Absent: plain HTTP, no basic authentication. */
+    readonly webConfigFile?: string;
+    /** Absent: no bearer token. */
+    readonly bearerTokenFile?: string;
+    readonly maxConcurrentScrapes: number;
+  };
   /** JSON lines on standard output. */
   readonly stdout?: { readonly temporality: Temporality };
   readonly intervalMs: number;

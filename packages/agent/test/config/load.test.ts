@@ -51,13 +51,21 @@ describe('loadConfig', () => {
           timeoutMs: 10000,
           tls: { caFile: '', certFile: '', keyFile: '', insecure: false },
         },
-        prometheus: { enabled: true, host: '0.0.0.0', port: 9464, path: '/metrics' },
+        prometheus: {
+          enabled: true,
+          host: '0.0.0.0',
+          port: 9464,
+          path: '/metrics',
+          webConfigFile: '',
+          bearerTokenFile: '',
+          maxConcurrentScrapes: 4,
+        },
         stdout: { enabled: false },
       },
       logging: { level: 'info', format: 'auto' },
       admin: { host: '127.0.0.1', port: 9465 },
       pipeline: {
-        prometheus: { host: '0.0.0.0', port: 9464, path: '/metrics' },
+        prometheus: { host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurrentScrapes: 4 },
         intervalMs: 10000,
         timeoutMs: 10000,
         cardinalityLimit: 11000,
@@ -313,7 +321,12 @@ describe('loadConfig', () => {
     });
     assert.equal(own.config.pipeline.otlp?.url, 'http://own:4318/v1/metrics');
     assert.deepEqual(own.config.pipeline.stdout, { temporality: 'cumulative' });
-    assert.deepEqual(own.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(own.config.pipeline.prometheus, {
+      host: '0.0.0.0',
+      port: 9464,
+      path: '/metrics',
+      maxConcurrentScrapes: 4,
+    });
     assert.deepEqual(own.notices, []);
   });
 
@@ -326,7 +339,12 @@ describe('loadConfig', () => {
     const but = loadConfig({
       env: { ...NODE, OTEL_METRICS_EXPORTER: 'none', OWLK8S_EXPORT_PROMETHEUS_ENABLED: 'true' },
     });
-    assert.deepEqual(but.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(but.config.pipeline.prometheus, {
+      host: '0.0.0.0',
+      port: 9464,
+      path: '/metrics',
+      maxConcurrentScrapes: 4,
+    });
     assert.deepEqual(but.notices, []);
   });
 
@@ -341,7 +359,12 @@ describe('loadConfig', () => {
       assert.deepEqual(off.notices, ['OTEL_SDK_DISABLED is true: no metrics are exported'], value);
     }
     const on = loadConfig({ env: { ...NODE, OTEL_SDK_DISABLED: 'false' } });
-    assert.deepEqual(on.config.pipeline.prometheus, { host: '0.0.0.0', port: 9464, path: '/metrics' });
+    assert.deepEqual(on.config.pipeline.prometheus, {
+      host: '0.0.0.0',
+      port: 9464,
+      path: '/metrics',
+      maxConcurrentScrapes: 4,
+    });
     assert.deepEqual(on.notices, []);
   });
 
@@ -415,7 +438,8 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 44);
+    assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
+    assert.equal(SETTINGS.length, 47);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -12,7 +12,7 @@ import type { ResolvedPipeline } from '../../src/config/types.ts';
 
 const NODE = { OWLK8S_NODE_NAME: 'node-1' };
 const METHODS = ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'];
-const PROMETHEUS = { host: '0.0.0.0', port: 9464, path: '/metrics' };
+const PROMETHEUS = { host: '0.0.0.0', port: 9464, path: '/metrics', maxConcurrentScrapes: 4 };
 /** The pipeline of the defaults, less Prometheus: what each case below adds to. */
 const BASE = {
   intervalMs: 10000,
@@ -293,5 +293,58 @@ describe('timeouts, resource and methods', () => {
         stdout: { temporality: 'delta' },
       },
     );
+  });
+});
+
+describe('the Prometheus endpoint’s web configuration and token files', () => {
+  let dir = '';
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'owlk8s-web-config-'));
+    writeFileSync(join(dir, 'token'), 'abc\n');
+  });
+  after(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('passes the files on when they load; `config validate` does not read them', () => {
+    writeFileSync(join(dir, 'web.yml'), 'http_server_config: {headers: {X-Frame-Options: deny}}\n');
+    const text = `export:\n  prometheus:\n    webConfigFile: ${dir}/web.yml\n    bearerTokenFile: ${dir}/token\n    maxConcurrentScrapes: 2\n`;
+    assert.deepEqual(pipeline({}, text).prometheus, {
+      ...PROMETHEUS,
+      webConfigFile: `${dir}/web.yml`,
+      bearerTokenFile: `${dir}/token`,
+      maxConcurrentScrapes: 2,
+    });
+    const missing = 'export:\n  prometheus:\n    webConfigFile: /nonexistent/web.yml\n';
+    assert.equal(
+      checkConfig({ env: NODE, file: 'c.yaml', text: missing }).config.export.prometheus.webConfigFile,
+      '/nonexistent/web.yml',
+    );
+  });
+
+  it('names the setting, the file, the key in it and what is allowed, for every problem at once', () => {
+    writeFileSync(
+      join(dir, 'bad.yml'),
+      'tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.key\n  client_auth_typ: NoClientCert\nbasic_auth_users:\n  alice: secret\n',
+    );
+    assert.deepEqual(
+      problems(
+        { OWLK8S_EXPORT_PROMETHEUS_BEARER_TOKEN_FILE: join(dir, 'no-token') },
+        `export:\n  prometheus:\n    webConfigFile: ${dir}/bad.yml\n`,
+      ),
+      [
+        `c.yaml:3: export.prometheus.webConfigFile: "${dir}/bad.yml" at tls_server_config.client_auth_typ: unknown key; allowed: the keys of tls_server_config: cert_file, key_file, client_auth_type, client_ca_file, min_version, max_version`,
+        `c.yaml:3: export.prometheus.webConfigFile: "${dir}/bad.yml" at basic_auth_users.alice: not a bcrypt hash (6 characters); allowed: a bcrypt hash of the password, e.g. from \`htpasswd -nBC 10 "" | tr -d ':\\n'\` ($2y$10$ and 53 characters)`,
+        `environment variable OWLK8S_EXPORT_PROMETHEUS_BEARER_TOKEN_FILE: export.prometheus.bearerTokenFile: "${dir}/no-token": cannot be read (no such file); allowed: a readable file holding the token`,
+      ],
+    );
+    writeFileSync(
+      join(dir, 'tls.yml'),
+      'tls_server_config: {cert_file: missing.pem, key_file: missing.key}\n',
+    );
+    assert.deepEqual(problems({ OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE: join(dir, 'tls.yml') }), [
+      `environment variable OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE: export.prometheus.webConfigFile: "${dir}/tls.yml" at tls_server_config.cert_file: "${dir}/missing.pem" cannot be read (no such file); allowed: a readable PEM file`,
+      `environment variable OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE: export.prometheus.webConfigFile: "${dir}/tls.yml" at tls_server_config.key_file: "${dir}/missing.key" cannot be read (no such file); allowed: a readable PEM file`,
+    ]);
   });
 });

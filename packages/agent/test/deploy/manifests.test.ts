@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseWebConfig } from '@owlk8s/otel';
 import { parseAllDocuments } from 'yaml';
 import { startAdminServer } from '../../src/admin/admin-server.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { ADMIN_DEFAULTS, envName } from '../../src/config/schema.ts';
+import { SHUTDOWN_BUDGET_MS } from '../../src/run.ts';
 
 const DEPLOY = new URL('../../../../deploy/', import.meta.url);
 const files = readdirSync(DEPLOY).filter((f) => f.endsWith('.yaml'));
@@ -90,7 +92,7 @@ describe('deploy/ manifests', () => {
     }
   });
 
-  it('runs on the host network of every node, with the node name from the downward API', () => {
+  it('runs on the host network of every node, with the node name and address from the downward API', () => {
     assert.equal(pod.hostNetwork, true);
     assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet');
     assert.deepEqual(pod.tolerations, [{ operator: 'Exists' }]);
@@ -100,7 +102,14 @@ describe('deploy/ manifests', () => {
     assert.deepEqual(env[envName('export.otlp.headers')], {
       secretKeyRef: { name: 'owlk8s-otlp', key: 'headers', optional: true },
     });
-    assert.ok(pod.terminationGracePeriodSeconds >= 10, 'room for the 5-second shutdown');
+    // The metrics endpoint binds the node's own address, not every interface of the host network.
+    assert.deepEqual(env[envName('export.prometheus.host')], { fieldRef: { fieldPath: 'status.hostIP' } });
+  });
+
+  it('is system-node-critical, and its grace period is the agent’s shutdown budget plus 1.5 s to exit', () => {
+    assert.equal(pod.priorityClassName, 'system-node-critical');
+    assert.equal(SHUTDOWN_BUDGET_MS, 4500);
+    assert.equal(pod.terminationGracePeriodSeconds * 1000, SHUTDOWN_BUDGET_MS + 1500);
   });
 
   it('sets resource requests and limits', () => {
@@ -157,6 +166,15 @@ describe('deploy/ manifests', () => {
     });
     assert.deepEqual(notices, []);
     assert.deepEqual(config.admin, ADMIN_DEFAULTS);
+    // The address comes from the DaemonSet's OWLK8S_EXPORT_PROMETHEUS_HOST, which wins over the file.
+    assert.equal(
+      loadConfig({
+        file: 'deploy/configmap.yaml',
+        text,
+        env: { OWLK8S_NODE_NAME: 'node-1', OWLK8S_EXPORT_PROMETHEUS_HOST: '198.18.0.1' },
+      }).config.export.prometheus.host,
+      '198.18.0.1',
+    );
     assert.equal(config.targets.source, 'kubernetes');
     const metrics = agent.ports.find((p: Obj) => p.name === 'metrics');
     assert.equal(metrics.containerPort, config.export.prometheus.port);
@@ -165,6 +183,86 @@ describe('deploy/ manifests', () => {
       String(config.export.prometheus.port),
     );
     assert.equal(ds.spec.template.metadata.annotations['prometheus.io/path'], config.export.prometheus.path);
+  });
+});
+
+describe('deploy/components/secure-metrics', () => {
+  const COMPONENT = new URL('components/secure-metrics/', DEPLOY);
+  const read = (file: string): Obj =>
+    parseAllDocuments(readFileSync(new URL(file, COMPONENT), 'utf8'))[0]?.toJS();
+  const component = read('kustomization.yaml');
+  const patchOf = (kind: string): Obj => {
+    const entry = component.patches.find((p: Obj) => p.target.kind === kind);
+    assert.ok(entry, `a patch of the ${kind}`);
+    return { target: entry.target, patch: read(entry.path) };
+  };
+
+  it('is a Component that patches the base’s DaemonSet and prometheus-rule’s PodMonitor by name', () => {
+    assert.equal(component.kind, 'Component');
+    assert.deepEqual(
+      component.patches.map((p: Obj) => p.target),
+      [
+        { kind: 'DaemonSet', name: ds.metadata.name },
+        { group: 'monitoring.coreos.com', kind: 'PodMonitor', name: 'owlk8s' },
+      ],
+    );
+    const podMonitor = parseAllDocuments(
+      readFileSync(new URL('components/prometheus-rule/podmonitor.yaml', DEPLOY), 'utf8'),
+    )[0]?.toJS();
+    assert.equal(podMonitor.metadata.name, 'owlk8s');
+  });
+
+  it('mounts the Secret owlk8s-web where the web configuration setting points, in the base’s container', () => {
+    const { patch } = patchOf('DaemonSet');
+    const container = patch.spec.template.spec.containers[0];
+    assert.equal(container.name, agent.name);
+    const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e.value]));
+    const file: string = env[envName('export.prometheus.webConfigFile')];
+    assert.equal(file, '/etc/owlk8s/web/web-config.yaml');
+    const mount = container.volumeMounts.find((m: Obj) => m.mountPath === dirname(file));
+    assert.equal(mount.readOnly, true);
+    assert.ok(
+      !agent.volumeMounts.some((m: Obj) => m.mountPath === mount.mountPath),
+      'not where the ConfigMap is',
+    );
+    const volume = patch.spec.template.spec.volumes.find((v: Obj) => v.name === mount.name);
+    assert.equal(volume.secret.secretName, 'owlk8s-web');
+    assert.equal(patch.spec.template.metadata.annotations['prometheus.io/scheme'], 'https');
+  });
+
+  it('switches the PodMonitor’s endpoint to HTTPS with basic auth, the rest as prometheus-rule has it', () => {
+    const { patch } = patchOf('PodMonitor');
+    const base = parseAllDocuments(
+      readFileSync(new URL('components/prometheus-rule/podmonitor.yaml', DEPLOY), 'utf8'),
+    )[0]?.toJS();
+    const [endpoint] = patch.spec.podMetricsEndpoints;
+    const { scheme, tlsConfig, basicAuth, ...rest } = endpoint;
+    assert.deepEqual(rest, base.spec.podMetricsEndpoints[0]);
+    assert.equal(rest.port, agent.ports[0].name);
+    assert.equal(scheme, 'https');
+    assert.deepEqual(tlsConfig, {
+      serverName: 'owlk8s-metrics',
+      ca: { secret: { name: 'owlk8s-scrape', key: 'ca.crt' } },
+    });
+    assert.deepEqual(basicAuth, {
+      username: { name: 'owlk8s-scrape', key: 'username' },
+      password: { name: 'owlk8s-scrape', key: 'password' },
+    });
+  });
+
+  it('ships an example web configuration that the agent accepts, naming the Secret’s tls.crt and tls.key', () => {
+    const { config, problems } = parseWebConfig(
+      readFileSync(new URL('web-config.example.yaml', COMPONENT), 'utf8'),
+      '/etc/owlk8s/web',
+    );
+    assert.deepEqual(problems, []);
+    assert.deepEqual(config?.tls, {
+      certFile: '/etc/owlk8s/web/tls.crt',
+      keyFile: '/etc/owlk8s/web/tls.key',
+      clientAuthType: 'NoClientCert',
+      minVersion: 'TLSv1.2',
+    });
+    assert.deepEqual([...(config?.basicAuthUsers.keys() ?? [])], ['prometheus']);
   });
 });
 
