@@ -995,18 +995,42 @@ static __always_inline void conn_key(struct owlk8s_conn_key *k, const __u8 *clie
 	k->_pad[0] = k->_pad[1] = k->_pad[2] = 0;
 }
 
-/* A new connection's entry; 0 when the map is full. */
+/* A new connection's entry; 0 when the map is full, or when its target has conns_per_target
+ * connections tracked already (reserved with an atomic fetch-add, given back when nothing is made),
+ * so one pod's connections never take the room of another's. */
 static __always_inline struct owlk8s_conn *new_conn(struct owlk8s_self *st, struct owlk8s_conn_key *k,
 						    __u32 target_id)
 {
-	if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_ANY) < 0) {
+	struct owlk8s_budget *bt = 0;
+	if (CONFIG.conns_per_target)
+		bt = bpf_map_lookup_elem(&budgets, &target_id);
+	if (bt && __sync_fetch_and_add(&bt->conns, 1) >= CONFIG.conns_per_target) {
+		__sync_fetch_and_sub(&bt->conns, 1);
+		st->conns_over_budget++;
+		return 0;
+	}
+	/* not made: the map is full, or another CPU made the same connection a moment ago */
+	long made = bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_NOEXIST) == 0;
+	if (!made && bt)
+		__sync_fetch_and_sub(&bt->conns, 1);
+	struct owlk8s_conn *c = bpf_map_lookup_elem(&conns, k);
+	if (!c) {
 		st->conns_full++;
 		return 0;
 	}
-	struct owlk8s_conn *c = bpf_map_lookup_elem(&conns, k);
-	if (c)
-		c->target_id = target_id;
+	c->target_id = target_id;
 	return c;
+}
+
+/* Deletes a connection's entry and gives its place in its target's budget back (only when this
+ * call deleted it: the sweep and a FIN on another CPU may both try). */
+static __always_inline void delete_conn(struct owlk8s_conn_key *k, __u32 target_id)
+{
+	if (bpf_map_delete_elem(&conns, k) == 0 && CONFIG.conns_per_target) {
+		struct owlk8s_budget *bt = bpf_map_lookup_elem(&budgets, &target_id);
+		if (bt)
+			__sync_fetch_and_sub(&bt->conns, 1);
+	}
 }
 
 /* Deletes a connection that ended, remembering where its streams stood: a segment of it resent
@@ -1019,7 +1043,7 @@ static __always_inline void forget_conn(struct owlk8s_conn *c, struct owlk8s_con
 	v.req_known = c->req.seq_known;
 	v.resp_known = c->resp.seq_known;
 	bpf_map_update_elem(&closed_conns, k, &v, BPF_ANY);
-	bpf_map_delete_elem(&conns, k);
+	delete_conn(k, c->target_id);
 }
 
 /* 1 when a segment of a connection that ended carries only bytes sent before its end. */
@@ -1270,7 +1294,7 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 	}
 	if (older_than(now, c->last_ns, CONFIG.idle_timeout_ns)) {
 		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
-		bpf_map_delete_elem(&conns, k);
+		delete_conn(k, c->target_id);
 		x->st->conns_expired++;
 	}
 	return 0;

@@ -53,6 +53,8 @@ struct owlk8s_config {
 	__u32 all_ports;                    /* 1: every server port; 0: only those set in port_bits */
 	__u32 if_slot_mask;                 /* targets' max_entries - 1 (a power of two) */
 	__u32 series_per_target;            /* aggregates one target may make (0: no budget); past it, its overflow series */
+	__u32 conns_per_target;             /* connections one target may have tracked at once (0: no budget) */
+	__u32 _pad2;
 	__u64 request_timeout_ns;           /* unanswered this long: finished as OWLK8S_ERR_TIMEOUT */
 	__u64 idle_timeout_ns;              /* a connection with no packet this long is forgotten */
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
@@ -190,11 +192,12 @@ struct owlk8s_agg_key {
 
 #define OWLK8S_AGG_OVERFLOW 1
 
-/* budgets: target id → the aggregates it has made, against series_per_target. User space creates the
- * entry with the target and deletes it with the target's aggregates; a target without one has no budget. */
+/* budgets: target id → the aggregates it has made and the connections it has tracked now, against
+ * series_per_target and conns_per_target. User space creates the entry with the target and deletes it
+ * with the target's aggregates; a target without one has no budget. */
 struct owlk8s_budget {
-	__u32 series;
-	__u32 _pad;
+	__u32 series; /* aggregates made, against series_per_target */
+	__u32 conns;  /* connections tracked now, against conns_per_target */
 };
 
 struct owlk8s_agg {
@@ -228,7 +231,7 @@ struct owlk8s_self {
 	__u64 malformed;           /* messages whose framing headers were invalid: framing lost */
 	__u64 responses_lost;      /* requests whose response went by unseen (in a gap): not counted */
 	__u64 series_overflow;     /* requests counted in their target's overflow series (its budget of series was used) */
-	__u64 _reserved[1];
+	__u64 conns_over_budget;   /* connections not tracked: their target had conns_per_target tracked already */
 };
 
 #endif

@@ -93,6 +93,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     idleTimeoutMs: config.capture.idleTimeoutMs,
     maxAggregates: config.capture.maps.aggregates,
     seriesPerTarget: config.capture.maps.seriesPerPod,
+    connsPerTarget: config.capture.maps.connectionsPerPod,
   });
   logger.info(
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },

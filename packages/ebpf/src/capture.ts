@@ -118,6 +118,7 @@ export class Capture implements Disposable {
           requestTimeoutNs: spec.requestTimeoutNs,
           idleTimeoutNs: spec.idleTimeoutNs,
           seriesPerTarget: spec.seriesPerTarget,
+          connsPerTarget: spec.connsPerTarget,
         }),
       },
     });

@@ -50,6 +50,12 @@ export interface CaptureOptions {
    * seriesOverflow), so one target cannot take the room of the others in the aggregates map.
    */
   readonly seriesPerTarget?: number;
+  /**
+   * Connections one target may have tracked at once, both roles (default: no budget). Past it, its
+   * new connections are not measured (counted in connsOverBudget), so one target cannot fill the
+   * conns map for the others.
+   */
+  readonly connsPerTarget?: number;
   readonly objectPath?: string;
   /**
    * Where the program watches an interface's packets (default 'socket'):
@@ -74,6 +80,8 @@ export interface CaptureSpec {
   readonly maxAggregates: number;
   /** 0: no budget. */
   readonly seriesPerTarget: number;
+  /** 0: no budget. */
+  readonly connsPerTarget: number;
   readonly attach: AttachMode;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
@@ -175,6 +183,7 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     maxConnections: count('maxConnections', o.maxConnections, 32768),
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
     seriesPerTarget: o.seriesPerTarget === undefined ? 0 : count('seriesPerTarget', o.seriesPerTarget, 0),
+    connsPerTarget: o.connsPerTarget === undefined ? 0 : count('connsPerTarget', o.connsPerTarget, 0),
     ...timeouts(o, bounds),
   };
 }

@@ -24,16 +24,18 @@ export const IPS_PER_IF = 4;
 
 export const CONFIG_LAYOUT: Layout = {
   struct: 'owlk8s_config',
-  size: 8480,
+  size: 8488,
   fields: {
     bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
     nbounds: { offset: 256, size: 4 },
     all_ports: { offset: 260, size: 4 },
     if_slot_mask: { offset: 264, size: 4 },
     series_per_target: { offset: 268, size: 4 },
-    request_timeout_ns: { offset: 272, size: 8 },
-    idle_timeout_ns: { offset: 280, size: 8 },
-    port_bits: { offset: 288, size: 8192 },
+    conns_per_target: { offset: 272, size: 4 },
+    _pad2: { offset: 276, size: 4 },
+    request_timeout_ns: { offset: 280, size: 8 },
+    idle_timeout_ns: { offset: 288, size: 8 },
+    port_bits: { offset: 296, size: 8192 },
   },
 };
 
@@ -163,7 +165,7 @@ export const BUDGET_LAYOUT: Layout = {
   size: 8,
   fields: {
     series: { offset: 0, size: 4 },
-    _pad: { offset: 4, size: 4 },
+    conns: { offset: 4, size: 4 },
   },
 };
 
@@ -202,16 +204,14 @@ export const SELF_FIELDS = [
   'malformed',
   'responses_lost',
   'series_overflow',
+  'conns_over_budget',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 8 * SELF_FIELDS.length + 8,
-  fields: {
-    ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 8 * SELF_FIELDS.length, size: 8 },
-  },
+  size: 8 * SELF_FIELDS.length,
+  fields: Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
 };
 
 export const ALL_LAYOUTS: readonly Layout[] = [
@@ -258,6 +258,8 @@ export interface ConfigValue {
   readonly idleTimeoutNs: bigint;
   /** Aggregates one target may make (0 or absent: no budget). */
   readonly seriesPerTarget?: number;
+  /** Connections one target may have tracked at once (0 or absent: no budget). */
+  readonly connsPerTarget?: number;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -269,6 +271,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.ports === undefined ? 1 : 0, off(CONFIG_LAYOUT, 'all_ports'));
   b.writeUInt32LE(c.ifSlots - 1, off(CONFIG_LAYOUT, 'if_slot_mask'));
   b.writeUInt32LE(c.seriesPerTarget ?? 0, off(CONFIG_LAYOUT, 'series_per_target'));
+  b.writeUInt32LE(c.connsPerTarget ?? 0, off(CONFIG_LAYOUT, 'conns_per_target'));
   b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
   b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
   for (const p of c.ports ?? []) {

@@ -133,6 +133,11 @@ export interface SelfCounters {
   readonly responsesLost: bigint;
   /** Requests counted in their target's overflow series: it had made its budget of series (seriesPerTarget). */
   readonly seriesOverflow: bigint;
+  /**
+   * Refused attempts to track a connection, its target having connsPerTarget tracked already (SYN,
+   * SYN-ACK and the first message each way each try: up to four per connection).
+   */
+  readonly connsOverBudget: bigint;
 }
 
 export interface Snapshot {

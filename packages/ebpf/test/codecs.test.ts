@@ -25,9 +25,11 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
     ifSlots: 256,
     requestTimeoutNs: 60_000_000_000n,
     idleTimeoutNs: 300_000_000_000n,
+    seriesPerTarget: 200,
+    connsPerTarget: 512,
   });
   assert.equal(b.length, CONFIG_LAYOUT.size);
-  assert.equal(b.length, 8480);
+  assert.equal(b.length, 8488);
   assert.deepEqual(
     [
       b.readBigUInt64LE(0),
@@ -35,15 +37,17 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
       b.readUInt32LE(256),
       b.readUInt32LE(260),
       b.readUInt32LE(264),
-      b.readBigUInt64LE(272),
+      b.readUInt32LE(268),
+      b.readUInt32LE(272),
       b.readBigUInt64LE(280),
+      b.readBigUInt64LE(288),
     ],
-    [5n, 7n, 2, 0, 255, 60_000_000_000n, 300_000_000_000n],
+    [5n, 7n, 2, 0, 255, 200, 512, 60_000_000_000n, 300_000_000_000n],
   );
-  assert.equal(b[288 + 10], 1); // 80 = 10 * 8 + 0
-  assert.equal(b[288 + 1010], 1); // 8080 = 1010 * 8 + 0
+  assert.equal(b[296 + 10], 1); // 80 = 10 * 8 + 0
+  assert.equal(b[296 + 1010], 1); // 8080 = 1010 * 8 + 0
   assert.equal(
-    b.subarray(288).reduce((n, x) => n + x, 0),
+    b.subarray(296).reduce((n, x) => n + x, 0),
     2,
   );
 });
@@ -173,16 +177,15 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (23), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (24), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
-  assert.equal(names.length, 23);
+  assert.equal(names.length, 24);
   for (let c = 0; c < ncpu; c++) {
     // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
     for (let i = 0; i < names.length; i++)
       b.writeBigUInt64LE(BigInt((i + 1) * 10 ** c), c * SELF_LAYOUT.size + 8 * i);
-    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 184); // _reserved: never read
   }
   assert.deepEqual(decodeSelfPerCpu(b, ncpu), {
     packets: 111n,
@@ -208,5 +211,6 @@ test('the self counters: every field of owlk8s_self in order (23), summed over C
     malformed: 2331n,
     responsesLost: 2442n,
     seriesOverflow: 2553n,
+    connsOverBudget: 2664n,
   });
 });

@@ -26,7 +26,7 @@ const cpus = sys.numPossibleCpus();
 test('aggregates and conns: the formula is the kernel memlock less the map header (under 1 KiB), at two sizes each', () => {
   for (const [maxAggregates, maxConnections] of [
     [4096, 1024],
-    [22528, 32768],
+    [22528, 57344], // the agent's defaults
   ] as const) {
     using cap = Capture.load({ maxAggregates, maxConnections });
     const want = kernelMemory({ maxAggregates, maxConnections }, cpus);
@@ -43,7 +43,7 @@ test('aggregates and conns: the formula is the kernel memlock less the map heade
 
 test('an aggregates entry costs 352 bytes whatever the number of CPUs; the default fits 64 MiB at 256 possible CPUs', () => {
   assert.equal(hashMapBytes(20, 280, 2, 1) - hashMapBytes(20, 280, 1, 1), 352 + 16);
-  const at256 = kernelMemory({ maxAggregates: 22528, maxConnections: 32768 }, 256);
-  assert.deepEqual(at256, { aggregates: 8_554_496, conns: 20_613_120 });
+  const at256 = kernelMemory({ maxAggregates: 22528, maxConnections: 57344 }, 256); // the agent's defaults
+  assert.deepEqual(at256, { aggregates: 8_554_496, conns: 36_079_616 });
   assert.ok(at256.aggregates + at256.conns < 64 * 2 ** 20);
 });

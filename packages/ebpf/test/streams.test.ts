@@ -485,6 +485,27 @@ describe('series budgets and a full aggregates map', () => {
     );
   });
 
+  test('a target past connsPerTarget: its next connection is not measured; a connection that ends gives its place back; another target is unaffected', () => {
+    using cap = setup({ connsPerTarget: 2 });
+    const conns = [41000, 41001, 41002].map((port) => server(cap, { clientPort: port }).open());
+    const other = server(cap, { server: POD6, client: PEER6, clientPort: 41003 }).open();
+    for (const c of [...conns, other]) {
+      c.segment('client', GET());
+      c.segment('server', RES(200));
+    }
+    assert.deepEqual(view(cap), ['7 server GET 200 n=2', '8 server GET 200 n=1']);
+    // the third connection's SYN, SYN-ACK, request and response each tried
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3, connsOverBudget: 4 });
+    // one of the two ends: the next connection takes its place
+    conns[0]!.fin('client');
+    conns[0]!.fin('server');
+    const next = server(cap, { clientPort: 41004 }).open();
+    next.segment('client', GET());
+    next.segment('server', RES(201));
+    assert.deepEqual(view(cap), ['7 server GET 200 n=2', '7 server GET 201 n=1', '8 server GET 200 n=1']);
+    assert.deepEqual(moved(cap), { requests: 4, responses: 4, connsOverBudget: 4 });
+  });
+
   test('a full aggregates map: a new series is not counted, and aggregates_full says how many requests', () => {
     using cap = setup({ maxAggregates: 4 });
     answer(cap, POD, 41000, [200, 201, 202, 203, 204, 205, 200]);

@@ -69,7 +69,7 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     'connsFull',
     'conns_full',
     '{attempt}',
-    'Attempts to track a new connection refused because the connections map was full (its SYN, its SYN-ACK, a first message segment: up to three per connection).',
+    'Attempts to track a new connection refused because the connections map was full (its SYN, its SYN-ACK and its first message each way each try: up to four per connection).',
   ),
   counter(
     'pipelineFull',
@@ -149,5 +149,11 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     'series_overflow',
     '{request}',
     "Requests the kernel counted in their pod's overflow series: the pod had made its budget of series (capture.maps.seriesPerPod).",
+  ),
+  counter(
+    'connsOverBudget',
+    'conns_over_budget',
+    '{attempt}',
+    'Attempts to track a new connection refused because its pod had its budget of connections tracked already (capture.maps.connectionsPerPod): its SYN, its SYN-ACK and its first message each way each try, up to four per connection.',
   ),
 ];

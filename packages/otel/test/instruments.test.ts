@@ -79,6 +79,7 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.malformed=120',
       'owlk8s.agent.kernel.responses_lost=121',
       'owlk8s.agent.kernel.series_overflow=122',
+      'owlk8s.agent.kernel.conns_over_budget=123',
     ],
   );
   for (const { metric } of got.values()) {

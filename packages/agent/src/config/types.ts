@@ -46,6 +46,7 @@ export interface Config {
       readonly connections: number;
       readonly aggregates: number;
       readonly seriesPerPod: number;
+      readonly connectionsPerPod: number;
       readonly targets: number;
     };
     readonly attach: 'socket' | 'tc';

@@ -31,7 +31,13 @@ describe('loadConfig', () => {
         httpPorts: 'all',
         requestTimeoutMs: 60000,
         idleTimeoutMs: 300000,
-        maps: { connections: 32768, aggregates: 22528, seriesPerPod: 200, targets: 1024 },
+        maps: {
+          connections: 57344,
+          aggregates: 22528,
+          connectionsPerPod: 512,
+          seriesPerPod: 200,
+          targets: 1024,
+        },
         attach: 'socket',
       },
       export: {
@@ -439,7 +445,7 @@ describe('schema', () => {
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
     assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
-    assert.equal(SETTINGS.length, 47);
+    assert.equal(SETTINGS.length, 48);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

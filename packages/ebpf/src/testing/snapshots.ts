@@ -26,4 +26,5 @@ export const ZERO_SELF: SelfCounters = {
   malformed: 0n,
   responsesLost: 0n,
   seriesOverflow: 0n,
+  connsOverBudget: 0n,
 };
