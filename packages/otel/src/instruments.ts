@@ -20,6 +20,7 @@ export const INSTRUMENT_NAMES = {
   exportDropped: 'owlk8s.agent.export.dropped',
   overflowSeries: 'owlk8s.agent.metric.overflow',
   boundedValues: 'owlk8s.agent.attribute_values.bounded',
+  collapsedClientSeries: 'owlk8s.agent.client_ports.collapsed',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -86,5 +87,11 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       for (const [metric, count] of state.overflowedSeries()) r.observe(count, { 'owlk8s.metric': metric });
     },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.collapsedClientSeries,
+    "Client-side series (a pod, port, method and status) put into their pod's collapsed series (owlk8s.server.port.collapsed=true, no server.port) because the port was neither a configured HTTP port nor a Service's.",
+    '{series}',
+    (r) => r.observe(state.collapsedClientSeries()),
   );
 }
