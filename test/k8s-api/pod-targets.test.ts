@@ -447,7 +447,11 @@ describe('service ports', () => {
     // The sentinel Service's 80 is there from the start.
     assert.deepEqual(s.watcher.servicePorts(), [80, 5432, 15432]);
     s.api.apply(
-      service({ name: 'web', selector: { app: 'web' }, ports: [{ name: 'http', port: 8000, targetPort: 'http' }] }),
+      service({
+        name: 'web',
+        selector: { app: 'web' },
+        ports: [{ name: 'http', port: 8000, targetPort: 'http' }],
+      }),
     );
     await s.pollUntil('port 8000', () => s!.watcher.servicePorts().includes(8000));
     assert.deepEqual(s.watcher.servicePorts(), [80, 5432, 8000, 15432]);

@@ -42,7 +42,10 @@ describe('servicePorts', () => {
     const services = [svc('web', 'a', [{ port: 80, targetPort: 'http' }], { app: 'web' })];
     const pods = [
       pod('a1', 'a', { app: 'web' }, [{ port: 8080, name: 'http' }]),
-      pod('a2', 'a', { app: 'web' }, [{ port: 9090, name: 'http' }, { port: 9100, name: 'metrics' }]),
+      pod('a2', 'a', { app: 'web' }, [
+        { port: 9090, name: 'http' },
+        { port: 9100, name: 'metrics' },
+      ]),
       // Not selected: another label, another namespace.
       pod('a3', 'a', { app: 'other' }, [{ port: 7000, name: 'http' }]),
       pod('b1', 'b', { app: 'web' }, [{ port: 7001, name: 'http' }]),
@@ -51,9 +54,10 @@ describe('servicePorts', () => {
   });
 
   it('a named target port no pod of the node declares adds only the Service port', () => {
-    assert.deepEqual(servicePorts([svc('web', 'a', [{ port: 81, targetPort: 'grpc' }], { app: 'web' })], []), [
-      81,
-    ]);
+    assert.deepEqual(
+      servicePorts([svc('web', 'a', [{ port: 81, targetPort: 'grpc' }], { app: 'web' })], []),
+      [81],
+    );
   });
 
   it('no Services: no ports', () => {

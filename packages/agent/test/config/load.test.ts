@@ -40,6 +40,7 @@ describe('loadConfig', () => {
         timeoutMs: 30000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
         resource: { serviceName: 'owlk8s', attributes: {} },
@@ -62,6 +63,7 @@ describe('loadConfig', () => {
         timeoutMs: 10000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         resource: { 'service.name': 'owlk8s' },
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
@@ -415,7 +417,7 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 43);
+    assert.equal(SETTINGS.length, 44);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 
