@@ -44,13 +44,23 @@ struct {
 	__type(value, struct owlk8s_closed);
 } closed_conns SEC(".maps");
 
-/* aggregates: owlk8s_agg_key (series) → owlk8s_agg per CPU (count, sum, histogram). */
+/* aggregates: owlk8s_agg_key (series) → owlk8s_agg (count, sum, histogram), one value for all CPUs,
+ * added to with atomic operations: its memory is max_entries × an element, whatever the number of
+ * possible CPUs (a per-CPU hash holds a value per possible CPU). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct owlk8s_agg_key);
 	__type(value, struct owlk8s_agg);
 } aggregates SEC(".maps");
+
+/* budgets: target id → owlk8s_budget (its aggregates, against series_per_target). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct owlk8s_budget);
+} budgets SEC(".maps");
 
 /* stats: 0 → owlk8s_self per CPU. */
 struct {

@@ -100,6 +100,41 @@ static __always_inline __u32 bucket_of(__u64 d)
  * verifier would otherwise walk each of them again for every path that reaches a call. */
 #define GLOBAL __attribute__((noinline))
 
+/* The entry of a series not seen yet. A target with a budget (an entry in budgets) makes at most
+ * series_per_target of them; past it, the request goes to the target's overflow series (its role,
+ * OWLK8S_AGG_OVERFLOW), so one pod's many series never take the room of another's. The count is
+ * reserved before the insert and given back when the insert made nothing (another CPU made the same
+ * series first, or the map is full). */
+static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, struct owlk8s_agg_key *k)
+{
+	struct owlk8s_budget *bt = 0;
+	if (CONFIG.series_per_target)
+		bt = bpf_map_lookup_elem(&budgets, &k->target_id);
+	if (bt && __sync_fetch_and_add(&bt->series, 1) >= CONFIG.series_per_target) {
+		__sync_fetch_and_sub(&bt->series, 1);
+		struct owlk8s_agg_key o = {};
+		o.target_id = k->target_id;
+		o.role = k->role;
+		o.flags = OWLK8S_AGG_OVERFLOW;
+		struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, &o);
+		if (!a) {
+			bpf_map_update_elem(&aggregates, &o, &ZERO_AGG, BPF_NOEXIST);
+			a = bpf_map_lookup_elem(&aggregates, &o);
+		}
+		if (a)
+			st->series_overflow++;
+		else
+			st->aggregates_full++;
+		return a;
+	}
+	if (bpf_map_update_elem(&aggregates, k, &ZERO_AGG, BPF_NOEXIST) < 0 && bt)
+		__sync_fetch_and_sub(&bt->series, 1);
+	struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, k);
+	if (!a)
+		st->aggregates_full++;
+	return a;
+}
+
 GLOBAL int aggregate(struct owlk8s_self *st, __u32 target_id, const struct owlk8s_conn_key *ck,
 		     __u32 status_minor_method_error, __u64 d)
 {
@@ -114,20 +149,17 @@ GLOBAL int aggregate(struct owlk8s_self *st, __u32 target_id, const struct owlk8
 	k.method = (status_minor_method_error >> 4) & 0xff;
 	k.error = status_minor_method_error & 0xf;
 	struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, &k);
-	if (!a) {
-		bpf_map_update_elem(&aggregates, &k, &ZERO_AGG, BPF_NOEXIST);
-		a = bpf_map_lookup_elem(&aggregates, &k);
-		if (!a) {
-			st->aggregates_full++;
-			return 0;
-		}
-	}
+	if (!a)
+		a = new_series(st, &k);
+	if (!a)
+		return 0;
 	__u32 b = bucket_of(d);
 	if (b > OWLK8S_MAX_BOUNDS)
 		b = OWLK8S_MAX_BOUNDS;
-	a->count++;
-	a->sum_ns += d;
-	a->buckets[b]++;
+	/* one value for every CPU: atomic adds, so no increment is lost */
+	__sync_fetch_and_add(&a->count, 1);
+	__sync_fetch_and_add(&a->sum_ns, d);
+	__sync_fetch_and_add(&a->buckets[b], 1);
 	return 0;
 }
 

@@ -52,7 +52,7 @@ struct owlk8s_config {
 	__u32 nbounds;                      /* 0..OWLK8S_MAX_BOUNDS; bucket nbounds is the overflow (+Inf) */
 	__u32 all_ports;                    /* 1: every server port; 0: only those set in port_bits */
 	__u32 if_slot_mask;                 /* targets' max_entries - 1 (a power of two) */
-	__u32 _pad;
+	__u32 series_per_target;            /* aggregates one target may make (0: no budget); past it, its overflow series */
 	__u64 request_timeout_ns;           /* unanswered this long: finished as OWLK8S_ERR_TIMEOUT */
 	__u64 idle_timeout_ns;              /* a connection with no packet this long is forgotten */
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
@@ -184,8 +184,17 @@ struct owlk8s_agg_key {
 	__u8 protocol;      /* enum owlk8s_protocol (reserved: always HTTP1 now) */
 	__u16 grpc_status;  /* reserved for gRPC: 0 now */
 	__u8 error;         /* enum owlk8s_error: how a request without a final response ended */
-	__u8 _pad;
+	__u8 flags;         /* OWLK8S_AGG_OVERFLOW: the target's overflow series (every other field 0 but role) */
 	__u32 route_id;     /* reserved for http.route templates: 0 now */
+};
+
+#define OWLK8S_AGG_OVERFLOW 1
+
+/* budgets: target id → the aggregates it has made, against series_per_target. User space creates the
+ * entry with the target and deletes it with the target's aggregates; a target without one has no budget. */
+struct owlk8s_budget {
+	__u32 series;
+	__u32 _pad;
 };
 
 struct owlk8s_agg {
@@ -218,7 +227,8 @@ struct owlk8s_self {
 	__u64 conns_expired;       /* idle connections forgotten by the sweep */
 	__u64 malformed;           /* messages whose framing headers were invalid: framing lost */
 	__u64 responses_lost;      /* requests whose response went by unseen (in a gap): not counted */
-	__u64 _reserved[2];
+	__u64 series_overflow;     /* requests counted in their target's overflow series (its budget of series was used) */
+	__u64 _reserved[1];
 };
 
 #endif

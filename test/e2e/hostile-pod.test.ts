@@ -85,7 +85,7 @@ node: { name: node-1 }
 targets:
   source: kubernetes
   kubernetes: { kubeconfig: ${cluster.kubeconfigPath}, maxValueLength: 64 }
-capture: { httpPorts: all }
+capture: { httpPorts: all, maps: { seriesPerPod: 1000 } }
 logging: { level: error, format: json }
 `,
     // Collapsing off: its 200 unknown ports would otherwise be one series (client-ports.test.ts).

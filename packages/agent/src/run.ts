@@ -84,6 +84,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     requestTimeoutMs: config.capture.requestTimeoutMs,
     idleTimeoutMs: config.capture.idleTimeoutMs,
     maxAggregates: config.capture.maps.aggregates,
+    seriesPerTarget: config.capture.maps.seriesPerPod,
   });
   logger.info(
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },

@@ -7,10 +7,11 @@ import { BpfError, KeyNotFoundError } from './errors.ts';
 import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
+  BUDGET_LAYOUT,
   CONN_KEY_LAYOUT,
   CONN_LAYOUT,
+  decodeAgg,
   decodeAggKey,
-  decodeAggPerCpu,
   decodeConn,
   decodeConnKey,
   decodeSelfPerCpu,
@@ -40,7 +41,14 @@ export class Capture implements Disposable {
   readonly #sweepFd: number;
   readonly #object: LoadedObject;
   readonly #attachments = new Map<number, Attachment | TcAttachment>();
-  readonly #fds: { targets: number; spill: number; conns: number; aggregates: number; stats: number };
+  readonly #fds: {
+    targets: number;
+    spill: number;
+    conns: number;
+    aggregates: number;
+    budgets: number;
+    stats: number;
+  };
   readonly #targetMap: TargetMap;
   readonly #ncpu: number;
 
@@ -54,6 +62,7 @@ export class Capture implements Disposable {
       spill: object.mapFd('targets_spill'),
       conns: object.mapFd('conns'),
       aggregates: object.mapFd('aggregates'),
+      budgets: object.mapFd('budgets'),
       stats: object.mapFd('stats'),
     };
     this.#ncpu = sys.numPossibleCpus();
@@ -99,6 +108,7 @@ export class Capture implements Disposable {
         targets_spill: spec.interfaceSlots,
         conns: spec.maxConnections,
         aggregates: spec.maxAggregates,
+        budgets: spec.interfaceSlots,
       },
       initialValues: {
         '.rodata.config': encodeConfig({
@@ -107,6 +117,7 @@ export class Capture implements Disposable {
           ifSlots: spec.interfaceSlots,
           requestTimeoutNs: spec.requestTimeoutNs,
           idleTimeoutNs: spec.idleTimeoutNs,
+          seriesPerTarget: spec.seriesPerTarget,
         }),
       },
     });
@@ -171,6 +182,18 @@ export class Capture implements Disposable {
       throw new Error(`setTarget ${ip}: target id ${targetId} is not an unsigned 32-bit integer`);
     }
     this.#targetMap.set(ip, ifindex, targetId);
+    // Its budget of series (the kernel reads it only when seriesPerTarget is set); a second IP of
+    // the same target shares it.
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(targetId);
+    const r = sys.mapUpdate(this.#fds.budgets, key, Buffer.alloc(BUDGET_LAYOUT.size), 1 /* BPF_NOEXIST */);
+    if (r < 0 && -r !== constants.errno.EEXIST) {
+      const hint =
+        -r === constants.errno.E2BIG
+          ? `budgets is full: raise interfaceSlots (${this.spec.interfaceSlots})`
+          : undefined;
+      throw new BpfError(`setTarget ${ip}: write budgets ${targetId}`, -r, hint);
+    }
   }
 
   /** Stops monitoring ip. Throws KeyNotFoundError when it was not a target. */
@@ -215,7 +238,7 @@ export class Capture implements Disposable {
   forgetTarget(targetId: number): number {
     this.#live();
     const size = AGG_KEY_LAYOUT.size;
-    const { count, keys } = readAll(this.#fds.aggregates, 'aggregates', size, this.#ncpu * AGG_LAYOUT.size);
+    const { count, keys } = readAll(this.#fds.aggregates, 'aggregates', size, AGG_LAYOUT.size);
     let deleted = 0;
     for (let i = 0; i < count; i++) {
       if (decodeAggKey(keys, i * size).targetId !== targetId) continue;
@@ -224,19 +247,25 @@ export class Capture implements Disposable {
         throw new BpfError(`forget target ${targetId}: delete aggregate`, -r);
       if (r === 0) deleted++;
     }
+    // Its budget goes with its series (a target id is never used again).
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(targetId);
+    const r = sys.mapDelete(this.#fds.budgets, key);
+    if (r < 0 && -r !== constants.errno.ENOENT)
+      throw new BpfError(`forget target ${targetId}: delete budget`, -r);
     return deleted;
   }
 
-  /** Every aggregate series, summed over CPUs; one batch read (few system calls). Throws BpfError. */
+  /** Every aggregate series; one batch read (few system calls). Throws BpfError. */
   readAggregates(): Aggregate[] {
     this.#live();
     const nb = this.spec.boundariesNs.length + 1;
-    const per = this.#ncpu * AGG_LAYOUT.size;
+    const per = AGG_LAYOUT.size;
     const { count, keys, values } = readAll(this.#fds.aggregates, 'aggregates', AGG_KEY_LAYOUT.size, per);
     const out: Aggregate[] = [];
     for (let i = 0; i < count; i++) {
       const k = decodeAggKey(keys, i * AGG_KEY_LAYOUT.size);
-      const v = decodeAggPerCpu(values, i * per, this.#ncpu, nb);
+      const v = decodeAgg(values, i * per, nb);
       out.push({ ...k, count: v.count, durationSumNs: v.sumNs, bucketCounts: v.buckets });
     }
     return out;

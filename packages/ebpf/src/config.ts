@@ -44,6 +44,12 @@ export interface CaptureOptions {
   readonly idleTimeoutMs?: number;
   /** Aggregate series, over all targets. */
   readonly maxAggregates?: number;
+  /**
+   * Aggregate series one target may make, both roles together (default: no budget). Past it, its
+   * requests go to its overflow series (Aggregate.overflow, one per role; the kernel counts them in
+   * seriesOverflow), so one target cannot take the room of the others in the aggregates map.
+   */
+  readonly seriesPerTarget?: number;
   readonly objectPath?: string;
   /**
    * Where the program watches an interface's packets (default 'socket'):
@@ -66,6 +72,8 @@ export interface CaptureSpec {
   readonly interfaceSlots: number;
   readonly maxConnections: number;
   readonly maxAggregates: number;
+  /** 0: no budget. */
+  readonly seriesPerTarget: number;
   readonly attach: AttachMode;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
@@ -166,6 +174,7 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     ),
     maxConnections: count('maxConnections', o.maxConnections, 32768),
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
+    seriesPerTarget: o.seriesPerTarget === undefined ? 0 : count('seriesPerTarget', o.seriesPerTarget, 0),
     ...timeouts(o, bounds),
   };
 }

@@ -5,6 +5,7 @@ export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './error
 export { bytesToIp, ipToBytes } from './ip.ts';
 export type { HostInterface, NetworkInterface } from './locate.ts';
 export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
+export { hashMapBytes, kernelMemory } from './memory.ts';
 export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
 export type { ObjectSetup } from './object.ts';

@@ -30,7 +30,7 @@ export const CONFIG_LAYOUT: Layout = {
     nbounds: { offset: 256, size: 4 },
     all_ports: { offset: 260, size: 4 },
     if_slot_mask: { offset: 264, size: 4 },
-    _pad: { offset: 268, size: 4 },
+    series_per_target: { offset: 268, size: 4 },
     request_timeout_ns: { offset: 272, size: 8 },
     idle_timeout_ns: { offset: 280, size: 8 },
     port_bits: { offset: 288, size: 8192 },
@@ -150,8 +150,20 @@ export const AGG_KEY_LAYOUT: Layout = {
     protocol: { offset: 11, size: 1 },
     grpc_status: { offset: 12, size: 2 },
     error: { offset: 14, size: 1 },
-    _pad: { offset: 15, size: 1 },
+    flags: { offset: 15, size: 1 },
     route_id: { offset: 16, size: 4 },
+  },
+};
+
+/** owlk8s_agg_key.flags: the target's overflow series (OWLK8S_AGG_OVERFLOW). */
+export const AGG_OVERFLOW = 1;
+
+export const BUDGET_LAYOUT: Layout = {
+  struct: 'owlk8s_budget',
+  size: 8,
+  fields: {
+    series: { offset: 0, size: 4 },
+    _pad: { offset: 4, size: 4 },
   },
 };
 
@@ -189,15 +201,16 @@ export const SELF_FIELDS = [
   'conns_expired',
   'malformed',
   'responses_lost',
+  'series_overflow',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 8 * SELF_FIELDS.length + 16,
+  size: 8 * SELF_FIELDS.length + 8,
   fields: {
     ...Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
-    _reserved: { offset: 8 * SELF_FIELDS.length, size: 16 },
+    _reserved: { offset: 8 * SELF_FIELDS.length, size: 8 },
   },
 };
 
@@ -211,6 +224,7 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   CONN_LAYOUT,
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
+  BUDGET_LAYOUT,
   SELF_LAYOUT,
 ];
 
@@ -242,6 +256,8 @@ export interface ConfigValue {
   readonly ifSlots: number;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
+  /** Aggregates one target may make (0 or absent: no budget). */
+  readonly seriesPerTarget?: number;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -252,6 +268,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.boundsNs.length, off(CONFIG_LAYOUT, 'nbounds'));
   b.writeUInt32LE(c.ports === undefined ? 1 : 0, off(CONFIG_LAYOUT, 'all_ports'));
   b.writeUInt32LE(c.ifSlots - 1, off(CONFIG_LAYOUT, 'if_slot_mask'));
+  b.writeUInt32LE(c.seriesPerTarget ?? 0, off(CONFIG_LAYOUT, 'series_per_target'));
   b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
   b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
   for (const p of c.ports ?? []) {
@@ -339,6 +356,11 @@ export interface AggKey {
   readonly httpMinor: 0 | 1;
   /** Absent when the request got a final response. */
   readonly error?: ErrorType;
+  /**
+   * The target's overflow series: its requests past its budget of series (seriesPerTarget), every
+   * field but targetId and role zero.
+   */
+  readonly overflow?: true;
 }
 
 /** owlk8s_error: 0 none, then ERROR_TYPES in order. */
@@ -360,6 +382,7 @@ export function decodeAggKey(b: Buffer, at = 0): AggKey {
     method: methodOf(b[at + off(L, 'method')]!),
     httpMinor: b[at + off(L, 'http_minor')] === 0 ? 0 : 1,
   } as const;
+  if ((b[at + off(L, 'flags')]! & AGG_OVERFLOW) !== 0) return { ...key, overflow: true };
   return error === undefined ? key : { ...key, error };
 }
 
@@ -382,20 +405,20 @@ function u64Number(b: Buffer, at: number): number {
  * that disagrees with its buckets (a torn histogram, which OTLP forbids); the buckets' sum is the
  * count of a consistent histogram by construction. The kernel's count field is not read.
  */
-export function decodeAggPerCpu(b: Buffer, at: number, ncpu: number, nbuckets: number): AggValue {
-  const buckets = new Array<number>(nbuckets).fill(0);
+/**
+ * One aggregate's value. Its count is the sum of its buckets: the kernel adds to count, sum and a
+ * bucket one after the other, so a read racing an update sees a histogram whose count equals the sum
+ * of its buckets (OTLP requires it), the sum at most one request ahead or behind.
+ */
+export function decodeAgg(b: Buffer, at: number, nbuckets: number): AggValue {
+  const buckets = new Array<number>(nbuckets);
   let count = 0;
-  let sumNs = 0n;
-  for (let c = 0; c < ncpu; c++) {
-    const base = at + c * AGG_LAYOUT.size;
-    sumNs += b.readBigUInt64LE(base + off(AGG_LAYOUT, 'sum_ns'));
-    for (let i = 0; i < nbuckets; i++) {
-      const n = u64Number(b, base + off(AGG_LAYOUT, 'buckets') + 8 * i);
-      buckets[i]! += n;
-      count += n;
-    }
+  for (let i = 0; i < nbuckets; i++) {
+    const n = u64Number(b, at + off(AGG_LAYOUT, 'buckets') + 8 * i);
+    buckets[i] = n;
+    count += n;
   }
-  return { count, sumNs, buckets };
+  return { count, sumNs: b.readBigUInt64LE(at + off(AGG_LAYOUT, 'sum_ns')), buckets };
 }
 
 const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

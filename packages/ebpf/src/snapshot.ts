@@ -49,6 +49,11 @@ export interface Aggregate {
   readonly error?: ErrorType;
   /** HTTP minor version of the response: 0 for HTTP/1.0, 1 for HTTP/1.1. */
   readonly httpMinor: 0 | 1;
+  /**
+   * The target's overflow series: its requests after it had made its budget of series
+   * (CaptureOptions.seriesPerTarget); port, method, statusCode and httpMinor are 0 then.
+   */
+  readonly overflow?: true;
   /** Requests counted (an integer, exact below 2^53): always the sum of bucketCounts. */
   readonly count: number;
   /**
@@ -126,6 +131,8 @@ export interface SelfCounters {
   readonly malformed: bigint;
   /** Requests whose response went by unseen (its bytes missing from the capture): not counted. */
   readonly responsesLost: bigint;
+  /** Requests counted in their target's overflow series: it had made its budget of series (seriesPerTarget). */
+  readonly seriesOverflow: bigint;
 }
 
 export interface Snapshot {

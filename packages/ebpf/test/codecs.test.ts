@@ -5,10 +5,11 @@ import { test } from 'node:test';
 import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
+  AGG_OVERFLOW,
   CONFIG_LAYOUT,
   CONN_LAYOUT,
+  decodeAgg,
   decodeAggKey,
-  decodeAggPerCpu,
   decodeConn,
   decodeSelfPerCpu,
   encodeConfig,
@@ -117,20 +118,30 @@ test('an aggregate key: error codes 1..3 are timeout, connection_reset, connecti
   );
 });
 
-test('a per-CPU aggregate: count is the sum of the bucket counts, whatever the count field says (a torn copy)', () => {
-  const ncpu = 2;
-  const b = Buffer.alloc(ncpu * AGG_LAYOUT.size);
-  // CPU 0: count field 3, sum 30 ns, buckets [1, 2, 0]; CPU 1 read mid-update: count already 5,
-  // buckets [4, 0, 0] (the fifth request's bucket not added yet), sum 40 ns.
-  b.writeBigUInt64LE(3n, 0);
-  b.writeBigUInt64LE(30n, 8);
-  b.writeBigUInt64LE(1n, 16);
-  b.writeBigUInt64LE(2n, 24);
-  const cpu1 = AGG_LAYOUT.size;
-  b.writeBigUInt64LE(5n, cpu1);
-  b.writeBigUInt64LE(40n, cpu1 + 8);
-  b.writeBigUInt64LE(4n, cpu1 + 16);
-  assert.deepEqual(decodeAggPerCpu(b, 0, ncpu, 3), { count: 7, sumNs: 70n, buckets: [5, 2, 0] });
+test('an aggregate: count is the sum of the bucket counts, whatever the count field says (a torn copy)', () => {
+  const b = Buffer.alloc(AGG_LAYOUT.size + 8);
+  // read mid-update: count already 5, buckets [3, 1, 0] (the fifth request's bucket not added yet), sum 40 ns
+  b.writeBigUInt64LE(5n, 8);
+  b.writeBigUInt64LE(40n, 16);
+  b.writeBigUInt64LE(3n, 24);
+  b.writeBigUInt64LE(1n, 32);
+  assert.deepEqual(decodeAgg(b, 8, 3), { count: 4, sumNs: 40n, buckets: [3, 1, 0] });
+});
+
+test('an aggregate key with the overflow flag is its target overflow series', () => {
+  const b = Buffer.alloc(AGG_KEY_LAYOUT.size);
+  b.writeUInt32LE(7, 0);
+  b[8] = 1; // role: client
+  b[15] = AGG_OVERFLOW;
+  assert.deepEqual(decodeAggKey(b), {
+    targetId: 7,
+    port: 0,
+    statusCode: 0,
+    role: 'client',
+    method: decodeAggKey(Buffer.alloc(AGG_KEY_LAYOUT.size)).method,
+    httpMinor: 0,
+    overflow: true,
+  });
 });
 
 test('a connection: PENDING slots and a tracked response in progress are in flight; FREE and CLAIMED slots and an untracked response are not', () => {
@@ -162,16 +173,16 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (22), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (23), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
-  assert.equal(names.length, 22);
+  assert.equal(names.length, 23);
   for (let c = 0; c < ncpu; c++) {
     // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
     for (let i = 0; i < names.length; i++)
       b.writeBigUInt64LE(BigInt((i + 1) * 10 ** c), c * SELF_LAYOUT.size + 8 * i);
-    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 176); // _reserved: never read
+    b.writeBigUInt64LE(999n, c * SELF_LAYOUT.size + 184); // _reserved: never read
   }
   assert.deepEqual(decodeSelfPerCpu(b, ncpu), {
     packets: 111n,
@@ -196,5 +207,6 @@ test('the self counters: every field of owlk8s_self in order (22), summed over C
     connsExpired: 2220n,
     malformed: 2331n,
     responsesLost: 2442n,
+    seriesOverflow: 2553n,
   });
 });

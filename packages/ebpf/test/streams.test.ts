@@ -443,6 +443,61 @@ describe('both roles, both families', () => {
   });
 });
 
+describe('series budgets and a full aggregates map', () => {
+  const view = (cap: Capture) =>
+    cap
+      .read()
+      .aggregates.map(
+        (a) =>
+          `${a.targetId} ${a.role} ${a.overflow ? 'overflow' : `${a.method} ${a.statusCode}`} n=${a.count}`,
+      )
+      .sort();
+  /** One connection to `pod` answering each status once, in order. */
+  const answer = (cap: Capture, pod: string, port: number, codes: readonly number[]) => {
+    const c = server(cap, { server: pod, client: pod === POD6 ? PEER6 : PEER, clientPort: port }).open();
+    for (const code of codes) {
+      c.segment('client', GET());
+      c.segment('server', RES(code));
+    }
+  };
+
+  test('a target past seriesPerTarget counts the rest in its own overflow series; another target keeps exact series; forgetting it frees its budget', () => {
+    using cap = setup({ seriesPerTarget: 3 });
+    answer(cap, POD, 41000, [200, 201, 202, 203, 204, 200, 205]);
+    answer(cap, POD6, 41001, [200, 503]);
+    assert.deepEqual(view(cap), [
+      '7 server GET 200 n=2',
+      '7 server GET 201 n=1',
+      '7 server GET 202 n=1',
+      '7 server overflow n=3',
+      '8 server GET 200 n=1',
+      '8 server GET 503 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 9, responses: 9, seriesOverflow: 3 });
+    // The pod goes away and another takes its IP: a fresh budget.
+    assert.equal(cap.forgetTarget(7), 4);
+    cap.deleteTarget(POD);
+    cap.setTarget(POD, 1, 9);
+    answer(cap, POD, 41002, [201, 202, 203]);
+    assert.deepEqual(
+      view(cap).filter((v) => v.startsWith('9 ')),
+      ['9 server GET 201 n=1', '9 server GET 202 n=1', '9 server GET 203 n=1'],
+    );
+  });
+
+  test('a full aggregates map: a new series is not counted, and aggregates_full says how many requests', () => {
+    using cap = setup({ maxAggregates: 4 });
+    answer(cap, POD, 41000, [200, 201, 202, 203, 204, 205, 200]);
+    assert.deepEqual(view(cap), [
+      '7 server GET 200 n=2',
+      '7 server GET 201 n=1',
+      '7 server GET 202 n=1',
+      '7 server GET 203 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 7, responses: 7, aggregatesFull: 2 });
+  });
+});
+
 describe('self counters', () => {
   test('every counter is monotonic and the books balance: requests = answered + finished unanswered + in flight', () => {
     using cap = setup();

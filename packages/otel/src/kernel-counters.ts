@@ -144,4 +144,10 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{request}',
     'Requests whose response went by unseen (its bytes missing from the capture): not counted as requests.',
   ),
+  counter(
+    'seriesOverflow',
+    'series_overflow',
+    '{request}',
+    "Requests the kernel counted in their pod's overflow series: the pod had made its budget of series (capture.maps.seriesPerPod).",
+  ),
 ];

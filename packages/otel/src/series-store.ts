@@ -104,6 +104,7 @@ const ERROR_INDEX: ReadonlyMap<string, number> = new Map(ERROR_TYPES.map((e, i) 
  * the three errors 500..502; any other status gets a key from 2^30 up, which no small key equals.
  */
 function kernelKey(a: Aggregate): number {
+  if (a.overflow) return -1; // the target's overflow series in the kernel (one per role)
   const low = (METHOD_INDEX.get(a.method) ?? 15) * 2 + a.httpMinor;
   let status: number;
   if (a.error !== undefined) status = 500 + (ERROR_INDEX.get(a.error) ?? 11);
@@ -464,6 +465,8 @@ export class SeriesStore {
   /** The series an aggregate adds to: its own, or the overflow series once the metric is full. */
   #seriesFor(aggregate: Aggregate, target: TargetEntry): Series {
     const metric = METRIC_OF_ROLE[aggregate.role];
+    // The kernel's overflow entry of the target (its budget of kernel series used): its own overflow series.
+    if (aggregate.overflow) return this.#targetOverflowFor(metric, target);
     const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
     const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
     let key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${rest}`;

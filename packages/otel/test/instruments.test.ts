@@ -78,6 +78,7 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.conns_expired=119',
       'owlk8s.agent.kernel.malformed=120',
       'owlk8s.agent.kernel.responses_lost=121',
+      'owlk8s.agent.kernel.series_overflow=122',
     ],
   );
   for (const { metric } of got.values()) {

@@ -142,8 +142,13 @@ export const SCHEMA: Section = section('', {
       ),
       aggregates: setting(
         f.integer(256, 1048576),
-        8192,
-        'Distinct {pod, role, port, method, status code} combinations counted between two reads. Per-CPU values: entries × 280 bytes × CPUs of kernel memory (35 MiB for 8192 on 16 CPUs).',
+        22528,
+        'Distinct {pod, role, port, method, status code} series the kernel counts, over all pods (a pod’s series stay until it goes away). The default holds 110 pods (the kubelet’s default maximum per node) × (`seriesPerPod` + their 2 overflow series) = 22,220. One value per series for all CPUs: kernel memory is about entries × 352 bytes (7.6 MiB for the default), whatever the number of CPUs. When full, a new series is not counted and `owlk8s.agent.kernel.aggregates_full` grows.',
+      ),
+      seriesPerPod: setting(
+        f.integer(1, 1048576),
+        200,
+        'Kernel series one pod may make, both roles together; past it, its requests are counted in its own overflow series (one per role, exported with `otel.metric.overflow=true` and the pod’s identity; `owlk8s.agent.kernel.series_overflow` counts them), so one pod cannot fill `aggregates` for the others. At least 2 × `export.cardinalityLimitPerPod`, so the export budget is reached first.',
       ),
       targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
     }),

@@ -42,7 +42,12 @@ export interface Config {
     readonly httpPorts: 'all' | readonly number[];
     readonly requestTimeoutMs: number;
     readonly idleTimeoutMs: number;
-    readonly maps: { readonly connections: number; readonly aggregates: number; readonly targets: number };
+    readonly maps: {
+      readonly connections: number;
+      readonly aggregates: number;
+      readonly seriesPerPod: number;
+      readonly targets: number;
+    };
     readonly attach: 'socket' | 'tc';
   };
   readonly export: {

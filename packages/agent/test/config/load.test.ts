@@ -31,7 +31,7 @@ describe('loadConfig', () => {
         httpPorts: 'all',
         requestTimeoutMs: 60000,
         idleTimeoutMs: 300000,
-        maps: { connections: 32768, aggregates: 8192, targets: 1024 },
+        maps: { connections: 32768, aggregates: 22528, seriesPerPod: 200, targets: 1024 },
         attach: 'socket',
       },
       export: {
@@ -417,7 +417,7 @@ describe('schema', () => {
     assert.equal(envName('export.otlp.tls.caFile'), 'OWLK8S_EXPORT_OTLP_TLS_CA_FILE');
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
-    assert.equal(SETTINGS.length, 44);
+    assert.equal(SETTINGS.length, 45);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -380,7 +380,7 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'capture.maps.inFlight says its new name',
     yaml: 'capture:\n  maps:\n    inFlight: 65536\n',
     expected: [
-      'bad-53.yaml:3: capture.maps.inFlight: unknown key (renamed: now capture.maps.connections); allowed: the keys of capture.maps: connections, aggregates, targets',
+      'bad-53.yaml:3: capture.maps.inFlight: unknown key (renamed: now capture.maps.connections); allowed: the keys of capture.maps: connections, aggregates, seriesPerPod, targets',
     ],
   },
   {

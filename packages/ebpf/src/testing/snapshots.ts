@@ -25,4 +25,5 @@ export const ZERO_SELF: SelfCounters = {
   connsExpired: 0n,
   malformed: 0n,
   responsesLost: 0n,
+  seriesOverflow: 0n,
 };

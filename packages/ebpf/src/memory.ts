@@ -1,0 +1,41 @@
+// What the capture program's maps cost in kernel memory, by the kernel's own accounting (the
+// `memlock` that `bpftool map show` and /proc/PID/fdinfo report): preallocated hash maps hold
+// max_entries elements, plus one spare per possible CPU, plus a bucket per entry rounded up to a
+// power of two. Since the aggregates map holds one value for all CPUs, only those small spares
+// grow with the number of possible CPUs.
+import type { CaptureSpec } from './config.ts';
+import { AGG_KEY_LAYOUT, AGG_LAYOUT, CONN_KEY_LAYOUT, CONN_LAYOUT } from './layout.ts';
+
+/** The kernel's per-element header of a hash map (struct htab_elem), and a bucket (struct bucket). */
+const HTAB_ELEM = 48;
+const BUCKET = 16;
+/** Per possible CPU: the map's lock counters (8 ints) and its pointer to the CPU's spare element. */
+const PER_CPU = 8 * 4 + 8;
+
+const round8 = (n: number): number => Math.ceil(n / 8) * 8;
+const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+
+/**
+ * Bytes of a preallocated BPF hash map (not per-CPU, not LRU), less the map's fixed header (under
+ * 1 KiB): (48 + key + value) × (entries + cpus) + 16 × entries rounded up to a power of two + 40 × cpus.
+ */
+export function hashMapBytes(
+  keySize: number,
+  valueSize: number,
+  entries: number,
+  possibleCpus: number,
+): number {
+  const elem = HTAB_ELEM + round8(keySize) + round8(valueSize);
+  return elem * (entries + possibleCpus) + BUCKET * pow2(entries) + PER_CPU * possibleCpus;
+}
+
+/** The two maps that grow with the configuration: aggregates (352 B per entry) and conns. */
+export function kernelMemory(
+  spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections'>,
+  possibleCpus: number,
+): { aggregates: number; conns: number } {
+  return {
+    aggregates: hashMapBytes(AGG_KEY_LAYOUT.size, AGG_LAYOUT.size, spec.maxAggregates, possibleCpus),
+    conns: hashMapBytes(CONN_KEY_LAYOUT.size, CONN_LAYOUT.size, spec.maxConnections, possibleCpus),
+  };
+}
