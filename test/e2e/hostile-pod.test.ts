@@ -88,7 +88,8 @@ targets:
 capture: { httpPorts: all, maps: { seriesPerPod: 1000 } }
 logging: { level: error, format: json }
 `,
-    ['cardinalityLimit: 100', `cardinalityLimitPerPod: ${PER_POD}`],
+    // Collapsing off: its 200 unknown ports would otherwise be one series (client-ports.test.ts).
+    ['cardinalityLimit: 100', `cardinalityLimitPerPod: ${PER_POD}`, 'collapseUnknownClientPorts: false'],
   );
   try {
     const sent = await Promise.all([

@@ -426,3 +426,46 @@ describe('owlk8s/ignore', () => {
     assert.equal(s.targets().length, 1);
   });
 });
+
+describe('service ports', () => {
+  it('lists every Service port and target port of the cluster, and follows Services and pods as they change', async () => {
+    s = await Scenario.start({
+      seed: (api) => {
+        api.apply(namespace('other'));
+        api.apply(
+          service({
+            name: 'remote',
+            namespace: 'other',
+            selector: { app: 'remote' },
+            ports: [{ port: 5432, targetPort: 15432 }],
+          }),
+        );
+      },
+    });
+    const seen: Array<readonly number[]> = [];
+    s.watcher.subscribeServicePorts((ports) => seen.push(ports));
+    // The sentinel Service's 80 is there from the start.
+    assert.deepEqual(s.watcher.servicePorts(), [80, 5432, 15432]);
+    s.api.apply(
+      service({
+        name: 'web',
+        selector: { app: 'web' },
+        ports: [{ name: 'http', port: 8000, targetPort: 'http' }],
+      }),
+    );
+    await s.pollUntil('port 8000', () => s!.watcher.servicePorts().includes(8000));
+    assert.deepEqual(s.watcher.servicePorts(), [80, 5432, 8000, 15432]);
+    // A pod of this node naming the target port resolves it.
+    s.api.apply(web({ ips: ['198.18.0.44'], ports: [{ name: 'http', containerPort: 8081 }] }));
+    await s.waitForEvents(1);
+    assert.deepEqual(s.watcher.servicePorts(), [80, 5432, 8000, 8081, 15432]);
+    s.api.delete('Service', 'other', 'remote');
+    await s.pollUntil('5432 gone', () => !s!.watcher.servicePorts().includes(5432));
+    await s.settle();
+    assert.deepEqual(seen, [
+      [80, 5432, 8000, 15432],
+      [80, 5432, 8000, 8081, 15432],
+      [80, 8000, 8081],
+    ]);
+  });
+});

@@ -63,6 +63,7 @@ export class Agent {
   readonly #removed: number[] = [];
   #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
+  #unsubscribePorts: (() => void) | undefined;
   #reconciled = false;
   #pass: Promise<void> | undefined;
   #again = false;
@@ -105,8 +106,11 @@ export class Agent {
   async start(): Promise<void> {
     const { source } = this.#p;
     this.#unsubscribe = source.subscribe((e) => this.#onEvent(e));
+    // Known ports before the first target: no client request is recorded against an incomplete set.
+    this.#unsubscribePorts = source.subscribeKnownPorts((ports) => this.#setKnownPorts(ports));
     source.start();
     await source.whenSynced();
+    this.#setKnownPorts(source.knownPorts());
     this.#reconciler.setWanted(source.snapshot().map((t) => this.#track(t)));
     await this.reconcileNow();
     this.#reconciled = true;
@@ -147,6 +151,11 @@ export class Agent {
       }
     }
     if (this.#reconciled) void this.reconcileNow();
+  }
+
+  #setKnownPorts(ports: readonly number[]): void {
+    this.#p.pipeline.setKnownClientPorts(ports);
+    this.#p.logger.debug({ ports: ports.length }, 'known client ports updated');
   }
 
   /** One reconcile pass, coalescing calls made while one runs. */
@@ -277,6 +286,7 @@ export class Agent {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
     this.#unsubscribe?.();
+    this.#unsubscribePorts?.();
     const deadline = Date.now() + budgetMs;
     const within = <T>(p: Promise<T>, what: string) =>
       Promise.race([

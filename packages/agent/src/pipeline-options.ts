@@ -25,6 +25,7 @@ export function pipelineOptions(config: AgentConfig, logger: PipelineLogger): Pi
     exportTimeoutMillis: p.timeoutMs,
     cardinalityLimit: p.cardinalityLimit,
     cardinalityLimitPerPod: p.cardinalityLimitPerPod,
+    collapseUnknownClientPorts: p.collapseUnknownClientPorts,
     goLibraryMetrics: p.goLibraryMetrics,
     resource: p.resource,
     knownMethods: p.knownMethods,

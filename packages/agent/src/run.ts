@@ -63,7 +63,7 @@ function makeSource(config: Config, logger: Logger): TargetSource {
     labels: k.labels,
     logger: logger.child({ component: 'k8s' }),
   });
-  return new KubernetesSource(watcher);
+  return new KubernetesSource(watcher, ports);
 }
 
 /**

@@ -54,17 +54,34 @@ class Source implements TargetSource {
   snapshot(): PodTarget[] {
     return this.initial;
   }
+  ports: readonly number[] = [];
+  portsListener: ((ports: readonly number[]) => void) | undefined;
+  knownPorts(): readonly number[] {
+    return this.ports;
+  }
+  subscribeKnownPorts(l: (ports: readonly number[]) => void): () => void {
+    this.portsListener = l;
+    return () => {
+      this.portsListener = undefined;
+    };
+  }
   async whenSynced(): Promise<void> {}
   status(): SourceStatus {
     return { synced: true, state: 'kubernetes synced' };
   }
 }
 
-/** Records calls in `log`; `collect()` runs what the agent registered with onCollect, as an export round would. */
-function fakePipeline(log: string[]): Pipeline & { collect(): void } {
+/**
+ * Records calls in `log` (known client ports in `ports`, when given); `collect()` runs what the
+ * agent registered with onCollect, as an export round would.
+ */
+function fakePipeline(log: string[], ports: string[] = []): Pipeline & { collect(): void } {
   let hook: (() => void) | undefined;
   return {
     collect: () => hook?.(),
+    setKnownClientPorts: (known) => {
+      ports.push(`${[...known].join(',')} (${log.length} calls before)`);
+    },
     setTarget: (id, identity) =>
       log.push(
         `setTarget ${id} ${identity.resource['k8s.pod.name']} ${[...(identity.serverPortAttributes?.values() ?? [])].map((a) => a['k8s.service.name']).join(',')}`,
@@ -155,6 +172,30 @@ test('a pod whose Services or labels change becomes a new target; readiness, IP 
   await agent.stop(1000);
   assert.deepEqual(log, ['record', 'flush', 'shutdown']);
   assert.equal(engine.closed, true);
+});
+
+test("the source's known client ports reach the pipeline before the first target, and each change after", async () => {
+  const engine = new Engine();
+  const host = new FakeHost();
+  host.add('veth-web', '198.18.0.10');
+  const log: string[] = [];
+  const ports: string[] = [];
+  const source = new Source([pod(['web'])]);
+  source.ports = [80, 8080];
+  const agent = new Agent({
+    capture: engine,
+    locator: host,
+    source,
+    pipeline: fakePipeline(log, ports),
+    logger: quiet,
+  });
+  await agent.start();
+  assert.deepEqual(log, ['setTarget 1 web web']);
+  assert.deepEqual(ports, ['80,8080 (0 calls before)']);
+  source.portsListener!([80, 443, 8080]);
+  assert.deepEqual(ports, ['80,8080 (0 calls before)', '80,443,8080 (1 calls before)']);
+  await agent.stop(1000);
+  assert.equal(source.portsListener, undefined, 'unsubscribed at stop');
 });
 
 /** A locator whose kernel tables cannot be read for the IPs in `broken` (as under a seccomp profile refusing netlink). */

@@ -1,5 +1,6 @@
 // The node's view of the cluster as pod targets: four list-watch loops (this node's pods, all
-// Services, all Namespaces, this Node), an owner resolver, and the target set they keep current.
+// Services, all Namespaces, this Node), an owner resolver, and the target set they keep current;
+// also the ports the cluster's Services are reached on (service-ports.ts).
 // Targets are computed only once every loop has listed, so the first events already form a
 // complete snapshot; afterwards each change recomputes only the pods it can affect.
 
@@ -23,6 +24,7 @@ import {
   type ServiceRecord,
 } from './records.ts';
 import { Reflector, type ReflectorStatus } from './reflector.ts';
+import { servicePorts } from './service-ports.ts';
 import type { Transport } from './transport.ts';
 
 export interface PodTargetWatcherOptions {
@@ -70,6 +72,8 @@ export class PodTargetWatcher {
   readonly #clock: Clock;
   readonly #events: Dispatcher<TargetEvent>;
   readonly #errors: Dispatcher<ApiError>;
+  readonly #portEvents: Dispatcher<readonly number[]>;
+  #servicePorts: readonly number[] = [];
   readonly #pods: Reflector<PodRecord>;
   readonly #services: Reflector<ServiceRecord>;
   readonly #namespaces: Reflector<ScopeRecord>;
@@ -100,6 +104,7 @@ export class PodTargetWatcher {
     this.#clock = opts.clock ?? systemClock;
     this.#events = new Dispatcher(this.#logger, 'target event');
     this.#errors = new Dispatcher(this.#logger, 'error');
+    this.#portEvents = new Dispatcher(this.#logger, 'service ports');
     const common = {
       transport: opts.transport,
       clock: this.#clock,
@@ -185,6 +190,23 @@ export class PodTargetWatcher {
     return this.#errors.subscribe(listener);
   }
 
+  /**
+   * Calls `listener` with the new list each time the Services' ports change (see servicePorts);
+   * returns the function that unsubscribes it.
+   */
+  subscribeServicePorts(listener: (ports: readonly number[]) => void): () => void {
+    return this.#portEvents.subscribe(listener);
+  }
+
+  /**
+   * The TCP ports the cluster's Services are reached on, sorted: each Service `port` and its target
+   * port (a named one resolved through this node's pods it selects). Empty until every resource
+   * has been listed once.
+   */
+  servicePorts(): readonly number[] {
+    return this.#servicePorts;
+  }
+
   /** The current targets, sorted by namespace then name. */
   snapshot(): PodTarget[] {
     return [...this.#targets.values()].sort(
@@ -249,6 +271,7 @@ export class PodTargetWatcher {
       this.#recompute(c.key);
     }
     if (changes.some((c) => c.type === 'deleted')) this.#owners.retainOnly(new Set(this.#podsByOwner.keys()));
+    this.#updateServicePorts();
     this.#checkSynced();
   }
 
@@ -270,6 +293,7 @@ export class PodTargetWatcher {
       }
     }
     for (const ns of namespaces) for (const key of this.#podsByNs.get(ns) ?? []) this.#recompute(key);
+    this.#updateServicePorts();
     this.#checkSynced();
   }
 
@@ -339,7 +363,16 @@ export class PodTargetWatcher {
     if (this.#initialized || this.#stopped) return;
     if (!this.#reflectors().every((r) => r.status.synced)) return;
     this.#initialized = true;
+    this.#updateServicePorts();
     this.#recomputeAll();
+  }
+
+  #updateServicePorts(): void {
+    if (!this.#initialized || this.#stopped) return;
+    const next = servicePorts(this.#services.cache.values(), this.#pods.cache.values());
+    if (isDeepStrictEqual(next, this.#servicePorts)) return;
+    this.#servicePorts = next;
+    this.#portEvents.emit(next);
   }
 
   #checkSynced(): void {

@@ -15,6 +15,12 @@ import type { Aggregate } from '@owlk8s/ebpf';
 // in any minor release, and the attribute name on the wire is what users depend on.
 export const ATTR_OTEL_METRIC_OVERFLOW = 'otel.metric.overflow';
 
+/**
+ * Marks a pod's client-side series that holds its requests to ports neither configured nor known
+ * as a Service's (`true`); such a series has no `server.port`. See the package README.
+ */
+export const ATTR_OWLK8S_SERVER_PORT_COLLAPSED = 'owlk8s.server.port.collapsed';
+
 /** RFC 9110 methods plus PATCH: the conventions' default set of known methods. */
 export const DEFAULT_KNOWN_METHODS: readonly string[] = [
   'CONNECT',
@@ -50,18 +56,21 @@ export function errorType(aggregate: Pick<Aggregate, 'role' | 'statusCode' | 'er
  * response has `error.type` and no `http.response.status_code`; `network.protocol.version` is the
  * response's, or the request's when there was none. `url.scheme` is required on the server
  * metric only (opt-in on the client one); the client metric's required `server.address` is
- * unknown to the kernel aggregate and left out.
+ * unknown to the kernel aggregate and left out. A collapsed client-side series (`collapsedPort`)
+ * has no `server.port` and `owlk8s.server.port.collapsed=true` instead.
  */
 export function requestAttributes(
   aggregate: Aggregate,
   knownMethods: ReadonlySet<string>,
   portAttributes: Attributes | undefined,
+  collapsedPort = false,
 ): Attributes {
   const attributes: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: normaliseMethod(aggregate.method, knownMethods),
   };
   if (aggregate.error === undefined) attributes[ATTR_HTTP_RESPONSE_STATUS_CODE] = aggregate.statusCode;
-  attributes[ATTR_SERVER_PORT] = aggregate.port;
+  if (collapsedPort) attributes[ATTR_OWLK8S_SERVER_PORT_COLLAPSED] = true;
+  else attributes[ATTR_SERVER_PORT] = aggregate.port;
   attributes[ATTR_NETWORK_PROTOCOL_VERSION] = aggregate.httpMinor === 0 ? '1.0' : '1.1';
   if (aggregate.role === 'server') attributes[ATTR_URL_SCHEME] = 'http';
   const error = errorType(aggregate);

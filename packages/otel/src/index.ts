@@ -1,4 +1,8 @@
-export { ATTR_OTEL_METRIC_OVERFLOW, DEFAULT_KNOWN_METHODS } from './attributes.ts';
+export {
+  ATTR_OTEL_METRIC_OVERFLOW,
+  ATTR_OWLK8S_SERVER_PORT_COLLAPSED,
+  DEFAULT_KNOWN_METHODS,
+} from './attributes.ts';
 export type { TargetIdentity } from './identity.ts';
 export { INSTRUMENT_NAMES } from './instruments.ts';
 export type { KernelCounter } from './kernel-counters.ts';

@@ -21,6 +21,7 @@ export const INSTRUMENT_NAMES = {
   overflowSeries: 'owlk8s.agent.metric.overflow',
   scrapeRefused: 'owlk8s.agent.scrape.refused',
   boundedValues: 'owlk8s.agent.attribute_values.bounded',
+  collapsedClientSeries: 'owlk8s.agent.client_ports.collapsed',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -96,5 +97,11 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       for (const [metric, count] of state.overflowedSeries()) r.observe(count, { 'owlk8s.metric': metric });
     },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.collapsedClientSeries,
+    "Client-side series (a pod, port, method and status) put into their pod's collapsed series (owlk8s.server.port.collapsed=true, no server.port) because the port was neither a configured HTTP port nor a Service's.",
+    '{series}',
+    (r) => r.observe(state.collapsedClientSeries()),
   );
 }

@@ -101,6 +101,12 @@ export interface PipelineOptions {
    * its identity). Default 100.
    */
   readonly cardinalityLimitPerPod?: number;
+  /**
+   * Client-side requests to a port outside `Pipeline.setKnownClientPorts` go into one series per
+   * pod and method, status, protocol version and error, without `server.port` and marked
+   * `owlk8s.server.port.collapsed=true`. Default false (every port its own series).
+   */
+  readonly collapseUnknownClientPorts?: boolean;
   /** The Go library's compatibility set (`owlk8s.go_library.*`). Default false. */
   readonly goLibraryMetrics?: boolean;
   /** The agent's own resource (its self metrics). Default `{service.name: owlk8s}`. */
@@ -123,6 +129,7 @@ export interface ResolvedOptions {
   readonly exportTimeoutMillis: number;
   readonly cardinalityLimit: number;
   readonly cardinalityLimitPerPod: number;
+  readonly collapseUnknownClientPorts: boolean;
   readonly goLibraryMetrics: boolean;
   readonly resource: Readonly<Record<string, string | number | boolean>>;
   readonly knownMethods: ReadonlySet<string>;
@@ -181,6 +188,7 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     exportTimeoutMillis,
     cardinalityLimit,
     cardinalityLimitPerPod,
+    collapseUnknownClientPorts: options.collapseUnknownClientPorts ?? false,
     goLibraryMetrics: options.goLibraryMetrics ?? false,
     resource: { 'service.name': 'owlk8s', ...options.resource },
     knownMethods: new Set(options.knownMethods ?? DEFAULT_KNOWN_METHODS),

@@ -164,6 +164,10 @@ export class PipelineState {
     return this.#exportDropped;
   }
 
+  collapsedClientSeries(): number {
+    return this.#store.collapsedClientSeriesCount;
+  }
+
   *overflowedSeries(): IterableIterator<[string, number]> {
     yield ['http.server.request.duration', this.#store.overflowedSeriesCount(0)];
     yield ['http.client.request.duration', this.#store.overflowedSeriesCount(1)];

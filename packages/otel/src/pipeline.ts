@@ -35,6 +35,14 @@ export interface Pipeline {
   setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void;
   /** The target was detached: its series are exported one last time, then dropped. */
   removeTarget(targetId: number): void;
+  /**
+   * With `collapseUnknownClientPorts`: the destination ports whose client-side requests keep their
+   * own series (the configured HTTP ports and the Services' ports); replaces the previous set.
+   * Requests of a kind already seen keep going to the series they went to (a series never changes
+   * its attributes); the set decides for new ones. Until it is called the set is empty.
+   * @throws RangeError for a value that is not a TCP port.
+   */
+  setKnownClientPorts(ports: Iterable<number>): void;
   /** Feeds one snapshot (values cumulative since each target was added). Never throws on bad aggregates. */
   record(snapshot: Snapshot): RecordResult;
   reportAgent(stats: AgentStats): void;
@@ -61,6 +69,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const store = new SeriesStore({
     cardinalityLimit: resolved.cardinalityLimit,
     seriesPerTarget: resolved.cardinalityLimitPerPod,
+    collapseUnknownClientPorts: resolved.collapseUnknownClientPorts,
     knownMethods: resolved.knownMethods,
     finalRetentionMs: resolved.finalRetentionMillis,
   });
@@ -148,6 +157,10 @@ class PipelineImpl implements Pipeline {
   setTarget(targetId: number, identity: TargetIdentity, startTime?: Date): void {
     if (identity.bounded) this.#state.countBounded(identity.bounded);
     this.#store.setTarget(targetId, identity, startTime?.getTime());
+  }
+
+  setKnownClientPorts(ports: Iterable<number>): void {
+    this.#store.setKnownClientPorts(ports);
   }
 
   removeTarget(targetId: number): void {

@@ -123,6 +123,12 @@ export interface SeriesStoreOptions {
    */
   readonly seriesPerTarget?: number;
   readonly knownMethods: ReadonlySet<string>;
+  /**
+   * Client-side requests to a port outside `setKnownClientPorts` go into one series per target and
+   * method, status, protocol version and error, without `server.port` and marked
+   * `owlk8s.server.port.collapsed=true`. Default false: every port its own series.
+   */
+  readonly collapseUnknownClientPorts?: boolean;
   /** How long a removed series waits for consumers that never collect or never succeed (an unscraped Prometheus). */
   readonly finalRetentionMs: number;
   readonly now?: () => number;
@@ -147,6 +153,8 @@ export class SeriesStore {
   readonly #liveCount: [number, number] = [0, 0];
   readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
   readonly #overflowedSeries: [number, number] = [0, 0];
+  #knownClientPorts: ReadonlySet<number> = new Set();
+  #collapsedSeries = 0;
   #consumers = 0;
   #boundariesNs: readonly bigint[] | undefined;
   #boundariesS: number[] = [];
@@ -213,6 +221,24 @@ export class SeriesStore {
         consumerSlots: [],
       },
     });
+  }
+
+  /**
+   * The destination ports whose client-side requests keep their own series (with
+   * `collapseUnknownClientPorts`): the configured HTTP ports and the Services' ports. Replaces the
+   * previous set. A series never changes its attributes, so the set decides only where requests
+   * not yet seen go: a (target, port, method, status) seen before keeps going to the series it
+   * went to, collapsed or not, until its target is removed.
+   */
+  setKnownClientPorts(ports: Iterable<number>): void {
+    const next = new Set<number>();
+    for (const port of ports) {
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new RangeError(`setKnownClientPorts: ${port} is not a TCP port (0..65535)`);
+      }
+      next.add(port);
+    }
+    this.#knownClientPorts = next;
   }
 
   /** The target is gone: its series are exported one last time, then dropped. Unknown ids are ignored. */
@@ -369,6 +395,11 @@ export class SeriesStore {
     return this.#overflowedSeries[metric];
   }
 
+  /** How many distinct (target, port, method, status) kinds of client requests went into collapsed series. */
+  get collapsedClientSeriesCount(): number {
+    return this.#collapsedSeries;
+  }
+
   liveSeriesCount(metric: MetricIndex): number {
     return this.#liveCount[metric];
   }
@@ -437,9 +468,22 @@ export class SeriesStore {
     // The kernel's overflow entry of the target (its budget of kernel series used): its own overflow series.
     if (aggregate.overflow) return this.#targetOverflowFor(metric, target);
     const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
-    const key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
-    const existing = this.#series.get(key);
+    const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
+    let key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${rest}`;
+    let existing = this.#series.get(key);
     if (existing !== undefined) return existing;
+    // A port outside the known set: the target's collapsed series of this method and status ('*'
+    // is never a port).
+    const collapsed =
+      aggregate.role === 'client' &&
+      this.#options.collapseUnknownClientPorts === true &&
+      !this.#knownClientPorts.has(aggregate.port);
+    if (collapsed) {
+      this.#collapsedSeries++;
+      key = `${aggregate.targetId}|client|*|${rest}`;
+      existing = this.#series.get(key);
+      if (existing !== undefined) return existing;
+    }
     if (target.live[metric] >= (this.#options.seriesPerTarget ?? Number.POSITIVE_INFINITY)) {
       this.#overflowedSeries[metric]++;
       return this.#targetOverflowFor(metric, target);
@@ -452,7 +496,7 @@ export class SeriesStore {
     const series = this.#newSeries(
       key,
       metric,
-      requestAttributes(aggregate, this.#options.knownMethods, portAttributes),
+      requestAttributes(aggregate, this.#options.knownMethods, portAttributes, collapsed),
       target.ref,
       target.startTime,
     );

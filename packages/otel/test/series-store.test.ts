@@ -275,3 +275,168 @@ test('every port, method, status and version of a target is its own series, at t
     [1, 2, 3, 4, 10, 20, 30, 40],
   );
 });
+
+function collapsing(seriesPerTarget?: number) {
+  const s = new SeriesStore({
+    cardinalityLimit: 100,
+    ...(seriesPerTarget === undefined ? {} : { seriesPerTarget }),
+    collapseUnknownClientPorts: true,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  return s;
+}
+
+/** One line per series: pod, metric, port (or `*` when collapsed), method, status, error, count. */
+const lines = (s: SeriesStore) =>
+  only(s)
+    .map((x) => {
+      const a = x.attributes;
+      const port = a['owlk8s.server.port.collapsed'] === true ? '*' : (a['server.port'] ?? '-');
+      const what = x.overflow
+        ? 'overflow'
+        : `${port} ${a['http.request.method']} ${a['http.response.status_code'] ?? a['error.type']}`;
+      return `${x.target?.identity.resource['k8s.pod.name']} m${x.metric} ${what} n=${x.count}`;
+    })
+    .sort();
+
+test('client calls to unknown ports collapse into one series per pod, method and status; known ports and the server side stay exact', () => {
+  const s = collapsing();
+  s.setKnownClientPorts([80, 8080]);
+  s.setTarget(1, pod('caller'), T0);
+  s.setTarget(2, pod('other'), T0);
+  const client = (
+    targetId: number,
+    port: number,
+    statusCode: number,
+    n: number,
+    method: 'GET' | 'POST' = 'GET',
+  ) =>
+    aggregate({ targetId, role: 'client', port, method, statusCode, buckets: buckets({ 0: n }), sumNs: 1n });
+  const unknown = Array.from({ length: 50 }, (_, i) => 9000 + i);
+  s.record(
+    snapshot(
+      [
+        client(1, 8080, 200, 7),
+        client(1, 80, 200, 2),
+        ...unknown.map((port) => client(1, port, 200, 2)),
+        ...unknown.slice(0, 10).map((port) => client(1, port, 503, 1)),
+        client(1, 9000, 200, 3, 'POST'),
+        aggregate({
+          targetId: 1,
+          role: 'client',
+          port: 9001,
+          error: 'timeout',
+          buckets: buckets({ 14: 1 }),
+          sumNs: 1n,
+        }),
+        // Another pod's calls to the same unknown port: its own collapsed series.
+        client(2, 9000, 200, 4),
+        // Server side: the port is the pod's own, never collapsed.
+        aggregate({ targetId: 1, port: 9999, buckets: buckets({ 0: 5 }), sumNs: 1n }),
+      ],
+      new Date(T0),
+    ),
+  );
+  assert.deepEqual(lines(s), [
+    'caller m0 9999 GET 200 n=5',
+    'caller m1 * GET 200 n=100',
+    'caller m1 * GET 503 n=10',
+    'caller m1 * GET timeout n=1',
+    'caller m1 * POST 200 n=3',
+    'caller m1 80 GET 200 n=2',
+    'caller m1 8080 GET 200 n=7',
+    'other m1 * GET 200 n=4',
+  ]);
+  const collapsed = only(s).find((x) => x.attributes['owlk8s.server.port.collapsed'] === true)!;
+  assert.deepEqual(collapsed.attributes, {
+    'http.request.method': 'GET',
+    'http.response.status_code': 200,
+    'network.protocol.version': '1.1',
+    'owlk8s.server.port.collapsed': true,
+  });
+  // 50 + 10 + 1 + 1 kinds of the caller, 1 of the other pod.
+  assert.equal(s.collapsedClientSeriesCount, 63);
+  // Running totals of a collapsed series' many sources add up: 2 more on one port, 1 more on another.
+  s.record(
+    snapshot(
+      [
+        ...unknown.map((port, i) => client(1, port, 200, i === 0 ? 4 : i === 1 ? 3 : 2)),
+        ...unknown.slice(0, 10).map((port) => client(1, port, 503, 1)),
+      ],
+      new Date(T0 + 1000),
+    ),
+  );
+  assert.equal(only(s).find((x) => x.key === '1|client|*|GET|200|1|')!.count, 103);
+  assert.equal(s.collapsedClientSeriesCount, 63);
+});
+
+test('a changed set of known ports decides for requests not yet seen; series already made keep their attributes and their requests', () => {
+  const s = collapsing();
+  s.setKnownClientPorts([8080]);
+  s.setTarget(1, pod('caller'), T0);
+  const client = (port: number, statusCode: number, n: number) =>
+    aggregate({ targetId: 1, role: 'client', port, statusCode, buckets: buckets({ 0: n }), sumNs: 1n });
+  s.record(snapshot([client(8080, 200, 1), client(9000, 200, 1)], new Date(T0)));
+  // A Service on 9000 appears, the one on 8080 goes.
+  s.setKnownClientPorts([9000]);
+  s.record(
+    snapshot(
+      [client(8080, 200, 3), client(9000, 200, 4), client(8080, 404, 1), client(9000, 404, 2)],
+      new Date(T0 + 1000),
+    ),
+  );
+  assert.deepEqual(
+    lines(s),
+    [
+      // 8080 200 was seen while 8080 was known: still its own series, all 3 requests.
+      'caller m1 * GET 404 n=1',
+      'caller m1 * GET 200 n=4',
+      'caller m1 8080 GET 200 n=3',
+      'caller m1 9000 GET 404 n=2',
+    ].sort(),
+  );
+});
+
+test('collapsed series count against the pod budget like any other; collapsing off keeps every port', () => {
+  const s = collapsing(2);
+  s.setTarget(1, pod('caller'), T0);
+  const calls = [200, 201, 202, 203].map((statusCode) =>
+    aggregate({
+      targetId: 1,
+      role: 'client',
+      port: 9000 + statusCode,
+      statusCode,
+      buckets: buckets({ 0: 1 }),
+      sumNs: 1n,
+    }),
+  );
+  s.record(snapshot(calls, new Date(T0)));
+  // No known ports were given: every port is unknown.
+  assert.deepEqual(lines(s), [
+    'caller m1 * GET 200 n=1',
+    'caller m1 * GET 201 n=1',
+    'caller m1 overflow n=2',
+  ]);
+
+  const off = store();
+  off.setKnownClientPorts([]);
+  off.setTarget(1, pod('caller'), T0);
+  off.record(snapshot(calls, new Date(T0)));
+  assert.deepEqual(lines(off), [
+    'caller m1 9200 GET 200 n=1',
+    'caller m1 9201 GET 201 n=1',
+    'caller m1 9202 GET 202 n=1',
+    'caller m1 9203 GET 203 n=1',
+  ]);
+  assert.equal(off.collapsedClientSeriesCount, 0);
+});
+
+test('a known port that is not a TCP port is refused, naming it', () => {
+  assert.throws(
+    () => collapsing().setKnownClientPorts([80, 65536]),
+    /setKnownClientPorts: 65536 is not a TCP port/,
+  );
+});

@@ -168,6 +168,7 @@ export function resolvePipeline(
     timeoutMs: Math.min(ex.timeoutMs, ex.intervalMs),
     cardinalityLimit: ex.cardinalityLimit,
     cardinalityLimitPerPod: ex.cardinalityLimitPerPod,
+    collapseUnknownClientPorts: ex.collapseUnknownClientPorts,
     goLibraryMetrics: ex.goLibraryMetrics,
     resource: { ...ex.resource.attributes, 'service.name': serviceName },
     knownMethods: ex.knownMethods,

@@ -196,6 +196,11 @@ export const SCHEMA: Section = section('', {
       100,
       'Series per metric of one pod; past it, the pod’s new series go to its own overflow series, marked `otel.metric.overflow=true` with the pod’s identity: a pod answering hundreds of status codes, or calling hundreds of ports, overflows alone, and every other pod keeps exact counts under its own names.',
     ),
+    collapseUnknownClientPorts: setting(
+      f.boolean,
+      true,
+      'Whether a pod’s client-side requests to a port that is neither in `capture.httpPorts` (when a list) nor a Service’s (any Service `port` or target port of the cluster; with `targets.source: static`, only `capture.httpPorts`) share one series per method, status and error, without `server.port` and marked `owlk8s.server.port.collapsed=true`. A pod calling hundreds of ports then makes a handful of series, not hundreds. Which series a kind of request goes to is decided when the pod first makes it, so a Service created later gives its own series to the requests made after it, and a series already made keeps its requests. Each kind collapsed is counted in `owlk8s.agent.client_ports.collapsed`. `false`: every port its own series (within `cardinalityLimitPerPod`).',
+    ),
     goLibraryMetrics: setting(
       f.boolean,
       false,

@@ -57,6 +57,7 @@ export interface Config {
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
     readonly cardinalityLimitPerPod: number;
+    readonly collapseUnknownClientPorts: boolean;
     readonly goLibraryMetrics: boolean;
     readonly knownMethods: readonly string[];
     readonly resource: {
@@ -136,6 +137,7 @@ export interface ResolvedPipeline {
   readonly timeoutMs: number;
   readonly cardinalityLimit: number;
   readonly cardinalityLimitPerPod: number;
+  readonly collapseUnknownClientPorts: boolean;
   readonly goLibraryMetrics: boolean;
   /** The agent's own resource: `service.name` and the other attributes, merged. */
   readonly resource: Readonly<Record<string, string>>;

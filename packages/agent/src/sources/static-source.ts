@@ -28,9 +28,12 @@ export function staticPodTarget(t: StaticTarget, node: string, ports: readonly n
 
 export class StaticSource implements TargetSource {
   readonly #targets: PodTarget[];
+  readonly #ports: readonly number[];
 
+  /** `ports`: the configured HTTP ports (empty for `all`); static targets have no ports of their own. */
   constructor(targets: readonly StaticTarget[], node: string, ports: readonly number[]) {
     this.#targets = targets.map((t) => staticPodTarget(t, node, ports));
+    this.#ports = [...new Set(ports)].sort((a, b) => a - b);
   }
   start(): void {}
   async stop(): Promise<void> {}
@@ -39,6 +42,12 @@ export class StaticSource implements TargetSource {
   }
   snapshot(): PodTarget[] {
     return [...this.#targets];
+  }
+  knownPorts(): readonly number[] {
+    return this.#ports;
+  }
+  subscribeKnownPorts(_listener: (ports: readonly number[]) => void): () => void {
+    return () => {};
   }
   async whenSynced(): Promise<void> {}
   status(): SourceStatus {

@@ -16,6 +16,14 @@ export interface TargetSource {
   stop(): Promise<void>;
   subscribe(listener: (event: TargetEvent) => void): () => void;
   snapshot(): PodTarget[];
+  /**
+   * The destination ports a pod's client-side requests keep their own series on (the configured
+   * HTTP ports, the Services' ports); requests to other ports are collapsed by the pipeline.
+   * Complete once synced.
+   */
+  knownPorts(): readonly number[];
+  /** Calls `listener` with the new list each time knownPorts changes; returns the unsubscriber. */
+  subscribeKnownPorts(listener: (ports: readonly number[]) => void): () => void;
   whenSynced(): Promise<void>;
   status(): SourceStatus;
 }

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
         timeoutMs: 30000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
         resource: { serviceName: 'owlk8s', attributes: {} },
@@ -76,6 +77,7 @@ describe('loadConfig', () => {
         timeoutMs: 10000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         resource: { 'service.name': 'owlk8s' },
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
@@ -445,7 +447,7 @@ describe('schema', () => {
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
     assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
-    assert.equal(SETTINGS.length, 48);
+    assert.equal(SETTINGS.length, 49);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -373,7 +373,7 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'a renamed key says its new name',
     yaml: 'export:\n  seedMetrics: true\n',
     expected: [
-      'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, cardinalityLimitPerPod, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
+      'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, cardinalityLimitPerPod, collapseUnknownClientPorts, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
     ],
   },
   {
