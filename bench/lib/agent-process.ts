@@ -20,6 +20,11 @@ export interface AgentOptions {
   readonly stdoutFile?: string;
   /** More YAML appended to the configuration (e.g. `capture: { targets: 4096 }`). */
   readonly extra?: string;
+  /**
+   * Node's arguments before the agent's `run ...`: default the checkout's CLI (TypeScript, V8's
+   * defaults); `imageAgent().argv` runs it as the image does.
+   */
+  readonly argv?: readonly string[];
 }
 
 export class AgentProcess {
@@ -61,7 +66,7 @@ ${opts.extra ?? ''}
 `,
     );
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, 'run', '--config', config], {
+    const child = spawn(process.execPath, [...(opts.argv ?? [CLI]), 'run', '--config', config], {
       stdio: ['ignore', openSync(opts.stdoutFile ?? '/dev/null', 'w'), openSync(join(dir, 'agent.log'), 'w')],
     });
     const agent = new AgentProcess(child, promPort, adminPort, dir);

@@ -2,7 +2,7 @@
 // server whose IP is routed through its own real veth on this machine (veth pairs in the host
 // namespace, one /128 route each: no network namespace or server per pod, which is what lets
 // 1,000 fit), so the agent resolves, attaches and watches 1,000 real interfaces. A fresh agent
-// process per size: start-up (spawn → ready, spawn → every target attached), resident memory
+// process per size, run as the image runs it (bench/lib/image-agent.ts): start-up (spawn → ready, spawn → every target attached), resident memory
 // once settled, and the time one collection takes (a Prometheus scrape: read the kernel maps,
 // record, serialise).
 import { execFileSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import { requireBpf } from '../../test/harness/privileges.ts';
 import { FakeKubeApi, namespace, node, pod } from '../../test/k8s-api/index.ts';
 import { AgentProcess } from './agent-process.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
+import { imageAgent } from './image-agent.ts';
 import { table } from './markdown.ts';
 import { formatSummary, summarize } from './stats.ts';
 
@@ -55,6 +56,8 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
     ip: `${prefix}${(FIRST + k).toString(16)}`,
   }));
   const rows: SizeRow[] = [];
+  using image = imageAgent();
+  log(`size: the agent as the image runs it: node ${image.argv.join(' ')}`);
   const t0 = performance.now();
   try {
     ipBatch(links.map((l) => `link add ${l.host} type veth peer name ${l.peer}`));
@@ -76,6 +79,7 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
           kubeconfig,
           node: NODE,
           extra: 'capture: { maps: { targets: 4096 } }',
+          argv: image.argv,
         });
         try {
           await agent.waitTargets(n, true, 300_000);
@@ -123,8 +127,9 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
   const markdown = `Sizes ${SIZES.join(', ')}: each target is a pod in the test API server whose IPv6 address is
 routed (one /128 route) through its own veth pair on this machine: ${fmt(max, 0)} real interfaces, made with
 \`ip -batch\` in a few seconds (network namespaces and a server per pod, as the other benchmarks use, stop at
-~245 per run in the harness's address plan and cost ~0.2 s each). A fresh agent process per size (Kubernetes mode,
-\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
+~245 per run in the harness's address plan and cost ~0.2 s each). A fresh agent process per size, run as the image
+runs it (compiled to JavaScript by \`deploy/rootfs.sh js\`, with the node flags of \`deploy/Dockerfile\`'s ENTRYPOINT:
+\`${image.argv.slice(0, -1).join(' ')}\`), in Kubernetes mode (\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
 side (one packet socket per interface) and the user side (the Kubernetes view, the reconciler, the series).
 "Collection" is one Prometheus scrape (read the kernel maps, record, serialise), median (min–max) of 7.
 

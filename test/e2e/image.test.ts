@@ -5,7 +5,8 @@
 // server over HTTPS) and counts exactly what routed and bridged pods served over IPv4 and IPv6.
 // Without libbpf.so.1 it stops, naming it.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { load, requireBpf, requireTool, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
@@ -114,6 +115,21 @@ test('in the image, as the DaemonSet runs it: exact counts per pod and status fo
     assert.match(root ?? '', / ro[, ]/, `the root is read-only: ${root}`);
     assert.ok(!mounts.some((l) => l.split(' ')[4]?.startsWith('/run/netns')), 'no /run/netns mount');
     assert.ok(!existsSync(`/proc/${agent.pid}/root/run/netns`), 'no /run/netns in the root it sees');
+    // The image runs the agent compiled to JavaScript (deploy/rootfs.sh `compile`): no TypeScript
+    // for Node to strip at start-up (its type stripper stays resident, about 17 MB).
+    const packages = `/proc/${agent.pid}/root/app/packages`;
+    const sources = ['agent', 'ebpf', 'k8s', 'otel'].flatMap((p) =>
+      readdirSync(join(packages, p, 'src'), { recursive: true, encoding: 'utf8' }),
+    );
+    assert.deepEqual(
+      sources.filter((f) => f.endsWith('.ts')),
+      [],
+      'no .ts file under /app/packages/*/src',
+    );
+    assert.ok(
+      sources.includes(join('cli', 'main.js')),
+      `the agent's sources are JavaScript: ${sources.length} files`,
+    );
     assert.ok(
       cluster.api.requestCount({ verb: 'watch', resource: 'pods' }) > 0,
       'the agent watches pods through the API server over HTTPS with the service account',

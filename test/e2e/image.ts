@@ -58,7 +58,7 @@ export function configMapYaml(): string {
 }
 
 /** The runtime stage's ENTRYPOINT and ENV lines from deploy/Dockerfile. */
-function dockerfileRuntime(): { entrypoint: string[]; env: Record<string, string>; workdir: string } {
+export function dockerfileRuntime(): { entrypoint: string[]; env: Record<string, string>; workdir: string } {
   const text = readFileSync(DOCKERFILE, 'utf8');
   const runtime = text.slice(text.lastIndexOf('\nFROM '));
   const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(runtime)?.[1] ?? 'null') as string[];
