@@ -10,7 +10,7 @@ import { Capture } from '../src/capture.ts';
 import { ATTACH_MODES, type AttachMode, type CaptureOptions, captureSpec } from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
-import { openFds, requireBpf } from './kernel.ts';
+import { expectedTcMechanism, openFds, requireBpf } from './kernel.ts';
 
 const NODE = process.execPath;
 const CAPTURE = fileURLToPath(new URL('../src/capture.ts', import.meta.url));
@@ -37,7 +37,7 @@ testBoth(
       cap.attach(1);
       cap.attach(1); // a second attach to the same interface is a no-op, not a second socket or link
       assert.deepEqual(cap.attached, [1]);
-      assert.equal(cap.attachedVia(1), attach === 'tc' ? 'tcx' : 'socket');
+      assert.equal(cap.attachedVia(1), attach === 'tc' ? expectedTcMechanism() : 'socket');
       cap.setTarget('198.18.0.9', 1, i);
       cap.setTarget('2001:2::9', 1, i);
       cap.read();
@@ -155,6 +155,27 @@ test('a verifier rejection carries the verifier log', () => {
     },
   );
   assert.equal(openFds(), before);
+});
+
+test("loads without the kernel's own BTF: /sys/kernel/btf hidden, the program still loads", () => {
+  // The object carries its own BTF (its global functions need it) and no CO-RE relocation, so
+  // /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF) is not needed at run time. A mount namespace
+  // of its own hides the directory under an empty tmpfs for one child process.
+  const script = `import { existsSync } from 'node:fs'; import { Capture } from ${JSON.stringify(CAPTURE)}; console.log('vmlinux BTF visible: ' + existsSync('/sys/kernel/btf/vmlinux')); try { Capture.load().close(); console.log('loaded'); } catch (e) { console.log(e.message); }`;
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      'sh',
+      '-c',
+      'if [ -d /sys/kernel/btf ]; then mount -t tmpfs none /sys/kernel/btf || exit 1; fi; exec "$0" --input-type=module -e "$1"',
+      NODE,
+      script,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.error) throw new Error(`unshare (util-linux) is needed for this test: ${r.error.message}`);
+  assert.equal((r.stdout + r.stderr).trim(), 'vmlinux BTF visible: false\nloaded');
 });
 
 function withoutCaps(caps: string, script: string): string {
