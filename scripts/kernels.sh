@@ -26,8 +26,9 @@ KERNEL_TESTS=(
 )
 # OWLK8S_KERNEL_TESTS="file ..." runs other files instead (while working on one).
 if [ -n "${OWLK8S_KERNEL_TESTS:-}" ]; then read -ra KERNEL_TESTS <<<"$OWLK8S_KERNEL_TESTS"; fi
-# Loading the program takes about 25 times as long under TCG as on the host (~9 s against ~0.35 s,
-# on a 2-CPU machine): a guest run is bounded by this many minutes, then counted as failed.
+# Loading the program takes 10 to 30 times as long under TCG as on the host (3-13 s against 0.35 s;
+# a whole run took 16-18 min on a busy 2-CPU machine): a guest run is bounded by this many
+# minutes, then counted as failed.
 GUEST_TIMEOUT_MIN=${OWLK8S_GUEST_TIMEOUT_MIN:-40}
 GUEST_MEMORY_MB=2048
 # The guest's modules, each after those it depends on (modinfo depends=, resolved below).
