@@ -234,6 +234,9 @@ static __always_inline int load_window(struct seg *g)
 	__u32 n = launder(avail > WINDOW ? WINDOW : avail);
 	if (n == 0 || n > WINDOW)
 		return -1;
+	/* 1..WINDOW as the verifier sees it: 6.1's does not raise n's lower bound of 0 on n != 0 */
+	barrier_var(n);
+	n = ((n - 1) & (WINDOW - 1)) + 1;
 	if (bpf_skb_load_bytes(g->skb, g->v->off, &g->s->b[WIN_AT], n) < 0)
 		return -1;
 	g->v->win_off = g->v->off;
@@ -1072,6 +1075,11 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt
 {
 	if (!skb || !st || !p || !c || !k)
 		return 0;
+	/* The key on the stack: before 6.2 the map helpers take a key only from the stack, a packet or
+	 * a map, and a global function's pointer argument is none of these to the verifier. */
+	struct owlk8s_conn_key key;
+	__builtin_memcpy(&key, k, sizeof(key));
+	k = &key;
 	int payload = p->payload;
 	__u8 dir = p->dir;
 	__u64 now = bpf_ktime_get_ns();

@@ -18,8 +18,8 @@ export function requireNetAdmin(what = 'this test'): void {
 /** Throws a clear error unless the kernel exposes BPF to this process (root, bpf() present). */
 export function requireBpf(what = 'this test'): void {
   requireNetAdmin(what);
-  if (!existsSync('/sys/kernel/btf/vmlinux')) {
-    throw new Error(`${what} needs a kernel with BTF and BPF (no /sys/kernel/btf/vmlinux here)`);
+  if (!existsSync('/proc/sys/kernel/unprivileged_bpf_disabled')) {
+    throw new Error(`${what} needs a kernel with BPF (no /proc/sys/kernel/unprivileged_bpf_disabled here)`);
   }
 }
 

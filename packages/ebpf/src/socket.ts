@@ -1,4 +1,6 @@
 // One attachment: an AF_PACKET socket bound to one interface with the program as its filter.
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { BpfError, capabilityHint } from './errors.ts';
 import * as sys from './sys/ffi.ts';
 
@@ -16,7 +18,8 @@ export class Attachment implements Disposable {
   /**
    * Attaches the program to an interface. The socket is made with protocol 0 (it receives nothing),
    * given the filter, and only then bound to ETH_P_ALL on the interface, so no packet is ever queued
-   * on it unfiltered. Throws BpfError: EPERM names CAP_NET_RAW; ENODEV says the interface is gone.
+   * on it unfiltered. Throws BpfError: EPERM names CAP_NET_RAW; ENODEV says the interface is gone;
+   * ENOMEM names net.core.optmem_max (the program is charged to the socket, up to that many bytes).
    */
   static open(programFd: number, ifindex: number): Attachment {
     if (!Number.isInteger(ifindex) || ifindex <= 0) {
@@ -39,7 +42,7 @@ export class Attachment implements Disposable {
         throw new BpfError(
           `attach ifindex ${ifindex}: setsockopt SO_ATTACH_BPF`,
           a.errno,
-          capabilityHint(a.errno, 'CAP_BPF'),
+          a.errno === constants.errno.ENOMEM ? optmemHint() : capabilityHint(a.errno, 'CAP_BPF'),
         );
       }
       const sll = Buffer.alloc(20); // struct sockaddr_ll
@@ -72,4 +75,15 @@ export class Attachment implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** SO_ATTACH_BPF's ENOMEM: the program is larger than the filter memory a socket may hold. */
+function optmemHint(): string {
+  let limit = 'unknown';
+  try {
+    limit = `${readFileSync('/proc/sys/net/core/optmem_max', 'utf8').trim()} bytes`;
+  } catch {
+    // the hint names the sysctl all the same
+  }
+  return `the program is larger than net.core.optmem_max (${limit}), the filter memory a socket may hold: raise it (sysctl -w net.core.optmem_max=262144) or use capture.attach: tc`;
 }

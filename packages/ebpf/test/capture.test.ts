@@ -10,7 +10,7 @@ import { Capture } from '../src/capture.ts';
 import { ATTACH_MODES, type AttachMode, type CaptureOptions, captureSpec } from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
-import { openFds, requireBpf } from './kernel.ts';
+import { expectedTcMechanism, openFds, requireBpf } from './kernel.ts';
 
 const NODE = process.execPath;
 const CAPTURE = fileURLToPath(new URL('../src/capture.ts', import.meta.url));
@@ -37,7 +37,7 @@ testBoth(
       cap.attach(1);
       cap.attach(1); // a second attach to the same interface is a no-op, not a second socket or link
       assert.deepEqual(cap.attached, [1]);
-      assert.equal(cap.attachedVia(1), attach === 'tc' ? 'tcx' : 'socket');
+      assert.equal(cap.attachedVia(1), attach === 'tc' ? expectedTcMechanism() : 'socket');
       cap.setTarget('198.18.0.9', 1, i);
       cap.setTarget('2001:2::9', 1, i);
       cap.read();
@@ -62,9 +62,11 @@ testBoth('a failed attach leaves nothing open, and the error names the interface
       assert.equal(e.errno, 19);
       assert.equal(
         e.message,
-        attach === 'tc'
-          ? 'attach ifindex 999999: TCX link ingress: ENODEV (no interface with this index)'
-          : 'attach ifindex 999999: bind: ENODEV (no interface with this index)',
+        attach === 'socket'
+          ? 'attach ifindex 999999: bind: ENODEV (no interface with this index)'
+          : expectedTcMechanism() === 'tcx'
+            ? 'attach ifindex 999999: TCX link ingress: ENODEV (no interface with this index)'
+            : 'attach ifindex 999999: TCX refused (EINVAL), then clsact: add clsact qdisc: ENODEV (no interface with this index)',
       );
       return true;
     },
@@ -155,6 +157,56 @@ test('a verifier rejection carries the verifier log', () => {
     },
   );
   assert.equal(openFds(), before);
+});
+
+test("loads without the kernel's own BTF: /sys/kernel/btf hidden, the program still loads", () => {
+  // The object carries its own BTF (its global functions need it) and no CO-RE relocation, so
+  // /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF) is not needed at run time. A mount namespace
+  // of its own hides the directory under an empty tmpfs for one child process.
+  const script = `import { existsSync } from 'node:fs'; import { Capture } from ${JSON.stringify(CAPTURE)}; console.log('vmlinux BTF visible: ' + existsSync('/sys/kernel/btf/vmlinux')); try { Capture.load().close(); console.log('loaded'); } catch (e) { console.log(e.message); }`;
+  const r = spawnSync(
+    'unshare',
+    [
+      '--mount',
+      'sh',
+      '-c',
+      'if [ -d /sys/kernel/btf ]; then mount -t tmpfs none /sys/kernel/btf || exit 1; fi; exec "$0" --input-type=module -e "$1"',
+      NODE,
+      script,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (r.error) throw new Error(`unshare (util-linux) is needed for this test: ${r.error.message}`);
+  assert.equal((r.stdout + r.stderr).trim(), 'vmlinux BTF visible: false\nloaded');
+});
+
+test('socket attach on a kernel whose net.core.optmem_max is below the program: ENOMEM naming the sysctl', (t) => {
+  // A socket filter is charged to its socket, up to net.core.optmem_max bytes; the program is
+  // larger than 6.1's default (20480). Lowered here in a network namespace of its own, where the
+  // kernel keeps one per namespace (6.18 does; 6.1 keeps one for the whole machine).
+  const own = spawnSync('unshare', ['--net', 'test', '-w', '/proc/sys/net/core/optmem_max']);
+  if (own.error) throw new Error(`unshare (util-linux) is needed for this test: ${own.error.message}`);
+  if (own.status !== 0) {
+    t.skip('net.core.optmem_max is one for the whole machine on this kernel: not lowered for a test');
+    return;
+  }
+  const script = `import { Capture } from ${JSON.stringify(CAPTURE)}; const c = Capture.load(); try { c.attach(1); console.log('attached'); } catch (e) { console.log(e.message); } c.close();`;
+  const r = spawnSync(
+    'unshare',
+    [
+      '--net',
+      'sh',
+      '-c',
+      'echo 20480 > /proc/sys/net/core/optmem_max && exec "$0" --input-type=module -e "$1"',
+      NODE,
+      script,
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(
+    (r.stdout + r.stderr).trim(),
+    'attach ifindex 1: setsockopt SO_ATTACH_BPF: ENOMEM (the program is larger than net.core.optmem_max (20480 bytes), the filter memory a socket may hold: raise it (sysctl -w net.core.optmem_max=262144) or use capture.attach: tc)',
+  );
 });
 
 function withoutCaps(caps: string, script: string): string {
