@@ -137,9 +137,13 @@ status=1
 fail() { echo "owlk8s guest: \$*"; echo "$MARK \$status"; poweroff -f; }
 for m in \$(cat /modules); do insmod /lib/modules/\$m.ko || fail "insmod \$m failed"; done
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /host || fail "mount the host's / over 9p failed"
+# The checkout may live under /tmp or /run (CI clones into /tmp), which get a tmpfs below: keep it
+# reachable at its own path through a bind mount made before and put back after.
+mkdir -p /keep && mount -o bind '/host$ROOT' /keep || fail "bind $ROOT failed"
 mount -t proc proc /host/proc && mount -t sysfs sys /host/sys && mount -t devtmpfs dev /host/dev \\
   && mount -t bpf bpf /host/sys/fs/bpf && mount -t tmpfs tmp /host/tmp && mount -t tmpfs run /host/run \\
   && mkdir -p /host/dev/shm && mount -t tmpfs shm /host/dev/shm || fail "mounts in the chroot failed"
+mkdir -p '/host$ROOT' && mount -o bind /keep '/host$ROOT' || fail "bind $ROOT back failed"
 cp /run.sh /host/tmp/owlk8s-guest.sh
 chroot /host /bin/sh /tmp/owlk8s-guest.sh
 status=\$?

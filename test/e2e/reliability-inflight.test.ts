@@ -38,7 +38,7 @@ capture:
   buckets: [0.01, 0.1, 1]
   requestTimeoutMs: ${REQUEST_TIMEOUT_MS}
   idleTimeoutMs: ${IDLE_TIMEOUT_MS}
-  maps: { connections: ${CAPACITY} }
+  maps: { connections: ${CAPACITY}, connectionsPerPod: ${4 * CAPACITY} }
 logging: { level: warn, format: json }
 `);
   const sockets: Socket[] = [];
@@ -68,9 +68,10 @@ logging: { level: warn, format: json }
     t.diagnostic(`tracked ${kernel('requests')}, not tracked ${kernel('conns_full')}, waiting ${waiting}`);
     // conns_full counts refused attempts: an untracked connection tries three times (its SYN, its
     // SYN-ACK, its request's segment).
+    // (the pod's own budget, connectionsPerPod, is set above the map here: this is the full map)
     assert.deepEqual(
-      [kernel('requests'), kernel('conns_full'), waiting, kernel('timeouts')],
-      [CAPACITY, 3 * CAPACITY, CAPACITY, 0],
+      [kernel('requests'), kernel('conns_full'), waiting, kernel('timeouts'), kernel('conns_over_budget')],
+      [CAPACITY, 3 * CAPACITY, CAPACITY, 0, 0],
     );
     assert.equal(sampleSum(samples, 'http_server_request_duration_seconds_count'), 0, 'nothing finished');
 
