@@ -112,14 +112,19 @@ static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, str
 		bt = bpf_map_lookup_elem(&budgets, &k->target_id);
 	if (bt && __sync_fetch_and_add(&bt->series, 1) >= CONFIG.series_per_target) {
 		__sync_fetch_and_sub(&bt->series, 1);
-		struct owlk8s_agg_key o = {};
-		o.target_id = k->target_id;
-		o.role = k->role;
-		o.flags = OWLK8S_AGG_OVERFLOW;
-		struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, &o);
+		/* the overflow key, written over the series' own: a second key on the stack would take the
+		 * call chain capture → conn_packet → parse_step → aggregate past 6.1's 512-byte limit on
+		 * their combined stack (each frame rounded up to 32 bytes: 192 + 192 + 96 + 32 now) */
+		k->port = 0;
+		k->status = 0;
+		k->method = 0;
+		k->http_minor = 0;
+		k->error = 0;
+		k->flags = OWLK8S_AGG_OVERFLOW;
+		struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, k);
 		if (!a) {
-			bpf_map_update_elem(&aggregates, &o, &ZERO_AGG, BPF_NOEXIST);
-			a = bpf_map_lookup_elem(&aggregates, &o);
+			bpf_map_update_elem(&aggregates, k, &ZERO_AGG, BPF_NOEXIST);
+			a = bpf_map_lookup_elem(&aggregates, k);
 		}
 		if (a)
 			st->series_overflow++;
