@@ -169,16 +169,19 @@ logging: { level: error }
     const query = async (expr: string) =>
       (await api<{ result: Series[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result;
 
-    // Both authenticated jobs: wait for a scrape after the traffic (each reads the kernel), then exact.
+    // Both authenticated jobs: wait for a scrape after the traffic (each reads the kernel), and for
+    // a first scrape of the two refused jobs (Prometheus starts each job at its own offset in the
+    // interval), then exact.
     const deadline = Date.now() + 30_000;
     for (;;) {
       const fresh = await query(
         `timestamp(http_server_request_duration_seconds_count{k8s_pod_name="web",http_response_status_code="200"}) > ${trafficEnd + 1}`,
       ).catch(() => []);
-      if (new Set(fresh.map((s) => s.metric.job)).size === 2) break;
+      const scraped = await query('up').catch(() => []);
+      if (new Set(fresh.map((s) => s.metric.job)).size === 2 && scraped.length === 4) break;
       assert.ok(
         Date.now() < deadline,
-        'timed out waiting for scrapes of both authenticated jobs after the traffic',
+        'timed out waiting for scrapes of both authenticated jobs after the traffic, and of the refused ones',
       );
       await sleep(250);
     }
