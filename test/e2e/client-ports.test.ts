@@ -3,7 +3,7 @@
 // `server.port` and marked `owlk8s.server.port.collapsed=true`, with exact counts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
+import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { sampleValue, startAgent } from './running-agent.ts';
 
@@ -35,25 +35,7 @@ test('client calls to ports no Service has collapse into one series per status; 
     port: 7070,
     labels: { app: 'caller' },
   });
-  await must([
-    'ip',
-    'netns',
-    'exec',
-    backend.pod.netns,
-    'iptables',
-    '-t',
-    'nat',
-    '-A',
-    'PREROUTING',
-    '-p',
-    'tcp',
-    '--dport',
-    `${FIRST_PORT}:${FIRST_PORT + PORTS - 1}`,
-    '-j',
-    'REDIRECT',
-    '--to-ports',
-    '8080',
-  ]);
+  await backend.pod.redirectPorts(FIRST_PORT, PORTS, 8080);
   const agent = await startAgent(`
 node: { name: node-1 }
 targets:

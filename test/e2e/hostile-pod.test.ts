@@ -4,7 +4,7 @@
 // scrape stays small.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
+import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
 import { sampleSum, sampleValue, startAgent } from './running-agent.ts';
@@ -60,25 +60,7 @@ test('a hostile pod overflows into its own series, named by its bounded identity
     server: 'node',
     port: 8080,
   });
-  await must([
-    'ip',
-    'netns',
-    'exec',
-    sink.pod.netns,
-    'iptables',
-    '-t',
-    'nat',
-    '-A',
-    'PREROUTING',
-    '-p',
-    'tcp',
-    '--dport',
-    `${FIRST_PORT}:${FIRST_PORT + PORTS - 1}`,
-    '-j',
-    'REDIRECT',
-    '--to-ports',
-    '8080',
-  ]);
+  await sink.pod.redirectPorts(FIRST_PORT, PORTS, 8080);
   const agent = await startAgent(
     `
 node: { name: node-1 }

@@ -56,6 +56,33 @@ export class Pod implements PodSpec {
   }
 
   /**
+   * Redirects TCP ports first..first+count-1 arriving at the pod to its port `to` (iptables
+   * REDIRECT in the pod's namespace): a caller's interface sees that many destination ports, one
+   * server answers them all.
+   */
+  async redirectPorts(first: number, count: number, to: number): Promise<void> {
+    await must([
+      'ip',
+      'netns',
+      'exec',
+      this.netns,
+      'iptables',
+      '-t',
+      'nat',
+      '-A',
+      'PREROUTING',
+      '-p',
+      'tcp',
+      '--dport',
+      `${first}:${first + count - 1}`,
+      '-j',
+      'REDIRECT',
+      '--to-ports',
+      String(to),
+    ]);
+  }
+
+  /**
    * Starts a long-running command inside the pod, in its own process group (a Ctrl-C meant for the
    * caller does not take the pod's servers down mid-run); it is killed when the network closes.
    */

@@ -29,4 +29,9 @@ export type { RecordResult } from './series-store.ts';
 export type { ClientAuthType, WebConfig, WebConfigProblem, WebTlsConfig } from './web-config.ts';
 export { parseWebConfig } from './web-config.ts';
 export type { LoadedSecurity, SecurityFiles, SecurityProblem } from './web-security.ts';
-export { describeProblem as describeSecurityProblem, loadSecurity, SecurityError } from './web-security.ts';
+export {
+  describeProblem as describeSecurityProblem,
+  fileErrorReason,
+  loadSecurity,
+  SecurityError,
+} from './web-security.ts';

@@ -43,7 +43,8 @@ export function describeProblem(p: SecurityProblem): string {
   return `${p.file}:${p.path === '' ? '' : ` ${p.path}:`} ${p.found}; allowed: ${p.allowed}`;
 }
 
-function reason(error: NodeJS.ErrnoException): string {
+/** Why a file could not be read, in words ('no such file', 'permission denied', …). */
+export function fileErrorReason(error: NodeJS.ErrnoException): string {
   switch (error.code) {
     case 'ENOENT':
       return 'no such file';
@@ -76,7 +77,7 @@ export function loadSecurity(files: SecurityFiles): {
     } catch (error) {
       problem(
         '',
-        `cannot be read (${reason(error as NodeJS.ErrnoException)})`,
+        `cannot be read (${fileErrorReason(error as NodeJS.ErrnoException)})`,
         'a readable web configuration file (YAML)',
       );
     }
@@ -99,7 +100,7 @@ export function loadSecurity(files: SecurityFiles): {
             } catch (error) {
               problem(
                 `tls_server_config.${what}`,
-                `${JSON.stringify(path)} cannot be read (${reason(error as NodeJS.ErrnoException)})`,
+                `${JSON.stringify(path)} cannot be read (${fileErrorReason(error as NodeJS.ErrnoException)})`,
                 'a readable PEM file',
               );
               continue;
@@ -167,7 +168,7 @@ export function loadSecurity(files: SecurityFiles): {
         option: 'bearerTokenFile',
         file,
         path: '',
-        found: `cannot be read (${reason(error as NodeJS.ErrnoException)})`,
+        found: `cannot be read (${fileErrorReason(error as NodeJS.ErrnoException)})`,
         allowed: 'a readable file holding the token',
       });
     }

@@ -5,7 +5,7 @@
 // Nothing after this reads the environment or a file for the export.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { loadSecurity } from '@owlk8s/otel';
+import { fileErrorReason, loadSecurity } from '@owlk8s/otel';
 import type { ConfigProblem, Origin } from './config-error.ts';
 import { otlpExporterUrl } from './otlp-endpoint.ts';
 import type { Config, ResolvedPipeline, ResolvedTls } from './types.ts';
@@ -31,19 +31,6 @@ const TLS_FILES = [
   ['keyFile', 'key', 'a readable PEM file of the client certificate’s private key'],
 ] as const;
 
-function reason(error: NodeJS.ErrnoException): string {
-  switch (error.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'a directory';
-    default:
-      return error.code ?? error.message;
-  }
-}
-
 /** Reads the TLS files; each problem names the setting, the file and the reason. */
 function readTls(
   tls: Config['export']['otlp']['tls'],
@@ -63,7 +50,7 @@ function readTls(
       problems.push({
         origin: originOf(path),
         path,
-        found: `${JSON.stringify(file)} cannot be read (${reason(error as NodeJS.ErrnoException)})`,
+        found: `${JSON.stringify(file)} cannot be read (${fileErrorReason(error as NodeJS.ErrnoException)})`,
         allowed,
       });
       continue;
