@@ -8,6 +8,7 @@ export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterf
 export { hashMapBytes, kernelMemory } from './memory.ts';
 export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
+export { releaseFreedNativeMemory } from './native-heap.ts';
 export type { ObjectSetup } from './object.ts';
 export { LoadedObject } from './object.ts';
 export type { ProgramStats } from './program-stats.ts';

@@ -490,3 +490,18 @@ export function objectInfo(fd: number, info: Buffer): number {
     [fd, info, len],
   );
 }
+
+/**
+ * malloc_trim(0): glibc returns the free pages of every malloc arena to the kernel (freed memory
+ * otherwise stays resident, in the middle of an arena). 1 when any memory was released, else 0.
+ */
+export function mallocTrim(): number {
+  openLibraries();
+  return load({
+    library: LIBC,
+    funcName: 'malloc_trim',
+    retType: DataType.I32,
+    paramsType: [DataType.I64],
+    paramsValue: [0],
+  });
+}
