@@ -1,13 +1,15 @@
 // What each memory lever buys, in one sitting: the size benchmark's agent at N targets (default
-// 1,000; the same veths and test API server for every run) in four variants, rotated each round
-// (the order reversed every other round): the checkout's TypeScript with V8's defaults, the same
-// compiled to JavaScript (`deploy/rootfs.sh js`), each of those with deploy/Dockerfile's node flags.
-// The last one is the image. Per run: VmRSS after the size benchmark's settling (3 s, 7 scrapes),
-// and the process's own breakdown (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap
-// spaces). Prints one JSON line per run, then median (min–max) per variant.
+// 1,000; the same veths and test API server for every run, the agent connected in cluster as the
+// DaemonSet is) in five variants, rotated each round (the order reversed every other round): the
+// checkout's TypeScript with V8's defaults and no ENV; the same with deploy/Dockerfile's node flags
+// and ENV; the image's bundle (`deploy/rootfs.sh js`) with the flags but without the ENV; the same
+// with the ENV but with malloc_trim made a no-op (bench/lib/no-native-release.mjs); and the image
+// (bundle, flags, ENV). Per run: VmRSS after the size benchmark's settling (3 s, 7 scrapes), and the
+// process's own breakdown (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap spaces,
+// resident memory by mapping). Prints one JSON line per run, then median (min–max) per variant.
 //
 // Run: `node_modules/.bin/node bench/size-levers.ts [rounds=3] [targets=1000]` (root and BPF, like
-// the suite; about 45 s per run at 1,000 targets).
+// the suite; about 15 s per run at 1,000 targets).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +19,8 @@ import { freePort } from '../test/e2e/ports.ts';
 import { sleep } from '../test/harness/exec.ts';
 import { TestNetwork } from '../test/harness/network.ts';
 import { requireBpf } from '../test/harness/privileges.ts';
-import { FakeKubeApi, namespace, node, pod } from '../test/k8s-api/index.ts';
-import { imageAgent } from './lib/image-agent.ts';
+import { namespace, node, pod } from '../test/k8s-api/index.ts';
+import { imageAgent, inClusterApi, inClusterSpawn } from './lib/image-agent.ts';
 import { processMemory } from './lib/machine.ts';
 import { formatSummary, summarize } from './lib/stats.ts';
 
@@ -29,6 +31,7 @@ const FIRST = 0x1000;
 const TS_CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 // A .mjs file: a .ts one would load Node's type stripper into the JavaScript variants.
 const REPORT = fileURLToPath(new URL('lib/memory-report.mjs', import.meta.url));
+const NO_RELEASE = fileURLToPath(new URL('lib/no-native-release.mjs', import.meta.url));
 
 function ipBatch(lines: string[]): void {
   const dir = mkdtempSync(join(tmpdir(), 'owlk8s-levers-ip-'));
@@ -42,12 +45,20 @@ function ipBatch(lines: string[]): void {
 
 using image = imageAgent();
 const flags = image.argv.slice(0, -1);
-const jsCli = image.argv.at(-1)!;
-const variants = [
-  { name: '.ts, V8 defaults (the checkout)', argv: [TS_CLI] },
-  { name: 'compiled JavaScript', argv: [jsCli] },
-  { name: `.ts, ${flags.join(' ')}`, argv: [...flags, TS_CLI] },
-  { name: `compiled JavaScript, ${flags.join(' ')} (the image)`, argv: image.argv },
+const bundle = image.argv.at(-1)!;
+const env = Object.entries(image.env)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ');
+const variants: { name: string; argv: string[]; env: Readonly<Record<string, string>> }[] = [
+  { name: '.ts sources, V8 defaults (the checkout)', argv: [TS_CLI], env: {} },
+  { name: `.ts sources, ${flags.join(' ')}, ${env}`, argv: [...flags, TS_CLI], env: image.env },
+  { name: `bundle, ${flags.join(' ')}, no ENV`, argv: [...flags, bundle], env: {} },
+  {
+    name: `bundle, ${flags.join(' ')}, ${env}, freed native memory not released`,
+    argv: ['--import', NO_RELEASE, ...flags, bundle],
+    env: image.env,
+  },
+  { name: `bundle, ${flags.join(' ')}, ${env} (the image)`, argv: [...image.argv], env: image.env },
 ];
 await using net = await TestNetwork.create();
 const s = net.slot;
@@ -63,23 +74,22 @@ try {
   ipBatch(links.map((l) => `link add ${l.host} type veth peer name ${l.peer}`));
   ipBatch(links.flatMap((l) => [`link set ${l.host} up`, `link set ${l.peer} up`]));
   ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
-  const api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000 });
-  try {
-    api.apply(node(NODE));
-    api.apply(namespace('default'));
-    for (const l of links)
-      api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
-    const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
-    for (let r = 0; r < rounds; r++) {
-      for (const v of r % 2 === 0 ? variants : variants.toReversed()) {
-        const [promPort, adminPort] = [await freePort(), await freePort()];
-        const config = join(dir, 'owlk8s.yaml');
-        writeFileSync(
-          config,
-          `node: { name: ${NODE} }
+  await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
+  const { api } = cluster;
+  api.apply(node(NODE));
+  api.apply(namespace('default'));
+  for (const l of links)
+    api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
+  for (let r = 0; r < rounds; r++) {
+    for (const v of r % 2 === 0 ? variants : variants.toReversed()) {
+      const [promPort, adminPort] = [await freePort(), await freePort()];
+      const config = join(dir, 'owlk8s.yaml');
+      writeFileSync(
+        config,
+        `node: { name: ${NODE} }
 targets:
   source: kubernetes
-  kubernetes: { kubeconfig: ${kubeconfig}, scope: all }
+  kubernetes: { scope: all }
 export:
   intervalMs: 1000
   prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
@@ -88,55 +98,60 @@ admin: { host: 127.0.0.1, port: ${adminPort} }
 logging: { level: warn, format: json }
 capture: { maps: { targets: 4096 } }
 `,
-        );
-        const memOut = join(dir, 'memory.json');
-        const child = spawn(process.execPath, ['--import', REPORT, ...v.argv, 'run', '--config', config], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-          env: { ...process.env, OWLK8S_MEMORY_REPORT: memOut },
-        });
-        const t0 = performance.now();
-        try {
-          for (;;) {
-            if (performance.now() - t0 > 300_000) throw new Error(`${v.name}: not attached in 300 s`);
-            if (child.exitCode !== null) throw new Error(`${v.name}: exited with ${child.exitCode}`);
-            const ts = (await fetch(`http://127.0.0.1:${adminPort}/targets`).then(
-              (x) => x.json(),
-              () => [],
-            )) as { ips: { state: string }[] }[];
-            if (ts.filter((t) => t.ips.every((i) => i.state === 'attached')).length >= n) break;
-            await sleep(100);
-          }
-          const attachedMs = performance.now() - t0;
-          await sleep(3000);
-          for (let i = 0; i < 7; i++) {
-            await (await fetch(`http://127.0.0.1:${promPort}/metrics`)).text();
-            await sleep(300);
-          }
-          const m = processMemory(child.pid!);
-          child.kill('SIGUSR2');
-          await sleep(500);
-          const breakdown = JSON.parse(readFileSync(memOut, 'utf8')) as unknown;
-          rmSync(memOut);
-          results.get(v.name)!.push(m.rssMiB);
-          console.log(
-            JSON.stringify({
-              round: r,
-              variant: v.name,
-              attachedMs: Math.round(attachedMs),
-              rssMiB: +m.rssMiB.toFixed(1),
-              peakMiB: +m.peakMiB.toFixed(1),
-              breakdown,
-            }),
-          );
-        } finally {
-          const exited = new Promise((res) => child.once('exit', res));
-          child.kill('SIGTERM');
-          await exited;
+      );
+      const memOut = join(dir, 'memory.json');
+      const [cmd, args] = inClusterSpawn(cluster.serviceAccountDir, [
+        '--import',
+        REPORT,
+        ...v.argv,
+        'run',
+        '--config',
+        config,
+      ]);
+      const child = spawn(cmd, args, {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, ...v.env, ...cluster.env, OWLK8S_MEMORY_REPORT: memOut },
+      });
+      const t0 = performance.now();
+      try {
+        for (;;) {
+          if (performance.now() - t0 > 300_000) throw new Error(`${v.name}: not attached in 300 s`);
+          if (child.exitCode !== null) throw new Error(`${v.name}: exited with ${child.exitCode}`);
+          const ts = (await fetch(`http://127.0.0.1:${adminPort}/targets`).then(
+            (x) => x.json(),
+            () => [],
+          )) as { ips: { state: string }[] }[];
+          if (ts.filter((t) => t.ips.every((i) => i.state === 'attached')).length >= n) break;
+          await sleep(100);
         }
+        const attachedMs = performance.now() - t0;
+        await sleep(3000);
+        for (let i = 0; i < 7; i++) {
+          await (await fetch(`http://127.0.0.1:${promPort}/metrics`)).text();
+          await sleep(300);
+        }
+        const m = processMemory(child.pid!);
+        child.kill('SIGUSR2');
+        await sleep(500);
+        const breakdown = JSON.parse(readFileSync(memOut, 'utf8')) as unknown;
+        rmSync(memOut);
+        results.get(v.name)!.push(m.rssMiB);
+        console.log(
+          JSON.stringify({
+            round: r,
+            variant: v.name,
+            attachedMs: Math.round(attachedMs),
+            rssMiB: +m.rssMiB.toFixed(1),
+            peakMiB: +m.peakMiB.toFixed(1),
+            breakdown,
+          }),
+        );
+      } finally {
+        const exited = new Promise((res) => child.once('exit', res));
+        child.kill('SIGTERM');
+        await exited;
       }
     }
-  } finally {
-    await api.close();
   }
 } finally {
   try {

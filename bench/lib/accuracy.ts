@@ -31,7 +31,10 @@ export async function accuracy({ quick, log }: BenchOptions): Promise<BenchResul
       await cluster.addPod({ name: `web-${i}`, shape: 'routed', ipv6: false, server: 'nginx', port: 80 }),
     );
   }
-  const agent = await AgentProcess.start({ kubeconfig: cluster.kubeconfigPath, node: cluster.nodeName });
+  const agent = await AgentProcess.start({
+    connection: { kubeconfig: cluster.kubeconfigPath },
+    node: cluster.nodeName,
+  });
   try {
     await agent.waitTargets(PODS);
     const t0 = performance.now();

@@ -7,12 +7,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePrometheusText, type Sample } from '../../test/demo/prom-text.ts';
 import { freePort } from '../../test/e2e/ports.ts';
+import { inClusterSpawn } from './image-agent.ts';
 import { processCpuPrecise, processCpuSeconds, processMemory } from './machine.ts';
 
 const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 export interface AgentOptions {
-  readonly kubeconfig: string;
+  /** How the agent reaches the test API server: a kubeconfig file, or in cluster (image-agent.ts). */
+  readonly connection:
+    | { readonly kubeconfig: string }
+    | { readonly serviceAccountDir: string; readonly env: Readonly<Record<string, string>> };
   readonly node: string;
   /** Milliseconds between two reads of the kernel maps (stdout exporter); default 1000. */
   readonly intervalMs?: number;
@@ -25,6 +29,8 @@ export interface AgentOptions {
    * defaults); `imageAgent().argv` runs it as the image does.
    */
   readonly argv?: readonly string[];
+  /** More environment for the agent (the image's ENV). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class AgentProcess {
@@ -55,7 +61,7 @@ export class AgentProcess {
       `node: { name: ${opts.node} }
 targets:
   source: kubernetes
-  kubernetes: { kubeconfig: ${opts.kubeconfig}, scope: all }
+  kubernetes: { ${'kubeconfig' in opts.connection ? `kubeconfig: ${opts.connection.kubeconfig}, ` : ''}scope: all }
 export:
   intervalMs: ${opts.intervalMs ?? 1000}
   prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
@@ -66,8 +72,13 @@ ${opts.extra ?? ''}
 `,
     );
     const t0 = performance.now();
-    const child = spawn(process.execPath, [...(opts.argv ?? [CLI]), 'run', '--config', config], {
+    const nodeArgs = [...(opts.argv ?? [CLI]), 'run', '--config', config];
+    const c = opts.connection;
+    const [cmd, args] =
+      'serviceAccountDir' in c ? inClusterSpawn(c.serviceAccountDir, nodeArgs) : [process.execPath, nodeArgs];
+    const child = spawn(cmd, args, {
       stdio: ['ignore', openSync(opts.stdoutFile ?? '/dev/null', 'w'), openSync(join(dir, 'agent.log'), 'w')],
+      env: { ...process.env, ...opts.env, ...('env' in c ? c.env : {}) },
     });
     const agent = new AgentProcess(child, promPort, adminPort, dir);
     try {

@@ -27,7 +27,7 @@ export async function firstData({ quick, log }: BenchOptions): Promise<BenchResu
   try {
     await using cluster = await SimulatedCluster.create('bench-node', { handleSignals: true });
     const agent = await AgentProcess.start({
-      kubeconfig: cluster.kubeconfigPath,
+      connection: { kubeconfig: cluster.kubeconfigPath },
       node: cluster.nodeName,
       intervalMs: INTERVAL_MS,
       stdoutFile: out,

@@ -126,7 +126,7 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
   try {
     for (const mode of ['socket', 'tc'] as const) {
       agents[mode] = await AgentProcess.start({
-        kubeconfig: cluster.kubeconfigPath,
+        connection: { kubeconfig: cluster.kubeconfigPath },
         node: NODE[mode],
         extra: `capture: { attach: ${mode} }`,
       });

@@ -29,7 +29,7 @@ export async function rate({ quick, log }: BenchOptions): Promise<BenchResult> {
   const web = await cluster.addPod({ name: 'web', shape: 'routed', ipv6: false, server: 'nginx', port: 80 });
   const url = web.server.url('/');
   const agent = await AgentProcess.start({
-    kubeconfig: cluster.kubeconfigPath,
+    connection: { kubeconfig: cluster.kubeconfigPath },
     node: cluster.nodeName,
     intervalMs: 1000,
     stdoutFile: '/dev/null',

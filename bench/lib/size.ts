@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { sleep } from '../../test/harness/exec.ts';
 import { TestNetwork } from '../../test/harness/network.ts';
 import { requireBpf } from '../../test/harness/privileges.ts';
-import { FakeKubeApi, namespace, node, pod } from '../../test/k8s-api/index.ts';
+import { namespace, node, pod } from '../../test/k8s-api/index.ts';
 import { AgentProcess } from './agent-process.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
-import { imageAgent } from './image-agent.ts';
+import { imageAgent, inClusterApi } from './image-agent.ts';
 import { table } from './markdown.ts';
 import { formatSummary, summarize } from './stats.ts';
 
@@ -65,18 +65,18 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
     ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
     log(`size: ${max} veth pairs and routes made in ${fmt((performance.now() - t0) / 1000)} s`);
     for (const n of SIZES) {
-      const api = await FakeKubeApi.start({ bookmarkIntervalMs: 5000 });
-      const dir = mkdtempSync(join(tmpdir(), 'owlk8s-bench-size-'));
-      try {
-        api.apply(node(NODE));
-        api.apply(namespace('default'));
-        for (const l of links.slice(0, n)) {
-          api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
-        }
-        const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
+      await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
+      const { api } = cluster;
+      api.apply(node(NODE));
+      api.apply(namespace('default'));
+      for (const l of links.slice(0, n)) {
+        api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
+      }
+      {
         const spawned = performance.now();
         const agent = await AgentProcess.start({
-          kubeconfig,
+          connection: cluster,
+          env: image.env,
           node: NODE,
           extra: 'capture: { maps: { targets: 4096 } }',
           argv: image.argv,
@@ -111,9 +111,6 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
         } finally {
           await agent.stop();
         }
-      } finally {
-        await api.close();
-        rmSync(dir, { recursive: true, force: true });
       }
     }
   } finally {
@@ -128,8 +125,11 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
 routed (one /128 route) through its own veth pair on this machine: ${fmt(max, 0)} real interfaces, made with
 \`ip -batch\` in a few seconds (network namespaces and a server per pod, as the other benchmarks use, stop at
 ~245 per run in the harness's address plan and cost ~0.2 s each). A fresh agent process per size, run as the image
-runs it (compiled to JavaScript by \`deploy/rootfs.sh js\`, with the node flags of \`deploy/Dockerfile\`'s ENTRYPOINT:
-\`${image.argv.slice(0, -1).join(' ')}\`), in Kubernetes mode (\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
+runs it (bundled by \`deploy/rootfs.sh js\`, with the node flags of \`deploy/Dockerfile\`'s ENTRYPOINT,
+\`${image.argv.slice(0, -1).join(' ')}\`, and its ENV, ${Object.entries(image.env)
+    .map(([k, v]) => `\`${k}=${v}\``)
+    .join(', ')}), connected in cluster as
+the DaemonSet is (a service account's token and CA where Kubernetes mounts them, the test API server over HTTPS), in Kubernetes mode (\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
 side (one packet socket per interface) and the user side (the Kubernetes view, the reconciler, the series).
 "Collection" is one Prometheus scrape (read the kernel maps, record, serialise), median (min–max) of 7.
 
