@@ -308,12 +308,16 @@ export class ServiceAccountTransport implements Transport {
   #networkError(err: unknown, verb: string, resource: string): ApiError {
     const code = (err as { code?: unknown } | null)?.code;
     if (typeof code !== 'string' || !TLS_CODES.test(code)) return toApiError(err, verb, resource);
-    const message = (err as { message?: unknown }).message;
+    // Node suggests --use-system-ca, which does not apply: the CA is the service account's.
+    const message = String((err as { message?: unknown }).message).replace(
+      /; if the root CA is installed.*$/,
+      '',
+    );
     return new ApiError(
       verb,
       resource,
       undefined,
-      `cannot reach the API server: ${code} ${String(message)} ` +
+      `cannot reach the API server: ${code} ${message} ` +
         `(the certificate of ${this.server}, checked against the CA in ${this.#caPath})`,
       { cause: err },
     );
