@@ -313,6 +313,14 @@ for (const kind of KINDS) {
       api.apply(pod({ name: 'late', node: 'node-a', ips: [] }));
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(w.events, []);
+      // The caller asked for the end: the in-cluster transport does not report it; client-node's
+      // Watch reports its AbortError (the reflector has stopped listening by then).
+      assert.deepEqual(
+        w.closes.map((e) => e?.message),
+        kind === 'service-account'
+          ? []
+          : ['watch pods: cannot reach the API server: This operation was aborted'],
+      );
     });
   });
 }
