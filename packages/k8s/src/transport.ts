@@ -58,7 +58,9 @@ export interface Transport {
   list(resource: WatchedResource, opts: ListOptions): Promise<ListPage>;
   /**
    * Opens a watch; resolves once the server accepted it (HTTP 200), rejects with ApiError if it did
-   * not. Afterwards `onClose` is called once: undefined for a clean end, an ApiError for a broken stream.
+   * not. Afterwards `onClose` is called once: undefined for a clean end, an ApiError for a broken
+   * stream (or one silent for the inactivity timeout). After `abort()` a transport may still call
+   * it once; the caller ignores that.
    */
   watch(
     resource: WatchedResource,
