@@ -7,7 +7,7 @@ import { createPodTargetWatcher } from '@owlk8s/k8s';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('k8s-sync-client: run with --expose-gc');
 const [kubeconfig, nodeName] = process.argv.slice(2);
-const watcher = createPodTargetWatcher({ kubeconfig, nodeName });
+const watcher = await createPodTargetWatcher({ kubeconfig, nodeName });
 gc();
 const before = process.memoryUsage();
 const t0 = performance.now();

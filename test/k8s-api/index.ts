@@ -1,6 +1,7 @@
 // A small Kubernetes API server for tests and the demo, real on the wire: lists with
 // resourceVersion and continue tokens, chunked watch streams, BOOKMARK events, 410 Gone, field
 // and label selectors, bearer-token authentication and RBAC from deploy/rbac.yaml.
+export { testCertificates } from './certificates.ts';
 export { ManualClock } from './manual-clock.ts';
 export {
   type ContainerPortSpec,

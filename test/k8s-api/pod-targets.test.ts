@@ -1,5 +1,5 @@
-// packages/k8s against the test API server with the real @kubernetes/client-node: which pods
-// become targets, with which workload, ports and Services, and the exact events on each change.
+// packages/k8s against the test API server with the real @kubernetes/client-node (and, for the
+// initial sync, also in-cluster with the ServiceAccountTransport): which pods become targets, with which workload, ports and Services, and the exact events on each change.
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
@@ -35,83 +35,89 @@ const seedWeb = (ip: string) => (api: FakeKubeApi) => {
 const webPorts = [{ port: 8080, services: [{ namespace: 'default', name: 'web', port: 80 }] }];
 
 describe('initial sync', () => {
-  it('lists this node only and emits one upsert per target, with every field', async () => {
-    s = await Scenario.start({
-      watcher: { labels: ['app', 'tier', 'absent'] },
-      seed: (api) => {
-        const dep = api.apply(workload('Deployment', 'web'));
-        const rs = api.apply(workload('ReplicaSet', 'web-7d9f8c', 'default', dep));
-        // app.kubernetes.io/name is not configured: it comes as appNameLabel, not among the labels.
-        const labels = {
-          app: 'web',
-          tier: 'front',
-          'pod-template-hash': '7d9f8c',
-          'app.kubernetes.io/name': 'shop',
-        };
-        api.apply(
-          pod({
-            name: 'web-7d9f8c-aaaaa',
-            uid: 'uid-web-a',
-            node: NODE,
-            ips: ['198.18.0.10', '2001:2::10'],
-            labels,
-            annotations: { 'resource.opentelemetry.io/service.name': 'shop-web' },
-            owner: rs,
-            ports: [{ name: 'http', containerPort: 8080 }],
-          }),
-        );
-        api.apply(pod({ name: 'web-7d9f8c-bbbbb', node: 'node-b', ips: ['198.18.1.10'], labels, owner: rs }));
-        api.apply(pod({ name: 'lonely', node: NODE, ips: ['198.18.0.11'], labels: { app: 'lonely' } }));
-        api.apply(
-          service({
-            name: 'web',
-            selector: { app: 'web' },
-            ports: [{ name: 'http', port: 80, targetPort: 'http' }],
-          }),
-        );
-      },
-    });
-    const expected: PodTarget = {
-      uid: 'uid-web-a',
-      name: 'web-7d9f8c-aaaaa',
-      namespace: 'default',
-      node: NODE,
-      ips: ['198.18.0.10', '2001:2::10'],
-      phase: 'Running',
-      ready: true,
-      workload: { kind: 'Deployment', name: 'web' },
-      replicaSet: 'web-7d9f8c',
-      labels: { app: 'web', tier: 'front' },
-      serviceNameAnnotation: 'shop-web',
-      appNameLabel: 'shop',
-      ports: [
-        {
-          port: 8080,
-          name: 'http',
-          services: [{ namespace: 'default', name: 'web', port: 80, portName: 'http' }],
+  // The agent's two connections: a kubeconfig (client-node) and in-cluster (ServiceAccountTransport, HTTPS).
+  for (const connection of ['kubeconfig', 'in-cluster'] as const) {
+    it(`lists this node only and emits one upsert per target, with every field (${connection})`, async () => {
+      s = await Scenario.start({
+        connection,
+        watcher: { labels: ['app', 'tier', 'absent'] },
+        seed: (api) => {
+          const dep = api.apply(workload('Deployment', 'web'));
+          const rs = api.apply(workload('ReplicaSet', 'web-7d9f8c', 'default', dep));
+          // app.kubernetes.io/name is not configured: it comes as appNameLabel, not among the labels.
+          const labels = {
+            app: 'web',
+            tier: 'front',
+            'pod-template-hash': '7d9f8c',
+            'app.kubernetes.io/name': 'shop',
+          };
+          api.apply(
+            pod({
+              name: 'web-7d9f8c-aaaaa',
+              uid: 'uid-web-a',
+              node: NODE,
+              ips: ['198.18.0.10', '2001:2::10'],
+              labels,
+              annotations: { 'resource.opentelemetry.io/service.name': 'shop-web' },
+              owner: rs,
+              ports: [{ name: 'http', containerPort: 8080 }],
+            }),
+          );
+          api.apply(
+            pod({ name: 'web-7d9f8c-bbbbb', node: 'node-b', ips: ['198.18.1.10'], labels, owner: rs }),
+          );
+          api.apply(pod({ name: 'lonely', node: NODE, ips: ['198.18.0.11'], labels: { app: 'lonely' } }));
+          api.apply(
+            service({
+              name: 'web',
+              selector: { app: 'web' },
+              ports: [{ name: 'http', port: 80, targetPort: 'http' }],
+            }),
+          );
         },
-      ],
-    };
-    assert.deepEqual(s.events, [{ type: 'upsert', target: expected }]);
-    assert.deepEqual(s.targets(), [expected]);
-    const st = s.watcher.status();
-    assert.equal(st.state, 'synced');
-    assert.equal(st.synced, true);
-    assert.equal(st.targets, 2, 'web-7d9f8c-aaaaa and the scenario sentinel');
-    assert.equal(st.lastError, undefined);
-    // Node-local lists, one GET for the one ReplicaSet on this node, nothing refused.
-    const lists = s.api.requests
-      .filter((r) => r.verb === 'list')
-      .map((r) => `${r.resource} ${r.query.fieldSelector ?? ''}`);
-    assert.deepEqual(lists.sort(), [
-      'namespaces ',
-      'nodes metadata.name=node-a',
-      'pods spec.nodeName=node-a',
-      'services ',
-    ]);
-    assert.equal(s.api.requestCount({ verb: 'get', resource: 'replicasets' }), 1);
-    assert.equal(s.api.requests.filter((r) => r.status !== 200).length, 0);
-  });
+      });
+      const expected: PodTarget = {
+        uid: 'uid-web-a',
+        name: 'web-7d9f8c-aaaaa',
+        namespace: 'default',
+        node: NODE,
+        ips: ['198.18.0.10', '2001:2::10'],
+        phase: 'Running',
+        ready: true,
+        workload: { kind: 'Deployment', name: 'web' },
+        replicaSet: 'web-7d9f8c',
+        labels: { app: 'web', tier: 'front' },
+        serviceNameAnnotation: 'shop-web',
+        appNameLabel: 'shop',
+        ports: [
+          {
+            port: 8080,
+            name: 'http',
+            services: [{ namespace: 'default', name: 'web', port: 80, portName: 'http' }],
+          },
+        ],
+      };
+      assert.deepEqual(s.events, [{ type: 'upsert', target: expected }]);
+      assert.deepEqual(s.targets(), [expected]);
+      const st = s.watcher.status();
+      assert.equal(st.state, 'synced');
+      assert.equal(st.synced, true);
+      assert.equal(st.targets, 2, 'web-7d9f8c-aaaaa and the scenario sentinel');
+      assert.equal(st.lastError, undefined);
+      // Node-local lists, one GET for the one ReplicaSet on this node, nothing refused.
+      const lists = s.api.requests
+        .filter((r) => r.verb === 'list')
+        .map((r) => `${r.resource} ${r.query.fieldSelector ?? ''}`);
+      assert.deepEqual(lists.sort(), [
+        'namespaces ',
+        'nodes metadata.name=node-a',
+        'pods spec.nodeName=node-a',
+        'services ',
+      ]);
+      assert.equal(s.api.requestCount({ verb: 'get', resource: 'replicasets' }), 1);
+      assert.equal(s.api.requests.filter((r) => r.status !== 200).length, 0);
+    });
+  }
 
   it("with scope 'all' also takes pods no Service selects, with their declared ports", async () => {
     s = await Scenario.start({

@@ -1,8 +1,9 @@
 // Test scaffolding for packages/k8s against the test API server: a seeded cluster, a watcher made
-// the way the agent makes it (createPodTargetWatcher with a kubeconfig file), a log of its events,
-// and settle(): a round trip through the pod watch, after which every earlier pod event is in.
+// the way the agent makes it (createPodTargetWatcher with a kubeconfig file, or in-cluster: HTTPS
+// and a service account directory), a log of its events, and settle(): a round trip through the
+// pod watch, after which every earlier pod event is in.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,6 +14,7 @@ import {
   type PodTargetWatcher,
   type TargetEvent,
 } from '@owlk8s/k8s';
+import { testCertificates } from './certificates.ts';
 import { FakeKubeApi, type FakeKubeApiOptions, namespace, node, pod, service } from './index.ts';
 
 export const NODE = 'node-a';
@@ -25,7 +27,15 @@ export interface ScenarioOptions {
   readonly seed?: (api: FakeKubeApi) => void;
   /** Start the watcher and wait for its first snapshot (default true). */
   readonly start?: boolean;
+  /**
+   * How the watcher reaches the server: 'kubeconfig' (default; client-node over plain HTTP) or
+   * 'in-cluster' (HTTPS, KUBERNETES_SERVICE_HOST/PORT and a service account directory with the
+   * token and CA: the ServiceAccountTransport, as in the DaemonSet).
+   */
+  readonly connection?: 'kubeconfig' | 'in-cluster';
 }
+
+let certificates: ReturnType<typeof testCertificates> | undefined;
 
 export class Scenario {
   readonly api: FakeKubeApi;
@@ -38,17 +48,10 @@ export class Scenario {
   #sentinelIp = 1;
   #sentinelSeenIp = 0;
 
-  private constructor(api: FakeKubeApi, opts: ScenarioOptions) {
+  private constructor(api: FakeKubeApi, watcher: PodTargetWatcher, dir: string) {
     this.api = api;
-    this.#dir = mkdtempSync(join(tmpdir(), 'owlk8s-k8s-'));
-    const kubeconfig = api.writeKubeconfig(join(this.#dir, 'kubeconfig'));
-    this.watcher = createPodTargetWatcher({
-      nodeName: NODE,
-      kubeconfig,
-      backoff: { initialMs: 5, maxMs: 50 },
-      random: () => 1,
-      ...opts.watcher,
-    });
+    this.watcher = watcher;
+    this.#dir = dir;
     this.watcher.subscribe((e) => {
       if (e.target.namespace === SENTINEL_NS) {
         if (e.type === 'upsert') this.#sentinelSeenIp = Number(e.target.ips[0]?.split('.')[3] ?? 0);
@@ -61,7 +64,13 @@ export class Scenario {
   }
 
   static async start(opts: ScenarioOptions = {}): Promise<Scenario> {
-    const api = await FakeKubeApi.start(opts.api);
+    const inCluster = opts.connection === 'in-cluster';
+    if (inCluster) certificates ??= testCertificates();
+    const api = await FakeKubeApi.start(
+      inCluster && certificates
+        ? { ...opts.api, tls: { cert: certificates.cert, key: certificates.key } }
+        : opts.api,
+    );
     api.apply(namespace('default'));
     api.apply(node(NODE));
     api.apply(node('node-b'));
@@ -76,7 +85,21 @@ export class Scenario {
       }),
     );
     api.apply(Scenario.#sentinelPod(1));
-    const s = new Scenario(api, opts);
+    const dir = mkdtempSync(join(tmpdir(), 'owlk8s-k8s-'));
+    const common = { nodeName: NODE, backoff: { initialMs: 5, maxMs: 50 }, random: () => 1 };
+    let connection: Partial<CreateOptions>;
+    if (inCluster && certificates) {
+      writeFileSync(join(dir, 'token'), api.token);
+      writeFileSync(join(dir, 'ca.crt'), certificates.ca);
+      connection = {
+        serviceAccountDir: dir,
+        env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(api.port) },
+      };
+    } else {
+      connection = { kubeconfig: api.writeKubeconfig(join(dir, 'kubeconfig')) };
+    }
+    const watcher = await createPodTargetWatcher({ ...common, ...connection, ...opts.watcher });
+    const s = new Scenario(api, watcher, dir);
     if (opts.start !== false) {
       s.watcher.start();
       await s.watcher.whenSynced();

@@ -94,7 +94,7 @@ export class FakeKubeApi {
   readonly store = new ObjectStore();
   readonly user: string;
   readonly requests: RequestRecord[] = [];
-  readonly #token: string;
+  #token: string;
   readonly #rules: readonly PolicyRule[];
   readonly #goneMode: 'event' | 'http';
   readonly #server: Server | HttpsServer;
@@ -151,6 +151,11 @@ export class FakeKubeApi {
 
   get token(): string {
     return this.#token;
+  }
+
+  /** From now on only `token` authenticates (as a rotated service account token): others get 401. */
+  setToken(token: string): void {
+    this.#token = token;
   }
 
   // ---- objects ----

@@ -58,12 +58,12 @@ function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
   return hints;
 }
 
-function makeSource(config: Config, logger: Logger): TargetSource {
+async function makeSource(config: Config, logger: Logger): Promise<TargetSource> {
   const ports = config.capture.httpPorts === 'all' ? [] : config.capture.httpPorts;
   if (config.targets.source === 'static')
     return new StaticSource(config.targets.static, config.node.name, ports);
   const k = config.targets.kubernetes;
-  const watcher = createPodTargetWatcher({
+  const watcher = await createPodTargetWatcher({
     nodeName: config.node.name,
     ...(k.kubeconfig !== '' ? { kubeconfig: k.kubeconfig } : {}),
     scope: k.scope,
@@ -84,7 +84,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   // before anything touches the kernel.
   let source: TargetSource;
   try {
-    source = makeSource(config, logger);
+    source = await makeSource(config, logger);
   } catch (err) {
     if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;

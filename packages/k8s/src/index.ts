@@ -1,6 +1,6 @@
 export { type BackoffOptions, DEFAULT_BACKOFF } from './backoff.ts';
 export { type Clock, systemClock } from './clock.ts';
-export { loadKubeConfig, resolveNodeName } from './config.ts';
+export { resolveNodeName } from './config.ts';
 export { type CreateOptions, createPodTargetWatcher } from './create.ts';
 export { ApiError, ConfigError, ForbiddenError, GoneError } from './errors.ts';
 export { consoleLogger, type Logger, silentLogger } from './logger.ts';
@@ -9,16 +9,19 @@ export type { Scope } from './pod-targets.ts';
 export { IGNORE_ANNOTATION, SERVICE_NAME_ANNOTATION } from './records.ts';
 export type { ReflectorPhase, ReflectorStatus } from './reflector.ts';
 export {
-  ClientNodeTransport,
-  type ClientNodeTransportOptions,
-  type ListOptions,
-  type ListPage,
-  type OwnerKind,
-  type RawWatchEvent,
-  type Transport,
-  type WatchedResource,
-  type WatchHandle,
-  type WatchOptions,
+  SERVICE_ACCOUNT_DIR,
+  ServiceAccountTransport,
+  type ServiceAccountTransportOptions,
+} from './service-account-transport.ts';
+export type {
+  ListOptions,
+  ListPage,
+  OwnerKind,
+  RawWatchEvent,
+  Transport,
+  WatchedResource,
+  WatchHandle,
+  WatchOptions,
 } from './transport.ts';
 export {
   type ConnectionState,

@@ -28,6 +28,14 @@ describe('toApiError', () => {
     assert.equal(e.message, 'list nodes: cannot reach the API server: ECONNREFUSED connect ECONNREFUSED');
   });
 
+  it('a node:https failure (the errno on the error itself) is named the same way', () => {
+    const err = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6443'), { code: 'ECONNREFUSED' });
+    assert.equal(
+      toApiError(err, 'list', 'pods').message,
+      'list pods: cannot reach the API server: ECONNREFUSED connect ECONNREFUSED 127.0.0.1:6443',
+    );
+  });
+
   it('a timeout is not mistaken for an HTTP status (DOMException has a legacy numeric code)', () => {
     const e = toApiError(
       new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
