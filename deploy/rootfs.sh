@@ -104,28 +104,33 @@ install_node() {
   chmod 0755 "$root/usr/local/bin/node"
 }
 
-# The agent bundled into one JavaScript file, the ENTRYPOINT's: $1/agent/src/cli/main.js, from the
-# TypeScript sources under $1 (/app/packages) by the lockfile's esbuild ($2), with the BPF object
-# expected at $3 at run time. Then the sources are removed and ffi-rs, the one package left outside
-# the bundle (it loads a native addon), is linked where the bundle resolves it.
-# Why one bundled file (BENCHMARKS.md, "Agent cost against size"): Node's type stripper (amaro,
-# WebAssembly) is never loaded, and one module instead of about 1,400 (the agent's, the
-# OpenTelemetry SDK's, @kubernetes/client-node's generated models) halves the agent's V8 heap.
+# The agent bundled by the lockfile's esbuild ($2) from the TypeScript sources under $1
+# (/app/packages): the ENTRYPOINT's $1/agent/src/cli/main.js, and beside it in chunks/ what only a
+# dynamic import reaches (@kubernetes/client-node, loaded only with a kubeconfig: the DaemonSet's
+# in-cluster connection never reads it); the BPF object expected at $3 at run time; licence
+# comments in *.LEGAL.txt beside each file. Then the sources are removed and ffi-rs, the one
+# package left outside the bundle (it loads a native addon), is linked where the bundle resolves it.
+# Why a bundle (BENCHMARKS.md, "Agent cost against size"): Node's type stripper (amaro, WebAssembly)
+# is never loaded, and a few modules instead of about 1,400 take a third off the agent's resident
+# memory. Minified with names kept; ASCII only (one non-ASCII character would make Node hold the
+# whole source as UTF-16, twice its size).
 bundle() {
   local packages=$1 esbuild=$2 object=$3 out
   out=$(mktemp -d)
-  "$esbuild" "$packages/agent/src/cli/main.ts" --bundle --platform=node --format=esm --target=node24 \
-    --minify --keep-names --legal-comments=external --tsconfig-raw='{}' --log-level=warning \
+  "$esbuild" "$packages/agent/src/cli/main.ts" --bundle --splitting --platform=node --format=esm \
+    --target=node24 --minify --keep-names --charset=ascii --legal-comments=external \
+    --tsconfig-raw='{}' --log-level=warning --entry-names='[name]' --chunk-names='chunks/[name]-[hash]' \
     --external:ffi-rs --define:OWLK8S_OBJECT_PATH="\"$object\"" \
     --banner:js="import { createRequire as __owlk8sRequire } from 'node:module'; const require = __owlk8sRequire(import.meta.url);" \
-    --outfile="$out/main.js" ||
+    --outdir="$out" ||
     die "esbuild: bundling the agent failed"
+  ! LC_ALL=C grep -l -P '[^\x00-\x7F]' -r "$out" --include='*.js' || die "esbuild: a bundle file is not ASCII"
   rm -rf "$packages"/*/src
-  mkdir -p "$packages/agent/src/cli" "$packages/agent/node_modules"
-  mv "$out/main.js" "$out/main.js.LEGAL.txt" "$packages/agent/src/cli/"
-  rmdir "$out"
+  mkdir -p "$packages/agent/src" "$packages/agent/node_modules"
+  mv "$out" "$packages/agent/src/cli"
+  chmod 755 "$packages/agent/src/cli"
   ln -sfn ../../ebpf/node_modules/ffi-rs "$packages/agent/node_modules/ffi-rs"
-  say "agent bundled into packages/agent/src/cli/main.js ($(($(stat -c %s "$packages/agent/src/cli/main.js") / 1024)) KiB)"
+  say "agent bundled into packages/agent/src/cli/main.js ($(($(stat -c %s "$packages/agent/src/cli/main.js") / 1024)) KiB) and $(find "$packages/agent/src/cli/chunks" -name '*.js' | wc -l) chunks ($(du -sk "$packages/agent/src/cli/chunks" | cut -f1) KiB)"
 }
 
 app() {

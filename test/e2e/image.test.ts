@@ -115,21 +115,21 @@ test('in the image, as the DaemonSet runs it: exact counts per pod and status fo
     assert.match(root ?? '', / ro[, ]/, `the root is read-only: ${root}`);
     assert.ok(!mounts.some((l) => l.split(' ')[4]?.startsWith('/run/netns')), 'no /run/netns mount');
     assert.ok(!existsSync(`/proc/${agent.pid}/root/run/netns`), 'no /run/netns in the root it sees');
-    // The image runs the agent compiled to JavaScript (deploy/rootfs.sh `compile`): no TypeScript
-    // for Node to strip at start-up (its type stripper stays resident, about 17 MB).
+    // The image runs the agent bundled (deploy/rootfs.sh `bundle`): main.js and its chunks, no
+    // TypeScript for Node to strip at start-up (its type stripper stays resident, about 17 MB), and
+    // no other source file.
     const packages = `/proc/${agent.pid}/root/app/packages`;
     const sources = ['agent', 'ebpf', 'k8s', 'otel'].flatMap((p) =>
-      readdirSync(join(packages, p, 'src'), { recursive: true, encoding: 'utf8' }),
+      existsSync(join(packages, p, 'src'))
+        ? readdirSync(join(packages, p, 'src'), { recursive: true, encoding: 'utf8' }).map((f) => join(p, f))
+        : [],
     );
     assert.deepEqual(
-      sources.filter((f) => f.endsWith('.ts')),
+      sources.filter((f) => !/^agent\/cli(\/chunks)?(\/[^/]+\.js(\.LEGAL\.txt)?)?$/.test(f)),
       [],
-      'no .ts file under /app/packages/*/src',
+      'under /app/packages/*/src only the bundle: agent/src/cli/main.js and its chunks',
     );
-    assert.ok(
-      sources.includes(join('cli', 'main.js')),
-      `the agent's sources are JavaScript: ${sources.length} files`,
-    );
+    assert.ok(sources.includes('agent/cli/main.js'), `the bundle's entry point: ${sources.join(', ')}`);
     assert.ok(
       cluster.api.requestCount({ verb: 'watch', resource: 'pods' }) > 0,
       'the agent watches pods through the API server over HTTPS with the service account',
