@@ -1,6 +1,7 @@
 // From cached records to a PodTarget, as pure functions: whether a pod is a target, its workload
 // through the owner chain, and which Service each of its ports serves.
 
+import { byCodeUnit } from './order.ts';
 import type { OwnerLookup } from './owners.ts';
 import type { PodTarget, ServiceRef, ServingPort, Workload } from './pod-target.ts';
 import type { OwnerRef, PodRecord, ServiceRecord } from './records.ts';
@@ -156,7 +157,7 @@ export function servingPorts(pod: PodRecord, services: Iterable<ServiceRecord>, 
     .map(([port, refs]) => {
       const name = pod.ports.find((p) => p.port === port && p.name)?.name;
       refs.sort(
-        (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || a.port - b.port,
+        (a, b) => byCodeUnit(a.namespace, b.namespace) || byCodeUnit(a.name, b.name) || a.port - b.port,
       );
       return { port, ...(name ? { name } : {}), services: refs };
     });

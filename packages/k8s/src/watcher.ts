@@ -11,6 +11,7 @@ import { type Clock, systemClock } from './clock.ts';
 import { Dispatcher } from './dispatcher.ts';
 import type { ApiError } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
+import { byCodeUnit } from './order.ts';
 import { OwnerResolver, ownerKey } from './owners.ts';
 import type { PodTarget, TargetEvent } from './pod-target.ts';
 import { decide, type PodTargetSettings, type Scope } from './pod-targets.ts';
@@ -210,7 +211,7 @@ export class PodTargetWatcher {
   /** The current targets, sorted by namespace then name. */
   snapshot(): PodTarget[] {
     return [...this.#targets.values()].sort(
-      (a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name),
+      (a, b) => byCodeUnit(a.namespace, b.namespace) || byCodeUnit(a.name, b.name),
     );
   }
 
