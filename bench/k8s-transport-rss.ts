@@ -9,8 +9,8 @@
 // Reports the median of the runs: RSS after import, after the first complete snapshot, and 3 s later.
 // Run: node bench/k8s-transport-rss.ts [runs=5] [index] [transports=in-cluster,kubeconfig]
 //   index: the package index to import, default packages/k8s/src/index.ts (type-stripped, which
-//   adds Node's type stripper to both); give DIR/packages/k8s/src/index.js from
-//   `deploy/rootfs.sh js DIR` to measure the JavaScript the image runs.
+//   adds Node's type stripper to both); give the index of the package compiled by `tsc` (e.g.
+//   `tsc --outDir DIR --rewriteRelativeImportExtensions ...`) to leave the stripper out.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
