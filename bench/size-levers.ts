@@ -1,11 +1,12 @@
 // What each memory lever buys, in one sitting: the size benchmark's agent at N targets (default
 // 1,000; the same veths and test API server for every run, the agent connected in cluster as the
-// DaemonSet is) in five variants, rotated each round (the order reversed every other round): the
+// DaemonSet is) in six variants, rotated each round (the order reversed every other round): the
 // checkout's TypeScript with V8's defaults and no ENV; the same with deploy/Dockerfile's node flags
 // and ENV; the image's bundle (`deploy/rootfs.sh js`) with the flags but without the ENV; the same
 // with the ENV but with malloc_trim made a no-op (bench/lib/no-native-release.mjs); and the image
-// (bundle, flags, ENV). Per run: VmRSS after the size benchmark's settling (3 s, 7 scrapes), and the
-// process's own breakdown (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap spaces,
+// (bundle, flags, ENV); and the image connected through a kubeconfig, which loads
+// @kubernetes/client-node (the in-cluster connection does not). Per run: VmRSS after the size
+// benchmark's settling (3 s, 7 scrapes), and the process's own breakdown (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap spaces,
 // resident memory by mapping). Prints one JSON line per run, then median (min–max) per variant.
 //
 // Run: `node_modules/.bin/node bench/size-levers.ts [rounds=3] [targets=1000]` (root and BPF, like
@@ -49,7 +50,12 @@ const bundle = image.argv.at(-1)!;
 const env = Object.entries(image.env)
   .map(([k, v]) => `${k}=${v}`)
   .join(' ');
-const variants: { name: string; argv: string[]; env: Readonly<Record<string, string>> }[] = [
+const variants: {
+  name: string;
+  argv: string[];
+  env: Readonly<Record<string, string>>;
+  kubeconfig?: boolean;
+}[] = [
   { name: '.ts sources, V8 defaults (the checkout)', argv: [TS_CLI], env: {} },
   { name: `.ts sources, ${flags.join(' ')}, ${env}`, argv: [...flags, TS_CLI], env: image.env },
   { name: `bundle, ${flags.join(' ')}, no ENV`, argv: [...flags, bundle], env: {} },
@@ -59,6 +65,12 @@ const variants: { name: string; argv: string[]; env: Readonly<Record<string, str
     env: image.env,
   },
   { name: `bundle, ${flags.join(' ')}, ${env} (the image)`, argv: [...image.argv], env: image.env },
+  {
+    name: 'the image, connected through a kubeconfig (@kubernetes/client-node, loaded lazily)',
+    argv: [...image.argv],
+    env: image.env,
+    kubeconfig: true,
+  },
 ];
 await using net = await TestNetwork.create();
 const s = net.slot;
@@ -76,6 +88,7 @@ try {
   ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
   await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
   const { api } = cluster;
+  const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
   api.apply(node(NODE));
   api.apply(namespace('default'));
   for (const l of links)
@@ -89,7 +102,7 @@ try {
         `node: { name: ${NODE} }
 targets:
   source: kubernetes
-  kubernetes: { scope: all }
+  kubernetes: { ${v.kubeconfig ? `kubeconfig: ${kubeconfig}, ` : ''}scope: all }
 export:
   intervalMs: 1000
   prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }
@@ -100,14 +113,10 @@ capture: { maps: { targets: 4096 } }
 `,
       );
       const memOut = join(dir, 'memory.json');
-      const [cmd, args] = inClusterSpawn(cluster.serviceAccountDir, [
-        '--import',
-        REPORT,
-        ...v.argv,
-        'run',
-        '--config',
-        config,
-      ]);
+      const nodeArgs = ['--import', REPORT, ...v.argv, 'run', '--config', config];
+      const [cmd, args] = v.kubeconfig
+        ? [process.execPath, nodeArgs]
+        : inClusterSpawn(cluster.serviceAccountDir, nodeArgs);
       const child = spawn(cmd, args, {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, ...v.env, ...cluster.env, OWLK8S_MEMORY_REPORT: memOut },
