@@ -1,7 +1,7 @@
 // The capture engine, live: the loaded program and its maps, the attachments, the targets map and
 // the snapshot read. It owns every file descriptor it opens; close() releases them all.
 import { constants } from 'node:os';
-import { readAll } from './batch.ts';
+import { chunkFor, readAll } from './batch.ts';
 import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
 import { BpfError, KeyNotFoundError } from './errors.ts';
 import {
@@ -50,6 +50,8 @@ export class Capture implements Disposable {
     stats: number;
   };
   readonly #targetMap: TargetMap;
+  /** Entries asked for by the first batch call of the next read of each map (batch.ts, chunkFor). */
+  readonly #chunks = { aggregates: 1024, conns: 1024 };
   readonly #ncpu: number;
 
   private constructor(spec: CaptureSpec, object: LoadedObject) {
@@ -239,7 +241,7 @@ export class Capture implements Disposable {
   forgetTarget(targetId: number): number {
     this.#live();
     const size = AGG_KEY_LAYOUT.size;
-    const { count, keys } = readAll(this.#fds.aggregates, 'aggregates', size, AGG_LAYOUT.size);
+    const { count, keys } = this.#readAll('aggregates', size, AGG_LAYOUT.size);
     let deleted = 0;
     for (let i = 0; i < count; i++) {
       if (decodeAggKey(keys, i * size).targetId !== targetId) continue;
@@ -257,12 +259,19 @@ export class Capture implements Disposable {
     return deleted;
   }
 
+  /** One whole map, in one batch call when it has not grown by a quarter since the last read. */
+  #readAll(map: 'aggregates' | 'conns', keySize: number, valueSize: number) {
+    const read = readAll(this.#fds[map], map, keySize, valueSize, this.#chunks[map]);
+    this.#chunks[map] = chunkFor(read.count);
+    return read;
+  }
+
   /** Every aggregate series; one batch read (few system calls). Throws BpfError. */
   readAggregates(): Aggregate[] {
     this.#live();
     const nb = this.spec.boundariesNs.length + 1;
     const per = AGG_LAYOUT.size;
-    const { count, keys, values } = readAll(this.#fds.aggregates, 'aggregates', AGG_KEY_LAYOUT.size, per);
+    const { count, keys, values } = this.#readAll('aggregates', AGG_KEY_LAYOUT.size, per);
     const out: Aggregate[] = [];
     for (let i = 0; i < count; i++) {
       const k = decodeAggKey(keys, i * AGG_KEY_LAYOUT.size);
@@ -279,7 +288,7 @@ export class Capture implements Disposable {
    */
   readInFlight(): InFlight[] {
     this.#live();
-    const { count, keys, values } = readAll(this.#fds.conns, 'conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size);
+    const { count, keys, values } = this.#readAll('conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size);
     const groups = new Map<
       string,
       { targetId: number; role: InFlight['role']; port: number; method: InFlight['method']; count: number }
