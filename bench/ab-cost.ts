@@ -1,12 +1,12 @@
 // Benchmark: one build of the capture program against another on the same packets, in the same run:
-// bpf/build/owlk8s.bpf.o against BEFORE_OBJECT (default /tmp/cost-before.bpf.o, a copy of an earlier
-// build). Both are attached side by side to a routed pod's host interface as socket filters, each
+// AFTER_OBJECT (default bpf/build/owlk8s.bpf.o) against BEFORE_OBJECT (default
+// /tmp/cost-before.bpf.o, a copy of an earlier build). Both are attached side by side to a routed pod's host interface as socket filters, each
 // with its own maps, and run on wrk's keep-alive GETs of nginx's 3-byte page (the message-start
 // path: every data segment starts an HTTP message). Per round, ns per packet of each from the
 // kernel's statistics; the attach order is reversed every round; the ratio new ÷ before is taken
 // over each pair of rounds (one of each order), its median with a 95 % bootstrap interval. Both
 // builds must count the same requests in every round.
-// Run: BEFORE_OBJECT=path node bench/ab-cost.ts [rounds=12] [seconds=4]
+// Run: [AFTER_OBJECT=path] [BEFORE_OBJECT=path] node bench/ab-cost.ts [rounds=12] [seconds=4]
 import { wrk } from '@owlk8s/e2e/harness';
 import { Capture } from '@owlk8s/ebpf';
 import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
@@ -15,9 +15,10 @@ import { bootstrapMedianCi, formatCi, formatSummary, relativeHalfWidth, summariz
 const ROUNDS = Number(process.argv[2] ?? 12);
 const SECONDS = Number(process.argv[3] ?? 4);
 const BEFORE_OBJECT = process.env.BEFORE_OBJECT ?? '/tmp/cost-before.bpf.o';
+const AFTER_OBJECT = process.env.AFTER_OBJECT;
 
 await onNginxPod('bench/ab-cost.ts', async ({ web, nginx, iface }) => {
-  using after = Capture.load({});
+  using after = Capture.load(AFTER_OBJECT ? { objectPath: AFTER_OBJECT } : {});
   using before = Capture.load({ objectPath: BEFORE_OBJECT });
   after.setTarget(web.ipv4, iface.ifindex, 1);
   before.setTarget(web.ipv4, iface.ifindex, 1);
@@ -54,7 +55,7 @@ await onNginxPod('bench/ab-cost.ts', async ({ web, nginx, iface }) => {
     `| before (${BEFORE_OBJECT}) | ${formatSummary(summarize(rows.map((r) => r.before)))} ns/packet |`,
   );
   console.log(
-    `| after (bpf/build/owlk8s.bpf.o) | ${formatSummary(summarize(rows.map((r) => r.after)))} ns/packet |`,
+    `| after (${AFTER_OBJECT ?? 'bpf/build/owlk8s.bpf.o'}) | ${formatSummary(summarize(rows.map((r) => r.after)))} ns/packet |`,
   );
   console.log(
     `| after ÷ before, per pair of rounds | ${formatCi(ci)} (± ${(100 * relativeHalfWidth(ci)).toFixed(1)} %) |`,

@@ -1302,11 +1302,13 @@ static __always_inline int capture(struct __sk_buff *skb)
 	if (!t)
 		return 0;
 	x.payload = r == PARSE_PAYLOAD;
-	__s64 id;
-	if ((id = target_of(t, x.p->daddr)) >= 0)
-		on_target_packet(&x, id, 1);
-	if ((id = target_of(t, x.p->saddr)) >= 0)
-		on_target_packet(&x, id, 0);
+	/* the destination, then the source: one copy of the code for both ends */
+#pragma clang loop unroll(disable)
+	for (int dst = 1; dst >= 0; dst--) {
+		__s64 id = target_of(t, dst ? x.p->daddr : x.p->saddr);
+		if (id >= 0)
+			on_target_packet(&x, id, dst);
+	}
 	return 0;
 }
 
