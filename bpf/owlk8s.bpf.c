@@ -115,8 +115,9 @@ static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, str
 	if (bt && __sync_fetch_and_add(&bt->series, 1) >= CONFIG.series_per_target) {
 		__sync_fetch_and_sub(&bt->series, 1);
 		/* the overflow key, written over the series' own: a second key on the stack would take the
-		 * call chain capture → conn_packet → parse_step → aggregate past 6.1's 512-byte limit on
-		 * their combined stack (each frame rounded up to 32 bytes: 192 + 192 + 96 + 32 now) */
+		 * deepest call chains (capture → conn_packet → parse_step → match_by_ack or abandon_conn →
+		 * aggregate) past 6.1's 512-byte limit on their combined stack (each frame rounded up to 32
+		 * bytes, an empty one counted as 32: 160 + 160 + 96 + 32 + 32 now) */
 		k->port = 0;
 		k->status = 0;
 		k->method = 0;
@@ -379,7 +380,7 @@ static __always_inline void resolve_response_hole(struct seg *g)
 }
 
 /* Another request waiting that the client sent before this response reached it: pipelining. */
-/* inline_abandon: abandon here, not through abandon_conn (match_by_ack: 6.1's stack limit) */
+/* inline_abandon: abandon here, not through abandon_conn (match_by_ack: one frame less on the stack) */
 static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 {
 	struct owlk8s_conn *c = g->c;
@@ -402,9 +403,9 @@ static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 
 /* Out of step (first seen mid-stream, or bytes were missing): the final response starting now
  * answers the oldest waiting request, by sequence number, whose first byte it acknowledges. A
- * global function: a rare path, kept out of parse_step's code (which then stays in the instruction
- * cache). The response direction never parses with hole_half. It abandons inline (abandon_here):
- * through abandon_conn, the call chain would pass 6.1's 512 bytes of stack. */
+ * global function: a rare path, kept out of parse_step's code. The response direction never parses
+ * with hole_half. It abandons inline (abandon_here), not through abandon_conn: one frame less on
+ * the deepest call chain (6.1's 512-byte stack limit). */
 GLOBAL int match_by_ack(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
 {
 	if (!st || !c || !sc)
@@ -853,8 +854,8 @@ static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_c
 	c->resp.state = OWLK8S_FRAME_DONE;
 }
 
-/* abandon_here as a global function: the parser reaches it from several places, and one copy
- * (called, not inlined) keeps parse_step's code small enough to stay in the instruction cache. */
+/* abandon_here as a global function: the parser reaches it from several places, and one copy,
+ * called, keeps it out of parse_step's common path (inlined, each place had its own). */
 GLOBAL int abandon_conn(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
 {
 	if (!st || !c || !sc)
