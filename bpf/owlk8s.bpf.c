@@ -39,7 +39,9 @@ static const struct owlk8s_conn ZERO_CONN;
 #define WINDOW 256    /* payload bytes read at once */
 #define WIN_AT 64     /* the window's index in scratch: a carried line goes right before it */
 #define MAX_STEPS 512 /* lines and body skips parsed in one segment (a 40-chunk body takes 120) */
-#define FAST_AT 512   /* scratch index of parse_fast's read of the headers */
+/* Scratch index of parse_fast's read of the headers: the window's place, so the cache lines it
+ * warms are those the payload window is loaded into next (the headers are in pkt by then). */
+#define FAST_AT WIN_AT
 
 /* owlk8s_half.flags: what the current message's header section said. */
 #define F_LENGTH 1    /* Content-Length seen (in remaining) */
@@ -113,8 +115,9 @@ static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, str
 	if (bt && __sync_fetch_and_add(&bt->series, 1) >= CONFIG.series_per_target) {
 		__sync_fetch_and_sub(&bt->series, 1);
 		/* the overflow key, written over the series' own: a second key on the stack would take the
-		 * call chain capture → conn_packet → parse_step → aggregate past 6.1's 512-byte limit on
-		 * their combined stack (each frame rounded up to 32 bytes: 192 + 192 + 96 + 32 now) */
+		 * deepest call chains (capture → conn_packet → parse_step → match_by_ack or abandon_conn →
+		 * aggregate) past 6.1's 512-byte limit on their combined stack (each frame rounded up to 32
+		 * bytes, an empty one counted as 32: 160 + 160 + 96 + 32 + 32 now) */
 		k->port = 0;
 		k->status = 0;
 		k->method = 0;
@@ -258,6 +261,7 @@ static __always_inline int load_window(struct seg *g)
 }
 
 static __always_inline void abandon(struct seg *g);
+static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc);
 
 static __always_inline int pending_count(struct owlk8s_conn *c)
 {
@@ -376,7 +380,8 @@ static __always_inline void resolve_response_hole(struct seg *g)
 }
 
 /* Another request waiting that the client sent before this response reached it: pipelining. */
-static __always_inline void note_pipelining(struct seg *g)
+/* inline_abandon: abandon here, not through abandon_conn (match_by_ack: one frame less on the stack) */
+static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 {
 	struct owlk8s_conn *c = g->c;
 	if (c->fins & PIPELINED)
@@ -387,8 +392,63 @@ static __always_inline void note_pipelining(struct seg *g)
 		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(g->h->msg_seq, o->client_ack))
 			c->fins |= PIPELINED;
 	}
-	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED))
-		abandon(g); /* it pipelines, and bytes went missing before: which answer is whose is unknown */
+	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED)) {
+		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
+		if (inline_abandon)
+			abandon_here(g->st, c, g->s);
+		else
+			abandon(g);
+	}
+}
+
+/* Out of step (first seen mid-stream, or bytes were missing): the final response starting now
+ * answers the oldest waiting request, by sequence number, whose first byte it acknowledges. A
+ * global function: a rare path, kept out of parse_step's code. The response direction never parses
+ * with hole_half. It abandons inline (abandon_here), not through abandon_conn: one frame less on
+ * the deepest call chain (6.1's 512-byte stack limit). */
+GLOBAL int match_by_ack(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
+{
+	if (!st || !c || !sc)
+		return 0;
+	struct seg seg = {0, st, c, &c->resp, sc, &sc->pos};
+	struct seg *g = &seg;
+	struct owlk8s_half *h = g->h;
+	if (h->hole != OWLK8S_HOLE_NONE)
+		resolve_response_hole(g);
+	int best = -1;
+	__u32 best_seq = 0;
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (s->state == OWLK8S_SLOT_PENDING && answerable(s, g, h->msg_seq) &&
+		    (best < 0 || seq_before(s->seq, best_seq))) {
+			best = i;
+			best_seq = s->seq;
+		}
+	}
+	if (c->req.hole != OWLK8S_HOLE_NONE && (c->fins & (WAITS | PIPELINED)) != WAITS &&
+	    (best < 0 || !seq_before(best_seq, c->req.hole_start))) {
+		/* this answer may be a request's still missing in the hole: unknown whose */
+		g->st->unmatched_responses++;
+		abandon_here(st, c, sc);
+		return 0;
+	}
+	if (best < 0) {
+		g->st->unmatched_responses++;
+		return 0;
+	}
+	struct owlk8s_slot *s = &c->slots[best & (OWLK8S_PIPELINE - 1)];
+	if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
+	    OWLK8S_SLOT_PENDING) {
+		g->st->unmatched_responses++;
+		return 0;
+	}
+	c->resp_start_ns = s->start_ns;
+	c->resp_method = s->method;
+	s->state = OWLK8S_SLOT_FREE;
+	h->flags |= F_TRACKED;
+	note_pipelining(g, 1);
+	return 0;
 }
 
 /* A final response starts: claim request n if it is the one this response answers. */
@@ -402,43 +462,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_minor = minor;
 	c->resp_method = 0xff;
 	if (!h->ordinal_known) {
-		/* Out of step (first seen mid-stream, or bytes were missing): the oldest waiting request,
-		 * by sequence number, whose first byte this response acknowledges. */
-		if (h->hole != OWLK8S_HOLE_NONE)
-			resolve_response_hole(g);
-		int best = -1;
-		__u32 best_seq = 0;
-#pragma unroll
-		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
-			struct owlk8s_slot *s = &c->slots[i];
-			if (s->state == OWLK8S_SLOT_PENDING && answerable(s, g, h->msg_seq) &&
-			    (best < 0 || seq_before(s->seq, best_seq))) {
-				best = i;
-				best_seq = s->seq;
-			}
-		}
-		if (c->req.hole != OWLK8S_HOLE_NONE && (c->fins & (WAITS | PIPELINED)) != WAITS &&
-		    (best < 0 || !seq_before(best_seq, c->req.hole_start))) {
-			/* this answer may be a request's still missing in the hole: unknown whose */
-			g->st->unmatched_responses++;
-			abandon(g);
-			return;
-		}
-		if (best < 0) {
-			g->st->unmatched_responses++;
-			return;
-		}
-		struct owlk8s_slot *s = &c->slots[best & (OWLK8S_PIPELINE - 1)];
-		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
-		    OWLK8S_SLOT_PENDING) {
-			g->st->unmatched_responses++;
-			return;
-		}
-		c->resp_start_ns = s->start_ns;
-		c->resp_method = s->method;
-		s->state = OWLK8S_SLOT_FREE;
-		h->flags |= F_TRACKED;
-		note_pipelining(g);
+		match_by_ack(g->st, c, g->s);
 		return;
 	}
 	__u32 n = h->ordinal++;
@@ -455,7 +479,7 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_method = s->method;
 	s->state = OWLK8S_SLOT_FREE;
 	h->flags |= F_TRACKED;
-	note_pipelining(g);
+	note_pipelining(g, 0);
 }
 
 /* Bytes [next_seq, seq) went by unseen: remember the hole (see OWLK8S_HOLE_*). */
@@ -630,6 +654,11 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 			return;
 		}
 		if (h->state == OWLK8S_FRAME_HEADERS) {
+			/* field_of names only fields of 15 bytes or more that begin with C or T: the
+			 * other lines (most of them) skip the call */
+			__u8 c0 = AT(g->s, i) | 0x20;
+			if (len < 15 || (c0 != 'c' && c0 != 't'))
+				return;
 			int fv = field_of(g->s, i, len);
 			int f = fv & 0xff;
 			__u32 v = fv >> 8;
@@ -809,20 +838,35 @@ GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk
 /* Gives a connection up after missing bytes it cannot place: the response in progress counts to its
  * last segment, the requests waiting go uncounted (responses_lost: their answers cannot be told
  * apart), and the connection is no longer parsed. */
-static __always_inline void abandon(struct seg *g)
+static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
 {
-	struct owlk8s_conn *c = g->c;
-	finish_response(g->st, c, &g->v->ck, c->resp_last_ns);
+	finish_response(st, c, &sc->pos.ck, c->resp_last_ns);
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *s = &c->slots[i];
 		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
 		    OWLK8S_SLOT_PENDING) {
 			s->state = OWLK8S_SLOT_FREE;
-			g->st->responses_lost++;
+			st->responses_lost++;
 		}
 	}
-	give_up(g, 0);
+	c->req.state = OWLK8S_FRAME_DONE; /* give_up(g, 0) */
+	c->resp.state = OWLK8S_FRAME_DONE;
+}
+
+/* abandon_here as a global function: the parser reaches it from several places, and one copy,
+ * called, keeps it out of parse_step's common path (inlined, each place had its own). */
+GLOBAL int abandon_conn(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
+{
+	if (!st || !c || !sc)
+		return 0;
+	abandon_here(st, c, sc);
+	return 0;
+}
+
+static __always_inline void abandon(struct seg *g)
+{
+	abandon_conn(g->st, g->c, g->s);
 }
 
 /* Runs the steps over the segment; returns how many ran. */
@@ -1082,11 +1126,12 @@ struct pctx {
 };
 
 /* One packet of one connection of one target, in the direction dir of that connection. */
-GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt *p, struct owlk8s_conn *c,
+GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scratch *s, struct owlk8s_conn *c,
 		       struct owlk8s_conn_key *k)
 {
-	if (!skb || !st || !p || !c || !k)
+	if (!skb || !st || !s || !c || !k)
 		return 0;
+	struct pkt *p = &s->pkt;
 	/* The key on the stack: before 6.2 the map helpers take a key only from the stack, a packet or
 	 * a map, and a global function's pointer argument is none of these to the verifier. */
 	struct owlk8s_conn_key key;
@@ -1127,10 +1172,6 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct pkt
 			p->seq += 1;
 	}
 	if (payload) {
-		__u32 zero = 0;
-		struct scratch *s = bpf_map_lookup_elem(&scratch, &zero);
-		if (!s)
-			return 0;
 		struct seg g = {skb, st, c, h, s, &s->pos};
 		__builtin_memcpy(&s->pos.ck, k, sizeof(s->pos.ck));
 		s->pos.now = now;
@@ -1160,7 +1201,7 @@ static __always_inline void on_conn_packet(struct pctx *x, struct owlk8s_conn *c
 {
 	x->p->payload = x->payload;
 	x->p->dir = dir;
-	conn_packet(x->skb, x->st, x->p, c, k);
+	conn_packet(x->skb, x->st, x->s, c, k);
 }
 
 /* The packet src → dst where one end is the target `id`: find its connection, or start one. */
@@ -1262,11 +1303,13 @@ static __always_inline int capture(struct __sk_buff *skb)
 	if (!t)
 		return 0;
 	x.payload = r == PARSE_PAYLOAD;
-	__s64 id;
-	if ((id = target_of(t, x.p->daddr)) >= 0)
-		on_target_packet(&x, id, 1);
-	if ((id = target_of(t, x.p->saddr)) >= 0)
-		on_target_packet(&x, id, 0);
+	/* the destination, then the source: one copy of the code for both ends */
+#pragma clang loop unroll(disable)
+	for (int dst = 1; dst >= 0; dst--) {
+		__s64 id = target_of(t, dst ? x.p->daddr : x.p->saddr);
+		if (id >= 0)
+			on_target_packet(&x, id, dst);
+	}
 	return 0;
 }
 

@@ -1,0 +1,63 @@
+// Benchmark: one build of the capture program against another on the same packets, in the same run:
+// AFTER_OBJECT (default bpf/build/owlk8s.bpf.o) against BEFORE_OBJECT (default
+// /tmp/cost-before.bpf.o, a copy of an earlier build). Both are attached side by side to a routed pod's host interface as socket filters, each
+// with its own maps, and run on wrk's keep-alive GETs of nginx's 3-byte page (the message-start
+// path: every data segment starts an HTTP message). Per round, ns per packet of each from the
+// kernel's statistics; the attach order is reversed every round; the ratio new ÷ before is taken
+// over each pair of rounds (one of each order), its median with a 95 % bootstrap interval. Both
+// builds must count the same requests in every round.
+// Run: [AFTER_OBJECT=path] [BEFORE_OBJECT=path] node bench/ab-cost.ts [rounds=12] [seconds=4]
+import { wrk } from '@owlk8s/e2e/harness';
+import { Capture } from '@owlk8s/ebpf';
+import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
+import { bootstrapMedianCi, formatCi, formatSummary, relativeHalfWidth, summarize } from './lib/stats.ts';
+
+const ROUNDS = Number(process.argv[2] ?? 12);
+const SECONDS = Number(process.argv[3] ?? 4);
+const BEFORE_OBJECT = process.env.BEFORE_OBJECT ?? '/tmp/cost-before.bpf.o';
+const AFTER_OBJECT = process.env.AFTER_OBJECT;
+
+await onNginxPod('bench/ab-cost.ts', async ({ web, nginx, iface }) => {
+  using after = Capture.load(AFTER_OBJECT ? { objectPath: AFTER_OBJECT } : {});
+  using before = Capture.load({ objectPath: BEFORE_OBJECT });
+  after.setTarget(web.ipv4, iface.ifindex, 1);
+  before.setTarget(web.ipv4, iface.ifindex, 1);
+  const rows: { after: number; before: number; packets: number; requests: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    using _attached = attachAlternating([after.programFd, before.programFd], iface.ifindex, round);
+    const [a0, b0] = [after.readSelf().requests, before.readSelf().requests];
+    const [a, b] = await measurePrograms([after.programFd, before.programFd], async () => {
+      await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS });
+    });
+    const counted = [after.readSelf().requests - a0, before.readSelf().requests - b0].map(Number);
+    if (counted[0] !== counted[1])
+      throw new Error(`round ${round + 1}: the two builds counted ${counted[0]} and ${counted[1]} requests`);
+    const row = { after: a!.nsPerPacket, before: b!.nsPerPacket, packets: a!.packets, requests: counted[0]! };
+    rows.push(row);
+    console.error(
+      `round ${round + 1}/${ROUNDS}: ${row.packets} packets, ${row.requests} requests; ` +
+        `after ${row.after.toFixed(1)} ns, before ${row.before.toFixed(1)} ns, ratio ${(row.after / row.before).toFixed(3)}`,
+    );
+  }
+  // The program attached second runs on a packet the first one warmed (about 10 % cheaper here), so
+  // a round's ratio carries the order: each pair of rounds (both orders) gives one ratio, the
+  // geometric mean of its two.
+  const ratios = rows.map((r) => r.after / r.before);
+  const pairs = ratios.flatMap((r, i) => (i % 2 === 1 ? [Math.sqrt(r * ratios[i - 1]!)] : []));
+  const ci = bootstrapMedianCi(pairs, { seed: 16 });
+  console.log(
+    `| after ÷ before, rounds with after first | ${formatSummary(summarize(ratios.filter((_, i) => i % 2 === 0)), 3)} |`,
+  );
+  console.log(
+    `| after ÷ before, rounds with before first | ${formatSummary(summarize(ratios.filter((_, i) => i % 2 === 1)), 3)} |`,
+  );
+  console.log(
+    `| before (${BEFORE_OBJECT}) | ${formatSummary(summarize(rows.map((r) => r.before)))} ns/packet |`,
+  );
+  console.log(
+    `| after (${AFTER_OBJECT ?? 'bpf/build/owlk8s.bpf.o'}) | ${formatSummary(summarize(rows.map((r) => r.after)))} ns/packet |`,
+  );
+  console.log(
+    `| after ÷ before, per pair of rounds | ${formatCi(ci)} (± ${(100 * relativeHalfWidth(ci)).toFixed(1)} %) |`,
+  );
+});
