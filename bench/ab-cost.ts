@@ -1,12 +1,14 @@
 // Benchmark: one build of the capture program against another on the same packets, in the same run:
-// AFTER_OBJECT (default bpf/build/owlk8s.bpf.o) against BEFORE_OBJECT (default
-// /tmp/cost-before.bpf.o, a copy of an earlier build). Both are attached side by side to a routed pod's host interface as socket filters, each
-// with its own maps, and run on wrk's keep-alive GETs of nginx's 3-byte page (the message-start
-// path: every data segment starts an HTTP message). Per round, ns per packet of each from the
+// AFTER_OBJECT (default bpf/build/owlk8s.bpf.o, the shipped build) against BEFORE_OBJECT (required:
+// a copy of an earlier build, or bpf/build/percpu-aggregates.bpf.o, the same source with the
+// per-CPU aggregates map it had before). Both are attached side by side to a routed pod's host
+// interface as socket filters, each with its own maps, and run on wrk's keep-alive GETs of nginx's
+// 3-byte page (2 threads, 16 connections: the message-start path, every data segment starts an
+// HTTP message, and both CPUs add to the same series at once). Per round, ns per packet of each from the
 // kernel's statistics; the attach order is reversed every round; the ratio new ÷ before is taken
 // over each pair of rounds (one of each order), its median with a 95 % bootstrap interval. Both
 // builds must count the same requests in every round.
-// Run: [AFTER_OBJECT=path] [BEFORE_OBJECT=path] node bench/ab-cost.ts [rounds=12] [seconds=4]
+// Run: BEFORE_OBJECT=path [AFTER_OBJECT=path] node bench/ab-cost.ts [rounds=12] [seconds=4]
 import { wrk } from '@owlk8s/e2e/harness';
 import { Capture } from '@owlk8s/ebpf';
 import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
@@ -14,7 +16,11 @@ import { bootstrapMedianCi, formatCi, formatSummary, relativeHalfWidth, summariz
 
 const ROUNDS = Number(process.argv[2] ?? 12);
 const SECONDS = Number(process.argv[3] ?? 4);
-const BEFORE_OBJECT = process.env.BEFORE_OBJECT ?? '/tmp/cost-before.bpf.o';
+const BEFORE_OBJECT = process.env.BEFORE_OBJECT;
+if (BEFORE_OBJECT === undefined)
+  throw new Error(
+    'bench/ab-cost.ts: set BEFORE_OBJECT to the build to compare with (e.g. bpf/build/percpu-aggregates.bpf.o)',
+  );
 const AFTER_OBJECT = process.env.AFTER_OBJECT;
 
 await onNginxPod('bench/ab-cost.ts', async ({ web, nginx, iface }) => {

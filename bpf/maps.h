@@ -48,7 +48,7 @@ struct {
  * added to with atomic operations: its memory is max_entries × an element, whatever the number of
  * possible CPUs (a per-CPU hash holds a value per possible CPU). */
 struct {
-#ifdef OWLK8S_PERCPU_AGGREGATES /* the per-CPU baseline of bench/aggregates-cost.ts only */
+#ifdef OWLK8S_PERCPU_AGGREGATES /* the per-CPU baseline of bench/ab-cost.ts only */
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 #else
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -165,7 +165,7 @@ GLOBAL int aggregate(struct owlk8s_self *st, __u32 target_id, const struct owlk8
 	if (b > OWLK8S_MAX_BOUNDS)
 		b = OWLK8S_MAX_BOUNDS;
 #ifdef OWLK8S_PERCPU_AGGREGATES
-	/* this CPU's own value (the per-CPU baseline of bench/aggregates-cost.ts): plain adds */
+	/* this CPU's own value (the per-CPU baseline of bench/ab-cost.ts): plain adds */
 	a->count++;
 	a->sum_ns += d;
 	a->buckets[b]++;
