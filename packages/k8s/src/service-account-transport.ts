@@ -236,11 +236,6 @@ export class ServiceAccountTransport implements Transport {
     });
   }
 
-  /** Closes the idle keep-alive connections (open requests are not affected). */
-  close(): void {
-    this.#agent.destroy();
-  }
-
   /** A GET answered 200 with a JSON body, within the request timeout. Throws ApiError. */
   async #getJson(verb: string, resource: string, path: string): Promise<unknown> {
     const req = await this.#request(verb, resource, path);
