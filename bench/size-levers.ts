@@ -11,7 +11,7 @@
 //
 // Run: `node_modules/.bin/node bench/size-levers.ts [rounds=3] [targets=1000]` (root and BPF, like
 // the suite; about 15 s per run at 1,000 targets).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,26 +23,16 @@ import { requireBpf } from '../test/harness/privileges.ts';
 import { namespace, node, pod } from '../test/k8s-api/index.ts';
 import { imageAgent, inClusterApi, inClusterSpawn } from './lib/image-agent.ts';
 import { processMemory } from './lib/machine.ts';
+import { routedVeths } from './lib/routed-veths.ts';
 import { formatSummary, summarize } from './lib/stats.ts';
 
 requireBpf('bench size-levers');
 const [rounds = 3, n = 1000] = process.argv.slice(2, 4).map(Number);
 const NODE = 'bench-node';
-const FIRST = 0x1000;
 const TS_CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 // A .mjs file: a .ts one would load Node's type stripper into the JavaScript variants.
 const REPORT = fileURLToPath(new URL('lib/memory-report.mjs', import.meta.url));
 const NO_RELEASE = fileURLToPath(new URL('lib/no-native-release.mjs', import.meta.url));
-
-function ipBatch(lines: string[]): void {
-  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-levers-ip-'));
-  try {
-    writeFileSync(join(dir, 'batch'), `${lines.join('\n')}\n`);
-    execFileSync('ip', ['-force', '-batch', join(dir, 'batch')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 using image = imageAgent();
 const flags = image.argv.slice(0, -1);
@@ -73,19 +63,11 @@ const variants: {
   },
 ];
 await using net = await TestNetwork.create();
-const s = net.slot;
-const prefix = `2001:2:0:${(2 * s).toString(16)}::`;
-const links = Array.from({ length: n }, (_, k) => ({
-  host: `ow${s}h${FIRST + k}`,
-  peer: `ow${s}p${FIRST + k}`,
-  ip: `${prefix}${(FIRST + k).toString(16)}`,
-}));
+using veths = routedVeths(net.slot, n);
+const { links } = veths;
 const results = new Map<string, number[]>(variants.map((v) => [v.name, []]));
 const dir = mkdtempSync(join(tmpdir(), 'owlk8s-levers-'));
 try {
-  ipBatch(links.map((l) => `link add ${l.host} type veth peer name ${l.peer}`));
-  ipBatch(links.flatMap((l) => [`link set ${l.host} up`, `link set ${l.peer} up`]));
-  ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
   await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
   const { api } = cluster;
   const kubeconfig = api.writeKubeconfig(join(dir, 'kubeconfig'));
@@ -163,11 +145,6 @@ capture: { maps: { targets: 4096 } }
     }
   }
 } finally {
-  try {
-    ipBatch(links.map((l) => `link del ${l.host}`));
-  } catch {
-    // some were never made; net's disposal removes whatever of the slot is left
-  }
   rmSync(dir, { recursive: true, force: true });
 }
 console.log(`\nRSS at ${n} targets, MiB, median (min–max) of ${rounds}:`);

@@ -5,10 +5,6 @@
 // process per size, run as the image runs it (bench/lib/image-agent.ts): start-up (spawn → ready, spawn → every target attached), resident memory
 // once settled, and the time one collection takes (a Prometheus scrape: read the kernel maps,
 // record, serialise).
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sleep } from '../../test/harness/exec.ts';
 import { TestNetwork } from '../../test/harness/network.ts';
 import { requireBpf } from '../../test/harness/privileges.ts';
@@ -17,11 +13,10 @@ import { AgentProcess } from './agent-process.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
 import { imageAgent, inClusterApi } from './image-agent.ts';
 import { table } from './markdown.ts';
+import { routedVeths } from './routed-veths.ts';
 import { formatSummary, summarize } from './stats.ts';
 
 const NODE = 'bench-node';
-// Far above the harness's pod indexes (< 256), inside the slot's names and addresses.
-const FIRST = 0x1000;
 
 interface SizeRow {
   readonly targets: number;
@@ -33,91 +28,63 @@ interface SizeRow {
   readonly series: number;
 }
 
-function ipBatch(lines: string[]): void {
-  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-bench-ip-'));
-  try {
-    writeFileSync(join(dir, 'batch'), `${lines.join('\n')}\n`);
-    execFileSync('ip', ['-force', '-batch', join(dir, 'batch')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
   requireBpf('bench size');
   const SIZES = quick ? [10, 50] : [10, 100, 1000];
   const max = Math.max(...SIZES);
   await using net = await TestNetwork.create();
-  const s = net.slot;
-  const prefix = `2001:2:0:${(2 * s).toString(16)}::`;
-  const links = Array.from({ length: max }, (_, k) => ({
-    host: `ow${s}h${FIRST + k}`,
-    peer: `ow${s}p${FIRST + k}`,
-    ip: `${prefix}${(FIRST + k).toString(16)}`,
-  }));
   const rows: SizeRow[] = [];
   using image = imageAgent();
   log(`size: the agent as the image runs it: node ${image.argv.join(' ')}`);
   const t0 = performance.now();
-  try {
-    ipBatch(links.map((l) => `link add ${l.host} type veth peer name ${l.peer}`));
-    ipBatch(links.flatMap((l) => [`link set ${l.host} up`, `link set ${l.peer} up`]));
-    ipBatch(links.map((l) => `route add ${l.ip}/128 dev ${l.host}`));
-    log(`size: ${max} veth pairs and routes made in ${fmt((performance.now() - t0) / 1000)} s`);
-    for (const n of SIZES) {
-      await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
-      const { api } = cluster;
-      api.apply(node(NODE));
-      api.apply(namespace('default'));
-      for (const l of links.slice(0, n)) {
-        api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
-      }
-      {
-        const spawned = performance.now();
-        const agent = await AgentProcess.start({
-          connection: cluster,
-          env: image.env,
-          node: NODE,
-          extra: 'capture: { maps: { targets: 4096 } }',
-          argv: image.argv,
-        });
-        try {
-          await agent.waitTargets(n, true, 300_000);
-          const attachedMs = performance.now() - spawned;
-          await sleep(3000);
-          const scrapes: number[] = [];
-          let series = 0;
-          for (let i = 0; i < 7; i++) {
-            const t = performance.now();
-            const samples = await agent.scrape();
-            scrapes.push(performance.now() - t);
-            series = samples.length;
-            await sleep(300);
-          }
-          const m = agent.memory();
-          const row: SizeRow = {
-            targets: n,
-            readyMs: agent.readyMs,
-            attachedMs,
-            rssMiB: m.rssMiB,
-            peakMiB: m.peakMiB,
-            scrapeMs: summarize(scrapes),
-            series,
-          };
-          rows.push(row);
-          log(
-            `size ${n} targets: ready ${fmt(row.readyMs, 0)} ms, all attached ${fmt(attachedMs, 0)} ms, RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakMiB)}), scrape ${fmt(row.scrapeMs.median)} ms`,
-          );
-        } finally {
-          await agent.stop();
-        }
-      }
+  using veths = routedVeths(net.slot, max);
+  const { links } = veths;
+  log(`size: ${max} veth pairs and routes made in ${fmt((performance.now() - t0) / 1000)} s`);
+  for (const n of SIZES) {
+    await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
+    const { api } = cluster;
+    api.apply(node(NODE));
+    api.apply(namespace('default'));
+    for (const l of links.slice(0, n)) {
+      api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
     }
-  } finally {
+    const spawned = performance.now();
+    const agent = await AgentProcess.start({
+      connection: cluster,
+      env: image.env,
+      node: NODE,
+      extra: 'capture: { maps: { targets: 4096 } }',
+      argv: image.argv,
+    });
     try {
-      ipBatch(links.map((l) => `link del ${l.host}`));
-    } catch {
-      // some were never made; net.close() removes whatever of the slot is left
+      await agent.waitTargets(n, true, 300_000);
+      const attachedMs = performance.now() - spawned;
+      await sleep(3000);
+      const scrapes: number[] = [];
+      let series = 0;
+      for (let i = 0; i < 7; i++) {
+        const t = performance.now();
+        const samples = await agent.scrape();
+        scrapes.push(performance.now() - t);
+        series = samples.length;
+        await sleep(300);
+      }
+      const m = agent.memory();
+      const row: SizeRow = {
+        targets: n,
+        readyMs: agent.readyMs,
+        attachedMs,
+        rssMiB: m.rssMiB,
+        peakMiB: m.peakMiB,
+        scrapeMs: summarize(scrapes),
+        series,
+      };
+      rows.push(row);
+      log(
+        `size ${n} targets: ready ${fmt(row.readyMs, 0)} ms, all attached ${fmt(attachedMs, 0)} ms, RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakMiB)}), scrape ${fmt(row.scrapeMs.median)} ms`,
+      );
+    } finally {
+      await agent.stop();
     }
   }
   const at1000 = rows.find((r) => r.targets === 1000);
