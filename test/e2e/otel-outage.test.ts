@@ -64,7 +64,7 @@ function exportsOf(exports: readonly ReceivedExport[], kind: Kind, temporality: 
 test('a Collector outage of many intervals: bounded memory, few log lines, totals include the outage', async (t) => {
   const receiver = new OtlpReceiver();
   await receiver.start();
-  const logs: { level: string; message: string; details: Record<string, unknown> }[] = [];
+  const logs: { level: string; message: string; details: Record<string, unknown>; at: number }[] = [];
   const pipeline = await createPipeline({
     exporters: (['cumulative', 'delta'] as const).flatMap((temporality) => [
       { type: 'otlp-grpc' as const, endpoint: receiver.grpcEndpoint, temporality },
@@ -80,8 +80,8 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
     exportTimeoutMillis: INTERVAL_MS,
     failureLogIntervalMillis: FAILURE_LOG_MS,
     logger: {
-      warn: (details, message) => logs.push({ level: 'warn', message, details }),
-      error: (details, message) => logs.push({ level: 'error', message, details }),
+      warn: (details, message) => logs.push({ level: 'warn', message, details, at: Date.now() }),
+      error: (details, message) => logs.push({ level: 'error', message, details, at: Date.now() }),
     },
   });
   let requests = 0;
@@ -93,6 +93,7 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
   try {
     // Every exporter delivered before the outage (two requests a round: the agent's and the pod's).
     await receiver.waitForExports(24);
+    const stoppingAt = Date.now();
     await receiver.stop();
     const beforeOutage = [...receiver.exports];
     const countAtOutage = requests;
@@ -104,6 +105,7 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
     assert.ok(countInOutage >= 100, `fed ${countInOutage} requests during the outage`);
 
     receiver.clear();
+    const restartingAt = Date.now();
     await receiver.start();
     // Wait until every exporter delivered a total at least as large as the last count fed before
     // the wait: it includes every request of the outage.
@@ -174,12 +176,22 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
       'otlp-http[5]',
     ]) {
       const mine = logs.filter((l) => l.details.exporter === exporter);
-      assert.equal(mine.filter((l) => l.message === 'metrics export failed').length, 1, exporter);
+      const failed = mine.filter((l) => l.message === 'metrics export failed');
+      assert.equal(failed.length, 1, exporter);
       const recovered = mine.filter((l) => l.message === 'metrics export recovered');
       assert.equal(recovered.length, 1, exporter);
+      // The outage a user reads is the one this exporter saw: from its first failure (after the
+      // receiver began to stop; up to an interval and a timeout later) to its first success (after
+      // the receiver was back), in whole seconds.
+      assert.ok(failed[0]!.at >= stoppingAt, `${exporter}: failed before the outage`);
+      assert.ok(recovered[0]!.at >= restartingAt, `${exporter}: recovered before the receiver was back`);
       const outageSeconds = recovered[0]!.details.outageSeconds as number;
       const failedExports = recovered[0]!.details.failedExports as number;
-      assert.ok(outageSeconds >= OUTAGE_MS / 1000 - 1, `${exporter}: outage of ${outageSeconds} s`);
+      const seenMs = recovered[0]!.at - failed[0]!.at;
+      assert.ok(
+        Math.abs(outageSeconds * 1000 - seenMs) <= 501,
+        `${exporter}: outage of ${outageSeconds} s reported, ${seenMs} ms between its log lines`,
+      );
       const still = mine.filter((l) => l.message === 'metrics export still failing').length;
       assert.ok(
         still <= outageSeconds / (FAILURE_LOG_MS / 1000) + 1,
