@@ -395,6 +395,26 @@ describe('connections that end, requests that never get an answer', () => {
     assert.deepEqual(moved(cap), { requests: 1, responses: 1, unmatchedResponses: 1, timeouts: 1 });
   });
 
+  test('a connection is forgotten by the sweep once idle for idleTimeoutMs, not while its packets keep coming', async () => {
+    using cap = setup({ requestTimeoutMs: 1000, idleTimeoutMs: 1000, boundariesNs: [50_000_000n] });
+    const c = server(cap).open();
+    const conns = () => readAll(cap.mapFd('conns'), 'conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size).count;
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    c.segment('client', GET());
+    c.segment('server', RES(200));
+    await wait(500);
+    c.segment('client', GET()); // 500 ms after the first exchange: the stamp moves
+    c.segment('server', RES(200));
+    await wait(600);
+    cap.sweep(); // 1.1 s after the first exchange, 600 ms after the last packet: kept
+    assert.equal(conns(), 1);
+    await wait(600);
+    cap.sweep(); // 1.2 s after the last packet: forgotten
+    assert.equal(conns(), 0);
+    assert.deepEqual(counts(cap), ['server GET 200 n=2']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2, connsExpired: 1 });
+  });
+
   test('a request and a connection stamped after the sweep read its clock (a packet on another CPU, mid-sweep) are not old: no timeout, no expiry', () => {
     using cap = setup(); // the default timeouts: 60 s per request, 300 s idle
     const c = server(cap).open();
