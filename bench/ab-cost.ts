@@ -7,14 +7,16 @@
 // HTTP message, and both CPUs add to the same series at once). Per round, ns per packet of each from the
 // kernel's statistics; the attach order is reversed every round; the ratio new ÷ before is taken
 // over each pair of rounds (one of each order), its median with a 95 % bootstrap interval. Both
-// builds must count the same requests in every round.
-// Run: BEFORE_OBJECT=path [AFTER_OBJECT=path] node bench/ab-cost.ts [rounds=12] [seconds=4]
+// builds are loaded afresh for each round, in turns (below). Both builds must count the same
+// requests in every round. Run it once with BEFORE_OBJECT a copy of the after build (A/A) to see
+// the method's own spread before reading a difference of a few per cent.
+// Run: BEFORE_OBJECT=path [AFTER_OBJECT=path] node bench/ab-cost.ts [rounds=20] [seconds=4]
 import { wrk } from '@owlk8s/e2e/harness';
 import { Capture } from '@owlk8s/ebpf';
 import { attachAlternating, measurePrograms, onNginxPod } from './lib/program-runs.ts';
 import { bootstrapMedianCi, formatCi, formatSummary, relativeHalfWidth, summarize } from './lib/stats.ts';
 
-const ROUNDS = Number(process.argv[2] ?? 12);
+const ROUNDS = Number(process.argv[2] ?? 20);
 const SECONDS = Number(process.argv[3] ?? 4);
 const BEFORE_OBJECT = process.env.BEFORE_OBJECT;
 if (BEFORE_OBJECT === undefined)
@@ -24,12 +26,21 @@ if (BEFORE_OBJECT === undefined)
 const AFTER_OBJECT = process.env.AFTER_OBJECT;
 
 await onNginxPod('bench/ab-cost.ts', async ({ web, nginx, iface }) => {
-  using after = Capture.load(AFTER_OBJECT ? { objectPath: AFTER_OBJECT } : {});
-  using before = Capture.load({ objectPath: BEFORE_OBJECT });
-  after.setTarget(web.ipv4, iface.ifindex, 1);
-  before.setTarget(web.ipv4, iface.ifindex, 1);
+  const load = (objectPath: string | undefined): Capture => {
+    const capture = Capture.load(objectPath ? { objectPath } : {});
+    capture.setTarget(web.ipv4, iface.ifindex, 1);
+    return capture;
+  };
   const rows: { after: number; before: number; packets: number; requests: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
+    // Both builds are loaded afresh for each round, which first taking turns pair by pair: where a
+    // program and its maps land in memory moves its cost by a few per cent (the same build against
+    // itself, each loaded once for the run, measured 1.03), so placement varies from round to round
+    // instead of favouring one build for the whole run, and the interval includes it.
+    const pair = Math.floor(round / 2);
+    using first = load(pair % 2 === 0 ? AFTER_OBJECT : BEFORE_OBJECT);
+    using second = load(pair % 2 === 0 ? BEFORE_OBJECT : AFTER_OBJECT);
+    const [after, before] = pair % 2 === 0 ? [first, second] : [second, first];
     using _attached = attachAlternating([after.programFd, before.programFd], iface.ifindex, round);
     const [a0, b0] = [after.readSelf().requests, before.readSelf().requests];
     const [a, b] = await measurePrograms([after.programFd, before.programFd], async () => {
