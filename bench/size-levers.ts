@@ -6,8 +6,9 @@
 // with the ENV but with malloc_trim made a no-op (bench/lib/no-native-release.mjs); and the image
 // (bundle, flags, ENV); and the image connected through a kubeconfig, which loads
 // @kubernetes/client-node (the in-cluster connection does not). Per run: VmRSS after the size
-// benchmark's settling (3 s, 7 scrapes), and the process's own breakdown (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap spaces,
-// resident memory by mapping). Prints one JSON line per run, then median (min–max) per variant.
+// benchmark's settling (3 s, 7 scrapes), and the process's own breakdown
+// (bench/lib/memory-report.mjs: process.memoryUsage(), V8's heap spaces, resident memory by
+// mapping). Prints one JSON line per run, then median (min–max) per variant.
 //
 // Run: `node_modules/.bin/node bench/size-levers.ts [rounds=3] [targets=1000]` (root and BPF, like
 // the suite; about 15 s per run at 1,000 targets).

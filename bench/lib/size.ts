@@ -2,9 +2,9 @@
 // server whose IP is routed through its own real veth on this machine (veth pairs in the host
 // namespace, one /128 route each: no network namespace or server per pod, which is what lets
 // 1,000 fit), so the agent resolves, attaches and watches 1,000 real interfaces. A fresh agent
-// process per size, run as the image runs it (bench/lib/image-agent.ts): start-up (spawn → ready, spawn → every target attached), resident memory
-// once settled, and the time one collection takes (a Prometheus scrape: read the kernel maps,
-// record, serialise).
+// process per size, run as the image runs it (bench/lib/image-agent.ts): start-up (spawn → ready,
+// spawn → every target attached), resident memory once settled, and the time one collection
+// takes (a Prometheus scrape: read the kernel maps, record, serialise).
 import { sleep } from '../../test/harness/exec.ts';
 import { TestNetwork } from '../../test/harness/network.ts';
 import { requireBpf } from '../../test/harness/privileges.ts';

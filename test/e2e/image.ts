@@ -81,8 +81,9 @@ function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {})
 /**
  * The image's two layers: the Debian one (`rootfs.sh packages`: debootstrap and apt, slow, so
  * cached under the hash of rootfs.sh, which holds its whole recipe: the release and the package
- * list) and the agent's (`rootfs.sh app`: Node, the production dependencies, the agent's bundle, BPF object, built afresh
- * each time, so no change to the sources, the lockfile or the object can hide behind a cache).
+ * list) and the agent's (`rootfs.sh app`: Node, the production dependencies, the agent's bundle,
+ * BPF object, built afresh each time, so no change to the sources, the lockfile or the object can
+ * hide behind a cache).
  */
 export class ImageRoot {
   readonly base: string;
