@@ -219,7 +219,8 @@ function addresses(list: readonly (string | undefined)[]): string[] {
     const n = a === undefined ? undefined : normalizeAddress(a);
     if (n !== undefined && !out.includes(n)) out.push(n);
   }
-  return out;
+  // A copy of exactly its length: an array grown by push keeps room for 16 more (~130 bytes).
+  return out.slice();
 }
 
 export function projectEndpointSlice(raw: unknown): EndpointSliceRecord | undefined {
