@@ -18,7 +18,9 @@ import type { EndpointSliceRecord, NodeRecord, ServiceRecord } from './records.t
  * Which claim wins when several objects list one address (lower first): a ClusterIP (allocated to
  * one Service by the API server), a node address (host-network pods share it: it is the node's),
  * a pod, an endpoint that is no pod; a terminating endpoint after every live one (its address may
- * already be a new pod's). Equal ranks: the source key first in code-unit order.
+ * already be a new pod's). Equal ranks: the source key first in code-unit order (for slices it
+ * holds the Service's name before the slice's, so a pod in two Services is named after the Service
+ * first by name).
  */
 const RANK_CLUSTER_IP = 0;
 const RANK_NODE = 1;
@@ -27,7 +29,10 @@ const RANK_ENDPOINT = 3;
 const RANK_TERMINATING = 4;
 
 interface Claim {
-  /** The object that claims the address: `s:ns/name`, `n:name`, `e:ns/name`, one string per object. */
+  /**
+   * The object that claims the address, one string per object: `s:ns/name` (Service), `n:name`
+   * (Node), `e:ns service name` (EndpointSlice).
+   */
   readonly source: string;
   readonly rank: number;
   readonly peer: Peer;
@@ -115,14 +120,21 @@ export class PeerIndex {
   }
 
   applyServices(changes: readonly Change<ServiceRecord>[]): void {
-    this.#apply(changes, 's:', (svc, source, out) => {
-      const peer: Peer = { kind: 'service', name: svc.name, namespace: svc.namespace };
-      for (const a of svc.clusterIPs) add(out, a, { source, rank: RANK_CLUSTER_IP, peer });
-    });
+    this.#apply(
+      changes,
+      (svc) => `s:${svc.namespace}/${svc.name}`,
+      (svc, source, out) => {
+        const peer: Peer = { kind: 'service', name: svc.name, namespace: svc.namespace };
+        for (const a of svc.clusterIPs) add(out, a, { source, rank: RANK_CLUSTER_IP, peer });
+      },
+    );
   }
 
   applyEndpointSlices(changes: readonly Change<EndpointSliceRecord>[]): void {
-    this.#apply(changes, 'e:', (slice, source, out) => {
+    const sourceOf = (slice: EndpointSliceRecord): string =>
+      // Spaces: they sort before every character of a name, so `web` comes before `web-api`.
+      `e:${slice.namespace} ${slice.service ?? ''} ${slice.name}`;
+    this.#apply(changes, sourceOf, (slice, source, out) => {
       // One Service peer for the slice's endpoints that are no pod (selector-less Services).
       const servicePeer: Peer | undefined = slice.service
         ? { kind: 'service', name: slice.service, namespace: slice.namespace }
@@ -151,15 +163,19 @@ export class PeerIndex {
   }
 
   applyNodes(changes: readonly Change<NodeRecord>[]): void {
-    this.#apply(changes, 'n:', (node, source, out) => {
-      const peer: Peer = { kind: 'node', name: node.name };
-      for (const a of node.addresses) add(out, a, { source, rank: RANK_NODE, peer });
-    });
+    this.#apply(
+      changes,
+      (node) => `n:${node.name}`,
+      (node, source, out) => {
+        const peer: Peer = { kind: 'node', name: node.name };
+        for (const a of node.addresses) add(out, a, { source, rank: RANK_NODE, peer });
+      },
+    );
   }
 
   #apply<R>(
     changes: readonly Change<R>[],
-    prefix: string,
+    sourceOf: (record: R) => string,
     claimsOf: (record: R, source: string, out: Map<string, Claim>) => void,
   ): void {
     const before = new Map<string, Peer>();
@@ -167,8 +183,9 @@ export class PeerIndex {
       if (!before.has(address)) before.set(address, this.#resolve(address));
     };
     for (const c of changes) {
-      const source = prefix + c.key;
       if (c.type !== 'added') {
+        // The source as the previous record names it (a slice's Service label may have changed).
+        const source = sourceOf(c.previous);
         const old = new Map<string, Claim>();
         claimsOf(c.previous, source, old);
         for (const address of old.keys()) {
@@ -178,7 +195,7 @@ export class PeerIndex {
       }
       if (c.type !== 'deleted') {
         const next = new Map<string, Claim>();
-        claimsOf(c.record, source, next);
+        claimsOf(c.record, sourceOf(c.record), next);
         for (const [address, claim] of next) {
           touch(address);
           this.#add(address, claim);

@@ -191,6 +191,18 @@ describe('PeerIndex', () => {
       service: 'alpha',
     });
     assert.deepEqual(index.lookup('198.18.0.10'), { kind: 'node', name: 'node-a' });
+    // Slices named as the controller names them: web-api's sorts before web's, the Service web first.
+    slices.put(slice('web-zz9k1', 'web', [ep('198.18.0.20', 'web-20')]));
+    slices.put(slice('web-api-a1b2c', 'web-api', [ep('198.18.0.20', 'web-20')]));
+    assert.deepEqual(index.lookup('198.18.0.20'), {
+      kind: 'pod',
+      name: 'web-20',
+      namespace: 'shop',
+      service: 'web',
+    });
+    slices.delete('shop/web-zz9k1');
+    slices.delete('shop/web-api-a1b2c');
+    batches.splice(1);
     slices.delete('shop/alpha-a');
     nodes.delete('node-a');
     assert.deepEqual(batches.slice(1), [
