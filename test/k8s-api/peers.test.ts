@@ -227,6 +227,25 @@ describe('peer index', () => {
     ]);
   });
 
+  it('watching every Node, the owlk8s/ignore annotation still counts on this node only', async () => {
+    const { batches } = await startWithPeers();
+    const api = s!.api;
+    api.apply(node('node-b', { 'owlk8s/ignore': 'true' }, ['198.18.0.11']));
+    api.apply(node('node-b', { 'owlk8s/ignore': 'true' }, ['198.18.0.13']));
+    await batches.count(2);
+    await s!.settle();
+    assert.equal(s!.events.length, 1, 'only the first snapshot: web-1');
+    api.apply(node(NODE, { 'owlk8s/ignore': 'true' }, ['198.18.0.10', '2001:2::10']));
+    await s!.waitForEvents(2);
+    assert.deepEqual(
+      s!.events.map((e) => `${e.type} ${e.target.name}`),
+      ['upsert web-1', 'remove web-1'],
+    );
+    assert.deepEqual(batches.all.slice(1), [
+      ['198.18.0.11 node node-b → outside', '198.18.0.13 outside → node node-b'],
+    ]);
+  });
+
   it('410 Gone: a relist reports what was deleted and added while the API was away, in one batch', async () => {
     const { batches } = await startWithPeers();
     const api = s!.api;
