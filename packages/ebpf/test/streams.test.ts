@@ -607,6 +607,26 @@ describe('peers: the other end of each connection, as user space named its addre
     assert.deepEqual(moved(cap), { requests: 9, responses: 9 });
   });
 
+  test('requests ended without an answer keep their peer: a reset (the end of the connection) and a timeout (the sweep)', async () => {
+    using cap = setup({ requestTimeoutMs: 300, boundariesNs: [50_000_000n] });
+    cap.setPeer(SVC_A, 11);
+    cap.setPeer(SVC_B, 12);
+    const reset = call(cap, POD, SVC_A, 50000, []);
+    reset.segment('client', GET());
+    reset.rst('server');
+    call(cap, POD, SVC_B, 50001, []).segment('client', GET());
+    await new Promise((r) => setTimeout(r, 400)); // past the request timeout
+    cap.sweep();
+    assert.deepEqual(
+      cap
+        .readAggregates()
+        .map((a) => `${a.role} peer=${a.peerId ?? 0} ${a.error} n=${a.count}`)
+        .sort(),
+      ['client peer=11 connection_reset n=1', 'client peer=12 timeout n=1'],
+    );
+    assert.deepEqual(moved(cap), { requests: 2, resets: 1, timeouts: 1 });
+  });
+
   test('requests in flight carry their peer: one per peer, and the unknown one without', () => {
     using cap = setup();
     cap.setPeer(SVC_A, 11);
