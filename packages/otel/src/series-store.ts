@@ -84,7 +84,7 @@ interface TargetEntry {
   readonly ref: TargetRef;
   readonly startTime: HrTime;
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
-  readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
+  readonly kernel: readonly [Map<number | string, KernelEntry>, Map<number | string, KernelEntry>];
   readonly seriesKeys: string[];
   /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
   readonly live: [number, number];
@@ -307,7 +307,10 @@ export class SeriesStore {
         );
         continue;
       }
-      const key = kernelKey(aggregate);
+      // Entries of different peers are different kernel totals (feeding one series while peers are
+      // not attributes): keyed apart, so one's running total is never taken for another's.
+      const key =
+        aggregate.peerId === undefined ? kernelKey(aggregate) : `${aggregate.peerId}|${kernelKey(aggregate)}`;
       const kernel = target.kernel[aggregate.role === 'server' ? 0 : 1];
       let entry = kernel.get(key);
       if (entry === undefined) {

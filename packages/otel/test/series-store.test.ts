@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Aggregate } from '@owlk8s/ebpf';
 import { DEFAULT_KNOWN_METHODS } from '../src/attributes.ts';
 import { SeriesStore } from '../src/series-store.ts';
 import { aggregate, buckets, pod, snapshot } from './fixtures.ts';
@@ -44,6 +45,24 @@ test('running totals become exact increments; a total that went down is a kernel
   assert.equal(series!.count, 7);
   assert.equal(series!.sumNs, 89_000_000n);
   assert.deepEqual(series!.buckets, buckets({ 0: 5, 1: 1, 3: 1 }));
+});
+
+test('kernel entries that differ only by peer keep their own running totals and add up in one series (peers are no attribute yet)', () => {
+  const s = store();
+  s.registerConsumer();
+  s.setTarget(1, pod('a'), T0);
+  const client = (peerId: number, n: number): Aggregate => ({
+    ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: n }), sumNs: BigInt(n) }),
+    peerId,
+  });
+  s.record(snapshot([client(11, 3), client(12, 2)], new Date(T0 + 1000)));
+  s.record(snapshot([client(11, 4), client(12, 2)], new Date(T0 + 2000)));
+  const [series] = only(s);
+  assert.equal(only(s).length, 1);
+  // 3 + 2, then peer 11's one more: 6 (one running total for both would have seen 4 after 2 and 2
+  // after 4, a reset, and counted 9)
+  assert.equal(series!.count, 6);
+  assert.equal(series!.sumNs, 6n);
 });
 
 test('aggregates of unknown targets wait (nothing lost: the next snapshot holds their totals)', () => {
