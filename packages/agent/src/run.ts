@@ -1,12 +1,13 @@
 // The agent's main loop: capture program, targets source, reconciler, metrics pipeline, admin
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
 import { Capture, lookupInterface, releaseFreedNativeMemory } from '@owlk8s/ebpf';
-import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k8s';
+import { createPodTargetWatcher, ConfigError as K8sConfigError, type PeerIndex } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
+import { PeerTable } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -58,10 +59,13 @@ function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
   return hints;
 }
 
-async function makeSource(config: Config, logger: Logger): Promise<TargetSource> {
+async function makeSource(
+  config: Config,
+  logger: Logger,
+): Promise<{ source: TargetSource; peers: PeerIndex | undefined }> {
   const ports = config.capture.httpPorts === 'all' ? [] : config.capture.httpPorts;
   if (config.targets.source === 'static')
-    return new StaticSource(config.targets.static, config.node.name, ports);
+    return { source: new StaticSource(config.targets.static, config.node.name, ports), peers: undefined };
   const k = config.targets.kubernetes;
   const watcher = await createPodTargetWatcher({
     nodeName: config.node.name,
@@ -69,8 +73,10 @@ async function makeSource(config: Config, logger: Logger): Promise<TargetSource>
     scope: k.scope,
     labels: k.labels,
     logger: logger.child({ component: 'k8s' }),
+    // What each address of the cluster is: client-side series name the Service or pod called.
+    peers: true,
   });
-  return new KubernetesSource(watcher, ports);
+  return { source: new KubernetesSource(watcher, ports), peers: watcher.peers };
 }
 
 /**
@@ -83,8 +89,9 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   // The targets source first: a configuration problem (no cluster to reach) stops the start
   // before anything touches the kernel.
   let source: TargetSource;
+  let peerIndex: PeerIndex | undefined;
   try {
-    source = await makeSource(config, logger);
+    ({ source, peers: peerIndex } = await makeSource(config, logger));
   } catch (err) {
     if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
@@ -106,6 +113,10 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
     'capture program loaded',
   );
+  // Peer ids into the kernel's peers map, from the index's batches (the first comes once Services,
+  // EndpointSlices and Nodes are listed, after agent.start starts the watcher).
+  const peerTable = peerIndex && new PeerTable(capture, logger.child({ component: 'peers' }));
+  const unsubscribePeers = peerTable && peerIndex?.subscribe((changes) => peerTable.apply(changes));
   let pipeline: Pipeline | undefined;
   let admin: AdminServer | undefined;
   let agent: Agent | undefined;
@@ -130,6 +141,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   } catch (err) {
     await admin?.close();
     await pipeline?.shutdown().catch(() => {});
+    unsubscribePeers?.();
     capture.close();
     throw err;
   }
@@ -154,6 +166,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     clearInterval(release);
     const t0 = Date.now();
     await agent.stop(SHUTDOWN_BUDGET_MS);
+    unsubscribePeers?.();
     await admin.close();
     logger.info({ ms: Date.now() - t0 }, 'stopped');
   }
