@@ -7,6 +7,7 @@ import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
+import { peerNames } from './enrichment/peer-attributes.ts';
 import { PeerTable } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
@@ -108,6 +109,8 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     maxAggregates: config.capture.maps.aggregates,
     seriesPerTarget: config.capture.maps.seriesPerPod,
     connsPerTarget: config.capture.maps.connectionsPerPod,
+    maxPeers: config.capture.maps.peers,
+    serverPeers: config.capture.serverPeers,
   });
   logger.info(
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
@@ -122,6 +125,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   let agent: Agent | undefined;
   try {
     pipeline = await createPipeline(pipelineOptions(config, logger.child({ component: 'otel' })));
+    if (peerTable !== undefined) pipeline.setPeers(peerNames(peerTable, config.capture.serverPeers));
     const hints =
       config.targets.source === 'static' ? staticHints(config.targets.static) : new Map<string, string>();
     const shared = sharedPodAttributes(config.pipeline.resource);

@@ -170,6 +170,10 @@ export class PipelineState {
     return this.#exportDropped;
   }
 
+  overflowedPeers(): number {
+    return this.#store.overflowedPeersCount;
+  }
+
   collapsedClientSeries(): number {
     return this.#store.collapsedClientSeriesCount;
   }

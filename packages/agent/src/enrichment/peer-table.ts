@@ -135,7 +135,7 @@ export class PeerTable {
       this.#refused += refused;
       this.#logger.warn(
         { refused, refusedTotal: this.#refused, err: firstError },
-        `peers: the kernel refused ${refused} of ${changes.length} address changes; those addresses count as outside the cluster (raise capture.maps.peers if the map is full)`,
+        `peers: the kernel refused ${refused} of ${changes.length} address changes; those addresses count as outside the cluster (raise capture.maps.peers when the map is full)`,
       );
     }
     this.#expire();
