@@ -7,8 +7,7 @@ import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
-import { peerNames } from './enrichment/peer-attributes.ts';
-import { PeerTable } from './enrichment/peer-table.ts';
+import { connectPeers } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -116,16 +115,23 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
     'capture program loaded',
   );
-  // Peer ids into the kernel's peers map, from the index's batches (the first comes once Services,
-  // EndpointSlices and Nodes are listed, after agent.start starts the watcher).
-  const peerTable = peerIndex && new PeerTable(capture, logger.child({ component: 'peers' }));
-  const unsubscribePeers = peerTable && peerIndex?.subscribe((changes) => peerTable.apply(changes));
+  let unsubscribePeers: (() => void) | undefined;
   let pipeline: Pipeline | undefined;
   let admin: AdminServer | undefined;
   let agent: Agent | undefined;
   try {
     pipeline = await createPipeline(pipelineOptions(config, logger.child({ component: 'otel' })));
-    if (peerTable !== undefined) pipeline.setPeers(peerNames(peerTable, config.capture.serverPeers));
+    // Peer ids into the kernel's peers map from the index's batches (the first comes once Services,
+    // EndpointSlices and Nodes are listed, after agent.start starts the watcher).
+    if (peerIndex !== undefined) {
+      unsubscribePeers = connectPeers({
+        index: peerIndex,
+        map: capture,
+        pipeline,
+        serverPeers: config.capture.serverPeers,
+        logger: logger.child({ component: 'peers' }),
+      }).close;
+    }
     const hints =
       config.targets.source === 'static' ? staticHints(config.targets.static) : new Map<string, string>();
     const shared = sharedPodAttributes(config.pipeline.resource);

@@ -11,6 +11,8 @@
 // reused within a run: they count up from 1, and 2^32-1 of them last 136 years at one new peer a
 // second.
 import type { Peer, PeerChange } from '@owlk8s/k8s';
+import type { Pipeline } from '@owlk8s/otel';
+import { peerNames } from './peer-attributes.ts';
 
 /** The kernel's peers map as the table uses it (a Capture from @owlk8s/ebpf). */
 export interface PeerMap {
@@ -187,4 +189,23 @@ export class PeerTable {
       }
     }
   }
+}
+
+/**
+ * The agent's peer wiring: a table fed by the index's batches, writing the kernel map, and the
+ * pipeline naming peer ids through it. Call before the watcher starts (its first batch is every
+ * address) and before the first snapshot. Returns the table and a function that unsubscribes.
+ */
+export function connectPeers(parts: {
+  readonly index: { subscribe(listener: (changes: readonly PeerChange[]) => void): () => void };
+  readonly map: PeerMap;
+  readonly pipeline: Pick<Pipeline, 'setPeers'>;
+  readonly serverPeers: boolean;
+  readonly logger: PeerTableLogger;
+  readonly options?: PeerTableOptions;
+}): { readonly table: PeerTable; readonly close: () => void } {
+  const table = new PeerTable(parts.map, parts.logger, parts.options);
+  parts.pipeline.setPeers(peerNames(table, parts.serverPeers));
+  const close = parts.index.subscribe((changes) => table.apply(changes));
+  return { table, close };
 }
