@@ -12,7 +12,11 @@ import { startAgent } from './running-agent.ts';
 const CLIENT = 'http_client_request_duration_seconds_count';
 const SERVER = 'http_server_request_duration_seconds_count';
 
-test('client series name the Service reached through its ClusterIP (DNAT, both families) and the pod called directly', async () => {
+for (const serverPeers of [false, true])
+  test(`client series name the Service reached through its ClusterIP (DNAT, both families) and the pod called directly; serverPeers ${serverPeers}`, () =>
+    scenario(serverPeers));
+
+async function scenario(serverPeers: boolean): Promise<void> {
   requireBpf();
   await using cluster = await SimulatedCluster.create('node-1');
   const s = cluster.net.slot;
@@ -68,6 +72,8 @@ test('client series name the Service reached through its ClusterIP (DNAT, both f
     ['web-v4', 'web', 'web-0', 'IPv4', web.pod.ipv4],
     ['web-v6', 'web', 'web-0', 'IPv6', web.pod.ipv6!],
     ['api-v4', 'api', 'api-0', 'IPv4', api.pod.ipv4],
+    ['caller-v4', 'caller', 'caller', 'IPv4', caller.pod.ipv4],
+    ['caller-v6', 'caller', 'caller', 'IPv6', caller.pod.ipv6!],
   ] as const) {
     cluster.api.apply(
       endpointSlice({
@@ -109,7 +115,7 @@ node: { name: node-1 }
 targets:
   source: kubernetes
   kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
+capture: { httpPorts: all, serverPeers: ${serverPeers} }
 logging: { level: error, format: json }
 `);
     try {
@@ -169,7 +175,8 @@ logging: { level: error, format: json }
           'web.shop.svc service web 80 503 2',
         ],
       );
-      // The Service's pod saw the same 10 requests on its own port, after the translation.
+      // The Service's pod saw the same 10 requests on its own port, after the translation; with
+      // serverPeers, named after their caller.
       const served = samples.filter(
         (x) =>
           x.name === SERVER && x.labels.k8s_pod_name === 'web-0' && x.labels.http_request_method === 'GET',
@@ -181,7 +188,7 @@ logging: { level: error, format: json }
               `${x.labels.server_port} ${x.labels.http_response_status_code} ${x.labels.client_address ?? '-'} ${x.value}`,
           )
           .sort(),
-        ['8080 200 - 8', '8080 503 - 2'],
+        serverPeers ? ['8080 200 caller 8', '8080 503 caller 2'] : ['8080 200 - 8', '8080 503 - 2'],
       );
     } finally {
       await agent.stop();
@@ -189,4 +196,4 @@ logging: { level: error, format: json }
   } finally {
     for (const r of rules) await run(rule('-D', r));
   }
-});
+}
