@@ -7,7 +7,7 @@ import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
-import { connectPeers } from './enrichment/peer-table.ts';
+import { connectPeers, DEFAULT_PEER_RETAIN_MS } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -130,6 +130,8 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
         pipeline,
         serverPeers: config.capture.serverPeers,
         logger: logger.child({ component: 'peers' }),
+        // A retired id outlives the connections that recorded it (forgotten after idleTimeoutMs).
+        options: { retainMs: Math.max(DEFAULT_PEER_RETAIN_MS, 2 * config.capture.idleTimeoutMs) },
       }).close;
     }
     const hints =

@@ -26,8 +26,11 @@ export interface TargetIdentity {
  * series carries its peer's attributes, and with `serverPeers` every server-side series too.
  */
 export interface PeerNames {
-  /** The attributes of a peer id; `undefined` for peer 0 (outside the cluster, or unknown). */
-  attributes(peerId: number | undefined, role: Role): Attributes;
+  /**
+   * The attributes of a peer id, or of peer 0 (`peerId` undefined: outside the cluster, or
+   * unknown). Undefined for an id the caller does not know (any more): its series are peer 0's.
+   */
+  attributes(peerId: number | undefined, role: Role): Attributes | undefined;
   /** The attributes of a pod's overflow peer: the peers past `peersPerPod`. */
   overflow(role: Role): Attributes;
   /** Server-side series carry their caller's attributes too. */

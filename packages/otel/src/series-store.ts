@@ -553,11 +553,13 @@ export class SeriesStore {
     if (names === undefined || (aggregate.role === 'server' && !names.serverPeers))
       return { key: '', attributes: undefined };
     const id = aggregate.peerId ?? 0;
-    if (id === 0) return { key: '0', attributes: names.attributes(undefined, aggregate.role) };
+    const known = id === 0 ? undefined : names.attributes(id, aggregate.role);
+    // Peer 0, or an id its namer does not know: one value (never two series of equal attributes).
+    if (known === undefined) return { key: '0', attributes: names.attributes(undefined, aggregate.role) };
     const seen = target.peers[metric];
     if (seen.has(id) || seen.size < (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) {
       seen.add(id);
-      return { key: String(id), attributes: names.attributes(id, aggregate.role) };
+      return { key: String(id), attributes: known };
     }
     const over = target.overflowedPeers[metric];
     if (!over.has(id)) {

@@ -70,9 +70,14 @@ test('kernel entries that differ only by peer keep their own running totals and 
 function names(serverPeers: boolean): PeerNames {
   return {
     serverPeers,
-    attributes: (id, role) => ({
-      [role === 'client' ? 'server.address' : 'client.address']: id === undefined ? 'out' : `peer-${id}`,
-    }),
+    // Id 99 is one the namer does not know.
+    attributes: (id, role) =>
+      id === 99
+        ? undefined
+        : {
+            [role === 'client' ? 'server.address' : 'client.address']:
+              id === undefined ? 'out' : `peer-${id}`,
+          },
     overflow: (role) => ({ [role === 'client' ? 'server.address' : 'client.address']: 'over' }),
   };
 }
@@ -93,6 +98,7 @@ test('with setPeers, client series are kept apart by peer and named by it; peer 
           agg('client', 11, 3),
           agg('client', 12, 2),
           agg('client', undefined, 5),
+          agg('client', 99, 4),
           agg('server', 21, 7),
           agg('server', undefined, 1),
         ],
@@ -108,8 +114,8 @@ test('with setPeers, client series are kept apart by peer and named by it; peer 
     assert.deepEqual(
       got,
       serverPeers
-        ? ['0 out 1', '0 peer-21 7', '1 out 5', '1 peer-11 3', '1 peer-12 2']
-        : ['0 - 8', '1 out 5', '1 peer-11 3', '1 peer-12 2'],
+        ? ['0 out 1', '0 peer-21 7', '1 out 9', '1 peer-11 3', '1 peer-12 2']
+        : ['0 - 8', '1 out 9', '1 peer-11 3', '1 peer-12 2'],
     );
   }
 });

@@ -52,14 +52,18 @@ export function peerAttributes(peer: Peer | undefined, role: Role): Attributes {
   }
 }
 
-/** PeerNames over a peer table: ids resolved at the time a series is made. */
+/** PeerNames over a peer table: ids resolved at the time a series is made; an id the table forgot is unknown (peer 0's series). */
 export function peerNames(
   table: { peer(peerId: number): Peer | undefined },
   serverPeers: boolean,
 ): PeerNames {
   return {
     serverPeers,
-    attributes: (peerId, role) => peerAttributes(peerId === undefined ? undefined : table.peer(peerId), role),
+    attributes: (peerId, role) => {
+      if (peerId === undefined) return peerAttributes(undefined, role);
+      const peer = table.peer(peerId);
+      return peer === undefined ? undefined : peerAttributes(peer, role);
+    },
     overflow: (role) => ({
       [role === 'client' ? ATTR_SERVER_ADDRESS : ATTR_CLIENT_ADDRESS]: OVERFLOW_ADDRESS,
       [ATTR_PEER_KIND]: 'overflow',

@@ -7,7 +7,8 @@
 // address goes, the id is retired, not freed: connections the kernel tracks already, and the
 // kernel aggregates of every live pod, keep counting under it, so a new peer given that number
 // would inherit their counts. A retired identity that comes back within `retainMs` gets its old id
-// again; after that it is forgotten (a late series of it resolves as unknown). Ids are never
+// again; after that it is forgotten (a series made later for the id goes with peer 0's). The agent
+// keeps retired ids for max(10 min, 2 × capture.idleTimeoutMs), past the connections that hold them. Ids are never
 // reused within a run: they count up from 1, and 2^32-1 of them last 136 years at one new peer a
 // second.
 import type { Peer, PeerChange } from '@owlk8s/k8s';
