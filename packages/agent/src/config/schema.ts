@@ -162,7 +162,7 @@ export const SCHEMA: Section = section('', {
       peers: setting(
         f.integer(16, 4194304),
         16384,
-        'Addresses of the cluster the kernel can name (a Service’s ClusterIP, a pod’s or a node’s address), so that client-side series carry `server.address`: filled from Services, EndpointSlices and Nodes (`targets.source: kubernetes`). When full, further addresses count as outside the cluster (`server.address` `_outside`) and the agent logs how many it could not write. 72 bytes of kernel memory per entry (1.2 MiB for the default).',
+        'Addresses of the cluster the kernel can name (a Service’s ClusterIP, a pod’s or a node’s address), so that client-side series carry `server.address`: filled from Services, EndpointSlices and Nodes (`targets.source: kubernetes`). When full, further addresses count as outside the cluster (`server.address` `_outside`) and the agent logs how many it could not write. 72 bytes of kernel memory per entry (1.4 MiB for the default at 256 possible CPUs).',
       ),
       targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
     }),
