@@ -66,6 +66,16 @@ struct {
 	__type(value, struct owlk8s_budget);
 } budgets SEC(".maps");
 
+/* peers: address (16 bytes, IPv4 in its IPv4-mapped IPv6 form) → peer id (never 0); user space
+ * writes the cluster's known addresses. A connection's peer is looked up once, when it is made; an
+ * address not here is peer 0, so the series stay bounded by what user space puts in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u8[16]);
+	__type(value, __u32);
+} peers SEC(".maps");
+
 /* stats: 0 → owlk8s_self per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -123,6 +123,7 @@ static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, str
 		k->method = 0;
 		k->http_minor = 0;
 		k->error = 0;
+		k->peer_id = 0;
 		k->flags = OWLK8S_AGG_OVERFLOW;
 		struct owlk8s_agg *a = bpf_map_lookup_elem(&aggregates, k);
 		if (!a) {
@@ -143,13 +144,16 @@ static __always_inline struct owlk8s_agg *new_series(struct owlk8s_self *st, str
 	return a;
 }
 
-GLOBAL int aggregate(struct owlk8s_self *st, __u32 target_id, const struct owlk8s_conn_key *ck,
+/* The series is the connection's target and peer (c), its role and server port (ck), and the request's
+ * outcome. */
+GLOBAL int aggregate(struct owlk8s_self *st, const struct owlk8s_conn *c, const struct owlk8s_conn_key *ck,
 		     __u32 status_minor_method_error, __u64 d)
 {
-	if (!st || !ck)
+	if (!st || !c || !ck)
 		return 0;
 	struct owlk8s_agg_key k = {};
-	k.target_id = target_id;
+	k.target_id = c->target_id;
+	k.peer_id = c->peer_id;
 	k.port = ck->server_port;
 	k.role = ck->role;
 	k.status = status_minor_method_error >> 16;
@@ -195,7 +199,7 @@ static __always_inline void finish_unanswered(struct owlk8s_self *st, struct owl
 		st->resets++;
 	else
 		st->closed++;
-	aggregate(st, c->target_id, ck, SERIES(0, 1, method, error), now > start ? now - start : 0);
+	aggregate(st, c, ck, SERIES(0, 1, method, error), now > start ? now - start : 0);
 }
 
 /* Finishes the final response in progress, if it answers a tracked request. */
@@ -206,7 +210,7 @@ static __always_inline void finish_response(struct owlk8s_self *st, struct owlk8
 		return;
 	c->resp.flags &= ~F_TRACKED;
 	__u64 start = c->resp_start_ns;
-	aggregate(st, c->target_id, ck, SERIES(c->resp_status, c->resp_minor, c->resp_method, 0),
+	aggregate(st, c, ck, SERIES(c->resp_status, c->resp_minor, c->resp_method, 0),
 		  end_ns > start ? end_ns - start : 0);
 	c->resp_status = 0;
 }
@@ -1054,6 +1058,18 @@ static __always_inline void conn_key(struct owlk8s_conn_key *k, const __u8 *clie
 	k->_pad[0] = k->_pad[1] = k->_pad[2] = 0;
 }
 
+/* The peer id of a connection's other end: the server for the client role, the client for the
+ * server role (only with server_peers); 0 when the address is not in peers. Looked up once per
+ * connection, when its entry is made: a peer deleted later keeps its connections' id. The key is
+ * in a map value or on the stack (before 6.2 the helpers take a key from nowhere else). */
+static __always_inline __u32 peer_of(const struct owlk8s_conn_key *k)
+{
+	if (k->role == OWLK8S_ROLE_SERVER && !CONFIG.server_peers)
+		return 0;
+	__u32 *id = bpf_map_lookup_elem(&peers, k->role == OWLK8S_ROLE_CLIENT ? k->server_addr : k->client_addr);
+	return id ? *id : 0;
+}
+
 /* A new connection's entry; 0 when the map is full, or when its target has conns_per_target
  * connections tracked already (reserved with an atomic fetch-add, given back when nothing is made),
  * so one pod's connections never take the room of another's. */
@@ -1078,6 +1094,7 @@ static __always_inline struct owlk8s_conn *new_conn(struct owlk8s_self *st, stru
 		return 0;
 	}
 	c->target_id = target_id;
+	c->peer_id = peer_of(k);
 	return c;
 }
 
@@ -1154,6 +1171,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		if (!c)
 			return 0;
 		c->target_id = id;
+		c->peer_id = peer_of(k);
 		c->last_ns = now;
 		h = &c->req;
 	}

@@ -54,7 +54,7 @@ struct owlk8s_config {
 	__u32 if_slot_mask;                 /* targets' max_entries - 1 (a power of two) */
 	__u32 series_per_target;            /* aggregates one target may make (0: no budget); past it, its overflow series */
 	__u32 conns_per_target;             /* connections one target may have tracked at once (0: no budget) */
-	__u32 _pad2;
+	__u32 server_peers;                 /* 1: server-role connections record their caller's peer id too */
 	__u64 request_timeout_ns;           /* unanswered this long: finished as OWLK8S_ERR_TIMEOUT */
 	__u64 idle_timeout_ns;              /* a connection with no packet this long is forgotten */
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
@@ -163,7 +163,8 @@ struct owlk8s_conn {
 	__u8 resp_method;
 	__u8 resp_minor;
 	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap (owlk8s.bpf.c) */
-	__u8 _pad[7];
+	__u8 _pad[3];
+	__u32 peer_id;           /* the other end's id in peers when the connection was made (0: not there) */
 };
 
 /* closed_conns (LRU): where the streams of a connection that ended stood. Only the program reads it. */
@@ -175,7 +176,7 @@ struct owlk8s_closed {
 	__u8 _pad[6];
 };
 
-/* aggregates (per CPU): one series → its count, duration sum and histogram. */
+/* aggregates: one series → its count, duration sum and histogram. */
 struct owlk8s_agg_key {
 	__u32 target_id;
 	__u16 port;         /* the server's port: the target's on the server side, the peer's on the client side */
@@ -186,8 +187,9 @@ struct owlk8s_agg_key {
 	__u8 protocol;      /* enum owlk8s_protocol (reserved: always HTTP1 now) */
 	__u16 grpc_status;  /* reserved for gRPC: 0 now */
 	__u8 error;         /* enum owlk8s_error: how a request without a final response ended */
-	__u8 flags;         /* OWLK8S_AGG_OVERFLOW: the target's overflow series (every other field 0 but role) */
+	__u8 flags;         /* OWLK8S_AGG_OVERFLOW: the target's overflow series (every other field 0 but role, peer_id 0 too) */
 	__u32 route_id;     /* reserved for http.route templates: 0 now */
+	__u32 peer_id;      /* the connection's peer (owlk8s_conn.peer_id): the server for the client role, the client for the server role (with server_peers); 0: unknown or outside the cluster */
 };
 
 #define OWLK8S_AGG_OVERFLOW 1

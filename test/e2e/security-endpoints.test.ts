@@ -163,5 +163,13 @@ test('deploy/rbac.yaml grants only get, list and watch, on named resources, and 
     !resources.some((r) => r === 'secrets' || r === 'configmaps' || r.includes('/')),
     'no secrets, no subresources',
   );
-  assert.deepEqual(resources.sort(), ['jobs', 'namespaces', 'nodes', 'pods', 'replicasets', 'services']);
+  assert.deepEqual(resources.sort(), [
+    'endpointslices',
+    'jobs',
+    'namespaces',
+    'nodes',
+    'pods',
+    'replicasets',
+    'services',
+  ]);
 });

@@ -5,6 +5,9 @@ export { testCertificates } from './certificates.ts';
 export { ManualClock } from './manual-clock.ts';
 export {
   type ContainerPortSpec,
+  type EndpointSliceSpec,
+  type EndpointSpec,
+  endpointSlice,
   namespace,
   node,
   type OwnerRef,

@@ -96,7 +96,10 @@ export interface ServiceSpec {
   /** Omit for a Service without selector (its Endpoints are managed by hand). */
   readonly selector?: Record<string, string>;
   readonly ports: readonly ServicePortSpec[];
+  /** spec.clusterIP; default 198.18.255.1 (give each Service its own when addresses matter); 'None': headless. */
   readonly clusterIP?: string;
+  /** spec.clusterIPs (both families of a dual-stack Service); default [clusterIP]. */
+  readonly clusterIPs?: readonly string[];
   readonly annotations?: Record<string, string>;
 }
 
@@ -111,7 +114,8 @@ export function service(s: ServiceSpec): KubeObject {
     },
     spec: {
       type: 'ClusterIP',
-      clusterIP: s.clusterIP ?? '198.18.255.1',
+      clusterIP: s.clusterIPs?.[0] ?? s.clusterIP ?? '198.18.255.1',
+      clusterIPs: [...(s.clusterIPs ?? [s.clusterIP ?? '198.18.255.1'])],
       ...(s.selector ? { selector: { ...s.selector } } : {}),
       ports: s.ports.map((p) => ({ protocol: 'TCP', targetPort: p.port, ...p })),
     },
@@ -131,12 +135,72 @@ export function namespace(name: string, annotations?: Record<string, string>): K
   };
 }
 
-export function node(name: string, annotations?: Record<string, string>): KubeObject {
+/** A Node; `addresses` become status.addresses of type InternalIP, then its Hostname, as a kubelet reports them. */
+export function node(
+  name: string,
+  annotations?: Record<string, string>,
+  addresses: readonly string[] = [],
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels: { 'kubernetes.io/hostname': name }, ...(annotations ? { annotations } : {}) },
     spec: {},
+    status: {
+      addresses: [
+        ...addresses.map((address) => ({ type: 'InternalIP', address })),
+        { type: 'Hostname', address: name },
+      ],
+    },
+  };
+}
+
+export interface EndpointSpec {
+  readonly addresses: readonly string[];
+  /** The pod behind the addresses (targetRef), in the slice's namespace. */
+  readonly pod?: string;
+  readonly node?: string;
+  /** conditions: ready unless false; terminating when true (ready is then false). */
+  readonly ready?: boolean;
+  readonly terminating?: boolean;
+}
+
+export interface EndpointSliceSpec {
+  readonly name: string;
+  readonly namespace?: string;
+  /** The Service (label kubernetes.io/service-name); omit for a slice of no Service. */
+  readonly service?: string;
+  readonly addressType?: 'IPv4' | 'IPv6' | 'FQDN';
+  readonly endpoints: readonly EndpointSpec[];
+  readonly ports?: ReadonlyArray<{ readonly name?: string; readonly port: number }>;
+}
+
+/** A discovery.k8s.io/v1 EndpointSlice as the EndpointSlice controller writes it. */
+export function endpointSlice(s: EndpointSliceSpec): KubeObject {
+  const namespace = s.namespace ?? 'default';
+  return {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name: s.name,
+      namespace,
+      labels: {
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+        ...(s.service ? { 'kubernetes.io/service-name': s.service } : {}),
+      },
+    },
+    addressType: s.addressType ?? 'IPv4',
+    endpoints: s.endpoints.map((e) => ({
+      addresses: [...e.addresses],
+      conditions: {
+        ready: e.terminating === true ? false : e.ready !== false,
+        serving: e.ready !== false,
+        terminating: e.terminating === true,
+      },
+      ...(e.pod ? { targetRef: { kind: 'Pod', name: e.pod, namespace } } : {}),
+      ...(e.node ? { nodeName: e.node } : {}),
+    })),
+    ports: (s.ports ?? []).map((p) => ({ protocol: 'TCP', ...p })),
   };
 }
 

@@ -45,6 +45,14 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   },
   { kind: 'Endpoints', group: '', version: 'v1', plural: 'endpoints', namespaced: true, fields: [] },
   {
+    kind: 'EndpointSlice',
+    group: 'discovery.k8s.io',
+    version: 'v1',
+    plural: 'endpointslices',
+    namespaced: true,
+    fields: [],
+  },
+  {
     kind: 'ReplicaSet',
     group: 'apps',
     version: 'v1',

@@ -4,7 +4,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_RBAC_PATH, FakeKubeApi, node, pod, resourceType, rulesForUser } from './index.ts';
+import {
+  DEFAULT_RBAC_PATH,
+  endpointSlice,
+  FakeKubeApi,
+  node,
+  pod,
+  resourceType,
+  rulesForUser,
+} from './index.ts';
 import { ObjectStore } from './store.ts';
 
 interface ListBody {
@@ -103,6 +111,7 @@ describe('test API server', () => {
     const text = readFileSync(DEFAULT_RBAC_PATH, 'utf8');
     assert.deepEqual(rulesForUser(text, 'system:serviceaccount:owlk8s:owlk8s'), [
       { apiGroups: [''], resources: ['pods', 'services', 'namespaces', 'nodes'], verbs: ['list', 'watch'] },
+      { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
     ]);
@@ -148,6 +157,76 @@ describe('test API server', () => {
         },
       },
     ]);
+  });
+
+  it('serves EndpointSlices of discovery.k8s.io/v1: list, per-namespace list, watch replay and 410 Gone', async () => {
+    const rv = Number(api.resourceVersion);
+    api.apply(
+      endpointSlice({
+        name: 'web-x1',
+        service: 'web',
+        endpoints: [{ addresses: ['198.18.0.2'], pod: 'web-1' }],
+      }),
+    );
+    api.apply(endpointSlice({ name: 'db-x1', namespace: 'data', service: 'db', endpoints: [] }));
+    const all = (await (await get('/apis/discovery.k8s.io/v1/endpointslices')).json()) as {
+      kind: string;
+      apiVersion: string;
+      metadata: { resourceVersion: string };
+      items: Array<{ metadata: { name: string; namespace: string }; endpoints: unknown[]; kind?: string }>;
+    };
+    assert.equal(all.kind, 'EndpointSliceList');
+    assert.equal(all.apiVersion, 'discovery.k8s.io/v1');
+    assert.equal(all.metadata.resourceVersion, String(rv + 2));
+    assert.deepEqual(
+      all.items.map((i) => [i.kind, i.metadata.namespace, i.metadata.name]),
+      [
+        [undefined, 'data', 'db-x1'],
+        [undefined, 'default', 'web-x1'],
+      ],
+    );
+    assert.deepEqual(all.items[1]?.endpoints, [
+      {
+        addresses: ['198.18.0.2'],
+        conditions: { ready: true, serving: true, terminating: false },
+        targetRef: { kind: 'Pod', name: 'web-1', namespace: 'default' },
+      },
+    ]);
+    const ns = (await (
+      await get('/apis/discovery.k8s.io/v1/namespaces/data/endpointslices')
+    ).json()) as ListBody;
+    assert.deepEqual(
+      ns.items.map((i) => i.metadata.name),
+      ['db-x1'],
+    );
+    assert.equal((await get('/apis/discovery.k8s.io/v1beta1/endpointslices')).status, 404);
+    const events = await watchEvents(
+      `/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=${rv}`,
+      3,
+      () => api.delete('EndpointSlice', 'data', 'db-x1'),
+    );
+    assert.deepEqual(
+      events.map((e) => [
+        e.type,
+        e.object.metadata.name,
+        e.object.apiVersion,
+        e.object.metadata.resourceVersion,
+      ]),
+      [
+        ['ADDED', 'web-x1', 'discovery.k8s.io/v1', String(rv + 1)],
+        ['ADDED', 'db-x1', 'discovery.k8s.io/v1', String(rv + 2)],
+        ['DELETED', 'db-x1', 'discovery.k8s.io/v1', String(rv + 3)],
+      ],
+    );
+    api.compact();
+    const gone = await watchEvents(
+      `/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=${rv}`,
+      1,
+    );
+    assert.deepEqual(
+      gone.map((e) => [e.type, e.object.code, e.object.reason]),
+      [['ERROR', 410, 'Expired']],
+    );
   });
 
   it('sends BOOKMARK events only to watches that allow them', async () => {

@@ -17,8 +17,9 @@ import {
   type Transport,
 } from '@owlk8s/k8s';
 import { kubeconfigTransport } from '@owlk8s/k8s/client-node';
+import { projectEndpointSlice, projectNode } from '../../packages/k8s/src/records.ts';
 import { testCertificates } from './certificates.ts';
-import { FakeKubeApi, type FakeKubeApiOptions, pod, workload } from './index.ts';
+import { endpointSlice, FakeKubeApi, type FakeKubeApiOptions, node, pod, workload } from './index.ts';
 
 type Kind = 'service-account' | 'client-node';
 const KINDS: readonly Kind[] = ['service-account', 'client-node'];
@@ -162,6 +163,54 @@ for (const kind of KINDS) {
       await w.until('the end', () => w.closes.length === 1);
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(w.closes, [undefined]);
+    });
+
+    it('lists and watches EndpointSlices (discovery.k8s.io/v1), lists Nodes: the peer records come out the same', async () => {
+      const { api, t } = await setup(kind);
+      const slice = endpointSlice({
+        name: 'web-4x7kq',
+        service: 'web',
+        addressType: 'IPv6',
+        endpoints: [
+          { addresses: ['2001:2:0:0::2'], pod: 'web-1', node: 'node-a' },
+          { addresses: ['2001:2::3'], pod: 'web-2', terminating: true },
+        ],
+        ports: [{ name: 'http', port: 8080 }],
+      });
+      const record = {
+        name: 'web-4x7kq',
+        namespace: 'default',
+        service: 'web',
+        endpoints: [
+          { addresses: ['2001:2::2'], pod: { name: 'web-1', namespace: 'default' }, terminating: false },
+          { addresses: ['2001:2::3'], pod: { name: 'web-2', namespace: 'default' }, terminating: true },
+        ],
+      };
+      api.apply(slice);
+      api.apply(node('node-a', undefined, ['198.18.0.10', '2001:2::10']));
+      const listed = await t.list('endpointslices.discovery.k8s.io', {});
+      assert.deepEqual(listed.items.map(projectEndpointSlice), [record]);
+      assert.deepEqual((await t.list('nodes', {})).items.map(projectNode), [
+        { name: 'node-a', ignore: false, addresses: ['198.18.0.10', '2001:2::10'] },
+      ]);
+      const w = recorder();
+      await t.watch(
+        'endpointslices.discovery.k8s.io',
+        { resourceVersion: listed.resourceVersion, timeoutSeconds: 300 },
+        w.onEvent,
+        w.onClose,
+      );
+      assert.equal(api.requests.at(-1)?.path, '/apis/discovery.k8s.io/v1/endpointslices');
+      api.delete('EndpointSlice', 'default', 'web-4x7kq');
+      api.apply(slice);
+      await w.until('2 events', () => w.events.length === 2);
+      assert.deepEqual(
+        w.events.map((e) => [e.type, projectEndpointSlice(e.object)]),
+        [
+          ['DELETED', record],
+          ['ADDED', record],
+        ],
+      );
     });
 
     it('a watch from a compacted resourceVersion: HTTP 410 is a GoneError', async () => {

@@ -25,6 +25,7 @@ export function pipelineOptions(config: AgentConfig, logger: PipelineLogger): Pi
     exportTimeoutMillis: p.timeoutMs,
     cardinalityLimit: p.cardinalityLimit,
     cardinalityLimitPerPod: p.cardinalityLimitPerPod,
+    peersPerPod: p.peersPerPod,
     collapseUnknownClientPorts: p.collapseUnknownClientPorts,
     goLibraryMetrics: p.goLibraryMetrics,
     resource: p.resource,

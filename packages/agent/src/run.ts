@@ -1,12 +1,13 @@
 // The agent's main loop: capture program, targets source, reconciler, metrics pipeline, admin
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
 import { Capture, lookupInterface, releaseFreedNativeMemory } from '@owlk8s/ebpf';
-import { createPodTargetWatcher, ConfigError as K8sConfigError } from '@owlk8s/k8s';
+import { createPodTargetWatcher, ConfigError as K8sConfigError, type PeerIndex } from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
 import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
+import { connectPeers, DEFAULT_PEER_RETAIN_MS } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -58,10 +59,13 @@ function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
   return hints;
 }
 
-async function makeSource(config: Config, logger: Logger): Promise<TargetSource> {
+async function makeSource(
+  config: Config,
+  logger: Logger,
+): Promise<{ source: TargetSource; peers: PeerIndex | undefined }> {
   const ports = config.capture.httpPorts === 'all' ? [] : config.capture.httpPorts;
   if (config.targets.source === 'static')
-    return new StaticSource(config.targets.static, config.node.name, ports);
+    return { source: new StaticSource(config.targets.static, config.node.name, ports), peers: undefined };
   const k = config.targets.kubernetes;
   const watcher = await createPodTargetWatcher({
     nodeName: config.node.name,
@@ -69,8 +73,10 @@ async function makeSource(config: Config, logger: Logger): Promise<TargetSource>
     scope: k.scope,
     labels: k.labels,
     logger: logger.child({ component: 'k8s' }),
+    // What each address of the cluster is: client-side series name the Service or pod called.
+    peers: true,
   });
-  return new KubernetesSource(watcher, ports);
+  return { source: new KubernetesSource(watcher, ports), peers: watcher.peers };
 }
 
 /**
@@ -83,8 +89,9 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   // The targets source first: a configuration problem (no cluster to reach) stops the start
   // before anything touches the kernel.
   let source: TargetSource;
+  let peerIndex: PeerIndex | undefined;
   try {
-    source = await makeSource(config, logger);
+    ({ source, peers: peerIndex } = await makeSource(config, logger));
   } catch (err) {
     if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
@@ -101,16 +108,32 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     maxAggregates: config.capture.maps.aggregates,
     seriesPerTarget: config.capture.maps.seriesPerPod,
     connsPerTarget: config.capture.maps.connectionsPerPod,
+    maxPeers: config.capture.maps.peers,
+    serverPeers: config.capture.serverPeers,
   });
   logger.info(
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
     'capture program loaded',
   );
+  let unsubscribePeers: (() => void) | undefined;
   let pipeline: Pipeline | undefined;
   let admin: AdminServer | undefined;
   let agent: Agent | undefined;
   try {
     pipeline = await createPipeline(pipelineOptions(config, logger.child({ component: 'otel' })));
+    // Peer ids into the kernel's peers map from the index's batches (the first comes once Services,
+    // EndpointSlices and Nodes are listed, after agent.start starts the watcher).
+    if (peerIndex !== undefined) {
+      unsubscribePeers = connectPeers({
+        index: peerIndex,
+        map: capture,
+        pipeline,
+        serverPeers: config.capture.serverPeers,
+        logger: logger.child({ component: 'peers' }),
+        // A retired id outlives the connections that recorded it (forgotten after idleTimeoutMs).
+        options: { retainMs: Math.max(DEFAULT_PEER_RETAIN_MS, 2 * config.capture.idleTimeoutMs) },
+      }).close;
+    }
     const hints =
       config.targets.source === 'static' ? staticHints(config.targets.static) : new Map<string, string>();
     const shared = sharedPodAttributes(config.pipeline.resource);
@@ -130,6 +153,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   } catch (err) {
     await admin?.close();
     await pipeline?.shutdown().catch(() => {});
+    unsubscribePeers?.();
     capture.close();
     throw err;
   }
@@ -154,6 +178,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     clearInterval(release);
     const t0 = Date.now();
     await agent.stop(SHUTDOWN_BUDGET_MS);
+    unsubscribePeers?.();
     await admin.close();
     logger.info({ ms: Date.now() - t0 }, 'stopped');
   }

@@ -87,6 +87,7 @@ function fakePipeline(log: string[], ports: string[] = []): Pipeline & { collect
         `setTarget ${id} ${identity.resource['k8s.pod.name']} ${[...(identity.serverPortAttributes?.values() ?? [])].map((a) => a['k8s.service.name']).join(',')}`,
       ),
     removeTarget: (id) => log.push(`removeTarget ${id}`),
+    setPeers: () => log.push('setPeers'),
     record: () => {
       log.push('record');
       return { applied: 0, unknownTarget: 0, errors: [] };

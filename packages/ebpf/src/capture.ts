@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import { chunkFor, readAll } from './batch.ts';
 import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
 import { BpfError, KeyNotFoundError } from './errors.ts';
+import { ipToBytes } from './ip.ts';
 import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
@@ -47,6 +48,7 @@ export class Capture implements Disposable {
     conns: number;
     aggregates: number;
     budgets: number;
+    peers: number;
     stats: number;
   };
   readonly #targetMap: TargetMap;
@@ -65,6 +67,7 @@ export class Capture implements Disposable {
       conns: object.mapFd('conns'),
       aggregates: object.mapFd('aggregates'),
       budgets: object.mapFd('budgets'),
+      peers: object.mapFd('peers'),
       stats: object.mapFd('stats'),
     };
     this.#ncpu = sys.numPossibleCpus();
@@ -111,6 +114,7 @@ export class Capture implements Disposable {
         conns: spec.maxConnections,
         aggregates: spec.maxAggregates,
         budgets: spec.interfaceSlots,
+        peers: spec.maxPeers,
       },
       initialValues: {
         '.rodata.config': encodeConfig({
@@ -121,6 +125,7 @@ export class Capture implements Disposable {
           idleTimeoutNs: spec.idleTimeoutNs,
           seriesPerTarget: spec.seriesPerTarget,
           connsPerTarget: spec.connsPerTarget,
+          serverPeers: spec.serverPeers,
         }),
       },
     });
@@ -210,6 +215,41 @@ export class Capture implements Disposable {
     return this.#targetMap.entries();
   }
 
+  /**
+   * Names ip peerId (1..2^32-1) in the series of connections the program starts tracking from now on:
+   * the client role's connections to ip, and with serverPeers the server role's from ip. Connections
+   * tracked already keep the id they recorded. Overwrites ip's id. Throws Error for a bad IP or id;
+   * BpfError when the kernel refuses the write (E2BIG: the map is full, raise maxPeers).
+   */
+  setPeer(ip: string, peerId: number): void {
+    this.#live();
+    if (!Number.isInteger(peerId) || peerId < 1 || peerId > 0xffffffff) {
+      throw new Error(
+        `setPeer ${ip}: peer id ${peerId} is not an integer from 1 to ${0xffffffff} (0 is the kernel's "not a known peer")`,
+      );
+    }
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(peerId);
+    const r = sys.mapUpdate(this.#fds.peers, ipToBytes(ip), value, 0 /* BPF_ANY */);
+    if (r < 0) {
+      const hint =
+        -r === constants.errno.E2BIG ? `peers is full: raise maxPeers (${this.spec.maxPeers})` : undefined;
+      throw new BpfError(`setPeer ${ip}: write peers`, -r, hint);
+    }
+  }
+
+  /**
+   * Forgets ip's peer id: connections to (or from) it that start later have peer 0; those tracked
+   * already keep their id. Throws Error for a bad IP, KeyNotFoundError when ip was not a peer,
+   * BpfError when the kernel refuses the delete.
+   */
+  deletePeer(ip: string): void {
+    this.#live();
+    const r = sys.mapDelete(this.#fds.peers, ipToBytes(ip));
+    if (r === -constants.errno.ENOENT) throw new KeyNotFoundError(`deletePeer ${ip}`);
+    if (r < 0) throw new BpfError(`deletePeer ${ip}: delete peers`, -r);
+  }
+
   /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
   readSelf(): SelfCounters {
     this.#live();
@@ -282,7 +322,7 @@ export class Capture implements Disposable {
   }
 
   /**
-   * Requests in flight, grouped by target, role, server port and method: the PENDING slots of each
+   * Requests in flight, grouped by target, role, peer, server port and method: the PENDING slots of each
    * connection (sent, not answered) and its response in progress, if any. Requests that timed out
    * or whose connection ended are finished, not here. Throws BpfError.
    */
@@ -291,19 +331,33 @@ export class Capture implements Disposable {
     const { count, keys, values } = this.#readAll('conns', CONN_KEY_LAYOUT.size, CONN_LAYOUT.size);
     const groups = new Map<
       string,
-      { targetId: number; role: InFlight['role']; port: number; method: InFlight['method']; count: number }
+      {
+        targetId: number;
+        role: InFlight['role'];
+        peerId?: number;
+        port: number;
+        method: InFlight['method'];
+        count: number;
+      }
     >();
-    const add = (targetId: number, role: InFlight['role'], port: number, method: InFlight['method']) => {
-      const id = `${targetId}/${role}/${port}/${method}`;
+    const add = (
+      targetId: number,
+      role: InFlight['role'],
+      peerId: number,
+      port: number,
+      method: InFlight['method'],
+    ) => {
+      const id = `${targetId}/${role}/${peerId}/${port}/${method}`;
       const g = groups.get(id);
       if (g) g.count++;
-      else groups.set(id, { targetId, role, port, method, count: 1 });
+      else if (peerId === 0) groups.set(id, { targetId, role, port, method, count: 1 });
+      else groups.set(id, { targetId, role, peerId, port, method, count: 1 });
     };
     for (let i = 0; i < count; i++) {
       const k = decodeConnKey(keys, i * CONN_KEY_LAYOUT.size);
       const v = decodeConn(values, i * CONN_LAYOUT.size);
-      for (const method of v.pending) add(v.targetId, k.role, k.serverPort, method);
-      if (v.responding !== undefined) add(v.targetId, k.role, k.serverPort, v.responding);
+      for (const method of v.pending) add(v.targetId, k.role, v.peerId, k.serverPort, method);
+      if (v.responding !== undefined) add(v.targetId, k.role, v.peerId, k.serverPort, v.responding);
     }
     return [...groups.values()];
   }

@@ -65,6 +65,16 @@ export interface CaptureOptions {
    * conns map for the others.
    */
   readonly connsPerTarget?: number;
+  /**
+   * Addresses the peers map holds (Capture.setPeer; default 16384): the cluster's Service, pod and
+   * node IPs that series may name as a connection's peer. A write past it fails with E2BIG.
+   */
+  readonly maxPeers?: number;
+  /**
+   * Server-role connections record their caller's peer id too (default false: the server role's
+   * series have peer 0). It multiplies a server's series by the number of its callers.
+   */
+  readonly serverPeers?: boolean;
   readonly objectPath?: string;
   /**
    * Where the program watches an interface's packets (default 'socket'):
@@ -91,6 +101,8 @@ export interface CaptureSpec {
   readonly seriesPerTarget: number;
   /** 0: no budget. */
   readonly connsPerTarget: number;
+  readonly maxPeers: number;
+  readonly serverPeers: boolean;
   readonly attach: AttachMode;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
@@ -177,6 +189,9 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
       throw new Error(`capture option ports holds ${p}: ports are integers from 1 to 65535`);
     }
   }
+  if (o.serverPeers !== undefined && typeof o.serverPeers !== 'boolean') {
+    throw new Error(`capture option serverPeers is ${JSON.stringify(o.serverPeers)}: expected true or false`);
+  }
   if (o.attach !== undefined && !ATTACH_MODES.includes(o.attach)) {
     throw new Error(`capture option attach is ${JSON.stringify(o.attach)}: expected "socket" or "tc"`);
   }
@@ -193,6 +208,8 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     maxAggregates: count('maxAggregates', o.maxAggregates, 16384),
     seriesPerTarget: o.seriesPerTarget === undefined ? 0 : count('seriesPerTarget', o.seriesPerTarget, 0),
     connsPerTarget: o.connsPerTarget === undefined ? 0 : count('connsPerTarget', o.connsPerTarget, 0),
+    maxPeers: count('maxPeers', o.maxPeers, 16384),
+    serverPeers: o.serverPeers ?? false,
     ...timeouts(o, bounds),
   };
 }

@@ -32,7 +32,7 @@ export const CONFIG_LAYOUT: Layout = {
     if_slot_mask: { offset: 264, size: 4 },
     series_per_target: { offset: 268, size: 4 },
     conns_per_target: { offset: 272, size: 4 },
-    _pad2: { offset: 276, size: 4 },
+    server_peers: { offset: 276, size: 4 },
     request_timeout_ns: { offset: 280, size: 8 },
     idle_timeout_ns: { offset: 288, size: 8 },
     port_bits: { offset: 296, size: 8192 },
@@ -135,13 +135,14 @@ export const CONN_LAYOUT: Layout = {
     resp_method: { offset: SLOTS + 2 * HALF + 30, size: 1 },
     resp_minor: { offset: SLOTS + 2 * HALF + 31, size: 1 },
     fins: { offset: SLOTS + 2 * HALF + 32, size: 1 },
-    _pad: { offset: SLOTS + 2 * HALF + 33, size: 7 },
+    _pad: { offset: SLOTS + 2 * HALF + 33, size: 3 },
+    peer_id: { offset: SLOTS + 2 * HALF + 36, size: 4 },
   },
 };
 
 export const AGG_KEY_LAYOUT: Layout = {
   struct: 'owlk8s_agg_key',
-  size: 20,
+  size: 24,
   fields: {
     target_id: { offset: 0, size: 4 },
     port: { offset: 4, size: 2 },
@@ -154,6 +155,7 @@ export const AGG_KEY_LAYOUT: Layout = {
     error: { offset: 14, size: 1 },
     flags: { offset: 15, size: 1 },
     route_id: { offset: 16, size: 4 },
+    peer_id: { offset: 20, size: 4 },
   },
 };
 
@@ -260,6 +262,8 @@ export interface ConfigValue {
   readonly seriesPerTarget?: number;
   /** Connections one target may have tracked at once (0 or absent: no budget). */
   readonly connsPerTarget?: number;
+  /** Server-role connections record their caller's peer id too (absent: false). */
+  readonly serverPeers?: boolean;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -272,6 +276,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.ifSlots - 1, off(CONFIG_LAYOUT, 'if_slot_mask'));
   b.writeUInt32LE(c.seriesPerTarget ?? 0, off(CONFIG_LAYOUT, 'series_per_target'));
   b.writeUInt32LE(c.connsPerTarget ?? 0, off(CONFIG_LAYOUT, 'conns_per_target'));
+  b.writeUInt32LE(c.serverPeers === true ? 1 : 0, off(CONFIG_LAYOUT, 'server_peers'));
   b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
   b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
   for (const p of c.ports ?? []) {
@@ -321,6 +326,8 @@ export function decodeConnKey(b: Buffer, at = 0): ConnKey {
 /** What readInFlight needs of one connection. */
 export interface ConnValue {
   readonly targetId: number;
+  /** The peer id the connection recorded when it was made (0: none). */
+  readonly peerId: number;
   /** Methods of the requests sent and not answered yet (PENDING slots), in slot order. */
   readonly pending: readonly HttpMethod[];
   /**
@@ -347,7 +354,12 @@ export function decodeConn(b: Buffer, at = 0): ConnValue {
     b.readUInt16LE(at + off(L, 'resp_status')) === 0 || respMethod === UNTRACKED_METHOD
       ? undefined
       : methodOf(respMethod);
-  return { targetId: b.readUInt32LE(at + off(L, 'target_id')), pending, responding };
+  return {
+    targetId: b.readUInt32LE(at + off(L, 'target_id')),
+    peerId: b.readUInt32LE(at + off(L, 'peer_id')),
+    pending,
+    responding,
+  };
 }
 
 export interface AggKey {
@@ -364,6 +376,8 @@ export interface AggKey {
    * field but targetId and role zero.
    */
   readonly overflow?: true;
+  /** The connection's peer (Capture.setPeer); absent for peer 0 (not in the peers map). */
+  readonly peerId?: number;
 }
 
 /** owlk8s_error: 0 none, then ERROR_TYPES in order. */
@@ -386,7 +400,9 @@ export function decodeAggKey(b: Buffer, at = 0): AggKey {
     httpMinor: b[at + off(L, 'http_minor')] === 0 ? 0 : 1,
   } as const;
   if ((b[at + off(L, 'flags')]! & AGG_OVERFLOW) !== 0) return { ...key, overflow: true };
-  return error === undefined ? key : { ...key, error };
+  const peerId = b.readUInt32LE(at + off(L, 'peer_id'));
+  const withPeer = peerId === 0 ? key : { ...key, peerId };
+  return error === undefined ? withPeer : { ...withPeer, error };
 }
 
 export interface AggValue {

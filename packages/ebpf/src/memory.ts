@@ -29,13 +29,18 @@ export function hashMapBytes(
   return elem * (entries + possibleCpus) + BUCKET * pow2(entries) + PER_CPU * possibleCpus;
 }
 
-/** The two maps that grow with the configuration: aggregates (352 B per entry) and conns. */
+/** Key and value of the peers map: a 16-byte address → a u32 peer id. */
+const PEER_KEY = 16;
+const PEER_VALUE = 4;
+
+/** The maps that grow with the configuration: aggregates (352 B per entry), conns (608 B) and peers (72 B). */
 export function kernelMemory(
-  spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections'>,
+  spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections' | 'maxPeers'>,
   possibleCpus: number,
-): { aggregates: number; conns: number } {
+): { aggregates: number; conns: number; peers: number } {
   return {
     aggregates: hashMapBytes(AGG_KEY_LAYOUT.size, AGG_LAYOUT.size, spec.maxAggregates, possibleCpus),
     conns: hashMapBytes(CONN_KEY_LAYOUT.size, CONN_LAYOUT.size, spec.maxConnections, possibleCpus),
+    peers: hashMapBytes(PEER_KEY, PEER_VALUE, spec.maxPeers, possibleCpus),
   };
 }

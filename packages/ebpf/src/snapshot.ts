@@ -35,7 +35,7 @@ export type HttpMethod = (typeof HTTP_METHODS)[number];
 export const ERROR_TYPES = ['timeout', 'connection_reset', 'connection_closed'] as const;
 export type ErrorType = (typeof ERROR_TYPES)[number];
 
-/** One kernel aggregate: all requests of one target, role, server port, method and status. */
+/** One kernel aggregate: all requests of one target, role, peer, server port, method and status. */
 export interface Aggregate {
   /** The id user space gave the target when it wrote the targets map (never reused in one run). */
   readonly targetId: number;
@@ -54,6 +54,14 @@ export interface Aggregate {
    * (CaptureOptions.seriesPerTarget); port, method, statusCode and httpMinor are 0 then.
    */
   readonly overflow?: true;
+  /**
+   * The peer of the requests' connections, as Capture.setPeer named its address: the server the
+   * target called (client role) or, with CaptureOptions.serverPeers, the client that called it
+   * (server role). Looked up once, when the kernel starts tracking a connection. Absent for peer 0:
+   * an address not in the peers map (outside the cluster, or unknown), the server role without
+   * serverPeers, and overflow series.
+   */
+  readonly peerId?: number;
   /** Requests counted (an integer, exact below 2^53): always the sum of bucketCounts. */
   readonly count: number;
   /**
@@ -67,12 +75,14 @@ export interface Aggregate {
 }
 
 /**
- * Requests in flight per target, role, server port and method: sent and not answered yet, or
+ * Requests in flight per target, role, peer, server port and method: sent and not answered yet, or
  * their final response in progress. A request that timed out or whose connection ended is not.
  */
 export interface InFlight {
   readonly targetId: number;
   readonly role: Role;
+  /** As Aggregate.peerId: absent for peer 0. */
+  readonly peerId?: number;
   readonly port: number;
   readonly method: HttpMethod;
   readonly count: number;

@@ -121,6 +121,29 @@ test('bad input names the thing and what would be right', () => {
   );
 });
 
+test('peers: setPeer refuses id 0 and a bad address, deletePeer an unknown one; a full map says to raise maxPeers', () => {
+  using cap = Capture.load({ maxPeers: 2 });
+  assert.throws(
+    () => cap.setPeer('198.18.1.1', 0),
+    /^Error: setPeer 198.18.1.1: peer id 0 is not an integer from 1 to 4294967295 \(0 is the kernel's "not a known peer"\)$/,
+  );
+  assert.throws(() => cap.setPeer('svc-a', 1), /"svc-a" is not an IP address/);
+  assert.throws(
+    () => cap.deletePeer('198.18.1.1'),
+    (e: unknown) => e instanceof KeyNotFoundError && /deletePeer 198.18.1.1/.test(String(e)),
+  );
+  cap.setPeer('198.18.1.1', 1);
+  cap.setPeer('2001:2::1:1', 2);
+  cap.setPeer('198.18.1.1', 3); // overwrites: no room taken
+  assert.throws(
+    () => cap.setPeer('198.18.1.2', 4),
+    (e: unknown) =>
+      e instanceof BpfError && /setPeer 198.18.1.2: write peers: E2BIG.*raise maxPeers \(2\)/.test(e.message),
+  );
+  cap.deletePeer('198.18.1.1');
+  cap.setPeer('198.18.1.2', 4);
+});
+
 test('a missing object file says how to build it', () => {
   assert.throws(
     () => Capture.load({ objectPath: join(dir, 'none.bpf.o') }),

@@ -58,6 +58,7 @@ function aggKey(fields: {
   error: number;
   role?: number;
   minor?: number;
+  peer?: number;
 }): Buffer {
   const b = Buffer.alloc(AGG_KEY_LAYOUT.size);
   b.writeUInt32LE(7, 0);
@@ -67,8 +68,32 @@ function aggKey(fields: {
   b[9] = fields.method;
   b[10] = fields.minor ?? 1;
   b[14] = fields.error;
+  b.writeUInt32LE(fields.peer ?? 0, 20);
   return b;
 }
+
+test('an aggregate key: peer_id (offset 20) is peerId, absent when 0; with an error, both', () => {
+  assert.equal('peerId' in decodeAggKey(aggKey({ status: 200, method: 0, error: 0 })), false);
+  assert.deepEqual(decodeAggKey(aggKey({ status: 200, method: 0, error: 0, role: 1, peer: 0xfffffffe })), {
+    targetId: 7,
+    port: 8080,
+    statusCode: 200,
+    role: 'client',
+    method: 'GET',
+    httpMinor: 1,
+    peerId: 0xfffffffe,
+  });
+  assert.deepEqual(decodeAggKey(aggKey({ status: 0, method: 1, error: 2, role: 1, peer: 3 })), {
+    targetId: 7,
+    port: 8080,
+    statusCode: 0,
+    role: 'client',
+    method: 'POST',
+    httpMinor: 1,
+    peerId: 3,
+    error: 'connection_reset',
+  });
+});
 
 test('an aggregate key: error codes 1..3 are timeout, connection_reset, connection_closed; method 9 is _OTHER', () => {
   assert.deepEqual(decodeAggKey(aggKey({ status: 200, method: 0, error: 0 })), {
@@ -161,17 +186,25 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   slot(3, 0, 3); // FREE (a DELETE that finished)
   slot(7, 1, 0); // PENDING GET
   b.writeUInt32LE(42, 504); // target_id
+  b.writeUInt32LE(5, 516); // peer_id
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
+    peerId: 5,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });
   b.writeUInt16LE(200, 508); // resp_status
   b[510] = 4; // resp_method HEAD
-  assert.deepEqual(decodeConn(b), { targetId: 42, pending: ['POST', '_OTHER', 'GET'], responding: 'HEAD' });
+  assert.deepEqual(decodeConn(b), {
+    targetId: 42,
+    peerId: 5,
+    pending: ['POST', '_OTHER', 'GET'],
+    responding: 'HEAD',
+  });
   b[510] = 0xff; // a response in progress that answers no tracked request: not in flight
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
+    peerId: 5,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });

@@ -64,3 +64,18 @@ test('maxConnections replaces maxInflight: the old name is refused with the new 
     /^Error: capture option maxInflight was renamed maxConnections \(TCP connections tracked at once\)$/,
   );
 });
+
+test('peers: 16384 addresses and the server role off by default; maxPeers and serverPeers as given; bad values refused', () => {
+  const d = captureSpec();
+  assert.deepEqual([d.maxPeers, d.serverPeers], [16384, false]);
+  const s = captureSpec({ maxPeers: 100, serverPeers: true });
+  assert.deepEqual([s.maxPeers, s.serverPeers], [100, true]);
+  assert.throws(
+    () => captureSpec({ maxPeers: 0 }),
+    /^Error: capture option maxPeers is 0: expected an integer from 1 to 16777216$/,
+  );
+  assert.throws(
+    () => captureSpec({ serverPeers: 'yes' } as unknown as CaptureOptions),
+    /^Error: capture option serverPeers is "yes": expected true or false$/,
+  );
+});

@@ -23,27 +23,29 @@ function memlock(cap: Capture, name: string): number {
 
 const cpus = sys.numPossibleCpus();
 
-test('aggregates and conns: the formula is the kernel memlock less the map header (under 1 KiB), at two sizes each', () => {
-  for (const [maxAggregates, maxConnections] of [
-    [4096, 1024],
-    [22528, 57344], // the agent's defaults
+test('aggregates, conns and peers: the formula is the kernel memlock less the map header (under 1 KiB), at two sizes each', () => {
+  for (const [maxAggregates, maxConnections, maxPeers] of [
+    [4096, 1024, 1000],
+    [22528, 57344, 16384], // the agent's defaults (peers: the ebpf default)
   ] as const) {
-    using cap = Capture.load({ maxAggregates, maxConnections });
-    const want = kernelMemory({ maxAggregates, maxConnections }, cpus);
-    for (const map of ['aggregates', 'conns'] as const) {
+    using cap = Capture.load({ maxAggregates, maxConnections, maxPeers });
+    const want = kernelMemory({ maxAggregates, maxConnections, maxPeers }, cpus);
+    const entries = { aggregates: maxAggregates, conns: maxConnections, peers: maxPeers };
+    for (const map of ['aggregates', 'conns', 'peers'] as const) {
       const got = memlock(cap, map);
       const header = got - want[map];
       assert.ok(
         header >= 0 && header < 1024,
-        `${map} at ${map === 'aggregates' ? maxAggregates : maxConnections} entries: kernel ${got}, formula ${want[map]}`,
+        `${map} at ${entries[map]} entries: kernel ${got}, formula ${want[map]}`,
       );
     }
   }
 });
 
 test('an aggregates entry costs 352 bytes whatever the number of CPUs; the default fits 64 MiB at 256 possible CPUs', () => {
-  assert.equal(hashMapBytes(20, 280, 2, 1) - hashMapBytes(20, 280, 1, 1), 352 + 16);
-  const at256 = kernelMemory({ maxAggregates: 22528, maxConnections: 57344 }, 256); // the agent's defaults
-  assert.deepEqual(at256, { aggregates: 8_554_496, conns: 36_079_616 });
-  assert.ok(at256.aggregates + at256.conns < 64 * 2 ** 20);
+  assert.equal(hashMapBytes(24, 280, 2, 1) - hashMapBytes(24, 280, 1, 1), 352 + 16);
+  // the agent's defaults, and the ebpf default of peers
+  const at256 = kernelMemory({ maxAggregates: 22528, maxConnections: 57344, maxPeers: 16384 }, 256);
+  assert.deepEqual(at256, { aggregates: 8_554_496, conns: 36_079_616, peers: 1_470_464 });
+  assert.ok(at256.aggregates + at256.conns + at256.peers < 64 * 2 ** 20);
 });

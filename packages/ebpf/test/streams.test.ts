@@ -550,6 +550,195 @@ describe('series budgets and a full aggregates map', () => {
   });
 });
 
+describe('peers: the other end of each connection, as user space named its address', () => {
+  /** Services and a pod of the cluster, in both families; 198.18.1.9 and 2001:2::1:9 are unknown. */
+  const SVC_A = '198.18.1.1';
+  const SVC_B = '198.18.1.2';
+  const SVC_A6 = '2001:2::1:1';
+  const UNKNOWN = '198.18.1.9';
+  const UNKNOWN6 = '2001:2::1:9';
+  const view = (cap: Capture) =>
+    cap
+      .read()
+      .aggregates.map(
+        (a) =>
+          `${a.targetId} ${a.role} peer=${a.peerId ?? 0} ${a.overflow ? 'overflow' : `${a.port} ${a.method} ${a.statusCode}`} n=${a.count}`,
+      )
+      .sort();
+  /** The pod calls `server` on port 8080 from clientPort: one connection, each status answered once. */
+  const call = (
+    cap: Capture,
+    client: string,
+    server: string,
+    clientPort: number,
+    codes: readonly number[],
+  ) => {
+    const c = new Conversation(cap.programFd, { client, server, clientPort, serverPort: 8080 }).open();
+    for (const code of codes) {
+      c.segment('client', GET());
+      c.segment('server', RES(code));
+    }
+    return c;
+  };
+
+  test('client role, IPv4 and IPv6: a known address counts under its peer id, an unknown one under 0; two peers on one port are two series', () => {
+    using cap = setup();
+    cap.setPeer(SVC_A, 11);
+    cap.setPeer(SVC_B, 12);
+    cap.setPeer(SVC_A6, 21);
+    call(cap, POD, SVC_A, 50000, [200, 200, 503]);
+    call(cap, POD, SVC_B, 50001, [200]);
+    call(cap, POD, UNKNOWN, 50002, [404, 200]);
+    call(cap, POD6, SVC_A6, 50003, [200, 201]);
+    call(cap, POD6, UNKNOWN6, 50004, [200]);
+    assert.deepEqual(view(cap), [
+      '7 client peer=0 8080 GET 200 n=1',
+      '7 client peer=0 8080 GET 404 n=1',
+      '7 client peer=11 8080 GET 200 n=2',
+      '7 client peer=11 8080 GET 503 n=1',
+      '7 client peer=12 8080 GET 200 n=1',
+      '8 client peer=0 8080 GET 200 n=1',
+      '8 client peer=21 8080 GET 200 n=1',
+      '8 client peer=21 8080 GET 201 n=1',
+    ]);
+    // peer 0 is no field at all (the shape of every series before peers existed)
+    const unknown = cap.readAggregates().find((a) => a.targetId === 7 && a.statusCode === 404);
+    assert.equal(unknown !== undefined && 'peerId' in unknown, false);
+    assert.deepEqual(moved(cap), { requests: 9, responses: 9 });
+  });
+
+  test('requests ended without an answer keep their peer: a reset (the end of the connection) and a timeout (the sweep)', async () => {
+    using cap = setup({ requestTimeoutMs: 300, boundariesNs: [50_000_000n] });
+    cap.setPeer(SVC_A, 11);
+    cap.setPeer(SVC_B, 12);
+    const reset = call(cap, POD, SVC_A, 50000, []);
+    reset.segment('client', GET());
+    reset.rst('server');
+    call(cap, POD, SVC_B, 50001, []).segment('client', GET());
+    await new Promise((r) => setTimeout(r, 400)); // past the request timeout
+    cap.sweep();
+    assert.deepEqual(
+      cap
+        .readAggregates()
+        .map((a) => `${a.role} peer=${a.peerId ?? 0} ${a.error} n=${a.count}`)
+        .sort(),
+      ['client peer=11 connection_reset n=1', 'client peer=12 timeout n=1'],
+    );
+    assert.deepEqual(moved(cap), { requests: 2, resets: 1, timeouts: 1 });
+  });
+
+  test('requests in flight carry their peer: one per peer, and the unknown one without', () => {
+    using cap = setup();
+    cap.setPeer(SVC_A, 11);
+    cap.setPeer(SVC_B, 12);
+    for (const [server, port] of [
+      [SVC_A, 50000],
+      [SVC_A, 50001],
+      [SVC_B, 50002],
+      [UNKNOWN, 50003],
+    ] as const) {
+      new Conversation(cap.programFd, { client: POD, server, clientPort: port, serverPort: 8080 })
+        .open()
+        .segment('client', GET());
+    }
+    assert.deepEqual(
+      cap
+        .readInFlight()
+        .map((f) => `${f.targetId} ${f.role} peer=${f.peerId ?? 0} ${f.port} ${f.method} ${f.count}`)
+        .sort(),
+      ['7 client peer=0 8080 GET 1', '7 client peer=11 8080 GET 2', '7 client peer=12 8080 GET 1'],
+    );
+  });
+
+  for (const serverPeers of [false, true]) {
+    test(`server role with serverPeers ${serverPeers}: the caller's id ${serverPeers ? 'for a known caller, 0 for an unknown one' : 'is never looked up (peer 0)'}; the client role alike either way`, () => {
+      using cap = setup({ serverPeers });
+      cap.setPeer(PEER, 31);
+      cap.setPeer(PEER6, 32);
+      cap.setPeer(SVC_A, 11);
+      const answer = (client: string, pod: string, port: number) => {
+        const c = server(cap, { client, server: pod, clientPort: port }).open();
+        c.segment('client', GET());
+        c.segment('server', RES(200));
+      };
+      answer(PEER, POD, 41000);
+      answer(PEER6, POD6, 41001);
+      answer(UNKNOWN, POD, 41002);
+      call(cap, POD, SVC_A, 50000, [200]);
+      assert.deepEqual(
+        view(cap),
+        serverPeers
+          ? [
+              '7 client peer=11 8080 GET 200 n=1',
+              '7 server peer=0 80 GET 200 n=1',
+              '7 server peer=31 80 GET 200 n=1',
+              '8 server peer=32 80 GET 200 n=1',
+            ]
+          : [
+              '7 client peer=11 8080 GET 200 n=1',
+              '7 server peer=0 80 GET 200 n=2', // the known and the unknown caller: one series
+              '8 server peer=0 80 GET 200 n=1',
+            ],
+      );
+    });
+  }
+
+  test('a peer deleted (or renamed) after its connection started: the connection keeps the id it recorded when it was made; a new connection, or the same ports after a new SYN, looks again', () => {
+    using cap = setup();
+    cap.setPeer(SVC_A, 11);
+    const c = call(cap, POD, SVC_A, 50000, [200]);
+    cap.deletePeer(SVC_A);
+    c.segment('client', GET());
+    c.segment('server', RES(201));
+    const d = call(cap, POD, SVC_B, 50001, [200]); // SVC_B not a peer yet
+    cap.setPeer(SVC_B, 12); // after its connection started: not looked up again
+    d.segment('client', GET());
+    d.segment('server', RES(202));
+    call(cap, POD, SVC_A, 50002, [203]); // a new connection to the deleted peer: 0
+    assert.deepEqual(view(cap), [
+      '7 client peer=0 8080 GET 200 n=1',
+      '7 client peer=0 8080 GET 202 n=1',
+      '7 client peer=0 8080 GET 203 n=1',
+      '7 client peer=11 8080 GET 200 n=1',
+      '7 client peer=11 8080 GET 201 n=1',
+    ]);
+    // the same ports again, with a new SYN far from the old stream: the entry is made anew, looked up anew
+    const again = new Conversation(cap.programFd, {
+      client: POD,
+      server: SVC_B,
+      clientPort: 50001,
+      serverPort: 8080,
+      clientIsn: 0x10000000,
+    }).open();
+    again.segment('client', GET());
+    again.segment('server', RES(204));
+    assert.deepEqual(
+      view(cap).filter((v) => v.includes(' 204 ')),
+      ['7 client peer=12 8080 GET 204 n=1'],
+    );
+    assert.deepEqual(moved(cap), { requests: 6, responses: 6 });
+  });
+
+  test('the overflow series stay one per target and role, with peer 0, whatever the peers', () => {
+    using cap = setup({ seriesPerTarget: 2 });
+    cap.setPeer(SVC_A, 11);
+    cap.setPeer(SVC_B, 12);
+    cap.setPeer('198.18.1.3', 13);
+    call(cap, POD, SVC_A, 50000, [200]);
+    call(cap, POD, SVC_B, 50001, [200]);
+    call(cap, POD, '198.18.1.3', 50002, [200, 500]);
+    call(cap, POD, UNKNOWN, 50003, [200]);
+    assert.deepEqual(view(cap), [
+      '7 client peer=0 overflow n=3',
+      '7 client peer=11 8080 GET 200 n=1',
+      '7 client peer=12 8080 GET 200 n=1',
+    ]);
+    const overflow = cap.readAggregates().find((a) => a.overflow);
+    assert.equal(overflow !== undefined && 'peerId' in overflow, false);
+    assert.deepEqual(moved(cap), { requests: 5, responses: 5, seriesOverflow: 3 });
+  });
+});
+
 describe('self counters', () => {
   test('every counter is monotonic and the books balance: requests = answered + finished unanswered + in flight', () => {
     using cap = setup();

@@ -8,6 +8,7 @@ import {
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
+  DiscoveryV1Api,
   KubeConfig,
   type RequestContext,
   Watch,
@@ -42,6 +43,7 @@ export class ClientNodeTransport implements Transport {
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
+  readonly #discovery: DiscoveryV1Api;
   readonly #watch: Watch;
 
   constructor(kc: KubeConfig, opts: ClientNodeTransportOptions = {}) {
@@ -49,6 +51,7 @@ export class ClientNodeTransport implements Transport {
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
     this.#batch = kc.makeApiClient(BatchV1Api);
+    this.#discovery = kc.makeApiClient(DiscoveryV1Api);
     this.#watch = new Watch(kc);
     // Watch's inactivity timeout (30 s) is private and shorter than the server's bookmark interval
     // (~60 s), which would reconnect every quiet watch twice a minute on every node.
@@ -66,7 +69,9 @@ export class ClientNodeTransport implements Transport {
             ? await this.#core.listServiceForAllNamespaces(params)
             : resource === 'namespaces'
               ? await this.#core.listNamespace(params)
-              : await this.#core.listNode(params);
+              : resource === 'nodes'
+                ? await this.#core.listNode(params)
+                : await this.#discovery.listEndpointSliceForAllNamespaces(params);
       const md = list.metadata;
       return {
         items: list.items,

@@ -1,7 +1,11 @@
 // The few fields kept of each API object, taken as soon as an object arrives: the caches hold
 // these small records, never whole objects, so memory stays small with thousands of them.
 
+import { normalizeAddress } from './address.ts';
+
 export const IGNORE_ANNOTATION = 'owlk8s/ignore';
+/** The label an EndpointSlice names its Service with. */
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const SERVICE_NAME_ANNOTATION = 'resource.opentelemetry.io/service.name';
 
 export interface OwnerRef {
@@ -47,6 +51,38 @@ export interface ServiceRecord {
   readonly selector?: Readonly<Record<string, string>>;
   /** TCP ports only. */
   readonly ports: readonly ServicePortRecord[];
+  /**
+   * spec.clusterIPs (both families; spec.clusterIP when the list is absent), in canonical form
+   * (address.ts); empty for a headless (`None`) or ExternalName Service.
+   */
+  readonly clusterIPs: readonly string[];
+}
+
+/** One endpoint of an EndpointSlice: its addresses and the pod behind them, when there is one. */
+export interface EndpointRecord {
+  /** Canonical form (address.ts). */
+  readonly addresses: readonly string[];
+  /** targetRef, when it is a Pod (its namespace defaults to the slice's). */
+  readonly pod?: { readonly name: string; readonly namespace: string };
+  /** conditions.terminating: the pod is shutting down (its address may soon be another pod's). */
+  readonly terminating: boolean;
+}
+
+/** A discovery.k8s.io/v1 EndpointSlice of address type IPv4 or IPv6 (FQDN slices are not kept). */
+export interface EndpointSliceRecord {
+  readonly name: string;
+  readonly namespace: string;
+  /** The `kubernetes.io/service-name` label: the Service (same namespace) the slice belongs to. */
+  readonly service?: string;
+  readonly endpoints: readonly EndpointRecord[];
+}
+
+/** A Node: the ignore annotation and its addresses. */
+export interface NodeRecord {
+  readonly name: string;
+  readonly ignore: boolean;
+  /** status.addresses of type InternalIP and ExternalIP, canonical form (address.ts), in API order. */
+  readonly addresses: readonly string[];
 }
 
 /** A Namespace or Node: only whether it carries the ignore annotation. */
@@ -169,7 +205,57 @@ export function projectService(raw: unknown): ServiceRecord | undefined {
   }
   // An empty selector selects nothing, as for the endpoints controller.
   const hasSelector = Object.keys(selector).length > 0;
-  return { name, namespace, ...(hasSelector ? { selector } : {}), ports };
+  const listed = arr(spec.clusterIPs).map(str);
+  const ips = listed.length > 0 ? listed : [str(spec.clusterIP)];
+  // 'None' (headless) and '' are not addresses; neither would anything else normalizeAddress rejects.
+  const clusterIPs = addresses(ips);
+  return { name, namespace, ...(hasSelector ? { selector } : {}), ports, clusterIPs };
+}
+
+/** Canonical, de-duplicated addresses, in order; what is not an IP address is left out. */
+function addresses(list: readonly (string | undefined)[]): string[] {
+  const out: string[] = [];
+  for (const a of list) {
+    const n = a === undefined ? undefined : normalizeAddress(a);
+    if (n !== undefined && !out.includes(n)) out.push(n);
+  }
+  // A copy of exactly its length: an array grown by push keeps room for 16 more (~130 bytes).
+  return out.slice();
+}
+
+export function projectEndpointSlice(raw: unknown): EndpointSliceRecord | undefined {
+  const o = obj(raw);
+  const md = obj(o.metadata);
+  const name = str(md.name);
+  const namespace = str(md.namespace);
+  if (!name || !namespace) return undefined;
+  const service = stringMap(md.labels)[SERVICE_NAME_LABEL];
+  const endpoints: EndpointRecord[] = [];
+  // An FQDN slice holds names, not addresses: nothing the kernel can report.
+  if (o.addressType === 'IPv4' || o.addressType === 'IPv6') {
+    for (const e of arr(o.endpoints).map(obj)) {
+      const addrs = addresses(arr(e.addresses).map(str));
+      if (addrs.length === 0) continue;
+      const ref = obj(e.targetRef);
+      const podName = ref.kind === 'Pod' ? str(ref.name) : undefined;
+      endpoints.push({
+        addresses: addrs,
+        ...(podName ? { pod: { name: podName, namespace: str(ref.namespace) ?? namespace } } : {}),
+        terminating: obj(e.conditions).terminating === true,
+      });
+    }
+  }
+  return { name, namespace, ...(service ? { service } : {}), endpoints };
+}
+
+export function projectNode(raw: unknown): NodeRecord | undefined {
+  const scope = projectScope(raw);
+  if (!scope) return undefined;
+  const ips = arr(obj(obj(raw).status).addresses)
+    .map(obj)
+    .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+    .map((a) => str(a.address));
+  return { ...scope, addresses: addresses(ips) };
 }
 
 export function projectScope(raw: unknown): ScopeRecord | undefined {

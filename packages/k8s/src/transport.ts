@@ -6,8 +6,13 @@
 
 import { ApiError, apiErrorFor } from './errors.ts';
 
-/** The collections the package lists and watches (all in the core group). */
-export type WatchedResource = 'pods' | 'services' | 'namespaces' | 'nodes';
+/** The collections the package lists and watches, as RBAC names them (`plural.group` outside the core group). */
+export type WatchedResource =
+  | 'pods'
+  | 'services'
+  | 'namespaces'
+  | 'nodes'
+  | 'endpointslices.discovery.k8s.io';
 /** The owners read one by one to resolve a pod's workload. */
 export type OwnerKind = 'ReplicaSet' | 'Job';
 
@@ -16,6 +21,7 @@ export const WATCH_PATHS: Readonly<Record<WatchedResource, string>> = {
   services: '/api/v1/services',
   namespaces: '/api/v1/namespaces',
   nodes: '/api/v1/nodes',
+  'endpointslices.discovery.k8s.io': '/apis/discovery.k8s.io/v1/endpointslices',
 };
 
 /** The RBAC resource name (`replicasets.apps`) of an owner kind. */

@@ -1,6 +1,8 @@
 // The node's view of the cluster as pod targets: four list-watch loops (this node's pods, all
 // Services, all Namespaces, this Node), an owner resolver, and the target set they keep current;
-// also the ports the cluster's Services are reached on (service-ports.ts).
+// also the ports the cluster's Services are reached on (service-ports.ts). With `peers`, also what
+// each address of the cluster is (peer-index.ts): the Node loop then watches every Node, and a fifth
+// loop the EndpointSlices; the Services loop feeds both views.
 // Targets are computed only once every loop has listed, so the first events already form a
 // complete snapshot; afterwards each change recomputes only the pods it can affect.
 
@@ -13,11 +15,16 @@ import type { ApiError } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import { byCodeUnit } from './order.ts';
 import { OwnerResolver, ownerKey } from './owners.ts';
+import { PeerIndex } from './peer-index.ts';
 import type { PodTarget, TargetEvent } from './pod-target.ts';
 import { decide, type PodTargetSettings, type Scope } from './pod-targets.ts';
 import {
+  type EndpointSliceRecord,
   keyOf,
+  type NodeRecord,
   type PodRecord,
+  projectEndpointSlice,
+  projectNode,
   projectPod,
   projectScope,
   projectService,
@@ -36,6 +43,11 @@ export interface PodTargetWatcherOptions {
   readonly scope?: Scope;
   /** Pod label keys to copy into each target. */
   readonly labels?: readonly string[];
+  /**
+   * Also keep the peer index (`peers`): what each address of the cluster is. Watches every Node
+   * (instead of this one only) and every EndpointSlice besides; default false.
+   */
+  readonly peers?: boolean;
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: () => number;
@@ -78,7 +90,9 @@ export class PodTargetWatcher {
   readonly #pods: Reflector<PodRecord>;
   readonly #services: Reflector<ServiceRecord>;
   readonly #namespaces: Reflector<ScopeRecord>;
-  readonly #nodes: Reflector<ScopeRecord>;
+  readonly #nodes: Reflector<NodeRecord>;
+  readonly #endpointSlices: Reflector<EndpointSliceRecord> | undefined;
+  readonly #peers: PeerIndex | undefined;
   readonly #owners: OwnerResolver;
   readonly #servicesByNs = new Map<string, Map<string, ServiceRecord>>();
   readonly #podsByNs = new Map<string, Set<string>>();
@@ -114,7 +128,10 @@ export class PodTargetWatcher {
       pageSize: opts.pageSize ?? 500,
       watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,
       logger: this.#logger,
-      onStatus: () => this.#checkInitialized(),
+      onStatus: () => {
+        this.#checkInitialized();
+        this.#checkPeersSynced();
+      },
       onError: (e: ApiError) => this.#onError(e),
     };
     this.#pods = new Reflector<PodRecord>({
@@ -139,14 +156,27 @@ export class PodTargetWatcher {
       keyOf,
       onChanges: (c) => this.#onNamespaces(c),
     });
-    this.#nodes = new Reflector<ScopeRecord>({
+    this.#peers = opts.peers ? new PeerIndex(this.#logger) : undefined;
+    this.#nodes = new Reflector<NodeRecord>({
       ...common,
       resource: 'nodes',
-      fieldSelector: `metadata.name=${this.nodeName}`,
-      project: projectScope,
+      ...(opts.peers ? {} : { fieldSelector: `metadata.name=${this.nodeName}` }),
+      project: projectNode,
       keyOf,
-      onChanges: () => this.#recomputeAll(),
+      onChanges: (c) => {
+        this.#peers?.applyNodes(c);
+        if (c.some((x) => x.key === this.nodeName)) this.#recomputeAll();
+      },
     });
+    this.#endpointSlices = opts.peers
+      ? new Reflector<EndpointSliceRecord>({
+          ...common,
+          resource: 'endpointslices.discovery.k8s.io',
+          project: projectEndpointSlice,
+          keyOf,
+          onChanges: (c) => this.#peers?.applyEndpointSlices(c),
+        })
+      : undefined;
     this.#owners = new OwnerResolver({
       transport: opts.transport,
       clock: this.#clock,
@@ -176,6 +206,7 @@ export class PodTargetWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#owners.stop();
+    this.#peers?.close();
     const early = new Error('PodTargetWatcher: stopped before the first complete snapshot');
     for (const w of this.#syncWaiters.splice(0)) w.reject(early);
     await Promise.all(this.#reflectors().map((r) => r.stop()));
@@ -206,6 +237,14 @@ export class PodTargetWatcher {
    */
   servicePorts(): readonly number[] {
     return this.#servicePorts;
+  }
+
+  /**
+   * The peer index (what each address of the cluster is: Service, pod, node or outside), when the
+   * watcher was made with `peers: true`; undefined otherwise.
+   */
+  get peers(): PeerIndex | undefined {
+    return this.#peers;
   }
 
   /** The current targets, sorted by namespace then name. */
@@ -242,8 +281,39 @@ export class PodTargetWatcher {
     };
   }
 
-  #reflectors(): Array<Reflector<PodRecord> | Reflector<ServiceRecord> | Reflector<ScopeRecord>> {
+  /** Every list-watch loop: the targets' four, and the EndpointSlices' with `peers`. */
+  #reflectors(): Array<
+    | Reflector<PodRecord>
+    | Reflector<ServiceRecord>
+    | Reflector<ScopeRecord>
+    | Reflector<NodeRecord>
+    | Reflector<EndpointSliceRecord>
+  > {
+    return this.#endpointSlices
+      ? [...this.#targetReflectors(), this.#endpointSlices]
+      : this.#targetReflectors();
+  }
+
+  /** The loops the targets depend on (an EndpointSlice watch that fails holds no target back). */
+  #targetReflectors(): Array<
+    Reflector<PodRecord> | Reflector<ServiceRecord> | Reflector<ScopeRecord> | Reflector<NodeRecord>
+  > {
     return [this.#pods, this.#services, this.#namespaces, this.#nodes];
+  }
+
+  #checkPeersSynced(): void {
+    if (!this.#peers || this.#peers.synced || this.#stopped) return;
+    if (![this.#services, this.#nodes, this.#endpointSlices].every((r) => r?.status.synced)) return;
+    this.#peers.markSynced();
+    this.#logger.info(
+      {
+        addresses: this.#peers.size,
+        services: this.#services.cache.size,
+        endpointSlices: this.#endpointSlices?.cache.size,
+        nodes: this.#nodes.cache.size,
+      },
+      'peer index complete',
+    );
   }
 
   #onError(e: ApiError): void {
@@ -277,6 +347,7 @@ export class PodTargetWatcher {
   }
 
   #onServices(changes: readonly Change<ServiceRecord>[]): void {
+    this.#peers?.applyServices(changes);
     const namespaces = new Set<string>();
     for (const c of changes) {
       const svc = c.type === 'deleted' ? c.previous : c.record;
@@ -362,7 +433,7 @@ export class PodTargetWatcher {
 
   #checkInitialized(): void {
     if (this.#initialized || this.#stopped) return;
-    if (!this.#reflectors().every((r) => r.status.synced)) return;
+    if (!this.#targetReflectors().every((r) => r.status.synced)) return;
     this.#initialized = true;
     this.#updateServicePorts();
     this.#recomputeAll();

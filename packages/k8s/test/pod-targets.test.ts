@@ -30,6 +30,7 @@ const svc = (
   namespace: 'ns',
   selector: { app: 'web' },
   ports,
+  clusterIPs: [],
   ...over,
 });
 const resolved: () => OwnerLookup = () => ({ state: 'resolved' });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { projectPod, projectScope, projectService } from '../src/records.ts';
+import {
+  projectEndpointSlice,
+  projectNode,
+  projectPod,
+  projectScope,
+  projectService,
+} from '../src/records.ts';
 
 describe('projectPod', () => {
   it('keeps only the fields targets need', () => {
@@ -99,7 +105,20 @@ describe('projectService', () => {
         { port: 82, targetPort: 8082 },
         { port: 83, targetPort: 83 },
       ],
+      clusterIPs: [],
     });
+  });
+
+  it('keeps spec.clusterIPs of both families in canonical form, spec.clusterIP without the list, none when headless', () => {
+    const svc = (spec: object) =>
+      projectService({ metadata: { name: 's', namespace: 'n' }, spec })?.clusterIPs;
+    assert.deepEqual(svc({ clusterIP: '198.18.1.1', clusterIPs: ['198.18.1.1', '2001:2:0:0::1:1'] }), [
+      '198.18.1.1',
+      '2001:2::1:1',
+    ]);
+    assert.deepEqual(svc({ clusterIP: '2001:2::1:2' }), ['2001:2::1:2']);
+    assert.deepEqual(svc({ clusterIP: 'None', clusterIPs: ['None'] }), []);
+    assert.deepEqual(svc({ type: 'ExternalName', externalName: 'db.example.com' }), []);
   });
 
   it('an empty selector is no selector', () => {
@@ -109,6 +128,7 @@ describe('projectService', () => {
         name: 's',
         namespace: 'n',
         ports: [],
+        clusterIPs: [],
       },
     );
   });
@@ -124,5 +144,71 @@ describe('projectScope', () => {
       name: 'n',
       ignore: false,
     });
+  });
+});
+
+describe('projectEndpointSlice', () => {
+  it("keeps each endpoint's addresses (canonical), its Pod targetRef, terminating, and the Service label", () => {
+    const raw = {
+      metadata: { name: 'web-x7k2p', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv6',
+      endpoints: [
+        {
+          addresses: ['2001:2:0:0::a'],
+          conditions: { ready: true, serving: true, terminating: false },
+          targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop', uid: 'u1' },
+          nodeName: 'node-a',
+        },
+        {
+          addresses: ['2001:2::b'],
+          conditions: { ready: false, terminating: true },
+          targetRef: { kind: 'Pod', name: 'web-2' },
+        },
+        { addresses: ['2001:2::c'] },
+        { addresses: [] },
+      ],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    };
+    assert.deepEqual(projectEndpointSlice(raw), {
+      name: 'web-x7k2p',
+      namespace: 'shop',
+      service: 'web',
+      endpoints: [
+        { addresses: ['2001:2::a'], pod: { name: 'web-1', namespace: 'shop' }, terminating: false },
+        { addresses: ['2001:2::b'], pod: { name: 'web-2', namespace: 'shop' }, terminating: true },
+        { addresses: ['2001:2::c'], terminating: false },
+      ],
+    });
+  });
+
+  it('keeps no endpoint of an FQDN slice, and no service without the label', () => {
+    assert.deepEqual(
+      projectEndpointSlice({
+        metadata: { name: 'ext', namespace: 'n' },
+        addressType: 'FQDN',
+        endpoints: [{ addresses: ['db.example.com'] }],
+      }),
+      { name: 'ext', namespace: 'n', endpoints: [] },
+    );
+  });
+});
+
+describe('projectNode', () => {
+  it('keeps InternalIP and ExternalIP addresses (canonical), not host names', () => {
+    assert.deepEqual(
+      projectNode({
+        metadata: { name: 'node-a' },
+        status: {
+          addresses: [
+            { type: 'InternalIP', address: '198.18.0.10' },
+            { type: 'InternalIP', address: '2001:2:0:0:0:0:0:10' },
+            { type: 'ExternalIP', address: '198.19.0.10' },
+            { type: 'Hostname', address: 'node-a' },
+            { type: 'InternalDNS', address: 'node-a.internal' },
+          ],
+        },
+      }),
+      { name: 'node-a', ignore: false, addresses: ['198.18.0.10', '2001:2::10', '198.19.0.10'] },
+    );
   });
 });

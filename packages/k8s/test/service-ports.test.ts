@@ -22,7 +22,7 @@ const svc = (
   namespace: string,
   ports: ServiceRecord['ports'],
   selector?: Record<string, string>,
-): ServiceRecord => ({ name, namespace, ...(selector ? { selector } : {}), ports });
+): ServiceRecord => ({ name, namespace, ...(selector ? { selector } : {}), ports, clusterIPs: [] });
 
 describe('servicePorts', () => {
   it('takes every Service port and numeric target port, sorted and without duplicates', () => {

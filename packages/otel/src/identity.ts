@@ -1,6 +1,7 @@
 // What the pipeline knows of a target: plain attribute sets, made by the caller's enrichment stage
 // (the agent maps a Kubernetes pod to them). This package knows no Kubernetes object.
 import type { Attributes } from '@opentelemetry/api';
+import type { Role } from '@owlk8s/ebpf';
 
 export interface TargetIdentity {
   /**
@@ -17,4 +18,21 @@ export interface TargetIdentity {
    * characters replaced), counted in `owlk8s.agent.attribute_values.bounded`.
    */
   readonly bounded?: { readonly truncated: number; readonly unprintable: number };
+}
+
+/**
+ * What the other end of a series' requests is, as point attributes: the caller's enrichment names
+ * the kernel's peer ids (`Aggregate.peerId`). With it set (Pipeline.setPeers), every client-side
+ * series carries its peer's attributes, and with `serverPeers` every server-side series too.
+ */
+export interface PeerNames {
+  /**
+   * The attributes of a peer id, or of peer 0 (`peerId` undefined: outside the cluster, or
+   * unknown). Undefined for an id the caller does not know (any more): its series are peer 0's.
+   */
+  attributes(peerId: number | undefined, role: Role): Attributes | undefined;
+  /** The attributes of a pod's overflow peer: the peers past `peersPerPod`. */
+  overflow(role: Role): Attributes;
+  /** Server-side series carry their caller's attributes too. */
+  readonly serverPeers: boolean;
 }

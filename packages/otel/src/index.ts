@@ -3,7 +3,7 @@ export {
   ATTR_OWLK8S_SERVER_PORT_COLLAPSED,
   DEFAULT_KNOWN_METHODS,
 } from './attributes.ts';
-export type { TargetIdentity } from './identity.ts';
+export type { PeerNames, TargetIdentity } from './identity.ts';
 export { INSTRUMENT_NAMES } from './instruments.ts';
 export type { KernelCounter } from './kernel-counters.ts';
 export { KERNEL_COUNTERS } from './kernel-counters.ts';

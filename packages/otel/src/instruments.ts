@@ -22,6 +22,7 @@ export const INSTRUMENT_NAMES = {
   scrapeRefused: 'owlk8s.agent.scrape.refused',
   boundedValues: 'owlk8s.agent.attribute_values.bounded',
   collapsedClientSeries: 'owlk8s.agent.client_ports.collapsed',
+  overflowedPeers: 'owlk8s.agent.peers.overflowed',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -103,5 +104,11 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     "Client-side series (a pod, port, method and status) put into their pod's collapsed series (owlk8s.server.port.collapsed=true, no server.port) because the port was neither a configured HTTP port nor a Service's.",
     '{series}',
     (r) => r.observe(state.collapsedClientSeries()),
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.overflowedPeers,
+    "Peers (a pod and a Service, pod or node it called, or with serverPeers a caller) whose series went to the pod's overflow peer (server.address=_overflow) because the pod had series for peersPerPod peers already.",
+    '{peer}',
+    (r) => r.observe(state.overflowedPeers()),
   );
 }

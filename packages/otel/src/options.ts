@@ -9,6 +9,12 @@ import { DEFAULT_KNOWN_METHODS } from './attributes.ts';
  * this budget make 11,000, the agent's default node-wide cardinalityLimit.
  */
 export const DEFAULT_CARDINALITY_LIMIT_PER_POD = 100;
+/**
+ * Distinct peers one pod's series of a metric may name, by default: from the same per-pod budget,
+ * a pod's series to one peer are its methods × status codes × ports (about five for a usual
+ * dependency), so 20 peers fill DEFAULT_CARDINALITY_LIMIT_PER_POD (100).
+ */
+export const DEFAULT_PEERS_PER_POD = 20;
 export type Temporality = 'cumulative' | 'delta';
 
 /** The one default export interval: 10 s. */
@@ -102,6 +108,12 @@ export interface PipelineOptions {
    */
   readonly cardinalityLimitPerPod?: number;
   /**
+   * Distinct peers (Services, pods, nodes it called; with serverPeers, callers) one pod's series of a
+   * metric may name, once Pipeline.setPeers is called; the series of further peers share one
+   * overflow peer per pod, counted in `owlk8s.agent.peers.overflowed`. Default 20.
+   */
+  readonly peersPerPod?: number;
+  /**
    * Client-side requests to a port outside `Pipeline.setKnownClientPorts` go into one series per
    * pod and method, status, protocol version and error, without `server.port` and marked
    * `owlk8s.server.port.collapsed=true`. Default false (every port its own series).
@@ -129,6 +141,7 @@ export interface ResolvedOptions {
   readonly exportTimeoutMillis: number;
   readonly cardinalityLimit: number;
   readonly cardinalityLimitPerPod: number;
+  readonly peersPerPod: number;
   readonly collapseUnknownClientPorts: boolean;
   readonly goLibraryMetrics: boolean;
   readonly resource: Readonly<Record<string, string | number | boolean>>;
@@ -174,6 +187,10 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
       `cardinalityLimitPerPod: ${cardinalityLimitPerPod} is not a positive integer (series per metric of one pod)`,
     );
   }
+  const peersPerPod = options.peersPerPod ?? DEFAULT_PEERS_PER_POD;
+  if (!Number.isInteger(peersPerPod) || peersPerPod < 1) {
+    throw new RangeError(`peersPerPod: ${peersPerPod} is not a positive integer (distinct peers of one pod)`);
+  }
   const maxUnacknowledgedMillis = positive(
     'maxUnacknowledgedMillis',
     options.maxUnacknowledgedMillis ?? 300_000,
@@ -188,6 +205,7 @@ export function resolveOptions(options: PipelineOptions): ResolvedOptions {
     exportTimeoutMillis,
     cardinalityLimit,
     cardinalityLimitPerPod,
+    peersPerPod,
     collapseUnknownClientPorts: options.collapseUnknownClientPorts ?? false,
     goLibraryMetrics: options.goLibraryMetrics ?? false,
     resource: { 'service.name': 'owlk8s', ...options.resource },

@@ -43,21 +43,27 @@ export class PipelineState {
   /** Takes the in-flight counts and self counters of one snapshot (after the store recorded it). */
   record(snapshot: Snapshot): void {
     this.#self = this.#monotonic(snapshot.self);
-    const active: ActiveRequests[] = [];
+    // One value per target, method and port: in-flight groups of different peers are summed.
+    const active = new Map<string, ActiveRequests>();
     for (const inflight of snapshot.inFlight) {
       if (inflight.role !== 'server' || inflight.count === 0) continue;
       const target = this.#store.target(inflight.targetId);
       const startTime = this.#store.startTime(inflight.targetId);
       if (target === undefined || startTime === undefined) continue;
       const key = `${inflight.method} ${inflight.port}`;
+      const seen = active.get(`${inflight.targetId} ${key}`);
+      if (seen !== undefined) {
+        active.set(`${inflight.targetId} ${key}`, { ...seen, count: seen.count + inflight.count });
+        continue;
+      }
       let attributes = this.#activeAttributes.get(key);
       if (attributes === undefined) {
         attributes = activeRequestAttributes(inflight.method, inflight.port);
         this.#activeAttributes.set(key, attributes);
       }
-      active.push({ target, attributes, startTime, count: inflight.count });
+      active.set(`${inflight.targetId} ${key}`, { target, attributes, startTime, count: inflight.count });
     }
-    this.#active = active;
+    this.#active = [...active.values()];
   }
 
   /**
@@ -162,6 +168,10 @@ export class PipelineState {
 
   exportDroppedCounts(): ReadonlyMap<string, number> {
     return this.#exportDropped;
+  }
+
+  overflowedPeers(): number {
+    return this.#store.overflowedPeersCount;
   }
 
   collapsedClientSeries(): number {

@@ -4,7 +4,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Snapshot } from '@owlk8s/ebpf';
 import { buildExporters } from './exporters.ts';
-import type { TargetIdentity } from './identity.ts';
+import type { PeerNames, TargetIdentity } from './identity.ts';
 import { registerInstruments } from './instruments.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import {
@@ -43,6 +43,13 @@ export interface Pipeline {
    * @throws RangeError for a value that is not a TCP port.
    */
   setKnownClientPorts(ports: Iterable<number>): void;
+  /**
+   * Names the kernel's peer ids (Aggregate.peerId): new client-side series (and, with
+   * `names.serverPeers`, server-side ones) carry their peer's attributes, at most `peersPerPod`
+   * distinct peers per pod and metric. Call it before the first snapshot; without it no series has
+   * peer attributes.
+   */
+  setPeers(names: PeerNames): void;
   /** Feeds one snapshot (values cumulative since each target was added). Never throws on bad aggregates. */
   record(snapshot: Snapshot): RecordResult;
   reportAgent(stats: AgentStats): void;
@@ -69,6 +76,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const store = new SeriesStore({
     cardinalityLimit: resolved.cardinalityLimit,
     seriesPerTarget: resolved.cardinalityLimitPerPod,
+    peersPerTarget: resolved.peersPerPod,
     collapseUnknownClientPorts: resolved.collapseUnknownClientPorts,
     knownMethods: resolved.knownMethods,
     finalRetentionMs: resolved.finalRetentionMillis,
@@ -161,6 +169,10 @@ class PipelineImpl implements Pipeline {
 
   setKnownClientPorts(ports: Iterable<number>): void {
     this.#store.setKnownClientPorts(ports);
+  }
+
+  setPeers(names: PeerNames): void {
+    this.#store.setPeers(names);
   }
 
   removeTarget(targetId: number): void {

@@ -5,7 +5,7 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { type Aggregate, ERROR_TYPES, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
 import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, requestAttributes } from './attributes.ts';
-import type { TargetIdentity } from './identity.ts';
+import type { PeerNames, TargetIdentity } from './identity.ts';
 
 /** 0: http.server.request.duration, 1: http.client.request.duration. */
 export type MetricIndex = 0 | 1;
@@ -84,12 +84,15 @@ interface TargetEntry {
   readonly ref: TargetRef;
   readonly startTime: HrTime;
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
-  readonly kernel: readonly [Map<number, KernelEntry>, Map<number, KernelEntry>];
+  readonly kernel: readonly [Map<number | string, KernelEntry>, Map<number | string, KernelEntry>];
   readonly seriesKeys: string[];
   /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
   readonly live: [number, number];
   /** Its overflow series per metric, made when it reached seriesPerTarget. */
   readonly overflow: [Series | undefined, Series | undefined];
+  /** Per metric: the peer ids with series of their own (at most peersPerTarget), and those past it. */
+  readonly peers: readonly [Set<number>, Set<number>];
+  readonly overflowedPeers: readonly [Set<number>, Set<number>];
   readonly goLibrary: GoLibraryRow;
 }
 
@@ -129,6 +132,12 @@ export interface SeriesStoreOptions {
    * `owlk8s.server.port.collapsed=true`. Default false: every port its own series.
    */
   readonly collapseUnknownClientPorts?: boolean;
+  /**
+   * Distinct peers (Aggregate.peerId, other than 0) one target's series of a metric may name, once
+   * `setPeers` is called; past it, its requests to (or from) further peers go to one overflow peer
+   * per target (PeerNames.overflow). Default: no cap.
+   */
+  readonly peersPerTarget?: number;
   /** How long a removed series waits for consumers that never collect or never succeed (an unscraped Prometheus). */
   readonly finalRetentionMs: number;
   readonly now?: () => number;
@@ -155,6 +164,8 @@ export class SeriesStore {
   readonly #overflowedSeries: [number, number] = [0, 0];
   #knownClientPorts: ReadonlySet<number> = new Set();
   #collapsedSeries = 0;
+  #peers: PeerNames | undefined;
+  #overflowedPeers = 0;
   #consumers = 0;
   #boundariesNs: readonly bigint[] | undefined;
   #boundariesS: number[] = [];
@@ -171,6 +182,12 @@ export class SeriesStore {
     if (perTarget !== undefined && (!Number.isInteger(perTarget) || perTarget < 1)) {
       throw new RangeError(
         `seriesPerTarget: ${perTarget} is not a positive integer (series per metric of one pod, e.g. 100)`,
+      );
+    }
+    const perPeer = options.peersPerTarget;
+    if (perPeer !== undefined && (!Number.isInteger(perPeer) || perPeer < 1)) {
+      throw new RangeError(
+        `peersPerTarget: ${perPeer} is not a positive integer (distinct peers of one pod, e.g. 20)`,
       );
     }
     this.#options = options;
@@ -208,6 +225,8 @@ export class SeriesStore {
       seriesKeys: [],
       live: [0, 0],
       overflow: [undefined, undefined],
+      peers: [new Set(), new Set()],
+      overflowedPeers: [new Set(), new Set()],
       goLibrary: {
         attributes: identity.goLibraryAttributes ?? {},
         target: ref,
@@ -239,6 +258,20 @@ export class SeriesStore {
       next.add(port);
     }
     this.#knownClientPorts = next;
+  }
+
+  /**
+   * Names the kernel's peer ids: from now on new client-side series (and server-side ones, with
+   * `serverPeers`) carry their peer's attributes and are kept apart by peer. A series already made
+   * keeps its attributes; call it before the first snapshot.
+   */
+  setPeers(names: PeerNames): void {
+    this.#peers = names;
+  }
+
+  /** How many distinct (target, metric, peer) went to their target's overflow peer (peersPerTarget). */
+  get overflowedPeersCount(): number {
+    return this.#overflowedPeers;
   }
 
   /** The target is gone: its series are exported one last time, then dropped. Unknown ids are ignored. */
@@ -307,7 +340,10 @@ export class SeriesStore {
         );
         continue;
       }
-      const key = kernelKey(aggregate);
+      // Entries of different peers are different kernel totals (feeding one series while peers are
+      // not attributes): keyed apart, so one's running total is never taken for another's.
+      const key =
+        aggregate.peerId === undefined ? kernelKey(aggregate) : `${aggregate.peerId}|${kernelKey(aggregate)}`;
       const kernel = target.kernel[aggregate.role === 'server' ? 0 : 1];
       let entry = kernel.get(key);
       if (entry === undefined) {
@@ -468,7 +504,8 @@ export class SeriesStore {
     // The kernel's overflow entry of the target (its budget of kernel series used): its own overflow series.
     if (aggregate.overflow) return this.#targetOverflowFor(metric, target);
     const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
-    const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
+    const peer = this.#peerOf(aggregate, metric, target);
+    const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}${peer.key === '' ? '' : `|${peer.key}`}`;
     let key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${rest}`;
     let existing = this.#series.get(key);
     if (existing !== undefined) return existing;
@@ -493,18 +530,43 @@ export class SeriesStore {
       return this.#overflowFor(metric);
     }
     const portAttributes = target.ref.identity.serverPortAttributes?.get(aggregate.port);
-    const series = this.#newSeries(
-      key,
-      metric,
-      requestAttributes(aggregate, this.#options.knownMethods, portAttributes, collapsed),
-      target.ref,
-      target.startTime,
-    );
+    const attributes = requestAttributes(aggregate, this.#options.knownMethods, portAttributes, collapsed);
+    if (peer.attributes !== undefined) Object.assign(attributes, peer.attributes);
+    const series = this.#newSeries(key, metric, attributes, target.ref, target.startTime);
     this.#series.set(key, series);
     target.seriesKeys.push(key);
     target.live[metric]++;
     this.#liveCount[metric]++;
     return series;
+  }
+
+  /**
+   * The peer part of a series: its key and attributes; none without setPeers (or on the server side
+   * without serverPeers). Peer 0 (outside, unknown) is one value and not counted against the cap.
+   */
+  #peerOf(
+    aggregate: Aggregate,
+    metric: MetricIndex,
+    target: TargetEntry,
+  ): { key: string; attributes: Attributes | undefined } {
+    const names = this.#peers;
+    if (names === undefined || (aggregate.role === 'server' && !names.serverPeers))
+      return { key: '', attributes: undefined };
+    const id = aggregate.peerId ?? 0;
+    const known = id === 0 ? undefined : names.attributes(id, aggregate.role);
+    // Peer 0, or an id its namer does not know: one value (never two series of equal attributes).
+    if (known === undefined) return { key: '0', attributes: names.attributes(undefined, aggregate.role) };
+    const seen = target.peers[metric];
+    if (seen.has(id) || seen.size < (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) {
+      seen.add(id);
+      return { key: String(id), attributes: known };
+    }
+    const over = target.overflowedPeers[metric];
+    if (!over.has(id)) {
+      over.add(id);
+      this.#overflowedPeers++;
+    }
+    return { key: 'overflow', attributes: names.overflow(aggregate.role) };
   }
 
   /** A target's own overflow series of a metric: its identity, `otel.metric.overflow=true`, removed with it. */

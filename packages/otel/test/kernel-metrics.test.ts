@@ -246,6 +246,21 @@ test('delta: counts unacknowledged past the limit are given up and counted as dr
   assert.deepEqual(counts(after), [2]);
 });
 
+test('requests in flight of one target, method and port but different peers are one active_requests value, their sum', () => {
+  const { store, state, cumulative } = setup();
+  store.setTarget(1, pod('a'), T0);
+  const snap = snapshot([], new Date(T0 + 1000), {
+    inFlight: [
+      { targetId: 1, role: 'server', peerId: 31, port: 8080, method: 'GET', count: 2 },
+      { targetId: 1, role: 'server', port: 8080, method: 'GET', count: 3 },
+      { targetId: 1, role: 'server', peerId: 32, port: 8080, method: 'POST', count: 1 },
+    ],
+  });
+  store.record(snap);
+  state.record(snap);
+  assert.deepEqual(values(metrics(cumulative).get('http.server.active_requests')), [5, 1]);
+});
+
 test('a removed target is exported once more by each consumer until that export is acknowledged', () => {
   const { store, cumulative, delta } = setup();
   store.setTarget(1, pod('a'), T0);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Aggregate } from '@owlk8s/ebpf';
 import { DEFAULT_KNOWN_METHODS } from '../src/attributes.ts';
+import type { PeerNames } from '../src/identity.ts';
 import { SeriesStore } from '../src/series-store.ts';
 import { aggregate, buckets, pod, snapshot } from './fixtures.ts';
 
@@ -44,6 +46,134 @@ test('running totals become exact increments; a total that went down is a kernel
   assert.equal(series!.count, 7);
   assert.equal(series!.sumNs, 89_000_000n);
   assert.deepEqual(series!.buckets, buckets({ 0: 5, 1: 1, 3: 1 }));
+});
+
+test('kernel entries that differ only by peer keep their own running totals and add up in one series (without setPeers, peers are no attribute)', () => {
+  const s = store();
+  s.registerConsumer();
+  s.setTarget(1, pod('a'), T0);
+  const client = (peerId: number, n: number): Aggregate => ({
+    ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: n }), sumNs: BigInt(n) }),
+    peerId,
+  });
+  s.record(snapshot([client(11, 3), client(12, 2)], new Date(T0 + 1000)));
+  s.record(snapshot([client(11, 4), client(12, 2)], new Date(T0 + 2000)));
+  const [series] = only(s);
+  assert.equal(only(s).length, 1);
+  // 3 + 2, then peer 11's one more: 6 (one running total for both would have seen 4 after 2 and 2
+  // after 4, a reset, and counted 9)
+  assert.equal(series!.count, 6);
+  assert.equal(series!.sumNs, 6n);
+});
+
+/** Peer names for tests: `peer-<id>`, `out` for peer 0, `over` for the overflow peer. */
+function names(serverPeers: boolean): PeerNames {
+  return {
+    serverPeers,
+    // Id 99 is one the namer does not know.
+    attributes: (id, role) =>
+      id === 99
+        ? undefined
+        : {
+            [role === 'client' ? 'server.address' : 'client.address']:
+              id === undefined ? 'out' : `peer-${id}`,
+          },
+    overflow: (role) => ({ [role === 'client' ? 'server.address' : 'client.address']: 'over' }),
+  };
+}
+
+test('with setPeers, client series are kept apart by peer and named by it; peer 0 is one value; the server side only with serverPeers', () => {
+  for (const serverPeers of [false, true]) {
+    const s = store();
+    s.registerConsumer();
+    s.setPeers(names(serverPeers));
+    s.setTarget(1, pod('a'), T0);
+    const agg = (role: 'client' | 'server', peerId: number | undefined, n: number): Aggregate => ({
+      ...aggregate({ targetId: 1, role, buckets: buckets({ 0: n }), sumNs: BigInt(n) }),
+      ...(peerId === undefined ? {} : { peerId }),
+    });
+    s.record(
+      snapshot(
+        [
+          agg('client', 11, 3),
+          agg('client', 12, 2),
+          agg('client', undefined, 5),
+          agg('client', 99, 4),
+          agg('server', 21, 7),
+          agg('server', undefined, 1),
+        ],
+        new Date(T0 + 1000),
+      ),
+    );
+    const got = only(s)
+      .map(
+        (x) =>
+          `${x.metric} ${x.attributes['server.address'] ?? x.attributes['client.address'] ?? '-'} ${x.count}`,
+      )
+      .sort();
+    assert.deepEqual(
+      got,
+      serverPeers
+        ? ['0 out 1', '0 peer-21 7', '1 out 9', '1 peer-11 3', '1 peer-12 2']
+        : ['0 - 8', '1 out 9', '1 peer-11 3', '1 peer-12 2'],
+    );
+  }
+});
+
+test("past peersPerTarget, a pod's further peers share its overflow peer, counted once each; other pods keep theirs", () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 1000,
+    peersPerTarget: 3,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  s.setPeers(names(false));
+  s.setTarget(1, pod('a'), T0);
+  s.setTarget(2, pod('b'), T0);
+  const agg = (targetId: number, peerId: number, status: number): Aggregate => ({
+    ...aggregate({ targetId, role: 'client', statusCode: status, buckets: buckets({ 0: 1 }), sumNs: 1n }),
+    peerId,
+  });
+  // Pod 1 calls peers 1..10 with two statuses each, plus the outside; pod 2 calls peers 1..2.
+  const aggs: Aggregate[] = [];
+  for (let p = 1; p <= 10; p++) aggs.push(agg(1, p, 200), agg(1, p, 503));
+  aggs.push({ ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: 4 }), sumNs: 4n }) });
+  aggs.push(agg(2, 1, 200), agg(2, 2, 200));
+  s.record(snapshot(aggs, new Date(T0 + 1000)));
+  const of = (target: number) =>
+    only(s)
+      .filter((x) => x.target?.id === target)
+      .map((x) => `${x.attributes['server.address']} ${x.attributes['http.response.status_code']} ${x.count}`)
+      .sort();
+  assert.deepEqual(of(1), [
+    'out 200 4',
+    'over 200 7',
+    'over 503 7',
+    'peer-1 200 1',
+    'peer-1 503 1',
+    'peer-2 200 1',
+    'peer-2 503 1',
+    'peer-3 200 1',
+    'peer-3 503 1',
+  ]);
+  assert.deepEqual(of(2), ['peer-1 200 1', 'peer-2 200 1']);
+  assert.equal(s.overflowedPeersCount, 7);
+  // The same peers again: counted once each, their counts go on in the same series.
+  s.record(
+    snapshot(
+      aggs.map((a) => ({ ...a, bucketCounts: buckets({ 0: 2 }), count: 2 })),
+      new Date(T0 + 2000),
+    ),
+  );
+  assert.equal(s.overflowedPeersCount, 7);
+  assert.equal(
+    only(s).find(
+      (x) => x.attributes['server.address'] === 'over' && x.attributes['http.response.status_code'] === 503,
+    )!.count,
+    14,
+  );
 });
 
 test('aggregates of unknown targets wait (nothing lost: the next snapshot holds their totals)', () => {

@@ -155,6 +155,7 @@ export function resolvePipeline(
     timeoutMs: Math.min(ex.timeoutMs, ex.intervalMs),
     cardinalityLimit: ex.cardinalityLimit,
     cardinalityLimitPerPod: ex.cardinalityLimitPerPod,
+    peersPerPod: ex.peersPerPod,
     collapseUnknownClientPorts: ex.collapseUnknownClientPorts,
     goLibraryMetrics: ex.goLibraryMetrics,
     resource: { ...ex.resource.attributes, 'service.name': serviceName },

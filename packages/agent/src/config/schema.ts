@@ -159,8 +159,18 @@ export const SCHEMA: Section = section('', {
         200,
         'Kernel series one pod may make, both roles together; past it, its requests are counted in its own overflow series (one per role, exported with `otel.metric.overflow=true` and the pod’s identity; `owlk8s.agent.kernel.series_overflow` counts them), so one pod cannot fill `aggregates` for the others. At least 2 × `export.cardinalityLimitPerPod`, so the export budget is reached first.',
       ),
+      peers: setting(
+        f.integer(16, 4194304),
+        16384,
+        'Addresses of the cluster the kernel can name (a Service’s ClusterIP, a pod’s or a node’s address), so that client-side series carry `server.address`: filled from Services, EndpointSlices and Nodes (`targets.source: kubernetes`). When full, further addresses count as outside the cluster (`server.address` `_outside`) and the agent logs how many it could not write. 72 bytes of kernel memory per entry (1.4 MiB for the default at 256 possible CPUs).',
+      ),
       targets: setting(f.integer(16, 65536), 1024, 'Monitored pod IPs (a dual-stack pod has two).'),
     }),
+    serverPeers: setting(
+      f.boolean,
+      false,
+      'Whether server-side series name their caller too (`client.address` and `owlk8s.peer.*`, as the client side names its server): a pod’s server series are then multiplied by its callers, within `export.peersPerPod`. Off by default for that reason.',
+    ),
     attach: setting(
       f.oneOf(['socket', 'tc']),
       'socket',
@@ -195,6 +205,11 @@ export const SCHEMA: Section = section('', {
       f.integer(1, 1000000),
       100,
       'Series per metric of one pod; past it, the pod’s new series go to its own overflow series, marked `otel.metric.overflow=true` with the pod’s identity: a pod answering hundreds of status codes, or calling hundreds of ports, overflows alone, and every other pod keeps exact counts under its own names.',
+    ),
+    peersPerPod: setting(
+      f.integer(1, 100000),
+      20,
+      'Distinct peers (Services, pods and nodes it called; with `capture.serverPeers`, callers) one pod’s series of a metric may name; the requests to further peers share one series per kind with `server.address` `_overflow` (`owlk8s.peer.kind` `overflow`), and each such peer is counted in `owlk8s.agent.peers.overflowed`. Addresses outside the cluster are one peer (`_outside`) and not counted. The default fills `cardinalityLimitPerPod` (100) at about five series (methods × status codes) per peer.',
     ),
     collapseUnknownClientPorts: setting(
       f.boolean,

@@ -47,8 +47,10 @@ export interface Config {
       readonly aggregates: number;
       readonly seriesPerPod: number;
       readonly connectionsPerPod: number;
+      readonly peers: number;
       readonly targets: number;
     };
+    readonly serverPeers: boolean;
     readonly attach: 'socket' | 'tc';
   };
   readonly export: {
@@ -57,6 +59,7 @@ export interface Config {
     readonly timeoutMs: number;
     readonly cardinalityLimit: number;
     readonly cardinalityLimitPerPod: number;
+    readonly peersPerPod: number;
     readonly collapseUnknownClientPorts: boolean;
     readonly goLibraryMetrics: boolean;
     readonly knownMethods: readonly string[];
@@ -137,6 +140,7 @@ export interface ResolvedPipeline {
   readonly timeoutMs: number;
   readonly cardinalityLimit: number;
   readonly cardinalityLimitPerPod: number;
+  readonly peersPerPod: number;
   readonly collapseUnknownClientPorts: boolean;
   readonly goLibraryMetrics: boolean;
   /** The agent's own resource: `service.name` and the other attributes, merged. */

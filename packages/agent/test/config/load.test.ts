@@ -36,8 +36,10 @@ describe('loadConfig', () => {
           aggregates: 22528,
           connectionsPerPod: 512,
           seriesPerPod: 200,
+          peers: 16384,
           targets: 1024,
         },
+        serverPeers: false,
         attach: 'socket',
       },
       export: {
@@ -46,6 +48,7 @@ describe('loadConfig', () => {
         timeoutMs: 30000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        peersPerPod: 20,
         collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         knownMethods: ['CONNECT', 'DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT', 'TRACE'],
@@ -77,6 +80,7 @@ describe('loadConfig', () => {
         timeoutMs: 10000,
         cardinalityLimit: 11000,
         cardinalityLimitPerPod: 100,
+        peersPerPod: 20,
         collapseUnknownClientPorts: true,
         goLibraryMetrics: false,
         resource: { 'service.name': 'owlk8s' },
@@ -447,7 +451,7 @@ describe('schema', () => {
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
     assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
-    assert.equal(SETTINGS.length, 49);
+    assert.equal(SETTINGS.length, 52);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -22,14 +22,14 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'unknown key with a typo',
     yaml: 'capture:\n  bukets: [0.1, 1]\n',
     expected: [
-      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, attach',
+      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
     ],
   },
   {
     name: 'section given as a scalar',
     yaml: 'capture: 5\n',
     expected: [
-      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, attach',
+      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
     ],
   },
   {
@@ -373,14 +373,14 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'a renamed key says its new name',
     yaml: 'export:\n  seedMetrics: true\n',
     expected: [
-      'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, cardinalityLimitPerPod, collapseUnknownClientPorts, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
+      'bad-52.yaml:2: export.seedMetrics: unknown key (renamed: now export.goLibraryMetrics); allowed: the keys of export: temporality, intervalMs, timeoutMs, cardinalityLimit, cardinalityLimitPerPod, peersPerPod, collapseUnknownClientPorts, goLibraryMetrics, knownMethods, resource, otlp, prometheus, stdout',
     ],
   },
   {
     name: 'capture.maps.inFlight says its new name',
     yaml: 'capture:\n  maps:\n    inFlight: 65536\n',
     expected: [
-      'bad-53.yaml:3: capture.maps.inFlight: unknown key (renamed: now capture.maps.connections); allowed: the keys of capture.maps: connections, aggregates, connectionsPerPod, seriesPerPod, targets',
+      'bad-53.yaml:3: capture.maps.inFlight: unknown key (renamed: now capture.maps.connections); allowed: the keys of capture.maps: connections, aggregates, connectionsPerPod, seriesPerPod, peers, targets',
     ],
   },
   {

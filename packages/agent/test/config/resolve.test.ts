@@ -19,6 +19,7 @@ const BASE = {
   timeoutMs: 10000,
   cardinalityLimit: 11000,
   cardinalityLimitPerPod: 100,
+  peersPerPod: 20,
   collapseUnknownClientPorts: true,
   goLibraryMetrics: false,
   resource: { 'service.name': 'owlk8s' },
