@@ -202,9 +202,9 @@ test('NodePort: an outside client through a node address (Cluster policy: the no
   // knows its address.
   const outside = await cluster.net.addRoutedPod('outside', { ipv6: false });
   const [clusterPort, localPort] = [30000 + s, 30300 + s];
-  for (const [name, clusterIP] of [
-    ['web', `198.18.${s}.200`],
-    ['web-local', `198.18.${s}.201`],
+  for (const [name, clusterIP, nodePort] of [
+    ['web', `198.18.${s}.200`, clusterPort],
+    ['web-local', `198.18.${s}.201`, localPort],
   ] as const)
     cluster.api.apply(
       service({
@@ -212,7 +212,7 @@ test('NodePort: an outside client through a node address (Cluster policy: the no
         namespace: 'shop',
         selector: { app: 'web' },
         clusterIPs: [clusterIP],
-        ports: [{ port: 80, targetPort: 8080 }],
+        ports: [{ port: 80, targetPort: 8080, nodePort }],
       }),
     );
   for (const [name, svc, pod, ip] of [
@@ -274,9 +274,9 @@ test('NodePort: an outside client through a node address (Cluster policy: the no
       'node-1 node 8080 200 4',
       'node-1 node 8080 404 2',
     ]);
-    // The caller's requests went to node-2's address: named after the node. A NodePort is no
-    // Service `port` or target port, so the agent collapses it as it does any unknown client port.
-    assert.deepEqual(lines(samples, CLIENT, 'caller'), ['node-2 node collapsed 404 2']);
+    // The caller's requests went to node-2's address and the Service's NodePort: named after the
+    // node, on that port (a Service's NodePort is a known client port, not collapsed).
+    assert.deepEqual(lines(samples, CLIENT, 'caller'), [`node-2 node ${clusterPort} 404 2`]);
   } finally {
     await agent.stop();
   }
