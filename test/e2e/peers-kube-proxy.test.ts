@@ -37,7 +37,8 @@ logging: { level: error, format: json }
 /**
  * The peers are in the kernel map once the index has listed everything: a connection opened before
  * that counts as _outside. HEAD requests (series of their own, left out of every check) until one
- * of `from`'s client series is named `name`.
+ * of `from`'s client series is named `name` and every pod's interface is attached (an attachment
+ * retried after a failed interface dump would miss the first requests).
  */
 async function untilNamed(agent: RunningAgent, from: SimPod, url: string, name: string): Promise<void> {
   const deadline = Date.now() + 15_000;
@@ -57,8 +58,12 @@ async function untilNamed(agent: RunningAgent, from: SimPod, url: string, name: 
         x.labels.http_request_method === 'HEAD' &&
         x.labels.server_address === name,
     );
-    if (named) return;
-    assert.ok(Date.now() < deadline, `no client series of ${from.spec.name} named ${name} within 15 s`);
+    const attached = (await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'));
+    if (named && attached) return;
+    assert.ok(
+      Date.now() < deadline,
+      `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name}`}${attached ? '' : '; not every pod attached'}`,
+    );
   }
 }
 

@@ -111,7 +111,8 @@ capture: { httpPorts: all }
 logging: { level: error, format: json }
 `);
   try {
-    // HEAD requests (left out below) until the peers are in the kernel map: the last of the 1,000.
+    // HEAD requests (left out below) until the peers are in the kernel map (the last of the 1,000)
+    // and every pod is attached.
     const last = `http://[${address(1, SPRAY - 1)}]:8080/`;
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -129,8 +130,12 @@ logging: { level: error, format: json }
           x.labels.http_request_method === 'HEAD' &&
           x.labels.server_address === `peer-${SPRAY - 1}`,
       );
-      if (named) break;
-      assert.ok(Date.now() < deadline, `no client series named peer-${SPRAY - 1} within 15 s`);
+      const attached = (await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'));
+      if (named && attached) break;
+      assert.ok(
+        Date.now() < deadline,
+        `within 15 s: ${named ? '' : `no client series named peer-${SPRAY - 1}`}${attached ? '' : '; not every pod attached'}`,
+      );
     }
     const sprays = await Promise.all(
       [
