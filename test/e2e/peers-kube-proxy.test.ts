@@ -7,83 +7,14 @@
 // - NodePort: a client outside the monitored pods calling a node address's NodePort
 //   (externalTrafficPolicy Cluster: masqueraded, the pod's caller is the node; Local: not, the
 //   caller is _outside), and a monitored pod calling another node's NodePort (server.address is
-//   that node's name);
-// - IPVS mode, where the kernel has ip_vs.
+//   that node's name). IPVS mode: test/e2e/peers-ipvs.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { load, must, requireBpf, requireTool, run, sleep } from '@owlk8s/e2e/harness';
-import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
-import type { Sample } from '../demo/prom-text.ts';
+import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
+import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, node, service } from '../k8s-api/index.ts';
 import { kubeProxy } from './kube-proxy.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
-
-const CLIENT = 'http_client_request_duration_seconds_count';
-const SERVER = 'http_server_request_duration_seconds_count';
-
-/** The agent, serverPeers on, reading the simulated cluster. */
-function agentOn(cluster: SimulatedCluster): Promise<RunningAgent> {
-  return startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all, serverPeers: true }
-logging: { level: error, format: json }
-`);
-}
-
-/**
- * The peers are in the kernel map once the index has listed everything: a connection opened before
- * that counts as _outside. HEAD requests (series of their own, left out of every check) until one
- * of `from`'s client series is named `name` and every pod's interface is attached (an attachment
- * retried after a failed interface dump would miss the first requests).
- */
-async function untilNamed(agent: RunningAgent, from: SimPod, url: string, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const r = await load(from.pod, {
-      base: url,
-      connections: 1,
-      keepAlive: false,
-      requests: [{ path: url, count: 1, method: 'HEAD' }],
-    });
-    assert.equal(r.errors, 0, `${from.spec.name}'s warm-up request to ${url}: ${r.firstError}`);
-    await sleep(300);
-    const named = (await agent.scrape()).some(
-      (x) =>
-        x.name === CLIENT &&
-        x.labels.k8s_pod_name === from.spec.name &&
-        x.labels.http_request_method === 'HEAD' &&
-        x.labels.server_address === name,
-    );
-    const attached = (await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'));
-    if (named && attached) return;
-    assert.ok(
-      Date.now() < deadline,
-      `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name}`}${attached ? '' : '; not every pod attached'}`,
-    );
-  }
-}
-
-/** One line per GET series of the pod and metric: the peer, port, status and count. */
-function lines(samples: readonly Sample[], metric: string, pod: string): string[] {
-  return samples
-    .filter(
-      (x) => x.name === metric && x.labels.k8s_pod_name === pod && x.labels.http_request_method === 'GET',
-    )
-    .map((x) =>
-      [
-        metric === CLIENT ? x.labels.server_address : (x.labels.client_address ?? '-'),
-        x.labels.owlk8s_peer_kind ?? '-',
-        x.labels.server_port ?? (x.labels.owlk8s_server_port_collapsed === 'true' ? 'collapsed' : '-'),
-        x.labels.http_response_status_code,
-        x.value,
-      ].join(' '),
-    )
-    .sort();
-}
+import { agentOn, CLIENT, lines, SERVER, untilNamed } from './peers.ts';
 
 for (const shape of ['routed', 'bridged'] as const)
   test(`hairpin (${shape} pod): a pod calling its own Service is counted once as client (server.address the Service) and once as server`, async () => {
@@ -284,115 +215,5 @@ test('NodePort: an outside client through a node address (Cluster policy: the no
     assert.deepEqual(lines(samples, CLIENT, 'caller'), [`node-2 node ${clusterPort} 404 2`]);
   } finally {
     await agent.stop();
-  }
-});
-
-/** Whether the kernel has IPVS (built in, or loaded now as kube-proxy's IPVS mode loads it). */
-async function hasIpvs(): Promise<boolean> {
-  if (existsSync('/proc/net/ip_vs')) return true;
-  for (const modprobe of ['/usr/sbin/modprobe', '/sbin/modprobe'])
-    if (existsSync(modprobe)) await run([modprobe, 'ip_vs']);
-  return existsSync('/proc/net/ip_vs');
-}
-
-test('IPVS mode: a pod calling a ClusterIP that IPVS translates names the Service', async (t) => {
-  requireBpf();
-  if (!(await hasIpvs())) {
-    // This test's subject is absent from the kernel (CONFIG_IP_VS unset, or no module to load):
-    // nothing of it can run here.
-    t.skip(
-      `IPVS is not in this kernel (no /proc/net/ip_vs${existsSync('/proc/config.gz') ? '; see CONFIG_IP_VS in /proc/config.gz' : ''}, modprobe ip_vs did not add it): kube-proxy's IPVS mode cannot be tested here`,
-    );
-    return;
-  }
-  requireTool('/usr/sbin/ipvsadm', 'ipvsadm');
-  await using cluster = await SimulatedCluster.create('node-1');
-  const s = cluster.net.slot;
-  const clusterIP = `198.18.${s}.200`;
-  cluster.namespace('shop');
-  const web = await cluster.addPod({
-    name: 'web-0',
-    namespace: 'shop',
-    shape: 'routed',
-    server: 'node',
-    port: 8080,
-    labels: { app: 'web' },
-    ipv6: false,
-  });
-  const caller = await cluster.addPod({
-    name: 'caller',
-    namespace: 'shop',
-    shape: 'routed',
-    server: 'node',
-    port: 7070,
-    labels: { app: 'caller' },
-    ipv6: false,
-  });
-  cluster.service('caller', 'shop', { app: 'caller' }, [{ port: 7070 }]);
-  cluster.api.apply(
-    service({
-      name: 'web',
-      namespace: 'shop',
-      selector: { app: 'web' },
-      clusterIPs: [clusterIP],
-      ports: [{ port: 80, targetPort: 8080 }],
-    }),
-  );
-  for (const [name, svc, pod, ip] of [
-    ['web-v4', 'web', 'web-0', web.pod.ipv4],
-    ['caller-v4', 'caller', 'caller', caller.pod.ipv4],
-  ] as const)
-    cluster.api.apply(
-      endpointSlice({
-        name,
-        namespace: 'shop',
-        service: svc,
-        endpoints: [{ addresses: [ip], pod }],
-        ports: [{ port: 8080 }],
-      }),
-    );
-  // kube-proxy's IPVS mode: every ClusterIP on a dummy interface (kube-ipvs0; here one of this
-  // slot's), so the node takes packets to it as its own, where IPVS meets them on input; a virtual
-  // server per ClusterIP and port, its endpoints as real servers in NAT (masquerade) mode. The
-  // answer passes back through the node (the pods' route), where IPVS undoes the translation.
-  const dummy = `ow${s}ipvs`;
-  const virtual = `${clusterIP}:80`;
-  const undo = [
-    ['ipvsadm', '-D', '-t', virtual],
-    ['ip', 'link', 'del', dummy],
-  ];
-  for (const u of undo) await run(u); // a killed run's leftovers: the slot is this process's
-  try {
-    await must(['ip', 'link', 'add', dummy, 'type', 'dummy']);
-    await must(['ip', 'addr', 'add', `${clusterIP}/32`, 'dev', dummy]);
-    await must(['ip', 'link', 'set', dummy, 'up']);
-    await must(['ipvsadm', '-A', '-t', virtual, '-s', 'rr']);
-    await must(['ipvsadm', '-a', '-t', virtual, '-r', `${web.pod.ipv4}:8080`, '-m']);
-    const agent = await agentOn(cluster);
-    try {
-      await untilNamed(agent, caller, `http://${clusterIP}/`, 'web.shop.svc');
-      const sent = await load(caller.pod, {
-        base: `http://${clusterIP}`,
-        connections: 2,
-        keepAlive: false,
-        requests: [
-          { path: '/', count: 4 },
-          { path: '/status/503', count: 2 },
-        ],
-      });
-      assert.deepEqual([sent.sent, sent.errors], [6, 0], sent.firstError);
-      await sleep(1500);
-      const samples = await agent.scrape();
-      assert.deepEqual(lines(samples, CLIENT, 'caller'), [
-        'web.shop.svc service 80 200 4',
-        'web.shop.svc service 80 503 2',
-      ]);
-      // IPVS NAT rewrites the destination only: the pod sees the caller's own address.
-      assert.deepEqual(lines(samples, SERVER, 'web-0'), ['caller pod 8080 200 4', 'caller pod 8080 503 2']);
-    } finally {
-      await agent.stop();
-    }
-  } finally {
-    for (const u of undo) await run(u);
   }
 });
