@@ -31,19 +31,18 @@ test('a pod spraying 1,000 pod addresses stays within its budgets, one spraying 
     port: 8080,
     labels: { app: 'many' },
   });
-  const callers = [];
-  for (const name of ['spray', 'blind', 'quiet'])
-    callers.push(
-      await cluster.addPod({
-        name,
-        namespace: 'shop',
-        shape: 'routed',
-        server: 'node',
-        port: 7070,
-        labels: { role: 'caller' },
-      }),
-    );
-  const [spray, blind, quiet] = callers as [(typeof callers)[0], (typeof callers)[0], (typeof callers)[0]];
+  const caller = (name: string) =>
+    cluster.addPod({
+      name,
+      namespace: 'shop',
+      shape: 'routed',
+      server: 'node',
+      port: 7070,
+      labels: { role: 'caller' },
+    });
+  const spray = await caller('spray');
+  const blind = await caller('blind');
+  const quiet = await caller('quiet');
   const net = `2001:2:0:${(2 * s).toString(16)}`;
   // Range 1 (::1:0/112) holds the pods, range 2 (::2:0/112) the unknown addresses.
   const address = (range: 1 | 2, i: number) => `${net}::${range}:${i.toString(16)}`;
@@ -137,22 +136,18 @@ logging: { level: error, format: json }
         `within 15 s: ${named ? '' : `no client series named peer-${SPRAY - 1}`}${attached ? '' : '; not every pod attached'}`,
       );
     }
-    const sprays = await Promise.all(
-      [
-        [spray, 1],
-        [blind, 2],
-      ].map(([from, range]) =>
-        load((from as typeof spray).pod, {
-          base: `http://[${address(range as 1 | 2, 0)}]:8080`,
-          connections: 16,
-          keepAlive: false,
-          requests: Array.from({ length: SPRAY }, (_, i) => ({
-            path: `http://[${address(range as 1 | 2, i)}]:8080/`,
-            count: 1,
-          })),
-        }),
-      ),
-    );
+    // One request per address, 16 connections at a time, both sprayers at once.
+    const sprayAt = (from: typeof spray, range: 1 | 2) =>
+      load(from.pod, {
+        base: `http://[${address(range, 0)}]:8080`,
+        connections: 16,
+        keepAlive: false,
+        requests: Array.from({ length: SPRAY }, (_, i) => ({
+          path: `http://[${address(range, i)}]:8080/`,
+          count: 1,
+        })),
+      });
+    const sprays = await Promise.all([sprayAt(spray, 1), sprayAt(blind, 2)]);
     for (const r of sprays) assert.deepEqual([r.sent, r.errors], [SPRAY, 0], r.firstError);
     const called = await load(quiet.pod, {
       base: `http://${many.pod.ipv4}:8080`,
