@@ -5,9 +5,9 @@
 // query subtracts the one taken about a minute ago from the newest.
 //
 // Memory: at most one sample per `sampleEveryMs` slot within the window, plus the one just before
-// it: 14 samples at the defaults (60 s, 5 s). A sample holds one entry per edge that has a series:
-// per monitored pod at most export.peersPerPod peers + _outside + _overflow per side, and an entry
-// unchanged since the previous sample shares that sample's numbers.
+// it: 14 at the defaults (60 s, 5 s). Each edge (a pod, a side, a peer: per monitored pod at most
+// export.peersPerPod peers + _outside + _overflow per side) keeps a ring of 14 × (buckets + 3)
+// 32-bit running totals: 1,008 bytes at the default 15 boundaries.
 import type { SeriesTotals } from '@owlk8s/otel';
 import { histogramQuantile } from './histogram-quantile.ts';
 
@@ -67,9 +67,6 @@ export interface ServiceGraphOptions {
   readonly startMs: number;
 }
 
-/** [requests, errors, ...bucket counts]: running totals since the series' target was added. */
-type Totals = Float64Array;
-
 interface EdgeMeta {
   readonly targetId: number;
   readonly side: 'client' | 'server';
@@ -78,9 +75,24 @@ interface EdgeMeta {
   readonly peerNamespace: string | undefined;
 }
 
+/**
+ * One edge (target, side, peer) and its running totals at each kept sample: for ring position p,
+ * `values[p × width …]` = [requests, errors, …bucket counts], modulo 2^32 (a window's difference is
+ * exact as long as an edge has fewer than 2^32 requests a minute). Zero at the positions of samples
+ * taken before the edge appeared: from zero, as its series were.
+ */
+interface Edge {
+  readonly meta: EdgeMeta;
+  readonly values: Uint32Array;
+  /** The sample that last wrote it. */
+  seen: number;
+}
+
 interface Sample {
   readonly timeMs: number;
-  readonly edges: ReadonlyMap<string, Totals>;
+  /** Its position in every edge's ring. */
+  readonly pos: number;
+  readonly seq: number;
 }
 
 const KINDS: ReadonlySet<string> = new Set(['pod', 'service', 'node', 'outside', 'overflow']);
@@ -94,15 +106,20 @@ export class ServiceGraph {
   readonly #stepMs: number;
   readonly #serverPeers: boolean;
   readonly #startMs: number;
+  /** Ring positions: one per kept sample, at most one per slot in the window and the one before. */
+  readonly #capacity: number;
   #samples: Sample[] = [];
+  #seq = 0;
   #bounds: readonly number[] = [];
-  readonly #meta = new Map<string, EdgeMeta>();
+  #width = 0;
+  readonly #edges = new Map<string, Edge>();
 
   constructor(options: ServiceGraphOptions) {
     this.#windowMs = options.windowMs ?? 60_000;
     this.#stepMs = options.sampleEveryMs ?? 5_000;
     this.#serverPeers = options.serverPeers;
     this.#startMs = options.startMs;
+    this.#capacity = Math.ceil(this.#windowMs / this.#stepMs) + 2;
   }
 
   /** Samples kept now (tests, the README's memory figure). */
@@ -110,71 +127,87 @@ export class ServiceGraph {
     return this.#samples.length;
   }
 
+  /** Edges kept now: each holds `capacity × (buckets + 3)` 32-bit totals. */
+  get edgeCount(): number {
+    return this.#edges.size;
+  }
+
   /**
    * Takes the running totals of every series that names a peer, summed per edge (target, side,
    * peer), at `timeMs`. Keeps it, replacing a sample of the same slot; drops the samples no window
-   * ending now or later needs.
+   * ending now or later needs, and the edges that are gone (a removed target's: series of a live
+   * target never go).
    */
   sample(
     totals: { boundariesSeconds: readonly number[]; series: readonly SeriesTotals[] },
     timeMs: number,
   ): void {
-    this.#bounds = totals.boundariesSeconds;
     const width = totals.boundariesSeconds.length + 3;
+    if (width !== this.#width) {
+      // Boundaries are fixed for a program load; a change starts afresh.
+      this.#edges.clear();
+      this.#samples = [];
+      this.#width = width;
+    }
+    this.#bounds = totals.boundariesSeconds;
     const previous = this.#samples.at(-1);
-    const edges = new Map<string, Totals>();
+    let pos: number;
+    if (
+      previous !== undefined &&
+      Math.floor(previous.timeMs / this.#stepMs) === Math.floor(timeMs / this.#stepMs) &&
+      previous.timeMs <= timeMs
+    ) {
+      pos = previous.pos;
+      this.#samples.pop();
+    } else {
+      if (this.#samples.length === this.#capacity) this.#samples.shift();
+      const used = new Set(this.#samples.map((x) => x.pos));
+      pos = 0;
+      while (used.has(pos)) pos++;
+    }
+    const seq = ++this.#seq;
+    const at = pos * width;
     for (const s of totals.series) {
       if (s.overflow) continue;
       const side = s.role;
       const peer = s.attributes[side === 'client' ? ATTR_SERVER_ADDRESS : ATTR_CLIENT_ADDRESS];
       if (typeof peer !== 'string') continue; // no peer dimension: peers off, or server side without serverPeers
       const key = `${s.targetId}\0${side}\0${peer}`;
-      if (!this.#meta.has(key)) {
+      let edge = this.#edges.get(key);
+      if (edge === undefined) {
         const kind = s.attributes[ATTR_PEER_KIND];
         const ns = s.attributes[ATTR_PEER_NAMESPACE];
-        this.#meta.set(key, {
-          targetId: s.targetId,
-          side,
-          peer,
-          peerKind: typeof kind === 'string' && KINDS.has(kind) ? (kind as EndKind) : 'outside',
-          peerNamespace: typeof ns === 'string' ? ns : undefined,
-        });
+        edge = {
+          meta: {
+            targetId: s.targetId,
+            side,
+            peer,
+            peerKind: typeof kind === 'string' && KINDS.has(kind) ? (kind as EndKind) : 'outside',
+            peerNamespace: typeof ns === 'string' ? ns : undefined,
+          },
+          values: new Uint32Array(this.#capacity * width),
+          seen: 0,
+        };
+        this.#edges.set(key, edge);
       }
-      let t = edges.get(key);
-      if (t === undefined) {
-        t = new Float64Array(width);
-        edges.set(key, t);
+      const v = edge.values;
+      if (edge.seen !== seq) {
+        v.fill(0, at, at + width);
+        edge.seen = seq;
       }
-      t[0]! += s.count;
-      if (isError(s)) t[1]! += s.count;
-      for (let i = 0; i < s.bucketCounts.length && i + 2 < width; i++) t[i + 2]! += s.bucketCounts[i] ?? 0;
+      // Uint32Array stores modulo 2^32.
+      v[at]! += s.count;
+      if (isError(s)) v[at + 1]! += s.count;
+      for (let i = 0; i < s.bucketCounts.length && i + 2 < width; i++)
+        v[at + i + 2]! += s.bucketCounts[i] ?? 0;
     }
-    // An edge that did not change since the previous sample shares its numbers.
-    if (previous !== undefined) {
-      for (const [key, t] of edges) {
-        const before = previous.edges.get(key);
-        if (before !== undefined && before[0] === t[0] && before[1] === t[1]) edges.set(key, before);
-      }
-    }
-    const sample = { timeMs, edges };
-    const slot = Math.floor(timeMs / this.#stepMs);
-    if (
-      previous !== undefined &&
-      Math.floor(previous.timeMs / this.#stepMs) === slot &&
-      previous.timeMs <= timeMs
-    )
-      this.#samples[this.#samples.length - 1] = sample;
-    else this.#samples.push(sample);
+    for (const [key, edge] of this.#edges) if (edge.seen !== seq) this.#edges.delete(key);
+    this.#samples.push({ timeMs, pos, seq });
     // Keep the newest sample at or before the window's start (the base of a view now), and after it.
     const start = timeMs - this.#windowMs;
     let base = -1;
     for (let i = 0; i < this.#samples.length; i++) if (this.#samples[i]!.timeMs <= start) base = i;
     if (base > 0) this.#samples = this.#samples.slice(base);
-    // Edges gone from every kept sample (a removed pod's) are forgotten.
-    if (this.#meta.size > edges.size) {
-      for (const key of this.#meta.keys())
-        if (!this.#samples.some((s) => s.edges.has(key))) this.#meta.delete(key);
-    }
   }
 
   /**
@@ -189,17 +222,19 @@ export class ServiceGraph {
     let base: Sample | undefined;
     for (const s of this.#samples) if (s.timeMs <= last.timeMs - this.#windowMs) base = s;
     const windowSeconds = (last.timeMs - (base?.timeMs ?? this.#startMs)) / 1000;
+    const width = this.#width;
     const rows = new Map<
       string,
       { caller: End; callee: End; side: 'client' | 'server'; totals: Float64Array }
     >();
-    for (const [key, now] of last.edges) {
-      const meta = this.#meta.get(key);
-      const pod = meta && podOf(meta.targetId);
-      if (meta === undefined || pod === undefined) continue;
-      const then = base?.edges.get(key);
-      const requests = now[0]! - (then?.[0] ?? 0);
-      if (requests <= 0) continue;
+    for (const { meta, values } of this.#edges.values()) {
+      const pod = podOf(meta.targetId);
+      if (pod === undefined) continue;
+      const now = last.pos * width;
+      const then = base === undefined ? -1 : base.pos * width;
+      const delta = (i: number) => (values[now + i]! - (then < 0 ? 0 : values[then + i]!)) >>> 0;
+      const requests = delta(0);
+      if (requests === 0) continue;
       const self: End = { name: `${pod.namespace}/${pod.name}`, kind: 'pod' };
       const other = peerEnd(meta);
       if (
@@ -214,10 +249,10 @@ export class ServiceGraph {
       const rowKey = `${caller.name}\0${callee.name}\0${meta.side}`;
       let row = rows.get(rowKey);
       if (row === undefined) {
-        row = { caller, callee, side: meta.side, totals: new Float64Array(now.length) };
+        row = { caller, callee, side: meta.side, totals: new Float64Array(width) };
         rows.set(rowKey, row);
       }
-      for (let i = 0; i < now.length; i++) row.totals[i]! += now[i]! - (then?.[i] ?? 0);
+      for (let i = 0; i < width; i++) row.totals[i]! += delta(i);
     }
     const edges: GraphEdge[] = [];
     for (const r of rows.values()) {
