@@ -43,7 +43,10 @@ export interface SeriesTotals {
   /** The target's own overflow series (its series budget was used up): no request attributes. */
   readonly overflow: boolean;
   readonly count: number;
-  /** Per bucket (not cumulative), `boundariesSeconds.length + 1` of them; read-only, valid until the next `record`. */
+  /**
+   * Per bucket (not cumulative), `boundariesSeconds.length + 1` of them; read-only, valid until
+   * the next `record`.
+   */
   readonly bucketCounts: readonly number[];
 }
 

@@ -1,5 +1,5 @@
-// The admin endpoint: liveness, readiness, what is monitored now and the Service graph. Listens on localhost by
-// default: it tells which pods a node runs, which is nobody else's business.
+// The admin endpoint: liveness, readiness, what is monitored now and the Service graph. Listens on
+// localhost by default: it tells which pods a node runs, which is nobody else's business.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

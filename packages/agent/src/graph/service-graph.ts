@@ -171,7 +171,8 @@ export class ServiceGraph {
       if (s.overflow) continue;
       const side = s.role;
       const peer = s.attributes[side === 'client' ? ATTR_SERVER_ADDRESS : ATTR_CLIENT_ADDRESS];
-      if (typeof peer !== 'string') continue; // no peer dimension: peers off, or server side without serverPeers
+      // No peer dimension: peers off, or the server side without serverPeers.
+      if (typeof peer !== 'string') continue;
       const key = `${s.targetId}\0${side}\0${peer}`;
       let edge = this.#edges.get(key);
       if (edge === undefined) {

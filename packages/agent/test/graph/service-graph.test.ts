@@ -174,3 +174,14 @@ test('memory: one sample per 5-s slot within the window and the one before it, 1
     'shop/caller pod -> web.shop.svc service client n=671 rate=11.0000 err=61 ratio=0.0909 p99=0.090100',
   ]);
 });
+
+test('running totals past 2^32 (kept modulo 2^32) still give the window’s exact difference', () => {
+  const graph = new ServiceGraph({ serverPeers: false, startMs: 0 });
+  const big = 2 ** 32;
+  graph.sample(totals(1, big - 5, 0), 5_000);
+  graph.sample(totals(1, big + 10, 3), 66_000);
+  // 15 + 3 requests; p99: rank 17.82, 15 in the first bucket → 0.01 + 0.09 × 2.82/3
+  assert.deepEqual(rows(graph), [
+    'shop/caller pod -> web.shop.svc service client n=18 rate=0.2951 err=3 ratio=0.1667 p99=0.094600',
+  ]);
+});
