@@ -239,7 +239,9 @@ export class Agent {
         .status()
         .filter((s) => s.ips.some((i) => i.state === 'attached')).length;
       pipeline.reportAgent({ targetsAttached: attached, collectionSeconds: seconds });
-      this.#graph?.sample(pipeline.seriesTotals(), Date.now());
+      // One sample per 5-s slot: scrapes may come every second.
+      const now = Date.now();
+      if (this.#graph?.due(now) === true) this.#graph.sample(pipeline.seriesTotals(), now);
       this.#collectErrorLogged = false;
     } catch (err) {
       if (!this.#collectErrorLogged) logger.error({ err }, 'reading the kernel maps failed; will retry');
@@ -305,6 +307,7 @@ export class Agent {
           'this agent names no peers: targets.source is static (peers come from the Kubernetes peer index), so no series says whom a pod called',
       };
     this.collect();
+    this.#graph.sample(this.#p.pipeline.seriesTotals(), Date.now());
     const pods = this.#targetPods;
     const names = new Set<string>();
     for (const p of pods.values()) names.add(`${p.namespace}/${p.name}`);

@@ -350,9 +350,13 @@ test('the graph and the peer columns: none without peers (static targets), with 
   await withPeers.start();
   const t = withPeers.targets()[0]!;
   assert.deepEqual([t.peers, t.peersOverflowed, t.callers, t.callersOverflowed], [20, 3, 1, 0]);
-  // A query collects first (read, record, sample), then answers from the samples.
-  const graph = withPeers.graph();
+  // Collections sample once per 5-s slot; a query collects and samples anyway, so that its window
+  // ends now.
+  withPeers.collect();
+  withPeers.collect();
   assert.deepEqual(log, ['seriesTotals']);
+  const graph = withPeers.graph();
+  assert.deepEqual(log, ['seriesTotals', 'seriesTotals']);
   assert.equal(graph.peers, true);
   assert.deepEqual(
     graph.peers && graph.edges.map((e) => `${e.caller} -> ${e.callee} ${e.requests} ${e.p99Seconds}`),

@@ -127,6 +127,15 @@ export class ServiceGraph {
     return this.#samples.length;
   }
 
+  /**
+   * Whether a collection at `timeMs` should be sampled: its 5-s slot has no sample yet. (A query
+   * samples anyway, replacing its slot's, so that its window ends now.)
+   */
+  due(timeMs: number): boolean {
+    const last = this.#samples.at(-1);
+    return last === undefined || Math.floor(last.timeMs / this.#stepMs) !== Math.floor(timeMs / this.#stepMs);
+  }
+
   /** Edges kept now: each holds `capacity × (buckets + 3)` 32-bit totals. */
   get edgeCount(): number {
     return this.#edges.size;
