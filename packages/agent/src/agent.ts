@@ -41,6 +41,8 @@ export interface AgentParts {
    * shows each pod's peers, and the Service graph is kept. Absent: static targets, no peers.
    */
   readonly peers?: { readonly serverPeers: boolean };
+  /** The wall clock the Service graph's samples are stamped with (default Date.now; tests set it). */
+  readonly now?: () => number;
 }
 
 /** GET /graph: the Service graph of the last minute, or why there is none. */
@@ -97,7 +99,7 @@ export class Agent {
     this.#graph =
       parts.peers === undefined
         ? undefined
-        : new ServiceGraph({ serverPeers: parts.peers.serverPeers, startMs: Date.now() });
+        : new ServiceGraph({ serverPeers: parts.peers.serverPeers, startMs: (parts.now ?? Date.now)() });
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
@@ -240,7 +242,7 @@ export class Agent {
         .filter((s) => s.ips.some((i) => i.state === 'attached')).length;
       pipeline.reportAgent({ targetsAttached: attached, collectionSeconds: seconds });
       // One sample per 5-s slot: scrapes may come every second.
-      const now = Date.now();
+      const now = (this.#p.now ?? Date.now)();
       if (this.#graph?.due(now) === true) this.#graph.sample(pipeline.seriesTotals(), now);
       this.#collectErrorLogged = false;
     } catch (err) {
@@ -307,7 +309,7 @@ export class Agent {
           'this agent names no peers: targets.source is static (peers come from the Kubernetes peer index), so no series says whom a pod called',
       };
     this.collect();
-    this.#graph.sample(this.#p.pipeline.seriesTotals(), Date.now());
+    this.#graph.sample(this.#p.pipeline.seriesTotals(), (this.#p.now ?? Date.now)());
     const pods = this.#targetPods;
     const names = new Set<string>();
     for (const p of pods.values()) names.add(`${p.namespace}/${p.name}`);

@@ -346,6 +346,8 @@ test('the graph and the peer columns: none without peers (static targets), with 
     pipeline,
     logger: quiet,
     peers: { serverPeers: true },
+    // A fixed clock: two collections a microsecond apart could otherwise fall in two 5-s slots.
+    now: () => 1_000_000,
   });
   await withPeers.start();
   const t = withPeers.targets()[0]!;
