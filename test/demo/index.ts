@@ -5,13 +5,15 @@
 // its Prometheus endpoint and to stdout; traffic flows into the pods and between them. A live
 // table, computed from the Prometheus endpoint, refreshes every second. At the end the demo checks the agent's
 // totals against the traffic it sent, exactly, and removes everything it made.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { freePort } from '../e2e/ports.ts';
 import { sleep } from '../harness/exec.ts';
+import { endpointSlice } from '../k8s-api/index.ts';
 import { type SimPod, SimulatedCluster } from './cluster.ts';
 import { parsePrometheusText, type Sample } from './prom-text.ts';
 import { LiveStats, renderTable } from './table.ts';
@@ -109,6 +111,29 @@ async function buildCluster(): Promise<{ cluster: SimulatedCluster; pods: DemoPo
         owner: db,
       }),
     };
+    // The Services' EndpointSlices, as the EndpointSlice controller publishes them: the agent's peer
+    // index names a pod address from them (api → db-0 goes to db-0's pod IP: server.address db-0).
+    for (const [svc, members] of [
+      ['web', [pods.web1, pods.web2]],
+      ['api', [pods.api1, pods.api2]],
+      ['db', [pods.db0]],
+    ] as const) {
+      for (const family of ['IPv4', 'IPv6'] as const) {
+        cluster.api.apply(
+          endpointSlice({
+            name: `${svc}-${family.toLowerCase()}`,
+            namespace: 'shop',
+            service: svc,
+            addressType: family,
+            endpoints: members.map((m) => ({
+              addresses: [family === 'IPv4' ? m.pod.ipv4 : m.pod.ipv6!],
+              pod: m.spec.name,
+            })),
+            ports: [{ name: 'http', port: members[0].spec.port }],
+          }),
+        );
+      }
+    }
     return { cluster, pods };
   } catch (err) {
     await cluster.close();
@@ -157,10 +182,13 @@ async function waitReady(adminUrl: string, agent: ChildProcess, dir: string): Pr
       (r) => r.ok,
       () => false,
     );
-    if (ok) return Date.now() - t0;
+    // Ready, and the peer index complete: a connection's peer is looked up when it opens, so
+    // traffic before it would count as _outside in the Service graph.
+    if (ok && readFileSync(join(dir, 'agent.log'), 'utf8').includes('peer index complete'))
+      return Date.now() - t0;
     await sleep(100);
   }
-  throw new Error('the agent was not ready within 30 s');
+  throw new Error('the agent was not ready (/readyz, and "peer index complete" in its log) within 30 s');
 }
 
 async function scrape(url: string): Promise<Sample[]> {
@@ -187,6 +215,48 @@ function check(samples: readonly Sample[], tally: Tally): string[] {
       problems.push(`${pod} ${role} ${status}: sent ${want}, agent counted ${got}`);
     }
   }
+  return problems;
+}
+
+interface GraphEdge {
+  readonly caller: string;
+  readonly callee: string;
+  readonly measuredBy: string;
+  readonly requests: number;
+  readonly errors: number;
+}
+
+/**
+ * The Service graph's rows against the traffic: each calling pod's client requests and errors
+ * (4xx, 5xx) as sent. Only while the agent is younger than the graph's minute, whose window then
+ * covers the whole run; undefined otherwise.
+ */
+function checkGraph(
+  graph: { windowSeconds: number; edges: GraphEdge[] },
+  tally: Tally,
+  calls: ReadonlyMap<string, string>,
+): string[] | undefined {
+  if (graph.windowSeconds >= 60) return undefined;
+  const problems: string[] = [];
+  const rows = new Map(graph.edges.map((e) => [`${e.caller} ${e.callee} ${e.measuredBy}`, e]));
+  for (const [caller, callee] of calls) {
+    let requests = 0;
+    let errors = 0;
+    for (const [k, n] of tally.counts) {
+      const [pod, role, status] = k.split('|');
+      if (pod !== caller || role !== 'client') continue;
+      requests += n;
+      if (Number(status) >= 400) errors += n;
+    }
+    const key = `shop/${caller} shop/${callee} client`;
+    const row = rows.get(key);
+    rows.delete(key);
+    if (row?.requests !== requests || row.errors !== errors)
+      problems.push(
+        `${key}: sent ${requests} (${errors} errors), graph ${row?.requests ?? 0} (${row?.errors ?? 0})`,
+      );
+  }
+  for (const key of rows.keys()) problems.push(`${key}: no such traffic was sent`);
   return problems;
 }
 
@@ -290,6 +360,38 @@ export async function runDemo(opts: DemoOptions = {}): Promise<boolean> {
       const own = final.filter((s) => /^owlk8s_agent_kernel_.*_total$/.test(s.name) && s.value > 0);
       say(`  the kernel's own counters: ${own.map((s) => `${s.name} ${s.value}`).join(', ') || 'all zero'}`);
     }
+    // Who calls whom: the agent's Service graph, as `owlk8s targets --graph` prints it.
+    say(`$ owlk8s targets --graph --url ${adminUrl}`);
+    const { stdout: graphText } = await promisify(execFile)(process.execPath, [
+      CLI,
+      'targets',
+      '--graph',
+      '--url',
+      adminUrl,
+    ]);
+    say(graphText);
+    const graph = (await (await fetch(`${adminUrl}/graph`)).json()) as {
+      windowSeconds: number;
+      edges: GraphEdge[];
+    };
+    const graphProblems = checkGraph(
+      graph,
+      tally,
+      new Map([
+        [pods.api1.spec.name, pods.db0.spec.name],
+        [pods.api2.spec.name, pods.db0.spec.name],
+      ]),
+    );
+    if (graphProblems === undefined)
+      say('graph: its window is the last minute, shorter than the run: not compared with the traffic');
+    else if (graphProblems.length === 0)
+      say(
+        `graph check: each edge's requests and errors equal what its caller sent (${graph.edges.length} edges)`,
+      );
+    else {
+      say('graph check FAILED:');
+      for (const p of graphProblems) say(`  ${p}`);
+    }
     const t1 = Date.now();
     process.kill(agent.pid!, 'SIGTERM');
     const code = await new Promise<number | null>((resolve) => {
@@ -300,7 +402,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<boolean> {
     say(
       `agent stopped on SIGTERM in ${Date.now() - t1} ms (exit ${code}); it wrote ${lines} JSON lines of metrics to its stdout`,
     );
-    return problems.length === 0 && tally.errors === 0 && code === 0;
+    return problems.length === 0 && tally.errors === 0 && code === 0 && (graphProblems?.length ?? 0) === 0;
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

@@ -80,7 +80,7 @@ logging: { level: debug, format: json }`;
   try {
     await agent.waitReady();
     const admin: string[] = [];
-    for (const path of ['/healthz', '/readyz', '/targets', '/', '/nope']) {
+    for (const path of ['/healthz', '/readyz', '/targets', '/graph', '/', '/nope']) {
       const r = await fetch(`${agent.adminUrl}${path}`);
       admin.push(`${r.status} ${JSON.stringify([...r.headers])} ${await r.text()}`);
     }

@@ -5,6 +5,7 @@ import type { PodTarget, TargetEvent } from '@owlk8s/k8s';
 import type { Pipeline, TargetIdentity } from '@owlk8s/otel';
 import type { Readiness } from './admin/admin-server.ts';
 import { podIdentity } from './enrichment/pod-identity.ts';
+import { type GraphView, ServiceGraph } from './graph/service-graph.ts';
 import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
 import type { TargetSource } from './sources/target-source.ts';
@@ -35,7 +36,19 @@ export interface AgentParts {
   readonly identityOf?: (pod: PodTarget) => TargetIdentity;
   /** How often pending and attached interfaces are checked again (default 2000 ms). */
   readonly reconcileIntervalMs?: number;
+  /**
+   * Peers are named (the Kubernetes source's peer index feeds the pipeline): the targets view
+   * shows each pod's peers, and the Service graph is kept. Absent: static targets, no peers.
+   */
+  readonly peers?: { readonly serverPeers: boolean };
+  /** The wall clock the Service graph's samples are stamped with (default Date.now; tests set it). */
+  readonly now?: () => number;
 }
+
+/** GET /graph: the Service graph of the last minute, or why there is none. */
+export type GraphAnswer =
+  | ({ readonly peers: true } & GraphView)
+  | { readonly peers: false; readonly reason: string };
 
 /** One row of `owlk8s targets` / `GET /targets`. */
 export interface TargetRecord {
@@ -50,6 +63,15 @@ export interface TargetRecord {
     ifindex?: number;
     reason?: string;
   }[];
+  /**
+   * With peers: distinct peers its client series name (at most export.peersPerPod; `_outside` not
+   * counted), and how many more there were, sharing server.address=_overflow.
+   */
+  readonly peers?: number;
+  readonly peersOverflowed?: number;
+  /** With capture.serverPeers: the same for the callers its server series name. */
+  readonly callers?: number;
+  readonly callersOverflowed?: number;
 }
 
 export class Agent {
@@ -68,9 +90,16 @@ export class Agent {
   #pass: Promise<void> | undefined;
   #again = false;
   #collectErrorLogged = false;
+  /** Target id → its pod, while attached (the graph's and the targets view's names). */
+  readonly #targetPods = new Map<number, PodTarget>();
+  readonly #graph: ServiceGraph | undefined;
 
   constructor(parts: AgentParts) {
     this.#p = parts;
+    this.#graph =
+      parts.peers === undefined
+        ? undefined
+        : new ServiceGraph({ serverPeers: parts.peers.serverPeers, startMs: (parts.now ?? Date.now)() });
     this.#reconciler = new Reconciler(parts.capture, parts.locator, {
       onTargetAdded: (key, id) => {
         const pod = this.#pods.get(key);
@@ -83,6 +112,7 @@ export class Agent {
               'attribute values of the pod bounded: cut to targets.kubernetes.maxValueLength, or unprintable characters replaced',
             );
           parts.pipeline.setTarget(id, identity, new Date());
+          this.#targetPods.set(id, pod);
         }
         parts.logger.info({ targetId: id, pod: pod && `${pod.namespace}/${pod.name}` }, 'target added');
       },
@@ -186,6 +216,7 @@ export class Agent {
     this.collect();
     for (const id of this.#removed.splice(0)) {
       this.#p.pipeline.removeTarget(id);
+      this.#targetPods.delete(id);
       try {
         this.#p.capture.forgetTarget?.(id);
       } catch (err) {
@@ -210,6 +241,9 @@ export class Agent {
         .status()
         .filter((s) => s.ips.some((i) => i.state === 'attached')).length;
       pipeline.reportAgent({ targetsAttached: attached, collectionSeconds: seconds });
+      // One sample per 5-s slot: scrapes may come every second.
+      const now = (this.#p.now ?? Date.now)();
+      if (this.#graph?.due(now) === true) this.#graph.sample(pipeline.seriesTotals(), now);
       this.#collectErrorLogged = false;
     } catch (err) {
       if (!this.#collectErrorLogged) logger.error({ err }, 'reading the kernel maps failed; will retry');
@@ -263,9 +297,34 @@ export class Agent {
     };
   }
 
+  /**
+   * The Service graph of the last minute, read after a fresh collection; with static targets or
+   * without peers, the reason there is none.
+   */
+  graph(): GraphAnswer {
+    if (this.#graph === undefined)
+      return {
+        peers: false,
+        reason:
+          'this agent names no peers: targets.source is static (peers come from the Kubernetes peer index), so no series says whom a pod called',
+      };
+    this.collect();
+    this.#graph.sample(this.#p.pipeline.seriesTotals(), (this.#p.now ?? Date.now)());
+    const pods = this.#targetPods;
+    const names = new Set<string>();
+    for (const p of pods.values()) names.add(`${p.namespace}/${p.name}`);
+    const view = this.#graph.view(
+      (id) => pods.get(id),
+      (p) => names.has(`${p.namespace}/${p.name}`),
+    );
+    return { peers: true, ...view };
+  }
+
   targets(): TargetRecord[] {
+    const peers = this.#p.peers;
     return this.#reconciler.status().map((s) => {
       const pod = this.#pods.get(s.key);
+      const use = peers === undefined ? undefined : this.#p.pipeline.peerUse(s.targetId);
       return {
         targetId: s.targetId,
         namespace: pod?.namespace ?? '',
@@ -277,6 +336,12 @@ export class Agent {
           ...(i.iface ? { interface: i.iface.name, ifindex: i.iface.ifindex } : {}),
           ...(i.reason !== undefined ? { reason: i.reason } : {}),
         })),
+        ...(peers === undefined
+          ? {}
+          : { peers: use?.client.peers ?? 0, peersOverflowed: use?.client.overflowed ?? 0 }),
+        ...(peers?.serverPeers === true
+          ? { callers: use?.server.peers ?? 0, callersOverflowed: use?.server.overflowed ?? 0 }
+          : {}),
       };
     });
   }

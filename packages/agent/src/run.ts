@@ -143,6 +143,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
       source,
       pipeline,
       logger,
+      ...(peerIndex !== undefined ? { peers: { serverPeers: config.capture.serverPeers } } : {}),
       identityOf: (pod) =>
         podIdentity(pod, shared, {
           maxValueLength: config.targets.kubernetes.maxValueLength,

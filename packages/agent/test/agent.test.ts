@@ -93,6 +93,8 @@ function fakePipeline(log: string[], ports: string[] = []): Pipeline & { collect
       return { applied: 0, unknownTarget: 0, errors: [] };
     },
     reportAgent: () => {},
+    seriesTotals: () => ({ boundariesSeconds: [], series: [] }),
+    peerUse: () => undefined,
     onCollect: (h: () => void) => {
       hook = h;
     },
@@ -296,4 +298,71 @@ test('an interface that cannot be resolved is an error with its pod and cause in
     await admin.close();
     await agent.stop(1000);
   }
+});
+
+test('the graph and the peer columns: none without peers (static targets), with the reason; with peers, per target', async () => {
+  const host = new FakeHost();
+  host.add('veth-web', '198.18.0.10');
+  const without = new Agent({
+    capture: new Engine(),
+    locator: host,
+    source: new Source([pod(['web'])]),
+    pipeline: fakePipeline([]),
+    logger: quiet,
+  });
+  await without.start();
+  assert.deepEqual(without.graph(), {
+    peers: false,
+    reason:
+      'this agent names no peers: targets.source is static (peers come from the Kubernetes peer index), so no series says whom a pod called',
+  });
+  assert.equal('peers' in without.targets()[0]!, false);
+  await without.stop(1000);
+
+  const pipeline = fakePipeline([]);
+  pipeline.peerUse = (id) =>
+    id === 1 ? { client: { peers: 20, overflowed: 3 }, server: { peers: 1, overflowed: 0 } } : undefined;
+  const log: string[] = [];
+  pipeline.seriesTotals = () => {
+    log.push('seriesTotals');
+    return {
+      boundariesSeconds: [0.1],
+      series: [
+        {
+          targetId: 1,
+          role: 'client',
+          attributes: { 'server.address': 'db.shop.svc', 'owlk8s.peer.kind': 'service' },
+          overflow: false,
+          count: 4,
+          bucketCounts: [4, 0],
+        },
+      ],
+    };
+  };
+  const withPeers = new Agent({
+    capture: new Engine(),
+    locator: host,
+    source: new Source([pod(['web'])]),
+    pipeline,
+    logger: quiet,
+    peers: { serverPeers: true },
+    // A fixed clock: two collections a microsecond apart could otherwise fall in two 5-s slots.
+    now: () => 1_000_000,
+  });
+  await withPeers.start();
+  const t = withPeers.targets()[0]!;
+  assert.deepEqual([t.peers, t.peersOverflowed, t.callers, t.callersOverflowed], [20, 3, 1, 0]);
+  // Collections sample once per 5-s slot; a query collects and samples anyway, so that its window
+  // ends now.
+  withPeers.collect();
+  withPeers.collect();
+  assert.deepEqual(log, ['seriesTotals']);
+  const graph = withPeers.graph();
+  assert.deepEqual(log, ['seriesTotals', 'seriesTotals']);
+  assert.equal(graph.peers, true);
+  assert.deepEqual(
+    graph.peers && graph.edges.map((e) => `${e.caller} -> ${e.callee} ${e.requests} ${e.p99Seconds}`),
+    ['shop/web -> db.shop.svc 4 0.099'],
+  );
+  await withPeers.stop(1000);
 });

@@ -8,6 +8,7 @@ import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import { OUTSIDE_PEER, type Peer, type PeerChange } from '@owlk8s/k8s';
 import { createPipeline } from '@owlk8s/otel';
 import { connectPeers, type PeerMap } from '../src/enrichment/peer-table.ts';
+import { ServiceGraph } from '../src/graph/service-graph.ts';
 
 class KernelPeers implements PeerMap {
   readonly entries = new Map<string, number>();
@@ -199,6 +200,57 @@ test('with serverPeers, server series name their caller; past peersPerPod, peers
     ]);
     // Two peers (node-a, caller-1) went to the client side's overflow peer.
     assert.equal(lines.find((l) => l.metric === 'owlk8s.agent.peers.overflowed')?.value, 2);
+    // What `owlk8s targets` shows of it: 2 peers named, 2 over budget; 1 caller named (198.18.8.8 is
+    // outside: peer 0, never counted).
+    assert.deepEqual(t.pipeline.peerUse(1), {
+      client: { peers: 2, overflowed: 2 },
+      server: { peers: 1, overflowed: 0 },
+    });
+    assert.equal(t.pipeline.peerUse(99), undefined);
+    // The Service graph from the pipeline's own series: the same peers, one row per edge; the
+    // server side's callers are not monitored pods here (podOf knows only target 1).
+    const graph = new ServiceGraph({ serverPeers: true, startMs: 0 });
+    graph.sample(t.pipeline.seriesTotals(), 10_000);
+    const pod = { namespace: 'shop', name: 'client-0' };
+    const view = graph.view(
+      (id) => (id === 1 ? pod : undefined),
+      (p) => p.namespace === pod.namespace && p.name === pod.name,
+    );
+    assert.deepEqual(
+      view.edges.map((e) => `${e.caller} -> ${e.callee} ${e.calleeKind} ${e.measuredBy} ${e.requests}`),
+      [
+        '_outside -> shop/client-0 pod server 2',
+        'shop/caller-1 -> shop/client-0 pod server 7',
+        'shop/client-0 -> _outside outside client 6',
+        'shop/client-0 -> _overflow overflow client 3',
+        'shop/client-0 -> data/db-0 pod client 4',
+        'shop/client-0 -> web.shop.svc service client 5',
+      ],
+    );
+  } finally {
+    t.peers.close();
+    await t.pipeline.shutdown();
+  }
+});
+
+test('writes the kernel refuses are exported as owlk8s.agent.peers.refused, 0 from the start', async () => {
+  const t = await run(false);
+  try {
+    assert.equal((await t.lines()).find((l) => l.metric === 'owlk8s.agent.peers.refused')?.value, 0);
+    // A full map: the third address and after are refused.
+    const set = t.kernel.setPeer.bind(t.kernel);
+    t.kernel.setPeer = (ip, id) => {
+      if (t.kernel.entries.size >= 2) throw new Error('bpf_map_update_elem peers: E2BIG (map full)');
+      set(ip, id);
+    };
+    t.index.listener!([
+      { address: '198.18.100.10', peer: web, previous: OUTSIDE_PEER },
+      { address: '198.18.2.7', peer: db0, previous: OUTSIDE_PEER },
+      { address: '198.18.0.1', peer: nodeA, previous: OUTSIDE_PEER },
+      { address: '198.18.0.2', peer: nodeA, previous: OUTSIDE_PEER },
+    ]);
+    assert.equal((await t.lines()).find((l) => l.metric === 'owlk8s.agent.peers.refused')?.value, 2);
+    assert.equal(t.warnings.length, 1);
   } finally {
     t.peers.close();
     await t.pipeline.shutdown();

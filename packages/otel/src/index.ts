@@ -23,9 +23,9 @@ export {
   DEFAULT_MAX_CONCURRENT_SCRAPES,
   resolveOptions,
 } from './options.ts';
-export type { AgentStats, Pipeline } from './pipeline.ts';
+export type { AgentStats, Pipeline, SeriesTotals } from './pipeline.ts';
 export { createPipeline, SCOPE } from './pipeline.ts';
-export type { RecordResult } from './series-store.ts';
+export type { PeerUse, RecordResult } from './series-store.ts';
 export type { ClientAuthType, WebConfig, WebConfigProblem, WebTlsConfig } from './web-config.ts';
 export { parseWebConfig } from './web-config.ts';
 export type { LoadedSecurity, SecurityFiles, SecurityProblem } from './web-security.ts';

@@ -23,6 +23,7 @@ export const INSTRUMENT_NAMES = {
   boundedValues: 'owlk8s.agent.attribute_values.bounded',
   collapsedClientSeries: 'owlk8s.agent.client_ports.collapsed',
   overflowedPeers: 'owlk8s.agent.peers.overflowed',
+  refusedPeers: 'owlk8s.agent.peers.refused',
 } as const;
 
 export function registerInstruments(meter: Meter, state: PipelineState): void {
@@ -110,5 +111,14 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     "Peers (a pod and a Service, pod or node it called, or with serverPeers a caller) whose series went to the pod's overflow peer (server.address=_overflow) because the pod had series for peersPerPod peers already.",
     '{peer}',
     (r) => r.observe(state.overflowedPeers()),
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.refusedPeers,
+    "Peer address writes the kernel's peers map refused (a full map: raise capture.maps.peers); requests to those addresses count as server.address=_outside. Exported once the agent reports it (peers on).",
+    '{address}',
+    (r) => {
+      const refused = state.peerWritesRefused();
+      if (refused !== undefined) r.observe(refused);
+    },
   );
 }

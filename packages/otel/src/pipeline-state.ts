@@ -24,6 +24,8 @@ export class PipelineState {
   #selfBase: Record<keyof SelfCounters, bigint> | undefined;
   #targetsAttached: number | undefined;
   #collectionSeconds: number | undefined;
+  /** Peer address writes the kernel refused (reported by the agent); undefined: no peers, not exported. */
+  #peerWritesRefused: number | undefined;
   readonly #exportFailures = new Map<string, number>();
   /** `exporter\0reason` → requests refused by a Prometheus endpoint. */
   readonly #scrapesRefused = new Map<string, number>();
@@ -96,8 +98,13 @@ export class PipelineState {
     this.#active = this.#active.filter((a) => a.target.id !== targetId);
   }
 
-  reportAgent(stats: { targetsAttached?: number; collectionSeconds?: number }): void {
+  reportAgent(stats: {
+    targetsAttached?: number;
+    collectionSeconds?: number;
+    peerWritesRefused?: number;
+  }): void {
     if (stats.targetsAttached !== undefined) this.#targetsAttached = stats.targetsAttached;
+    if (stats.peerWritesRefused !== undefined) this.#peerWritesRefused = stats.peerWritesRefused;
     if (stats.collectionSeconds !== undefined) this.#collectionSeconds = stats.collectionSeconds;
   }
 
@@ -168,6 +175,10 @@ export class PipelineState {
 
   exportDroppedCounts(): ReadonlyMap<string, number> {
     return this.#exportDropped;
+  }
+
+  peerWritesRefused(): number | undefined {
+    return this.#peerWritesRefused;
   }
 
   overflowedPeers(): number {

@@ -1,8 +1,10 @@
 // The public face of the package: feed it snapshots and target identities, it exports
 // OpenTelemetry (one resource per target over OTLP, labels on the Prometheus endpoint).
+
+import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import type { Snapshot } from '@owlk8s/ebpf';
+import type { Role, Snapshot } from '@owlk8s/ebpf';
 import { buildExporters } from './exporters.ts';
 import type { PeerNames, TargetIdentity } from './identity.ts';
 import { registerInstruments } from './instruments.ts';
@@ -15,7 +17,7 @@ import {
 } from './options.ts';
 import { PipelineState } from './pipeline-state.ts';
 import type { PushExportLoop } from './push-export-loop.ts';
-import { type RecordResult, SeriesStore } from './series-store.ts';
+import { type PeerUse, type RecordResult, SeriesStore } from './series-store.ts';
 import { SecurityError } from './web-security.ts';
 
 export const SCOPE = { name: '@owlk8s/otel', version: '0.1.0' } as const;
@@ -25,6 +27,27 @@ export interface AgentStats {
   readonly targetsAttached?: number;
   /** How long the last collection (map read + decode) took, in seconds. */
   readonly collectionSeconds?: number;
+  /**
+   * Peer address writes the kernel's peers map refused since start (a running total; the agent's
+   * peer table counts them): exported as `owlk8s.agent.peers.refused` once reported.
+   */
+  readonly peerWritesRefused?: number;
+}
+
+/** One histogram series of a live target and its running totals since the target was added. */
+export interface SeriesTotals {
+  readonly targetId: number;
+  readonly role: Role;
+  /** Its point attributes as exported; `otel.metric.overflow=true` alone on the target's overflow series. */
+  readonly attributes: Attributes;
+  /** The target's own overflow series (its series budget was used up): no request attributes. */
+  readonly overflow: boolean;
+  readonly count: number;
+  /**
+   * Per bucket (not cumulative), `boundariesSeconds.length + 1` of them; read-only, valid until
+   * the next `record`.
+   */
+  readonly bucketCounts: readonly number[];
 }
 
 export interface Pipeline {
@@ -53,6 +76,13 @@ export interface Pipeline {
   /** Feeds one snapshot (values cumulative since each target was added). Never throws on bad aggregates. */
   record(snapshot: Snapshot): RecordResult;
   reportAgent(stats: AgentStats): void;
+  /**
+   * The live targets' histogram series with their running totals as of the last `record`, and the
+   * bucket boundaries (seconds), for views besides the exporters (the agent's service graph).
+   */
+  seriesTotals(): { readonly boundariesSeconds: readonly number[]; readonly series: SeriesTotals[] };
+  /** The distinct peers a live target's series name, per role; undefined for an unknown target. */
+  peerUse(targetId: number): PeerUse | undefined;
   /**
    * Called before each export round and each Prometheus scrape, to `record` a fresh snapshot
    * there. An exception it throws is logged, and the round goes on with what was recorded.
@@ -194,6 +224,25 @@ class PipelineImpl implements Pipeline {
 
   reportAgent(stats: AgentStats): void {
     this.#state.reportAgent(stats);
+  }
+
+  seriesTotals(): { readonly boundariesSeconds: readonly number[]; readonly series: SeriesTotals[] } {
+    const series: SeriesTotals[] = [];
+    for (const s of this.#store.targetSeries()) {
+      series.push({
+        targetId: s.target.id,
+        role: s.metric === 0 ? 'server' : 'client',
+        attributes: s.attributes,
+        overflow: s.overflow,
+        count: s.count,
+        bucketCounts: s.buckets,
+      });
+    }
+    return { boundariesSeconds: this.#store.boundariesSeconds, series };
+  }
+
+  peerUse(targetId: number): PeerUse | undefined {
+    return this.#store.peerUse(targetId);
   }
 
   onCollect(hook: () => void): void {

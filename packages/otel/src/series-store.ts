@@ -67,6 +67,12 @@ export interface GoLibraryRow {
   readonly consumerSlots: unknown[];
 }
 
+/** Distinct peers of one target's series, per role (SeriesStore.peerUse). */
+export interface PeerUse {
+  readonly server: { readonly peers: number; readonly overflowed: number };
+  readonly client: { readonly peers: number; readonly overflowed: number };
+}
+
 /** The last cumulative values the kernel reported for one aggregate, and where they go. */
 interface KernelEntry {
   count: number;
@@ -269,6 +275,19 @@ export class SeriesStore {
     this.#peers = names;
   }
 
+  /**
+   * The distinct peers a live target's series name, per role: those with series of their own (at
+   * most peersPerTarget; peer 0 not counted) and those past it, sharing the overflow peer.
+   */
+  peerUse(targetId: number): PeerUse | undefined {
+    const target = this.#targets.get(targetId);
+    if (target === undefined) return undefined;
+    return {
+      server: { peers: target.peers[0].size, overflowed: target.overflowedPeers[0].size },
+      client: { peers: target.peers[1].size, overflowed: target.overflowedPeers[1].size },
+    };
+  }
+
   /** How many distinct (target, metric, peer) went to their target's overflow peer (peersPerTarget). */
   get overflowedPeersCount(): number {
     return this.#overflowedPeers;
@@ -415,6 +434,17 @@ export class SeriesStore {
   /** Wall time of the last snapshot: the end time of every exported point. */
   get lastSnapshotTime(): HrTime | undefined {
     return this.#lastSnapshotTime;
+  }
+
+  /**
+   * The series of live targets, their own overflow series included (not the node's overflow
+   * series, not those of removed targets awaiting their final export).
+   */
+  *targetSeries(): IterableIterator<Series & { readonly target: TargetRef }> {
+    for (const series of this.#series.values()) {
+      if (series.target !== undefined && series.removedAtMs === undefined)
+        yield series as Series & { readonly target: TargetRef };
+    }
   }
 
   /** All series, live and awaiting their final export (each knows its key). */

@@ -1,5 +1,5 @@
-// The admin endpoint: liveness, readiness and what is monitored now. Listens on localhost by
-// default: it tells which pods a node runs, which is nobody else's business.
+// The admin endpoint: liveness, readiness, what is monitored now and the Service graph. Listens on
+// localhost by default: it tells which pods a node runs, which is nobody else's business.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -15,6 +15,8 @@ export interface AdminSource {
   readiness(): Readiness;
   /** What `owlk8s targets` prints: plain JSON-serialisable records. */
   targets(): unknown[];
+  /** What `owlk8s targets --graph` prints: the Service graph of the last minute (JSON-serialisable). */
+  graph?(): unknown;
 }
 
 export interface AdminServer {
@@ -45,8 +47,10 @@ function handle(source: AdminSource, req: IncomingMessage, res: ServerResponse):
     send(res, r.ready ? 200 : 503, r);
   } else if (path === '/targets') {
     send(res, 200, source.targets());
+  } else if (path === '/graph' && source.graph !== undefined) {
+    send(res, 200, source.graph());
   } else {
-    send(res, 404, 'not found: try /healthz, /readyz or /targets\n');
+    send(res, 404, 'not found: try /healthz, /readyz, /targets or /graph\n');
   }
 }
 

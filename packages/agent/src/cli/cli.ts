@@ -25,6 +25,7 @@ const OPTIONS: Readonly<Record<string, Options>> = {
     url: { type: 'string', short: 'u' },
     config: { type: 'string', short: 'c' },
     json: { type: 'boolean' },
+    graph: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   config: {
@@ -87,7 +88,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case 'run':
       return runCommand(str('config'), io);
     case 'targets':
-      return targetsCommand({ url: str('url'), file: str('config'), json: flag('json') }, io);
+      return targetsCommand(
+        { url: str('url'), file: str('config'), json: flag('json'), graph: flag('graph') },
+        io,
+      );
     default: {
       const [action, file] = positionals;
       if (file !== undefined && str('config') !== undefined) {

@@ -48,3 +48,22 @@ export function renderTable(rows: readonly Record<string, unknown>[]): string {
       .trimEnd();
   return `${[fmt(header), ...cells.map(fmt)].join('\n')}\n`;
 }
+
+/** The Service graph's edges (GET /graph) as rows: rate, error ratio and p99 formatted. */
+export function graphRows(edges: readonly unknown[]): Record<string, unknown>[] {
+  return edges.filter(isMapping).map((e) => ({
+    caller: e.caller,
+    callee: e.callee,
+    kind: e.calleeKind,
+    measured: e.measuredBy,
+    'req/s': typeof e.rate === 'number' ? e.rate.toFixed(2) : e.rate,
+    errors: typeof e.errorRatio === 'number' ? `${(e.errorRatio * 100).toFixed(1)}%` : e.errorRatio,
+    p99: typeof e.p99Seconds === 'number' ? formatSeconds(e.p99Seconds) : undefined,
+    requests: e.requests,
+  }));
+}
+
+/** A duration in ms below 1 s, in s from there: `12.5ms`, `2.50s`. */
+function formatSeconds(s: number): string {
+  return s < 1 ? `${(s * 1000).toFixed(1)}ms` : `${s.toFixed(2)}s`;
+}

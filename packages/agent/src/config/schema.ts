@@ -374,18 +374,21 @@ export const SCHEMA: Section = section('', {
       '`json`: one JSON object per line (pino). `pretty`: coloured lines for people. `auto`: pretty when standard error is a terminal, JSON otherwise (in a pod).',
     ),
   }),
-  admin: section('The admin endpoint: `/healthz`, `/readyz` and `/targets` (what `owlk8s targets` prints).', {
-    host: setting(
-      f.host,
-      ADMIN_DEFAULTS.host,
-      'Address to listen on. Loopback: it lists the node’s pods, which is nobody else’s business; the kubelet’s probes reach it on the host network.',
-    ),
-    port: setting(
-      f.port,
-      ADMIN_DEFAULTS.port,
-      'TCP port: next to the Prometheus port, away from Prometheus’s own 9090.',
-    ),
-  }),
+  admin: section(
+    'The admin endpoint: `/healthz`, `/readyz`, `/targets` (what `owlk8s targets` prints) and `/graph` (`owlk8s targets --graph`).',
+    {
+      host: setting(
+        f.host,
+        ADMIN_DEFAULTS.host,
+        'Address to listen on. Loopback: it lists the node’s pods, which is nobody else’s business; the kubelet’s probes reach it on the host network.',
+      ),
+      port: setting(
+        f.port,
+        ADMIN_DEFAULTS.port,
+        'TCP port: next to the Prometheus port, away from Prometheus’s own 9090.',
+      ),
+    },
+  ),
 });
 
 export interface FlatSetting {

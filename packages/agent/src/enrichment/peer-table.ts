@@ -154,6 +154,11 @@ export class PeerTable {
     return this.#byIdentity.get(peerIdentity(peer))?.id;
   }
 
+  /** Writes the kernel refused since start (stats().refused, without counting the peers). */
+  get refused(): number {
+    return this.#refused;
+  }
+
   stats(): PeerTableStats {
     let peers = 0;
     for (const e of this.#byIdentity.values()) if (e.addresses > 0) peers++;
@@ -200,13 +205,18 @@ export class PeerTable {
 export function connectPeers(parts: {
   readonly index: { subscribe(listener: (changes: readonly PeerChange[]) => void): () => void };
   readonly map: PeerMap;
-  readonly pipeline: Pick<Pipeline, 'setPeers'>;
+  readonly pipeline: Pick<Pipeline, 'setPeers' | 'reportAgent'>;
   readonly serverPeers: boolean;
   readonly logger: PeerTableLogger;
   readonly options?: PeerTableOptions;
 }): { readonly table: PeerTable; readonly close: () => void } {
   const table = new PeerTable(parts.map, parts.logger, parts.options);
   parts.pipeline.setPeers(peerNames(table, parts.serverPeers));
-  const close = parts.index.subscribe((changes) => table.apply(changes));
+  // The refused writes as owlk8s.agent.peers.refused, 0 from the start.
+  parts.pipeline.reportAgent({ peerWritesRefused: 0 });
+  const close = parts.index.subscribe((changes) => {
+    table.apply(changes);
+    parts.pipeline.reportAgent({ peerWritesRefused: table.refused });
+  });
   return { table, close };
 }

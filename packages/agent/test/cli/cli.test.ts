@@ -125,7 +125,7 @@ describe('owlk8s in-process', () => {
   it('help COMMAND prints that command’s help', async () => {
     const io = captureIo();
     assert.equal(await main(['help', 'targets'], io), EXIT_OK);
-    assert.ok(io.out().startsWith('Usage: owlk8s targets [--url URL | --config FILE] [--json]\n'));
+    assert.ok(io.out().startsWith('Usage: owlk8s targets [--url URL | --config FILE] [--graph] [--json]\n'));
     const io2 = captureIo();
     assert.equal(await main(['config', '--help'], io2), EXIT_OK);
     assert.ok(io2.out().startsWith('Usage: owlk8s config validate FILE [--ignore-env]\n'));

@@ -124,3 +124,134 @@ describe('owlk8s targets', () => {
     assert.equal(adminUrl('127.0.0.1', 8686), 'http://127.0.0.1:8686');
   });
 });
+
+describe('owlk8s targets --graph, and peers per target', () => {
+  const GRAPH = {
+    peers: true,
+    windowSeconds: 60.5,
+    serverPeers: false,
+    edges: [
+      {
+        caller: 'shop/caller',
+        callerKind: 'pod',
+        callee: 'web.shop.svc',
+        calleeKind: 'service',
+        measuredBy: 'client',
+        requests: 121,
+        rate: 2,
+        errors: 11,
+        errorRatio: 11 / 121,
+        p99Seconds: 0.0125,
+      },
+      {
+        caller: 'shop/caller',
+        callerKind: 'pod',
+        callee: '_outside',
+        calleeKind: 'outside',
+        measuredBy: 'client',
+        requests: 1,
+        rate: 1 / 60.5,
+        errors: 0,
+        errorRatio: 0,
+        p99Seconds: 2.5,
+      },
+    ],
+  };
+
+  async function withAdmin<T>(
+    source: Parameters<typeof startAdminServer>[0],
+    body: (url: string) => Promise<T>,
+  ): Promise<T> {
+    const admin = await startAdminServer(source, '127.0.0.1', 0);
+    try {
+      return await body(admin.url);
+    } finally {
+      await admin.close();
+    }
+  }
+  const ready = () => ({ ready: true, checks: {} });
+
+  it('prints one row per edge with rate, error ratio and p99; --json the record', async () => {
+    await withAdmin({ readiness: ready, targets: () => [], graph: () => GRAPH }, async (url) => {
+      const io = captureIo();
+      assert.equal(await main(['targets', '--graph', '--url', url], io), EXIT_OK);
+      assert.equal(
+        io.out(),
+        [
+          'who calls whom, the last 60.5 s (errors: error.type set or status >= 400; p99 interpolated in its bucket):',
+          'CALLER       CALLEE        KIND     MEASURED  REQ/S  ERRORS  P99     REQUESTS',
+          'shop/caller  web.shop.svc  service  client    2.00   9.1%    12.5ms  121',
+          'shop/caller  _outside      outside  client    0.02   0.0%    2.50s   1',
+          '',
+        ].join('\n'),
+      );
+      const json = captureIo();
+      assert.equal(await main(['targets', '--graph', '--json', '--url', url], json), EXIT_OK);
+      assert.deepEqual(JSON.parse(json.out()), GRAPH);
+    });
+  });
+
+  it('says why there is no graph, and when the window had no requests, instead of an empty table', async () => {
+    const reason = 'this agent names no peers: targets.source is static';
+    await withAdmin(
+      { readiness: ready, targets: () => [], graph: () => ({ peers: false, reason }) },
+      async (url) => {
+        const io = captureIo();
+        assert.equal(await main(['targets', '--graph', '--url', url], io), EXIT_OK);
+        assert.equal(io.out(), `no Service graph: ${reason}\n`);
+      },
+    );
+    await withAdmin(
+      { readiness: ready, targets: () => [], graph: () => ({ ...GRAPH, windowSeconds: 12, edges: [] }) },
+      async (url) => {
+        const io = captureIo();
+        assert.equal(await main(['targets', '--graph', '--url', url], io), EXIT_OK);
+        assert.equal(io.out(), 'no requests between the monitored pods and their peers in the last 12.0 s\n');
+      },
+    );
+    // an agent without the view (no graph in its admin source)
+    await withAdmin({ readiness: ready, targets: () => [] }, async (url) => {
+      const io = captureIo();
+      assert.equal(await main(['targets', '--graph', '--url', url], io), EXIT_FAILURE);
+      assert.equal(
+        io.err(),
+        `owlk8s targets --graph: ${url}/graph answered 404: the agent there has no Service graph (an older version?)\n`,
+      );
+    });
+  });
+
+  it('shows each target’s peers, and those past the budget', async () => {
+    const records = [
+      {
+        targetId: 1,
+        pod: 'caller',
+        ips: [{ ip: '198.18.0.2', state: 'attached' }],
+        peers: 20,
+        peersOverflowed: 10,
+      },
+      {
+        targetId: 2,
+        pod: 'web-0',
+        ips: [{ ip: '198.18.0.3', state: 'attached' }],
+        peers: 3,
+        peersOverflowed: 0,
+      },
+    ];
+    await withAdmin({ readiness: ready, targets: () => records }, async (url) => {
+      const io = captureIo();
+      assert.equal(await main(['targets', '--url', url], io), EXIT_OK);
+      assert.equal(
+        io.out(),
+        [
+          'TARGETID  POD     PEERS               IP          STATE',
+          '1         caller  20 +10 over budget  198.18.0.2  attached',
+          '2         web-0   3                   198.18.0.3  attached',
+          '',
+        ].join('\n'),
+      );
+      const json = captureIo();
+      assert.equal(await main(['targets', '--url', url, '--json'], json), EXIT_OK);
+      assert.deepEqual(JSON.parse(json.out()), records);
+    });
+  });
+});
