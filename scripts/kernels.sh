@@ -38,7 +38,11 @@ GUEST_MEMORY_MB=2048
 # 9p for the host's files; sch_ingress (clsact) and cls_bpf for the tc attach mode's fallback, veth
 # and bridge for test pods (OWLK8S_KERNEL_TESTS=test/e2e/ebpf-red.test.ts): the
 # guest has no modprobe for the kernel to load them on demand.
+# OWLK8S_GUEST_MODULES="m ..." adds modules a test file run in the guest needs (with what they depend
+# on, and soft dependencies named first: libcrc32c needs crc32c_generic), e.g. for
+# test/e2e/peers-ipvs.test.ts: "crc32c_generic ip_vs ip_vs_rr dummy".
 GUEST_MODULES=(virtio_pci 9pnet_virtio 9p sch_ingress cls_bpf veth bridge)
+if [ -n "${OWLK8S_GUEST_MODULES:-}" ]; then read -ra extra <<<"$OWLK8S_GUEST_MODULES"; GUEST_MODULES+=("${extra[@]}"); fi
 MARK='owlk8s-guest-status'
 
 say() { printf '[kernels] %s\n' "$*"; }

@@ -88,6 +88,8 @@ export interface ServicePortSpec {
   /** A number, or the name of a container port; defaults to `port`. */
   readonly targetPort?: number | string;
   readonly protocol?: 'TCP' | 'UDP' | 'SCTP';
+  /** The port every node opens (makes the Service of type NodePort). */
+  readonly nodePort?: number;
 }
 
 export interface ServiceSpec {
@@ -113,7 +115,7 @@ export function service(s: ServiceSpec): KubeObject {
       ...(s.annotations ? { annotations: { ...s.annotations } } : {}),
     },
     spec: {
-      type: 'ClusterIP',
+      type: s.ports.some((p) => p.nodePort !== undefined) ? 'NodePort' : 'ClusterIP',
       clusterIP: s.clusterIPs?.[0] ?? s.clusterIP ?? '198.18.255.1',
       clusterIPs: [...(s.clusterIPs ?? [s.clusterIP ?? '198.18.255.1'])],
       ...(s.selector ? { selector: { ...s.selector } } : {}),

@@ -42,6 +42,8 @@ export interface ServicePortRecord {
   readonly port: number;
   readonly name?: string;
   readonly targetPort: number | string;
+  /** The port every node opens for it (NodePort and LoadBalancer Services), as the API server set it. */
+  readonly nodePort?: number;
 }
 
 export interface ServiceRecord {
@@ -201,7 +203,12 @@ export function projectService(raw: unknown): ServiceRecord | undefined {
     // targetPort "8080" as a string is a number to the API server too.
     const targetPort = typeof target === 'string' && /^\d+$/.test(target) ? Number(target) : target;
     const portName = str(p.name);
-    ports.push({ port: p.port, ...(portName ? { name: portName } : {}), targetPort });
+    ports.push({
+      port: p.port,
+      ...(portName ? { name: portName } : {}),
+      targetPort,
+      ...(typeof p.nodePort === 'number' ? { nodePort: p.nodePort } : {}),
+    });
   }
   // An empty selector selects nothing, as for the endpoints controller.
   const hasSelector = Object.keys(selector).length > 0;

@@ -81,7 +81,7 @@ describe('projectPod', () => {
 });
 
 describe('projectService', () => {
-  it('keeps TCP ports with targetPort as number or name, defaulting to port', () => {
+  it('keeps TCP ports with targetPort as number or name, defaulting to port, and their NodePort', () => {
     const raw = {
       metadata: { name: 's', namespace: 'n' },
       spec: {
@@ -91,7 +91,8 @@ describe('projectService', () => {
           { port: 81, targetPort: 8081 },
           { port: 82, targetPort: '8082' },
           { port: 83 },
-          { port: 53, protocol: 'UDP' },
+          { port: 84, targetPort: 8084, nodePort: 30084 },
+          { port: 53, protocol: 'UDP', nodePort: 30053 },
         ],
       },
     };
@@ -104,6 +105,7 @@ describe('projectService', () => {
         { port: 81, targetPort: 8081 },
         { port: 82, targetPort: 8082 },
         { port: 83, targetPort: 83 },
+        { port: 84, targetPort: 8084, nodePort: 30084 },
       ],
       clusterIPs: [],
     });

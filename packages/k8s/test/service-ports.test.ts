@@ -38,6 +38,11 @@ describe('servicePorts', () => {
     assert.deepEqual(servicePorts(services, []), [80, 443, 5432, 8080, 8443]);
   });
 
+  it('takes a NodePort too: a client calling a node address leaves its pod with it', () => {
+    const services = [svc('web', 'a', [{ port: 80, targetPort: 8080, nodePort: 30080 }])];
+    assert.deepEqual(servicePorts(services, []), [80, 8080, 30080]);
+  });
+
   it('resolves a named target port through the selected pods of its namespace only', () => {
     const services = [svc('web', 'a', [{ port: 80, targetPort: 'http' }], { app: 'web' })];
     const pods = [

@@ -214,7 +214,7 @@ export const SCHEMA: Section = section('', {
     collapseUnknownClientPorts: setting(
       f.boolean,
       true,
-      'Whether a pod’s client-side requests to a port that is neither in `capture.httpPorts` (when a list) nor a Service’s (any Service `port` or target port of the cluster; with `targets.source: static`, only `capture.httpPorts`) share one series per method, status and error, without `server.port` and marked `owlk8s.server.port.collapsed=true`. A pod calling hundreds of ports then makes a handful of series, not hundreds. Which series a kind of request goes to is decided when the pod first makes it, so a Service created later gives its own series to the requests made after it, and a series already made keeps its requests. Each kind collapsed is counted in `owlk8s.agent.client_ports.collapsed`. `false`: every port its own series (within `cardinalityLimitPerPod`).',
+      'Whether a pod’s client-side requests to a port that is neither in `capture.httpPorts` (when a list) nor a Service’s (any Service `port`, NodePort or target port of the cluster; with `targets.source: static`, only `capture.httpPorts`) share one series per method, status and error, without `server.port` and marked `owlk8s.server.port.collapsed=true`. A pod calling hundreds of ports then makes a handful of series, not hundreds. Which series a kind of request goes to is decided when the pod first makes it, so a Service created later gives its own series to the requests made after it, and a series already made keeps its requests. Each kind collapsed is counted in `owlk8s.agent.client_ports.collapsed`. `false`: every port its own series (within `cardinalityLimitPerPod`).',
     ),
     goLibraryMetrics: setting(
       f.boolean,

@@ -1,0 +1,78 @@
+// What the peers tests share: the agent with serverPeers on over a simulated cluster, the warm-up
+// that waits for the peers and the attachments, and the series of one pod as comparable lines.
+import assert from 'node:assert/strict';
+import { load, sleep } from '@owlk8s/e2e/harness';
+import type { SimPod, SimulatedCluster } from '../demo/cluster.ts';
+import type { Sample } from '../demo/prom-text.ts';
+import { type RunningAgent, startAgent } from './running-agent.ts';
+
+export const CLIENT = 'http_client_request_duration_seconds_count';
+export const SERVER = 'http_server_request_duration_seconds_count';
+
+/** The agent, serverPeers on, reading the simulated cluster. */
+export function agentOn(cluster: SimulatedCluster): Promise<RunningAgent> {
+  return startAgent(`
+node: { name: node-1 }
+targets:
+  source: kubernetes
+  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
+capture: { httpPorts: all, serverPeers: true }
+logging: { level: error, format: json }
+`);
+}
+
+/**
+ * The peers are in the kernel map once the index has listed everything: a connection opened before
+ * that counts as _outside. HEAD requests (series of their own, left out of every check) until one
+ * of `from`'s client series is named `name` and every pod's interface is attached (an attachment
+ * retried after a failed interface dump would miss the first requests).
+ */
+export async function untilNamed(
+  agent: RunningAgent,
+  from: SimPod,
+  url: string,
+  name: string,
+): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await load(from.pod, {
+      base: url,
+      connections: 1,
+      keepAlive: false,
+      requests: [{ path: url, count: 1, method: 'HEAD' }],
+    });
+    assert.equal(r.errors, 0, `${from.spec.name}'s warm-up request to ${url}: ${r.firstError}`);
+    await sleep(300);
+    const named = (await agent.scrape()).some(
+      (x) =>
+        x.name === CLIENT &&
+        x.labels.k8s_pod_name === from.spec.name &&
+        x.labels.http_request_method === 'HEAD' &&
+        x.labels.server_address === name,
+    );
+    const attached = (await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'));
+    if (named && attached) return;
+    assert.ok(
+      Date.now() < deadline,
+      `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name}`}${attached ? '' : '; not every pod attached'}`,
+    );
+  }
+}
+
+/** One line per GET series of the pod and metric: the peer, port, status and count. */
+export function lines(samples: readonly Sample[], metric: string, pod: string): string[] {
+  return samples
+    .filter(
+      (x) => x.name === metric && x.labels.k8s_pod_name === pod && x.labels.http_request_method === 'GET',
+    )
+    .map((x) =>
+      [
+        metric === CLIENT ? x.labels.server_address : (x.labels.client_address ?? '-'),
+        x.labels.owlk8s_peer_kind ?? '-',
+        x.labels.server_port ?? (x.labels.owlk8s_server_port_collapsed === 'true' ? 'collapsed' : '-'),
+        x.labels.http_response_status_code,
+        x.value,
+      ].join(' '),
+    )
+    .sort();
+}
