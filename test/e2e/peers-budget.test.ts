@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, service } from '../k8s-api/index.ts';
+import { untilNamed } from './peers.ts';
 import { sampleValue, startAgent } from './running-agent.ts';
 
 const CLIENT = 'http_client_request_duration_seconds_count';
@@ -81,23 +82,8 @@ capture: { httpPorts: all }
 logging: { level: error, format: json }
 `);
   try {
-    // HEAD requests (left out below) until the peers are in the kernel map.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      await load(quiet.pod, {
-        base: `http://${many.pod.ipv4}:8080`,
-        connections: 1,
-        keepAlive: false,
-        requests: [{ path: '/', count: 1, method: 'HEAD' }],
-      });
-      await sleep(300);
-      const named = (await agent.scrape()).some(
-        (x) =>
-          x.name === CLIENT && x.labels.http_request_method === 'HEAD' && x.labels.server_address === 'many',
-      );
-      if (named) break;
-      assert.ok(Date.now() < deadline, 'no client series named many within 15 s of the agent being ready');
-    }
+    // HEAD requests (left out below) until the peers are in the kernel map and every pod attached.
+    await untilNamed(agent, quiet, `http://${many.pod.ipv4}:8080/`, 'many');
     const sprayed = await load(spray.pod, {
       base: `http://${extra[0]}:8080`,
       connections: 2,

@@ -59,6 +59,16 @@ export async function untilNamed(
   }
 }
 
+/** Until every pod's interface is attached (within 15 s): for tests that wait for no peer. */
+export async function untilAttached(agent: RunningAgent): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if ((await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'))) return;
+    assert.ok(Date.now() < deadline, 'within 15 s: not every pod attached');
+    await sleep(100);
+  }
+}
+
 /** One line per GET series of the pod and metric: the peer, port, status and count. */
 export function lines(samples: readonly Sample[], metric: string, pod: string): string[] {
   return samples
