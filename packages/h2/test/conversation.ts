@@ -2,7 +2,7 @@
 import { H2Decoder, type H2Call, type H2DecoderOptions } from '../src/index.ts';
 import { encodeRecords, type H2Record } from '../src/record.ts';
 import { endRecord, mergeByTime, recordsFromStream, type Segment } from '../src/testing/index.ts';
-import type { RecordedConnection } from './recording-proxy.ts';
+import type { RecordedConnection } from '../src/testing/index.ts';
 
 export const IDENTITY = { targetId: 7, peerId: 3, serverPort: 50051, role: 'server' as const };
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { Segment } from '../src/testing/index.ts';
 import { decodeAll, recordsOf, tally } from './conversation.ts';
-import { RecordingProxy } from './recording-proxy.ts';
+import { RecordingProxy } from '../src/testing/index.ts';
 
 const STATUS_BY_PATH: Record<string, number> = { '/ok': 200, '/missing': 404, '/broken': 500, '/created': 201 };
 

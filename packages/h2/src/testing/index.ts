@@ -2,3 +2,4 @@
 export { endRecord, type FramerOptions, mergeByTime, neededBytes, PREFACE, recordsFromStream, type Segment, type StreamIdentity } from './framer.ts';
 export { huffmanEncode } from '../hpack/huffman.ts';
 export { type Field, encodeHeaderBlock, frame } from './hpack-encoder.ts';
+export { type RecordedConnection, RecordingProxy } from './recording-proxy.ts';

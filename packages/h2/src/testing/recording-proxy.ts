@@ -1,7 +1,7 @@
 // A TCP proxy on loopback that records each direction's bytes with their arrival times, as the
 // kernel sees a connection's segments: the test double of the capture path.
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { Segment } from '../src/testing/index.ts';
+import type { Segment } from './framer.ts';
 
 export interface RecordedConnection {
   readonly request: Segment[];
