@@ -23,7 +23,15 @@ const BOUND_US = 2;
 const identity = (b: Buffer) => b;
 const PATH = '/bench.v1.Orders/Get';
 const service = {
-  get: { path: PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+  get: {
+    path: PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
 };
 
 async function record(): Promise<RecordingProxy> {
@@ -36,20 +44,28 @@ async function record(): Promise<RecordingProxy> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   const proxy = new RecordingProxy();
   const proxyPort = await proxy.listen(port);
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async (_, c) => {
       // A channel option that differs keeps grpc-js from sharing one subchannel between clients.
-      const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure(), { 'grpc.bench-connection': c });
+      const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure(), {
+        'grpc.bench-connection': c,
+      });
       let next = 0;
       const perConn = CALLS / CONNECTIONS;
       const worker = async () => {
         while (next < perConn) {
           const i = next++;
-          await new Promise<void>((resolve) => client.makeUnaryRequest(PATH, identity, identity, Buffer.from([i % 17, 1, 2, 3]), () => resolve()));
+          await new Promise<void>((resolve) =>
+            client.makeUnaryRequest(PATH, identity, identity, Buffer.from([i % 17, 1, 2, 3]), () =>
+              resolve(),
+            ),
+          );
         }
       };
       await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
@@ -96,7 +112,8 @@ for (let round = 0; round < ROUNDS + 2; round++) {
   const used = process.cpuUsage(cpu);
   if (calls !== CALLS) throw new Error(`round ${round}: ${calls} calls decoded, ${CALLS} made`);
   const c = decoder.counters();
-  if (c.callsIncomplete + c.gaps + c.hpackErrors + c.orphanResponses !== 0) throw new Error(`round ${round}: losses ${JSON.stringify(c)}`);
+  if (c.callsIncomplete + c.gaps + c.hpackErrors + c.orphanResponses !== 0)
+    throw new Error(`round ${round}: losses ${JSON.stringify(c)}`);
   if (round >= 2) perRound.push((used.user + used.system) / calls); // two warm-up rounds (JIT)
 }
 const sorted = [...perRound].sort((a, b) => a - b);
@@ -111,6 +128,8 @@ console.log('');
 console.log('| quantity | value |');
 console.log('|---|---|');
 console.log(`| rounds | ${ROUNDS} (after 2 warm-up rounds) |`);
-console.log(`| CPU per call, median | ${fmt(median)} µs (min ${fmt(sorted[0]!)}, max ${fmt(sorted[sorted.length - 1]!)}) |`);
+console.log(
+  `| CPU per call, median | ${fmt(median)} µs (min ${fmt(sorted[0]!)}, max ${fmt(sorted[sorted.length - 1]!)}) |`,
+);
 console.log(`| share of the bound (${BOUND_US} µs per call) | ${((median / BOUND_US) * 100).toFixed(1)} % |`);
 console.log(`| one core's share at 50,000 calls/s | ${((median * 50_000) / 1e4).toFixed(2)} % |`);

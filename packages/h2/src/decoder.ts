@@ -4,10 +4,10 @@
 // read in place, frames that fit in one record are decoded without copying, and only the fields a
 // call needs become strings.
 import {
+  grpcMethodOf,
   type H2Call,
   type H2CallError,
   type H2Counters,
-  grpcMethodOf,
   isGrpcContentType,
   zeroCounters,
 } from './call.ts';
@@ -134,7 +134,14 @@ class Conn {
   readonly role: 'server' | 'client';
   readonly serverPort: number;
   readonly peerId: number;
-  constructor(id: number, targetId: number, role: 'server' | 'client', serverPort: number, peerId: number, capBytes: number) {
+  constructor(
+    id: number,
+    targetId: number,
+    role: 'server' | 'client',
+    serverPort: number,
+    peerId: number,
+    capBytes: number,
+  ) {
     this.id = id;
     this.targetId = targetId;
     this.role = role;
@@ -167,7 +174,8 @@ export class H2Decoder {
   constructor(options: H2DecoderOptions) {
     const whole = (name: string, v: number | undefined, dflt: number): number => {
       if (v === undefined) return dflt;
-      if (!Number.isSafeInteger(v) || v < 1) throw new Error(`H2Decoder: ${name} ${v}: must be a whole number of at least 1`);
+      if (!Number.isSafeInteger(v) || v < 1)
+        throw new Error(`H2Decoder: ${name} ${v}: must be a whole number of at least 1`);
       return v;
     };
     this.onCall = options.onCall;
@@ -232,7 +240,8 @@ export class H2Decoder {
     this.lo = lo;
     for (const conn of this.conns.values()) {
       for (const s of conn.streams.values()) {
-        if ((hi - s.startHi) * TWO32 + (lo - s.startLo) >= this.requestTimeoutNs) this.finish(conn, s, 'timeout', undefined);
+        if ((hi - s.startHi) * TWO32 + (lo - s.startLo) >= this.requestTimeoutNs)
+          this.finish(conn, s, 'timeout', undefined);
       }
       if ((hi - conn.lastHi) * TWO32 + (lo - conn.lastLo) >= this.idleTimeoutNs) {
         for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
@@ -337,7 +346,10 @@ export class H2Decoder {
       dir.fGot = 0;
       dir.fHi = this.hi;
       dir.fLo = this.lo;
-      if (dir.fNeed > this.maxBlock && (type === FRAME_HEADERS || type === FRAME_CONTINUATION || type === FRAME_PUSH_PROMISE)) {
+      if (
+        dir.fNeed > this.maxBlock &&
+        (type === FRAME_HEADERS || type === FRAME_CONTINUATION || type === FRAME_PUSH_PROMISE)
+      ) {
         // Too large to assemble: skipped, and the table with it.
         dir.fActive = false;
         dir.fSkipping = true;
@@ -357,7 +369,8 @@ export class H2Decoder {
         this.handle(conn, d, b, p, p + dir.fNeed);
         return;
       }
-      if (dir.fBuf === null || dir.fBuf.length < dir.fNeed) dir.fBuf = Buffer.allocUnsafe(Math.max(dir.fNeed, 256));
+      if (dir.fBuf === null || dir.fBuf.length < dir.fNeed)
+        dir.fBuf = Buffer.allocUnsafe(Math.max(dir.fNeed, 256));
     } else if (!dir.fActive || offset !== dir.fGot || type !== dir.fType) {
       if (!dir.fSkipping) {
         this.gap(conn, d);
@@ -391,14 +404,20 @@ export class H2Decoder {
         let off = start;
         let pad = 0;
         if (flags & FLAG_PADDED) {
-          if (len < 1) return this.badBlockFrame(conn, d, type, stream);
+          if (len < 1) {
+            this.badBlockFrame(conn, d, type, stream);
+            return;
+          }
           pad = p[start]!;
           off++;
         }
         if (type === FRAME_HEADERS && flags & FLAG_PRIORITY) off += 5;
         if (type === FRAME_PUSH_PROMISE) off += 4;
         const fragEnd = end - pad;
-        if (fragEnd < off) return this.badBlockFrame(conn, d, type, stream);
+        if (fragEnd < off) {
+          this.badBlockFrame(conn, d, type, stream);
+          return;
+        }
         dir.bStream = stream;
         dir.bPush = type === FRAME_PUSH_PROMISE;
         dir.bEndStream = type === FRAME_HEADERS && (flags & FLAG_END_STREAM) !== 0;
@@ -421,7 +440,10 @@ export class H2Decoder {
           return;
         }
         dir.bLen += len;
-        if (dir.bLen > this.maxBlock) return this.blockLost(conn, d);
+        if (dir.bLen > this.maxBlock) {
+          this.blockLost(conn, d);
+          return;
+        }
         dir.bChunks.push(Buffer.from(p.subarray(start, end)));
         if (flags & FLAG_END_HEADERS) {
           const whole = Buffer.concat(dir.bChunks, dir.bLen);
@@ -529,10 +551,10 @@ export class H2Decoder {
       const st = blk.status;
       if (st !== undefined && st >= 100 && st < 200 && !dir.bEndStream) return; // informational
       s.finalSeen = true;
-      s.statusCode = st !== undefined && st === st ? st : undefined;
+      s.statusCode = st !== undefined && !Number.isNaN(st) ? st : undefined;
     }
     const g = blk.grpcStatus;
-    if (g !== undefined && g === g) s.grpcStatus = g;
+    if (g !== undefined && !Number.isNaN(g)) s.grpcStatus = g;
     if (dir.bEndStream) this.finish(conn, s, undefined, undefined);
   }
 

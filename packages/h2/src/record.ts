@@ -190,7 +190,9 @@ export function decodeRecords(batch: Buffer): H2Record[] {
   let at = 0;
   while (at < batch.length) {
     if (batch.length - at < RECORD_HEADER_SIZE)
-      throw new Error(`h2 record at byte ${at}: ${batch.length - at} bytes left, a record needs ${RECORD_HEADER_SIZE}`);
+      throw new Error(
+        `h2 record at byte ${at}: ${batch.length - at} bytes left, a record needs ${RECORD_HEADER_SIZE}`,
+      );
     const len = batch.readUInt16LE(at + OFF_FRAG_LEN);
     const size = recordSize(len);
     if (at + RECORD_HEADER_SIZE + len > batch.length)
@@ -218,14 +220,20 @@ export function decodeRecords(batch: Buffer): H2Record[] {
         streamId: batch.readUInt32LE(at + OFF_STREAM),
         frameLength: batch.readUInt32LE(at + OFF_FRAME_LEN),
         fragmentOffset: batch.readUInt32LE(at + OFF_FRAG_OFFSET),
-        fragment: Uint8Array.prototype.slice.call(batch, at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + len),
+        fragment: Uint8Array.prototype.slice.call(
+          batch,
+          at + RECORD_HEADER_SIZE,
+          at + RECORD_HEADER_SIZE + len,
+        ),
       });
     } else if (kind === KIND_END && (type === END_FIN || type === END_RST)) {
       out.push({ ...base, kind: 'end', cause: type === END_FIN ? 'fin' : 'rst' });
     } else if (kind === KIND_GAP && type >= 1 && type <= 3) {
       out.push({ ...base, kind: 'gap', cause: GAP_CAUSES[type - 1]! });
     } else {
-      throw new Error(`h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 or 2) or a gap (3, type 1 to 3)`);
+      throw new Error(
+        `h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 or 2) or a gap (3, type 1 to 3)`,
+      );
     }
     at += size;
   }

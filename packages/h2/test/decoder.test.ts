@@ -26,15 +26,31 @@ const GRPC_REQ: Field[] = [
 const GRPC_REQ_WARM: Field[] = [{ indexed: 3 }, { indexed: 6 }, { indexed: 63 }, { indexed: 62 }];
 
 /** Records of a conversation: [direction, bytes, ms] in order; the preface is prepended. */
-function conversation(steps: [('request' | 'response'), Buffer, number][], opts: { fromStart?: boolean; cap?: number } = {}): H2Record[] {
+function conversation(
+  steps: ['request' | 'response', Buffer, number][],
+  opts: { fromStart?: boolean; cap?: number } = {},
+): H2Record[] {
   const fromStart = opts.fromStart ?? true;
-  const segs = { request: [] as { tsNs: bigint; bytes: Buffer }[], response: [] as { tsNs: bigint; bytes: Buffer }[] };
+  const segs = {
+    request: [] as { tsNs: bigint; bytes: Buffer }[],
+    response: [] as { tsNs: bigint; bytes: Buffer }[],
+  };
   if (fromStart) segs.request.push({ tsNs: 0n, bytes: PREFACE });
   for (const [d, bytes, ms] of steps) segs[d].push({ tsNs: BigInt(ms) * 1_000_000n, bytes });
   const id = { ...IDENTITY, connId: 9 };
   const out: H2Record[] = [];
-  const req = recordsFromStream(segs.request, { ...id, direction: 'request', fromStart, fragmentCap: opts.cap });
-  const res = recordsFromStream(segs.response, { ...id, direction: 'response', fromStart, fragmentCap: opts.cap });
+  const req = recordsFromStream(segs.request, {
+    ...id,
+    direction: 'request',
+    fromStart,
+    fragmentCap: opts.cap,
+  });
+  const res = recordsFromStream(segs.response, {
+    ...id,
+    direction: 'response',
+    fromStart,
+    fragmentCap: opts.cap,
+  });
   out.push(...req, ...res);
   return out.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
 }
@@ -60,17 +76,50 @@ describe('H2Decoder on crafted records', () => {
       conversation([
         ['request', frame(HEADERS, END_HEADERS, 1, block(GRPC_REQ)), 10],
         ['request', frame(DATA, END_STREAM, 1, Buffer.alloc(5)), 10],
-        ['response', frame(HEADERS, END_HEADERS, 1, block([{ indexed: 8 }, { literal: 'incremental', name: 31, value: 'application/grpc' }])), 13],
+        [
+          'response',
+          frame(
+            HEADERS,
+            END_HEADERS,
+            1,
+            block([{ indexed: 8 }, { literal: 'incremental', name: 31, value: 'application/grpc' }]),
+          ),
+          13,
+        ],
         ['response', frame(DATA, 0, 1, Buffer.alloc(7)), 13],
-        ['response', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ literal: 'incremental', name: 'grpc-status', value: '0', huffman: true }])), 14],
+        [
+          'response',
+          frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            1,
+            block([{ literal: 'incremental', name: 'grpc-status', value: '0', huffman: true }]),
+          ),
+          14,
+        ],
         ['request', frame(HEADERS, END_HEADERS, 3, block(GRPC_REQ_WARM)), 20],
         ['response', frame(HEADERS, END_HEADERS, 3, block([{ indexed: 8 }, { indexed: 63 }])), 21],
-        ['response', frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ literal: 'without', name: 62, value: '5' }])), 25],
+        [
+          'response',
+          frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ literal: 'without', name: 62, value: '5' }])),
+          25,
+        ],
       ]),
     );
     assert.equal(calls.length, 2);
     assert.deepEqual(
-      calls.map((c) => [c.streamId, c.method, c.path, c.statusCode, c.grpc, c.grpcStatus, c.grpcMethod, c.durationNs, c.error, c.incomplete]),
+      calls.map((c) => [
+        c.streamId,
+        c.method,
+        c.path,
+        c.statusCode,
+        c.grpc,
+        c.grpcStatus,
+        c.grpcMethod,
+        c.durationNs,
+        c.error,
+        c.incomplete,
+      ]),
       [
         [1, 'POST', '/pkg.Svc/Get', 200, true, 0, 'pkg.Svc/Get', 4_000_000, undefined, false],
         [3, 'POST', '/pkg.Svc/Get', 200, true, 5, 'pkg.Svc/Get', 5_000_000, undefined, false],
@@ -83,26 +132,68 @@ describe('H2Decoder on crafted records', () => {
     const { calls } = decodeAll(
       conversation([
         ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block(GRPC_REQ)), 1],
-        ['response', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '16' }])), 3],
+        [
+          'response',
+          frame(
+            HEADERS,
+            END_HEADERS | END_STREAM,
+            1,
+            block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '16' }]),
+          ),
+          3,
+        ],
       ]),
     );
-    assert.deepEqual(calls.map((c) => [c.statusCode, c.grpcStatus, c.durationNs]), [[200, 16, 2_000_000]]);
+    assert.deepEqual(
+      calls.map((c) => [c.statusCode, c.grpcStatus, c.durationNs]),
+      [[200, 16, 2_000_000]],
+    );
   });
 
   it('PADDED and PRIORITY flags on HEADERS, CONTINUATION joining, a block split over records', () => {
-    const b = block([{ indexed: 2 }, { indexed: 6 }, { literal: 'without', name: 4, value: '/a/long/path/for/splitting', huffman: true }]);
-    const padded = Buffer.concat([Buffer.from([3]), Buffer.from([0, 0, 0, 0, 16]), b.subarray(0, 5), Buffer.alloc(3)]);
+    const b = block([
+      { indexed: 2 },
+      { indexed: 6 },
+      { literal: 'without', name: 4, value: '/a/long/path/for/splitting', huffman: true },
+    ]);
+    const padded = Buffer.concat([
+      Buffer.from([3]),
+      Buffer.from([0, 0, 0, 0, 16]),
+      b.subarray(0, 5),
+      Buffer.alloc(3),
+    ]);
     for (const cap of [1, 2, 512]) {
       const { calls, decoder } = decodeAll(
         conversation(
           [
-            ['request', Buffer.concat([frame(HEADERS, PADDED | PRIORITY, 1, padded), frame(CONT, 0, 1, b.subarray(5, 9)), frame(CONT, END_HEADERS, 1, b.subarray(9))]), 1],
-            ['response', frame(HEADERS, END_HEADERS | END_STREAM | PADDED, 1, Buffer.concat([Buffer.from([2]), block([{ indexed: 13 }]), Buffer.alloc(2)])), 2],
+            [
+              'request',
+              Buffer.concat([
+                frame(HEADERS, PADDED | PRIORITY, 1, padded),
+                frame(CONT, 0, 1, b.subarray(5, 9)),
+                frame(CONT, END_HEADERS, 1, b.subarray(9)),
+              ]),
+              1,
+            ],
+            [
+              'response',
+              frame(
+                HEADERS,
+                END_HEADERS | END_STREAM | PADDED,
+                1,
+                Buffer.concat([Buffer.from([2]), block([{ indexed: 13 }]), Buffer.alloc(2)]),
+              ),
+              2,
+            ],
           ],
           { cap },
         ),
       );
-      assert.deepEqual(calls.map((c) => [c.method, c.path, c.statusCode, c.grpc]), [['GET', '/a/long/path/for/splitting', 404, false]], `cap ${cap}`);
+      assert.deepEqual(
+        calls.map((c) => [c.method, c.path, c.statusCode, c.grpc]),
+        [['GET', '/a/long/path/for/splitting', 404, false]],
+        `cap ${cap}`,
+      );
       assert.equal(decoder.counters().framesMalformed, 0);
     }
   });
@@ -111,9 +202,29 @@ describe('H2Decoder on crafted records', () => {
     const get = (path: string) => block([{ indexed: 2 }, { literal: 'without', name: 4, value: path }]);
     const { calls } = decodeAll(
       conversation([
-        ['request', Buffer.concat([frame(HEADERS, END_HEADERS | END_STREAM, 1, get('/a')), frame(HEADERS, END_HEADERS | END_STREAM, 3, get('/b')), frame(HEADERS, END_HEADERS | END_STREAM, 5, get('/c')), frame(HEADERS, END_HEADERS | END_STREAM, 7, get('/d'))]), 1],
-        ['response', Buffer.concat([frame(HEADERS, END_HEADERS, 3, block([{ indexed: 8 }])), frame(RST, 0, 1, u32(8))]), 2],
-        ['response', Buffer.concat([frame(DATA, END_STREAM, 3, Buffer.from('x')), frame(GOAWAY, 0, 0, Buffer.concat([u32(5), u32(0), Buffer.from('debug data')]))]), 4],
+        [
+          'request',
+          Buffer.concat([
+            frame(HEADERS, END_HEADERS | END_STREAM, 1, get('/a')),
+            frame(HEADERS, END_HEADERS | END_STREAM, 3, get('/b')),
+            frame(HEADERS, END_HEADERS | END_STREAM, 5, get('/c')),
+            frame(HEADERS, END_HEADERS | END_STREAM, 7, get('/d')),
+          ]),
+          1,
+        ],
+        [
+          'response',
+          Buffer.concat([frame(HEADERS, END_HEADERS, 3, block([{ indexed: 8 }])), frame(RST, 0, 1, u32(8))]),
+          2,
+        ],
+        [
+          'response',
+          Buffer.concat([
+            frame(DATA, END_STREAM, 3, Buffer.from('x')),
+            frame(GOAWAY, 0, 0, Buffer.concat([u32(5), u32(0), Buffer.from('debug data')])),
+          ]),
+          4,
+        ],
         ['response', frame(HEADERS, END_HEADERS | END_STREAM, 5, block([{ indexed: 14 }])), 6],
       ]),
     );
@@ -129,21 +240,51 @@ describe('H2Decoder on crafted records', () => {
   });
 
   it('a dynamic table size update and SETTINGS_HEADER_TABLE_SIZE: evictions follow, an update over the limit is an HPACK error', () => {
-    const steps: [('request' | 'response'), Buffer, number][] = [
+    const steps: ['request' | 'response', Buffer, number][] = [
       ['request', settings([[1, 100]]), 1], // the client's decoder allows 100 bytes: caps the response direction
       ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 2],
       // size update to 100, then two entries of 42 bytes: both fit (84)
-      ['response', frame(HEADERS, END_HEADERS, 1, block([{ sizeUpdate: 100 }, { indexed: 8 }, { literal: 'incremental', name: 'x-a', value: '1234567' }, { literal: 'incremental', name: 'x-b', value: '1234567' }])), 3],
+      [
+        'response',
+        frame(
+          HEADERS,
+          END_HEADERS,
+          1,
+          block([
+            { sizeUpdate: 100 },
+            { indexed: 8 },
+            { literal: 'incremental', name: 'x-a', value: '1234567' },
+            { literal: 'incremental', name: 'x-b', value: '1234567' },
+          ]),
+        ),
+        3,
+      ],
       // a third evicts x-a: 62 = x-c, 63 = x-b; 64 is past the table (an error on a trusted table)
-      ['response', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ literal: 'incremental', name: 'grpc-status', value: '3' }, { indexed: 63 }])), 4],
+      [
+        'response',
+        frame(
+          HEADERS,
+          END_HEADERS | END_STREAM,
+          1,
+          block([{ literal: 'incremental', name: 'grpc-status', value: '3' }, { indexed: 63 }]),
+        ),
+        4,
+      ],
       ['request', frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ indexed: 2 }, { indexed: 4 }])), 5],
-      ['response', frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ sizeUpdate: 200 }, { indexed: 8 }])), 6],
+      [
+        'response',
+        frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ sizeUpdate: 200 }, { indexed: 8 }])),
+        6,
+      ],
     ];
     const { calls, decoder } = decodeAll(conversation(steps));
-    assert.deepEqual(calls.map((c) => [c.streamId, c.statusCode, c.grpcStatus, c.incomplete]), [
-      [1, 200, 3, false],
-      [3, undefined, undefined, true],
-    ]);
+    assert.deepEqual(
+      calls.map((c) => [c.streamId, c.statusCode, c.grpcStatus, c.incomplete]),
+      [
+        [1, 200, 3, false],
+        [3, undefined, undefined, true],
+      ],
+    );
     assert.equal(decoder.counters().hpackErrors, 1);
   });
 
@@ -154,7 +295,10 @@ describe('H2Decoder on crafted records', () => {
         ['response', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 8 }])), 2],
       ]),
     );
-    assert.deepEqual(calls.map((c) => [c.method, c.statusCode, c.incomplete]), [['GET', 200, true]]);
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.statusCode, c.incomplete]),
+      [['GET', 200, true]],
+    );
     assert.deepEqual([decoder.counters().hpackErrors, decoder.counters().blocksIncomplete], [1, 1]);
   });
 
@@ -163,19 +307,67 @@ describe('H2Decoder on crafted records', () => {
       conversation(
         [
           // 62 here is an entry inserted before the decoder joined
-          ['request', frame(HEADERS, END_HEADERS, 101, block([{ indexed: 3 }, { indexed: 62 }, { literal: 'incremental', name: 'content-type', value: 'application/grpc+proto' }])), 1],
-          ['response', frame(HEADERS, END_HEADERS | END_STREAM, 101, block([{ indexed: 8 }, { indexed: 70 }])), 2],
+          [
+            'request',
+            frame(
+              HEADERS,
+              END_HEADERS,
+              101,
+              block([
+                { indexed: 3 },
+                { indexed: 62 },
+                { literal: 'incremental', name: 'content-type', value: 'application/grpc+proto' },
+              ]),
+            ),
+            1,
+          ],
+          [
+            'response',
+            frame(HEADERS, END_HEADERS | END_STREAM, 101, block([{ indexed: 8 }, { indexed: 70 }])),
+            2,
+          ],
           // 62 is now the content-type inserted above; 64 is unknown
-          ['request', frame(HEADERS, END_HEADERS, 103, block([{ indexed: 3 }, { literal: 'without', name: 4, value: '/p.S/M' }, { indexed: 62 }])), 3],
-          ['response', frame(HEADERS, END_HEADERS | END_STREAM, 103, block([{ indexed: 8 }, { literal: 'without', name: 'grpc-status', value: '0' }])), 4],
-          ['request', frame(HEADERS, END_HEADERS, 105, block([{ indexed: 3 }, { indexed: 64 }, { indexed: 62 }])), 5],
+          [
+            'request',
+            frame(
+              HEADERS,
+              END_HEADERS,
+              103,
+              block([{ indexed: 3 }, { literal: 'without', name: 4, value: '/p.S/M' }, { indexed: 62 }]),
+            ),
+            3,
+          ],
+          [
+            'response',
+            frame(
+              HEADERS,
+              END_HEADERS | END_STREAM,
+              103,
+              block([{ indexed: 8 }, { literal: 'without', name: 'grpc-status', value: '0' }]),
+            ),
+            4,
+          ],
+          [
+            'request',
+            frame(HEADERS, END_HEADERS, 105, block([{ indexed: 3 }, { indexed: 64 }, { indexed: 62 }])),
+            5,
+          ],
           ['response', frame(HEADERS, END_HEADERS | END_STREAM, 105, block([{ indexed: 14 }])), 6],
         ],
         { fromStart: false },
       ),
     );
     assert.deepEqual(
-      calls.map((c) => [c.streamId, c.method, c.path, c.statusCode, c.grpc, c.grpcStatus, c.grpcMethod, c.incomplete]),
+      calls.map((c) => [
+        c.streamId,
+        c.method,
+        c.path,
+        c.statusCode,
+        c.grpc,
+        c.grpcStatus,
+        c.grpcMethod,
+        c.incomplete,
+      ]),
       [
         [101, 'POST', undefined, 200, true, undefined, undefined, true],
         [103, 'POST', '/p.S/M', 200, true, 0, 'p.S/M', false],
@@ -183,21 +375,77 @@ describe('H2Decoder on crafted records', () => {
       ],
     );
     const c = decoder.counters();
-    assert.deepEqual([c.connectionsJoinedMidway, c.blocksIncomplete, c.hpackErrors, c.callsIncomplete], [1, 3, 0, 2]);
+    assert.deepEqual(
+      [c.connectionsJoinedMidway, c.blocksIncomplete, c.hpackErrors, c.callsIncomplete],
+      [1, 3, 0, 2],
+    );
   });
 
   it("a gap: the direction's table is lost; entries inserted after it are known again", () => {
     const base = conversation([
       ['request', frame(HEADERS, END_HEADERS, 1, block(GRPC_REQ)), 1],
-      ['response', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '0' }])), 2],
+      [
+        'response',
+        frame(
+          HEADERS,
+          END_HEADERS | END_STREAM,
+          1,
+          block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '0' }]),
+        ),
+        2,
+      ],
       ['request', frame(HEADERS, END_HEADERS, 3, block(GRPC_REQ_WARM)), 3],
-      ['response', frame(HEADERS, END_HEADERS | END_STREAM, 3, block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '0' }])), 4],
-      ['request', frame(HEADERS, END_HEADERS, 5, block([{ indexed: 3 }, { literal: 'incremental', name: 4, value: '/pkg.Svc/Put' }, { indexed: 63 }])), 5],
-      ['response', frame(HEADERS, END_HEADERS | END_STREAM, 5, block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '7' }])), 6],
+      [
+        'response',
+        frame(
+          HEADERS,
+          END_HEADERS | END_STREAM,
+          3,
+          block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '0' }]),
+        ),
+        4,
+      ],
+      [
+        'request',
+        frame(
+          HEADERS,
+          END_HEADERS,
+          5,
+          block([
+            { indexed: 3 },
+            { literal: 'incremental', name: 4, value: '/pkg.Svc/Put' },
+            { indexed: 63 },
+          ]),
+        ),
+        5,
+      ],
+      [
+        'response',
+        frame(
+          HEADERS,
+          END_HEADERS | END_STREAM,
+          5,
+          block([{ indexed: 8 }, { literal: 'never', name: 'grpc-status', value: '7' }]),
+        ),
+        6,
+      ],
     ]);
     // A gap record in the request direction between stream 1 and 3 (the kernel lost bytes).
-    const gap: H2Record = { ...IDENTITY, connId: 9, kind: 'gap', cause: 'dropped', direction: 'request', prefaceSeen: true, seq: 99, tsNs: 2_500_000n };
-    const records = [...base.filter((r) => r.tsNs < 2_500_000n), gap, ...base.filter((r) => r.tsNs > 2_500_000n)];
+    const gap: H2Record = {
+      ...IDENTITY,
+      connId: 9,
+      kind: 'gap',
+      cause: 'dropped',
+      direction: 'request',
+      prefaceSeen: true,
+      seq: 99,
+      tsNs: 2_500_000n,
+    };
+    const records = [
+      ...base.filter((r) => r.tsNs < 2_500_000n),
+      gap,
+      ...base.filter((r) => r.tsNs > 2_500_000n),
+    ];
     const { calls, decoder } = decodeAll(records);
     assert.deepEqual(
       calls.map((c) => [c.streamId, c.path, c.grpc, c.grpcStatus, c.incomplete]),
@@ -216,23 +464,51 @@ describe('H2Decoder on crafted records', () => {
       ['fin', 'response', 'connection_closed'],
       ['rst', 'request', 'connection_reset'],
     ] as const) {
-      const recs = conversation([['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1]]);
-      recs.push({ ...IDENTITY, connId: 9, kind: 'end', cause, direction, prefaceSeen: true, seq: direction === 'request' ? recs.length : 0, tsNs: 9_000_000n });
+      const recs = conversation([
+        ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1],
+      ]);
+      recs.push({
+        ...IDENTITY,
+        connId: 9,
+        kind: 'end',
+        cause,
+        direction,
+        prefaceSeen: true,
+        seq: direction === 'request' ? recs.length : 0,
+        tsNs: 9_000_000n,
+      });
       const { calls, decoder } = decodeAll(recs);
-      assert.deepEqual(calls.map((c) => [c.path, c.error, c.durationNs]), [['/', error, 8_000_000]]);
+      assert.deepEqual(
+        calls.map((c) => [c.path, c.error, c.durationNs]),
+        [['/', error, 8_000_000]],
+      );
       assert.equal(decoder.connections, 0);
     }
   });
 
   it("the client's FIN alone does not end the calls; sweep finishes them as timeout", () => {
-    const recs = conversation([['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1]]);
-    recs.push({ ...IDENTITY, connId: 9, kind: 'end', cause: 'fin', direction: 'request', prefaceSeen: true, seq: recs.length, tsNs: 2_000_000n });
+    const recs = conversation([
+      ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1],
+    ]);
+    recs.push({
+      ...IDENTITY,
+      connId: 9,
+      kind: 'end',
+      cause: 'fin',
+      direction: 'request',
+      prefaceSeen: true,
+      seq: recs.length,
+      tsNs: 2_000_000n,
+    });
     const { calls, decoder } = decodeAll(recs, { requestTimeoutNs: 1e9, idleTimeoutNs: 5e9 });
     assert.equal(calls.length, 0);
     decoder.sweep(900_000_000n);
     assert.equal(calls.length, 0);
     decoder.sweep(1_001_000_000n);
-    assert.deepEqual(calls.map((c) => [c.error, c.durationNs]), [['timeout', 1_000_000_000]]);
+    assert.deepEqual(
+      calls.map((c) => [c.error, c.durationNs]),
+      [['timeout', 1_000_000_000]],
+    );
     decoder.sweep(5_002_000_000n);
     assert.deepEqual([decoder.connections, decoder.counters().connectionsExpired], [0, 1]);
   });
@@ -241,6 +517,9 @@ describe('H2Decoder on crafted records', () => {
     const { decoder } = decodeAll([]);
     decoder.push(Buffer.alloc(20));
     assert.equal(decoder.counters().recordsMalformed, 1);
-    assert.throws(() => decodeAll([], { maxStreamsPerConnection: 0 }), /maxStreamsPerConnection 0: must be a whole number of at least 1/);
+    assert.throws(
+      () => decodeAll([], { maxStreamsPerConnection: 0 }),
+      /maxStreamsPerConnection 0: must be a whole number of at least 1/,
+    );
   });
 });

@@ -6,10 +6,15 @@ import { connect, createServer, type Http2Server } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { Segment } from '../src/testing/index.ts';
-import { decodeAll, recordsOf, tally } from './conversation.ts';
 import { RecordingProxy } from '../src/testing/index.ts';
+import { decodeAll, recordsOf, tally } from './conversation.ts';
 
-const STATUS_BY_PATH: Record<string, number> = { '/ok': 200, '/missing': 404, '/broken': 500, '/created': 201 };
+const STATUS_BY_PATH: Record<string, number> = {
+  '/ok': 200,
+  '/missing': 404,
+  '/broken': 500,
+  '/created': 201,
+};
 
 describe('Node http2 (h2c): 100 concurrent streams on one connection', () => {
   let server: Http2Server;
@@ -32,7 +37,10 @@ describe('Node http2 (h2c): 100 concurrent streams on one connection', () => {
         const key = [method, path, STATUS_BY_PATH[path], false, undefined, undefined, '-', false].join(' ');
         expected[key] = (expected[key] ?? 0) + 1;
         return new Promise<void>((resolve, reject) => {
-          const req = session.request({ ':method': method, ':path': path, 'x-request': `r${i}` }, { endStream: method === 'GET' || method === 'DELETE' });
+          const req = session.request(
+            { ':method': method, ':path': path, 'x-request': `r${i}` },
+            { endStream: method === 'GET' || method === 'DELETE' },
+          );
           if (method !== 'GET' && method !== 'DELETE') req.end('payload');
           req.on('response', () => {});
           req.resume();
@@ -53,10 +61,22 @@ describe('Node http2 (h2c): 100 concurrent streams on one connection', () => {
     assert.equal(proxy.connections.length, 1);
     const { calls, decoder } = decodeAll(recordsOf(proxy.connections[0]!, 1));
     assert.equal(calls.length, 100);
-    assert.deepEqual(tally(calls), Object.fromEntries(Object.entries(expected).sort(([a], [b]) => (a < b ? -1 : 1))));
+    assert.deepEqual(
+      tally(calls),
+      Object.fromEntries(Object.entries(expected).sort(([a], [b]) => (a < b ? -1 : 1))),
+    );
     const c = decoder.counters();
     assert.deepEqual(
-      [c.gaps, c.blocksIncomplete, c.hpackErrors, c.framesMalformed, c.recordsMalformed, c.orphanResponses, c.streamsEvicted, c.connectionsJoinedMidway],
+      [
+        c.gaps,
+        c.blocksIncomplete,
+        c.hpackErrors,
+        c.framesMalformed,
+        c.recordsMalformed,
+        c.orphanResponses,
+        c.streamsEvicted,
+        c.connectionsJoinedMidway,
+      ],
       [0, 0, 0, 0, 0, 0, 0, 0],
     );
     assert.equal(decoder.connections, 0); // the server's FIN ended it
@@ -70,7 +90,9 @@ describe('Node http2 (h2c): 100 concurrent streams on one connection', () => {
   });
 
   it('with maxStreamsPerConnection 10, evicts the oldest streams and counts them', () => {
-    const { calls, decoder } = decodeAll(recordsOf(proxy.connections[0]!, 1), { maxStreamsPerConnection: 10 });
+    const { calls, decoder } = decodeAll(recordsOf(proxy.connections[0]!, 1), {
+      maxStreamsPerConnection: 10,
+    });
     const c = decoder.counters();
     assert.equal(calls.length + c.streamsEvicted, 100);
     assert.equal(c.orphanResponses, c.streamsEvicted * 2); // each evicted stream's HEADERS and END_STREAM DATA
@@ -124,7 +146,9 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
       },
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     const proxyPort = await proxy.listen(port);
     const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure());
@@ -135,7 +159,12 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
       });
     const streaming = (n: number, code: number) =>
       new Promise<void>((resolve) => {
-        const call = client.makeServerStreamRequest(SERVICE.stream.path, identity, identity, Buffer.from([n, code]));
+        const call = client.makeServerStreamRequest(
+          SERVICE.stream.path,
+          identity,
+          identity,
+          Buffer.from([n, code]),
+        );
         call.on('data', () => {});
         call.on('error', () => {});
         call.on('status', () => resolve());
@@ -162,7 +191,10 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
     assert.equal(calls.length, 3 * (17 + 4));
     assert.deepEqual(tally(calls), sorted());
     const c = decoder.counters();
-    assert.deepEqual([c.gaps, c.blocksIncomplete, c.hpackErrors, c.framesMalformed, c.orphanResponses], [0, 0, 0, 0, 0]);
+    assert.deepEqual(
+      [c.gaps, c.blocksIncomplete, c.hpackErrors, c.framesMalformed, c.orphanResponses],
+      [0, 0, 0, 0, 0],
+    );
   });
 
   it('gives the same calls with every payload in records of 1, 7 and 64 bytes', () => {
@@ -190,7 +222,10 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
           for (const s of segs) {
             const end = at + s.bytes.length;
             if (k > at && k < end) {
-              out.push({ tsNs: s.tsNs, bytes: s.bytes.subarray(0, k - at) }, { tsNs: s.tsNs, bytes: s.bytes.subarray(k - at) });
+              out.push(
+                { tsNs: s.tsNs, bytes: s.bytes.subarray(0, k - at) },
+                { tsNs: s.tsNs, bytes: s.bytes.subarray(k - at) },
+              );
             } else out.push(s);
             at = end;
           }
@@ -210,7 +245,20 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
     for (const call of calls) {
       if (call.incomplete) continue;
       // A complete call is exactly one the client made.
-      assert.ok(expected[[call.method, call.path, call.statusCode, call.grpc, call.grpcStatus, call.grpcMethod, '-', false].join(' ')]);
+      assert.ok(
+        expected[
+          [
+            call.method,
+            call.path,
+            call.statusCode,
+            call.grpc,
+            call.grpcStatus,
+            call.grpcMethod,
+            '-',
+            false,
+          ].join(' ')
+        ],
+      );
     }
     for (const call of calls.filter((x) => x.incomplete)) {
       // Whatever is set is right: the method is POST, paths are the service's.

@@ -10,12 +10,7 @@
 // as `capBytes`, at least as large as any the encoder may use). A block referring only to static
 // entries, literals and entries inserted since the loss decodes fully: that is how a direction
 // recovers, entry by entry.
-import {
-  FIELD_OTHER,
-  fieldIdOf,
-  fieldIdOfName,
-  type HeaderBlock,
-} from './fields.ts';
+import { FIELD_OTHER, fieldIdOf, fieldIdOfName, type HeaderBlock } from './fields.ts';
 import { huffmanDecode, huffmanOutput } from './huffman.ts';
 import { STATIC_COUNT, STATIC_TABLE } from './static-table.ts';
 

@@ -2,6 +2,8 @@
 // sends (src/record.ts), as the kernel will. It is the oracle for the kernel's tests and how this
 // package's tests feed real traffic to the decoder.
 import {
+  type Direction,
+  FLAG_END_STREAM,
   FRAGMENT_CAP,
   FRAME_CONTINUATION,
   FRAME_DATA,
@@ -10,8 +12,6 @@ import {
   FRAME_PUSH_PROMISE,
   FRAME_RST_STREAM,
   FRAME_SETTINGS,
-  FLAG_END_STREAM,
-  type Direction,
   type H2Record,
   type Role,
 } from '../record.ts';
@@ -100,7 +100,9 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
     while (i < bytes.length) {
       if (skipPreface > 0) {
         if (bytes[i] !== PREFACE[prefaceAt])
-          throw new Error(`recordsFromStream: the request stream does not begin with the HTTP/2 preface (byte ${prefaceAt})`);
+          throw new Error(
+            `recordsFromStream: the request stream does not begin with the HTTP/2 preface (byte ${prefaceAt})`,
+          );
         prefaceAt++;
         skipPreface--;
         i++;
@@ -121,9 +123,31 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
         got = 0;
         inFrame = true;
         if (type === FRAME_DATA && flags & FLAG_END_STREAM) {
-          out.push({ ...base, tsNs: seg.tsNs, seq: seq++, kind: 'frame', frameType: type, frameFlags: flags, streamId: stream, frameLength: length, fragmentOffset: 0, fragment: new Uint8Array(0) });
+          out.push({
+            ...base,
+            tsNs: seg.tsNs,
+            seq: seq++,
+            kind: 'frame',
+            frameType: type,
+            frameFlags: flags,
+            streamId: stream,
+            frameLength: length,
+            fragmentOffset: 0,
+            fragment: new Uint8Array(0),
+          });
         } else if (SENT.has(type) && need === 0 && type !== FRAME_DATA) {
-          out.push({ ...base, tsNs: seg.tsNs, seq: seq++, kind: 'frame', frameType: type, frameFlags: flags, streamId: stream, frameLength: length, fragmentOffset: 0, fragment: new Uint8Array(0) });
+          out.push({
+            ...base,
+            tsNs: seg.tsNs,
+            seq: seq++,
+            kind: 'frame',
+            frameType: type,
+            frameFlags: flags,
+            streamId: stream,
+            frameLength: length,
+            fragmentOffset: 0,
+            fragment: new Uint8Array(0),
+          });
         }
         if (length === 0) inFrame = false;
         continue;
@@ -135,7 +159,18 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
       while (from < to) {
         const n = Math.min(cap, to - from);
         const fragment = Uint8Array.prototype.slice.call(bytes, i + (from - got), i + (from - got) + n);
-        out.push({ ...base, tsNs: seg.tsNs, seq: seq++, kind: 'frame', frameType: type, frameFlags: flags, streamId: stream, frameLength: length, fragmentOffset: from, fragment });
+        out.push({
+          ...base,
+          tsNs: seg.tsNs,
+          seq: seq++,
+          kind: 'frame',
+          frameType: type,
+          frameFlags: flags,
+          streamId: stream,
+          frameLength: length,
+          fragmentOffset: from,
+          fragment,
+        });
         from += n;
       }
       got += take;

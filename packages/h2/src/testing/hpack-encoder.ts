@@ -43,7 +43,8 @@ export function encodeHeaderBlock(fields: readonly Field[]): Buffer {
     if ('indexed' in f) integer(out, f.indexed, 7, 0x80);
     else if ('sizeUpdate' in f) integer(out, f.sizeUpdate, 5, 0x20);
     else {
-      const [bits, first] = f.literal === 'incremental' ? [6, 0x40] : f.literal === 'without' ? [4, 0] : [4, 0x10];
+      const [bits, first] =
+        f.literal === 'incremental' ? [6, 0x40] : f.literal === 'without' ? [4, 0] : [4, 0x10];
       const huffman = f.huffman ?? false;
       if (typeof f.name === 'number') integer(out, f.name, bits, first);
       else {
@@ -57,7 +58,12 @@ export function encodeHeaderBlock(fields: readonly Field[]): Buffer {
 }
 
 /** One HTTP/2 frame: the 9-byte header and the payload. */
-export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
+export function frame(
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Uint8Array = new Uint8Array(0),
+): Buffer {
   const h = Buffer.alloc(9);
   h.writeUIntBE(payload.length, 0, 3);
   h[3] = type;

@@ -1,5 +1,15 @@
 // Test helpers: the reference framer (the kernel side's oracle) and an HPACK encoder for fixtures.
-export { endRecord, type FramerOptions, mergeByTime, neededBytes, PREFACE, recordsFromStream, type Segment, type StreamIdentity } from './framer.ts';
+
 export { huffmanEncode } from '../hpack/huffman.ts';
-export { type Field, encodeHeaderBlock, frame } from './hpack-encoder.ts';
+export {
+  endRecord,
+  type FramerOptions,
+  mergeByTime,
+  neededBytes,
+  PREFACE,
+  recordsFromStream,
+  type Segment,
+  type StreamIdentity,
+} from './framer.ts';
+export { encodeHeaderBlock, type Field, frame } from './hpack-encoder.ts';
 export { type RecordedConnection, RecordingProxy } from './recording-proxy.ts';

@@ -1,6 +1,6 @@
 // A TCP proxy on loopback that records each direction's bytes with their arrival times, as the
 // kernel sees a connection's segments: the test double of the capture path.
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Segment } from './framer.ts';
 
 export interface RecordedConnection {
