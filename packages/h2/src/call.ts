@@ -63,14 +63,19 @@ export interface H2Counters {
   hpackErrors: number;
   /** Streams dropped unfinished because their connection had `maxStreamsPerConnection` in flight. */
   streamsEvicted: number;
+  /** New streams not followed because their target had `maxStreamsPerTarget` in flight. */
+  streamsRefused: number;
   /** Streams in flight at a response-direction gap whose connection then ended: not counted as calls. */
   streamsLostInGap: number;
-  /** Response frames for a stream not in flight (it began before the decoder joined, or was lost). */
+  /**
+   * Response frames (HEADERS, END_STREAM, RST_STREAM) for an odd stream not in flight: it began
+   * before the decoder joined, its HEADERS were lost, or it was evicted or refused.
+   */
   orphanResponses: number;
   /** Connections first seen without their start (no preface, or records before missed). */
   connectionsJoinedMidway: number;
-  /** New connections not tracked because `maxConnections` were. */
-  connectionsRefused: number;
+  /** Records of new connections not tracked because `maxConnections` were. */
+  recordsRefused: number;
   /** Connections forgotten after `idleTimeoutNs` without a record. */
   connectionsExpired: number;
 }
@@ -86,10 +91,11 @@ export function zeroCounters(): H2Counters {
     blocksIncomplete: 0,
     hpackErrors: 0,
     streamsEvicted: 0,
+    streamsRefused: 0,
     streamsLostInGap: 0,
     orphanResponses: 0,
     connectionsJoinedMidway: 0,
-    connectionsRefused: 0,
+    recordsRefused: 0,
     connectionsExpired: 0,
   };
 }

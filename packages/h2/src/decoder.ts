@@ -56,6 +56,11 @@ export interface H2DecoderOptions {
   readonly onCall: (call: H2Call) => void;
   /** Streams in flight per connection; past it the oldest is dropped (`streamsEvicted`). Default 128. */
   readonly maxStreamsPerConnection?: number;
+  /**
+   * Streams in flight per target (pod), over its connections; past it a target's new streams are
+   * not followed (`streamsRefused`; their responses then count as `orphanResponses`). Default 4096.
+   */
+  readonly maxStreamsPerTarget?: number;
   /** Connections tracked; records of further new ones are dropped (`recordsRefused`). Default 16384. */
   readonly maxConnections?: number;
   /** Bytes of dynamic table kept per direction (RFC 7541 entry sizes). Default 65536. */
@@ -161,11 +166,14 @@ export class H2Decoder {
   private readonly onCall: (call: H2Call) => void;
   private readonly maxStreams: number;
   private readonly maxConns: number;
+  private readonly maxPerTarget: number;
+  /** Streams in flight per target id. */
+  private readonly perTarget = new Map<number, number>();
   private readonly capBytes: number;
   private readonly maxBlock: number;
   private readonly requestTimeoutNs: number;
   private readonly idleTimeoutNs: number;
-  private readonly c: H2Counters & { recordsRefused: number } = { ...zeroCounters(), recordsRefused: 0 };
+  private readonly c: H2Counters = zeroCounters();
   /** The current record's time, as two 32-bit halves. */
   private hi = 0;
   private lo = 0;
@@ -181,6 +189,7 @@ export class H2Decoder {
     this.onCall = options.onCall;
     this.maxStreams = whole('maxStreamsPerConnection', options.maxStreamsPerConnection, 128);
     this.maxConns = whole('maxConnections', options.maxConnections, 16384);
+    this.maxPerTarget = whole('maxStreamsPerTarget', options.maxStreamsPerTarget, 4096);
     this.capBytes = whole('tableCapBytes', options.tableCapBytes, 65536);
     this.maxBlock = whole('maxHeaderBlockBytes', options.maxHeaderBlockBytes, 65536);
     this.requestTimeoutNs = whole('requestTimeoutNs', options.requestTimeoutNs, 60e9);
@@ -188,8 +197,8 @@ export class H2Decoder {
     this.emptyBlock.complete = false;
   }
 
-  /** The counters (a copy). `recordsRefused`: records of connections past `maxConnections`. */
-  counters(): H2Counters & { recordsRefused: number } {
+  /** The counters (a copy). */
+  counters(): H2Counters {
     return { ...this.c };
   }
 
@@ -203,6 +212,11 @@ export class H2Decoder {
     let n = 0;
     for (const conn of this.conns.values()) n += conn.streams.size;
     return n;
+  }
+
+  /** Streams in flight now for one target (for an active-requests gauge). */
+  inFlightOf(targetId: number): number {
+    return this.perTarget.get(targetId) ?? 0;
   }
 
   /**
@@ -456,8 +470,8 @@ export class H2Decoder {
       case FRAME_DATA:
         if (d === RESPONSE && flags & FLAG_END_STREAM) {
           const s = conn.streams.get(stream);
-          if (s === undefined) this.c.orphanResponses++;
-          else this.finish(conn, s, undefined, undefined);
+          if (s !== undefined) this.finish(conn, s, undefined, undefined);
+          else if (stream & 1) this.c.orphanResponses++;
         }
         return;
       case FRAME_RST_STREAM: {
@@ -467,7 +481,7 @@ export class H2Decoder {
         }
         const s = conn.streams.get(stream);
         if (s !== undefined) this.finish(conn, s, 'stream_reset', p.readUInt32BE(start));
-        else if (d === RESPONSE) this.c.orphanResponses++;
+        else if (d === RESPONSE && stream & 1) this.c.orphanResponses++;
         return;
       }
       case FRAME_SETTINGS: {
@@ -529,9 +543,15 @@ export class H2Decoder {
       conn.maxClientStream = id;
       if (conn.streams.size >= this.maxStreams) {
         const oldest = conn.streams.keys().next().value as number;
-        conn.streams.delete(oldest);
+        this.drop(conn, oldest);
         this.c.streamsEvicted++;
       }
+      const inTarget = this.perTarget.get(conn.targetId) ?? 0;
+      if (inTarget >= this.maxPerTarget) {
+        this.c.streamsRefused++;
+        return;
+      }
+      this.perTarget.set(conn.targetId, inTarget + 1);
       const s = new Stream(id, dir.bHi, dir.bLo);
       s.method = blk.method;
       s.path = blk.path;
@@ -543,7 +563,7 @@ export class H2Decoder {
     }
     const s = conn.streams.get(id);
     if (s === undefined) {
-      this.c.orphanResponses++;
+      if (id & 1) this.c.orphanResponses++; // even: a pushed stream, not measured
       return;
     }
     if (!blk.complete) s.incomplete = true;
@@ -563,15 +583,23 @@ export class H2Decoder {
     const error: H2CallError = rst ? 'connection_reset' : 'connection_closed';
     for (const s of conn.streams.values()) {
       if (s.uncertain) {
-        conn.streams.delete(s.id);
+        this.drop(conn, s.id);
         this.c.streamsLostInGap++;
       } else this.finish(conn, s, error, undefined);
     }
     this.conns.delete(conn.id);
   }
 
+  /** Forgets a stream in flight. */
+  private drop(conn: Conn, id: number): void {
+    if (!conn.streams.delete(id)) return;
+    const n = this.perTarget.get(conn.targetId)! - 1;
+    if (n === 0) this.perTarget.delete(conn.targetId);
+    else this.perTarget.set(conn.targetId, n);
+  }
+
   private finish(conn: Conn, s: Stream, error: H2CallError | undefined, resetCode: number | undefined): void {
-    conn.streams.delete(s.id);
+    this.drop(conn, s.id);
     const c = this.c;
     c.calls++;
     if (s.incomplete) c.callsIncomplete++;
