@@ -220,11 +220,7 @@ export function decodeRecords(batch: Buffer): H2Record[] {
         streamId: batch.readUInt32LE(at + OFF_STREAM),
         frameLength: batch.readUInt32LE(at + OFF_FRAME_LEN),
         fragmentOffset: batch.readUInt32LE(at + OFF_FRAG_OFFSET),
-        fragment: Uint8Array.prototype.slice.call(
-          batch,
-          at + RECORD_HEADER_SIZE,
-          at + RECORD_HEADER_SIZE + len,
-        ),
+        fragment: Uint8Array.from(batch.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + len)),
       });
     } else if (kind === KIND_END && (type === END_FIN || type === END_RST)) {
       out.push({ ...base, kind: 'end', cause: type === END_FIN ? 'fin' : 'rst' });

@@ -158,7 +158,7 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
       const to = Math.min(got + take, need);
       while (from < to) {
         const n = Math.min(cap, to - from);
-        const fragment = Uint8Array.prototype.slice.call(bytes, i + (from - got), i + (from - got) + n);
+        const fragment = Uint8Array.from(bytes.subarray(i + (from - got), i + (from - got) + n));
         out.push({
           ...base,
           tsNs: seg.tsNs,
