@@ -71,4 +71,18 @@ describe('HpackDecoder', () => {
     assert.equal(run(e, [{ sizeUpdate: 8192 }]).block.error, false);
     assert.equal(e.maxSize, 8192);
   });
+
+  it('joined mid-way, the maximum size is unknown: entries are kept up to the cap, never dropped early', () => {
+    const d = new HpackDecoder(false, 65536);
+    // The encoder's table is larger than the default (a size update before the join): 60 entries
+    // of 100 bytes (6000 > 4096) are all still there.
+    const fields = Array.from({ length: 60 }, (_, i): Field => ({ literal: 'incremental', name: 'k', value: `v${i}`.padEnd(67, '.') }));
+    run(d, fields);
+    const { block, headers } = run(d, [{ indexed: 62 + 59 }]);
+    assert.equal(block.complete, true);
+    assert.deepEqual(headers, [['k', 'v0'.padEnd(67, '.')]]);
+    // A size update then tells the real maximum: eviction is exact from there.
+    run(d, [{ sizeUpdate: 1000 }]);
+    assert.deepEqual([d.knownEntries, d.size, d.maxSize], [10, 1000, 1000]);
+  });
 });
