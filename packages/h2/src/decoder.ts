@@ -127,8 +127,15 @@ class Dir {
   }
 }
 
+/** What the decoder keeps per target (pod): shared by its connections. */
+interface TargetState {
+  inFlight: number;
+  connections: number;
+}
+
 class Conn {
   readonly streams = new Map<number, Stream>();
+  target: TargetState = { inFlight: 0, connections: 0 };
   readonly dirs: [Dir, Dir];
   maxClientStream = 0;
   midway = false;
@@ -168,7 +175,7 @@ export class H2Decoder {
   private readonly maxConns: number;
   private readonly maxPerTarget: number;
   /** Streams in flight per target id. */
-  private readonly perTarget = new Map<number, number>();
+  private readonly perTarget = new Map<number, TargetState>();
   private readonly capBytes: number;
   private readonly maxBlock: number;
   private readonly requestTimeoutNs: number;
@@ -216,7 +223,7 @@ export class H2Decoder {
 
   /** Streams in flight now for one target (for an active-requests gauge). */
   inFlightOf(targetId: number): number {
-    return this.perTarget.get(targetId) ?? 0;
+    return this.perTarget.get(targetId)?.inFlight ?? 0;
   }
 
   /**
@@ -259,7 +266,7 @@ export class H2Decoder {
       }
       if ((hi - conn.lastHi) * TWO32 + (lo - conn.lastLo) >= this.idleTimeoutNs) {
         for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
-        this.conns.delete(conn.id);
+        this.forget(conn);
         this.c.connectionsExpired++;
       }
     }
@@ -294,6 +301,13 @@ export class H2Decoder {
         b.readUInt32LE(at + OFF_PEER),
         this.capBytes,
       );
+      let target = this.perTarget.get(conn.targetId);
+      if (target === undefined) {
+        target = { inFlight: 0, connections: 0 };
+        this.perTarget.set(conn.targetId, target);
+      }
+      target.connections++;
+      conn.target = target;
       this.conns.set(connId, conn);
     }
     conn.lastHi = this.hi;
@@ -546,12 +560,11 @@ export class H2Decoder {
         this.drop(conn, oldest);
         this.c.streamsEvicted++;
       }
-      const inTarget = this.perTarget.get(conn.targetId) ?? 0;
-      if (inTarget >= this.maxPerTarget) {
+      if (conn.target.inFlight >= this.maxPerTarget) {
         this.c.streamsRefused++;
         return;
       }
-      this.perTarget.set(conn.targetId, inTarget + 1);
+      conn.target.inFlight++;
       const s = new Stream(id, dir.bHi, dir.bLo);
       s.method = blk.method;
       s.path = blk.path;
@@ -587,15 +600,17 @@ export class H2Decoder {
         this.c.streamsLostInGap++;
       } else this.finish(conn, s, error, undefined);
     }
+    this.forget(conn);
+  }
+
+  private forget(conn: Conn): void {
     this.conns.delete(conn.id);
+    if (--conn.target.connections === 0) this.perTarget.delete(conn.targetId);
   }
 
   /** Forgets a stream in flight. */
   private drop(conn: Conn, id: number): void {
-    if (!conn.streams.delete(id)) return;
-    const n = this.perTarget.get(conn.targetId)! - 1;
-    if (n === 0) this.perTarget.delete(conn.targetId);
-    else this.perTarget.set(conn.targetId, n);
+    if (conn.streams.delete(id)) conn.target.inFlight--;
   }
 
   private finish(conn: Conn, s: Stream, error: H2CallError | undefined, resetCode: number | undefined): void {

@@ -6,15 +6,24 @@ import type { H2Record } from '../src/record.ts';
 import { encodeHeaderBlock, frame, PREFACE, recordsFromStream } from '../src/testing/index.ts';
 import { decodeAll, IDENTITY } from './conversation.ts';
 
-const GET = (path: string) => encodeHeaderBlock([{ indexed: 2 }, { literal: 'without', name: 4, value: path }]);
+const GET = (path: string) =>
+  encodeHeaderBlock([{ indexed: 2 }, { literal: 'without', name: 4, value: path }]);
 const OK = encodeHeaderBlock([{ indexed: 8 }]);
 
-function conn(connId: number, steps: ['request' | 'response', Buffer, number][], extra: Partial<typeof IDENTITY> = {}): H2Record[] {
+function conn(
+  connId: number,
+  steps: ['request' | 'response', Buffer, number][],
+  extra: { role?: 'server' | 'client'; targetId?: number; peerId?: number; serverPort?: number } = {},
+): H2Record[] {
   const id = { ...IDENTITY, ...extra, connId };
   const req = [{ tsNs: 0n, bytes: PREFACE }];
   const res: { tsNs: bigint; bytes: Buffer }[] = [];
-  for (const [d, bytes, ms] of steps) (d === 'request' ? req : res).push({ tsNs: BigInt(ms) * 1_000_000n, bytes });
-  return [...recordsFromStream(req, { ...id, direction: 'request' }), ...recordsFromStream(res, { ...id, direction: 'response' })];
+  for (const [d, bytes, ms] of steps)
+    (d === 'request' ? req : res).push({ tsNs: BigInt(ms) * 1_000_000n, bytes });
+  return [
+    ...recordsFromStream(req, { ...id, direction: 'request' }),
+    ...recordsFromStream(res, { ...id, direction: 'response' }),
+  ];
 }
 const byTime = (r: H2Record[]) => r.sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0));
 
@@ -24,10 +33,14 @@ describe('H2Decoder bounds and losses', () => {
       ['request', frame(1, 5, 1, GET('/a')), 1],
       ['response', frame(1, 5, 1, OK), 4],
     ]);
-    const b = conn(2, [
-      ['request', frame(1, 5, 1, GET('/b')), 2],
-      ['response', frame(1, 5, 1, OK), 3],
-    ], { role: 'client', targetId: 8, peerId: 44, serverPort: 8080 });
+    const b = conn(
+      2,
+      [
+        ['request', frame(1, 5, 1, GET('/b')), 2],
+        ['response', frame(1, 5, 1, OK), 3],
+      ],
+      { role: 'client', targetId: 8, peerId: 44, serverPort: 8080 },
+    );
     const { calls } = decodeAll(byTime([...a, ...b]));
     assert.deepEqual(
       calls.map((c) => [c.connId, c.path, c.role, c.targetId, c.peerId, c.serverPort, c.durationNs]),
@@ -39,9 +52,18 @@ describe('H2Decoder bounds and losses', () => {
   });
 
   it("maxStreamsPerTarget: a target's streams past it are refused and counted; inFlightOf follows", () => {
-    const steps: ['request' | 'response', Buffer, number][] = [1, 3, 5].map((s) => ['request', frame(1, 5, s, GET(`/${s}`)), s]);
-    const { calls, decoder } = decodeAll(byTime([...conn(1, steps), ...conn(2, steps.slice(0, 1))]), { maxStreamsPerTarget: 2 });
-    assert.deepEqual([calls.length, decoder.inFlightOf(7), decoder.inFlight, decoder.counters().streamsRefused], [0, 2, 2, 2]);
+    const steps: ['request' | 'response', Buffer, number][] = [1, 3, 5].map((s) => [
+      'request',
+      frame(1, 5, s, GET(`/${s}`)),
+      s,
+    ]);
+    const { calls, decoder } = decodeAll(byTime([...conn(1, steps), ...conn(2, steps.slice(0, 1))]), {
+      maxStreamsPerTarget: 2,
+    });
+    assert.deepEqual(
+      [calls.length, decoder.inFlightOf(7), decoder.inFlight, decoder.counters().streamsRefused],
+      [0, 2, 2, 2],
+    );
     decoder.sweep(120_000_000_000n);
     assert.deepEqual([calls.length, decoder.inFlightOf(7)], [2, 0]);
   });
@@ -53,13 +75,25 @@ describe('H2Decoder bounds and losses', () => {
       ['request', frame(1, 5, 3, GET('/c')), 6],
       ['response', frame(1, 5, 3, OK), 7],
     ]);
-    const end: H2Record = { ...IDENTITY, connId: 1, kind: 'end', cause: 'rst', direction: 'request', prefaceSeen: true, seq: 3, tsNs: 5_000_000n };
+    const end: H2Record = {
+      ...IDENTITY,
+      connId: 1,
+      kind: 'end',
+      cause: 'rst',
+      direction: 'request',
+      prefaceSeen: true,
+      seq: 3,
+      tsNs: 5_000_000n,
+    };
     const { calls, decoder } = decodeAll(byTime([...a, ...b, end]), { maxConnections: 1 });
     const c = decoder.counters();
-    assert.deepEqual(calls.map((x) => [x.connId, x.path, x.error]), [
-      [1, '/a', 'connection_reset'],
-      [2, '/c', undefined],
-    ]);
+    assert.deepEqual(
+      calls.map((x) => [x.connId, x.path, x.error]),
+      [
+        [1, '/a', 'connection_reset'],
+        [2, '/c', undefined],
+      ],
+    );
     assert.deepEqual([c.recordsRefused, c.connectionsJoinedMidway], [1, 1]); // /b's HEADERS
   });
 
@@ -69,19 +103,43 @@ describe('H2Decoder bounds and losses', () => {
       ['response', frame(1, 5, 1, OK), 2],
     ]);
     // The server closes (its FIN is the response direction's record 1) ...
-    recs.push({ ...IDENTITY, connId: 1, kind: 'end', cause: 'fin', direction: 'response', prefaceSeen: true, seq: 1, tsNs: 9_000_000n });
+    recs.push({
+      ...IDENTITY,
+      connId: 1,
+      kind: 'end',
+      cause: 'fin',
+      direction: 'response',
+      prefaceSeen: true,
+      seq: 1,
+      tsNs: 9_000_000n,
+    });
     // ... or a record was lost before it (seq 1 missing).
     const jumped = recs.map((r) => (r.direction === 'response' && r.kind === 'end' ? { ...r, seq: 2 } : r));
     const { calls, decoder } = decodeAll(byTime(jumped));
-    assert.deepEqual(calls.map((c) => [c.path, c.error]), [['/a', undefined]]);
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.error]),
+      [['/a', undefined]],
+    );
     assert.deepEqual([decoder.counters().gaps, decoder.counters().streamsLostInGap], [1, 1]);
     // Without the jump, stream 3 finishes as connection_closed.
     const { calls: exact } = decodeAll(byTime(recs));
-    assert.deepEqual(exact.map((c) => [c.path, c.error]), [['/a', undefined], ['/b', 'connection_closed']]);
+    assert.deepEqual(
+      exact.map((c) => [c.path, c.error]),
+      [
+        ['/a', undefined],
+        ['/b', 'connection_closed'],
+      ],
+    );
 
     // A frame whose middle record is missing: the offset jumps, the block is lost.
     const split = conn(1, [['request', frame(1, 5, 1, GET('/a-long-path')), 1]]).map((r) => r);
-    const parts = recordsFromStream([{ tsNs: 0n, bytes: PREFACE }, { tsNs: 1_000_000n, bytes: frame(1, 5, 1, GET('/a-long-path')) }], { ...IDENTITY, connId: 1, direction: 'request', fragmentCap: 4 });
+    const parts = recordsFromStream(
+      [
+        { tsNs: 0n, bytes: PREFACE },
+        { tsNs: 1_000_000n, bytes: frame(1, 5, 1, GET('/a-long-path')) },
+      ],
+      { ...IDENTITY, connId: 1, direction: 'request', fragmentCap: 4 },
+    );
     assert.equal(split.length, 1);
     const holed = parts.filter((_, i) => i !== 1).map((r, i) => ({ ...r, seq: i }));
     const { calls: c2, decoder: d2 } = decodeAll(holed);
@@ -89,7 +147,10 @@ describe('H2Decoder bounds and losses', () => {
   });
 
   it("PUSH_PROMISE updates the server's table (a later reference resolves); pushed streams are not calls or orphans", () => {
-    const promise = Buffer.concat([Buffer.from([0, 0, 0, 2]), encodeHeaderBlock([{ indexed: 2 }, { literal: 'incremental', name: 'x-pushed', value: 'yes' }])]);
+    const promise = Buffer.concat([
+      Buffer.from([0, 0, 0, 2]),
+      encodeHeaderBlock([{ indexed: 2 }, { literal: 'incremental', name: 'x-pushed', value: 'yes' }]),
+    ]);
     const { calls, decoder } = decodeAll(
       byTime(
         conn(1, [
@@ -100,7 +161,10 @@ describe('H2Decoder bounds and losses', () => {
         ]),
       ),
     );
-    assert.deepEqual(calls.map((c) => [c.path, c.statusCode, c.incomplete]), [['/page', 200, false]]);
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.statusCode, c.incomplete]),
+      [['/page', 200, false]],
+    );
     assert.deepEqual([decoder.counters().orphanResponses, decoder.counters().hpackErrors], [0, 0]);
   });
 
@@ -114,6 +178,9 @@ describe('H2Decoder bounds and losses', () => {
         ]),
       ),
     );
-    assert.deepEqual(calls.map((c) => c.statusCode), [204]);
+    assert.deepEqual(
+      calls.map((c) => c.statusCode),
+      [204],
+    );
   });
 });

@@ -1,7 +1,13 @@
 // The record contract's codec: the exact bytes of each kind of record, and its checks.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeRecords, encodeRecords, type H2Record, RECORD_HEADER_SIZE, recordSize } from '../src/record.ts';
+import {
+  decodeRecords,
+  encodeRecords,
+  type H2Record,
+  RECORD_HEADER_SIZE,
+  recordSize,
+} from '../src/record.ts';
 
 const base = {
   tsNs: 0x0102030405060708n,
@@ -17,7 +23,16 @@ const base = {
 
 describe('record codec', () => {
   it('lays a frame record out as the C struct: 48 bytes, little-endian, then the fragment, padded to 8', () => {
-    const r: H2Record = { ...base, kind: 'frame', frameType: 1, frameFlags: 0x25, streamId: 0x7fffffff, frameLength: 0x123456, fragmentOffset: 512, fragment: Uint8Array.from([0xaa, 0xbb, 0xcc]) };
+    const r: H2Record = {
+      ...base,
+      kind: 'frame',
+      frameType: 1,
+      frameFlags: 0x25,
+      streamId: 0x7fffffff,
+      frameLength: 0x123456,
+      fragmentOffset: 512,
+      fragment: Uint8Array.from([0xaa, 0xbb, 0xcc]),
+    };
     const b = encodeRecords([r]);
     assert.equal(RECORD_HEADER_SIZE, 48);
     assert.equal(b.length, 56);
@@ -49,7 +64,16 @@ describe('record codec', () => {
     const records: H2Record[] = [
       { ...base, kind: 'end', cause: 'rst' },
       { ...base, role: 'server', direction: 'request', prefaceSeen: false, kind: 'gap', cause: 'boundary' },
-      { ...base, kind: 'frame', frameType: 0, frameFlags: 1, streamId: 1, frameLength: 100, fragmentOffset: 0, fragment: new Uint8Array(0) },
+      {
+        ...base,
+        kind: 'frame',
+        frameType: 0,
+        frameFlags: 1,
+        streamId: 1,
+        frameLength: 100,
+        fragmentOffset: 0,
+        fragment: new Uint8Array(0),
+      },
     ];
     const b = encodeRecords(records);
     assert.equal(b.length, 3 * 48);
@@ -60,10 +84,19 @@ describe('record codec', () => {
   });
 
   it('refuses fields out of range, and batches cut short or of unknown kinds, naming them', () => {
-    assert.throws(() => encodeRecords([{ ...base, serverPort: 70000, kind: 'end', cause: 'fin' }]), /serverPort 70000 is out of range \(0 to 65535\)/);
-    assert.throws(() => encodeRecords([{ ...base, connId: 2 ** 53, kind: 'end', cause: 'fin' }]), /connId 9007199254740992 is out of range/);
+    assert.throws(
+      () => encodeRecords([{ ...base, serverPort: 70000, kind: 'end', cause: 'fin' }]),
+      /serverPort 70000 is out of range \(0 to 65535\)/,
+    );
+    assert.throws(
+      () => encodeRecords([{ ...base, connId: 2 ** 53, kind: 'end', cause: 'fin' }]),
+      /connId 9007199254740992 is out of range/,
+    );
     const b = encodeRecords([{ ...base, kind: 'end', cause: 'fin' }]);
-    assert.throws(() => decodeRecords(b.subarray(0, 40)), /h2 record at byte 0: 40 bytes left, a record needs 48/);
+    assert.throws(
+      () => decodeRecords(b.subarray(0, 40)),
+      /h2 record at byte 0: 40 bytes left, a record needs 48/,
+    );
     b[44] = 9;
     assert.throws(() => decodeRecords(b), /h2 record at byte 0: kind 9 type 1 is not a frame/);
   });

@@ -5,7 +5,10 @@ import { HpackDecoder } from '../../src/hpack/decoder.ts';
 import { HeaderBlock } from '../../src/hpack/fields.ts';
 import { encodeHeaderBlock, type Field } from '../../src/testing/index.ts';
 
-function run(d: HpackDecoder, fields: Field[] | Buffer): { block: HeaderBlock; headers: [string | undefined, string | undefined][] } {
+function run(
+  d: HpackDecoder,
+  fields: Field[] | Buffer,
+): { block: HeaderBlock; headers: [string | undefined, string | undefined][] } {
   const buf = Buffer.isBuffer(fields) ? fields : encodeHeaderBlock(fields);
   const block = new HeaderBlock();
   const headers: [string | undefined, string | undefined][] = [];
@@ -24,7 +27,11 @@ describe('HpackDecoder', () => {
       const d = new HpackDecoder(true, 4096);
       run(d, [{ literal: 'incremental', name: 'a', value: 'b' }]);
       const { block } = run(d, bad);
-      assert.deepEqual([block.error, block.complete, d.complete, d.knownEntries, d.maxSize], [true, false, false, 0, 4096], bad.toString('hex'));
+      assert.deepEqual(
+        [block.error, block.complete, d.complete, d.knownEntries, d.maxSize],
+        [true, false, false, 0, 4096],
+        bad.toString('hex'),
+      );
     }
   });
 
@@ -45,10 +52,19 @@ describe('HpackDecoder', () => {
     d.setLimit(65536);
     const d2 = new HpackDecoder(true, 65536);
     d2.setLimit(65536);
-    run(d2, [{ sizeUpdate: 65536 }, ...Array.from({ length: 300 }, (_, i): Field => ({ literal: 'incremental', name: 'k', value: `v${i}` }))]);
+    run(d2, [
+      { sizeUpdate: 65536 },
+      ...Array.from(
+        { length: 300 },
+        (_, i): Field => ({ literal: 'incremental', name: 'k', value: `v${i}` }),
+      ),
+    ]);
     assert.equal(d2.knownEntries, 300);
     const { headers } = run(d2, [{ indexed: 62 }, { indexed: 62 + 299 }]);
-    assert.deepEqual(headers, [['k', 'v299'], ['k', 'v0']]);
+    assert.deepEqual(headers, [
+      ['k', 'v299'],
+      ['k', 'v0'],
+    ]);
   });
 
   it('a literal whose name is an unknown entry, with indexing, makes every older entry unknown', () => {
@@ -59,7 +75,10 @@ describe('HpackDecoder', () => {
     assert.deepEqual(r.headers, [[undefined, 'v']]);
     run(d, [{ literal: 'incremental', name: 'b', value: '2' }]); // 62 = b:2, known again
     const s = run(d, [{ indexed: 62 }, { indexed: 63 }]);
-    assert.deepEqual(s.headers, [['b', '2'], [undefined, undefined]]);
+    assert.deepEqual(s.headers, [
+      ['b', '2'],
+      [undefined, undefined],
+    ]);
     assert.equal(s.block.complete, false);
   });
 
@@ -76,7 +95,10 @@ describe('HpackDecoder', () => {
     const d = new HpackDecoder(false, 65536);
     // The encoder's table is larger than the default (a size update before the join): 60 entries
     // of 100 bytes (6000 > 4096) are all still there.
-    const fields = Array.from({ length: 60 }, (_, i): Field => ({ literal: 'incremental', name: 'k', value: `v${i}`.padEnd(67, '.') }));
+    const fields = Array.from(
+      { length: 60 },
+      (_, i): Field => ({ literal: 'incremental', name: 'k', value: `v${i}`.padEnd(67, '.') }),
+    );
     run(d, fields);
     const { block, headers } = run(d, [{ indexed: 62 + 59 }]);
     assert.equal(block.complete, true);

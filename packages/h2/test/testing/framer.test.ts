@@ -32,7 +32,17 @@ describe('recordsFromStream', () => {
     assert.deepEqual(
       recs.map((r) =>
         r.kind === 'frame'
-          ? [r.seq, r.tsNs, r.frameType, r.frameFlags, r.streamId, r.frameLength, r.fragmentOffset, Buffer.from(r.fragment).toString('latin1'), r.prefaceSeen]
+          ? [
+              r.seq,
+              r.tsNs,
+              r.frameType,
+              r.frameFlags,
+              r.streamId,
+              r.frameLength,
+              r.fragmentOffset,
+              Buffer.from(r.fragment).toString('latin1'),
+              r.prefaceSeen,
+            ]
           : [r.kind],
       ),
       [
@@ -49,13 +59,22 @@ describe('recordsFromStream', () => {
   });
 
   it('without the start: no preface expected, none claimed; a request stream without the preface is refused', () => {
-    const recs = recordsFromStream([{ tsNs: 1n, bytes: frame(3, 0, 5, Buffer.from([0, 0, 0, 8])) }], { ...id, direction: 'request', fromStart: false, firstSeq: 40 });
+    const recs = recordsFromStream([{ tsNs: 1n, bytes: frame(3, 0, 5, Buffer.from([0, 0, 0, 8])) }], {
+      ...id,
+      direction: 'request',
+      fromStart: false,
+      firstSeq: 40,
+    });
     assert.deepEqual(
       recs.map((r) => [r.seq, r.kind, r.prefaceSeen]),
       [[40, 'frame', false]],
     );
     assert.throws(
-      () => recordsFromStream([{ tsNs: 1n, bytes: frame(3, 0, 5, Buffer.from([0, 0, 0, 8])) }], { ...id, direction: 'request' }),
+      () =>
+        recordsFromStream([{ tsNs: 1n, bytes: frame(3, 0, 5, Buffer.from([0, 0, 0, 8])) }], {
+          ...id,
+          direction: 'request',
+        }),
       /does not begin with the HTTP\/2 preface \(byte 0\)/,
     );
   });
