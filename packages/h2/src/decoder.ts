@@ -63,7 +63,11 @@ export interface H2DecoderOptions {
   readonly maxStreamsPerTarget?: number;
   /** Connections tracked; records of further new ones are dropped (`recordsRefused`). Default 16384. */
   readonly maxConnections?: number;
-  /** Bytes of dynamic table kept per direction (RFC 7541 entry sizes). Default 65536. */
+  /**
+   * Bytes of dynamic table kept per direction (RFC 7541 entry sizes): the memory bound, and the
+   * maximum assumed while the real one is unknown. Default 8192, twice the HTTP/2 default that
+   * common implementations keep; a peer using a larger table gets unknown fields, never wrong ones.
+   */
   readonly tableCapBytes?: number;
   /** Largest header block (and HEADERS/CONTINUATION payload) assembled; larger ones are lost. Default 65536. */
   readonly maxHeaderBlockBytes?: number;
@@ -197,7 +201,7 @@ export class H2Decoder {
     this.maxStreams = whole('maxStreamsPerConnection', options.maxStreamsPerConnection, 128);
     this.maxConns = whole('maxConnections', options.maxConnections, 16384);
     this.maxPerTarget = whole('maxStreamsPerTarget', options.maxStreamsPerTarget, 4096);
-    this.capBytes = whole('tableCapBytes', options.tableCapBytes, 65536);
+    this.capBytes = whole('tableCapBytes', options.tableCapBytes, 8192);
     this.maxBlock = whole('maxHeaderBlockBytes', options.maxHeaderBlockBytes, 65536);
     this.requestTimeoutNs = whole('requestTimeoutNs', options.requestTimeoutNs, 60e9);
     this.idleTimeoutNs = whole('idleTimeoutNs', options.idleTimeoutNs, 300e9);
@@ -411,7 +415,9 @@ export class H2Decoder {
     dir.fGot += take;
     if (dir.fGot >= dir.fNeed) {
       dir.fActive = false;
-      this.handle(conn, d, dir.fBuf!, 0, dir.fNeed);
+      const buf = dir.fBuf!;
+      if (buf.length > 4096) dir.fBuf = null; // a large frame's buffer is not kept per direction
+      this.handle(conn, d, buf, 0, dir.fNeed);
     }
   }
 
