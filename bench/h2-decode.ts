@@ -8,7 +8,7 @@
 // calls gives µs per call. The first round of each connection's table fills it (a few calls
 // of thousands); the rest run on a warm table.
 // Run: node bench/h2-decode.ts [rounds=21]
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import { encodeRecords, H2Decoder, type H2Record } from '@owlk8s/h2';
 import { endRecord, mergeByTime, RecordingProxy, recordsFromStream } from '@owlk8s/h2/testing';
@@ -95,6 +95,7 @@ const batches: Buffer[] = [];
 for (let i = 0; i < ordered.length; i += BATCH) batches.push(encodeRecords(ordered.slice(i, i + BATCH)));
 const bytes = batches.reduce((n, b) => n + b.length, 0);
 
+const loadBefore = loadavg()[0]!;
 const byStatus = new Array<number>(17).fill(0);
 let calls = 0;
 const perRound: number[] = [];
@@ -124,6 +125,9 @@ console.log(
   `conversation: ${CALLS} gRPC unary calls over ${CONNECTIONS} connections (${IN_FLIGHT} in flight each), recorded in ${(recordMs / 1000).toFixed(1)} s; ${ordered.length} records (${(ordered.length / CALLS).toFixed(2)} per call), ${(bytes / CALLS).toFixed(0)} bytes of records per call, batches of ${BATCH}`,
 );
 console.log(`grpc-status counts of the last round: ${JSON.stringify(byStatus)}`);
+console.log(
+  `load average (1 min) ${loadBefore.toFixed(2)} before the rounds and ${loadavg()[0]!.toFixed(2)} after, on ${cpus().length} CPUs`,
+);
 console.log('');
 console.log('| quantity | value |');
 console.log('|---|---|');
