@@ -78,6 +78,7 @@ export interface H2DecoderOptions {
 }
 
 const TWO32 = 4294967296;
+const ENDED_REMEMBERED = 4096;
 
 class Stream {
   method: string | undefined = undefined;
@@ -180,6 +181,10 @@ export class H2Decoder {
   private readonly maxPerTarget: number;
   /** Streams in flight per target id. */
   private readonly perTarget = new Map<number, TargetState>();
+  /** The last ENDED_REMEMBERED connections forgotten (ids are never reused in an agent's run). */
+  private readonly ended = new Set<number>();
+  private readonly endedRing: (number | undefined)[] = new Array(ENDED_REMEMBERED);
+  private endedAt = 0;
   private readonly capBytes: number;
   private readonly maxBlock: number;
   private readonly requestTimeoutNs: number;
@@ -292,7 +297,8 @@ export class H2Decoder {
     this.hi = b.readUInt32LE(at + OFF_TS + 4);
     let conn = this.conns.get(connId);
     if (conn === undefined) {
-      if (kind === KIND_END) return; // nothing known of it
+      // Nothing known of it, or the other side's last frames and FIN after the connection ended.
+      if (kind === KIND_END || this.ended.has(connId)) return;
       if (this.conns.size >= this.maxConns) {
         c.recordsRefused++;
         return;
@@ -611,6 +617,12 @@ export class H2Decoder {
 
   private forget(conn: Conn): void {
     this.conns.delete(conn.id);
+    // Remembered for a while, so that its last records do not start a new connection.
+    const old = this.endedRing[this.endedAt];
+    if (old !== undefined) this.ended.delete(old);
+    this.endedRing[this.endedAt] = conn.id;
+    this.endedAt = (this.endedAt + 1) % ENDED_REMEMBERED;
+    this.ended.add(conn.id);
     if (--conn.target.connections === 0) this.perTarget.delete(conn.targetId);
   }
 

@@ -477,12 +477,28 @@ describe('H2Decoder on crafted records', () => {
         seq: direction === 'request' ? recs.length : 0,
         tsNs: 9_000_000n,
       });
+      // The other side's GOAWAY and FIN after the end: no new connection.
+      recs.push({
+        ...IDENTITY,
+        connId: 9,
+        kind: 'frame',
+        frameType: 7,
+        frameFlags: 0,
+        streamId: 0,
+        frameLength: 8,
+        fragmentOffset: 0,
+        fragment: new Uint8Array(8),
+        direction: direction === 'request' ? 'response' : 'request',
+        prefaceSeen: true,
+        seq: 5,
+        tsNs: 9_500_000n,
+      });
       const { calls, decoder } = decodeAll(recs);
       assert.deepEqual(
         calls.map((c) => [c.path, c.error, c.durationNs]),
         [['/', error, 8_000_000]],
       );
-      assert.equal(decoder.connections, 0);
+      assert.deepEqual([decoder.connections, decoder.counters().connectionsJoinedMidway], [0, 0]);
     }
   });
 
