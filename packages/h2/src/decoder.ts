@@ -14,6 +14,7 @@ import {
 import { DEFAULT_TABLE_SIZE, HpackDecoder } from './hpack/decoder.ts';
 import { HeaderBlock } from './hpack/fields.ts';
 import {
+  END_EVICTED,
   END_RST,
   FLAG_ACK,
   FLAG_CLIENT,
@@ -73,7 +74,11 @@ export interface H2DecoderOptions {
   readonly maxHeaderBlockBytes?: number;
   /** A stream unanswered this long finishes as `timeout` at the next `sweep`. Default 60 s. */
   readonly requestTimeoutNs?: number;
-  /** A connection without a record this long is forgotten at the next `sweep`. Default 300 s. */
+  /**
+   * A connection without a record this long is forgotten at the next `sweep` (a safety net: the
+   * kernel's end record, FIN, RST or evicted, is what ends a connection). Keep it above the
+   * kernel's own idle timeout, or idle gRPC channels lose their tables. Default 600 s.
+   */
   readonly idleTimeoutNs?: number;
 }
 
@@ -209,7 +214,7 @@ export class H2Decoder {
     this.capBytes = whole('tableCapBytes', options.tableCapBytes, 8192);
     this.maxBlock = whole('maxHeaderBlockBytes', options.maxHeaderBlockBytes, 65536);
     this.requestTimeoutNs = whole('requestTimeoutNs', options.requestTimeoutNs, 60e9);
-    this.idleTimeoutNs = whole('idleTimeoutNs', options.idleTimeoutNs, 300e9);
+    this.idleTimeoutNs = whole('idleTimeoutNs', options.idleTimeoutNs, 600e9);
     this.emptyBlock.complete = false;
   }
 
@@ -275,7 +280,7 @@ export class H2Decoder {
       }
       if ((hi - conn.lastHi) * TWO32 + (lo - conn.lastLo) >= this.idleTimeoutNs) {
         for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
-        this.forget(conn);
+        this.forget(conn, false);
         this.c.connectionsExpired++;
       }
     }
@@ -341,7 +346,7 @@ export class H2Decoder {
     dir.nextSeq = (seq + 1) >>> 0;
     if (kind === KIND_FRAME) this.frame(conn, d, b, at, fragLen);
     else if (kind === KIND_GAP) this.gap(conn, d);
-    else this.end(conn, d, b[at + OFF_TYPE] === END_RST);
+    else this.end(conn, d, b[at + OFF_TYPE]!);
   }
 
   private gap(conn: Conn, d: number): void {
@@ -603,7 +608,14 @@ export class H2Decoder {
     if (dir.bEndStream) this.finish(conn, s, undefined, undefined);
   }
 
-  private end(conn: Conn, d: number, rst: boolean): void {
+  private end(conn: Conn, d: number, cause: number): void {
+    if (cause === END_EVICTED) {
+      // The kernel no longer follows it: what is in flight will not be answered here.
+      for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
+      this.forget(conn, false);
+      return;
+    }
+    const rst = cause === END_RST;
     if (!rst && d === REQUEST) return; // the client's FIN: the server may still answer
     const error: H2CallError = rst ? 'connection_reset' : 'connection_closed';
     for (const s of conn.streams.values()) {
@@ -612,18 +624,23 @@ export class H2Decoder {
         this.c.streamsLostInGap++;
       } else this.finish(conn, s, error, undefined);
     }
-    this.forget(conn);
+    this.forget(conn, true);
   }
 
-  private forget(conn: Conn): void {
+  /**
+   * Forgets a connection. One that ended (`remember`) is remembered for a while, so that its last
+   * records do not start a new one; one expired or evicted is not: its records, if any come, are
+   * a connection joined mid-way.
+   */
+  private forget(conn: Conn, remember: boolean): void {
     this.conns.delete(conn.id);
-    // Remembered for a while, so that its last records do not start a new connection.
+    if (--conn.target.connections === 0) this.perTarget.delete(conn.targetId);
+    if (!remember) return;
     const old = this.endedRing[this.endedAt];
     if (old !== undefined) this.ended.delete(old);
     this.endedRing[this.endedAt] = conn.id;
     this.endedAt = (this.endedAt + 1) % ENDED_REMEMBERED;
     this.ended.add(conn.id);
-    if (--conn.target.connections === 0) this.perTarget.delete(conn.targetId);
   }
 
   /** Forgets a stream in flight. */

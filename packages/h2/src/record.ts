@@ -16,7 +16,7 @@
 //     __u16 frag_len;            // 42  2  payload bytes that follow the header
 //     __u8  kind;                // 44  1  1 frame, 2 connection end, 3 gap
 //     __u8  flags;               // 45  1  bit 0 response direction, bit 1 client role, bit 2 preface seen
-//     __u8  type;                // 46  1  frame: the frame type; end: 1 FIN, 2 RST; gap: the cause
+//     __u8  type;                // 46  1  frame: the frame type; end: 1 FIN, 2 RST, 3 evicted; gap: the cause
 //     __u8  frame_flags;         // 47  1  frame: the frame's flags
 //     __u8  data[];              // 48     frag_len bytes
 //   };                           // sizeof 48, alignment 8
@@ -53,6 +53,8 @@ export const FLAG_PREFACE = 4;
 
 export const END_FIN = 1;
 export const END_RST = 2;
+/** The kernel stopped following the connection (its idle timeout or its table was full). */
+export const END_EVICTED = 3;
 
 export const GAP_DROPPED = 1;
 export const GAP_CUT = 2;
@@ -105,8 +107,11 @@ export interface FrameRecord extends RecordBase {
 
 export interface EndRecord extends RecordBase {
   readonly kind: 'end';
-  /** FIN or RST, sent by the side `direction` names (request: the client). */
-  readonly cause: 'fin' | 'rst';
+  /**
+   * FIN or RST, sent by the side `direction` names (request: the client); or `evicted`: the
+   * kernel stopped following the connection (any direction).
+   */
+  readonly cause: 'fin' | 'rst' | 'evicted';
 }
 
 export interface GapRecord extends RecordBase {
@@ -173,7 +178,7 @@ export function encodeRecord(r: H2Record, out: Buffer, at: number): number {
     out.set(r.fragment, at + RECORD_HEADER_SIZE);
   } else if (r.kind === 'end') {
     out[at + OFF_KIND] = KIND_END;
-    out[at + OFF_TYPE] = r.cause === 'fin' ? END_FIN : END_RST;
+    out[at + OFF_TYPE] = r.cause === 'fin' ? END_FIN : r.cause === 'rst' ? END_RST : END_EVICTED;
   } else {
     out[at + OFF_KIND] = KIND_GAP;
     out[at + OFF_TYPE] = GAP_CAUSES.indexOf(r.cause) + 1;
@@ -222,13 +227,17 @@ export function decodeRecords(batch: Buffer): H2Record[] {
         fragmentOffset: batch.readUInt32LE(at + OFF_FRAG_OFFSET),
         fragment: Uint8Array.from(batch.subarray(at + RECORD_HEADER_SIZE, at + RECORD_HEADER_SIZE + len)),
       });
-    } else if (kind === KIND_END && (type === END_FIN || type === END_RST)) {
-      out.push({ ...base, kind: 'end', cause: type === END_FIN ? 'fin' : 'rst' });
+    } else if (kind === KIND_END && type >= END_FIN && type <= END_EVICTED) {
+      out.push({
+        ...base,
+        kind: 'end',
+        cause: type === END_FIN ? 'fin' : type === END_RST ? 'rst' : 'evicted',
+      });
     } else if (kind === KIND_GAP && type >= 1 && type <= 3) {
       out.push({ ...base, kind: 'gap', cause: GAP_CAUSES[type - 1]! });
     } else {
       throw new Error(
-        `h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 or 2) or a gap (3, type 1 to 3)`,
+        `h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 to 3) or a gap (3, type 1 to 3)`,
       );
     }
     at += size;

@@ -2,7 +2,7 @@
 // sequence and offset jumps, a response-direction gap, pushed streams, several connections.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { H2Record } from '../src/record.ts';
+import { encodeRecords, type H2Record } from '../src/record.ts';
 import { encodeHeaderBlock, frame, PREFACE, recordsFromStream } from '../src/testing/index.ts';
 import { decodeAll, IDENTITY } from './conversation.ts';
 
@@ -182,5 +182,57 @@ describe('H2Decoder bounds and losses', () => {
       calls.map((c) => c.statusCode),
       [204],
     );
+  });
+
+  it('an evicted end finishes streams as timeout; an expired or evicted connection that comes back is joined mid-way, not ignored', () => {
+    const recs = conn(1, [
+      ['request', frame(1, 5, 1, GET('/a')), 1],
+      ['response', frame(1, 5, 1, OK), 2],
+      ['request', frame(1, 5, 3, GET('/b')), 3],
+    ]);
+    recs.push({
+      ...IDENTITY,
+      connId: 1,
+      kind: 'end',
+      cause: 'evicted',
+      direction: 'request',
+      prefaceSeen: true,
+      seq: 2,
+      tsNs: 4_000_000n,
+    });
+    const again = recordsFromStream([{ tsNs: 5_000_000n, bytes: frame(1, 5, 5, GET('/c')) }], {
+      ...IDENTITY,
+      connId: 1,
+      direction: 'request',
+      fromStart: false,
+      firstSeq: 3,
+    });
+    const { calls, decoder } = decodeAll(byTime([...recs, ...again]));
+    assert.deepEqual(
+      calls.map((c) => [c.path, c.error]),
+      [
+        ['/a', undefined],
+        ['/b', 'timeout'],
+      ],
+    );
+    assert.deepEqual(
+      [decoder.connections, decoder.inFlight, decoder.counters().connectionsJoinedMidway],
+      [1, 1, 1],
+    );
+    // Expired by sweep, then back: followed again.
+    decoder.sweep(700_000_000_000n);
+    assert.deepEqual([decoder.connections, decoder.counters().connectionsExpired], [0, 1]);
+    decoder.push(
+      encodeRecords(
+        recordsFromStream([{ tsNs: 701_000_000_000n, bytes: frame(1, 5, 7, GET('/d')) }], {
+          ...IDENTITY,
+          connId: 1,
+          direction: 'request',
+          fromStart: false,
+          firstSeq: 4,
+        }),
+      ),
+    );
+    assert.deepEqual([decoder.connections, decoder.inFlight], [1, 1]);
   });
 });

@@ -185,7 +185,7 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
 export function endRecord(
   identity: StreamIdentity,
   direction: Direction,
-  cause: 'fin' | 'rst',
+  cause: 'fin' | 'rst' | 'evicted',
   tsNs: bigint,
   seq: number,
   prefaceSeen = true,
