@@ -7,7 +7,7 @@
 //     __u64 ts_ns;               //  0  8  bpf_ktime_get_ns() when the packet was seen
 //     __u64 conn_id;             //  8  8  unique for the agent's run, 1 .. 2^53-1
 //     __u32 target_id;           // 16  4  the monitored pod's target id
-//     __u32 peer_id;             // 20  4  the other end's peer id (0: none)
+//     __u32 peer_id;             // 20  4  as packages/ebpf Aggregate.peerId (0: none)
 //     __u32 seq;                 // 24  4  per connection and direction: 0, 1, 2, ... per record
 //     __u32 stream_id;           // 28  4  frame: the frame's stream id (31 bits)
 //     __u32 frame_len;           // 32  4  frame: the frame's payload length (24 bits)
