@@ -1,5 +1,6 @@
 // The record the kernel sends through its ring buffer, one per HTTP/2 frame (or part of one), per
-// connection end and per gap: the contract between the kernel side and this package. C layout,
+// connection end and per gap: the contract between the kernel side and this package (the C header
+// is include/h2_record.h, checked against these offsets by test/record-header.test.ts). C layout,
 // little-endian, 48 bytes of header then `frag_len` bytes of payload; in a batch each record
 // starts at a multiple of 8 bytes (the header's size rounded up with the payload).
 //
