@@ -60,6 +60,7 @@ export const STATIC_TABLE: readonly (readonly [string, string])[] = [
   ['strict-transport-security', ''],
   ['transfer-encoding', ''],
   ['user-agent', ''],
+  ['vary', ''],
   ['via', ''],
   ['www-authenticate', ''],
 ];

@@ -107,4 +107,27 @@ describe('HpackDecoder', () => {
     run(d, [{ sizeUpdate: 1000 }]);
     assert.deepEqual([d.knownEntries, d.size, d.maxSize], [10, 1000, 1000]);
   });
+
+  it('has the whole static table: 61 entries, the last ones vary (59), via (60), www-authenticate (61)', () => {
+    const d = new HpackDecoder(true, 4096);
+    const { block, headers } = run(d, [
+      { indexed: 1 },
+      { indexed: 31 },
+      { indexed: 58 },
+      { indexed: 59 },
+      { indexed: 60 },
+      { indexed: 61 },
+    ]);
+    assert.deepEqual(headers, [
+      [':authority', ''],
+      ['content-type', ''],
+      ['user-agent', ''],
+      ['vary', ''],
+      ['via', ''],
+      ['www-authenticate', ''],
+    ]);
+    assert.equal(block.complete, true);
+    // 62 is the first dynamic index: past an empty trusted table, an error.
+    assert.equal(run(d, [{ indexed: 62 }]).block.error, true);
+  });
 });
