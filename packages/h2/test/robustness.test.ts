@@ -104,3 +104,23 @@ it('mutated batches: no exception, counters only grow, every call names a stream
   }
   assert.ok(lossesSeen > 0);
 });
+
+it('random header blocks: HpackDecoder never throws, and a block it calls complete has no error', async () => {
+  const { HpackDecoder } = await import('../src/hpack/decoder.ts');
+  const { HeaderBlock } = await import('../src/hpack/fields.ts');
+  const rnd = generator(7);
+  const block = new HeaderBlock();
+  let errors = 0;
+  for (let round = 0; round < 3000; round++) {
+    const d = new HpackDecoder(round % 2 === 0, 4096);
+    for (let b = 0; b < 4; b++) {
+      const bytes = Buffer.from(
+        Array.from({ length: 1 + Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)),
+      );
+      d.decode(bytes, 0, bytes.length, block);
+      if (block.error) errors++;
+      else if (block.complete) assert.ok(d.size <= d.maxSize);
+    }
+  }
+  assert.ok(errors > 0);
+});
