@@ -391,8 +391,17 @@ export class H2Decoder {
       dir.fLo = this.lo;
       if (
         dir.fNeed > this.maxBlock &&
-        (type === FRAME_HEADERS || type === FRAME_CONTINUATION || type === FRAME_PUSH_PROMISE)
+        type !== FRAME_HEADERS &&
+        type !== FRAME_CONTINUATION &&
+        type !== FRAME_PUSH_PROMISE
       ) {
+        // A SETTINGS or RST_STREAM this large is not HTTP/2: skipped, not assembled.
+        this.c.framesMalformed++;
+        dir.fActive = false;
+        dir.fSkipping = true;
+        return;
+      }
+      if (dir.fNeed > this.maxBlock) {
         // Too large to assemble: skipped, and the table with it.
         dir.fActive = false;
         dir.fSkipping = true;

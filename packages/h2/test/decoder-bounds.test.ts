@@ -235,4 +235,27 @@ describe('H2Decoder bounds and losses', () => {
     );
     assert.deepEqual([decoder.connections, decoder.inFlight], [1, 1]);
   });
+
+  it('frames over maxHeaderBlockBytes are not assembled: a header block is lost (and the table), another frame is malformed', () => {
+    const big = encodeHeaderBlock([
+      { indexed: 2 },
+      { literal: 'without', name: 4, value: `/${'x'.repeat(300)}` },
+    ]);
+    const settings = Buffer.alloc(600); // 100 settings: a malformed size here
+    const { calls, decoder } = decodeAll(
+      byTime(
+        conn(1, [
+          ['request', Buffer.concat([frame(4, 0, 0, settings), frame(1, 5, 1, big)]), 1],
+          ['response', frame(1, 5, 1, OK), 2],
+        ]),
+      ),
+      { maxHeaderBlockBytes: 256 },
+    );
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.path, c.statusCode, c.incomplete]),
+      [[undefined, undefined, 200, true]],
+    );
+    const c = decoder.counters();
+    assert.deepEqual([c.framesMalformed, c.blocksIncomplete, c.gaps], [1, 1, 0]);
+  });
 });
