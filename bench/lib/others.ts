@@ -1,5 +1,5 @@
 // The other areas' benchmark scripts (bench/kernel-cost.ts, bench/kernel-paths.ts, bench/kernel-primitives.ts,
-// bench/otel-pipeline.ts, bench/k8s-sync.ts), run as they are, each in its own process, so `npm run bench` runs the whole
+// bench/otel-pipeline.ts, bench/k8s-sync.ts, bench/h2-decode.ts), run as they are, each in its own process, so `npm run bench` runs the whole
 // suite. They print Markdown for people, not JSON; the adapters here read their output back into
 // plain data for the results file. Their hand-written sections of BENCHMARKS.md stay theirs; the
 // generated section holds their latest output verbatim.
@@ -114,7 +114,14 @@ const SCRIPTS: Script[] = [
     read: readOtelPipeline,
   },
   { name: 'k8s-sync', file: '../k8s-sync.ts', args: (q) => (q ? ['2'] : ['7']), read: readK8sSync },
+  { name: 'h2-decode', file: '../h2-decode.ts', args: (q) => (q ? ['5'] : []), read: readH2Decode },
 ];
+
+/** h2-decode.ts prints a `| quantity | value |` table; the median is `N µs (min A, max B)`. */
+export function readH2Decode(stdout: string): unknown {
+  const m = /\| CPU per call, median \| ([\d.]+) µs \(min ([\d.]+), max ([\d.]+)\) \|/.exec(stdout);
+  return { usPerCall: m ? { median: Number(m[1]), min: Number(m[2]), max: Number(m[3]) } : undefined };
+}
 
 export async function others({ quick, log }: BenchOptions): Promise<BenchResult> {
   const data: Record<string, unknown> = {};
@@ -187,6 +194,14 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
       goal: 'otel-pipeline.ts: 110 pods × 100 series exported every 10 s with gzip < 2 % of one core (mean)',
       measured: `${fmt(share, 2)} % (${row?.['CPU ms per round (mean)']} ms of CPU per round)`,
       met: share < 2,
+    });
+  }
+  const h2 = data['h2-decode'] as { usPerCall?: { median: number } } | undefined;
+  if (h2?.usPerCall !== undefined) {
+    goals.push({
+      goal: 'h2-decode.ts: agent CPU per gRPC unary call (HTTP/2 records to finished calls) ≤ 2 µs',
+      measured: `${fmt(h2.usPerCall.median, 3)} µs`,
+      met: h2.usPerCall.median <= 2,
     });
   }
   return goals;

@@ -127,6 +127,24 @@ test('the areas scripts output is read back into data and goals', async () => {
   );
 });
 
+test('bench/h2-decode.ts output is read back into its median and the 2 µs goal', async () => {
+  const { othersGoals, readH2Decode } = await import('../lib/others.ts');
+  const h2 = readH2Decode(
+    '| quantity | value |\n|---|---|\n| CPU per call, median | 0.664 µs (min 0.631, max 1.541) |\n',
+  );
+  assert.deepEqual(h2, { usPerCall: { median: 0.664, min: 0.631, max: 1.541 } });
+  assert.deepEqual(
+    othersGoals({ 'h2-decode': h2 }).map((g) => [g.goal, g.measured, g.met]),
+    [
+      [
+        'h2-decode.ts: agent CPU per gRPC unary call (HTTP/2 records to finished calls) ≤ 2 µs',
+        '0.664 µs',
+        true,
+      ],
+    ],
+  );
+});
+
 test('the areas scripts output gets a header where it has none, a fence for long lines other than table rows, and a note on failure', async () => {
   const { renderOthers } = await import('../lib/others.ts');
   const md = renderOthers({
