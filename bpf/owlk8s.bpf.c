@@ -99,13 +99,23 @@ static __always_inline __u32 bucket_of(__u64 d)
  * verifier would otherwise walk each of them again for every path that reaches a call. */
 #define GLOBAL __attribute__((noinline))
 
-/* An index of agg_values for a new series: one user space freed, else one never used; -1 when full. */
-static __always_inline int alloc_index(__u32 *ix)
+/* series_scratch (per CPU): a new series' aggregates value while it is made. In a map, not on the
+ * stack: aggregate's frame stays at 32 bytes on 6.1's deepest call chains (512 bytes in all). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct owlk8s_series);
+} series_scratch SEC(".maps");
+
+/* An index of agg_values for a new series into *ix (map memory): one user space freed, else one
+ * never used; -1 when full. tmp: 4 bytes of the caller's stack, for a key. */
+static __always_inline int alloc_index(__u32 *ix, __u32 *tmp)
 {
 	if (bpf_map_pop_elem(&free_series, ix) == 0)
 		return 0;
-	__u32 zero = 0;
-	__u32 *next = bpf_map_lookup_elem(&series_next, &zero);
+	*tmp = 0;
+	__u32 *next = bpf_map_lookup_elem(&series_next, tmp);
 	if (!next)
 		return -1;
 	*ix = __sync_fetch_and_add(next, 1);
@@ -117,13 +127,14 @@ static __always_inline int alloc_index(__u32 *ix)
 }
 
 /* Makes the series k (its index first); 0 when not made here (another CPU made it first, or full). */
-static __always_inline int make_series(struct owlk8s_agg_key *k)
+static __always_inline int make_series(struct owlk8s_agg_key *k, __u32 *tmp)
 {
-	struct owlk8s_series ref = {};
-	if (alloc_index(&ref.index) < 0)
+	*tmp = 0;
+	struct owlk8s_series *ref = bpf_map_lookup_elem(&series_scratch, tmp);
+	if (!ref || alloc_index(&ref->index, tmp) < 0)
 		return 0;
-	if (bpf_map_update_elem(&aggregates, k, &ref, BPF_NOEXIST) < 0) {
-		bpf_map_push_elem(&free_series, &ref.index, 0);
+	if (bpf_map_update_elem(&aggregates, k, ref, BPF_NOEXIST) < 0) {
+		bpf_map_push_elem(&free_series, &ref->index, 0);
 		return 0;
 	}
 	return 1;
@@ -134,7 +145,8 @@ static __always_inline int make_series(struct owlk8s_agg_key *k)
  * OWLK8S_AGG_OVERFLOW), so one pod's many series never take the room of another's. The count is
  * reserved before the insert and given back when the insert made nothing (another CPU made the same
  * series first, or the map is full). */
-static __always_inline struct owlk8s_series *new_series(struct owlk8s_self *st, struct owlk8s_agg_key *k)
+static __always_inline struct owlk8s_series *new_series(struct owlk8s_self *st, struct owlk8s_agg_key *k,
+							__u32 *tmp)
 {
 	struct owlk8s_budget *bt = 0;
 	if (CONFIG.series_per_target)
@@ -153,7 +165,7 @@ static __always_inline struct owlk8s_series *new_series(struct owlk8s_self *st, 
 		k->flags = OWLK8S_AGG_OVERFLOW;
 		struct owlk8s_series *a = bpf_map_lookup_elem(&aggregates, k);
 		if (!a) {
-			make_series(k);
+			make_series(k, tmp);
 			a = bpf_map_lookup_elem(&aggregates, k);
 		}
 		if (a)
@@ -163,7 +175,7 @@ static __always_inline struct owlk8s_series *new_series(struct owlk8s_self *st, 
 		return a;
 	}
 	/* not made by this call (another CPU's, or the map full): the reservation goes back */
-	if (!make_series(k) && bt)
+	if (!make_series(k, tmp) && bt)
 		__sync_fetch_and_sub(&bt->series, 1);
 	struct owlk8s_series *a = bpf_map_lookup_elem(&aggregates, k);
 	if (!a)
@@ -206,15 +218,14 @@ GLOBAL int aggregate(struct owlk8s_self *st, struct owlk8s_conn *c, const struct
 		k.error = status_minor_method_error & 0xf;
 		struct owlk8s_series *ref = bpf_map_lookup_elem(&aggregates, &k);
 		if (!ref)
-			ref = new_series(st, &k);
+			ref = new_series(st, &k, &ix);
 		if (!ref)
 			return 0;
-		ix = ref->index;
-		a = bpf_map_lookup_elem(&agg_values, &ix);
+		a = bpf_map_lookup_elem(&agg_values, &ref->index);
 		if (!a)
 			return 0;
 		c->series_code = code;
-		c->series_index = ix;
+		c->series_index = ref->index;
 		c->series_gen = a->count;
 	}
 	__u32 b = bucket_of(d);
