@@ -44,19 +44,42 @@ struct {
 	__type(value, struct owlk8s_closed);
 } closed_conns SEC(".maps");
 
-/* aggregates: owlk8s_agg_key (series) → owlk8s_agg (count, sum, histogram), one value for all CPUs,
- * added to with atomic operations: its memory is max_entries × an element, whatever the number of
- * possible CPUs (a per-CPU hash holds a value per possible CPU). */
+/* aggregates: owlk8s_agg_key (series) → owlk8s_series, the index of its counts in agg_values. */
 struct {
-#ifdef OWLK8S_PERCPU_AGGREGATES /* the per-CPU baseline of bench/ab-cost.ts only */
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-#else
 	__uint(type, BPF_MAP_TYPE_HASH);
-#endif
 	__uint(max_entries, 16384);
 	__type(key, struct owlk8s_agg_key);
-	__type(value, struct owlk8s_agg);
+	__type(value, struct owlk8s_series);
 } aggregates SEC(".maps");
+
+/* agg_values: index → owlk8s_agg (count, sum, histogram), one value for all CPUs, added to with
+ * atomic operations. A connection remembers the index of the series its last request went to, so
+ * the next one with the same outcome goes there without the hash (an array lookup is inlined). */
+struct {
+#ifdef OWLK8S_PERCPU_AGGREGATES /* the per-CPU baseline of bench/ab-cost.ts only */
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+#else
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+#endif
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct owlk8s_agg);
+} agg_values SEC(".maps");
+
+/* free_series: indices of agg_values user space freed (with their series), taken first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, 16384);
+	__type(value, __u32);
+} free_series SEC(".maps");
+
+/* series_next: 0 → the next index of agg_values never used (user space reads [0, it)). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} series_next SEC(".maps");
 
 /* budgets: target id → owlk8s_budget (its aggregates, against series_per_target). */
 struct {

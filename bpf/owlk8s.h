@@ -165,6 +165,15 @@ struct owlk8s_conn {
 	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap (owlk8s.bpf.c) */
 	__u8 _pad[3];
 	__u32 peer_id;           /* the other end's id in peers when the connection was made (0: not there) */
+	__u32 series_code;       /* the series its last request went to: SERIES() | SERIES_CACHED (0: none) */
+	__u32 series_index;      /* ... its index in agg_values */
+	__u64 series_gen;        /* ... and that value's gen then (a different gen: the index was freed) */
+};
+
+/* aggregates' value: where the series' counts are in agg_values. */
+struct owlk8s_series {
+	__u32 index;
+	__u32 _pad;
 };
 
 /* closed_conns (LRU): where the streams of a connection that ended stood. Only the program reads it. */
@@ -203,7 +212,7 @@ struct owlk8s_budget {
 };
 
 struct owlk8s_agg {
-	__u64 count;
+	__u64 count; /* the index's generation: user space adds 1 when it frees the index (the count is the buckets' sum) */
 	__u64 sum_ns;
 	__u64 buckets[OWLK8S_BUCKETS];
 };

@@ -18,6 +18,7 @@ import {
   decodeSelfPerCpu,
   encodeConfig,
   SELF_LAYOUT,
+  SERIES_LAYOUT,
 } from './layout.ts';
 import { LoadedObject } from './object.ts';
 import { testRun } from './prog-test-run.ts';
@@ -47,6 +48,9 @@ export class Capture implements Disposable {
     spill: number;
     conns: number;
     aggregates: number;
+    aggValues: number;
+    freeSeries: number;
+    seriesNext: number;
     budgets: number;
     peers: number;
     stats: number;
@@ -66,6 +70,9 @@ export class Capture implements Disposable {
       spill: object.mapFd('targets_spill'),
       conns: object.mapFd('conns'),
       aggregates: object.mapFd('aggregates'),
+      aggValues: object.mapFd('agg_values'),
+      freeSeries: object.mapFd('free_series'),
+      seriesNext: object.mapFd('series_next'),
       budgets: object.mapFd('budgets'),
       peers: object.mapFd('peers'),
       stats: object.mapFd('stats'),
@@ -113,6 +120,8 @@ export class Capture implements Disposable {
         targets_spill: spec.interfaceSlots,
         conns: spec.maxConnections,
         aggregates: spec.maxAggregates,
+        agg_values: spec.maxAggregates,
+        free_series: spec.maxAggregates,
         budgets: spec.interfaceSlots,
         peers: spec.maxPeers,
       },
@@ -281,14 +290,17 @@ export class Capture implements Disposable {
   forgetTarget(targetId: number): number {
     this.#live();
     const size = AGG_KEY_LAYOUT.size;
-    const { count, keys } = this.#readAll('aggregates', size, AGG_LAYOUT.size);
+    const { count, keys, values } = this.#readAll('aggregates', size, SERIES_LAYOUT.size);
     let deleted = 0;
     for (let i = 0; i < count; i++) {
       if (decodeAggKey(keys, i * size).targetId !== targetId) continue;
       const r = sys.mapDelete(this.#fds.aggregates, keys.subarray(i * size, (i + 1) * size));
       if (r < 0 && -r !== constants.errno.ENOENT)
         throw new BpfError(`forget target ${targetId}: delete aggregate`, -r);
-      if (r === 0) deleted++;
+      if (r === 0) {
+        deleted++;
+        this.#freeSeriesIndex(targetId, values.readUInt32LE(i * SERIES_LAYOUT.size));
+      }
     }
     // Its budget goes with its series (a target id is never used again).
     const key = Buffer.alloc(4);
@@ -297,6 +309,47 @@ export class Capture implements Disposable {
     if (r < 0 && -r !== constants.errno.ENOENT)
       throw new BpfError(`forget target ${targetId}: delete budget`, -r);
     return deleted;
+  }
+
+  /**
+   * Gives a deleted series' index in agg_values back to the program: its counts zeroed and its
+   * generation (the value's `count` field) one higher, so a connection that still remembers the
+   * index finds another generation and looks its series up again; then onto free_series.
+   */
+  #freeSeriesIndex(targetId: number, index: number): void {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(index);
+    const value = Buffer.alloc(AGG_LAYOUT.size);
+    let r = sys.mapLookup(this.#fds.aggValues, key, value);
+    if (r < 0) throw new BpfError(`forget target ${targetId}: read agg_values ${index}`, -r);
+    const gen = value.readBigUInt64LE(0) + 1n;
+    value.fill(0);
+    value.writeBigUInt64LE(gen, 0);
+    r = sys.mapUpdate(this.#fds.aggValues, key, value, 0);
+    if (r < 0) throw new BpfError(`forget target ${targetId}: write agg_values ${index}`, -r);
+    r = sys.mapPush(this.#fds.freeSeries, key);
+    if (r < 0) throw new BpfError(`forget target ${targetId}: push free_series ${index}`, -r);
+  }
+
+  /** agg_values' indices handed out so far, [0, n): one batch call (the kernel copies n values). */
+  #readAggValues(): Buffer {
+    const zero = Buffer.alloc(4);
+    const next = Buffer.alloc(4);
+    const r = sys.mapLookup(this.#fds.seriesNext, zero, next);
+    if (r < 0) throw new BpfError('read map series_next', -r);
+    const n = Math.min(next.readUInt32LE(), this.spec.maxAggregates);
+    if (n === 0) return Buffer.alloc(0);
+    const keys = Buffer.allocUnsafeSlow(4 * n);
+    const values = Buffer.allocUnsafeSlow(n * AGG_LAYOUT.size);
+    const count = Buffer.alloc(4);
+    count.writeUInt32LE(n);
+    const rb = sys.mapLookupBatch(this.#fds.aggValues, undefined, Buffer.alloc(4), keys, values, count);
+    if ((rb < 0 && -rb !== constants.errno.ENOENT) || count.readUInt32LE() !== n)
+      throw new BpfError(
+        `read map agg_values: lookup batch (${count.readUInt32LE()} of ${n})`,
+        rb < 0 ? -rb : 0,
+      );
+    return values;
   }
 
   /** One whole map, in one batch call when it has not grown by a quarter since the last read. */
@@ -311,11 +364,16 @@ export class Capture implements Disposable {
     this.#live();
     const nb = this.spec.boundariesNs.length + 1;
     const per = AGG_LAYOUT.size;
-    const { count, keys, values } = this.#readAll('aggregates', AGG_KEY_LAYOUT.size, per);
+    // the series first, then their counts: a series made in between has no counts read yet (left
+    // for the next read), and none is read past what was handed out
+    const { count, keys, values } = this.#readAll('aggregates', AGG_KEY_LAYOUT.size, SERIES_LAYOUT.size);
+    const counts = this.#readAggValues();
     const out: Aggregate[] = [];
     for (let i = 0; i < count; i++) {
+      const index = values.readUInt32LE(i * SERIES_LAYOUT.size);
+      if ((index + 1) * per > counts.length) continue;
       const k = decodeAggKey(keys, i * AGG_KEY_LAYOUT.size);
-      const v = decodeAgg(values, i * per, nb);
+      const v = decodeAgg(counts, index * per, nb);
       out.push({ ...k, count: v.count, durationSumNs: v.sumNs, bucketCounts: v.buckets });
     }
     return out;

@@ -122,7 +122,7 @@ const HALF = HALF_LAYOUT.size;
 
 export const CONN_LAYOUT: Layout = {
   struct: 'owlk8s_conn',
-  size: SLOTS + 2 * HALF + 40,
+  size: SLOTS + 2 * HALF + 56,
   fields: {
     slots: { offset: 0, size: SLOTS },
     req: { offset: SLOTS, size: HALF },
@@ -137,6 +137,9 @@ export const CONN_LAYOUT: Layout = {
     fins: { offset: SLOTS + 2 * HALF + 32, size: 1 },
     _pad: { offset: SLOTS + 2 * HALF + 33, size: 3 },
     peer_id: { offset: SLOTS + 2 * HALF + 36, size: 4 },
+    series_code: { offset: SLOTS + 2 * HALF + 40, size: 4 },
+    series_index: { offset: SLOTS + 2 * HALF + 44, size: 4 },
+    series_gen: { offset: SLOTS + 2 * HALF + 48, size: 8 },
   },
 };
 
@@ -171,6 +174,17 @@ export const BUDGET_LAYOUT: Layout = {
   },
 };
 
+/** aggregates' value: the series' index in agg_values. */
+export const SERIES_LAYOUT: Layout = {
+  struct: 'owlk8s_series',
+  size: 8,
+  fields: {
+    index: { offset: 0, size: 4 },
+    _pad: { offset: 4, size: 4 },
+  },
+};
+
+/** agg_values' value; `count` is the index's generation (the count is the buckets' sum). */
 export const AGG_LAYOUT: Layout = {
   struct: 'owlk8s_agg',
   size: 16 + 8 * BUCKETS,
@@ -225,6 +239,7 @@ export const ALL_LAYOUTS: readonly Layout[] = [
   HALF_LAYOUT,
   CONN_LAYOUT,
   AGG_KEY_LAYOUT,
+  SERIES_LAYOUT,
   AGG_LAYOUT,
   BUDGET_LAYOUT,
   SELF_LAYOUT,

@@ -1,10 +1,12 @@
 // What the capture program's maps cost in kernel memory, by the kernel's own accounting (the
 // `memlock` that `bpftool map show` and /proc/PID/fdinfo report): preallocated hash maps hold
 // max_entries elements, plus one spare per possible CPU, plus a bucket per entry rounded up to a
-// power of two. Since the aggregates map holds one value for all CPUs, only those small spares
-// grow with the number of possible CPUs.
+// power of two; arrays and queues hold max_entries values. A series is an entry of the aggregates
+// hash (its key → an index), its counts at that index of the agg_values array and, once freed, the
+// index in the free_series queue. Since the counts are one value for all CPUs, only the hash's small
+// spares grow with the number of possible CPUs.
 import type { CaptureSpec } from './config.ts';
-import { AGG_KEY_LAYOUT, AGG_LAYOUT, CONN_KEY_LAYOUT, CONN_LAYOUT } from './layout.ts';
+import { AGG_KEY_LAYOUT, AGG_LAYOUT, CONN_KEY_LAYOUT, CONN_LAYOUT, SERIES_LAYOUT } from './layout.ts';
 
 /** The kernel's per-element header of a hash map (struct htab_elem), and a bucket (struct bucket). */
 const HTAB_ELEM = 48;
@@ -29,17 +31,33 @@ export function hashMapBytes(
   return elem * (entries + possibleCpus) + BUCKET * pow2(entries) + PER_CPU * possibleCpus;
 }
 
+/** Bytes of a BPF array (not per-CPU) less its header: entries × the value rounded up to 8 bytes. */
+export function arrayMapBytes(valueSize: number, entries: number): number {
+  return round8(valueSize) * entries;
+}
+
+/** Bytes of a BPF queue less its header: one slot more than its entries. */
+export function queueMapBytes(valueSize: number, entries: number): number {
+  return valueSize * (entries + 1);
+}
+
 /** Key and value of the peers map: a 16-byte address → a u32 peer id. */
 const PEER_KEY = 16;
 const PEER_VALUE = 4;
 
-/** The maps that grow with the configuration: aggregates (352 B per entry), conns (608 B) and peers (72 B). */
+/**
+ * The maps that grow with the configuration: aggregates (364 B per series: the hash, agg_values and
+ * free_series), conns (624 B) and peers (72 B).
+ */
 export function kernelMemory(
   spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections' | 'maxPeers'>,
   possibleCpus: number,
 ): { aggregates: number; conns: number; peers: number } {
   return {
-    aggregates: hashMapBytes(AGG_KEY_LAYOUT.size, AGG_LAYOUT.size, spec.maxAggregates, possibleCpus),
+    aggregates:
+      hashMapBytes(AGG_KEY_LAYOUT.size, SERIES_LAYOUT.size, spec.maxAggregates, possibleCpus) +
+      arrayMapBytes(AGG_LAYOUT.size, spec.maxAggregates) +
+      queueMapBytes(4, spec.maxAggregates),
     conns: hashMapBytes(CONN_KEY_LAYOUT.size, CONN_LAYOUT.size, spec.maxConnections, possibleCpus),
     peers: hashMapBytes(PEER_KEY, PEER_VALUE, spec.maxPeers, possibleCpus),
   };

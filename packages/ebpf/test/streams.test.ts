@@ -548,6 +548,19 @@ describe('series budgets and a full aggregates map', () => {
     ]);
     assert.deepEqual(moved(cap), { requests: 7, responses: 7, aggregatesFull: 2 });
   });
+
+  test('a forgotten series: its counts go, its place in agg_values goes to the next new series, and a connection that remembered the place counts in a series of its own target', () => {
+    using cap = setup();
+    const old = server(cap, { clientPort: 41000 }).open();
+    old.segment('client', GET());
+    old.segment('server', RES(200)); // 7 GET 200: the connection remembers where its counts are
+    assert.equal(cap.forgetTarget(7), 1);
+    answer(cap, POD6, 41001, [200]); // 8 GET 200: the first new series, in the place 7's had
+    old.segment('client', GET());
+    old.segment('server', RES(200)); // the same outcome on the same connection of target 7
+    assert.deepEqual(view(cap), ['7 server GET 200 n=1', '8 server GET 200 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3 });
+  });
 });
 
 describe('peers: the other end of each connection, as user space named its address', () => {

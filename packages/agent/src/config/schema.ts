@@ -142,12 +142,12 @@ export const SCHEMA: Section = section('', {
       connections: setting(
         f.integer(1024, 4194304),
         57344,
-        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 610 bytes of kernel memory per entry (34 MiB for the default), whatever the number of CPUs.',
+        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 625 bytes of kernel memory per entry (35 MiB for the default), whatever the number of CPUs.',
       ),
       aggregates: setting(
         f.integer(256, 1048576),
         22528,
-        'Distinct {pod, role, port, method, status code} series the kernel counts, over all pods (a pod’s series stay until it goes away). The default holds 110 pods (the kubelet’s default maximum per node) × (`seriesPerPod` + their 2 overflow series) = 22,220. One value per series for all CPUs: kernel memory is about entries × 352 bytes (8.1 MiB for the default), whatever the number of CPUs. When full, a new series is not counted and `owlk8s.agent.kernel.aggregates_full` grows.',
+        'Distinct {pod, role, port, method, status code} series the kernel counts, over all pods (a pod’s series stay until it goes away). The default holds 110 pods (the kubelet’s default maximum per node) × (`seriesPerPod` + their 2 overflow series) = 22,220. One value per series for all CPUs: kernel memory is about entries × 364 bytes (8.3 MiB for the default), whatever the number of CPUs. When full, a new series is not counted and `owlk8s.agent.kernel.aggregates_full` grows.',
       ),
       connectionsPerPod: setting(
         f.integer(1, 4194304),

@@ -211,6 +211,16 @@ export function mapUpdate(fd: number, key: Buffer, value: Buffer, flags: number)
   );
 }
 
+/** bpf_map_update_elem with a NULL key: pushes value onto a queue map. */
+export function mapPush(fd: number, value: Buffer): number {
+  return bpf(
+    'bpf_map_update_elem',
+    DataType.I32,
+    [DataType.I32, DataType.I64, DataType.U8Array, DataType.I64],
+    [fd, 0, value, 0],
+  );
+}
+
 export function mapLookup(fd: number, key: Buffer, value: Buffer): number {
   return bpf(
     'bpf_map_lookup_elem',
