@@ -8,7 +8,7 @@
 import { sleep } from '../../test/harness/exec.ts';
 import { TestNetwork } from '../../test/harness/network.ts';
 import { requireBpf } from '../../test/harness/privileges.ts';
-import { namespace, node, pod } from '../../test/k8s-api/index.ts';
+import { endpointSlice, type KubeObject, namespace, node, pod, service } from '../../test/k8s-api/index.ts';
 import { AgentProcess } from './agent-process.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
 import { imageAgent, inClusterApi } from './image-agent.ts';
@@ -20,6 +20,8 @@ const NODE = 'bench-node';
 
 interface SizeRow {
   readonly targets: number;
+  /** The cluster's other objects (Services, their EndpointSlices, Nodes) were loaded too. */
+  readonly cluster: boolean;
   readonly readyMs: number;
   readonly attachedMs: number;
   readonly rssMiB: number;
@@ -28,10 +30,44 @@ interface SizeRow {
   readonly series: number;
 }
 
+/** What the peer index watches in a large cluster: its Services with their endpoints, and its Nodes. */
+const CLUSTER = { services: 1000, endpointsPerService: 10, nodes: 100 } as const;
+
+/**
+ * Services with one ClusterIP and one EndpointSlice of pods each, and Nodes with an InternalIP: the
+ * objects every agent watches for the peer index (issue 21), whatever runs on its own node. The
+ * addresses are unique (ClusterIPs in 198.19.0.0/20, endpoints from 198.19.16.0, Nodes from
+ * 198.19.64.0), so the index holds one entry each.
+ */
+export function clusterObjects(): KubeObject[] {
+  const out: KubeObject[] = [];
+  const ip = (base: number, i: number) => `198.19.${base + (i >> 8)}.${i & 255}`;
+  for (let n = 0; n < CLUSTER.nodes; n++) out.push(node(`node-${n}`, undefined, [ip(64, n)]));
+  for (let s = 0; s < CLUSTER.services; s++) {
+    const name = `svc-${s}`;
+    out.push(service({ name, selector: { app: name }, ports: [{ port: 80 }], clusterIP: ip(0, s) }));
+    out.push(
+      endpointSlice({
+        name: `${name}-abcde`,
+        service: name,
+        ports: [{ name: '', port: 8080 }],
+        endpoints: Array.from({ length: CLUSTER.endpointsPerService }, (_, e) => ({
+          addresses: [ip(16, s * CLUSTER.endpointsPerService + e)],
+          pod: `${name}-${e}`,
+          node: `node-${(s + e) % CLUSTER.nodes}`,
+        })),
+      }),
+    );
+  }
+  return out;
+}
+
 export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
   requireBpf('bench size');
   const SIZES = quick ? [10, 50] : [10, 100, 1000];
   const max = Math.max(...SIZES);
+  // The largest size runs twice: alone, and in a cluster holding CLUSTER's objects.
+  const RUNS = [...SIZES.map((n) => ({ n, cluster: false })), { n: max, cluster: true }];
   await using net = await TestNetwork.create();
   const rows: SizeRow[] = [];
   using image = imageAgent();
@@ -40,11 +76,12 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
   using veths = routedVeths(net.slot, max);
   const { links } = veths;
   log(`size: ${max} veth pairs and routes made in ${fmt((performance.now() - t0) / 1000)} s`);
-  for (const n of SIZES) {
+  for (const { n, cluster: withCluster } of RUNS) {
     await using cluster = await inClusterApi({ bookmarkIntervalMs: 5000 });
     const { api } = cluster;
     api.apply(node(NODE));
     api.apply(namespace('default'));
+    if (withCluster) for (const o of clusterObjects()) api.apply(o);
     for (const l of links.slice(0, n)) {
       api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
     }
@@ -72,6 +109,7 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
       const m = agent.memory();
       const row: SizeRow = {
         targets: n,
+        cluster: withCluster,
         readyMs: agent.readyMs,
         attachedMs,
         rssMiB: m.rssMiB,
@@ -81,13 +119,17 @@ export async function size({ quick, log }: BenchOptions): Promise<BenchResult> {
       };
       rows.push(row);
       log(
-        `size ${n} targets: ready ${fmt(row.readyMs, 0)} ms, all attached ${fmt(attachedMs, 0)} ms, RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakMiB)}), scrape ${fmt(row.scrapeMs.median)} ms`,
+        `size ${n} targets${withCluster ? ' in the large cluster' : ''}: ready ${fmt(row.readyMs, 0)} ms, all attached ${fmt(attachedMs, 0)} ms, RSS ${fmt(m.rssMiB)} MiB (peak ${fmt(m.peakMiB)}), scrape ${fmt(row.scrapeMs.median)} ms`,
       );
     } finally {
       await agent.stop();
     }
   }
-  const at1000 = rows.find((r) => r.targets === 1000);
+  // The goal is in MB (10^6 bytes): 100 MB is 95.37 MiB. It is held against the worse of the runs at
+  // 1,000 targets, which is the one in the large cluster.
+  const LIMIT_MIB = 100e6 / 2 ** 20;
+  const at1000 = rows.filter((r) => r.targets === 1000).sort((a, b) => b.rssMiB - a.rssMiB)[0];
+  const mb = (mib: number) => fmt((mib * 2 ** 20) / 1e6);
   const markdown = `Sizes ${SIZES.join(', ')}: each target is a pod in the test API server whose IPv6 address is
 routed (one /128 route) through its own veth pair on this machine: ${fmt(max, 0)} real interfaces, made with
 \`ip -batch\` in a few seconds (network namespaces and a server per pod, as the other benchmarks use, stop at
@@ -99,32 +141,37 @@ runs it (bundled by \`deploy/rootfs.sh js\`, with the node flags of \`deploy/Doc
 the DaemonSet is (a service account's token and CA where Kubernetes mounts them, the test API server over HTTPS), in Kubernetes mode (\`scope: all\`, \`capture.maps.targets: 4096\`); no traffic, so these are the fixed costs of the targets: the kernel
 side (one packet socket per interface) and the user side (the Kubernetes view, the reconciler, the series).
 "Collection" is one Prometheus scrape (read the kernel maps, record, serialise), median (min–max) of 7.
+The last row runs the largest size again in a large cluster: the test API server also holds ${fmt(CLUSTER.services, 0)}
+Services (one ClusterIP each) with one EndpointSlice of ${CLUSTER.endpointsPerService} pod endpoints each, and ${CLUSTER.nodes} Nodes, all of
+which the agent watches for its peer index (\`server.address\` of client series), whatever runs on its own node.
 
 ${table(
   [
     'targets',
     'ready (spawn → /readyz)',
     'start-up (spawn → every target attached)',
-    'RSS MiB (peak)',
+    'RSS MiB (peak); MB',
     'collection ms',
     'samples on the endpoint',
   ],
   rows.map((r) => [
-    r.targets,
+    r.cluster
+      ? `${fmt(r.targets, 0)} in the large cluster (${fmt(CLUSTER.services, 0)} Services, ${fmt(CLUSTER.services * CLUSTER.endpointsPerService, 0)} endpoints, ${CLUSTER.nodes} Nodes)`
+      : fmt(r.targets, 0),
     `${fmt(r.readyMs, 0)} ms`,
     `${fmt(r.attachedMs, 0)} ms`,
-    `${fmt(r.rssMiB)} (${fmt(r.peakMiB)})`,
+    `${fmt(r.rssMiB)} (${fmt(r.peakMiB)}); ${mb(r.rssMiB)} MB`,
     formatSummary(r.scrapeMs, 1),
     r.series,
   ]),
 )}
 
-Goal, under 100 MB resident at 1,000 targets: ${
+Goal, under 100 MB (95.37 MiB) resident at 1,000 targets, held against the larger of the two runs at 1,000: ${
     at1000 === undefined
       ? 'not measured in this run'
-      : at1000.rssMiB < 100
-        ? `**met** (${fmt(at1000.rssMiB)} MiB)`
-        : `**not met**: ${fmt(at1000.rssMiB)} MiB, ${fmt(at1000.rssMiB - 100, 0)} MiB over`
+      : at1000.rssMiB < LIMIT_MIB
+        ? `**met** (${mb(at1000.rssMiB)} MB, ${fmt(at1000.rssMiB)} MiB)`
+        : `**not met**: ${mb(at1000.rssMiB)} MB (${fmt(at1000.rssMiB)} MiB), ${fmt(at1000.rssMiB - LIMIT_MIB)} MiB over`
   }.`;
   const goals =
     at1000 === undefined
@@ -132,8 +179,8 @@ Goal, under 100 MB resident at 1,000 targets: ${
       : [
           {
             goal: 'RSS < 100 MB at 1,000 targets',
-            measured: `${fmt(at1000.rssMiB)} MiB`,
-            met: at1000.rssMiB < 100,
+            measured: `${mb(at1000.rssMiB)} MB (${fmt(at1000.rssMiB)} MiB)${at1000.cluster ? ', in the large cluster' : ''}`,
+            met: at1000.rssMiB < LIMIT_MIB,
           },
         ];
   return { name: 'size', goals, data: { sizes: SIZES, rows }, markdown };
