@@ -24,6 +24,8 @@ export interface AgentOptions {
   readonly stdoutFile?: string;
   /** More YAML appended to the configuration (e.g. `capture: { targets: 4096 }`). */
   readonly extra?: string;
+  /** targets.kubernetes.peers (default: the agent's, true). */
+  readonly peers?: boolean;
   /**
    * Node's arguments before the agent's `run ...`: default the checkout's CLI (TypeScript, V8's
    * defaults); `imageAgent().argv` runs it as the image does.
@@ -61,7 +63,7 @@ export class AgentProcess {
       `node: { name: ${opts.node} }
 targets:
   source: kubernetes
-  kubernetes: { ${'kubeconfig' in opts.connection ? `kubeconfig: ${opts.connection.kubeconfig}, ` : ''}scope: all }
+  kubernetes: { ${'kubeconfig' in opts.connection ? `kubeconfig: ${opts.connection.kubeconfig}, ` : ''}scope: all${opts.peers === false ? ', peers: false' : ''} }
 export:
   intervalMs: ${opts.intervalMs ?? 1000}
   prometheus: { enabled: true, host: 127.0.0.1, port: ${promPort} }

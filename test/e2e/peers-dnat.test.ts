@@ -1,7 +1,9 @@
 // A pod calling a Service through its ClusterIP, as kube-proxy makes it work: a real DNAT rule in
 // the host's `nat` table (iptables and ip6tables), so the caller's interface sees the ClusterIP and
 // the Service's pod sees the caller after the translation; and a pod called by its own IP. The
-// caller's client series per server.address equal what it sent, over IPv4 and IPv6.
+// caller's client series per server.address equal what it sent, over IPv4 and IPv6. With
+// targets.kubernetes.peers false, the same traffic gives the series without peers, and the agent
+// asks the API server for no EndpointSlice and no Node but its own.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, must, requireBpf, run, sleep } from '@owlk8s/e2e/harness';
@@ -14,9 +16,12 @@ const SERVER = 'http_server_request_duration_seconds_count';
 
 for (const serverPeers of [false, true])
   test(`client series name the Service reached through its ClusterIP (DNAT, both families) and the pod called directly; serverPeers ${serverPeers}`, () =>
-    scenario(serverPeers));
+    scenario(true, serverPeers));
 
-async function scenario(serverPeers: boolean): Promise<void> {
+test('targets.kubernetes.peers false: the same traffic without peer attributes, no EndpointSlice or other Node asked for, no Service graph', () =>
+  scenario(false, false));
+
+async function scenario(peers: boolean, serverPeers: boolean): Promise<void> {
   requireBpf();
   await using cluster = await SimulatedCluster.create('node-1');
   const s = cluster.net.slot;
@@ -114,7 +119,7 @@ async function scenario(serverPeers: boolean): Promise<void> {
 node: { name: node-1 }
 targets:
   source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
+  kubernetes: { kubeconfig: ${cluster.kubeconfigPath}, peers: ${peers} }
 capture: { httpPorts: all, serverPeers: ${serverPeers} }
 logging: { level: error, format: json }
 `);
@@ -123,7 +128,7 @@ logging: { level: error, format: json }
       // before that counts as _outside (its peer is looked up when it starts). HEAD requests (series
       // of their own, left out below) until one is named after the Service.
       const deadline = Date.now() + 15_000;
-      for (;;) {
+      while (peers) {
         await load(caller.pod, {
           base: `http://${clusterV4}`,
           connections: 1,
@@ -166,15 +171,33 @@ logging: { level: error, format: json }
         mine
           .map(
             (x) =>
-              `${x.labels.server_address} ${x.labels.owlk8s_peer_kind} ${x.labels.owlk8s_peer_service ?? '-'} ${x.labels.server_port} ${x.labels.http_response_status_code} ${x.value}`,
+              `${x.labels.server_address ?? '-'} ${x.labels.owlk8s_peer_kind ?? '-'} ${x.labels.owlk8s_peer_service ?? '-'} ${x.labels.server_port} ${x.labels.http_response_status_code} ${x.value}`,
           )
           .sort(),
-        [
-          'api-0 pod api 8080 200 4',
-          'web.shop.svc service web 80 200 8',
-          'web.shop.svc service web 80 503 2',
-        ],
+        peers
+          ? [
+              'api-0 pod api 8080 200 4',
+              'web.shop.svc service web 80 200 8',
+              'web.shop.svc service web 80 503 2',
+            ]
+          : ['- - - 80 200 8', '- - - 80 503 2', '- - - 8080 200 4'],
       );
+      if (!peers) {
+        // Not one EndpointSlice request, and Nodes only by this node's name.
+        const asked = cluster.api.requests.filter(
+          (r) => r.resource === 'endpointslices' || (r.resource === 'nodes' && r.name !== 'node-1'),
+        );
+        assert.deepEqual(
+          asked.filter((r) => r.resource !== 'nodes' || r.query.fieldSelector !== 'metadata.name=node-1'),
+          [],
+        );
+        const graph = await (await fetch(`${agent.adminUrl}/graph`)).json();
+        assert.deepEqual(graph, {
+          peers: false,
+          reason:
+            'this agent names no peers: targets.kubernetes.peers is false (set it to true to watch the cluster’s Services, EndpointSlices and Nodes), so no series says whom a pod called',
+        });
+      }
       // The Service's pod saw the same 10 requests on its own port, after the translation; with
       // serverPeers, named after their caller.
       const served = samples.filter(

@@ -41,6 +41,8 @@ export interface AgentParts {
    * shows each pod's peers, and the Service graph is kept. Absent: static targets, no peers.
    */
   readonly peers?: { readonly serverPeers: boolean };
+  /** Without `peers`: why there are none, as the Service graph answers (default: static targets). */
+  readonly noPeersReason?: string;
   /** The wall clock the Service graph's samples are stamped with (default Date.now; tests set it). */
   readonly now?: () => number;
 }
@@ -306,6 +308,7 @@ export class Agent {
       return {
         peers: false,
         reason:
+          this.#p.noPeersReason ??
           'this agent names no peers: targets.source is static (peers come from the Kubernetes peer index), so no series says whom a pod called',
       };
     this.collect();

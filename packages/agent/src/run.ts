@@ -74,7 +74,7 @@ async function makeSource(
     labels: k.labels,
     logger: logger.child({ component: 'k8s' }),
     // What each address of the cluster is: client-side series name the Service or pod called.
-    peers: true,
+    peers: k.peers,
   });
   return { source: new KubernetesSource(watcher, ports), peers: watcher.peers };
 }
@@ -143,7 +143,14 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
       source,
       pipeline,
       logger,
-      ...(peerIndex !== undefined ? { peers: { serverPeers: config.capture.serverPeers } } : {}),
+      ...(peerIndex !== undefined
+        ? { peers: { serverPeers: config.capture.serverPeers } }
+        : config.targets.source === 'kubernetes'
+          ? {
+              noPeersReason:
+                'this agent names no peers: targets.kubernetes.peers is false (set it to true to watch the cluster’s Services, EndpointSlices and Nodes), so no series says whom a pod called',
+            }
+          : {}),
       identityOf: (pod) =>
         podIdentity(pod, shared, {
           maxValueLength: config.targets.kubernetes.maxValueLength,

@@ -101,6 +101,15 @@ export function crossCheck(
       'a static list only with targets.source: static (it would be ignored)',
     );
   }
+  if (capture.serverPeers && (targets.source !== 'kubernetes' || !targets.kubernetes.peers)) {
+    add(
+      'capture.serverPeers',
+      targets.source === 'kubernetes'
+        ? 'got true while targets.kubernetes.peers is false'
+        : 'got true while targets.source is "static"',
+      'false, or targets.source "kubernetes" with targets.kubernetes.peers true: callers are named from the peer index, which only the Kubernetes source keeps',
+    );
+  }
   const staticIps = targets.source === 'static' ? targets.static.length : 0;
   if (staticIps > capture.maps.targets) {
     add(

@@ -33,6 +33,8 @@ export interface Config {
       readonly scope: Scope;
       readonly labels: readonly string[];
       readonly serviceNameAnnotation: boolean;
+      /** Watch Services, EndpointSlices and Nodes to name peers (server.address). */
+      readonly peers: boolean;
       readonly maxValueLength: number;
     };
     readonly static: readonly StaticTarget[];

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
           scope: 'services',
           labels: [],
           serviceNameAnnotation: true,
+          peers: true,
           maxValueLength: 256,
         },
         static: [],
@@ -451,7 +452,7 @@ describe('schema', () => {
     assert.equal(envName('capture.maps.connections'), 'OWLK8S_CAPTURE_MAPS_CONNECTIONS');
     assert.equal(envName('capture.requestTimeoutMs'), 'OWLK8S_CAPTURE_REQUEST_TIMEOUT_MS');
     assert.equal(envName('export.prometheus.webConfigFile'), 'OWLK8S_EXPORT_PROMETHEUS_WEB_CONFIG_FILE');
-    assert.equal(SETTINGS.length, 52);
+    assert.equal(SETTINGS.length, 53);
     assert.equal(new Set(SETTINGS.map((s) => s.env)).size, SETTINGS.length);
   });
 

@@ -418,4 +418,26 @@ export const MALFORMED: readonly MalformedCase[] = [
       'environment variable OWLK8S_CAPTURE_ATTACH: capture.attach: got "TC"; allowed: one of "socket", "tc"',
     ],
   },
+  {
+    name: 'callers named while the peer index is off',
+    yaml: 'targets:\n  kubernetes:\n    peers: false\ncapture:\n  serverPeers: true\n',
+    expected: [
+      'bad-59.yaml:5: capture.serverPeers: got true while targets.kubernetes.peers is false; allowed: false, or targets.source "kubernetes" with targets.kubernetes.peers true: callers are named from the peer index, which only the Kubernetes source keeps',
+    ],
+  },
+  {
+    name: 'callers named with static targets',
+    yaml: 'targets:\n  source: static\n  static:\n    - ip: 198.18.0.2\ncapture:\n  serverPeers: true\n',
+    expected: [
+      'bad-60.yaml:6: capture.serverPeers: got true while targets.source is "static"; allowed: false, or targets.source "kubernetes" with targets.kubernetes.peers true: callers are named from the peer index, which only the Kubernetes source keeps',
+    ],
+  },
+  {
+    name: 'env: the peer index switch in a word other than true or false',
+    yaml: '',
+    env: { OWLK8S_TARGETS_KUBERNETES_PEERS: 'off' },
+    expected: [
+      'environment variable OWLK8S_TARGETS_KUBERNETES_PEERS: targets.kubernetes.peers: got "off"; allowed: true or false',
+    ],
+  },
 ];
