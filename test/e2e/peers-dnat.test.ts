@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { load, must, requireBpf, run, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, service } from '../k8s-api/index.ts';
+import { untilAttached, untilNamed } from './peers.ts';
 import { startAgent } from './running-agent.ts';
 
 const CLIENT = 'http_client_request_duration_seconds_count';
@@ -124,30 +125,10 @@ capture: { httpPorts: all, serverPeers: ${serverPeers} }
 logging: { level: error, format: json }
 `);
     try {
-      // The peers are in the kernel map once the index has listed everything: a connection opened
-      // before that counts as _outside (its peer is looked up when it starts). HEAD requests (series
-      // of their own, left out below) until one is named after the Service.
-      const deadline = Date.now() + 15_000;
-      while (peers) {
-        await load(caller.pod, {
-          base: `http://${clusterV4}`,
-          connections: 1,
-          keepAlive: false,
-          requests: [{ path: `http://${clusterV4}/`, count: 1, method: 'HEAD' }],
-        });
-        await sleep(300);
-        const named = (await agent.scrape()).some(
-          (x) =>
-            x.name === CLIENT &&
-            x.labels.http_request_method === 'HEAD' &&
-            x.labels.server_address === 'web.shop.svc',
-        );
-        if (named) break;
-        assert.ok(
-          Date.now() < deadline,
-          'no client series named web.shop.svc within 15 s of the agent being ready',
-        );
-      }
+      // HEAD requests (left out below) until the peers are in the kernel map and every pod is
+      // attached; without peers, until every pod is attached.
+      if (peers) await untilNamed(agent, caller, `http://${clusterV4}/`, 'web.shop.svc');
+      else await untilAttached(agent);
       const sent = await load(caller.pod, {
         base: `http://${clusterV4}`,
         connections: 2,
