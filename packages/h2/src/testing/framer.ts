@@ -122,20 +122,10 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
         need = SENT.has(type) ? neededBytes(type, length) : 0;
         got = 0;
         inFrame = true;
-        if (type === FRAME_DATA && flags & FLAG_END_STREAM) {
-          out.push({
-            ...base,
-            tsNs: seg.tsNs,
-            seq: seq++,
-            kind: 'frame',
-            frameType: type,
-            frameFlags: flags,
-            streamId: stream,
-            frameLength: length,
-            fragmentOffset: 0,
-            fragment: new Uint8Array(0),
-          });
-        } else if (SENT.has(type) && need === 0 && type !== FRAME_DATA) {
+        // A record without payload here: DATA that ends its stream (DATA's bytes are never sent),
+        // and any other sent frame with no payload (a SETTINGS ack), since no bytes follow.
+        const endsStream = type === FRAME_DATA && (flags & FLAG_END_STREAM) !== 0;
+        if (endsStream || (SENT.has(type) && need === 0 && type !== FRAME_DATA)) {
           out.push({
             ...base,
             tsNs: seg.tsNs,
