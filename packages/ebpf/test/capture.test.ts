@@ -241,7 +241,9 @@ function withoutCaps(caps: string, script: string): string {
     encoding: 'utf8',
   });
   if (r.error) throw new Error(`setpriv (util-linux) is needed for this test: ${r.error.message}`);
-  return (r.stdout + r.stderr).trim();
+  const out = (r.stdout + r.stderr).trim();
+  // A child that says nothing died: name how, so a failure says more than ''.
+  return out !== '' ? out : `(no output: exit status ${r.status}, signal ${r.signal})`;
 }
 
 test('without CAP_BPF (and CAP_SYS_ADMIN, which also grants it) the error says CAP_BPF', () => {
