@@ -117,7 +117,12 @@ logging: { level: info, format: json }`);
       outageLogs.some((l) => l.level === 'warn' || l.level === 'error'),
       `the outage is logged: ${JSON.stringify(outageLogs)}`,
     );
-    assert.ok(outageLogs.length <= 20, `${outageLogs.length} log lines in ~6 s of outage: not flooded`);
+    // Not flooded: at most 5 lines per list-watch loop in ~6 s (the targets' four loops, and the
+    // EndpointSlices' of the peer index, on by default).
+    assert.ok(
+      outageLogs.length <= 5 * 5,
+      `${outageLogs.length} log lines in ~6 s of outage over 5 watches: not flooded: ${JSON.stringify(outageLogs)}`,
+    );
 
     // 4. Back: synced again; a pod created meanwhile is picked up.
     const webB = await pod('web-b');
