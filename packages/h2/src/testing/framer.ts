@@ -94,6 +94,19 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
   let length = 0;
   let need = 0;
   let got = 0; // payload bytes passed so far (sent or not)
+  /** A record of the current frame: `fragment` is its payload from `offset` on. */
+  const frameRecord = (tsNs: bigint, offset: number, fragment: Uint8Array): H2Record => ({
+    ...base,
+    tsNs,
+    seq: seq++,
+    kind: 'frame',
+    frameType: type,
+    frameFlags: flags,
+    streamId: stream,
+    frameLength: length,
+    fragmentOffset: offset,
+    fragment,
+  });
   for (const seg of segments) {
     const bytes = seg.bytes;
     let i = 0;
@@ -125,20 +138,8 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
         // A record without payload here: DATA that ends its stream (DATA's bytes are never sent),
         // and any other sent frame with no payload (a SETTINGS ack), since no bytes follow.
         const endsStream = type === FRAME_DATA && (flags & FLAG_END_STREAM) !== 0;
-        if (endsStream || (SENT.has(type) && need === 0 && type !== FRAME_DATA)) {
-          out.push({
-            ...base,
-            tsNs: seg.tsNs,
-            seq: seq++,
-            kind: 'frame',
-            frameType: type,
-            frameFlags: flags,
-            streamId: stream,
-            frameLength: length,
-            fragmentOffset: 0,
-            fragment: new Uint8Array(0),
-          });
-        }
+        if (endsStream || (SENT.has(type) && need === 0 && type !== FRAME_DATA))
+          out.push(frameRecord(seg.tsNs, 0, new Uint8Array(0)));
         if (length === 0) inFrame = false;
         continue;
       }
@@ -149,18 +150,7 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
       while (from < to) {
         const n = Math.min(cap, to - from);
         const fragment = Uint8Array.from(bytes.subarray(i + (from - got), i + (from - got) + n));
-        out.push({
-          ...base,
-          tsNs: seg.tsNs,
-          seq: seq++,
-          kind: 'frame',
-          frameType: type,
-          frameFlags: flags,
-          streamId: stream,
-          frameLength: length,
-          fragmentOffset: from,
-          fragment,
-        });
+        out.push(frameRecord(seg.tsNs, from, fragment));
         from += n;
       }
       got += take;
