@@ -93,6 +93,8 @@ function fakePipeline(log: string[], ports: string[] = []): Pipeline & { collect
       return { applied: 0, unknownTarget: 0, errors: [] };
     },
     reportAgent: () => {},
+    recordCall: () => false,
+    reportH2: () => {},
     seriesTotals: () => ({ boundariesSeconds: [], series: [] }),
     peerUse: () => undefined,
     onCollect: (h: () => void) => {

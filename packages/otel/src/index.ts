@@ -1,8 +1,13 @@
+export type { CallRecord } from './attributes.ts';
 export {
   ATTR_OTEL_METRIC_OVERFLOW,
   ATTR_OWLK8S_SERVER_PORT_COLLAPSED,
   DEFAULT_KNOWN_METHODS,
+  GRPC_STATUS_NAMES,
+  RPC_STATUS_UNKNOWN,
 } from './attributes.ts';
+export type { H2Counter, H2DecoderCounters, H2Report } from './h2-counters.ts';
+export { H2_COUNTERS, kernelH2CounterName } from './h2-counters.ts';
 export type { PeerNames, TargetIdentity } from './identity.ts';
 export { INSTRUMENT_NAMES } from './instruments.ts';
 export type { KernelCounter } from './kernel-counters.ts';

@@ -4,6 +4,7 @@
 // observable storage never forgets an attribute set, so per-pod series of deleted pods would stay
 // forever and fill the cardinality limit on a node with pod churn.
 import { type Meter, type ObservableResult, ValueType } from '@opentelemetry/api';
+import { H2_COUNTERS } from './h2-counters.ts';
 import { KERNEL_COUNTERS } from './kernel-counters.ts';
 import { POD_METRIC_NAMES } from './metric-data.ts';
 import type { PipelineState } from './pipeline-state.ts';
@@ -26,8 +27,34 @@ export const INSTRUMENT_NAMES = {
   refusedPeers: 'owlk8s.agent.peers.refused',
 } as const;
 
-export function registerInstruments(meter: Meter, state: PipelineState): void {
+/**
+ * Registers every instrument; returns how to add a kernel HTTP/2 counter first seen in a report
+ * (its name from kernelH2CounterName).
+ */
+export function registerInstruments(
+  meter: Meter,
+  state: PipelineState,
+): (field: string, name: string) => void {
   registerSelfInstruments(meter, state);
+  for (const c of H2_COUNTERS) {
+    meter
+      .createObservableCounter(c.name, { description: c.description, unit: c.unit, valueType: ValueType.INT })
+      .addCallback((r) => {
+        const value = state.h2Counter(c.field);
+        if (value !== undefined) r.observe(value);
+      });
+  }
+  return (field, name) =>
+    meter
+      .createObservableCounter(name, {
+        description: `The kernel side's HTTP/2 counter ${field} (packages/ebpf).`,
+        unit: '1',
+        valueType: ValueType.INT,
+      })
+      .addCallback((r) => {
+        const value = state.kernelH2Counter(field);
+        if (value !== undefined) r.observe(value);
+      });
 }
 
 function registerSelfInstruments(meter: Meter, state: PipelineState): void {

@@ -12,7 +12,7 @@ import {
 } from './metric-data.ts';
 import type { Temporality } from './options.ts';
 import type { PipelineState } from './pipeline-state.ts';
-import type { GoLibraryRow, Series, SeriesStore, TargetRef } from './series-store.ts';
+import { type GoLibraryRow, METRICS, type Series, type SeriesStore, type TargetRef } from './series-store.ts';
 
 export interface KernelMetricsOptions {
   /** The exporter's name, e.g. `otlp-http[1]`: the attribute of its `owlk8s.agent.export.dropped`. */
@@ -56,7 +56,12 @@ interface Slot {
 
 interface Group {
   readonly target: TargetRef | undefined;
-  readonly histograms: [DataPoint<Histogram>[], DataPoint<Histogram>[]];
+  readonly histograms: [
+    DataPoint<Histogram>[],
+    DataPoint<Histogram>[],
+    DataPoint<Histogram>[],
+    DataPoint<Histogram>[],
+  ];
   readonly active: DataPoint<number>[];
   readonly goLibrary: [DataPoint<number>[], DataPoint<number>[], DataPoint<number>[]];
   readonly goLibraryDuration: DataPoint<number>[];
@@ -91,7 +96,7 @@ export class KernelMetrics {
       if (g === undefined) {
         g = {
           target,
-          histograms: [[], []],
+          histograms: [[], [], [], []],
           active: [],
           goLibrary: [[], [], []],
           goLibraryDuration: [],
@@ -142,7 +147,7 @@ export class KernelMetrics {
   #metricsOf(g: Group): MetricData[] {
     const { temporality, unitSuffix = false } = this.#options;
     const metrics: MetricData[] = [];
-    for (const metric of [0, 1] as const) {
+    for (const metric of METRICS) {
       const points = g.histograms[metric];
       if (points.length > 0) metrics.push(histogramMetric(metric, temporality, unitSuffix, points));
     }

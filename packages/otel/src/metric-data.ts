@@ -12,6 +12,8 @@ import {
 import {
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
   METRIC_HTTP_SERVER_REQUEST_DURATION,
+  METRIC_RPC_CLIENT_CALL_DURATION,
+  METRIC_RPC_SERVER_CALL_DURATION,
 } from '@opentelemetry/semantic-conventions';
 import type { Temporality } from './options.ts';
 import type { MetricIndex } from './series-store.ts';
@@ -25,13 +27,18 @@ export const POD_METRIC_NAMES = {
   goLibraryDuration: 'owlk8s.go_library.duration',
 } as const;
 
-const HISTOGRAM_NAMES: readonly [string, string] = [
+/** The histograms by MetricIndex. */
+export const HISTOGRAM_NAMES: readonly [string, string, string, string] = [
   METRIC_HTTP_SERVER_REQUEST_DURATION,
   METRIC_HTTP_CLIENT_REQUEST_DURATION,
+  METRIC_RPC_SERVER_CALL_DURATION,
+  METRIC_RPC_CLIENT_CALL_DURATION,
 ];
-const HISTOGRAM_DESCRIPTIONS: readonly [string, string] = [
+const HISTOGRAM_DESCRIPTIONS: readonly [string, string, string, string] = [
   'Duration of HTTP server requests, measured in the kernel at the pod interface.',
   'Duration of HTTP client requests, measured in the kernel at the pod interface.',
+  'Duration of gRPC server calls, from the request HEADERS to the end of the response stream, timed in the kernel at the pod interface.',
+  'Duration of gRPC client calls, from the request HEADERS to the end of the response stream, timed in the kernel at the pod interface.',
 ];
 
 function sdkTemporality(temporality: Temporality): AggregationTemporality {

@@ -4,7 +4,9 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { SelfCounters, Snapshot } from '@owlk8s/ebpf';
 import { activeRequestAttributes } from './attributes.ts';
-import type { SeriesStore, TargetRef } from './series-store.ts';
+import type { H2Counter, H2Report } from './h2-counters.ts';
+import { HISTOGRAM_NAMES } from './metric-data.ts';
+import { METRICS, type SeriesStore, type TargetRef } from './series-store.ts';
 
 /** One `http.server.active_requests` value: requests in flight per target, method and port. */
 export interface ActiveRequests {
@@ -35,6 +37,8 @@ export class PipelineState {
     ['truncated', 0],
     ['unprintable', 0],
   ]);
+  /** The HTTP/2 path's last report (running totals); undefined: HTTP/2 off, nothing exported. */
+  #h2: H2Report | undefined;
   /** Attributes per method and port, built once. */
   readonly #activeAttributes = new Map<string, Attributes>();
 
@@ -143,6 +147,23 @@ export class PipelineState {
     this.#exportDropped.set(exporter, (this.#exportDropped.get(exporter) ?? 0) + requests);
   }
 
+  reportH2(report: H2Report): void {
+    this.#h2 = report;
+  }
+
+  /** A decoder counter (or the calls not attributed), once the agent reported its HTTP/2 path. */
+  h2Counter(field: H2Counter['field']): number | undefined {
+    const h2 = this.#h2;
+    if (h2 === undefined) return undefined;
+    return field === 'callsUnknownTarget' ? this.#store.callsUnknownTarget : h2.decoder[field];
+  }
+
+  /** A kernel HTTP/2 counter of the last report. */
+  kernelH2Counter(field: string): number | undefined {
+    const v = this.#h2?.kernel?.[field];
+    return v === undefined ? undefined : Number(v);
+  }
+
   activeRequests(): readonly ActiveRequests[] {
     return this.#active;
   }
@@ -189,8 +210,9 @@ export class PipelineState {
     return this.#store.collapsedClientSeriesCount;
   }
 
+  /** Per histogram: series routed to an overflow series; the RPC ones once a call was recorded. */
   *overflowedSeries(): IterableIterator<[string, number]> {
-    yield ['http.server.request.duration', this.#store.overflowedSeriesCount(0)];
-    yield ['http.client.request.duration', this.#store.overflowedSeriesCount(1)];
+    const metrics = this.#store.callsRecorded ? METRICS : METRICS.slice(0, 2);
+    for (const m of metrics) yield [HISTOGRAM_NAMES[m], this.#store.overflowedSeriesCount(m)];
   }
 }

@@ -5,7 +5,9 @@ import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Role, Snapshot } from '@owlk8s/ebpf';
+import type { CallRecord } from './attributes.ts';
 import { buildExporters } from './exporters.ts';
+import { type H2Report, kernelH2CounterName } from './h2-counters.ts';
 import type { PeerNames, TargetIdentity } from './identity.ts';
 import { registerInstruments } from './instruments.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
@@ -75,10 +77,21 @@ export interface Pipeline {
   setPeers(names: PeerNames): void;
   /** Feeds one snapshot (values cumulative since each target was added). Never throws on bad aggregates. */
   record(snapshot: Snapshot): RecordResult;
+  /**
+   * Adds one finished HTTP/2 call (a gRPC call to `rpc.server.call.duration` /
+   * `rpc.client.call.duration`, any other request to the HTTP histograms with
+   * `network.protocol.version` `2`), into the series of its target, with the bucket boundaries of
+   * the snapshots. Returns false, adding nothing, before the first `record` (no boundaries yet) or
+   * for a target not known (counted: `owlk8s.agent.h2.calls_unattributed`).
+   */
+  recordCall(call: CallRecord): boolean;
+  /** The HTTP/2 path's counters (running totals), exported as `owlk8s.agent.h2.*` and `owlk8s.agent.kernel.h2.*`. */
+  reportH2(report: H2Report): void;
   reportAgent(stats: AgentStats): void;
   /**
-   * The live targets' histogram series with their running totals as of the last `record`, and the
-   * bucket boundaries (seconds), for views besides the exporters (the agent's service graph).
+   * The live targets' HTTP histogram series (not the RPC ones) with their running totals as of
+   * the last `record`, and the bucket boundaries (seconds), for views besides the exporters (the
+   * agent's service graph).
    */
   seriesTotals(): { readonly boundariesSeconds: readonly number[]; readonly series: SeriesTotals[] };
   /** The distinct peers a live target's series name, per role; undefined for an unknown target. */
@@ -126,7 +139,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     resource: resourceFromAttributes(resolved.resource),
     readers: built.readers,
   });
-  registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state);
+  const addKernelH2Counter = registerInstruments(provider.getMeter(SCOPE.name, SCOPE.version), state);
   const servers: MetricsServer[] = [];
   try {
     for (const p of built.prometheus) {
@@ -158,7 +171,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     throw error;
   }
   for (const loop of built.loops) loop.start();
-  return new PipelineImpl(store, state, provider, built.loops, resolved, servers, (h) => {
+  return new PipelineImpl(store, state, provider, built.loops, resolved, servers, addKernelH2Counter, (h) => {
     hook = h;
   });
 }
@@ -172,6 +185,10 @@ class PipelineImpl implements Pipeline {
   readonly #servers: readonly MetricsServer[];
   readonly prometheusUrls: readonly string[];
   readonly #logRecordErrors: (details: Record<string, unknown>, message: string) => void;
+  readonly #addKernelH2Counter: (field: string, name: string) => void;
+  /** Kernel HTTP/2 counters with an instrument, and names refused (logged once each). */
+  readonly #kernelH2Fields = new Set<string>();
+  readonly #logger: ResolvedOptions['logger'];
 
   constructor(
     store: SeriesStore,
@@ -180,13 +197,16 @@ class PipelineImpl implements Pipeline {
     loops: readonly PushExportLoop[],
     options: ResolvedOptions,
     servers: readonly MetricsServer[],
+    addKernelH2Counter: (field: string, name: string) => void,
     setHook: (hook: () => void) => void,
   ) {
+    this.#addKernelH2Counter = addKernelH2Counter;
     this.#store = store;
     this.#state = state;
     this.#provider = provider;
     this.#loops = loops;
     this.#logRecordErrors = throttledError(options);
+    this.#logger = options.logger;
     this.#servers = servers;
     this.prometheusUrls = servers.map((s) => s.url);
     this.#setHook = setHook;
@@ -222,6 +242,25 @@ class PipelineImpl implements Pipeline {
     return result;
   }
 
+  recordCall(call: CallRecord): boolean {
+    return this.#store.recordCall(call);
+  }
+
+  reportH2(report: H2Report): void {
+    for (const field of Object.keys(report.kernel ?? {})) {
+      if (this.#kernelH2Fields.has(field)) continue;
+      this.#kernelH2Fields.add(field);
+      const name = kernelH2CounterName(field);
+      if (name === undefined)
+        this.#logger.error(
+          { field },
+          `kernel HTTP/2 counter ${JSON.stringify(field)} not exported: its name is not camelCase (e.g. ringFull)`,
+        );
+      else this.#addKernelH2Counter(field, name);
+    }
+    this.#state.reportH2(report);
+  }
+
   reportAgent(stats: AgentStats): void {
     this.#state.reportAgent(stats);
   }
@@ -229,6 +268,7 @@ class PipelineImpl implements Pipeline {
   seriesTotals(): { readonly boundariesSeconds: readonly number[]; readonly series: SeriesTotals[] } {
     const series: SeriesTotals[] = [];
     for (const s of this.#store.targetSeries()) {
+      if (s.metric >= 2) continue;
       series.push({
         targetId: s.target.id,
         role: s.metric === 0 ? 'server' : 'client',

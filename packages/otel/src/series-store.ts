@@ -4,12 +4,26 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { type Aggregate, ERROR_TYPES, HTTP_METHODS, type Role, type Snapshot } from '@owlk8s/ebpf';
-import { ATTR_OTEL_METRIC_OVERFLOW, normaliseMethod, requestAttributes } from './attributes.ts';
+import {
+  ATTR_OTEL_METRIC_OVERFLOW,
+  type CallRecord,
+  h2RequestAttributes,
+  normaliseMethod,
+  requestAttributes,
+  rpcCallAttributes,
+} from './attributes.ts';
 import type { PeerNames, TargetIdentity } from './identity.ts';
 
-/** 0: http.server.request.duration, 1: http.client.request.duration. */
-export type MetricIndex = 0 | 1;
-export const METRIC_OF_ROLE: Readonly<Record<Role, MetricIndex>> = { server: 0, client: 1 };
+/**
+ * 0: http.server.request.duration, 1: http.client.request.duration, 2: rpc.server.call.duration,
+ * 3: rpc.client.call.duration. The role is `metric % 2` (0 server, 1 client).
+ */
+export type MetricIndex = 0 | 1 | 2 | 3;
+export const METRIC_OF_ROLE: Readonly<Record<Role, 0 | 1>> = { server: 0, client: 1 };
+export const RPC_METRIC_OF_ROLE: Readonly<Record<Role, 2 | 3>> = { server: 2, client: 3 };
+/** Every metric index, in order. */
+export const METRICS: readonly MetricIndex[] = [0, 1, 2, 3];
+type PerMetric<T> = [T, T, T, T];
 
 /** A target as its series and rows refer to it: its kernel id and identity. */
 export interface TargetRef {
@@ -92,15 +106,27 @@ interface TargetEntry {
   /** The target's kernel aggregates, server side then client side, by `kernelKey`. */
   readonly kernel: readonly [Map<number | string, KernelEntry>, Map<number | string, KernelEntry>];
   readonly seriesKeys: string[];
+  /**
+   * Finished HTTP/2 calls' kinds (recordCall's key) → the series they go to, at most
+   * CALL_ROUTES_PER_METRIC × 4 of them; past it a new kind is routed on every call.
+   */
+  readonly calls: Map<string, Series>;
   /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
-  readonly live: [number, number];
+  readonly live: PerMetric<number>;
   /** Its overflow series per metric, made when it reached seriesPerTarget. */
-  readonly overflow: [Series | undefined, Series | undefined];
+  readonly overflow: PerMetric<Series | undefined>;
   /** Per metric: the peer ids with series of their own (at most peersPerTarget), and those past it. */
-  readonly peers: readonly [Set<number>, Set<number>];
-  readonly overflowedPeers: readonly [Set<number>, Set<number>];
+  readonly peers: Readonly<PerMetric<Set<number>>>;
+  readonly overflowedPeers: Readonly<PerMetric<Set<number>>>;
   readonly goLibrary: GoLibraryRow;
 }
+
+/**
+ * Call kinds remembered per target and metric (TargetEntry.calls): a route is remembered so that a
+ * kind is routed (and counted as collapsed or overflowed) once; the bound keeps a client sending
+ * endless `:path`s from growing the agent's memory. Past it, a new kind is routed on every call.
+ */
+const CALL_ROUTES_PER_METRIC = 512;
 
 const METHOD_INDEX: ReadonlyMap<string, number> = new Map(HTTP_METHODS.map((m, i) => [m, i]));
 
@@ -165,9 +191,13 @@ export class SeriesStore {
   readonly #finals = new Map<string, Series>();
   readonly #goLibraryFinals = new Set<GoLibraryRow>();
   readonly #series = new Map<string, Series>();
-  readonly #liveCount: [number, number] = [0, 0];
-  readonly #overflow: [Series | undefined, Series | undefined] = [undefined, undefined];
-  readonly #overflowedSeries: [number, number] = [0, 0];
+  readonly #liveCount: PerMetric<number> = [0, 0, 0, 0];
+  readonly #overflow: PerMetric<Series | undefined> = [undefined, undefined, undefined, undefined];
+  readonly #overflowedSeries: PerMetric<number> = [0, 0, 0, 0];
+  /** Upper bucket boundaries in nanoseconds as numbers (recordCall's bucket search). */
+  #boundariesNsNumber: number[] = [];
+  #callsRecorded = false;
+  #callsUnknownTarget = 0;
   #knownClientPorts: ReadonlySet<number> = new Set();
   #collapsedSeries = 0;
   #peers: PeerNames | undefined;
@@ -228,11 +258,12 @@ export class SeriesStore {
       ref,
       startTime,
       kernel: [new Map(), new Map()],
+      calls: new Map(),
       seriesKeys: [],
-      live: [0, 0],
-      overflow: [undefined, undefined],
-      peers: [new Set(), new Set()],
-      overflowedPeers: [new Set(), new Set()],
+      live: [0, 0, 0, 0],
+      overflow: [undefined, undefined, undefined, undefined],
+      peers: [new Set(), new Set(), new Set(), new Set()],
+      overflowedPeers: [new Set(), new Set(), new Set(), new Set()],
       goLibrary: {
         attributes: identity.goLibraryAttributes ?? {},
         target: ref,
@@ -426,6 +457,58 @@ export class SeriesStore {
     return { applied, unknownTarget, errors };
   }
 
+  /**
+   * Adds one finished HTTP/2 call to its series: a gRPC call to `rpc.*.call.duration`, any other
+   * request (or one whose content-type is unknown) to the HTTP histograms with
+   * `network.protocol.version` `2`. The series are those of the kernel's aggregates (per-target
+   * budget, node limit, peers, collapsed client ports alike), with the boundaries of the last
+   * snapshot. Returns false, adding nothing, when no snapshot was recorded yet (no boundaries) or
+   * the target is not known (not yet added, or removed): counted in `callsUnknownTarget`.
+   */
+  recordCall(call: CallRecord): boolean {
+    if (this.#boundariesNs === undefined) return false;
+    const target = this.#targets.get(call.targetId);
+    if (target === undefined) {
+      this.#callsUnknownTarget++;
+      return false;
+    }
+    this.#callsRecorded = true;
+    const grpc = call.grpc === true;
+    const status = grpc ? (call.grpcStatus ?? (call.incomplete ? '?' : '-')) : (call.statusCode ?? '?');
+    const method = grpc ? (call.grpcMethod ?? '') : (call.method ?? '');
+    const kind = `${grpc ? 'rpc' : 'h2'}|${call.role}|${call.serverPort}|${call.peerId}|${call.error ?? ''}|${status}|${method}`;
+    let series = target.calls.get(kind);
+    if (series === undefined) {
+      series = this.#seriesForCall(call, grpc, target);
+      if (series.sole !== undefined) endSole(series);
+      if (series.sources === 0) series.sources = 1;
+      if (target.calls.size < CALL_ROUTES_PER_METRIC * 4) target.calls.set(kind, series);
+    }
+    series.count++;
+    const d = call.durationNs;
+    series.sumNs += BigInt(d);
+    const bounds = this.#boundariesNsNumber;
+    let lo = 0;
+    let hi = bounds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (d <= bounds[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    series.buckets[lo]!++;
+    return true;
+  }
+
+  /** Calls of targets not known (not yet added, or removed) since the store was made. */
+  get callsUnknownTarget(): number {
+    return this.#callsUnknownTarget;
+  }
+
+  /** Whether any call was recorded (the RPC metrics' self counters are exported from then on). */
+  get callsRecorded(): boolean {
+    return this.#callsRecorded;
+  }
+
   /** Upper bucket boundaries in seconds, as exported. */
   get boundariesSeconds(): number[] {
     return this.#boundariesS;
@@ -526,6 +609,7 @@ export class SeriesStore {
     }
     this.#boundariesNs = boundariesNs;
     this.#boundariesS = boundariesNs.map((ns) => Number(ns) / 1e9);
+    this.#boundariesNsNumber = boundariesNs.map(Number);
   }
 
   /** The series an aggregate adds to: its own, or the overflow series once the metric is full. */
@@ -534,20 +618,72 @@ export class SeriesStore {
     // The kernel's overflow entry of the target (its budget of kernel series used): its own overflow series.
     if (aggregate.overflow) return this.#targetOverflowFor(metric, target);
     const method = normaliseMethod(aggregate.method, this.#options.knownMethods);
-    const peer = this.#peerOf(aggregate, metric, target);
-    const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}${peer.key === '' ? '' : `|${peer.key}`}`;
-    let key = `${aggregate.targetId}|${aggregate.role}|${aggregate.port}|${rest}`;
+    const rest = `${method}|${aggregate.statusCode}|${aggregate.httpMinor}|${aggregate.error ?? ''}`;
+    return this.#route(metric, aggregate.role, aggregate.port, aggregate.peerId, rest, target, (collapsed) =>
+      requestAttributes(
+        aggregate,
+        this.#options.knownMethods,
+        target.ref.identity.serverPortAttributes?.get(aggregate.port),
+        collapsed,
+      ),
+    );
+  }
+
+  /** The series a call goes to (see recordCall); its key parts mirror the kernel aggregates'. */
+  #seriesForCall(call: CallRecord, grpc: boolean, target: TargetEntry): Series {
+    const port = call.serverPort;
+    const portAttributes = target.ref.identity.serverPortAttributes?.get(port);
+    if (grpc) {
+      // The method as sent: bounded by the target's series budget (a client can send any :path).
+      // A status not decoded ('?') and a response without one ('-') differ in error.type.
+      const rest = `${call.grpcMethod ?? '_OTHER'}|${call.grpcStatus ?? (call.incomplete ? '?' : '-')}|${call.error ?? ''}`;
+      return this.#route(
+        RPC_METRIC_OF_ROLE[call.role],
+        call.role,
+        port,
+        call.peerId,
+        rest,
+        target,
+        (collapsed) => rpcCallAttributes(call, portAttributes, collapsed),
+      );
+    }
+    const method = normaliseMethod(call.method ?? '_OTHER', this.#options.knownMethods);
+    // httpMinor 2 in the kernel key's place: never a kernel aggregate's series.
+    const rest = `${method}|${call.statusCode ?? '?'}|2|${call.error ?? ''}`;
+    return this.#route(METRIC_OF_ROLE[call.role], call.role, port, call.peerId, rest, target, (collapsed) =>
+      h2RequestAttributes(call, this.#options.knownMethods, portAttributes, collapsed),
+    );
+  }
+
+  /**
+   * The series of one kind of request of a target: its own (made on first use), its collapsed
+   * client series, or an overflow series once the target's budget or the node's limit is reached.
+   */
+  #route(
+    metric: MetricIndex,
+    role: Role,
+    port: number,
+    peerId: number | undefined,
+    kindRest: string,
+    target: TargetEntry,
+    attributesOf: (collapsed: boolean) => Attributes,
+  ): Series {
+    const peer = this.#peerOf(peerId, role, metric, target);
+    const rest = `${kindRest}${peer.key === '' ? '' : `|${peer.key}`}`;
+    // RPC series keys carry their metric: their parts never equal an HTTP series' (role names differ).
+    const roleKey = metric >= 2 ? `rpc-${role}` : role;
+    let key = `${target.ref.id}|${roleKey}|${port}|${rest}`;
     let existing = this.#series.get(key);
     if (existing !== undefined) return existing;
     // A port outside the known set: the target's collapsed series of this method and status ('*'
     // is never a port).
     const collapsed =
-      aggregate.role === 'client' &&
+      role === 'client' &&
       this.#options.collapseUnknownClientPorts === true &&
-      !this.#knownClientPorts.has(aggregate.port);
+      !this.#knownClientPorts.has(port);
     if (collapsed) {
       this.#collapsedSeries++;
-      key = `${aggregate.targetId}|client|*|${rest}`;
+      key = `${target.ref.id}|${roleKey}|*|${rest}`;
       existing = this.#series.get(key);
       if (existing !== undefined) return existing;
     }
@@ -559,8 +695,7 @@ export class SeriesStore {
       this.#overflowedSeries[metric]++;
       return this.#overflowFor(metric);
     }
-    const portAttributes = target.ref.identity.serverPortAttributes?.get(aggregate.port);
-    const attributes = requestAttributes(aggregate, this.#options.knownMethods, portAttributes, collapsed);
+    const attributes = attributesOf(collapsed);
     if (peer.attributes !== undefined) Object.assign(attributes, peer.attributes);
     const series = this.#newSeries(key, metric, attributes, target.ref, target.startTime);
     this.#series.set(key, series);
@@ -575,17 +710,18 @@ export class SeriesStore {
    * without serverPeers). Peer 0 (outside, unknown) is one value and not counted against the cap.
    */
   #peerOf(
-    aggregate: Aggregate,
+    peerId: number | undefined,
+    role: Role,
     metric: MetricIndex,
     target: TargetEntry,
   ): { key: string; attributes: Attributes | undefined } {
     const names = this.#peers;
-    if (names === undefined || (aggregate.role === 'server' && !names.serverPeers))
+    if (names === undefined || (role === 'server' && !names.serverPeers))
       return { key: '', attributes: undefined };
-    const id = aggregate.peerId ?? 0;
-    const known = id === 0 ? undefined : names.attributes(id, aggregate.role);
+    const id = peerId ?? 0;
+    const known = id === 0 ? undefined : names.attributes(id, role);
     // Peer 0, or an id its namer does not know: one value (never two series of equal attributes).
-    if (known === undefined) return { key: '0', attributes: names.attributes(undefined, aggregate.role) };
+    if (known === undefined) return { key: '0', attributes: names.attributes(undefined, role) };
     const seen = target.peers[metric];
     if (seen.has(id) || seen.size < (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) {
       seen.add(id);
@@ -596,7 +732,7 @@ export class SeriesStore {
       over.add(id);
       this.#overflowedPeers++;
     }
-    return { key: 'overflow', attributes: names.overflow(aggregate.role) };
+    return { key: 'overflow', attributes: names.overflow(role) };
   }
 
   /** A target's own overflow series of a metric: its identity, `otel.metric.overflow=true`, removed with it. */
