@@ -6,6 +6,7 @@ import type { Pipeline, TargetIdentity } from '@owlk8s/otel';
 import type { Readiness } from './admin/admin-server.ts';
 import { podIdentity } from './enrichment/pod-identity.ts';
 import { type GraphView, ServiceGraph } from './graph/service-graph.ts';
+import { H2_POLL_MS, H2Calls, type H2CallsOptions, type H2RecordSource } from './h2/h2-calls.ts';
 import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
 import type { TargetSource } from './sources/target-source.ts';
@@ -45,6 +46,17 @@ export interface AgentParts {
   readonly noPeersReason?: string;
   /** The wall clock the Service graph's samples are stamped with (default Date.now; tests set it). */
   readonly now?: () => number;
+  /**
+   * HTTP/2 and gRPC: the kernel's frame records (the capture loaded with `http2: true`), read every
+   * `pollMs` (default H2_POLL_MS) and at each collection, decoded into calls for the pipeline.
+   * Absent: HTTP/2 off (capture.http2 false), nothing of it is exported.
+   */
+  readonly h2?: {
+    readonly source: H2RecordSource;
+    readonly pollMs?: number;
+    readonly decoder?: H2CallsOptions['decoder'];
+    readonly nowNs?: () => bigint;
+  };
 }
 
 /** GET /graph: the Service graph of the last minute, or why there is none. */
@@ -74,6 +86,14 @@ export interface TargetRecord {
   /** With capture.serverPeers: the same for the callers its server series name. */
   readonly callers?: number;
   readonly callersOverflowed?: number;
+  /**
+   * With HTTP/2 on: its HTTP/2 requests and gRPC calls finished (both roles), those with a field
+   * that could not be decoded (a status exported as unknown, a method as `_OTHER`), and its
+   * streams in flight now.
+   */
+  readonly h2Calls?: number;
+  readonly h2Incomplete?: number;
+  readonly h2InFlight?: number;
 }
 
 export class Agent {
@@ -95,9 +115,22 @@ export class Agent {
   /** Target id → its pod, while attached (the graph's and the targets view's names). */
   readonly #targetPods = new Map<number, PodTarget>();
   readonly #graph: ServiceGraph | undefined;
+  readonly #h2: H2Calls | undefined;
+  /** A snapshot was recorded: the pipeline has its bucket boundaries, HTTP/2 calls can be recorded. */
+  #recorded = false;
 
   constructor(parts: AgentParts) {
     this.#p = parts;
+    this.#h2 =
+      parts.h2 === undefined
+        ? undefined
+        : new H2Calls({
+            source: parts.h2.source,
+            pipeline: parts.pipeline,
+            logger: parts.logger,
+            ...(parts.h2.decoder === undefined ? {} : { decoder: parts.h2.decoder }),
+            ...(parts.h2.nowNs === undefined ? {} : { nowNs: parts.h2.nowNs }),
+          });
     this.#graph =
       parts.peers === undefined
         ? undefined
@@ -148,6 +181,15 @@ export class Agent {
     this.#reconciled = true;
     this.#p.pipeline.onCollect(() => this.collect());
     this.#timers = [setInterval(() => void this.reconcileNow(), this.#p.reconcileIntervalMs ?? 2000)];
+    const h2 = this.#h2;
+    if (h2 !== undefined) {
+      // Between collections too: the ring buffer holds a fraction of a second at high call rates.
+      this.#timers.push(
+        setInterval(() => {
+          if (this.#recorded && !this.#p.capture.closed) h2.poll();
+        }, this.#p.h2?.pollMs ?? H2_POLL_MS),
+      );
+    }
     for (const t of this.#timers) t.unref();
   }
 
@@ -218,6 +260,7 @@ export class Agent {
     this.collect();
     for (const id of this.#removed.splice(0)) {
       this.#p.pipeline.removeTarget(id);
+      this.#h2?.forgetTarget(id);
       this.#targetPods.delete(id);
       try {
         this.#p.capture.forgetTarget?.(id);
@@ -238,6 +281,8 @@ export class Agent {
     try {
       const snapshot = capture.read();
       pipeline.record(snapshot);
+      this.#recorded = true;
+      this.#h2?.poll();
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const attached = this.#reconciler
         .status()
@@ -345,8 +390,15 @@ export class Agent {
         ...(peers?.serverPeers === true
           ? { callers: use?.server.peers ?? 0, callersOverflowed: use?.server.overflowed ?? 0 }
           : {}),
+        ...this.#h2Stats(s.targetId),
       };
     });
+  }
+
+  #h2Stats(targetId: number): Pick<TargetRecord, 'h2Calls' | 'h2Incomplete' | 'h2InFlight'> {
+    if (this.#h2 === undefined) return {};
+    const h = this.#h2.stats(targetId);
+    return { h2Calls: h.calls, h2Incomplete: h.incomplete, h2InFlight: h.inFlight };
   }
 
   /** Stops watching; one last collection and export; detaches everything. Bounded by `budgetMs`. */

@@ -9,6 +9,7 @@ import { AgentError } from './agent-error.ts';
 import type { AgentConfig, Config, StaticTarget } from './config/types.ts';
 import { connectPeers, DEFAULT_PEER_RETAIN_MS } from './enrichment/peer-table.ts';
 import { podIdentity, sharedPodAttributes } from './enrichment/pod-identity.ts';
+import { isH2RecordSource } from './h2/h2-calls.ts';
 import { HostInterfaceLocator } from './host-locator.ts';
 import { createLogger, type Logger } from './log.ts';
 import { pipelineOptions } from './pipeline-options.ts';
@@ -97,7 +98,8 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     throw err;
   }
   checkCapabilities(config.capture.attach);
-  const capture = Capture.load({
+  // `http2`: the kernel's HTTP/2 switch (packages/ebpf CaptureOptions once the kernel side has it).
+  const loadOptions: Parameters<typeof Capture.load>[0] & { readonly http2: boolean } = {
     attach: config.capture.attach,
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
@@ -110,7 +112,15 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     connsPerTarget: config.capture.maps.connectionsPerPod,
     maxPeers: config.capture.maps.peers,
     serverPeers: config.capture.serverPeers,
-  });
+    http2: config.capture.http2,
+  };
+  const capture = Capture.load(loadOptions);
+  const h2Source = config.capture.http2 && isH2RecordSource(capture) ? capture : undefined;
+  if (config.capture.http2 && h2Source === undefined)
+    logger.warn(
+      {},
+      'capture.http2 is true but this build’s capture program reads no HTTP/2 records: HTTP/2 and gRPC are not measured',
+    );
   logger.info(
     { node: config.node.name, source: config.targets.source, attach: config.capture.attach },
     'capture program loaded',
@@ -151,6 +161,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
                 'this agent names no peers: targets.kubernetes.peers is false (set it to true to watch the cluster’s Services, EndpointSlices and Nodes), so no series says whom a pod called',
             }
           : {}),
+      ...(h2Source === undefined ? {} : { h2: { source: h2Source } }),
       identityOf: (pod) =>
         podIdentity(pod, shared, {
           maxValueLength: config.targets.kubernetes.maxValueLength,

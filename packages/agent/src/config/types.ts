@@ -42,6 +42,7 @@ export interface Config {
   readonly capture: {
     readonly buckets: readonly number[];
     readonly httpPorts: 'all' | readonly number[];
+    readonly http2: boolean;
     readonly requestTimeoutMs: number;
     readonly idleTimeoutMs: number;
     readonly maps: {

@@ -14,7 +14,7 @@ const CHECK = new URL('scripts/check-generated.ts', ROOT).pathname;
 
 it('has one table row per setting, with its variable, type and default', () => {
   const md = renderConfigDocs();
-  const rows = md.split('\n').filter((l) => /^\| `[a-z]+\.[A-Za-z.]+` \|/.test(l));
+  const rows = md.split('\n').filter((l) => /^\| `[a-z]+\.[A-Za-z0-9.]+` \|/.test(l));
   assert.equal(rows.length, SETTINGS.length);
   assert.ok(
     md.includes(

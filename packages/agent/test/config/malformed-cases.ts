@@ -22,14 +22,14 @@ export const MALFORMED: readonly MalformedCase[] = [
     name: 'unknown key with a typo',
     yaml: 'capture:\n  bukets: [0.1, 1]\n',
     expected: [
-      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
+      'bad-2.yaml:2: capture.bukets: unknown key (did you mean "buckets"?); allowed: the keys of capture: buckets, httpPorts, http2, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
     ],
   },
   {
     name: 'section given as a scalar',
     yaml: 'capture: 5\n',
     expected: [
-      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
+      'bad-3.yaml:1: capture: got 5; allowed: a mapping with the keys buckets, httpPorts, http2, requestTimeoutMs, idleTimeoutMs, maps, serverPeers, attach',
     ],
   },
   {
@@ -439,5 +439,16 @@ export const MALFORMED: readonly MalformedCase[] = [
     expected: [
       'environment variable OWLK8S_TARGETS_KUBERNETES_PEERS: targets.kubernetes.peers: got "off"; allowed: true or false',
     ],
+  },
+  {
+    name: 'the HTTP/2 switch as a word',
+    yaml: 'capture:\n  http2: "no"\n',
+    expected: ['bad-62.yaml:2: capture.http2: got "no"; allowed: true or false'],
+  },
+  {
+    name: 'env: the HTTP/2 switch in a word other than true or false',
+    yaml: '',
+    env: { OWLK8S_CAPTURE_HTTP2: 'off' },
+    expected: ['environment variable OWLK8S_CAPTURE_HTTP2: capture.http2: got "off"; allowed: true or false'],
   },
 ];

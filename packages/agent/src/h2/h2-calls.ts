@@ -1,0 +1,126 @@
+// HTTP/2 and gRPC: the kernel's frame records (a BPF ring buffer) through one decoder into the
+// pipeline. Each finished call becomes one measurement of its series (pipeline.recordCall); the
+// decoder's and the kernel's loss counters are reported with every collection.
+import { type H2Call, H2Decoder, type H2DecoderOptions } from '@owlk8s/h2';
+import type { Pipeline } from '@owlk8s/otel';
+import type { AgentLogger } from '../agent.ts';
+
+/**
+ * The kernel side's HTTP/2 records as the agent reads them: packages/ebpf's Capture loaded with
+ * `http2: true` has these methods.
+ */
+export interface H2RecordSource {
+  /**
+   * Zero or more records in the batch layout of `@owlk8s/h2` (`src/record.ts`: 48-byte headers,
+   * each record at a multiple of 8), as read from the ring buffer now; an empty Buffer when none.
+   */
+  readH2Records(): Buffer;
+  /** The kernel's HTTP/2 counters (running totals since load) by camelCase name, e.g. `ringFull`. */
+  h2Counters?(): Readonly<Record<string, number | bigint>>;
+}
+
+/** Whether a capture has the HTTP/2 side (the kernel side's build has it). */
+export function isH2RecordSource(capture: object): capture is H2RecordSource {
+  return typeof (capture as Partial<H2RecordSource>).readH2Records === 'function';
+}
+
+/**
+ * How often the ring buffer is read between collections. At 50,000 gRPC calls/s a unary call of
+ * @grpc/grpc-js makes 232 bytes of records (bench/h2-agent.ts measures it), 11.6 MB/s: 1.2 MB in
+ * 100 ms, a tenth of an 8 MiB ring. Collections (every 10 s or more) alone would need 116 MB.
+ */
+export const H2_POLL_MS = 100;
+
+/** Reads that one poll makes at most (each empties what the ring held): a bound on a poll's time. */
+const READS_PER_POLL = 64;
+
+/** Per pod, what `owlk8s targets` shows of its HTTP/2 calls. */
+export interface H2TargetStats {
+  /** Calls finished (both roles). */
+  readonly calls: number;
+  /** Of those, calls with a field that could not be decoded (status unknown, method `_OTHER`). */
+  readonly incomplete: number;
+  /** Streams in flight now. */
+  readonly inFlight: number;
+}
+
+export interface H2CallsOptions {
+  readonly source: H2RecordSource;
+  readonly pipeline: Pick<Pipeline, 'recordCall' | 'reportH2'>;
+  readonly logger: AgentLogger;
+  /** Decoder bounds (@owlk8s/h2 H2DecoderOptions; its defaults otherwise). */
+  readonly decoder?: Omit<H2DecoderOptions, 'onCall'>;
+  /** CLOCK_MONOTONIC in ns, the kernel's clock (default process.hrtime.bigint). */
+  readonly nowNs?: () => bigint;
+}
+
+export class H2Calls {
+  readonly #o: H2CallsOptions;
+  readonly #decoder: H2Decoder;
+  readonly #perTarget = new Map<number, { calls: number; incomplete: number }>();
+  #readErrorLogged = false;
+
+  constructor(options: H2CallsOptions) {
+    this.#o = options;
+    const { pipeline } = options;
+    this.#decoder = new H2Decoder({
+      ...options.decoder,
+      onCall: (call: H2Call) => {
+        if (!pipeline.recordCall(call)) return;
+        let t = this.#perTarget.get(call.targetId);
+        if (t === undefined) {
+          t = { calls: 0, incomplete: 0 };
+          this.#perTarget.set(call.targetId, t);
+        }
+        t.calls++;
+        if (call.incomplete) t.incomplete++;
+      },
+    });
+  }
+
+  /**
+   * Empties the ring buffer into the decoder (at most READS_PER_POLL reads), sweeps it (timeouts,
+   * idle connections) and reports the counters. Call it after the pipeline recorded a snapshot
+   * (its bucket boundaries). Never throws: a failed read is logged once per streak.
+   */
+  poll(): void {
+    const { source, pipeline, logger } = this.#o;
+    try {
+      for (let i = 0; i < READS_PER_POLL; i++) {
+        const batch = source.readH2Records();
+        if (batch.length === 0) break;
+        this.#decoder.push(batch);
+      }
+      this.#readErrorLogged = false;
+    } catch (err) {
+      if (!this.#readErrorLogged)
+        logger.error({ err }, 'reading the kernel HTTP/2 records failed; will retry');
+      this.#readErrorLogged = true;
+    }
+    this.#decoder.sweep((this.#o.nowNs ?? process.hrtime.bigint)());
+    let kernel: Readonly<Record<string, number | bigint>> | undefined;
+    try {
+      kernel = source.h2Counters?.();
+    } catch (err) {
+      if (!this.#readErrorLogged)
+        logger.error({ err }, 'reading the kernel HTTP/2 counters failed; will retry');
+      this.#readErrorLogged = true;
+    }
+    pipeline.reportH2({ decoder: this.#decoder.counters(), ...(kernel === undefined ? {} : { kernel }) });
+  }
+
+  /** A pod's HTTP/2 calls so far and its streams in flight. */
+  stats(targetId: number): H2TargetStats {
+    const t = this.#perTarget.get(targetId);
+    return {
+      calls: t?.calls ?? 0,
+      incomplete: t?.incomplete ?? 0,
+      inFlight: this.#decoder.inFlightOf(targetId),
+    };
+  }
+
+  /** Forgets what is kept for a removed target. */
+  forgetTarget(targetId: number): void {
+    this.#perTarget.delete(targetId);
+  }
+}
