@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Aggregate } from '@owlk8s/ebpf';
-import { DEFAULT_KNOWN_METHODS } from '../src/attributes.ts';
+import { type CallRecord, DEFAULT_KNOWN_METHODS } from '../src/attributes.ts';
 import type { PeerNames } from '../src/identity.ts';
 import { SeriesStore } from '../src/series-store.ts';
 import { aggregate, buckets, pod, snapshot } from './fixtures.ts';
@@ -569,4 +569,72 @@ test('a known port that is not a TCP port is refused, naming it', () => {
     () => collapsing().setKnownClientPorts([80, 65536]),
     /setKnownClientPorts: 65536 is not a TCP port/,
   );
+});
+
+/** A finished gRPC call (see packages/otel/src/attributes.ts CallRecord). */
+function call(over: Partial<CallRecord> = {}): CallRecord {
+  return {
+    targetId: 1,
+    role: 'server',
+    serverPort: 8080,
+    peerId: 0,
+    durationNs: 1_000_000,
+    method: 'POST',
+    statusCode: 200,
+    grpc: true,
+    grpcStatus: 0,
+    grpcMethod: 'shop.v1.Cart/Add',
+    error: undefined,
+    incomplete: false,
+    ...over,
+  };
+}
+
+test('HTTP/2 calls: each in the bucket its duration falls in, after the first snapshot gave the boundaries; unknown targets counted', () => {
+  const s = store();
+  s.setTarget(1, pod('a'), T0);
+  assert.equal(s.recordCall(call()), false); // no snapshot yet: no boundaries
+  s.record(snapshot([], new Date(T0 + 1000)));
+  // 5 ms is the first boundary (inclusive); 1 ns more is the next bucket; 20 s is past the last.
+  for (const d of [1_000_000, 5_000_000, 5_000_001, 20_000_000_000])
+    assert.ok(s.recordCall(call({ durationNs: d })));
+  assert.equal(s.recordCall(call({ targetId: 9 })), false);
+  assert.equal(s.callsUnknownTarget, 1);
+  const series = only(s);
+  assert.equal(series.length, 1);
+  assert.equal(series[0]!.metric, 2);
+  assert.equal(series[0]!.count, 4);
+  assert.equal(series[0]!.sumNs, 20_011_000_001n);
+  assert.deepEqual(series[0]!.buckets, buckets({ 0: 2, 1: 1, 14: 1 }));
+  assert.deepEqual(series[0]!.attributes, {
+    'rpc.system.name': 'grpc',
+    'rpc.method': 'shop.v1.Cart/Add',
+    'rpc.status_code': 'OK',
+    'server.port': 8080,
+    'k8s.service.name': 'checkout',
+  });
+});
+
+test("a pod's overflow series fed by a kernel aggregate and by HTTP/2 calls adds both up", () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 100,
+    seriesPerTarget: 1,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.setTarget(1, pod('a'), T0);
+  const get = (n: number) =>
+    aggregate({ targetId: 1, method: 'GET', buckets: buckets({ 0: n }), sumNs: BigInt(n) });
+  const post = (n: number) =>
+    aggregate({ targetId: 1, method: 'POST', buckets: buckets({ 0: n }), sumNs: BigInt(n) });
+  // GET makes the pod's one series; POST goes to its overflow series, as its only source so far.
+  s.record(snapshot([get(1), post(2)], new Date(T0 + 1000)));
+  // An HTTP/2 request (not gRPC) is a new kind past the budget: the same overflow series.
+  assert.ok(s.recordCall(call({ grpc: false, method: 'PUT', durationNs: 7 })));
+  s.record(snapshot([get(1), post(5)], new Date(T0 + 2000)));
+  const overflow = only(s).find((x) => x.overflow && x.metric === 0);
+  assert.equal(overflow?.count, 5 + 1);
+  assert.equal(overflow?.sumNs, 5n + 7n);
+  assert.deepEqual(overflow?.buckets, buckets({ 0: 6 }));
 });
