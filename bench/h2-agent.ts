@@ -1,0 +1,188 @@
+// Benchmark: the agent's user-space CPU per gRPC call through the whole HTTP/2 path the agent runs
+// (issue 20's bound: 2 µs per request at 50,000 requests/s): the capture's ring read (a fake ring
+// holding the records), @owlk8s/h2's decoder, and each finished call recorded into a real
+// @owlk8s/otel pipeline (its series: key, bucket, sums), i.e. @owlk8s/agent's H2Calls.poll as a
+// collection runs it. The conversation is bench/h2-decode.ts's: @grpc/grpc-js client and server on
+// loopback through a recording proxy, CONNECTIONS connections, CALLS unary calls (status codes 0 to
+// 16 in turn, 100 in flight per connection), seen at the server pod's end; its bytes become kernel
+// records through the reference framer, in reads of BATCH records. Each round gives the records to
+// a fresh H2Calls (fresh decoder tables, as new connections) over one pipeline whose series exist
+// after the first round (the steady state of a running agent) and polls until the ring is empty;
+// the round's CPU time (process.cpuUsage, user + system) over the calls gives µs per call. It also
+// prints the ring's fill: bytes of records per call, per second at 50,000 calls/s, and per poll.
+// Run: node bench/h2-agent.ts [rounds=21]
+import { cpus, loadavg } from 'node:os';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { H2_POLL_MS, H2Calls, type H2RecordSource } from '@owlk8s/agent';
+import { ZERO_SELF } from '@owlk8s/ebpf/testing';
+import { encodeRecords, type H2Record } from '@owlk8s/h2';
+import { endRecord, mergeByTime, RecordingProxy, recordsFromStream } from '@owlk8s/h2/testing';
+import { createPipeline } from '@owlk8s/otel';
+
+const CONNECTIONS = 4;
+const CALLS = 20_000;
+const IN_FLIGHT = 100;
+const BATCH = 256;
+const ROUNDS = Number(process.argv[2] ?? 21);
+const BOUND_US = 2;
+const RATE = 50_000;
+
+const identity = (b: Buffer) => b;
+const PATH = '/bench.v1.Orders/Get';
+const service = {
+  get: {
+    path: PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+};
+
+async function record(): Promise<RecordingProxy> {
+  const server = new grpc.Server();
+  server.addService(service, {
+    get: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      const code = call.request[0]!;
+      if (code === 0) cb(null, Buffer.from('order 42: 3 items'));
+      else cb({ code, details: 'failed' });
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  const proxy = new RecordingProxy();
+  const proxyPort = await proxy.listen(port);
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, c) => {
+      // A channel option that differs keeps grpc-js from sharing one subchannel between clients.
+      const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure(), {
+        'grpc.bench-connection': c,
+      });
+      let next = 0;
+      const perConn = CALLS / CONNECTIONS;
+      const worker = async () => {
+        while (next < perConn) {
+          const i = next++;
+          await new Promise<void>((resolve) =>
+            client.makeUnaryRequest(PATH, identity, identity, Buffer.from([i % 17, 1, 2, 3]), () =>
+              resolve(),
+            ),
+          );
+        }
+      };
+      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      client.close();
+    }),
+  );
+  await proxy.drained();
+  await proxy.close();
+  server.forceShutdown();
+  return proxy;
+}
+
+const t0 = performance.now();
+const proxy = await record();
+const recordMs = performance.now() - t0;
+const records: H2Record[] = [];
+proxy.connections.forEach((conn, i) => {
+  const id = { connId: i + 1, targetId: 1, peerId: 0, serverPort: 50051, role: 'server' as const };
+  const req = recordsFromStream(conn.request, { ...id, direction: 'request' });
+  const res = recordsFromStream(conn.response, { ...id, direction: 'response' });
+  const seqs = { request: req.length, response: res.length };
+  const ends = conn.ends.map((e) => endRecord(id, e.direction, 'fin', e.tsNs, seqs[e.direction]++));
+  records.push(...req, ...res, ...ends);
+});
+const ordered = mergeByTime(records);
+const batches: Buffer[] = [];
+for (let i = 0; i < ordered.length; i += BATCH) batches.push(encodeRecords(ordered.slice(i, i + BATCH)));
+const bytes = batches.reduce((n, b) => n + b.length, 0);
+
+const pipeline = await createPipeline({
+  exporters: [
+    {
+      type: 'json-lines',
+      stream: new Writable({
+        write: (_c, _e, cb) => cb(),
+      }),
+    },
+  ],
+  exportIntervalMillis: 3_600_000,
+  logger: { warn: () => {}, error: () => {} },
+});
+pipeline.setTarget(1, {
+  resource: { 'k8s.pod.name': 'orders-0', 'k8s.namespace.name': 'shop', 'k8s.pod.uid': 'uid-orders-0' },
+  serverPortAttributes: new Map([[50051, { 'k8s.service.name': 'orders' }]]),
+});
+const boundariesNs = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10].map((s) =>
+  BigInt(Math.round(s * 1e9)),
+);
+pipeline.record({
+  monotonicNs: process.hrtime.bigint(),
+  time: new Date(),
+  boundariesNs,
+  aggregates: [],
+  inFlight: [],
+  self: ZERO_SELF,
+});
+
+class Ring implements H2RecordSource {
+  next = 0;
+  readH2Records(): Buffer {
+    return batches[this.next++] ?? Buffer.alloc(0);
+  }
+}
+
+let recorded = 0;
+const counting = {
+  recordCall: (c: Parameters<typeof pipeline.recordCall>[0]) => {
+    const ok = pipeline.recordCall(c);
+    if (ok) recorded++;
+    return ok;
+  },
+  reportH2: pipeline.reportH2.bind(pipeline),
+};
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const loadBefore = loadavg()[0]!;
+const perRound: number[] = [];
+for (let round = 0; round < ROUNDS + 2; round++) {
+  recorded = 0;
+  const ring = new Ring();
+  const calls = new H2Calls({ source: ring, pipeline: counting, logger: quiet });
+  const cpu = process.cpuUsage();
+  while (ring.next <= batches.length) calls.poll();
+  const used = process.cpuUsage(cpu);
+  const s = calls.stats(1);
+  if (recorded !== CALLS || s.calls !== CALLS || s.incomplete !== 0)
+    throw new Error(`round ${round}: ${recorded} calls recorded (${s.incomplete} incomplete), ${CALLS} made`);
+  if (round >= 2) perRound.push((used.user + used.system) / CALLS); // two warm-up rounds (JIT)
+}
+await pipeline.shutdown();
+const sorted = [...perRound].sort((a, b) => a - b);
+const median = sorted[Math.floor(sorted.length / 2)]!;
+const fmt = (v: number) => v.toFixed(3);
+const perCall = bytes / CALLS;
+console.log(`h2-agent: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}`);
+console.log(
+  `conversation: ${CALLS} gRPC unary calls over ${CONNECTIONS} connections (${IN_FLIGHT} in flight each), recorded in ${(recordMs / 1000).toFixed(1)} s; ${ordered.length} records (${(ordered.length / CALLS).toFixed(2)} per call), ${perCall.toFixed(0)} bytes of records per call, reads of ${BATCH} records`,
+);
+console.log(
+  `ring fill at ${RATE.toLocaleString('en')} calls/s: ${((perCall * RATE) / 1e6).toFixed(2)} MB/s, ${((perCall * RATE * H2_POLL_MS) / 1e9).toFixed(2)} MB per ${H2_POLL_MS}-ms poll, ${((perCall * RATE * 10) / 1e6).toFixed(0)} MB per 10-s collection`,
+);
+console.log(
+  `load average (1 min) ${loadBefore.toFixed(2)} before the rounds and ${loadavg()[0]!.toFixed(2)} after, on ${cpus().length} CPUs`,
+);
+console.log('');
+console.log('| quantity | value |');
+console.log('|---|---|');
+console.log(`| rounds | ${ROUNDS} (after 2 warm-up rounds) |`);
+console.log(
+  `| CPU per call, median | ${fmt(median)} µs (min ${fmt(sorted[0]!)}, max ${fmt(sorted[sorted.length - 1]!)}) |`,
+);
+console.log(`| share of the bound (${BOUND_US} µs per call) | ${((median / BOUND_US) * 100).toFixed(1)} % |`);
+console.log(`| one core's share at 50,000 calls/s | ${((median * RATE) / 1e4).toFixed(2)} % |`);
