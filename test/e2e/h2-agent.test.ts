@@ -343,6 +343,31 @@ describe('gRPC and h2c calls of both roles, exported exactly', () => {
   });
 });
 
+it('HTTP/2 requests in flight are in http.server.active_requests; gRPC calls in flight are not', async () => {
+  const run = await startAgent();
+  try {
+    const { server } = run.ids as { server: number };
+    // The requests' frames only: every stream is still waiting for its response.
+    const requests = (c: Conversation, port: number, firstConnId: number) =>
+      kernelRecords(c.connections, {
+        serverTarget: server,
+        clientTarget: 0,
+        serverPort: port,
+        firstConnId,
+      }).filter((r) => r.kind === 'frame' && r.direction === 'request');
+    run.ring.queue([...requests(h2c, 8080, 1), ...requests(grpc, 50051, 2)]);
+    await run.pipeline.forceFlush();
+    const active = numberPoints(run.receiver.exports, 'http.server.active_requests').map(
+      (p) => `${p.attributes['http.request.method']} ${p.attributes['server.port']} ${p.value}`,
+    );
+    assert.deepEqual(active.sort(), ['DELETE 8080 25', 'GET 8080 25', 'POST 8080 25', 'PUT 8080 25']);
+    const row = run.agent.targets().find((t) => t.pod === 'server');
+    assert.deepEqual([row?.h2Calls, row?.h2InFlight], [0, 100 + 63]);
+  } finally {
+    await run.stop();
+  }
+});
+
 describe('losses are counted, never guessed', () => {
   it('a gap in the response direction (a full ring): statuses after it are unknown, exported as _OTHER and counted', async () => {
     const run = await startAgent();

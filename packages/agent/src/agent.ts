@@ -282,7 +282,7 @@ export class Agent {
       const snapshot = capture.read();
       pipeline.record(snapshot);
       this.#recorded = true;
-      this.#h2?.poll();
+      this.#h2?.poll(true);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       const attached = this.#reconciler
         .status()

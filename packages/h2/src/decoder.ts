@@ -241,6 +241,24 @@ export class H2Decoder {
   }
 
   /**
+   * Calls `fn` once per stream in flight now, with its connection's target, role and server port,
+   * its `:method` and whether it is a gRPC call (undefined: not decoded). For an active-requests
+   * gauge by method and port; O(streams in flight).
+   */
+  forEachInFlight(
+    fn: (
+      targetId: number,
+      role: 'server' | 'client',
+      serverPort: number,
+      method: string | undefined,
+      grpc: boolean | undefined,
+    ) => void,
+  ): void {
+    for (const conn of this.conns.values())
+      for (const s of conn.streams.values()) fn(conn.targetId, conn.role, conn.serverPort, s.method, s.grpc);
+  }
+
+  /**
    * Reads a batch of records (src/record.ts), in order, calling `onCall` for each call they
    * finish. A record cut short at the batch's end is counted in `recordsMalformed`; the batch's
    * memory is not kept (its bytes are copied where they must outlive the call).

@@ -30,6 +30,19 @@ export interface H2Report {
    * them: each is exported as `owlk8s.agent.kernel.h2.<snake_case name>` from its first report.
    */
   readonly kernel?: Readonly<Record<string, number | bigint>>;
+  /**
+   * HTTP/2 requests (not gRPC calls) a target serves now, by method and server port, for
+   * `http.server.active_requests`; absent: the last report's stay. `method` is one of the kernel's
+   * (`@owlk8s/ebpf` HTTP_METHODS: the nine or `_OTHER`).
+   */
+  readonly inFlight?: readonly H2InFlight[];
+}
+
+export interface H2InFlight {
+  readonly targetId: number;
+  readonly method: string;
+  readonly port: number;
+  readonly count: number;
 }
 
 export interface H2Counter {

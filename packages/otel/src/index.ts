@@ -6,7 +6,7 @@ export {
   GRPC_STATUS_NAMES,
   RPC_STATUS_UNKNOWN,
 } from './attributes.ts';
-export type { H2Counter, H2DecoderCounters, H2Report } from './h2-counters.ts';
+export type { H2Counter, H2DecoderCounters, H2InFlight, H2Report } from './h2-counters.ts';
 export { H2_COUNTERS, kernelH2CounterName } from './h2-counters.ts';
 export type { PeerNames, TargetIdentity } from './identity.ts';
 export { INSTRUMENT_NAMES } from './instruments.ts';

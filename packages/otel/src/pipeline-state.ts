@@ -20,6 +20,8 @@ export interface ActiveRequests {
 export class PipelineState {
   readonly #store: SeriesStore;
   #active: ActiveRequests[] = [];
+  /** The HTTP/2 requests in flight of the last report that had them (reportH2). */
+  #h2Active: ActiveRequests[] = [];
   #self: SelfCounters | undefined;
   /** The last kernel values, and what earlier runs of the program counted (added after a reset). */
   #selfLast: SelfCounters | undefined;
@@ -56,20 +58,35 @@ export class PipelineState {
       const target = this.#store.target(inflight.targetId);
       const startTime = this.#store.startTime(inflight.targetId);
       if (target === undefined || startTime === undefined) continue;
-      const key = `${inflight.method} ${inflight.port}`;
-      const seen = active.get(`${inflight.targetId} ${key}`);
-      if (seen !== undefined) {
-        active.set(`${inflight.targetId} ${key}`, { ...seen, count: seen.count + inflight.count });
-        continue;
-      }
-      let attributes = this.#activeAttributes.get(key);
-      if (attributes === undefined) {
-        attributes = activeRequestAttributes(inflight.method, inflight.port);
-        this.#activeAttributes.set(key, attributes);
-      }
-      active.set(`${inflight.targetId} ${key}`, { target, attributes, startTime, count: inflight.count });
+      this.#addActive(active, inflight, target, startTime);
     }
     this.#active = [...active.values()];
+  }
+
+  /** One value per target, method and port: in-flight groups with the same three are summed. */
+  #addActive(
+    active: Map<string, ActiveRequests>,
+    inflight: {
+      readonly targetId: number;
+      readonly method: string;
+      readonly port: number;
+      readonly count: number;
+    },
+    target: TargetRef,
+    startTime: HrTime,
+  ): void {
+    const key = `${inflight.method} ${inflight.port}`;
+    const seen = active.get(`${inflight.targetId} ${key}`);
+    if (seen !== undefined) {
+      active.set(`${inflight.targetId} ${key}`, { ...seen, count: seen.count + inflight.count });
+      return;
+    }
+    let attributes = this.#activeAttributes.get(key);
+    if (attributes === undefined) {
+      attributes = activeRequestAttributes(inflight.method, inflight.port);
+      this.#activeAttributes.set(key, attributes);
+    }
+    active.set(`${inflight.targetId} ${key}`, { target, attributes, startTime, count: inflight.count });
   }
 
   /**
@@ -100,6 +117,7 @@ export class PipelineState {
 
   removeTarget(targetId: number): void {
     this.#active = this.#active.filter((a) => a.target.id !== targetId);
+    this.#h2Active = this.#h2Active.filter((a) => a.target.id !== targetId);
   }
 
   reportAgent(stats: {
@@ -149,6 +167,15 @@ export class PipelineState {
 
   reportH2(report: H2Report): void {
     this.#h2 = report;
+    if (report.inFlight === undefined) return;
+    const active = new Map<string, ActiveRequests>();
+    for (const inflight of report.inFlight) {
+      const target = this.#store.target(inflight.targetId);
+      const startTime = this.#store.startTime(inflight.targetId);
+      if (target === undefined || startTime === undefined || inflight.count === 0) continue;
+      this.#addActive(active, inflight, target, startTime);
+    }
+    this.#h2Active = [...active.values()];
   }
 
   /** A decoder counter (or the calls not attributed), once the agent reported its HTTP/2 path. */
@@ -164,8 +191,16 @@ export class PipelineState {
     return v === undefined ? undefined : Number(v);
   }
 
+  /** The kernel's HTTP/1.x requests in flight and the HTTP/2 ones, summed per target, method and port. */
   activeRequests(): readonly ActiveRequests[] {
-    return this.#active;
+    if (this.#h2Active.length === 0) return this.#active;
+    const merged = new Map<string, ActiveRequests>();
+    for (const a of [...this.#active, ...this.#h2Active]) {
+      const key = `${a.target.id} ${String(a.attributes['http.request.method'])} ${String(a.attributes['server.port'])}`;
+      const seen = merged.get(key);
+      merged.set(key, seen === undefined ? a : { ...seen, count: seen.count + a.count });
+    }
+    return [...merged.values()];
   }
 
   selfCounters(): SelfCounters | undefined {

@@ -1,8 +1,9 @@
 // HTTP/2 and gRPC: the kernel's frame records (a BPF ring buffer) through one decoder into the
 // pipeline. Each finished call becomes one measurement of its series (pipeline.recordCall); the
 // decoder's and the kernel's loss counters are reported with every collection.
+import { HTTP_METHODS } from '@owlk8s/ebpf';
 import { type H2Call, H2Decoder, type H2DecoderOptions } from '@owlk8s/h2';
-import type { Pipeline } from '@owlk8s/otel';
+import type { H2InFlight, Pipeline } from '@owlk8s/otel';
 import type { AgentLogger } from '../agent.ts';
 
 /**
@@ -31,6 +32,9 @@ export function isH2RecordSource(capture: object): capture is H2RecordSource {
  * default) would need a 94 MB ring. A poll of that much takes about 60 ms of CPU (1.25 µs a call).
  */
 export const H2_POLL_MS = 100;
+
+/** Methods as the kernel names them (the nine, else `_OTHER`): `http.server.active_requests` stays bounded. */
+const KERNEL_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 
 /** Reads that one poll makes at most (each empties what the ring held): a bound on a poll's time. */
 const READS_PER_POLL = 64;
@@ -81,10 +85,12 @@ export class H2Calls {
 
   /**
    * Empties the ring buffer into the decoder (at most READS_PER_POLL reads), sweeps it (timeouts,
-   * idle connections) and reports the counters. Call it after the pipeline recorded a snapshot
-   * (its bucket boundaries). Never throws: a failed read is logged once per streak.
+   * idle connections) and reports the counters, and with `inFlight` the HTTP/2 requests (not gRPC
+   * calls) each pod serves now, for `http.server.active_requests` (a collection asks for them; the
+   * polls between do not). Call it after the pipeline recorded a snapshot (its bucket
+   * boundaries). Never throws: a failed read is logged once per streak.
    */
-  poll(): void {
+  poll(inFlight = false): void {
     const { source, pipeline, logger } = this.#o;
     try {
       for (let i = 0; i < READS_PER_POLL; i++) {
@@ -107,7 +113,25 @@ export class H2Calls {
         logger.error({ err }, 'reading the kernel HTTP/2 counters failed; will retry');
       this.#readErrorLogged = true;
     }
-    pipeline.reportH2({ decoder: this.#decoder.counters(), ...(kernel === undefined ? {} : { kernel }) });
+    pipeline.reportH2({
+      decoder: this.#decoder.counters(),
+      ...(kernel === undefined ? {} : { kernel }),
+      ...(inFlight ? { inFlight: this.#serving() } : {}),
+    });
+  }
+
+  /** Server-side HTTP/2 streams in flight that are not gRPC calls, per target, method and port. */
+  #serving(): H2InFlight[] {
+    const counts = new Map<string, { targetId: number; method: string; port: number; count: number }>();
+    this.#decoder.forEachInFlight((targetId, role, port, method, grpc) => {
+      if (role !== 'server' || grpc === true) return;
+      const m = method !== undefined && KERNEL_METHODS.has(method) ? method : '_OTHER';
+      const key = `${targetId} ${m} ${port}`;
+      const seen = counts.get(key);
+      if (seen === undefined) counts.set(key, { targetId, method: m, port, count: 1 });
+      else seen.count++;
+    });
+    return [...counts.values()];
   }
 
   /** A pod's HTTP/2 calls so far and its streams in flight. */
