@@ -161,7 +161,19 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
                 'this agent names no peers: targets.kubernetes.peers is false (set it to true to watch the cluster’s Services, EndpointSlices and Nodes), so no series says whom a pod called',
             }
           : {}),
-      ...(h2Source === undefined ? {} : { h2: { source: h2Source } }),
+      ...(h2Source === undefined
+        ? {}
+        : {
+            h2: {
+              source: h2Source,
+              // Streams time out as HTTP/1.x requests do; connections are kept past the kernel's
+              // idle timeout (its end record is what forgets them).
+              decoder: {
+                requestTimeoutNs: config.capture.requestTimeoutMs * 1e6,
+                idleTimeoutNs: 2 * config.capture.idleTimeoutMs * 1e6,
+              },
+            },
+          }),
       identityOf: (pod) =>
         podIdentity(pod, shared, {
           maxValueLength: config.targets.kubernetes.maxValueLength,

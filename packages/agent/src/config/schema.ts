@@ -141,7 +141,7 @@ export const SCHEMA: Section = section('', {
     requestTimeoutMs: setting(
       f.integer(1000, 604800000),
       60000,
-      'Milliseconds a request may wait for its response: then it is counted as finished, with `error.type` `timeout`, no status code and the time it waited as its duration (and `owlk8s.agent.kernel.timeouts` grows). Must be above the largest `capture.buckets` boundary, so a timed-out request lands in the overflow bucket.',
+      'Milliseconds a request (an HTTP/2 stream too) may wait for its response: then it is counted as finished, with `error.type` `timeout`, no status code and the time it waited as its duration (and, for HTTP/1.x, `owlk8s.agent.kernel.timeouts` grows). Must be above the largest `capture.buckets` boundary, so a timed-out request lands in the overflow bucket.',
     ),
     idleTimeoutMs: setting(
       f.integer(1000, 604800000),
