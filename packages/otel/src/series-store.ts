@@ -635,8 +635,10 @@ export class SeriesStore {
     const portAttributes = target.ref.identity.serverPortAttributes?.get(port);
     if (grpc) {
       // The method as sent: bounded by the target's series budget (a client can send any :path).
-      // A status not decoded ('?') and a response without one ('-') differ in error.type.
-      const rest = `${call.grpcMethod ?? '_OTHER'}|${call.grpcStatus ?? (call.incomplete ? '?' : '-')}|${call.error ?? ''}`;
+      // A status not decoded ('?') and a response without one ('-') differ in error.type, unless
+      // the call ended in an error (then error.type names it): one key per attribute set.
+      const unknown = call.error !== undefined ? '' : call.incomplete ? '?' : '-';
+      const rest = `${call.grpcMethod ?? '_OTHER'}|${call.grpcStatus ?? unknown}|${call.error ?? ''}`;
       return this.#route(
         RPC_METRIC_OF_ROLE[call.role],
         call.role,
@@ -649,7 +651,9 @@ export class SeriesStore {
     }
     const method = normaliseMethod(call.method ?? '_OTHER', this.#options.knownMethods);
     // httpMinor 2 in the kernel key's place: never a kernel aggregate's series.
-    const rest = `${method}|${call.statusCode ?? '?'}|2|${call.error ?? ''}`;
+    // A call that ended in an error has no status attribute, whatever status was seen.
+    const status = call.error !== undefined ? '' : (call.statusCode ?? '?');
+    const rest = `${method}|${status}|2|${call.error ?? ''}`;
     return this.#route(METRIC_OF_ROLE[call.role], call.role, port, call.peerId, rest, target, (collapsed) =>
       h2RequestAttributes(call, this.#options.knownMethods, portAttributes, collapsed),
     );

@@ -638,3 +638,29 @@ test("a pod's overflow series fed by a kernel aggregate and by HTTP/2 calls adds
   assert.equal(overflow?.sumNs, 5n + 7n);
   assert.deepEqual(overflow?.buckets, buckets({ 0: 6 }));
 });
+
+test('HTTP/2 calls of equal attributes share one series, whatever was seen before their error', () => {
+  const s = store();
+  s.setTarget(1, pod('a'), T0);
+  s.record(snapshot([], new Date(T0 + 1000)));
+  // A response's HEADERS seen, then RST_STREAM; and one reset before any response.
+  s.recordCall(call({ grpc: false, statusCode: 200, error: 'stream_reset' }));
+  s.recordCall(call({ grpc: false, statusCode: undefined, error: 'stream_reset' }));
+  // gRPC: a status not decoded and none sent are both _OTHER once a reset names the end.
+  s.recordCall(call({ grpcStatus: undefined, incomplete: true, error: 'stream_reset' }));
+  s.recordCall(call({ grpcStatus: undefined, incomplete: false, error: 'stream_reset' }));
+  // Without an error they differ: error.type _OTHER only for a response decoded without a status.
+  s.recordCall(call({ grpcStatus: undefined, incomplete: true }));
+  s.recordCall(call({ grpcStatus: undefined, incomplete: false }));
+  const got = only(s).map((x) => `${x.metric} ${JSON.stringify(x.attributes)} ${x.count}`);
+  assert.equal(new Set(only(s).map((x) => JSON.stringify([x.metric, x.attributes]))).size, got.length);
+  assert.deepEqual(
+    only(s).map((x) => [x.metric, x.attributes['error.type'] ?? '-', x.count]),
+    [
+      [0, 'stream_reset', 2],
+      [2, 'stream_reset', 2],
+      [2, '-', 1],
+      [2, '_OTHER', 1],
+    ],
+  );
+});
