@@ -9,14 +9,15 @@
 // a fresh H2Calls (fresh decoder tables, as new connections) over one pipeline whose series exist
 // after the first round (the steady state of a running agent) and polls until the ring is empty;
 // the round's CPU time (process.cpuUsage, user + system) over the calls gives µs per call. It also
-// prints the ring's fill: bytes of records per call, per second at 50,000 calls/s, and per poll.
+// prints the ring's fill: bytes of records per call, per second at 50,000 calls/s, and per poll,
+// and, from rounds of the decoder alone alternating with the whole path's, what the rest adds.
 // Run: node bench/h2-agent.ts [rounds=21]
 import { cpus, loadavg } from 'node:os';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { H2_POLL_MS, H2Calls, type H2RecordSource } from '@owlk8s/agent';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
-import { encodeRecords, type H2Record } from '@owlk8s/h2';
+import { encodeRecords, H2Decoder, type H2Record } from '@owlk8s/h2';
 import { endRecord, mergeByTime, RecordingProxy, recordsFromStream } from '@owlk8s/h2/testing';
 import { createPipeline } from '@owlk8s/otel';
 
@@ -150,7 +151,21 @@ const counting = {
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const loadBefore = loadavg()[0]!;
 const perRound: number[] = [];
+// The decoder alone (a fresh H2Decoder, a callback that counts), alternating with the whole path in
+// the same process: the recording's share, whatever the machine's load does to both.
+const decoderOnly: number[] = [];
 for (let round = 0; round < ROUNDS + 2; round++) {
+  let decoded = 0;
+  const bare = new H2Decoder({
+    onCall: () => {
+      decoded++;
+    },
+  });
+  const cpuBare = process.cpuUsage();
+  for (const b of batches) bare.push(b);
+  const usedBare = process.cpuUsage(cpuBare);
+  if (decoded !== CALLS) throw new Error(`round ${round}: the decoder alone gave ${decoded} calls`);
+  if (round >= 2) decoderOnly.push((usedBare.user + usedBare.system) / CALLS);
   recorded = 0;
   const ring = new Ring();
   const calls = new H2Calls({ source: ring, pipeline: counting, logger: quiet });
@@ -165,6 +180,9 @@ for (let round = 0; round < ROUNDS + 2; round++) {
 await pipeline.shutdown();
 const sorted = [...perRound].sort((a, b) => a - b);
 const median = sorted[Math.floor(sorted.length / 2)]!;
+const medianOf = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+const bareMedian = medianOf(decoderOnly);
+const added = medianOf(perRound.map((v, i) => v - decoderOnly[i]!));
 const fmt = (v: number) => v.toFixed(3);
 const perCall = bytes / CALLS;
 console.log(`h2-agent: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}`);
@@ -183,6 +201,10 @@ console.log('|---|---|');
 console.log(`| rounds | ${ROUNDS} (after 2 warm-up rounds) |`);
 console.log(
   `| CPU per call, median | ${fmt(median)} µs (min ${fmt(sorted[0]!)}, max ${fmt(sorted[sorted.length - 1]!)}) |`,
+);
+console.log(`| of which the decoder alone (alternate rounds), median | ${fmt(bareMedian)} µs |`);
+console.log(
+  `| the rest (ring reads, call recording, counters), median of the round pairs | ${fmt(added)} µs |`,
 );
 console.log(`| share of the bound (${BOUND_US} µs per call) | ${((median / BOUND_US) * 100).toFixed(1)} % |`);
 console.log(`| one core's share at 50,000 calls/s | ${((median * RATE) / 1e4).toFixed(2)} % |`);

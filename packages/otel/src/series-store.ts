@@ -107,10 +107,12 @@ interface TargetEntry {
   readonly kernel: readonly [Map<number | string, KernelEntry>, Map<number | string, KernelEntry>];
   readonly seriesKeys: string[];
   /**
-   * Finished HTTP/2 calls' kinds (recordCall's key) → the series they go to, at most
-   * CALL_ROUTES_PER_METRIC × 4 of them; past it a new kind is routed on every call.
+   * Finished HTTP/2 calls' kinds → the series they go to (recordCall), at most
+   * CALL_ROUTES_PER_METRIC × 4 of them (`callRoutes`); past it a new kind is routed on every call.
+   * [HTTP, gRPC] → peer id → method → packed port, role, error and status (callCore) → series.
    */
-  readonly calls: Map<string, Series>;
+  readonly calls: readonly [CallRoutes, CallRoutes];
+  callRoutes: number;
   /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
   readonly live: PerMetric<number>;
   /** Its overflow series per metric, made when it reached seriesPerTarget. */
@@ -119,6 +121,40 @@ interface TargetEntry {
   readonly peers: Readonly<PerMetric<Set<number>>>;
   readonly overflowedPeers: Readonly<PerMetric<Set<number>>>;
   readonly goLibrary: GoLibraryRow;
+}
+
+type CallRoutes = Map<number, Map<string, Map<number, Series>>>;
+
+/** How a call without its response's end ended (H2CallError), as 1..5 of callCore; 0: it did not. */
+const CALL_ERRORS: ReadonlyMap<string | undefined, number> = new Map([
+  [undefined, 0],
+  ['stream_reset', 1],
+  ['goaway', 2],
+  ['timeout', 3],
+  ['connection_reset', 4],
+  ['connection_closed', 5],
+]);
+
+/**
+ * A call's server port, role, error and status in one integer below 2^30 (a small integer, which a
+ * Map hashes without allocating, as kernelKey): status + 2 in the low 10 bits (0: not decoded, 1:
+ * a decoded response without grpc-status, `''` when an error names the end), the error above it,
+ * then the role and the port. -1 for a call that does not fit (a status past 1021, an error
+ * name not known): recordCall routes those on every call.
+ */
+function callCore(call: CallRecord, grpc: boolean): number {
+  const error = CALL_ERRORS.get(call.error);
+  const port = call.serverPort;
+  if (error === undefined || !(port >= 0 && port <= 65535 && Number.isInteger(port))) return -1;
+  const status = grpc ? call.grpcStatus : call.statusCode;
+  // At least as fine as the series' attributes: an HTTP call that ended in an error has no status
+  // attribute; a gRPC status not decoded (0) and a decoded response without one (1) differ in
+  // error.type unless an error names the end.
+  let s: number;
+  if (status !== undefined && (grpc || error === 0)) s = status + 2;
+  else s = grpc && error === 0 && !call.incomplete ? 1 : 0;
+  if (!(s >= 0 && s < 1024) || !Number.isInteger(s)) return -1;
+  return ((port * 2 + (call.role === 'client' ? 1 : 0)) * 8 + error) * 1024 + s;
 }
 
 /**
@@ -258,7 +294,8 @@ export class SeriesStore {
       ref,
       startTime,
       kernel: [new Map(), new Map()],
-      calls: new Map(),
+      calls: [new Map(), new Map()],
+      callRoutes: 0,
       seriesKeys: [],
       live: [0, 0, 0, 0],
       overflow: [undefined, undefined, undefined, undefined],
@@ -474,15 +511,28 @@ export class SeriesStore {
     }
     this.#callsRecorded = true;
     const grpc = call.grpc === true;
-    const status = grpc ? (call.grpcStatus ?? (call.incomplete ? '?' : '-')) : (call.statusCode ?? '?');
-    const method = grpc ? (call.grpcMethod ?? '') : (call.method ?? '');
-    const kind = `${grpc ? 'rpc' : 'h2'}|${call.role}|${call.serverPort}|${call.peerId}|${call.error ?? ''}|${status}|${method}`;
-    let series = target.calls.get(kind);
+    const core = callCore(call, grpc);
+    const method = (grpc ? call.grpcMethod : call.method) ?? '';
+    const byPeer = target.calls[grpc ? 1 : 0];
+    let series = core < 0 ? undefined : byPeer.get(call.peerId)?.get(method)?.get(core);
     if (series === undefined) {
       series = this.#seriesForCall(call, grpc, target);
       if (series.sole !== undefined) endSole(series);
       if (series.sources === 0) series.sources = 1;
-      if (target.calls.size < CALL_ROUTES_PER_METRIC * 4) target.calls.set(kind, series);
+      if (core >= 0 && target.callRoutes < CALL_ROUTES_PER_METRIC * 4) {
+        let byMethod = byPeer.get(call.peerId);
+        if (byMethod === undefined) {
+          byMethod = new Map();
+          byPeer.set(call.peerId, byMethod);
+        }
+        let byCore = byMethod.get(method);
+        if (byCore === undefined) {
+          byCore = new Map();
+          byMethod.set(method, byCore);
+        }
+        byCore.set(core, series);
+        target.callRoutes++;
+      }
     }
     series.count++;
     const d = call.durationNs;
