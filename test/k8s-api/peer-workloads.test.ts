@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
 import type { PeerWorkloadLookup, PeerWorkloads } from '@owlk8s/k8s';
-import { DEFAULT_RBAC_PATH, type FakeKubeApi, pod, rulesForUser, workload } from './index.ts';
-import { Scenario } from './scenario.ts';
+import { DEFAULT_RBAC_PATH, type FakeKubeApi, pod, rulesForUser, service, workload } from './index.ts';
+import { NODE, Scenario } from './scenario.ts';
 
 let s: Scenario | undefined;
 afterEach(async () => {
@@ -141,6 +141,40 @@ describe('peer workloads: failures', () => {
       s.errors[0]!.message,
       /^get pods: HTTP 403: forbidden: the ClusterRole lacks verb "get" on resource "pods"/,
     );
+  });
+
+  it("a pod of this node (a target) is named from the watcher's own view, with no GET", async () => {
+    s = await Scenario.start({
+      connection: 'in-cluster',
+      watcher: { peers: true },
+      seed: (api) => {
+        const deploy = api.apply(workload('Deployment', 'front', 'shop'));
+        const rs = api.apply(workload('ReplicaSet', 'front-5d8f', 'shop', deploy));
+        api.apply(
+          pod({ name: 'front-1', namespace: 'shop', node: NODE, owner: rs, labels: { app: 'front' } }),
+        );
+        api.apply(pod({ name: 'solo', namespace: 'shop', node: NODE, labels: { app: 'front' } }));
+        api.apply(
+          service({ name: 'front', namespace: 'shop', selector: { app: 'front' }, ports: [{ port: 80 }] }),
+        );
+      },
+    });
+    await s.waitUntil(
+      'both targets named',
+      () => s!.targets().length === 2 && s!.targets().every((t) => t.workload.kind !== 'ReplicaSet'),
+    );
+    s.api.resetRequests();
+    const w = s.watcher.peerWorkloads!;
+    assert.deepEqual(w.lookup('shop', 'front-1'), {
+      state: 'resolved',
+      workload: { kind: 'Deployment', name: 'front' },
+    });
+    assert.deepEqual(w.lookup('shop', 'solo'), { state: 'resolved' });
+    assert.deepEqual(
+      s.api.requests.filter((r) => r.verb === 'get'),
+      [],
+    );
+    assert.equal(w.size, 0);
   });
 
   it('without peers there is no peer workload reader', async () => {

@@ -4,7 +4,8 @@
 // when a series of this node is about to name it: one GET of the pod (its ownerReferences), then
 // the owner resolver (owners.ts) for a ReplicaSet's Deployment or a Job's CronJob, as for the
 // node's own pods. The number of GETs is bounded by the peers this node's pods actually call or
-// are called by (export.peersPerPod per pod), and answers are kept, up to `maxEntries` pods.
+// are called by (export.peersPerPod per pod), and answers are kept, up to `maxEntries` pods. A
+// peer that is a target of this node is named from what the watcher knows of it, with no GET.
 
 import type { Clock } from './clock.ts';
 import { ApiError } from './errors.ts';
@@ -31,6 +32,11 @@ export interface PeerWorkloadsOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onError: (err: ApiError) => void;
+  /**
+   * The workload of a pod of this node the watcher knows already (a target: kind `Pod` for a bare
+   * pod), or undefined: such a peer is named from it, with no GET.
+   */
+  readonly local?: (namespace: string, name: string) => Workload | undefined;
   /** Pod GETs in flight at once; default 4. */
   readonly concurrency?: number;
   /** A failed lookup is tried again after this long; default 30 s. */
@@ -52,7 +58,7 @@ interface Entry {
 }
 
 export class PeerWorkloads {
-  readonly #o: Required<PeerWorkloadsOptions>;
+  readonly #o: Required<Omit<PeerWorkloadsOptions, 'local'>> & Pick<PeerWorkloadsOptions, 'local'>;
   readonly #entries = new Map<string, Entry>();
   readonly #queue: Array<{ namespace: string; name: string }> = [];
   /** Owner key → the pods waiting for it. */
@@ -91,6 +97,9 @@ export class PeerWorkloads {
    * (or a failure is old enough to retry).
    */
   lookup(namespace: string, name: string): PeerWorkloadLookup {
+    const local = this.#o.local?.(namespace, name);
+    if (local !== undefined)
+      return local.kind === 'Pod' ? { state: 'resolved' } : { state: 'resolved', workload: local };
     const key = `${namespace}/${name}`;
     const now = this.#o.clock.now();
     const e = this.#entries.get(key);

@@ -198,6 +198,7 @@ export class PodTargetWatcher {
           logger: this.#logger,
           retryAfterMs: opts.ownerRetryAfterMs ?? 30_000,
           onError: (e) => this.#onError(e),
+          local: (namespace, name) => this.#targets.get(`${namespace}/${name}`)?.workload,
         })
       : undefined;
   }
