@@ -27,6 +27,8 @@ test('pods of another node are named with their workload, read once each; a fail
     labels: { role: 'caller' },
     ipv6: false,
   });
+  // The caller serves a Service of its own: the agent's scope is the pods behind Services.
+  cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
   const cron = cluster.api.apply({ ...workload('CronJob', 'nightly', 'shop'), apiVersion: 'batch/v1' });
   const job = cluster.api.apply({
     ...workload('Job', 'nightly-29001', 'shop', cron),
@@ -46,6 +48,7 @@ test('pods of another node are named with their workload, read once each; a fail
       ipv6: false,
       ...(owner ? { owner } : {}),
     });
+    cluster.service(name, 'shop', { app: name }, [{ port: 8080 }]);
     // Another node's pod, as the API server tells it.
     cluster.api.apply({ ...sim.object, spec: { ...(sim.object.spec as object), nodeName: 'node-2' } });
     cluster.api.apply(
