@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
+import type { Sample } from '../demo/prom-text.ts';
 import { endpointSlice, workload } from '../k8s-api/index.ts';
-import { agentOn, CLIENT, lines, peerWorkloads, untilNamed } from './peers.ts';
+import { agentOn, CLIENT, lines, peerWorkloads, scrapeUntil, untilNamed } from './peers.ts';
 import { sampleValue } from './running-agent.ts';
 
 const UNNAMED = 'owlk8s_agent_peers_workloads_unnamed_total';
@@ -83,7 +84,12 @@ test('pods of another node are named with their workload, read once each; a fail
     await send(ledger, 3);
     await send(report, 2);
     await sleep(1500);
-    let samples = await agent.scrape();
+    const getSeries = (n: number) => (all: readonly Sample[]) =>
+      all.filter(
+        (x) =>
+          x.name === CLIENT && x.labels.k8s_pod_name === 'caller' && x.labels.http_request_method === 'GET',
+      ).length >= n;
+    let samples = await scrapeUntil(agent, getSeries(2));
     assert.deepEqual(lines(samples, CLIENT, 'caller'), [
       'ledger-1 pod 8080 200 3',
       'report-1 pod 8080 200 2',
@@ -112,7 +118,7 @@ test('pods of another node are named with their workload, read once each; a fail
     await untilNamed(agent, caller, url(orphan), 'orphan-1');
     await send(orphan, 4);
     await sleep(1500);
-    samples = await agent.scrape();
+    samples = await scrapeUntil(agent, getSeries(3));
     assert.deepEqual(lines(samples, CLIENT, 'caller'), [
       'ledger-1 pod 8080 200 3',
       'orphan-1 pod 8080 200 4',

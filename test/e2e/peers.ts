@@ -59,6 +59,25 @@ export async function untilNamed(
   }
 }
 
+/**
+ * Scrapes (each scrape is a collection) every 300 ms until `settled` holds of the samples, within
+ * 15 s, and returns those samples (or the last ones: the caller's exact checks say what is off).
+ * A pod peer new to a collection is named at a later one, once its workload is read (the first
+ * scrape after the traffic starts the reads), so a test that calls pods it has not named before
+ * waits for its series this way rather than for a fixed time.
+ */
+export async function scrapeUntil(
+  agent: RunningAgent,
+  settled: (samples: readonly Sample[]) => boolean,
+): Promise<Sample[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const samples = await agent.scrape();
+    if (settled(samples) || Date.now() > deadline) return samples;
+    await sleep(300);
+  }
+}
+
 /** Until every pod's interface is attached (within 15 s): for tests that wait for no peer. */
 export async function untilAttached(agent: RunningAgent): Promise<void> {
   const deadline = Date.now() + 15_000;

@@ -579,9 +579,11 @@ export class SeriesStore {
   }
 
   /**
-   * Whether a new series of this aggregate can be named now (PeerNames.ready). A peer past the
-   * target's peersPerTarget goes to the overflow peer, which needs no name: it never waits (and
-   * asks no lookup, so a pod spraying addresses costs at most its budget of lookups).
+   * Whether a new series of this aggregate can be named now (PeerNames.ready). A peer within the
+   * target's peersPerTarget takes its place in the budget at once, waiting or not (so the peers
+   * asked about are at most the budget); one past it goes to the overflow peer, which needs no
+   * name: it never waits and asks nothing, so a pod spraying addresses costs at most its budget of
+   * lookups.
    */
   #peerReady(aggregate: Aggregate, target: TargetEntry): boolean {
     const names = this.#peers;
@@ -590,7 +592,10 @@ export class SeriesStore {
     if (aggregate.role === 'server' && !names.serverPeers) return true;
     const seen = target.peers[METRIC_OF_ROLE[aggregate.role]];
     if (!seen.has(id) && seen.size >= (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) return true;
-    return names.ready(id);
+    const ready = names.ready(id);
+    // Waiting: its place in the budget is kept (a ready peer takes it when its series is made).
+    if (!ready) seen.add(id);
+    return ready;
   }
 
   /**

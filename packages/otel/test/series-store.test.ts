@@ -618,3 +618,41 @@ test('a series whose peer is not ready is made at a later snapshot with everythi
   assert.deepEqual(got(), ['over 2', 'peer-11 7']);
   assert.deepEqual(asked, [11, 11, 11]);
 });
+
+test('peers waiting to be named keep their places in peersPerTarget: a pod asking about 5 peers with a budget of 2 asks about 2', () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 1000,
+    peersPerTarget: 2,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  const ready = new Set<number>();
+  const asked = new Set<number>();
+  s.setPeers({
+    ...names(false),
+    ready: (id) => {
+      asked.add(id);
+      return ready.has(id);
+    },
+  });
+  s.setTarget(1, pod('a'), T0);
+  const aggs = [1, 2, 3, 4, 5].map(
+    (peerId): Aggregate => ({
+      ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: peerId }), sumNs: 1n }),
+      peerId,
+    }),
+  );
+  const r = s.record(snapshot(aggs, new Date(T0 + 1000)));
+  assert.deepEqual([r.applied, r.peerPending], [3, 2]);
+  assert.deepEqual([...asked], [1, 2]);
+  ready.add(1).add(2);
+  s.record(snapshot(aggs, new Date(T0 + 2000)));
+  assert.deepEqual(
+    only(s)
+      .map((x) => `${x.attributes['server.address']} ${x.count}`)
+      .sort(),
+    ['over 12', 'peer-1 1', 'peer-2 2'],
+  );
+});
