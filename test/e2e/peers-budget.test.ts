@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, service } from '../k8s-api/index.ts';
-import { untilNamed } from './peers.ts';
+import { scrapeUntil, untilNamed } from './peers.ts';
 import { sampleValue, startAgent } from './running-agent.ts';
 
 const CLIENT = 'http_client_request_duration_seconds_count';
@@ -99,7 +99,15 @@ logging: { level: error, format: json }
     });
     assert.deepEqual([called.sent, called.errors], [3, 0], called.firstError);
     await sleep(1500);
-    const samples = await agent.scrape();
+    // The sprayed peers are named once their pods are read (one GET each, for the 20 within the budget).
+    const samples = await scrapeUntil(
+      agent,
+      (all) =>
+        all.filter(
+          (x) =>
+            x.name === CLIENT && x.labels.k8s_pod_name === 'spray' && x.labels.http_request_method === 'GET',
+        ).length >= 21,
+    );
     const of = (pod: string) =>
       samples.filter(
         (x) => x.name === CLIENT && x.labels.k8s_pod_name === pod && x.labels.http_request_method === 'GET',

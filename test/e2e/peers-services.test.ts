@@ -3,14 +3,15 @@
 // one bridged) calling each Service through its ClusterIPs and some pods by their own addresses,
 // over IPv4 and IPv6, each caller with its own counts and statuses. Each caller's client series per
 // server.address and status equal what it sent; with capture.serverPeers (on in agentOn) each
-// Service's pod names its callers with exactly what each sent it, whichever way it came.
+// Service's pod names its callers with exactly what each sent it, whichever way it came. A pod
+// peer carries its workload (read on demand): a Deployment's, a StatefulSet's, or none (bare pod).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
-import { endpointSlice, service } from '../k8s-api/index.ts';
+import { endpointSlice, type KubeObject, service } from '../k8s-api/index.ts';
 import { kubeProxy } from './kube-proxy.ts';
-import { agentOn, CLIENT, lines, SERVER, untilNamed } from './peers.ts';
+import { agentOn, CLIENT, lines, peerWorkloads, SERVER, untilNamed } from './peers.ts';
 
 test('three Services through kube-proxy rules and by pod address, two callers, both families: every series exact on both sides', async () => {
   requireBpf();
@@ -22,6 +23,12 @@ test('three Services through kube-proxy rules and by pod address, two callers, b
   // The Services' pods are routed: a bridged pod answering a bridged caller would skip the host's
   // conntrack (no br_netfilter here), as it would on a node without it.
   const backends = {} as Record<Name, Awaited<ReturnType<typeof cluster.addPod>>>;
+  // Owners: web's pod a Deployment's (through its ReplicaSet), api's a StatefulSet's, cart's none.
+  const owners: Record<Name, KubeObject | undefined> = {
+    web: cluster.deployment('shop', 'web').replicaSet,
+    api: cluster.statefulSet('shop', 'api'),
+    cart: undefined,
+  };
   for (const name of names) {
     backends[name] = await cluster.addPod({
       name: `${name}-0`,
@@ -30,6 +37,7 @@ test('three Services through kube-proxy rules and by pod address, two callers, b
       server: 'node',
       port: 8080,
       labels: { app: name },
+      ...(owners[name] ? { owner: owners[name] } : {}),
     });
   }
   const callerA = await cluster.addPod({
@@ -39,6 +47,7 @@ test('three Services through kube-proxy rules and by pod address, two callers, b
     server: 'node',
     port: 7070,
     labels: { role: 'caller' },
+    owner: cluster.deployment('shop', 'caller').replicaSet,
   });
   const callerB = await cluster.addPod({
     name: 'caller-b',
@@ -181,6 +190,29 @@ test('three Services through kube-proxy rules and by pod address, two callers, b
       'caller-a pod 8080 200 6',
       'caller-b pod 8080 200 2',
     ]);
+    // The pod peers' workloads, both roles; Services carry none.
+    assert.deepEqual(peerWorkloads(samples, CLIENT, 'caller-a'), [
+      'api-0 StatefulSet/api',
+      'api.shop.svc -',
+      'cart-0 -',
+      'cart.shop.svc -',
+      'web.shop.svc -',
+    ]);
+    assert.deepEqual(peerWorkloads(samples, CLIENT, 'caller-b'), [
+      'api.shop.svc -',
+      'cart.shop.svc -',
+      'web-0 Deployment/web',
+      'web.shop.svc -',
+    ]);
+    for (const callee of ['web-0', 'api-0', 'cart-0'])
+      assert.deepEqual(peerWorkloads(samples, SERVER, callee), ['caller-a Deployment/caller', 'caller-b -']);
+    // One GET per pod peer named, one per ReplicaSet: no pod or owner of the cluster read twice.
+    const gets = cluster.api.requests
+      .filter((r) => r.verb === 'get')
+      .map((r) => `${r.resource} ${r.name}`)
+      .sort();
+    assert.deepEqual(gets, [...new Set(gets)], `a GET repeated: ${gets.join(', ')}`);
+    assert.equal(samples.find((x) => x.name === 'owlk8s_agent_peers_workloads_unnamed_total')?.value, 0);
   } finally {
     await agent.stop();
   }

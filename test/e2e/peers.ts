@@ -43,19 +43,38 @@ export async function untilNamed(
     });
     assert.equal(r.errors, 0, `${from.spec.name}'s warm-up request to ${url}: ${r.firstError}`);
     await sleep(300);
-    const named = (await agent.scrape()).some(
+    const heads = (await agent.scrape()).filter(
       (x) =>
         x.name === CLIENT &&
         x.labels.k8s_pod_name === from.spec.name &&
-        x.labels.http_request_method === 'HEAD' &&
-        x.labels.server_address === name,
+        x.labels.http_request_method === 'HEAD',
     );
+    const named = heads.some((x) => x.labels.server_address === name);
     const attached = (await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'));
     if (named && attached) return;
     assert.ok(
       Date.now() < deadline,
-      `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name}`}${attached ? '' : '; not every pod attached'}`,
+      `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name} (HEAD series: ${heads.map((x) => `${x.labels.server_address} ${x.value}`).join(', ') || 'none'})`}${attached ? '' : '; not every pod attached'}`,
     );
+  }
+}
+
+/**
+ * Scrapes (each scrape is a collection) every 300 ms until `settled` holds of the samples, within
+ * 15 s, and returns those samples (or the last ones: the caller's exact checks say what is off).
+ * A pod peer new to a collection is named at a later one, once its workload is read (the first
+ * scrape after the traffic starts the reads), so a test that calls pods it has not named before
+ * waits for its series this way rather than for a fixed time.
+ */
+export async function scrapeUntil(
+  agent: RunningAgent,
+  settled: (samples: readonly Sample[]) => boolean,
+): Promise<Sample[]> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const samples = await agent.scrape();
+    if (settled(samples) || Date.now() > deadline) return samples;
+    await sleep(300);
   }
 }
 
@@ -67,6 +86,23 @@ export async function untilAttached(agent: RunningAgent): Promise<void> {
     assert.ok(Date.now() < deadline, 'within 15 s: not every pod attached');
     await sleep(100);
   }
+}
+
+/**
+ * The peers of the pod's GET series of a metric with their workload, one line each:
+ * `web-0 Deployment/web`, `web.shop.svc -` (no owlk8s.peer.workload.*).
+ */
+export function peerWorkloads(samples: readonly Sample[], metric: string, pod: string): string[] {
+  const seen = new Set<string>();
+  for (const x of samples) {
+    if (x.name !== metric || x.labels.k8s_pod_name !== pod || x.labels.http_request_method !== 'GET')
+      continue;
+    const kind = x.labels.owlk8s_peer_workload_kind;
+    const name = x.labels.owlk8s_peer_workload_name;
+    const peer = metric === CLIENT ? x.labels.server_address : (x.labels.client_address ?? '-');
+    seen.add(`${peer} ${kind === undefined && name === undefined ? '-' : `${kind}/${name}`}`);
+  }
+  return [...seen].sort();
 }
 
 /** One line per GET series of the pod and metric: the peer, port, status and count. */

@@ -168,7 +168,8 @@ test('deploy/rbac.yaml grants only get, list and watch, on named resources, and 
     'jobs',
     'namespaces',
     'nodes',
-    'pods',
+    'pods', // list and watch (this node's pods)
+    'pods', // get (a peer pod's owner)
     'replicasets',
     'services',
   ]);

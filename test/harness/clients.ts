@@ -1,5 +1,6 @@
 // Real clients, from the host (from = undefined) or from inside a pod: curl, wrk, the Node load client.
 import { must, run } from './exec.ts';
+import type { H2Plan, H2Result } from './h2-client.ts';
 import type { LoadPlan, LoadResult } from './load-client.ts';
 import type { Pod } from './pod.ts';
 import { requireTool } from './privileges.ts';
@@ -93,4 +94,13 @@ export async function load(
     detached: opts.detached ?? false,
   });
   return JSON.parse(out) as LoadResult;
+}
+
+/** Runs an HTTP/2 (h2c) or gRPC plan from `from`'s namespace (test/harness/h2-client.ts). */
+export async function h2Load(from: Pod | undefined, plan: H2Plan): Promise<H2Result> {
+  const script = new URL('./h2-client.ts', import.meta.url).pathname;
+  const out = await must(inPod(from, [process.execPath, script, JSON.stringify(plan)]), {
+    timeoutMs: 300_000,
+  });
+  return JSON.parse(out) as H2Result;
 }

@@ -1,7 +1,8 @@
 export type { CurlOptions, WrkOptions, WrkResult } from './clients.ts';
-export { curl, load, parseWrk, wrk } from './clients.ts';
+export { curl, h2Load, load, parseWrk, wrk } from './clients.ts';
 export type { RunResult } from './exec.ts';
 export { must, run, sleep } from './exec.ts';
+export type { GrpcCall, H2Plan, H2Request, H2Result } from './h2-client.ts';
 export type { LoadPlan, LoadResult } from './load-client.ts';
 export type { PodOptions } from './network.ts';
 export { TestNetwork } from './network.ts';
@@ -9,5 +10,5 @@ export type { PodShape, PodSpec } from './pod.ts';
 export { Pod } from './pod.ts';
 export { requireBpf, requireNetAdmin, requireTool } from './privileges.ts';
 export type { NginxOptions, NginxServer, RunningServer } from './servers.ts';
-export { NGINX_STATUSES, startNginx, startStatusServer } from './servers.ts';
+export { NGINX_STATUSES, startH2Servers, startNginx, startStatusServer } from './servers.ts';
 export { cleanStale, STATE_DIR, staleSlots } from './slots.ts';

@@ -149,3 +149,34 @@ export async function startStatusServer(pod: Pod, port = 8080): Promise<RunningS
   const stop = stopper(child);
   return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop };
 }
+
+/** h2c and gRPC servers in the pod (test/harness/h2-server.ts), once both accept connections. */
+export async function startH2Servers(
+  pod: Pod,
+  ports: { readonly h2c: number; readonly grpc: number },
+): Promise<{ readonly stop: () => Promise<void> }> {
+  const script = new URL('./h2-server.ts', import.meta.url).pathname;
+  const child = pod.spawn(
+    [process.execPath, script, '--h2c-port', String(ports.h2c), '--grpc-port', String(ports.grpc)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(
+      () => reject(new Error(`h2c and gRPC servers in pod ${pod.name} did not start in 10 s`)),
+      10_000,
+    );
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('"listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`h2c and gRPC servers in pod ${pod.name} exited with ${code}`));
+    });
+  });
+  return { stop: stopper(child) };
+}

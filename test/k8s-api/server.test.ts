@@ -114,6 +114,7 @@ describe('test API server', () => {
       { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
       { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
       { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['get'] },
     ]);
     assert.deepEqual(rulesForUser(text, 'system:serviceaccount:default:default'), []);
   });

@@ -1,7 +1,12 @@
 // The agent's main loop: capture program, targets source, reconciler, metrics pipeline, admin
 // endpoint, graceful shutdown. `owlk8s run` calls runAgent with the checked configuration.
 import { Capture, lookupInterface, releaseFreedNativeMemory } from '@owlk8s/ebpf';
-import { createPodTargetWatcher, ConfigError as K8sConfigError, type PeerIndex } from '@owlk8s/k8s';
+import {
+  createPodTargetWatcher,
+  ConfigError as K8sConfigError,
+  type PeerIndex,
+  type PeerWorkloads,
+} from '@owlk8s/k8s';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { type AdminServer, startAdminServer } from './admin/admin-server.ts';
 import { Agent } from './agent.ts';
@@ -63,10 +68,14 @@ function staticHints(targets: readonly StaticTarget[]): Map<string, string> {
 async function makeSource(
   config: Config,
   logger: Logger,
-): Promise<{ source: TargetSource; peers: PeerIndex | undefined }> {
+): Promise<{ source: TargetSource; peers: PeerIndex | undefined; workloads: PeerWorkloads | undefined }> {
   const ports = config.capture.httpPorts === 'all' ? [] : config.capture.httpPorts;
   if (config.targets.source === 'static')
-    return { source: new StaticSource(config.targets.static, config.node.name, ports), peers: undefined };
+    return {
+      source: new StaticSource(config.targets.static, config.node.name, ports),
+      peers: undefined,
+      workloads: undefined,
+    };
   const k = config.targets.kubernetes;
   const watcher = await createPodTargetWatcher({
     nodeName: config.node.name,
@@ -77,7 +86,11 @@ async function makeSource(
     // What each address of the cluster is: client-side series name the Service or pod called.
     peers: k.peers,
   });
-  return { source: new KubernetesSource(watcher, ports), peers: watcher.peers };
+  return {
+    source: new KubernetesSource(watcher, ports),
+    peers: watcher.peers,
+    workloads: watcher.peerWorkloads,
+  };
 }
 
 /**
@@ -91,8 +104,9 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
   // before anything touches the kernel.
   let source: TargetSource;
   let peerIndex: PeerIndex | undefined;
+  let peerWorkloads: PeerWorkloads | undefined;
   try {
-    ({ source, peers: peerIndex } = await makeSource(config, logger));
+    ({ source, peers: peerIndex, workloads: peerWorkloads } = await makeSource(config, logger));
   } catch (err) {
     if (err instanceof K8sConfigError) throw new AgentError('config', err.message, { cause: err });
     throw err;
@@ -139,6 +153,7 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
         map: capture,
         pipeline,
         serverPeers: config.capture.serverPeers,
+        ...(peerWorkloads !== undefined ? { workloads: peerWorkloads } : {}),
         logger: logger.child({ component: 'peers' }),
         // A retired id outlives the connections that recorded it (forgotten after idleTimeoutMs).
         options: { retainMs: Math.max(DEFAULT_PEER_RETAIN_MS, 2 * config.capture.idleTimeoutMs) },

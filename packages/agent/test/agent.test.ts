@@ -90,7 +90,7 @@ function fakePipeline(log: string[], ports: string[] = []): Pipeline & { collect
     setPeers: () => log.push('setPeers'),
     record: () => {
       log.push('record');
-      return { applied: 0, unknownTarget: 0, errors: [] };
+      return { applied: 0, unknownTarget: 0, peerPending: 0, errors: [] };
     },
     reportAgent: () => {},
     recordCall: () => false,

@@ -15,10 +15,10 @@ import {
 } from '@kubernetes/client-node';
 import { ApiError, ConfigError } from './errors.ts';
 import {
+  type GetKind,
   type ListOptions,
   type ListPage,
   OWNER_RESOURCES,
-  type OwnerKind,
   type RawWatchEvent,
   type Transport,
   toApiError,
@@ -116,11 +116,13 @@ export class ClientNodeTransport implements Transport {
     return { abort: () => controller.abort() };
   }
 
-  async get(kind: OwnerKind, namespace: string, name: string): Promise<unknown | undefined> {
+  async get(kind: GetKind, namespace: string, name: string): Promise<unknown | undefined> {
     try {
       return kind === 'ReplicaSet'
         ? await this.#apps.readNamespacedReplicaSet({ name, namespace })
-        : await this.#batch.readNamespacedJob({ name, namespace });
+        : kind === 'Job'
+          ? await this.#batch.readNamespacedJob({ name, namespace })
+          : await this.#core.readNamespacedPod({ name, namespace });
     } catch (err) {
       const e = toApiError(err, 'get', OWNER_RESOURCES[kind]);
       if (e.status === 404) return undefined;

@@ -16,6 +16,11 @@ export {
   serviceDnsName,
 } from './peer.ts';
 export type { PeerIndex } from './peer-index.ts';
+export {
+  type PeerWorkloadLookup,
+  PeerWorkloads,
+  type PeerWorkloadsOptions,
+} from './peer-workloads.ts';
 export type { PodTarget, ServiceRef, ServingPort, TargetEvent, Workload } from './pod-target.ts';
 export type { Scope } from './pod-targets.ts';
 export { IGNORE_ANNOTATION, SERVICE_NAME_ANNOTATION } from './records.ts';
@@ -26,6 +31,7 @@ export {
   type ServiceAccountTransportOptions,
 } from './service-account-transport.ts';
 export type {
+  GetKind,
   ListOptions,
   ListPage,
   OwnerKind,

@@ -11,10 +11,10 @@ import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { ApiError, apiErrorFor, ConfigError } from './errors.ts';
 import {
+  type GetKind,
   type ListOptions,
   type ListPage,
   OWNER_RESOURCES,
-  type OwnerKind,
   type RawWatchEvent,
   statusMessage,
   type Transport,
@@ -43,9 +43,10 @@ export interface ServiceAccountTransportOptions {
 }
 
 /** The paths of one owner kind's objects: `/apis/apps/v1/namespaces/<ns>/replicasets/<name>`. */
-const OWNER_PATHS: Readonly<Record<OwnerKind, string>> = {
+const OWNER_PATHS: Readonly<Record<GetKind, string>> = {
   ReplicaSet: '/apis/apps/v1/namespaces/{ns}/replicasets/{name}',
   Job: '/apis/batch/v1/namespaces/{ns}/jobs/{name}',
+  Pod: '/api/v1/namespaces/{ns}/pods/{name}',
 };
 
 /** Idle keep-alive connections are closed after this long, before the API server's 90 s idle timeout does. */
@@ -122,7 +123,7 @@ export class ServiceAccountTransport implements Transport {
     };
   }
 
-  async get(kind: OwnerKind, namespace: string, name: string): Promise<unknown | undefined> {
+  async get(kind: GetKind, namespace: string, name: string): Promise<unknown | undefined> {
     const path = OWNER_PATHS[kind]
       .replace('{ns}', encodeURIComponent(namespace))
       .replace('{name}', encodeURIComponent(name));

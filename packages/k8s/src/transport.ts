@@ -15,6 +15,8 @@ export type WatchedResource =
   | 'endpointslices.discovery.k8s.io';
 /** The owners read one by one to resolve a pod's workload. */
 export type OwnerKind = 'ReplicaSet' | 'Job';
+/** What is read one by one (GET): owners, and a peer pod (for its owner, peer-workloads.ts). */
+export type GetKind = OwnerKind | 'Pod';
 
 export const WATCH_PATHS: Readonly<Record<WatchedResource, string>> = {
   pods: '/api/v1/pods',
@@ -24,10 +26,11 @@ export const WATCH_PATHS: Readonly<Record<WatchedResource, string>> = {
   'endpointslices.discovery.k8s.io': '/apis/discovery.k8s.io/v1/endpointslices',
 };
 
-/** The RBAC resource name (`replicasets.apps`) of an owner kind. */
-export const OWNER_RESOURCES: Readonly<Record<OwnerKind, string>> = {
+/** The RBAC resource name (`replicasets.apps`) of a kind read one by one. */
+export const OWNER_RESOURCES: Readonly<Record<GetKind, string>> = {
   ReplicaSet: 'replicasets.apps',
   Job: 'jobs.batch',
+  Pod: 'pods',
 };
 
 export interface ListOptions {
@@ -75,7 +78,7 @@ export interface Transport {
     onClose: (err: ApiError | undefined) => void,
   ): Promise<WatchHandle>;
   /** One object; undefined when it does not exist (404). Throws ApiError. */
-  get(kind: OwnerKind, namespace: string, name: string): Promise<unknown | undefined>;
+  get(kind: GetKind, namespace: string, name: string): Promise<unknown | undefined>;
 }
 
 /**

@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from './logger.ts';
 import { byCodeUnit } from './order.ts';
 import { OwnerResolver, ownerKey } from './owners.ts';
 import { PeerIndex } from './peer-index.ts';
+import { PeerWorkloads } from './peer-workloads.ts';
 import type { PodTarget, TargetEvent } from './pod-target.ts';
 import { decide, type PodTargetSettings, type Scope } from './pod-targets.ts';
 import {
@@ -93,6 +94,7 @@ export class PodTargetWatcher {
   readonly #nodes: Reflector<NodeRecord>;
   readonly #endpointSlices: Reflector<EndpointSliceRecord> | undefined;
   readonly #peers: PeerIndex | undefined;
+  readonly #peerWorkloads: PeerWorkloads | undefined;
   readonly #owners: OwnerResolver;
   readonly #servicesByNs = new Map<string, Map<string, ServiceRecord>>();
   readonly #podsByNs = new Map<string, Set<string>>();
@@ -189,6 +191,16 @@ export class PodTargetWatcher {
       },
       onError: (e) => this.#onError(e),
     });
+    this.#peerWorkloads = opts.peers
+      ? new PeerWorkloads({
+          transport: opts.transport,
+          clock: this.#clock,
+          logger: this.#logger,
+          retryAfterMs: opts.ownerRetryAfterMs ?? 30_000,
+          onError: (e) => this.#onError(e),
+          local: (namespace, name) => this.#targets.get(`${namespace}/${name}`)?.workload,
+        })
+      : undefined;
   }
 
   /** Starts listing and watching; returns at once (see whenSynced). */
@@ -206,6 +218,7 @@ export class PodTargetWatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#owners.stop();
+    this.#peerWorkloads?.stop();
     this.#peers?.close();
     const early = new Error('PodTargetWatcher: stopped before the first complete snapshot');
     for (const w of this.#syncWaiters.splice(0)) w.reject(early);
@@ -245,6 +258,14 @@ export class PodTargetWatcher {
    */
   get peers(): PeerIndex | undefined {
     return this.#peers;
+  }
+
+  /**
+   * The workloads of peer pods, read on demand (peer-workloads.ts), with `peers: true`; undefined
+   * otherwise. Its API failures go to onError as the watcher's own.
+   */
+  get peerWorkloads(): PeerWorkloads | undefined {
+    return this.#peerWorkloads;
   }
 
   /** The current targets, sorted by namespace then name. */

@@ -31,6 +31,12 @@ export interface PeerNames {
    * unknown). Undefined for an id the caller does not know (any more): its series are peer 0's.
    */
   attributes(peerId: number | undefined, role: Role): Attributes | undefined;
+  /**
+   * False while a peer's attributes are still being looked up (a peer pod's workload): the series
+   * of that peer is not made yet, and the kernel's running totals are taken whole at a later
+   * snapshot, so nothing is lost by waiting. Absent: always ready.
+   */
+  ready?(peerId: number): boolean;
   /** The attributes of a pod's overflow peer: the peers past `peersPerPod`. */
   overflow(role: Role): Attributes;
   /** Server-side series carry their caller's attributes too. */

@@ -25,6 +25,7 @@ export const INSTRUMENT_NAMES = {
   collapsedClientSeries: 'owlk8s.agent.client_ports.collapsed',
   overflowedPeers: 'owlk8s.agent.peers.overflowed',
   refusedPeers: 'owlk8s.agent.peers.refused',
+  unnamedPeerWorkloads: 'owlk8s.agent.peers.workloads_unnamed',
 } as const;
 
 /**
@@ -146,6 +147,15 @@ function registerSelfInstruments(meter: Meter, state: PipelineState): void {
     (r) => {
       const refused = state.peerWritesRefused();
       if (refused !== undefined) r.observe(refused);
+    },
+  );
+  kernelCounter(
+    INSTRUMENT_NAMES.unnamedPeerWorkloads,
+    'Series of a peer pod made without owlk8s.peer.workload.* because reading the pod or its owner failed (a missing RBAC rule, the API down; the log names it) or took longer than 10 s. Exported once the agent reports it (peers on).',
+    '{series}',
+    (r) => {
+      const unnamed = state.peerWorkloadsUnnamed();
+      if (unnamed !== undefined) r.observe(unnamed);
     },
   );
 }

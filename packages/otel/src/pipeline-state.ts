@@ -30,6 +30,7 @@ export class PipelineState {
   #collectionSeconds: number | undefined;
   /** Peer address writes the kernel refused (reported by the agent); undefined: no peers, not exported. */
   #peerWritesRefused: number | undefined;
+  #peerWorkloadsUnnamed: number | undefined;
   readonly #exportFailures = new Map<string, number>();
   /** `exporter\0reason` → requests refused by a Prometheus endpoint. */
   readonly #scrapesRefused = new Map<string, number>();
@@ -124,9 +125,11 @@ export class PipelineState {
     targetsAttached?: number;
     collectionSeconds?: number;
     peerWritesRefused?: number;
+    peerWorkloadsUnnamed?: number;
   }): void {
     if (stats.targetsAttached !== undefined) this.#targetsAttached = stats.targetsAttached;
     if (stats.peerWritesRefused !== undefined) this.#peerWritesRefused = stats.peerWritesRefused;
+    if (stats.peerWorkloadsUnnamed !== undefined) this.#peerWorkloadsUnnamed = stats.peerWorkloadsUnnamed;
     if (stats.collectionSeconds !== undefined) this.#collectionSeconds = stats.collectionSeconds;
   }
 
@@ -235,6 +238,10 @@ export class PipelineState {
 
   peerWritesRefused(): number | undefined {
     return this.#peerWritesRefused;
+  }
+
+  peerWorkloadsUnnamed(): number | undefined {
+    return this.#peerWorkloadsUnnamed;
   }
 
   overflowedPeers(): number {

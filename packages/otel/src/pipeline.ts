@@ -34,6 +34,11 @@ export interface AgentStats {
    * peer table counts them): exported as `owlk8s.agent.peers.refused` once reported.
    */
   readonly peerWritesRefused?: number;
+  /**
+   * Series of a pod peer made without its workload because reading it failed or took too long (a
+   * running total): exported as `owlk8s.agent.peers.workloads_unnamed` once reported.
+   */
+  readonly peerWorkloadsUnnamed?: number;
 }
 
 /** One histogram series of a live target and its running totals since the target was added. */

@@ -215,6 +215,8 @@ export interface SeriesStoreOptions {
 export interface RecordResult {
   readonly applied: number;
   readonly unknownTarget: number;
+  /** Aggregates of a new series whose peer's attributes were still being looked up (PeerNames.ready): taken at a later snapshot. */
+  readonly peerPending: number;
   readonly errors: readonly Error[];
 }
 
@@ -404,11 +406,12 @@ export class SeriesStore {
       this.#adoptBoundaries(snapshot.boundariesNs);
     } catch (error) {
       // The whole snapshot is unusable: nothing applied, the caller logs the reason.
-      return { applied: 0, unknownTarget: 0, errors: [error as Error] };
+      return { applied: 0, unknownTarget: 0, peerPending: 0, errors: [error as Error] };
     }
     const bucketCount = snapshot.boundariesNs.length + 1;
     let applied = 0;
     let unknownTarget = 0;
+    let peerPending = 0;
     const interval = new Map<GoLibraryRow, { count: number; sumNs: bigint }>();
     for (const aggregate of snapshot.aggregates) {
       const target = this.#targets.get(aggregate.targetId);
@@ -434,6 +437,11 @@ export class SeriesStore {
       const kernel = target.kernel[aggregate.role === 'server' ? 0 : 1];
       let entry = kernel.get(key);
       if (entry === undefined) {
+        if (!this.#peerReady(aggregate, target)) {
+          // Its running totals stay in the kernel: the series is made, with all of them, once it is.
+          peerPending++;
+          continue;
+        }
         const series = this.#seriesFor(aggregate, target);
         entry = { count: 0, sumNs: 0n, buckets: undefined, series };
         kernel.set(key, entry);
@@ -491,7 +499,7 @@ export class SeriesStore {
     for (const [row, t] of interval) row.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
     this.#lastSnapshotTime = millisToHrTime(snapshot.time.getTime());
     this.#expireFinals();
-    return { applied, unknownTarget, errors };
+    return { applied, unknownTarget, peerPending, errors };
   }
 
   /**
@@ -757,6 +765,26 @@ export class SeriesStore {
     target.live[metric]++;
     this.#liveCount[metric]++;
     return series;
+  }
+
+  /**
+   * Whether a new series of this aggregate can be named now (PeerNames.ready). A peer within the
+   * target's peersPerTarget takes its place in the budget at once, waiting or not (so the peers
+   * asked about are at most the budget); one past it goes to the overflow peer, which needs no
+   * name: it never waits and asks nothing, so a pod spraying addresses costs at most its budget of
+   * lookups.
+   */
+  #peerReady(aggregate: Aggregate, target: TargetEntry): boolean {
+    const names = this.#peers;
+    const id = aggregate.peerId ?? 0;
+    if (names?.ready === undefined || id === 0 || aggregate.overflow) return true;
+    if (aggregate.role === 'server' && !names.serverPeers) return true;
+    const seen = target.peers[METRIC_OF_ROLE[aggregate.role]];
+    if (!seen.has(id) && seen.size >= (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) return true;
+    const ready = names.ready(id);
+    // Waiting: its place in the budget is kept (a ready peer takes it when its series is made).
+    if (!ready) seen.add(id);
+    return ready;
   }
 
   /**

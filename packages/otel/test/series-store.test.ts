@@ -181,7 +181,12 @@ test('aggregates of unknown targets wait (nothing lost: the next snapshot holds 
   const agg = aggregate({ targetId: 4, buckets: buckets({ 0: 3 }), sumNs: 3n });
   assert.equal(s.record(snapshot([agg], new Date(T0))).unknownTarget, 1);
   s.setTarget(4, pod('d'), T0);
-  assert.deepEqual(s.record(snapshot([agg], new Date(T0 + 1))), { applied: 1, unknownTarget: 0, errors: [] });
+  assert.deepEqual(s.record(snapshot([agg], new Date(T0 + 1))), {
+    applied: 1,
+    unknownTarget: 0,
+    peerPending: 0,
+    errors: [],
+  });
   assert.equal(only(s)[0]!.count, 3);
 });
 
@@ -568,6 +573,87 @@ test('a known port that is not a TCP port is refused, naming it', () => {
   assert.throws(
     () => collapsing().setKnownClientPorts([80, 65536]),
     /setKnownClientPorts: 65536 is not a TCP port/,
+  );
+});
+
+test('a series whose peer is not ready is made at a later snapshot with everything counted; a peer past peersPerTarget never waits', () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 1000,
+    peersPerTarget: 1,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  const ready = new Set<number>();
+  const asked: number[] = [];
+  s.setPeers({
+    ...names(false),
+    ready: (id) => {
+      asked.push(id);
+      return ready.has(id);
+    },
+  });
+  s.setTarget(1, pod('a'), T0);
+  const agg = (peerId: number, n: number): Aggregate => ({
+    ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: n }), sumNs: BigInt(n) }),
+    peerId,
+  });
+  const got = () =>
+    only(s)
+      .map((x) => `${x.attributes['server.address']} ${x.count}`)
+      .sort();
+  // Peer 11 is being named: no series, nothing lost.
+  let r = s.record(snapshot([agg(11, 3)], new Date(T0 + 1000)));
+  assert.deepEqual([r.applied, r.peerPending], [0, 1]);
+  assert.deepEqual(got(), []);
+  r = s.record(snapshot([agg(11, 5)], new Date(T0 + 2000)));
+  assert.deepEqual([r.applied, r.peerPending], [0, 1]);
+  // Named: its series starts with all 5; later snapshots add increments; it is not asked again.
+  ready.add(11);
+  r = s.record(snapshot([agg(11, 5)], new Date(T0 + 3000)));
+  assert.deepEqual([r.applied, r.peerPending], [1, 0]);
+  s.record(snapshot([agg(11, 7), agg(12, 2)], new Date(T0 + 4000)));
+  // Peer 12 is past peersPerTarget (1): the overflow peer, made at once, without asking for 12.
+  assert.deepEqual(got(), ['over 2', 'peer-11 7']);
+  assert.deepEqual(asked, [11, 11, 11]);
+});
+
+test('peers waiting to be named keep their places in peersPerTarget: a pod asking about 5 peers with a budget of 2 asks about 2', () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 1000,
+    peersPerTarget: 2,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  s.registerConsumer();
+  const ready = new Set<number>();
+  const asked = new Set<number>();
+  s.setPeers({
+    ...names(false),
+    ready: (id) => {
+      asked.add(id);
+      return ready.has(id);
+    },
+  });
+  s.setTarget(1, pod('a'), T0);
+  const aggs = [1, 2, 3, 4, 5].map(
+    (peerId): Aggregate => ({
+      ...aggregate({ targetId: 1, role: 'client', buckets: buckets({ 0: peerId }), sumNs: 1n }),
+      peerId,
+    }),
+  );
+  const r = s.record(snapshot(aggs, new Date(T0 + 1000)));
+  assert.deepEqual([r.applied, r.peerPending], [3, 2]);
+  assert.deepEqual([...asked], [1, 2]);
+  ready.add(1).add(2);
+  s.record(snapshot(aggs, new Date(T0 + 2000)));
+  assert.deepEqual(
+    only(s)
+      .map((x) => `${x.attributes['server.address']} ${x.count}`)
+      .sort(),
+    ['over 12', 'peer-1 1', 'peer-2 2'],
   );
 });
 

@@ -13,7 +13,7 @@
 // second.
 import type { Peer, PeerChange } from '@owlk8s/k8s';
 import type { Pipeline } from '@owlk8s/otel';
-import { peerNames } from './peer-attributes.ts';
+import { type PeerWorkloadSource, peerNames } from './peer-attributes.ts';
 
 /** The kernel's peers map as the table uses it (a Capture from @owlk8s/ebpf). */
 export interface PeerMap {
@@ -209,11 +209,21 @@ export function connectPeers(parts: {
   readonly serverPeers: boolean;
   readonly logger: PeerTableLogger;
   readonly options?: PeerTableOptions;
+  /** Names a peer pod's workload (the watcher's peerWorkloads); without it pod peers carry none. */
+  readonly workloads?: PeerWorkloadSource;
 }): { readonly table: PeerTable; readonly close: () => void } {
   const table = new PeerTable(parts.map, parts.logger, parts.options);
-  parts.pipeline.setPeers(peerNames(table, parts.serverPeers));
-  // The refused writes as owlk8s.agent.peers.refused, 0 from the start.
-  parts.pipeline.reportAgent({ peerWritesRefused: 0 });
+  let unnamed = 0;
+  parts.pipeline.setPeers(
+    peerNames(table, parts.serverPeers, parts.workloads, () => {
+      parts.pipeline.reportAgent({ peerWorkloadsUnnamed: ++unnamed });
+    }),
+  );
+  // The refused writes as owlk8s.agent.peers.refused, 0 from the start (and unnamed workloads).
+  parts.pipeline.reportAgent({
+    peerWritesRefused: 0,
+    ...(parts.workloads ? { peerWorkloadsUnnamed: 0 } : {}),
+  });
   const close = parts.index.subscribe((changes) => {
     table.apply(changes);
     parts.pipeline.reportAgent({ peerWritesRefused: table.refused });
