@@ -113,6 +113,13 @@ interface TargetEntry {
    */
   readonly calls: readonly [CallRoutes, CallRoutes];
   callRoutes: number;
+  /**
+   * Calls whose peer was not ready to be named (PeerNames.ready), by kind, added up until a
+   * snapshot's `record` finds it ready and makes their series: as a kernel aggregate waits with
+   * its running totals in the kernel. At most CALL_ROUTES_PER_METRIC kinds; past it a call's series
+   * is made at once.
+   */
+  readonly pendingCalls: Map<string, PendingCalls>;
   /** Its own series per metric, against seriesPerTarget; its overflow series not included. */
   readonly live: PerMetric<number>;
   /** Its overflow series per metric, made when it reached seriesPerTarget. */
@@ -124,6 +131,15 @@ interface TargetEntry {
 }
 
 type CallRoutes = Map<number, Map<string, Map<number, Series>>>;
+
+/** Calls of one kind waiting for their peer's name: the first call (its attributes) and their totals. */
+interface PendingCalls {
+  readonly call: CallRecord;
+  readonly grpc: boolean;
+  count: number;
+  sumNs: bigint;
+  readonly buckets: number[];
+}
 
 /** How a call without its response's end ended (H2CallError), as 1..5 of callCore; 0: it did not. */
 const CALL_ERRORS: ReadonlyMap<string | undefined, number> = new Map([
@@ -298,6 +314,7 @@ export class SeriesStore {
       kernel: [new Map(), new Map()],
       calls: [new Map(), new Map()],
       callRoutes: 0,
+      pendingCalls: new Map(),
       seriesKeys: [],
       live: [0, 0, 0, 0],
       overflow: [undefined, undefined, undefined, undefined],
@@ -497,6 +514,7 @@ export class SeriesStore {
       applied++;
     }
     for (const [row, t] of interval) row.lastDurationSeconds = Number(t.sumNs) / 1e9 / t.count;
+    this.#flushPendingCalls();
     this.#lastSnapshotTime = millisToHrTime(snapshot.time.getTime());
     this.#expireFinals();
     return { applied, unknownTarget, peerPending, errors };
@@ -524,6 +542,7 @@ export class SeriesStore {
     const byPeer = target.calls[grpc ? 1 : 0];
     let series = core < 0 ? undefined : byPeer.get(call.peerId)?.get(method)?.get(core);
     if (series === undefined) {
+      if (!this.#callPeerReady(call, grpc, target) && this.#addPending(call, grpc, target)) return true;
       series = this.#seriesForCall(call, grpc, target);
       if (series.sole !== undefined) endSole(series);
       if (series.sources === 0) series.sources = 1;
@@ -545,6 +564,12 @@ export class SeriesStore {
     series.count++;
     const d = call.durationNs;
     series.sumNs += BigInt(d);
+    series.buckets[this.#bucketOf(d)]!++;
+    return true;
+  }
+
+  /** The bucket a duration (ns) falls in: the first boundary at or above it, else the last. */
+  #bucketOf(d: number): number {
     const bounds = this.#boundariesNsNumber;
     let lo = 0;
     let hi = bounds.length;
@@ -553,8 +578,68 @@ export class SeriesStore {
       if (d <= bounds[mid]!) hi = mid;
       else lo = mid + 1;
     }
-    series.buckets[lo]!++;
+    return lo;
+  }
+
+  /** As #peerReady, for a call: the peers of the call's own metric. */
+  #callPeerReady(call: CallRecord, grpc: boolean, target: TargetEntry): boolean {
+    const names = this.#peers;
+    const id = call.peerId;
+    if (names?.ready === undefined || id === 0) return true;
+    if (call.role === 'server' && !names.serverPeers) return true;
+    const seen = target.peers[grpc ? RPC_METRIC_OF_ROLE[call.role] : METRIC_OF_ROLE[call.role]];
+    if (!seen.has(id) && seen.size >= (this.#options.peersPerTarget ?? Number.POSITIVE_INFINITY)) return true;
+    const ready = names.ready(id);
+    if (!ready) seen.add(id);
+    return ready;
+  }
+
+  /** Adds a call to its kind's pending totals; false when CALL_ROUTES_PER_METRIC kinds wait already. */
+  #addPending(call: CallRecord, grpc: boolean, target: TargetEntry): boolean {
+    const status = grpc ? call.grpcStatus : call.statusCode;
+    const kind = `${grpc}|${call.role}|${call.serverPort}|${call.peerId}|${call.error}|${status}|${call.incomplete}|${grpc ? call.grpcMethod : call.method}`;
+    let pending = target.pendingCalls.get(kind);
+    if (pending === undefined) {
+      if (target.pendingCalls.size >= CALL_ROUTES_PER_METRIC) return false;
+      pending = {
+        call,
+        grpc,
+        count: 0,
+        sumNs: 0n,
+        buckets: new Array<number>(this.#boundariesS.length + 1).fill(0),
+      };
+      target.pendingCalls.set(kind, pending);
+    }
+    pending.count++;
+    pending.sumNs += BigInt(call.durationNs);
+    pending.buckets[this.#bucketOf(call.durationNs)]!++;
     return true;
+  }
+
+  /** Pending calls whose peer is ready now go to their series, with all their totals. */
+  #flushPendingCalls(): void {
+    for (const target of this.#targets.values()) {
+      if (target.pendingCalls.size === 0) continue;
+      for (const [kind, p] of target.pendingCalls) {
+        if (!this.#callPeerReady(p.call, p.grpc, target)) continue;
+        target.pendingCalls.delete(kind);
+        const series = this.#seriesForCall(p.call, p.grpc, target);
+        if (series.sole !== undefined) endSole(series);
+        if (series.sources === 0) series.sources = 1;
+        series.count += p.count;
+        series.sumNs += p.sumNs;
+        p.buckets.forEach((n, i) => {
+          series.buckets[i] = (series.buckets[i] ?? 0) + n;
+        });
+      }
+    }
+  }
+
+  /** Calls waiting for their peer's name, over all targets. */
+  get callsPeerPending(): number {
+    let n = 0;
+    for (const target of this.#targets.values()) for (const p of target.pendingCalls.values()) n += p.count;
+    return n;
   }
 
   /** Calls of targets not known (not yet added, or removed) since the store was made. */

@@ -750,3 +750,37 @@ test('HTTP/2 calls of equal attributes share one series, whatever was seen befor
     ],
   );
 });
+
+test('HTTP/2 calls to a peer not ready to be named wait, added up, and go to its series once a snapshot finds it ready', () => {
+  const s = new SeriesStore({
+    cardinalityLimit: 1000,
+    peersPerTarget: 5,
+    knownMethods: new Set(DEFAULT_KNOWN_METHODS),
+    finalRetentionMs: 60_000,
+    now: () => T0,
+  });
+  const ready = new Set<number>();
+  s.setPeers({ ...names(false), ready: (id) => ready.has(id) });
+  s.setTarget(1, pod('a'), T0);
+  s.record(snapshot([], new Date(T0 + 1000)));
+  const client = (peerId: number, durationNs: number) => call({ role: 'client', peerId, durationNs });
+  assert.ok(s.recordCall(client(11, 1_000_000)));
+  assert.ok(s.recordCall(client(11, 30_000_000)));
+  assert.ok(s.recordCall(call({ role: 'client', peerId: 0 }))); // peer 0 never waits
+  assert.deepEqual(
+    only(s).map((x) => `${x.attributes['server.address']} ${x.count}`),
+    ['out 1'],
+  );
+  assert.equal(s.callsPeerPending, 2);
+  s.record(snapshot([], new Date(T0 + 2000))); // still not ready: still waiting
+  assert.equal(s.callsPeerPending, 2);
+  ready.add(11);
+  assert.ok(s.recordCall(client(11, 2_000_000))); // ready now: its series at once
+  s.record(snapshot([], new Date(T0 + 3000))); // and the waiting ones join it
+  assert.equal(s.callsPeerPending, 0);
+  const peer = only(s).find((x) => x.attributes['server.address'] === 'peer-11');
+  assert.equal(peer?.count, 3);
+  assert.equal(peer?.sumNs, 33_000_000n);
+  assert.deepEqual(peer?.buckets, buckets({ 0: 2, 3: 1 }));
+  assert.equal(only(s).length, 2);
+});
