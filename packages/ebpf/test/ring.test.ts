@@ -55,7 +55,10 @@ describe('RingReader on a real ring', () => {
   test('samples of 1, 7, 8, 48 and 561 bytes come out in order, each padded to 8, exactly', () => {
     using r = open();
     const sizes = [1, 7, 8, 48, 561];
-    sizes.forEach((n, i) => assert.equal(r.write(n, 10 * i), 1));
+    assert.deepEqual(
+      sizes.map((n, i) => r.write(n, 10 * i)),
+      [1, 1, 1, 1, 1],
+    );
     assert.equal(r.ring.pending(), 16 + 16 + 16 + 56 + 576);
     const got = r.ring.read();
     assert.deepEqual(got, Buffer.concat(sizes.map((n, i) => expected(n, 10 * i))));
