@@ -22,6 +22,7 @@ import {
 } from './layout.ts';
 import { LoadedObject } from './object.ts';
 import { testRun } from './prog-test-run.ts';
+import { RingReader } from './ring.ts';
 import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
@@ -32,6 +33,10 @@ import { TcAttachment, type TcMechanism } from './tc.ts';
 export const PROGRAM_NAME = 'owlk8s_capture';
 /** The same code as a TC program (attach: 'tc'). */
 export const TC_PROGRAM_NAME = 'owlk8s_tc';
+/** The HTTP/2 frame layer, tail-called by the socket filter (h2_progs[0]). */
+export const H2_PROGRAM_NAME = 'owlk8s_h2';
+/** The same code as a TC program, tail-called by owlk8s_tc. */
+export const H2_TC_PROGRAM_NAME = 'owlk8s_h2_tc';
 /** Finishes timed-out requests and forgets idle connections; run with BPF_PROG_TEST_RUN before each read. */
 export const SWEEP_PROGRAM_NAME = 'owlk8s_sweep';
 /** The sweep runs on any frame of 14 bytes or more; it reads none of it. */
@@ -42,6 +47,7 @@ export class Capture implements Disposable {
   readonly programFd: number;
   readonly #sweepFd: number;
   readonly #object: LoadedObject;
+  readonly #ring: RingReader;
   readonly #attachments = new Map<number, Attachment | TcAttachment>();
   readonly #fds: {
     targets: number;
@@ -65,6 +71,13 @@ export class Capture implements Disposable {
     this.#object = object;
     this.programFd = object.programFd(spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME);
     this.#sweepFd = object.programFd(SWEEP_PROGRAM_NAME);
+    // the HTTP/2 program of the attach mode, where the capture program's tail call finds it
+    const h2Fd = object.programFd(spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME);
+    const slot = Buffer.alloc(4);
+    const fd = Buffer.alloc(4);
+    fd.writeInt32LE(h2Fd);
+    const r = sys.mapUpdate(object.mapFd('h2_progs'), slot, fd, 0);
+    if (r < 0) throw new BpfError('write h2_progs 0 (the HTTP/2 program)', -r);
     this.#fds = {
       targets: object.mapFd('targets'),
       spill: object.mapFd('targets_spill'),
@@ -104,6 +117,8 @@ export class Capture implements Disposable {
         if (r < 0 && -r !== constants.errno.ENOENT) throw new BpfError(`delete targets_spill ${ifindex}`, -r);
       },
     });
+    // last: nothing after it throws, so the mapping cannot leak when the constructor fails
+    this.#ring = RingReader.open(object.mapFd('h2_ring'), 'h2_ring');
   }
 
   /**
@@ -114,7 +129,8 @@ export class Capture implements Disposable {
   static load(options: CaptureOptions = {}): Capture {
     const spec = captureSpec(options);
     const program = spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME;
-    const object = LoadedObject.load(spec.objectPath, [program, SWEEP_PROGRAM_NAME], {
+    const h2 = spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME;
+    const object = LoadedObject.load(spec.objectPath, [program, h2, SWEEP_PROGRAM_NAME], {
       maxEntries: {
         targets: spec.interfaceSlots,
         targets_spill: spec.interfaceSlots,
@@ -124,6 +140,8 @@ export class Capture implements Disposable {
         free_series: spec.maxAggregates,
         budgets: spec.interfaceSlots,
         peers: spec.maxPeers,
+        h2_conns: spec.maxHttp2Connections,
+        h2_ring: spec.http2RingBytes,
       },
       initialValues: {
         '.rodata.config': encodeConfig({
@@ -135,6 +153,7 @@ export class Capture implements Disposable {
           seriesPerTarget: spec.seriesPerTarget,
           connsPerTarget: spec.connsPerTarget,
           serverPeers: spec.serverPeers,
+          http2: spec.http2,
         }),
       },
     });
@@ -257,6 +276,18 @@ export class Capture implements Disposable {
     const r = sys.mapDelete(this.#fds.peers, ipToBytes(ip));
     if (r === -constants.errno.ENOENT) throw new KeyNotFoundError(`deletePeer ${ip}`);
     if (r < 0) throw new BpfError(`deletePeer ${ip}: delete peers`, -r);
+  }
+
+  /**
+   * Every HTTP/2 record the kernel's ring holds, oldest first, in the batch layout of @owlk8s/h2
+   * (each record at a multiple of 8, recordSize(frag_len) apart: what decodeRecords and
+   * H2Decoder.push read); an empty buffer when there are none. Consumes them: the kernel may reuse
+   * their room. Records the kernel could not write because the ring was full are counted in the self
+   * counter h2RingFull (and show as jumps of their direction's seq). Throws Error once closed.
+   */
+  readH2Records(): Buffer {
+    this.#live();
+    return this.#ring.read();
   }
 
   /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
@@ -452,6 +483,7 @@ export class Capture implements Disposable {
       }
     }
     this.#attachments.clear();
+    this.#ring.close();
     this.#object.close();
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, 'capture close: detaching failed');

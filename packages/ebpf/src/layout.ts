@@ -24,7 +24,7 @@ export const IPS_PER_IF = 4;
 
 export const CONFIG_LAYOUT: Layout = {
   struct: 'owlk8s_config',
-  size: 8488,
+  size: 8496,
   fields: {
     bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
     nbounds: { offset: 256, size: 4 },
@@ -36,6 +36,8 @@ export const CONFIG_LAYOUT: Layout = {
     request_timeout_ns: { offset: 280, size: 8 },
     idle_timeout_ns: { offset: 288, size: 8 },
     port_bits: { offset: 296, size: 8192 },
+    h2_enabled: { offset: 8488, size: 4 },
+    _pad_h2: { offset: 8492, size: 4 },
   },
 };
 
@@ -221,6 +223,13 @@ export const SELF_FIELDS = [
   'responses_lost',
   'series_overflow',
   'conns_over_budget',
+  'h2_conns',
+  'h2_records',
+  'h2_ring_full',
+  'h2_conns_full',
+  'h2_gaps',
+  'h2_not_h2',
+  'h2_budget_exhausted',
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
@@ -279,6 +288,8 @@ export interface ConfigValue {
   readonly connsPerTarget?: number;
   /** Server-role connections record their caller's peer id too (absent: false). */
   readonly serverPeers?: boolean;
+  /** HTTP/2 connections are recognised and their frame records sent to h2_ring (absent: true). */
+  readonly http2?: boolean;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -294,6 +305,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.serverPeers === true ? 1 : 0, off(CONFIG_LAYOUT, 'server_peers'));
   b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
   b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
+  b.writeUInt32LE(c.http2 === false ? 0 : 1, off(CONFIG_LAYOUT, 'h2_enabled'));
   for (const p of c.ports ?? []) {
     const at = off(CONFIG_LAYOUT, 'port_bits') + (p >> 3);
     b[at] = b[at]! | (1 << (p & 7));

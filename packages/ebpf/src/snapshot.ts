@@ -148,6 +148,20 @@ export interface SelfCounters {
    * SYN-ACK and the first message each way each try: up to four per connection).
    */
   readonly connsOverBudget: bigint;
+  /** HTTP/2 connections recognised: by the client preface, or by the server's SETTINGS sent first. */
+  readonly h2Conns: bigint;
+  /** HTTP/2 frame records written to the ring (Capture.readH2Records). */
+  readonly h2Records: bigint;
+  /** HTTP/2 records lost because the ring was full (user space sees their sequence numbers missing). */
+  readonly h2RingFull: bigint;
+  /** HTTP/2 connections not followed because the h2 connections map was full (maxHttp2Connections). */
+  readonly h2ConnsFull: bigint;
+  /** Segments after missing bytes in an HTTP/2 direction: a gap record was sent (a frame cut, or the frame boundaries lost). */
+  readonly h2Gaps: bigint;
+  /** Connections that began like HTTP/2 (the preface's first line, or a SETTINGS frame first) and then were not. */
+  readonly h2NotH2: bigint;
+  /** HTTP/2 segments with more frame steps than one pass takes (8192): that direction's frames are no longer followed. */
+  readonly h2BudgetExhausted: bigint;
 }
 
 export interface Snapshot {

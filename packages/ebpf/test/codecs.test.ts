@@ -29,7 +29,7 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
     connsPerTarget: 512,
   });
   assert.equal(b.length, CONFIG_LAYOUT.size);
-  assert.equal(b.length, 8488);
+  assert.equal(b.length, 8496);
   assert.deepEqual(
     [
       b.readBigUInt64LE(0),
@@ -46,10 +46,20 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
   );
   assert.equal(b[296 + 10], 1); // 80 = 10 * 8 + 0
   assert.equal(b[296 + 1010], 1); // 8080 = 1010 * 8 + 0
+  assert.equal(b.readUInt32LE(8488), 1); // h2_enabled: HTTP/2 on unless http2 is false
   assert.equal(
-    b.subarray(296).reduce((n, x) => n + x, 0),
+    b.subarray(296, 8488).reduce((n, x) => n + x, 0),
     2,
   );
+  const off = encodeConfig({
+    boundsNs: [],
+    ports: undefined,
+    ifSlots: 16,
+    requestTimeoutNs: 1n,
+    idleTimeoutNs: 1n,
+    http2: false,
+  });
+  assert.equal(off.readUInt32LE(8488), 0);
 });
 
 function aggKey(fields: {
@@ -210,11 +220,11 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (24), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (31), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
-  assert.equal(names.length, 24);
+  assert.equal(names.length, 31);
   for (let c = 0; c < ncpu; c++) {
     // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
     for (let i = 0; i < names.length; i++)
@@ -245,5 +255,12 @@ test('the self counters: every field of owlk8s_self in order (24), summed over C
     responsesLost: 2442n,
     seriesOverflow: 2553n,
     connsOverBudget: 2664n,
+    h2Conns: 2775n,
+    h2Records: 2886n,
+    h2RingFull: 2997n,
+    h2ConnsFull: 3108n,
+    h2Gaps: 3219n,
+    h2NotH2: 3330n,
+    h2BudgetExhausted: 3441n,
   });
 });
