@@ -1,5 +1,6 @@
 // The capture engine, live: the loaded program and its maps, the attachments, the targets map and
 // the snapshot read. It owns every file descriptor it opens; close() releases them all.
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { chunkFor, readAll } from './batch.ts';
 import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
@@ -9,6 +10,7 @@ import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
   BUDGET_LAYOUT,
+  CONFIG_LAYOUT,
   CONN_KEY_LAYOUT,
   CONN_LAYOUT,
   decodeAgg,
@@ -47,7 +49,8 @@ export class Capture implements Disposable {
   readonly programFd: number;
   readonly #sweepFd: number;
   readonly #object: LoadedObject;
-  readonly #ring: RingReader;
+  /** undefined: an object built before HTTP/2 (a benchmark's baseline): no records. */
+  readonly #ring: RingReader | undefined;
   readonly #attachments = new Map<number, Attachment | TcAttachment>();
   readonly #fds: {
     targets: number;
@@ -65,19 +68,23 @@ export class Capture implements Disposable {
   /** Entries asked for by the first batch call of the next read of each map (batch.ts, chunkFor). */
   readonly #chunks = { aggregates: 1024, conns: 1024 };
   readonly #ncpu: number;
+  /** The stats map's value size: SELF_LAYOUT.size, or less for an object built before HTTP/2. */
+  readonly #selfSize: number;
 
-  private constructor(spec: CaptureSpec, object: LoadedObject) {
+  private constructor(spec: CaptureSpec, object: LoadedObject, withH2: boolean) {
     this.spec = spec;
     this.#object = object;
     this.programFd = object.programFd(spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME);
     this.#sweepFd = object.programFd(SWEEP_PROGRAM_NAME);
     // the HTTP/2 program of the attach mode, where the capture program's tail call finds it
-    const h2Fd = object.programFd(spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME);
-    const slot = Buffer.alloc(4);
-    const fd = Buffer.alloc(4);
-    fd.writeInt32LE(h2Fd);
-    const r = sys.mapUpdate(object.mapFd('h2_progs'), slot, fd, 0);
-    if (r < 0) throw new BpfError('write h2_progs 0 (the HTTP/2 program)', -r);
+    if (withH2) {
+      const h2Fd = object.programFd(spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME);
+      const slot = Buffer.alloc(4);
+      const fd = Buffer.alloc(4);
+      fd.writeInt32LE(h2Fd);
+      const r = sys.mapUpdate(object.mapFd('h2_progs'), slot, fd, 0);
+      if (r < 0) throw new BpfError('write h2_progs 0 (the HTTP/2 program)', -r);
+    }
     this.#fds = {
       targets: object.mapFd('targets'),
       spill: object.mapFd('targets_spill'),
@@ -91,6 +98,10 @@ export class Capture implements Disposable {
       stats: object.mapFd('stats'),
     };
     this.#ncpu = sys.numPossibleCpus();
+    const info = Buffer.alloc(80); // struct bpf_map_info: value_size at 12
+    const ri = sys.objectInfo(this.#fds.stats, info);
+    if (ri < 0) throw new BpfError('map info of stats', -ri);
+    this.#selfSize = Math.min(info.readUInt32LE(12), SELF_LAYOUT.size);
     const fds = this.#fds;
     const u32 = (n: number) => {
       const b = Buffer.alloc(4);
@@ -118,7 +129,7 @@ export class Capture implements Disposable {
       },
     });
     // last: nothing after it throws, so the mapping cannot leak when the constructor fails
-    this.#ring = RingReader.open(object.mapFd('h2_ring'), 'h2_ring');
+    this.#ring = withH2 ? RingReader.open(object.mapFd('h2_ring'), 'h2_ring') : undefined;
   }
 
   /**
@@ -130,7 +141,10 @@ export class Capture implements Disposable {
     const spec = captureSpec(options);
     const program = spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME;
     const h2 = spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME;
-    const object = LoadedObject.load(spec.objectPath, [program, h2, SWEEP_PROGRAM_NAME], {
+    // an object built before HTTP/2 (a benchmark's baseline) loads without it
+    const withH2 = existsSync(spec.objectPath) && LoadedObject.programNames(spec.objectPath).includes(h2);
+    const names = withH2 ? [program, h2, SWEEP_PROGRAM_NAME] : [program, SWEEP_PROGRAM_NAME];
+    const object = LoadedObject.load(spec.objectPath, names, {
       maxEntries: {
         targets: spec.interfaceSlots,
         targets_spill: spec.interfaceSlots,
@@ -140,8 +154,7 @@ export class Capture implements Disposable {
         free_series: spec.maxAggregates,
         budgets: spec.interfaceSlots,
         peers: spec.maxPeers,
-        h2_conns: spec.maxHttp2Connections,
-        h2_ring: spec.http2RingBytes,
+        ...(withH2 ? { h2_conns: spec.maxHttp2Connections, h2_ring: spec.http2RingBytes } : {}),
       },
       initialValues: {
         '.rodata.config': encodeConfig({
@@ -154,11 +167,11 @@ export class Capture implements Disposable {
           connsPerTarget: spec.connsPerTarget,
           serverPeers: spec.serverPeers,
           http2: spec.http2,
-        }),
+        }).subarray(0, withH2 ? undefined : CONFIG_LAYOUT.fields.h2_enabled!.offset), // (before HTTP/2: no h2_enabled)
       },
     });
     try {
-      return new Capture(spec, object);
+      return new Capture(spec, object, withH2);
     } catch (e) {
       object.close();
       throw e;
@@ -287,16 +300,16 @@ export class Capture implements Disposable {
    */
   readH2Records(): Buffer {
     this.#live();
-    return this.#ring.read();
+    return this.#ring?.read() ?? Buffer.alloc(0);
   }
 
   /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
   readSelf(): SelfCounters {
     this.#live();
-    const values = Buffer.alloc(this.#ncpu * SELF_LAYOUT.size);
+    const values = Buffer.alloc(this.#ncpu * this.#selfSize);
     const r = sys.mapLookup(this.#fds.stats, Buffer.alloc(4), values);
     if (r < 0) throw new BpfError('read map stats', -r);
-    return decodeSelfPerCpu(values, this.#ncpu);
+    return decodeSelfPerCpu(values, this.#ncpu, this.#selfSize);
   }
 
   /**
@@ -483,7 +496,7 @@ export class Capture implements Disposable {
       }
     }
     this.#attachments.clear();
-    this.#ring.close();
+    this.#ring?.close();
     this.#object.close();
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, 'capture close: detaching failed');

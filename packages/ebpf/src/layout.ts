@@ -470,12 +470,16 @@ export function decodeAgg(b: Buffer, at: number, nbuckets: number): AggValue {
 const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const SELF_KEYS = SELF_FIELDS.map(camel) as (keyof SelfCounters)[];
 
-/** owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. */
-export function decodeSelfPerCpu(b: Buffer, ncpu: number): SelfCounters {
+/**
+ * owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. `size` is the map's
+ * value size: an object built before the last counters were added (a benchmark's baseline) has
+ * fewer, and those it lacks read 0.
+ */
+export function decodeSelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): SelfCounters {
   const out = Object.fromEntries(SELF_KEYS.map((k) => [k, 0n])) as Record<keyof SelfCounters, bigint>;
   for (let c = 0; c < ncpu; c++) {
     SELF_KEYS.forEach((k, i) => {
-      out[k] += b.readBigUInt64LE(c * SELF_LAYOUT.size + 8 * i);
+      if (8 * i < size) out[k] += b.readBigUInt64LE(c * size + 8 * i);
     });
   }
   return out;

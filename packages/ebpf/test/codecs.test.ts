@@ -264,3 +264,13 @@ test('the self counters: every field of owlk8s_self in order (31), summed over C
     h2BudgetExhausted: 3441n,
   });
 });
+
+test('the self counters of an object with fewer of them (a baseline built before HTTP/2): per-CPU stride as its value size, the rest 0', () => {
+  const size = 24 * 8;
+  const b = Buffer.alloc(2 * size);
+  b.writeBigUInt64LE(5n, 0); // packets, CPU 0
+  b.writeBigUInt64LE(7n, size); // packets, CPU 1
+  b.writeBigUInt64LE(3n, size + 23 * 8); // conns_over_budget, CPU 1
+  const s = decodeSelfPerCpu(b, 2, size);
+  assert.deepEqual([s.packets, s.connsOverBudget, s.h2Conns, s.h2BudgetExhausted], [12n, 3n, 0n, 0n]);
+});
