@@ -224,6 +224,132 @@ static long h2_step(__u32 i, void *ctx)
 	return 1;
 }
 
+static __always_inline struct owlk8s_h2_conn *h2_create(struct h2_walk *w, struct h2_handoff *ho);
+
+/* A walk over frame headers only: does the segment begin at a frame boundary? (joining mid-way) */
+struct h2_probe {
+	struct __sk_buff *skb;
+	__u32 off;
+	__u32 end;
+	__u32 frames; /* whole frame headers that passed */
+	__u8 bad;
+	__u8 hint; /* the first HEADERS block's first field: 1 a request's pseudo-header, 2 :status, 0 neither */
+	__u8 _pad[2];
+};
+
+#define H2_PROBE_FRAMES 64
+#define H2_MAX_FRAME 16384 /* SETTINGS_MAX_FRAME_SIZE's default: frames above it are not taken as a start */
+
+static long h2_probe_step(__u32 i, void *ctx)
+{
+	struct h2_probe *q = ctx;
+	if (q->off >= q->end || q->end - q->off < H2_FRAME_HEADER)
+		return 1;
+	__u8 b[H2_FRAME_HEADER];
+	if (bpf_skb_load_bytes(q->skb, q->off, b, H2_FRAME_HEADER) < 0) {
+		q->bad = 1;
+		return 1;
+	}
+	__u32 len = (__u32)b[0] << 16 | (__u32)b[1] << 8 | b[2];
+	__u8 type = b[3];
+	__u32 stream = ((__u32)b[5] << 24 | (__u32)b[6] << 16 | (__u32)b[7] << 8 | b[8]);
+	int ok = len <= H2_MAX_FRAME && !(stream & 0x80000000);
+	switch (type) {
+	case H2_DATA:
+	case H2_HEADERS:
+	case H2_PUSH_PROMISE:
+	case H2_CONTINUATION:
+		ok = ok && stream != 0;
+		break;
+	case 2: /* PRIORITY */
+		ok = ok && stream != 0 && len == 5;
+		break;
+	case H2_RST_STREAM:
+		ok = ok && stream != 0 && len == 4;
+		break;
+	case H2_SETTINGS:
+		ok = ok && stream == 0 && len % 6 == 0;
+		break;
+	case 6: /* PING */
+		ok = ok && stream == 0 && len == 8;
+		break;
+	case H2_GOAWAY:
+		ok = ok && stream == 0 && len >= 8;
+		break;
+	case 8: /* WINDOW_UPDATE */
+		ok = ok && len == 4;
+		break;
+	default:
+		ok = 0;
+	}
+	if (!ok) {
+		q->bad = 1;
+		return 1;
+	}
+	if (type == H2_HEADERS && !q->hint) {
+		/* which way: a header block opens with its pseudo-headers, a request's (:authority,
+		 * :method, :path, :scheme: static indices 1 to 7) or a response's :status (8 to 14) */
+		__u8 flags = b[4];
+		__u32 at = q->off + H2_FRAME_HEADER + (flags & 0x8 ? 1 : 0) + (flags & 0x20 ? 5 : 0);
+		__u8 f;
+		if (at < q->end && bpf_skb_load_bytes(q->skb, at, &f, 1) == 0) {
+			__u8 idx = f & 0x80 ? f & 0x7f : (f & 0xc0) == 0x40 ? f & 0x3f : (f & 0xe0) == 0x20 ? 0 : f & 0x0f;
+			q->hint = idx >= 1 && idx <= 7 ? 1 : idx >= 8 && idx <= 14 ? 2 : 0;
+		}
+	}
+	q->frames++;
+	q->off += H2_FRAME_HEADER + len;
+	return 0;
+}
+
+/* 0 unless the payload reads as HTTP/2 frames from its first byte: every frame header plausible (a
+ * known type with its stream and length rules, at most 16384 bytes), and either the frames end
+ * exactly at the segment's end or two or more headers passed before the last frame runs on. Then
+ * 1 + the way its first HEADERS says the segment goes (the probe's hint). */
+static __always_inline int h2_frames_at(struct __sk_buff *skb, __u32 off, __u32 end)
+{
+	struct h2_probe q = {};
+	q.skb = skb;
+	q.off = off;
+	q.end = end;
+	bpf_loop(H2_PROBE_FRAMES, h2_probe_step, &q, 0);
+	if (q.bad || q.frames == 0)
+		return 0;
+	return q.off == end || q.frames >= 2 ? 1 + q.hint : 0;
+}
+
+/* A connection not tracked whose first segment seen (the agent started after it did) reads as
+ * HTTP/2 frames: its conns entry (HTTP/2, both halves done) and its h2_conns entry, this direction
+ * framed from here, the other from its first segment that reads as frames too. No preface seen:
+ * user space treats it as joined mid-way (what HPACK state it lacks). */
+static __always_inline struct owlk8s_h2_conn *h2_midway(struct h2_walk *w, struct scratch *s)
+{
+	struct h2_handoff *ho = &s->h2;
+	struct pkt *p = &s->pkt;
+	int found = p->payload ? h2_frames_at(w->skb, p->payload_off, p->payload_off + p->payload_len) : 0;
+	if (!found)
+		return 0;
+	/* a HEADERS block that says which way overrules the ports' guess (h2_maybe_midway) */
+	__u8 dir = found == 2 ? DIR_REQUEST : found == 3 ? DIR_RESPONSE : ho->dir;
+	if (dir != ho->dir) {
+		__builtin_memcpy(&ho->key, dir == DIR_REQUEST ? &s->keys[0] : &s->keys[1], sizeof(ho->key));
+		ho->dir = dir;
+	}
+	struct owlk8s_conn *c = new_conn(w->st, &ho->key, ho->target_id);
+	if (!c)
+		return 0;
+	c->fins |= H2CONN;
+	c->req.state = OWLK8S_FRAME_DONE;
+	c->resp.state = OWLK8S_FRAME_DONE;
+	c->last_ns = w->now;
+	ho->peer_id = c->peer_id;
+	ho->req_known = ho->dir == DIR_REQUEST;
+	ho->resp_known = ho->dir == DIR_RESPONSE;
+	ho->req_seq = p->seq;
+	ho->resp_seq = p->seq;
+	return h2_create(w, ho);
+}
+
 /* The h2_conns entry of a connection recognised now (made anew when one is there: its 4-tuple was
  * reused; the old one's end is sent as evicted); 0 when the map is full. */
 static __always_inline struct owlk8s_h2_conn *h2_create(struct h2_walk *w, struct h2_handoff *ho)
@@ -244,11 +370,13 @@ static __always_inline struct owlk8s_h2_conn *h2_create(struct h2_walk *w, struc
 	v.target_id = ho->target_id;
 	v.peer_id = ho->peer_id;
 	v.server_port = ho->key.server_port;
-	v.flags = H2_RECORD_F_PREFACE | (ho->key.role == OWLK8S_ROLE_CLIENT ? H2_RECORD_F_CLIENT : 0);
+	v.flags = (ho->create == 4 ? 0 : H2_RECORD_F_PREFACE) | (ho->key.role == OWLK8S_ROLE_CLIENT ? H2_RECORD_F_CLIENT : 0);
 	if (ho->req_known) {
 		v.half[0].next_seq = ho->req_seq;
-		v.half[0].state = OWLK8S_H2_PREFACE;
-		v.half[0].got = ho->create == 1 ? 16 : 0; /* the preface's first line was matched by the HTTP/1 parser */
+		/* joined mid-way: at a frame boundary; else the preface first (its first line matched by the
+		 * HTTP/1 parser when it recognised the connection by it) */
+		v.half[0].state = ho->create == 4 ? OWLK8S_H2_HEADER : OWLK8S_H2_PREFACE;
+		v.half[0].got = ho->create == 1 ? 16 : 0;
 	}
 	if (ho->resp_known) {
 		v.half[1].next_seq = ho->resp_seq;
@@ -290,7 +418,17 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	w.rec = rec;
 	w.now = bpf_ktime_get_ns();
 	struct owlk8s_h2_conn *e;
-	if (ho->create)
+	if (ho->create == 3) {
+		e = bpf_map_lookup_elem(&h2_conns, &ho->key);
+		if (e) {
+			w.e = e;
+			h2_end(&w, &ho->key, 0, H2_END_EVICTED);
+		}
+		return;
+	}
+	if (ho->create == 4)
+		e = h2_midway(&w, s);
+	else if (ho->create)
 		e = h2_create(&w, ho);
 	else
 		e = bpf_map_lookup_elem(&h2_conns, &ho->key);
@@ -300,6 +438,12 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	w.dir = ho->dir & 1;
 	struct owlk8s_h2_half *h = w.dir ? &e->half[1] : &e->half[0];
 	w.h = h;
+	if (p->payload && h->state == OWLK8S_H2_UNKNOWN && !(e->flags & H2_RECORD_F_PREFACE) &&
+	    h2_frames_at(skb, p->payload_off, p->payload_off + p->payload_len)) {
+		/* joined mid-way: the other direction's first segment that begins at a frame boundary */
+		h->next_seq = p->seq;
+		h->state = OWLK8S_H2_HEADER;
+	}
 	if (p->payload && h->state != OWLK8S_H2_UNKNOWN && h->state != OWLK8S_H2_LOST) {
 		__u32 seq = p->seq, len = p->payload_len;
 		w.off = p->payload_off;

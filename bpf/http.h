@@ -38,7 +38,9 @@ struct h2_handoff {
 	__u32 req_seq;  /* create: where the request direction's HTTP/2 bytes go on (req_known) */
 	__u32 resp_seq; /* create: where the response direction's start (resp_known) */
 	__u8 dir;       /* the packet's direction */
-	__u8 create;    /* 1: recognised by the preface line (req_seq is past it), 2: by the server's SETTINGS first */
+	__u8 create;    /* 1: recognised by the preface line (req_seq is past it), 2: by the server's SETTINGS
+			 * first; 3: forget the connection (a new SYN on its ports): its end, evicted;
+			 * 4: perhaps HTTP/2 joined mid-way (no conns entry yet: h2_midway checks the frames) */
 	__u8 req_known;
 	__u8 resp_known;
 	__u8 _pad[4];

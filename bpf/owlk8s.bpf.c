@@ -78,8 +78,6 @@ static __always_inline int seq_before(__u32 a, __u32 b)
 	return (__s32)(a - b) < 0;
 }
 
-#include "h2.h"
-
 /* The bucket holding d: the first i with d <= bounds_ns[i], or nbounds (+Inf). Bounded binary search. */
 static __always_inline __u32 bucket_of(__u64 d)
 {
@@ -1258,9 +1256,9 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
 struct pctx {
 	struct __sk_buff *skb;
 	struct owlk8s_self *st;
-	struct scratch *s;
-	struct pkt *p;
-	int payload;
+	struct scratch *s; /* its pkt is the packet's, pkt.payload 1 when it has payload (not fields of
+			    * their own: capture's frame is in every call chain, and 6.1 allows the deepest
+			    * 512 bytes of stack in all) */
 };
 
 /* One packet of one connection of one target, in the direction dir of that connection. */
@@ -1285,6 +1283,8 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 	if ((p->flags & TCP_SYN) && (c->req.seq_known || c->resp.seq_known) && dir == DIR_REQUEST) {
 		/* a new connection on the same ports: the old one ended unseen */
 		__u32 id = c->target_id;
+		if (c->fins & H2CONN)
+			hand_to_h2(s, c, k, dir, 3); /* the HTTP/2 program forgets the old one (evicted) */
 		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) < 0)
 			return 0;
@@ -1340,9 +1340,37 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 
 static __always_inline void on_conn_packet(struct pctx *x, struct owlk8s_conn *c, struct owlk8s_conn_key *k, __u8 dir)
 {
-	x->p->payload = x->payload;
-	x->p->dir = dir;
+	x->s->pkt.dir = dir;
 	conn_packet(x->skb, x->st, x->s, c, k);
+}
+
+/* Perhaps HTTP/2 joined mid-way (a connection not tracked whose first segment seen is not HTTP/1):
+ * hands the packet to the HTTP/2 program, which checks its frame headers (h2_midway). The server
+ * is the end on a parsed port (when both are, the guess below); s->keys hold the connection as a
+ * request and as a response. A global function: its locals stay off capture's frame, which is in
+ * every call chain (6.1 allows 512 bytes for the deepest). */
+GLOBAL int h2_maybe_midway(struct scratch *s, __u32 id)
+{
+	if (!s)
+		return 0;
+	struct pkt *p = &s->pkt;
+	int to_server = port_wanted(p->dport), from_server = port_wanted(p->sport);
+	if (to_server && from_server) {
+		/* a guess the HTTP/2 program overrules when a HEADERS block says which way: the server's
+		 * port is below Linux's ephemeral range (32768 on) when only one is, else the lower one */
+		int seph = p->sport >= 32768, deph = p->dport >= 32768;
+		to_server = seph != deph ? seph : p->sport > p->dport;
+		from_server = !to_server;
+	}
+	if (!to_server && !from_server)
+		return 0;
+	__builtin_memcpy(&s->h2.key, to_server ? &s->keys[0] : &s->keys[1], sizeof(s->h2.key));
+	s->h2.target_id = id;
+	s->h2.peer_id = 0;
+	s->h2.dir = to_server ? DIR_REQUEST : DIR_RESPONSE;
+	s->h2.create = 4;
+	s->pkt.h2 = 1;
+	return 0;
 }
 
 /* The packet src → dst where one end is the target `id`: find its connection, or start one. */
@@ -1350,8 +1378,8 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 {
 	struct __sk_buff *skb = x->skb;
 	struct owlk8s_self *st = x->st;
-	struct pkt *p = x->p;
-	int payload = x->payload;
+	struct pkt *p = &x->s->pkt;
+	int payload = x->s->pkt.payload;
 	struct owlk8s_conn_key *rq = &x->s->keys[0], *rs = &x->s->keys[1];
 	/* as a request: src is the client; as a response: dst is the client */
 	conn_key(rq, p->saddr, p->sport, p->daddr, p->dport, target_is_dst ? OWLK8S_ROLE_SERVER : OWLK8S_ROLE_CLIENT);
@@ -1411,8 +1439,12 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 	} else if (is_upper(head[0])) {
 		if (port_wanted(p->dport) && (c = new_conn(st, rq, id)))
 			on_conn_packet(x, c, rq, DIR_REQUEST);
+	} else if (CONFIG.h2_enabled) {
+		h2_maybe_midway(x->s, id);
 	}
 }
+
+#include "h2.h"
 
 static __always_inline int capture(struct __sk_buff *skb)
 {
@@ -1429,12 +1461,11 @@ static __always_inline int capture(struct __sk_buff *skb)
 	x.skb = skb;
 	x.st = st;
 	x.s = s;
-	x.p = &s->pkt;
 	s->pkt.payload_off = s->pkt.payload_len = 0;
 	s->pkt.h2 = 0;
-	int r = parse_fast(skb, x.p, &s->b[FAST_AT]);
+	int r = parse_fast(skb, &s->pkt, &s->b[FAST_AT]);
 	if (r == PARSE_SLOW)
-		r = parse_packet(skb, x.p, &s->b[FAST_AT]);
+		r = parse_packet(skb, &s->pkt, &s->b[FAST_AT]);
 	if (r == PARSE_FAILED) {
 		st->parse_failures++;
 		return 0;
@@ -1444,16 +1475,20 @@ static __always_inline int capture(struct __sk_buff *skb)
 	struct owlk8s_iface *t = iface_targets(skb->ifindex);
 	if (!t)
 		return 0;
-	x.payload = r == PARSE_PAYLOAD;
+	s->pkt.payload = r == PARSE_PAYLOAD;
 	/* the destination, then the source: one copy of the code for both ends */
 #pragma clang loop unroll(disable)
 	for (int dst = 1; dst >= 0; dst--) {
-		__s64 id = target_of(t, dst ? x.p->daddr : x.p->saddr);
+		__s64 id = target_of(t, dst ? s->pkt.daddr : s->pkt.saddr);
 		if (id >= 0)
 			on_target_packet(&x, id, dst);
 	}
-	if (s->pkt.h2)
-		bpf_tail_call(skb, &h2_progs, 0); /* an HTTP/2 connection's packet: on to h2.h */
+	/* an HTTP/2 connection's packet: on to h2.h. The scratch looked up again (an inlined array
+	 * lookup): kept live across the function, its pointer took a stack slot more, past 6.1's
+	 * 512-byte limit on the deepest call chain's combined stack */
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (s && s->pkt.h2)
+		bpf_tail_call(skb, &h2_progs, 0);
 	return 0;
 }
 

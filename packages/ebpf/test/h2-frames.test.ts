@@ -4,7 +4,7 @@
 // the kernel's counter, 1 for a capture's first connection).
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { frame, PREFACE } from '@owlk8s/h2/testing';
+import { encodeHeaderBlock, frame, PREFACE } from '@owlk8s/h2/testing';
 import { H2Conn, h2Capture, moved, ringRecords, withoutTime } from './h2/harness.ts';
 import { requireBpf } from './kernel.ts';
 
@@ -29,6 +29,16 @@ const bytes = (n: number, seed = 1) =>
   Buffer.from(Array.from({ length: n }, (_, i) => (seed * 31 + i * 7) & 0xff));
 const settings = (n: number) => frame(SETTINGS, 0, 0, bytes(6 * n, 9));
 const SETTINGS_ACK = frame(SETTINGS, 1, 0);
+/** Header blocks that open as a request's (:method POST, :scheme http) and a response's (:status 200) do. */
+const REQUEST_BLOCK = encodeHeaderBlock([
+  { indexed: 3 },
+  { indexed: 6 },
+  { literal: 'without', name: 4, value: '/a.B/C' },
+]);
+const RESPONSE_BLOCK = encodeHeaderBlock([
+  { indexed: 8 },
+  { literal: 'without', name: 31, value: 'application/grpc' },
+]);
 
 /** The client's opening: preface, SETTINGS, WINDOW_UPDATE. */
 const OPENING = Buffer.concat([PREFACE, settings(3), frame(WINDOW_UPDATE, 0, 0, bytes(4))]);
@@ -243,9 +253,8 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
     c.send('client', OPENING);
     c.send('server', settings(1));
     c.rst('server');
-    c.send('client', frame(HEADERS, END_HEADERS, 1, bytes(10))); // after the end: not HTTP/2 any more
     const got = ringRecords(cap);
-    const want = withoutTime(c.expected(1)).filter((r) => !(r.kind === 'frame' && r.frameType === HEADERS));
+    const want = withoutTime(c.expected(1));
     assert.deepEqual(got, want);
     assert.deepEqual(got.at(-1), {
       ...want.at(-1),
@@ -276,6 +285,83 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
     c.send('client', Buffer.concat([OPENING, frame(HEADERS, END_HEADERS | END_STREAM, 1, bytes(700))]));
     c.send('server', Buffer.concat([settings(1), frame(HEADERS, END_HEADERS | END_STREAM, 1, bytes(3))]));
     assert.equal(check(c, cap).length, 5);
+  });
+});
+
+describe('connections the kernel forgets: an evicted end record', () => {
+  test('idle past idleTimeoutMs: the sweep forgets it, and its records end as evicted', async () => {
+    using cap = h2Capture({ boundariesNs: [1_000_000n], requestTimeoutMs: 2, idleTimeoutMs: 2 });
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    await new Promise((r) => setTimeout(r, 10));
+    cap.sweep();
+    const got = ringRecords(cap);
+    assert.deepEqual(
+      got.map((r) => `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'end' ? r.cause : ''}`),
+      ['frame/request/0/', 'frame/response/0/', 'end/request/1/evicted'],
+    );
+    assert.equal(cap.readSelf().connsExpired, 1n);
+  });
+
+  test('a new SYN on its ports: the old connection ends as evicted, the new one gets the next conn_id', () => {
+    using cap = h2Capture();
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    const d = new H2Conn(cap, { clientIsn: 0x10000000 }).open(); // the same ports, a new handshake
+    d.send('client', OPENING);
+    assert.deepEqual(
+      ringRecords(cap).map((r) => `${r.connId}/${r.kind}/${r.seq}/${r.kind === 'end' ? r.cause : ''}`),
+      ['1/frame/0/', '1/end/1/evicted', '2/frame/0/'],
+    );
+  });
+});
+
+describe('HTTP/2 joined mid-way (the agent started after the connection did)', () => {
+  test("the client's segment of whole frames first: both directions framed, no preface flag", () => {
+    using cap = h2Capture();
+    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const c = new H2Conn(cap); // no handshake seen
+    c.send(
+      'client',
+      Buffer.concat([frame(HEADERS, END_HEADERS, 5, REQUEST_BLOCK), frame(DATA, END_STREAM, 5, bytes(7))]),
+    );
+    c.send(
+      'server',
+      Buffer.concat([frame(HEADERS, END_HEADERS, 5, RESPONSE_BLOCK), frame(DATA, 0, 5, bytes(20))]),
+    );
+    c.send('server', frame(HEADERS, END_HEADERS | END_STREAM, 5, bytes(600)));
+    c.fin('server');
+    const got = ringRecords(cap);
+    assert.deepEqual(got, withoutTime(c.expected(1, { fromStart: false })));
+    assert.equal(got.length, 1 + 1 + 1 + 2 + 1);
+    assert.ok(got.every((r) => !r.prefaceSeen));
+    assert.equal(moved(cap, self0).h2Conns, 1);
+  });
+
+  test("the server's segment first; the client's next segment, cut inside a frame, waits for one that starts at a boundary", () => {
+    using cap = h2Capture();
+    const c = new H2Conn(cap);
+    c.send(
+      'server',
+      Buffer.concat([frame(HEADERS, END_HEADERS, 1, RESPONSE_BLOCK), frame(DATA, END_STREAM, 1, bytes(3))]),
+    );
+    const h = frame(HEADERS, END_HEADERS | END_STREAM, 3, bytes(40));
+    c.conv.segment('client', h.subarray(20)); // the end of a frame: not a boundary, skipped
+    c.send('client', frame(HEADERS, END_HEADERS | END_STREAM, 5, bytes(12)));
+    assert.deepEqual(ringRecords(cap), withoutTime(c.expected(1, { fromStart: false })));
+  });
+
+  test('bytes that are not HTTP/2 frames (a TLS record, a partial frame alone) start nothing', () => {
+    using cap = h2Capture();
+    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const c = new H2Conn(cap);
+    c.conv.segment('client', Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40, ...bytes(64)]));
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 1, bytes(100)).subarray(0, 50));
+    c.conv.segment('server', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+    assert.equal(cap.readH2Records().length, 0);
+    const m = moved(cap, self0);
+    assert.deepEqual([m.h2Conns, m.requests], [undefined, undefined]);
   });
 });
 

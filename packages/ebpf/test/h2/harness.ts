@@ -34,12 +34,16 @@ export class H2Conn {
   readonly #ends: { dir: Dir; cause: 'fin' | 'rst'; t: number }[] = [];
   #t = 0;
 
-  constructor(cap: Capture, o: { v6?: boolean; clientPort?: number; serverPort?: number } = {}) {
+  constructor(
+    cap: Capture,
+    o: { v6?: boolean; clientPort?: number; serverPort?: number; clientIsn?: number } = {},
+  ) {
     this.conv = new Conversation(cap.programFd, {
       client: o.v6 ? PEER6 : PEER,
       server: o.v6 ? POD6 : POD,
       clientPort: o.clientPort ?? 40000,
       serverPort: o.serverPort ?? 50051,
+      ...(o.clientIsn === undefined ? {} : { clientIsn: o.clientIsn }),
     });
   }
 
