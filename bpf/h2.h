@@ -109,15 +109,22 @@ static __always_inline void h2_send(struct h2_walk *w, __u8 kind, __u8 type, __u
 		r->frag_offset = 0;
 		r->frame_flags = 0;
 	}
-	n &= 1023;
 	if (n > H2_RECORD_FRAGMENT_CAP)
 		n = H2_RECORD_FRAGMENT_CAP;
 	r->frag_len = n;
-	if (n > 0 && bpf_skb_load_bytes(w->skb, at, &w->rec->b[sizeof(struct h2_record)], n) < 0) {
-		w->st->parse_failures++;
-		return;
+	__u32 size = sizeof(struct h2_record);
+	if (n > 0) {
+		/* 1..512 as the verifier sees it: 6.1's loses the bound above through the compiler's moves */
+		__u32 m = n;
+		barrier_var(m);
+		m = ((m - 1) & (H2_RECORD_FRAGMENT_CAP - 1)) + 1;
+		if (bpf_skb_load_bytes(w->skb, at, &w->rec->b[sizeof(struct h2_record)], m) < 0) {
+			w->st->parse_failures++;
+			return;
+		}
+		size += m;
 	}
-	if (bpf_ringbuf_output(&h2_ring, r, sizeof(struct h2_record) + n, 0) < 0)
+	if (bpf_ringbuf_output(&h2_ring, r, size, 0) < 0)
 		w->st->h2_ring_full++;
 	else
 		w->st->h2_records++;
@@ -161,6 +168,7 @@ static long h2_step(__u32 i, void *ctx)
 			n = 8;
 		if (n == 0)
 			return 1;
+		barrier_var(n);
 		n = ((n - 1) & 7) + 1;
 		__u8 b[8] = {};
 		if (bpf_skb_load_bytes(w->skb, w->off, b, n) < 0)
@@ -181,16 +189,16 @@ static long h2_step(__u32 i, void *ctx)
 		return 0;
 	}
 	if (h->state == OWLK8S_H2_HEADER) {
-		__u32 got = h->got;
+		/* got 0..15 and n 1..16 as the verifier sees them (hdr holds 32): 6.1's loses the bounds
+		 * below through the compiler's moves */
+		__u32 got = h->got & 15;
 		if (got >= H2_FRAME_HEADER)
 			got = 0;
 		__u32 n = H2_FRAME_HEADER - got;
 		if (n > avail)
 			n = avail;
-		/* 1..9 as the verifier sees it */
+		barrier_var(n);
 		n = ((n - 1) & 15) + 1;
-		if (n > H2_FRAME_HEADER)
-			return 1;
 		if (bpf_skb_load_bytes(w->skb, w->off, &h->hdr[got], n) < 0)
 			return 1;
 		w->off += n;

@@ -274,7 +274,7 @@ struct owlk8s_h2_half {
 	__u8 frame_flags;
 	__u8 state;      /* enum owlk8s_h2_state */
 	__u8 got;        /* PREFACE: bytes matched; HEADER: bytes in hdr */
-	__u8 hdr[24];    /* a frame header split across segments (9 bytes used; room for masked writes) */
+	__u8 hdr[32];    /* a frame header split across segments (9 bytes used; room for masked writes) */
 };
 
 struct owlk8s_h2_conn {
