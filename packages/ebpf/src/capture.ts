@@ -17,6 +17,7 @@ import {
   decodeAggKey,
   decodeConn,
   decodeConnKey,
+  decodeH2SelfPerCpu,
   decodeSelfPerCpu,
   encodeConfig,
   SELF_LAYOUT,
@@ -25,7 +26,7 @@ import {
 import { LoadedObject } from './object.ts';
 import { testRun } from './prog-test-run.ts';
 import { RingReader } from './ring.ts';
-import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
+import type { Aggregate, H2KernelCounters, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
 import { TargetMap } from './target-map.ts';
@@ -296,20 +297,33 @@ export class Capture implements Disposable {
    * (each record at a multiple of 8, recordSize(frag_len) apart: what decodeRecords and
    * H2Decoder.push read); an empty buffer when there are none. Consumes them: the kernel may reuse
    * their room. Records the kernel could not write because the ring was full are counted in the self
-   * counter h2RingFull (and show as jumps of their direction's seq). Throws Error once closed.
+   * h2Counters().ringFull (and show as jumps of their direction's seq). Throws Error once closed.
    */
   readH2Records(): Buffer {
     this.#live();
     return this.#ring?.read() ?? Buffer.alloc(0);
   }
 
-  /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
-  readSelf(): SelfCounters {
+  #readStats(): Buffer {
     this.#live();
     const values = Buffer.alloc(this.#ncpu * this.#selfSize);
     const r = sys.mapLookup(this.#fds.stats, Buffer.alloc(4), values);
     if (r < 0) throw new BpfError('read map stats', -r);
-    return decodeSelfPerCpu(values, this.#ncpu, this.#selfSize);
+    return values;
+  }
+
+  /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
+  readSelf(): SelfCounters {
+    return decodeSelfPerCpu(this.#readStats(), this.#ncpu, this.#selfSize);
+  }
+
+  /**
+   * The kernel's HTTP/2 counters (`conns`, `records`, `ringFull`, `connsFull`, `gaps`, `notH2`,
+   * `budgetExhausted`), summed over CPUs: one lookup of the stats map. All 0 for an object built
+   * before HTTP/2. Throws BpfError.
+   */
+  h2Counters(): H2KernelCounters {
+    return decodeH2SelfPerCpu(this.#readStats(), this.#ncpu, this.#selfSize);
   }
 
   /**

@@ -84,13 +84,13 @@ export interface CaptureOptions {
   readonly http2?: boolean;
   /**
    * HTTP/2 connections followed at once, over all targets (the h2_conns hash; default 16384). A new
-   * one that finds it full is not followed (the kernel counts it in h2ConnsFull).
+   * one that finds it full is not followed (the kernel counts it in h2Counters().connsFull).
    */
   readonly maxHttp2Connections?: number;
   /**
    * Bytes of the HTTP/2 record ring (default 4 MiB; a power of two, at least 4096 and at most 1 GiB).
    * Read it (Capture.readH2Records) often enough that it never fills: records that find it full are
-   * lost (h2RingFull). A record takes 56 bytes and its payload (header blocks), rounded up to 8.
+   * lost (h2Counters().ringFull). A record takes 56 bytes and its payload (header blocks), rounded up to 8.
    */
   readonly http2RingBytes?: number;
   readonly objectPath?: string;

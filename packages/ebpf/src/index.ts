@@ -21,7 +21,16 @@ export { LoadedObject } from './object.ts';
 export type { ProgramStats } from './program-stats.ts';
 export { programStats } from './program-stats.ts';
 export { RingReader } from './ring.ts';
-export type { Aggregate, ErrorType, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
+export type {
+  Aggregate,
+  ErrorType,
+  H2KernelCounters,
+  HttpMethod,
+  InFlight,
+  Role,
+  SelfCounters,
+  Snapshot,
+} from './snapshot.ts';
 export { ERROR_TYPES, HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';
 export { LibraryMissingError } from './sys/ffi.ts';

@@ -3,6 +3,7 @@
 import {
   ERROR_TYPES,
   type ErrorType,
+  type H2KernelCounters,
   HTTP_METHODS,
   type HttpMethod,
   type Role,
@@ -223,6 +224,11 @@ export const SELF_FIELDS = [
   'responses_lost',
   'series_overflow',
   'conns_over_budget',
+] as const;
+export type SelfField = (typeof SELF_FIELDS)[number];
+
+/** owlk8s_self's HTTP/2 counters, after SELF_FIELDS (Capture.h2Counters, not SelfCounters). */
+export const H2_SELF_FIELDS = [
   'h2_conns',
   'h2_records',
   'h2_ring_full',
@@ -231,12 +237,13 @@ export const SELF_FIELDS = [
   'h2_not_h2',
   'h2_budget_exhausted',
 ] as const;
-export type SelfField = (typeof SELF_FIELDS)[number];
+
+const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 8 * SELF_FIELDS.length,
-  fields: Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
+  size: 8 * ALL_SELF_FIELDS.length,
+  fields: Object.fromEntries(ALL_SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
 };
 
 export const ALL_LAYOUTS: readonly Layout[] = [
@@ -469,11 +476,27 @@ export function decodeAgg(b: Buffer, at: number, nbuckets: number): AggValue {
 
 const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const SELF_KEYS = SELF_FIELDS.map(camel) as (keyof SelfCounters)[];
+const H2_SELF_KEYS = H2_SELF_FIELDS.map((f) => camel(f.slice(3))) as (keyof H2KernelCounters)[];
+
+/**
+ * owlk8s_self's HTTP/2 counters summed over ncpu per-CPU copies (`size` as for decodeSelfPerCpu; an
+ * object without them reads 0), named without their `h2_` prefix, in camelCase.
+ */
+export function decodeH2SelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): H2KernelCounters {
+  const out = Object.fromEntries(H2_SELF_KEYS.map((k) => [k, 0n])) as Record<keyof H2KernelCounters, bigint>;
+  for (let c = 0; c < ncpu; c++) {
+    H2_SELF_KEYS.forEach((k, i) => {
+      const at = 8 * (SELF_FIELDS.length + i);
+      if (at < size) out[k] += b.readBigUInt64LE(c * size + at);
+    });
+  }
+  return out;
+}
 
 /**
  * owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. `size` is the map's
- * value size: an object built before the last counters were added (a benchmark's baseline) has
- * fewer, and those it lacks read 0.
+ * value size (the per-CPU stride): an object built before the HTTP/2 counters (a benchmark's
+ * baseline) has a smaller one.
  */
 export function decodeSelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): SelfCounters {
   const out = Object.fromEntries(SELF_KEYS.map((k) => [k, 0n])) as Record<keyof SelfCounters, bigint>;

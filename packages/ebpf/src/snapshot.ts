@@ -148,20 +148,27 @@ export interface SelfCounters {
    * SYN-ACK and the first message each way each try: up to four per connection).
    */
   readonly connsOverBudget: bigint;
-  /** HTTP/2 connections recognised: by the client preface, or by the server's SETTINGS sent first. */
-  readonly h2Conns: bigint;
+}
+
+/**
+ * The kernel's HTTP/2 counters (Capture.h2Counters), summed over CPUs, each monotonic; read from the
+ * same map as SelfCounters. The agent exports them as `owlk8s.agent.kernel.h2.<snake_case name>`.
+ */
+export interface H2KernelCounters {
+  /** HTTP/2 connections recognised: by the client preface, the server's SETTINGS sent first, or frames when joined mid-way. */
+  readonly conns: bigint;
   /** HTTP/2 frame records written to the ring (Capture.readH2Records). */
-  readonly h2Records: bigint;
+  readonly records: bigint;
   /** HTTP/2 records lost because the ring was full (user space sees their sequence numbers missing). */
-  readonly h2RingFull: bigint;
+  readonly ringFull: bigint;
   /** HTTP/2 connections not followed because the h2 connections map was full (maxHttp2Connections). */
-  readonly h2ConnsFull: bigint;
+  readonly connsFull: bigint;
   /** Segments after missing bytes in an HTTP/2 direction: a gap record was sent (a frame cut, or the frame boundaries lost). */
-  readonly h2Gaps: bigint;
+  readonly gaps: bigint;
   /** Connections that began like HTTP/2 (the preface's first line, or a SETTINGS frame first) and then were not. */
-  readonly h2NotH2: bigint;
+  readonly notH2: bigint;
   /** HTTP/2 segments with more frame steps than one pass takes (8192): that direction's frames are no longer followed. */
-  readonly h2BudgetExhausted: bigint;
+  readonly budgetExhausted: bigint;
 }
 
 export interface Snapshot {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { encodeHeaderBlock, frame, PREFACE } from '@owlk8s/h2/testing';
-import { H2Conn, h2Capture, moved, ringRecords, withoutTime } from './h2/harness.ts';
+import { counters, H2Conn, h2Capture, moved, ringRecords, withoutTime } from './h2/harness.ts';
 import { requireBpf } from './kernel.ts';
 
 before(() => requireBpf('the HTTP/2 frame tests'));
@@ -52,7 +52,7 @@ function check(conn: H2Conn, cap: ReturnType<typeof h2Capture>, connId = 1) {
 describe('HTTP/2 recognised by its preface, records as the reference framer gives them', () => {
   test('a whole exchange: preface and SETTINGS in one segment, HEADERS, the answer, both FINs', () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
     c.send('server', Buffer.concat([settings(2), SETTINGS_ACK]));
@@ -196,7 +196,7 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
 
   test('a retransmitted segment is not sent twice; one overlapping new bytes gives only the new ones', () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
     const seqA = c.conv.next('client');
@@ -320,7 +320,7 @@ describe('connections the kernel forgets: an evicted end record', () => {
 describe('HTTP/2 joined mid-way (the agent started after the connection did)', () => {
   test("the client's segment of whole frames first: both directions framed, no preface flag", () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap); // no handshake seen
     c.send(
       'client',
@@ -354,7 +354,7 @@ describe('HTTP/2 joined mid-way (the agent started after the connection did)', (
 
   test('bytes that are not HTTP/2 frames (a TLS record, a partial frame alone) start nothing', () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap);
     c.conv.segment('client', Buffer.from([0x17, 0x03, 0x03, 0x00, 0x40, ...bytes(64)]));
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 1, bytes(100)).subarray(0, 50));
@@ -368,7 +368,7 @@ describe('HTTP/2 joined mid-way (the agent started after the connection did)', (
 describe('HTTP/2 recognised by the server speaking first', () => {
   test("the server's SETTINGS before the client's preface: both directions' records", () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('server', settings(3));
     c.send('client', Buffer.concat([OPENING, frame(HEADERS, END_HEADERS | END_STREAM, 1, bytes(25))]));
@@ -381,7 +381,7 @@ describe('HTTP/2 recognised by the server speaking first', () => {
 describe('what is not HTTP/2, and HTTP/2 switched off', () => {
   test('a preface line followed by other bytes: the connection ends as evicted, counted in h2NotH2', () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.conv.segment('client', Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'));
     const got = ringRecords(cap);
@@ -395,7 +395,7 @@ describe('what is not HTTP/2, and HTTP/2 switched off', () => {
 
   test('http2: false: no records, the connection is not HTTP/1 either (notHttp)', () => {
     using cap = h2Capture({ http2: false });
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
     c.send('server', settings(1));
@@ -420,7 +420,7 @@ describe('what is not HTTP/2, and HTTP/2 switched off', () => {
 describe('gaps', () => {
   test('bytes missing inside a DATA payload: framing goes on, no gap record (nothing sent was lost)', () => {
     using cap = h2Capture();
-    const self0 = cap.readSelf() as unknown as Record<string, bigint>;
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
     const d = frame(DATA, END_STREAM, 1, bytes(300));

@@ -156,41 +156,4 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{attempt}',
     'Attempts to track a new connection refused because its pod had its budget of connections tracked already (capture.maps.connectionsPerPod): its SYN, its SYN-ACK and its first message each way each try, up to four per connection.',
   ),
-  counter(
-    'h2Conns',
-    'h2_conns',
-    '{connection}',
-    "HTTP/2 connections recognised by the kernel (the client preface, or the server's SETTINGS sent first).",
-  ),
-  counter('h2Records', 'h2_records', '{record}', 'HTTP/2 frame records the kernel wrote to its ring buffer.'),
-  counter(
-    'h2RingFull',
-    'h2_ring_full',
-    '{record}',
-    'HTTP/2 frame records lost because the ring buffer was full: the agent read it too seldom, or the ring is too small.',
-  ),
-  counter(
-    'h2ConnsFull',
-    'h2_conns_full',
-    '{connection}',
-    'HTTP/2 connections not followed because the kernel map of HTTP/2 connections was full.',
-  ),
-  counter(
-    'h2Gaps',
-    'h2_gaps',
-    '{segment}',
-    'Segments after missing bytes in an HTTP/2 direction: a frame was cut, or the frame boundaries were lost.',
-  ),
-  counter(
-    'h2NotH2',
-    'h2_not_h2',
-    '{connection}',
-    'Connections that began like HTTP/2 (the preface line, or a SETTINGS frame first) and then were not.',
-  ),
-  counter(
-    'h2BudgetExhausted',
-    'h2_budget_exhausted',
-    '{segment}',
-    "HTTP/2 segments with more frames than one pass of the kernel program follows: that direction's frames are lost.",
-  ),
 ];

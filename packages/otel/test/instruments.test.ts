@@ -80,13 +80,6 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.responses_lost=121',
       'owlk8s.agent.kernel.series_overflow=122',
       'owlk8s.agent.kernel.conns_over_budget=123',
-      'owlk8s.agent.kernel.h2_conns=124',
-      'owlk8s.agent.kernel.h2_records=125',
-      'owlk8s.agent.kernel.h2_ring_full=126',
-      'owlk8s.agent.kernel.h2_conns_full=127',
-      'owlk8s.agent.kernel.h2_gaps=128',
-      'owlk8s.agent.kernel.h2_not_h2=129',
-      'owlk8s.agent.kernel.h2_budget_exhausted=130',
     ],
   );
   for (const { metric } of got.values()) {

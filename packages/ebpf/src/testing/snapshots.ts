@@ -27,11 +27,4 @@ export const ZERO_SELF: SelfCounters = {
   responsesLost: 0n,
   seriesOverflow: 0n,
   connsOverBudget: 0n,
-  h2Conns: 0n,
-  h2Records: 0n,
-  h2RingFull: 0n,
-  h2ConnsFull: 0n,
-  h2Gaps: 0n,
-  h2NotH2: 0n,
-  h2BudgetExhausted: 0n,
 };

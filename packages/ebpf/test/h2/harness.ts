@@ -109,9 +109,15 @@ export function withoutTime(records: readonly H2Record[]): H2Record[] {
   return records.map((r) => ({ ...r, tsNs: 0n }));
 }
 
-/** The self counters that moved since `before`, as numbers. */
+/** The self counters and the HTTP/2 ones (as h2Conns, h2RingFull, …), one record. */
+export function counters(cap: Capture): Record<string, bigint> {
+  const h2 = Object.entries(cap.h2Counters()).map(([k, v]) => [`h2${k[0]!.toUpperCase()}${k.slice(1)}`, v]);
+  return { ...(cap.readSelf() as unknown as Record<string, bigint>), ...Object.fromEntries(h2) };
+}
+
+/** The counters (as `counters` gives them) that moved since `before`, as numbers. */
 export function moved(cap: Capture, before: Record<string, bigint>): Record<string, number> {
-  const now = cap.readSelf() as unknown as Record<string, bigint>;
+  const now = counters(cap);
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(now))
     if (v !== (before[k] ?? 0n)) out[k] = Number(v - (before[k] ?? 0n));
