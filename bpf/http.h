@@ -30,6 +30,22 @@ struct seg_pos {
 	__u8 _pad;
 };
 
+/* What the capture program hands the HTTP/2 program (tail call) about the packet's connection. */
+struct h2_handoff {
+	struct owlk8s_conn_key key;
+	__u32 target_id;
+	__u32 peer_id;
+	__u32 req_seq;  /* create: where the request direction's HTTP/2 bytes go on (req_known) */
+	__u32 resp_seq; /* create: where the response direction's start (resp_known) */
+	__u8 dir;       /* the packet's direction */
+	__u8 create;    /* 1: recognised by the preface line (req_seq is past it), 2: by the server's SETTINGS
+			 * first; 3: forget the connection (a new SYN on its ports): its end, evicted;
+			 * 4: perhaps HTTP/2 joined mid-way (no conns entry yet: h2_midway checks the frames) */
+	__u8 req_known;
+	__u8 resp_known;
+	__u8 _pad[4];
+};
+
 /* Per CPU, off the stack (the program's call chain must fit 512 bytes of it). */
 struct scratch {
 	__u8 b[SCRATCH_SIZE];         /* the payload window, after room for a carried line */
@@ -37,6 +53,7 @@ struct scratch {
 	struct owlk8s_conn_key keys[2]; /* a packet's connection as a request and as a response */
 	struct pkt pkt;                 /* the packet's addresses, ports, sequence numbers */
 	struct owlk8s_half hole_half;   /* the framing of a segment that fills a request hole */
+	struct h2_handoff h2;           /* set when pkt.h2 is */
 };
 
 #define AT(s, i) ((s)->b[(i) & SCRATCH_MASK])

@@ -99,6 +99,39 @@ struct {
 	__type(value, __u32);
 } peers SEC(".maps");
 
+/* h2_conns: owlk8s_conn_key → owlk8s_h2_conn, the frame layer of each HTTP/2 connection (its entry in
+ * conns has the HTTP/2 bit and both halves done). Made when a connection is recognised as HTTP/2,
+ * deleted with its conns entry (FIN, RST, the sweep); a full map refuses new ones (h2_conns_full). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct owlk8s_conn_key);
+	__type(value, struct owlk8s_h2_conn);
+} h2_conns SEC(".maps");
+
+/* h2_ring: the HTTP/2 frame records (struct h2_record and its bytes) user space decodes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} h2_ring SEC(".maps");
+
+/* h2_ids: 0 → the last conn_id handed out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} h2_ids SEC(".maps");
+
+/* h2_progs: 0 → the HTTP/2 program of the loaded attach mode (owlk8s_h2 or owlk8s_h2_tc), tail-called
+ * by the capture program for the segments of HTTP/2 connections; user space fills it after load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} h2_progs SEC(".maps");
+
 /* stats: 0 → owlk8s_self per CPU. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -23,6 +23,7 @@ const volatile struct owlk8s_config CONFIG SEC(".rodata.config") = {
 	.if_slot_mask = 4095,
 	.request_timeout_ns = 60000000000ULL,
 	.idle_timeout_ns = 300000000000ULL,
+	.h2_enabled = 1,
 };
 
 /* scratch (per CPU): the window of payload bytes being parsed, after room for a carried line. */
@@ -59,6 +60,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define GAPPED 16   /* in fins: bytes went missing in a direction once (matching stays by sequence) */
 #define WAITS 32    /* in fins: a request was sent after every answer seen had reached the client */
 #define RESP_GAPPED 64 /* in fins: response bytes went missing once (they can never be placed) */
+#define H2CONN 128     /* in fins: an HTTP/2 connection: its segments go to the HTTP/2 program (h2.h) */
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
@@ -592,6 +594,57 @@ static __always_inline void give_up(struct seg *g, int upgraded)
 	g->c->resp.state = OWLK8S_FRAME_DONE;
 }
 
+/* Hands the packet to the HTTP/2 program (the capture program tail-calls it when it is done). */
+static __always_inline void hand_to_h2(struct scratch *s, struct owlk8s_conn *c, const struct owlk8s_conn_key *k,
+				       __u8 dir, __u8 create)
+{
+	__builtin_memcpy(&s->h2.key, k, sizeof(s->h2.key));
+	s->h2.target_id = c->target_id;
+	s->h2.peer_id = c->peer_id;
+	s->h2.dir = dir;
+	s->h2.create = create;
+	s->pkt.h2 = 1;
+}
+
+/* A connection's first message is not HTTP/1: is it HTTP/2? The request direction's first line is
+ * the client preface's ("PRI * HTTP/2.0"), or the response direction begins, before any request
+ * byte, with a SETTINGS frame's header (a server that speaks first, as nghttp2's do). Then the
+ * connection is HTTP/2 from here on: 1, and its segments go to the HTTP/2 program. The line (or the
+ * bytes left in the segment) is at scratch index i, len bytes, and starts at sequence number seq. */
+static __always_inline int maybe_h2(struct seg *g, __u32 i, __u32 len, __u32 seq)
+{
+	struct owlk8s_conn *c = g->c;
+	struct h2_handoff *ho = &g->s->h2;
+	if (!CONFIG.h2_enabled || g->v->hole || c->req.ordinal != 0 || c->resp.ordinal != 0)
+		return 0;
+	if (g->v->dir == DIR_REQUEST) {
+		if (len != 14 || u64_at(g->s, i) != C8('P', 'R', 'I', ' ', '*', ' ', 'H', 'T') ||
+		    (u64_at(g->s, i + 6) >> 16) != (C8('H', 'T', 'T', 'P', '/', '2', '.', '0') >> 16))
+			return 0;
+		ho->req_seq = seq + 16; /* after the preface's first line and its CRLF */
+		ho->req_known = 1;
+		ho->resp_seq = c->resp.next_seq;
+		ho->resp_known = c->resp.seq_known && c->resp.state == OWLK8S_FRAME_START && !c->resp.carry_len &&
+				 !c->resp.line;
+		hand_to_h2(g->s, c, &g->v->ck, DIR_REQUEST, 1);
+	} else {
+		/* SETTINGS (type 4) on stream 0, flags 0 (not an ACK), a length of whole settings */
+		if (len < 9 || !c->req.seq_known || c->req.state != OWLK8S_FRAME_START || c->req.carry_len || c->req.line)
+			return 0;
+		__u32 flen = (__u32)AT(g->s, i) << 16 | (__u32)AT(g->s, i + 1) << 8 | AT(g->s, i + 2);
+		if (AT(g->s, i + 3) != 4 || AT(g->s, i + 4) != 0 || AT(g->s, i + 5) != 0 || AT(g->s, i + 6) != 0 ||
+		    AT(g->s, i + 7) != 0 || AT(g->s, i + 8) != 0 || flen % 6 != 0)
+			return 0;
+		ho->req_seq = c->req.next_seq;
+		ho->req_known = 1;
+		ho->resp_seq = seq;
+		ho->resp_known = 1;
+		hand_to_h2(g->s, c, &g->v->ck, DIR_RESPONSE, 2);
+	}
+	c->fins |= H2CONN;
+	return 1;
+}
+
 /* The message ends at the segment being parsed. */
 static __always_inline void message_end(struct seg *g)
 {
@@ -703,7 +756,8 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 		if (len == 0 && whole)
 			return; /* an empty line before a request line (RFC 9112 section 2.2) */
 		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
-			g->st->not_http++;
+			if (!maybe_h2(g, i, len, start_seq))
+				g->st->not_http++;
 			give_up(g, 0);
 		}
 		return;
@@ -841,7 +895,9 @@ static __always_inline long step_body(struct seg *g)
 			/* the segment ends inside the line: carry it to the next segment */
 			if (h->state == OWLK8S_FRAME_START && !h->line &&
 			    !start_prefix_ok(g->s, ls, n, g->v->dir == DIR_RESPONSE)) {
-				g->st->not_http++; /* e.g. a TLS handshake: no need to wait for a line end */
+				/* e.g. a TLS handshake: no need to wait for a line end */
+				if (!maybe_h2(g, ls, n, h->carry_len ? h->msg_seq : g->v->seq - (from - ls)))
+					g->st->not_http++;
 				give_up(g, 0);
 				return STEP_STOP;
 			}
@@ -985,6 +1041,10 @@ static __always_inline void on_payload(struct seg *g)
 	struct owlk8s_half *h = g->h;
 	__u32 len = g->v->end - g->v->off;
 	if (h->state == OWLK8S_FRAME_DONE) {
+		if (g->c->fins & H2CONN) {
+			hand_to_h2(g->s, g->c, &g->v->ck, g->v->dir, 0);
+			return;
+		}
 		if (g->c->fins & UPGRADED)
 			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
 		return;
@@ -1196,9 +1256,9 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
 struct pctx {
 	struct __sk_buff *skb;
 	struct owlk8s_self *st;
-	struct scratch *s;
-	struct pkt *p;
-	int payload;
+	struct scratch *s; /* its pkt is the packet's, pkt.payload 1 when it has payload (not fields of
+			    * their own: capture's frame is in every call chain, and 6.1 allows the deepest
+			    * 512 bytes of stack in all) */
 };
 
 /* One packet of one connection of one target, in the direction dir of that connection. */
@@ -1223,6 +1283,8 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 	if ((p->flags & TCP_SYN) && (c->req.seq_known || c->resp.seq_known) && dir == DIR_REQUEST) {
 		/* a new connection on the same ports: the old one ended unseen */
 		__u32 id = c->target_id;
+		if (c->fins & H2CONN)
+			hand_to_h2(s, c, k, dir, 3); /* the HTTP/2 program forgets the old one (evicted) */
 		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) < 0)
 			return 0;
@@ -1259,6 +1321,8 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		s->pos.dir = dir;
 		on_payload(&g);
 	}
+	if ((c->fins & H2CONN) && (p->flags & (TCP_RST | TCP_FIN)) && !p->h2)
+		hand_to_h2(s, c, k, dir, 0); /* the HTTP/2 program sends the connection's end */
 	if (p->flags & TCP_RST) {
 		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
 		forget_conn(c, k);
@@ -1276,9 +1340,37 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 
 static __always_inline void on_conn_packet(struct pctx *x, struct owlk8s_conn *c, struct owlk8s_conn_key *k, __u8 dir)
 {
-	x->p->payload = x->payload;
-	x->p->dir = dir;
+	x->s->pkt.dir = dir;
 	conn_packet(x->skb, x->st, x->s, c, k);
+}
+
+/* Perhaps HTTP/2 joined mid-way (a connection not tracked whose first segment seen is not HTTP/1):
+ * hands the packet to the HTTP/2 program, which checks its frame headers (h2_midway). The server
+ * is the end on a parsed port (when both are, the guess below); s->keys hold the connection as a
+ * request and as a response. A global function: its locals stay off capture's frame, which is in
+ * every call chain (6.1 allows 512 bytes for the deepest). */
+GLOBAL int h2_maybe_midway(struct scratch *s, __u32 id)
+{
+	if (!s)
+		return 0;
+	struct pkt *p = &s->pkt;
+	int to_server = port_wanted(p->dport), from_server = port_wanted(p->sport);
+	if (to_server && from_server) {
+		/* a guess the HTTP/2 program overrules when a HEADERS block says which way: the server's
+		 * port is below Linux's ephemeral range (32768 on) when only one is, else the lower one */
+		int seph = p->sport >= 32768, deph = p->dport >= 32768;
+		to_server = seph != deph ? seph : p->sport > p->dport;
+		from_server = !to_server;
+	}
+	if (!to_server && !from_server)
+		return 0;
+	__builtin_memcpy(&s->h2.key, to_server ? &s->keys[0] : &s->keys[1], sizeof(s->h2.key));
+	s->h2.target_id = id;
+	s->h2.peer_id = 0;
+	s->h2.dir = to_server ? DIR_REQUEST : DIR_RESPONSE;
+	s->h2.create = 4;
+	s->pkt.h2 = 1;
+	return 0;
 }
 
 /* The packet src → dst where one end is the target `id`: find its connection, or start one. */
@@ -1286,8 +1378,8 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 {
 	struct __sk_buff *skb = x->skb;
 	struct owlk8s_self *st = x->st;
-	struct pkt *p = x->p;
-	int payload = x->payload;
+	struct pkt *p = &x->s->pkt;
+	int payload = x->s->pkt.payload;
 	struct owlk8s_conn_key *rq = &x->s->keys[0], *rs = &x->s->keys[1];
 	/* as a request: src is the client; as a response: dst is the client */
 	conn_key(rq, p->saddr, p->sport, p->daddr, p->dport, target_is_dst ? OWLK8S_ROLE_SERVER : OWLK8S_ROLE_CLIENT);
@@ -1347,8 +1439,12 @@ static __always_inline void on_target_packet(struct pctx *x, __u32 id, int targe
 	} else if (is_upper(head[0])) {
 		if (port_wanted(p->dport) && (c = new_conn(st, rq, id)))
 			on_conn_packet(x, c, rq, DIR_REQUEST);
+	} else if (CONFIG.h2_enabled) {
+		h2_maybe_midway(x->s, id);
 	}
 }
+
+#include "h2.h"
 
 static __always_inline int capture(struct __sk_buff *skb)
 {
@@ -1365,11 +1461,11 @@ static __always_inline int capture(struct __sk_buff *skb)
 	x.skb = skb;
 	x.st = st;
 	x.s = s;
-	x.p = &s->pkt;
 	s->pkt.payload_off = s->pkt.payload_len = 0;
-	int r = parse_fast(skb, x.p, &s->b[FAST_AT]);
+	s->pkt.h2 = 0;
+	int r = parse_fast(skb, &s->pkt, &s->b[FAST_AT]);
 	if (r == PARSE_SLOW)
-		r = parse_packet(skb, x.p, &s->b[FAST_AT]);
+		r = parse_packet(skb, &s->pkt, &s->b[FAST_AT]);
 	if (r == PARSE_FAILED) {
 		st->parse_failures++;
 		return 0;
@@ -1379,14 +1475,20 @@ static __always_inline int capture(struct __sk_buff *skb)
 	struct owlk8s_iface *t = iface_targets(skb->ifindex);
 	if (!t)
 		return 0;
-	x.payload = r == PARSE_PAYLOAD;
+	s->pkt.payload = r == PARSE_PAYLOAD;
 	/* the destination, then the source: one copy of the code for both ends */
 #pragma clang loop unroll(disable)
 	for (int dst = 1; dst >= 0; dst--) {
-		__s64 id = target_of(t, dst ? x.p->daddr : x.p->saddr);
+		__s64 id = target_of(t, dst ? s->pkt.daddr : s->pkt.saddr);
 		if (id >= 0)
 			on_target_packet(&x, id, dst);
 	}
+	/* an HTTP/2 connection's packet: on to h2.h. The scratch looked up again (an inlined array
+	 * lookup): kept live across the function, its pointer took a stack slot more, past 6.1's
+	 * 512-byte limit on the deepest call chain's combined stack */
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (s && s->pkt.h2)
+		bpf_tail_call(skb, &h2_progs, 0);
 	return 0;
 }
 
@@ -1404,9 +1506,25 @@ int owlk8s_tc(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC; /* on to the next program (a CNI's), or the default action: never a verdict */
 }
 
+/* The HTTP/2 program, one per attach mode (a tail call stays within its program type). */
+SEC("socket")
+int owlk8s_h2(struct __sk_buff *skb)
+{
+	h2_packet(skb);
+	return 0;
+}
+
+SEC("tc")
+int owlk8s_h2_tc(struct __sk_buff *skb)
+{
+	h2_packet(skb);
+	return TC_ACT_UNSPEC;
+}
+
 /* The sweep: requests unanswered for request_timeout_ns finish as timeouts; connections without a
  * packet for idle_timeout_ns are forgotten. */
 struct sweep_ctx {
+	struct __sk_buff *skb;
 	struct owlk8s_self *st;
 	__u64 now;
 };
@@ -1433,6 +1551,8 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 			finish_unanswered(x->st, c, k, s, OWLK8S_ERR_TIMEOUT, now);
 	}
 	if (older_than(now, c->last_ns, CONFIG.idle_timeout_ns)) {
+		if (c->fins & H2CONN)
+			h2_forget(x->skb, x->st, k, now);
 		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
 		delete_conn(k, c->target_id);
 		x->st->conns_expired++;
@@ -1449,6 +1569,7 @@ int owlk8s_sweep(struct __sk_buff *skb)
 	if (!x.st)
 		return 0;
 	x.now = bpf_ktime_get_ns();
+	x.skb = skb;
 	bpf_for_each_map_elem(&conns, sweep_one, &x, 0);
 	return 0;
 }

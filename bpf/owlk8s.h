@@ -58,6 +58,8 @@ struct owlk8s_config {
 	__u64 request_timeout_ns;           /* unanswered this long: finished as OWLK8S_ERR_TIMEOUT */
 	__u64 idle_timeout_ns;              /* a connection with no packet this long is forgotten */
 	__u8 port_bits[8192];               /* bit p set: server port p is HTTP */
+	__u32 h2_enabled;                   /* 1: HTTP/2 connections are recognised and their frames sent to h2_ring */
+	__u32 _pad_h2;
 };
 
 /* targets: the IPs monitored on one host interface. The program finds an interface's entry in one
@@ -162,7 +164,7 @@ struct owlk8s_conn {
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
-	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap (owlk8s.bpf.c) */
+	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap, bit 7: HTTP/2 (owlk8s.bpf.c) */
 	__u8 _pad[3];
 	__u32 peer_id;           /* the other end's id in peers when the connection was made (0: not there) */
 	__u32 series_code;       /* the series its last request went to: SERIES() | SERIES_CACHED (0: none) */
@@ -243,6 +245,47 @@ struct owlk8s_self {
 	__u64 responses_lost;      /* requests whose response went by unseen (in a gap): not counted */
 	__u64 series_overflow;     /* requests counted in their target's overflow series (its budget of series was used) */
 	__u64 conns_over_budget;   /* connections not tracked: their target had conns_per_target tracked already */
+	__u64 h2_conns;            /* HTTP/2 connections recognised (by the client preface, or the server's SETTINGS first) */
+	__u64 h2_records;          /* records written to h2_ring */
+	__u64 h2_ring_full;        /* records lost: h2_ring was full (the record's seq is used, so user space sees the jump) */
+	__u64 h2_conns_full;       /* HTTP/2 connections not followed: h2_conns was full */
+	__u64 h2_gaps;             /* segments after missing bytes in an HTTP/2 direction (a gap record was sent) */
+	__u64 h2_not_h2;           /* connections that began like HTTP/2 and were not (the preface or first frame wrong) */
+	__u64 h2_budget_exhausted; /* HTTP/2 segments with more frame steps than one pass takes: that direction's framing lost */
+};
+
+/* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the
+ * program reads it; user space gets its records through h2_ring (packages/h2/include/h2_record.h). */
+enum owlk8s_h2_state {
+	OWLK8S_H2_UNKNOWN = 0, /* the direction's position is not known: nothing is parsed */
+	OWLK8S_H2_PREFACE = 1, /* request direction: `got` bytes of the 24-byte client preface matched */
+	OWLK8S_H2_HEADER = 2,  /* at (or inside, `got` bytes gathered in hdr) a frame header */
+	OWLK8S_H2_PAYLOAD = 3, /* inside a frame's payload: frame_got of frame_len bytes passed */
+	OWLK8S_H2_LOST = 4,    /* a frame boundary was lost: nothing more is parsed in this direction */
+};
+
+struct owlk8s_h2_half {
+	__u32 next_seq;  /* TCP sequence number of the next byte to parse */
+	__u32 rec_seq;   /* records sent in this direction so far (the next record's seq) */
+	__u32 frame_len; /* the frame being read: its payload length */
+	__u32 frame_got; /* ... payload bytes passed */
+	__u32 stream_id; /* ... its stream */
+	__u8 type;       /* ... its type */
+	__u8 frame_flags;
+	__u8 state;      /* enum owlk8s_h2_state */
+	__u8 got;        /* PREFACE: bytes matched; HEADER: bytes in hdr */
+	__u8 hdr[32];    /* a frame header split across segments (9 bytes used; room for masked writes) */
+};
+
+struct owlk8s_h2_conn {
+	__u64 conn_id;   /* h2_record.conn_id */
+	__u32 target_id;
+	__u32 peer_id;
+	__u16 server_port;
+	__u8 flags;      /* H2_RECORD_F_CLIENT | H2_RECORD_F_PREFACE */
+	__u8 fins;       /* bit 0: the client's FIN sent, bit 1: the server's */
+	__u8 _pad[4];
+	struct owlk8s_h2_half half[2]; /* [0] request, [1] response */
 };
 
 #endif

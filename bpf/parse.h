@@ -44,7 +44,8 @@ struct pkt {
 	__u8 flags;     /* TCP flags (TCP_FIN ...) */
 	__u8 payload;   /* 1: payload_off and payload_len are set */
 	__u8 dir;       /* the connection's direction this packet goes (owlk8s.bpf.c) */
-	__u8 _pad[5];
+	__u8 h2;        /* 1: an HTTP/2 connection's packet, handed to the HTTP/2 program (scratch h2) */
+	__u8 _pad[4];
 	__u32 payload_off;
 	__u32 payload_len;
 } __attribute__((aligned(8)));

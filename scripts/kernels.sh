@@ -16,7 +16,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 # The test files that load the program into the kernel (packages/ebpf); each one's tests run as on
-# the host, nothing filtered out. test/e2e/ebpf-red.test.ts (veth pods, real traffic) passes in the
+# the host, nothing filtered out. Every one of them loads the HTTP/2 program beside the capture
+# program; h2-frames.test.ts (25 loads: about 13 minutes in the guest) passes there and is left to
+# runs by hand (OWLK8S_KERNEL_TESTS). test/e2e/ebpf-red.test.ts (veth pods, real traffic) passes in the
 # guest on its own (OWLK8S_KERNEL_TESTS=test/e2e/ebpf-red.test.ts, 11/11, 304 s) but failed as a
 # file (no test reported) beside these with two files at a time: not in the list until that is
 # understood (docs/development.md, "Two kernels").
@@ -24,6 +26,7 @@ KERNEL_TESTS=(
   packages/ebpf/test/capture.test.ts
   packages/ebpf/test/prog-test-run.test.ts
   packages/ebpf/test/program.test.ts
+  packages/ebpf/test/ring.test.ts
   packages/ebpf/test/streams.test.ts
   packages/ebpf/test/streams-property.test.ts
 )

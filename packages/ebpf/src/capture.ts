@@ -1,5 +1,6 @@
 // The capture engine, live: the loaded program and its maps, the attachments, the targets map and
 // the snapshot read. It owns every file descriptor it opens; close() releases them all.
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { chunkFor, readAll } from './batch.ts';
 import { type CaptureOptions, type CaptureSpec, captureSpec } from './config.ts';
@@ -9,12 +10,14 @@ import {
   AGG_KEY_LAYOUT,
   AGG_LAYOUT,
   BUDGET_LAYOUT,
+  CONFIG_LAYOUT,
   CONN_KEY_LAYOUT,
   CONN_LAYOUT,
   decodeAgg,
   decodeAggKey,
   decodeConn,
   decodeConnKey,
+  decodeH2SelfPerCpu,
   decodeSelfPerCpu,
   encodeConfig,
   SELF_LAYOUT,
@@ -22,7 +25,8 @@ import {
 } from './layout.ts';
 import { LoadedObject } from './object.ts';
 import { testRun } from './prog-test-run.ts';
-import type { Aggregate, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
+import { RingReader } from './ring.ts';
+import type { Aggregate, H2KernelCounters, InFlight, SelfCounters, Snapshot } from './snapshot.ts';
 import { Attachment } from './socket.ts';
 import * as sys from './sys/ffi.ts';
 import { TargetMap } from './target-map.ts';
@@ -32,6 +36,10 @@ import { TcAttachment, type TcMechanism } from './tc.ts';
 export const PROGRAM_NAME = 'owlk8s_capture';
 /** The same code as a TC program (attach: 'tc'). */
 export const TC_PROGRAM_NAME = 'owlk8s_tc';
+/** The HTTP/2 frame layer, tail-called by the socket filter (h2_progs[0]). */
+export const H2_PROGRAM_NAME = 'owlk8s_h2';
+/** The same code as a TC program, tail-called by owlk8s_tc. */
+export const H2_TC_PROGRAM_NAME = 'owlk8s_h2_tc';
 /** Finishes timed-out requests and forgets idle connections; run with BPF_PROG_TEST_RUN before each read. */
 export const SWEEP_PROGRAM_NAME = 'owlk8s_sweep';
 /** The sweep runs on any frame of 14 bytes or more; it reads none of it. */
@@ -42,6 +50,8 @@ export class Capture implements Disposable {
   readonly programFd: number;
   readonly #sweepFd: number;
   readonly #object: LoadedObject;
+  /** undefined: an object built before HTTP/2 (a benchmark's baseline): no records. */
+  readonly #ring: RingReader | undefined;
   readonly #attachments = new Map<number, Attachment | TcAttachment>();
   readonly #fds: {
     targets: number;
@@ -59,12 +69,23 @@ export class Capture implements Disposable {
   /** Entries asked for by the first batch call of the next read of each map (batch.ts, chunkFor). */
   readonly #chunks = { aggregates: 1024, conns: 1024 };
   readonly #ncpu: number;
+  /** The stats map's value size: SELF_LAYOUT.size, or less for an object built before HTTP/2. */
+  readonly #selfSize: number;
 
-  private constructor(spec: CaptureSpec, object: LoadedObject) {
+  private constructor(spec: CaptureSpec, object: LoadedObject, withH2: boolean) {
     this.spec = spec;
     this.#object = object;
     this.programFd = object.programFd(spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME);
     this.#sweepFd = object.programFd(SWEEP_PROGRAM_NAME);
+    // the HTTP/2 program of the attach mode, where the capture program's tail call finds it
+    if (withH2) {
+      const h2Fd = object.programFd(spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME);
+      const slot = Buffer.alloc(4);
+      const fd = Buffer.alloc(4);
+      fd.writeInt32LE(h2Fd);
+      const r = sys.mapUpdate(object.mapFd('h2_progs'), slot, fd, 0);
+      if (r < 0) throw new BpfError('write h2_progs 0 (the HTTP/2 program)', -r);
+    }
     this.#fds = {
       targets: object.mapFd('targets'),
       spill: object.mapFd('targets_spill'),
@@ -78,6 +99,10 @@ export class Capture implements Disposable {
       stats: object.mapFd('stats'),
     };
     this.#ncpu = sys.numPossibleCpus();
+    const info = Buffer.alloc(80); // struct bpf_map_info: value_size at 12
+    const ri = sys.objectInfo(this.#fds.stats, info);
+    if (ri < 0) throw new BpfError('map info of stats', -ri);
+    this.#selfSize = Math.min(info.readUInt32LE(12), SELF_LAYOUT.size);
     const fds = this.#fds;
     const u32 = (n: number) => {
       const b = Buffer.alloc(4);
@@ -104,6 +129,8 @@ export class Capture implements Disposable {
         if (r < 0 && -r !== constants.errno.ENOENT) throw new BpfError(`delete targets_spill ${ifindex}`, -r);
       },
     });
+    // last: nothing after it throws, so the mapping cannot leak when the constructor fails
+    this.#ring = withH2 ? RingReader.open(object.mapFd('h2_ring'), 'h2_ring') : undefined;
   }
 
   /**
@@ -114,7 +141,11 @@ export class Capture implements Disposable {
   static load(options: CaptureOptions = {}): Capture {
     const spec = captureSpec(options);
     const program = spec.attach === 'tc' ? TC_PROGRAM_NAME : PROGRAM_NAME;
-    const object = LoadedObject.load(spec.objectPath, [program, SWEEP_PROGRAM_NAME], {
+    const h2 = spec.attach === 'tc' ? H2_TC_PROGRAM_NAME : H2_PROGRAM_NAME;
+    // an object built before HTTP/2 (a benchmark's baseline) loads without it
+    const withH2 = existsSync(spec.objectPath) && LoadedObject.programNames(spec.objectPath).includes(h2);
+    const names = withH2 ? [program, h2, SWEEP_PROGRAM_NAME] : [program, SWEEP_PROGRAM_NAME];
+    const object = LoadedObject.load(spec.objectPath, names, {
       maxEntries: {
         targets: spec.interfaceSlots,
         targets_spill: spec.interfaceSlots,
@@ -124,6 +155,7 @@ export class Capture implements Disposable {
         free_series: spec.maxAggregates,
         budgets: spec.interfaceSlots,
         peers: spec.maxPeers,
+        ...(withH2 ? { h2_conns: spec.maxHttp2Connections, h2_ring: spec.http2RingBytes } : {}),
       },
       initialValues: {
         '.rodata.config': encodeConfig({
@@ -135,11 +167,12 @@ export class Capture implements Disposable {
           seriesPerTarget: spec.seriesPerTarget,
           connsPerTarget: spec.connsPerTarget,
           serverPeers: spec.serverPeers,
-        }),
+          http2: spec.http2,
+        }).subarray(0, withH2 ? undefined : CONFIG_LAYOUT.fields.h2_enabled!.offset), // (before HTTP/2: no h2_enabled)
       },
     });
     try {
-      return new Capture(spec, object);
+      return new Capture(spec, object, withH2);
     } catch (e) {
       object.close();
       throw e;
@@ -259,13 +292,38 @@ export class Capture implements Disposable {
     if (r < 0) throw new BpfError(`deletePeer ${ip}: delete peers`, -r);
   }
 
-  /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
-  readSelf(): SelfCounters {
+  /**
+   * Every HTTP/2 record the kernel's ring holds, oldest first, in the batch layout of @owlk8s/h2
+   * (each record at a multiple of 8, recordSize(frag_len) apart: what decodeRecords and
+   * H2Decoder.push read); an empty buffer when there are none. Consumes them: the kernel may reuse
+   * their room. Records the kernel could not write because the ring was full are counted in
+   * h2Counters().ringFull (and show as jumps of their direction's seq). Throws Error once closed.
+   */
+  readH2Records(): Buffer {
     this.#live();
-    const values = Buffer.alloc(this.#ncpu * SELF_LAYOUT.size);
+    return this.#ring?.read() ?? Buffer.alloc(0);
+  }
+
+  #readStats(): Buffer {
+    this.#live();
+    const values = Buffer.alloc(this.#ncpu * this.#selfSize);
     const r = sys.mapLookup(this.#fds.stats, Buffer.alloc(4), values);
     if (r < 0) throw new BpfError('read map stats', -r);
-    return decodeSelfPerCpu(values, this.#ncpu);
+    return values;
+  }
+
+  /** The program's own counters, summed over CPUs: one lookup of the stats map. Throws BpfError. */
+  readSelf(): SelfCounters {
+    return decodeSelfPerCpu(this.#readStats(), this.#ncpu, this.#selfSize);
+  }
+
+  /**
+   * The kernel's HTTP/2 counters (`conns`, `records`, `ringFull`, `connsFull`, `gaps`, `notH2`,
+   * `budgetExhausted`), summed over CPUs: one lookup of the stats map. All 0 for an object built
+   * before HTTP/2. Throws BpfError.
+   */
+  h2Counters(): H2KernelCounters {
+    return decodeH2SelfPerCpu(this.#readStats(), this.#ncpu, this.#selfSize);
   }
 
   /**
@@ -452,6 +510,7 @@ export class Capture implements Disposable {
       }
     }
     this.#attachments.clear();
+    this.#ring?.close();
     this.#object.close();
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, 'capture close: detaching failed');

@@ -75,6 +75,24 @@ export interface CaptureOptions {
    * series have peer 0). It multiplies a server's series by the number of its callers.
    */
   readonly serverPeers?: boolean;
+  /**
+   * HTTP/2 in clear text (default true): a connection on a parsed port (`ports`) whose client sends
+   * the HTTP/2 preface, or whose server sends a SETTINGS frame before any request byte, is followed
+   * as HTTP/2, and its frames' records go to the ring Capture.readH2Records reads. false: such a
+   * connection is not HTTP/1 either (counted in notHttp), as before HTTP/2 was measured.
+   */
+  readonly http2?: boolean;
+  /**
+   * HTTP/2 connections followed at once, over all targets (the h2_conns hash; default 16384). A new
+   * one that finds it full is not followed (the kernel counts it in h2Counters().connsFull).
+   */
+  readonly maxHttp2Connections?: number;
+  /**
+   * Bytes of the HTTP/2 record ring (default 4 MiB; a power of two, at least 4096 and at most 1 GiB).
+   * Read it (Capture.readH2Records) often enough that it never fills: records that find it full are
+   * lost (h2Counters().ringFull). A record takes 56 bytes and its payload (header blocks), rounded up to 8.
+   */
+  readonly http2RingBytes?: number;
   readonly objectPath?: string;
   /**
    * Where the program watches an interface's packets (default 'socket'):
@@ -103,6 +121,9 @@ export interface CaptureSpec {
   readonly connsPerTarget: number;
   readonly maxPeers: number;
   readonly serverPeers: boolean;
+  readonly http2: boolean;
+  readonly maxHttp2Connections: number;
+  readonly http2RingBytes: number;
   readonly attach: AttachMode;
   readonly requestTimeoutNs: bigint;
   readonly idleTimeoutNs: bigint;
@@ -192,6 +213,15 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
   if (o.serverPeers !== undefined && typeof o.serverPeers !== 'boolean') {
     throw new Error(`capture option serverPeers is ${JSON.stringify(o.serverPeers)}: expected true or false`);
   }
+  if (o.http2 !== undefined && typeof o.http2 !== 'boolean') {
+    throw new Error(`capture option http2 is ${JSON.stringify(o.http2)}: expected true or false`);
+  }
+  const ring = o.http2RingBytes ?? 4 << 20;
+  if (!Number.isInteger(ring) || ring < 4096 || ring > 1 << 30 || (ring & (ring - 1)) !== 0) {
+    throw new Error(
+      `capture option http2RingBytes is ${ring}: expected a power of two from 4096 to ${1 << 30}`,
+    );
+  }
   if (o.attach !== undefined && !ATTACH_MODES.includes(o.attach)) {
     throw new Error(`capture option attach is ${JSON.stringify(o.attach)}: expected "socket" or "tc"`);
   }
@@ -210,6 +240,9 @@ export function captureSpec(o: CaptureOptions = {}): CaptureSpec {
     connsPerTarget: o.connsPerTarget === undefined ? 0 : count('connsPerTarget', o.connsPerTarget, 0),
     maxPeers: count('maxPeers', o.maxPeers, 16384),
     serverPeers: o.serverPeers ?? false,
+    http2: o.http2 ?? true,
+    maxHttp2Connections: count('maxHttp2Connections', o.maxHttp2Connections, 16384),
+    http2RingBytes: ring,
     ...timeouts(o, bounds),
   };
 }

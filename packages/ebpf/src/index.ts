@@ -1,4 +1,11 @@
-export { Capture, PROGRAM_NAME, SWEEP_PROGRAM_NAME, TC_PROGRAM_NAME } from './capture.ts';
+export {
+  Capture,
+  H2_PROGRAM_NAME,
+  H2_TC_PROGRAM_NAME,
+  PROGRAM_NAME,
+  SWEEP_PROGRAM_NAME,
+  TC_PROGRAM_NAME,
+} from './capture.ts';
 export type { AttachMode, CaptureOptions, CaptureSpec } from './config.ts';
 export { ATTACH_MODES, captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
 export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './errors.ts';
@@ -13,7 +20,17 @@ export type { ObjectSetup } from './object.ts';
 export { LoadedObject } from './object.ts';
 export type { ProgramStats } from './program-stats.ts';
 export { programStats } from './program-stats.ts';
-export type { Aggregate, ErrorType, HttpMethod, InFlight, Role, SelfCounters, Snapshot } from './snapshot.ts';
+export { RingReader } from './ring.ts';
+export type {
+  Aggregate,
+  ErrorType,
+  H2KernelCounters,
+  HttpMethod,
+  InFlight,
+  Role,
+  SelfCounters,
+  Snapshot,
+} from './snapshot.ts';
 export { ERROR_TYPES, HTTP_METHODS } from './snapshot.ts';
 export { Attachment } from './socket.ts';
 export { LibraryMissingError } from './sys/ffi.ts';

@@ -3,6 +3,7 @@
 import {
   ERROR_TYPES,
   type ErrorType,
+  type H2KernelCounters,
   HTTP_METHODS,
   type HttpMethod,
   type Role,
@@ -24,7 +25,7 @@ export const IPS_PER_IF = 4;
 
 export const CONFIG_LAYOUT: Layout = {
   struct: 'owlk8s_config',
-  size: 8488,
+  size: 8496,
   fields: {
     bounds_ns: { offset: 0, size: 8 * MAX_BOUNDS },
     nbounds: { offset: 256, size: 4 },
@@ -36,6 +37,8 @@ export const CONFIG_LAYOUT: Layout = {
     request_timeout_ns: { offset: 280, size: 8 },
     idle_timeout_ns: { offset: 288, size: 8 },
     port_bits: { offset: 296, size: 8192 },
+    h2_enabled: { offset: 8488, size: 4 },
+    _pad_h2: { offset: 8492, size: 4 },
   },
 };
 
@@ -224,10 +227,23 @@ export const SELF_FIELDS = [
 ] as const;
 export type SelfField = (typeof SELF_FIELDS)[number];
 
+/** owlk8s_self's HTTP/2 counters, after SELF_FIELDS (Capture.h2Counters, not SelfCounters). */
+export const H2_SELF_FIELDS = [
+  'h2_conns',
+  'h2_records',
+  'h2_ring_full',
+  'h2_conns_full',
+  'h2_gaps',
+  'h2_not_h2',
+  'h2_budget_exhausted',
+] as const;
+
+const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS];
+
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
-  size: 8 * SELF_FIELDS.length,
-  fields: Object.fromEntries(SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
+  size: 8 * ALL_SELF_FIELDS.length,
+  fields: Object.fromEntries(ALL_SELF_FIELDS.map((f, i) => [f, { offset: 8 * i, size: 8 }])),
 };
 
 export const ALL_LAYOUTS: readonly Layout[] = [
@@ -279,6 +295,8 @@ export interface ConfigValue {
   readonly connsPerTarget?: number;
   /** Server-role connections record their caller's peer id too (absent: false). */
   readonly serverPeers?: boolean;
+  /** HTTP/2 connections are recognised and their frame records sent to h2_ring (absent: true). */
+  readonly http2?: boolean;
 }
 
 export function encodeConfig(c: ConfigValue): Buffer {
@@ -294,6 +312,7 @@ export function encodeConfig(c: ConfigValue): Buffer {
   b.writeUInt32LE(c.serverPeers === true ? 1 : 0, off(CONFIG_LAYOUT, 'server_peers'));
   b.writeBigUInt64LE(c.requestTimeoutNs, off(CONFIG_LAYOUT, 'request_timeout_ns'));
   b.writeBigUInt64LE(c.idleTimeoutNs, off(CONFIG_LAYOUT, 'idle_timeout_ns'));
+  b.writeUInt32LE(c.http2 === false ? 0 : 1, off(CONFIG_LAYOUT, 'h2_enabled'));
   for (const p of c.ports ?? []) {
     const at = off(CONFIG_LAYOUT, 'port_bits') + (p >> 3);
     b[at] = b[at]! | (1 << (p & 7));
@@ -457,13 +476,33 @@ export function decodeAgg(b: Buffer, at: number, nbuckets: number): AggValue {
 
 const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 const SELF_KEYS = SELF_FIELDS.map(camel) as (keyof SelfCounters)[];
+const H2_SELF_KEYS = H2_SELF_FIELDS.map((f) => camel(f.slice(3))) as (keyof H2KernelCounters)[];
 
-/** owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. */
-export function decodeSelfPerCpu(b: Buffer, ncpu: number): SelfCounters {
+/**
+ * owlk8s_self's HTTP/2 counters summed over ncpu per-CPU copies (`size` as for decodeSelfPerCpu; an
+ * object without them reads 0), named without their `h2_` prefix, in camelCase.
+ */
+export function decodeH2SelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): H2KernelCounters {
+  const out = Object.fromEntries(H2_SELF_KEYS.map((k) => [k, 0n])) as Record<keyof H2KernelCounters, bigint>;
+  for (let c = 0; c < ncpu; c++) {
+    H2_SELF_KEYS.forEach((k, i) => {
+      const at = 8 * (SELF_FIELDS.length + i);
+      if (at < size) out[k] += b.readBigUInt64LE(c * size + at);
+    });
+  }
+  return out;
+}
+
+/**
+ * owlk8s_self summed over ncpu per-CPU copies, with the names of SelfCounters. `size` is the map's
+ * value size (the per-CPU stride): an object built before the HTTP/2 counters (a benchmark's
+ * baseline) has a smaller one.
+ */
+export function decodeSelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): SelfCounters {
   const out = Object.fromEntries(SELF_KEYS.map((k) => [k, 0n])) as Record<keyof SelfCounters, bigint>;
   for (let c = 0; c < ncpu; c++) {
     SELF_KEYS.forEach((k, i) => {
-      out[k] += b.readBigUInt64LE(c * SELF_LAYOUT.size + 8 * i);
+      if (8 * i < size) out[k] += b.readBigUInt64LE(c * size + 8 * i);
     });
   }
   return out;

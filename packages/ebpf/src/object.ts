@@ -86,6 +86,20 @@ export class LoadedObject implements Disposable {
     }
   }
 
+  /** The names of an object file's programs, without loading it. Throws BpfError when it cannot be opened. */
+  static programNames(path: string): string[] {
+    const { obj, errno } = sys.objectOpenFile(path);
+    if (obj === undefined) throw new BpfError(`open ${path}`, errno);
+    try {
+      const names: string[] = [];
+      for (let p = sys.objectNextProgram(obj, undefined); p !== undefined; p = sys.objectNextProgram(obj, p))
+        names.push(sys.programName(p));
+      return names;
+    } finally {
+      sys.objectClose(obj);
+    }
+  }
+
   #live(): sys.Pointer {
     if (this.#obj === undefined) throw new Error(`${this.path}: the object is closed`);
     return this.#obj;

@@ -150,6 +150,27 @@ export interface SelfCounters {
   readonly connsOverBudget: bigint;
 }
 
+/**
+ * The kernel's HTTP/2 counters (Capture.h2Counters), summed over CPUs, each monotonic; read from the
+ * same map as SelfCounters. The agent exports them as `owlk8s.agent.kernel.h2.<snake_case name>`.
+ */
+export interface H2KernelCounters {
+  /** HTTP/2 connections recognised: by the client preface, the server's SETTINGS sent first, or frames when joined mid-way. */
+  readonly conns: bigint;
+  /** HTTP/2 frame records written to the ring (Capture.readH2Records). */
+  readonly records: bigint;
+  /** HTTP/2 records lost because the ring was full (user space sees their sequence numbers missing). */
+  readonly ringFull: bigint;
+  /** HTTP/2 connections not followed because the h2 connections map was full (maxHttp2Connections). */
+  readonly connsFull: bigint;
+  /** Segments after missing bytes in an HTTP/2 direction: a gap record was sent (a frame cut, or the frame boundaries lost). */
+  readonly gaps: bigint;
+  /** Connections that began like HTTP/2 (the preface's first line, or a SETTINGS frame first) and then were not. */
+  readonly notH2: bigint;
+  /** HTTP/2 segments with more frame steps than one pass takes (8192): that direction's frames are no longer followed. */
+  readonly budgetExhausted: bigint;
+}
+
 export interface Snapshot {
   /** CLOCK_MONOTONIC time of the read, in nanoseconds (the clock the kernel stamps requests with). */
   readonly monotonicNs: bigint;

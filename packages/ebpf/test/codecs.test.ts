@@ -11,6 +11,7 @@ import {
   decodeAgg,
   decodeAggKey,
   decodeConn,
+  decodeH2SelfPerCpu,
   decodeSelfPerCpu,
   encodeConfig,
   SELF_LAYOUT,
@@ -29,7 +30,7 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
     connsPerTarget: 512,
   });
   assert.equal(b.length, CONFIG_LAYOUT.size);
-  assert.equal(b.length, 8488);
+  assert.equal(b.length, 8496);
   assert.deepEqual(
     [
       b.readBigUInt64LE(0),
@@ -46,10 +47,20 @@ test('the config codec writes bounds, count, all-ports flag, slot mask, timeouts
   );
   assert.equal(b[296 + 10], 1); // 80 = 10 * 8 + 0
   assert.equal(b[296 + 1010], 1); // 8080 = 1010 * 8 + 0
+  assert.equal(b.readUInt32LE(8488), 1); // h2_enabled: HTTP/2 on unless http2 is false
   assert.equal(
-    b.subarray(296).reduce((n, x) => n + x, 0),
+    b.subarray(296, 8488).reduce((n, x) => n + x, 0),
     2,
   );
+  const off = encodeConfig({
+    boundsNs: [],
+    ports: undefined,
+    ifSlots: 16,
+    requestTimeoutNs: 1n,
+    idleTimeoutNs: 1n,
+    http2: false,
+  });
+  assert.equal(off.readUInt32LE(8488), 0);
 });
 
 function aggKey(fields: {
@@ -210,7 +221,7 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (24), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (24, then the 7 HTTP/2 ones), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
@@ -246,4 +257,29 @@ test('the self counters: every field of owlk8s_self in order (24), summed over C
     seriesOverflow: 2553n,
     connsOverBudget: 2664n,
   });
+  // the HTTP/2 counters follow: counter 24 + i holds (25 + i) * 10^c
+  for (let c = 0; c < ncpu; c++)
+    for (let i = 0; i < 7; i++)
+      b.writeBigUInt64LE(BigInt((25 + i) * 10 ** c), c * SELF_LAYOUT.size + 8 * (24 + i));
+  assert.equal(SELF_LAYOUT.size, 31 * 8);
+  assert.deepEqual(decodeH2SelfPerCpu(b, ncpu), {
+    conns: 2775n,
+    records: 2886n,
+    ringFull: 2997n,
+    connsFull: 3108n,
+    gaps: 3219n,
+    notH2: 3330n,
+    budgetExhausted: 3441n,
+  });
+});
+
+test('the self counters of an object with fewer of them (a baseline built before HTTP/2): per-CPU stride as its value size, the rest 0', () => {
+  const size = 24 * 8;
+  const b = Buffer.alloc(2 * size);
+  b.writeBigUInt64LE(5n, 0); // packets, CPU 0
+  b.writeBigUInt64LE(7n, size); // packets, CPU 1
+  b.writeBigUInt64LE(3n, size + 23 * 8); // conns_over_budget, CPU 1
+  const s = decodeSelfPerCpu(b, 2, size);
+  assert.deepEqual([s.packets, s.connsOverBudget], [12n, 3n]);
+  assert.deepEqual(Object.values(decodeH2SelfPerCpu(b, 2, size)), [0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });

@@ -79,3 +79,22 @@ test('peers: 16384 addresses and the server role off by default; maxPeers and se
     /^Error: capture option serverPeers is "yes": expected true or false$/,
   );
 });
+
+test('HTTP/2: on, 16384 connections and a 4 MiB ring by default; as given; bad values refused by name', () => {
+  const s = captureSpec();
+  assert.deepEqual([s.http2, s.maxHttp2Connections, s.http2RingBytes], [true, 16384, 4194304]);
+  const t = captureSpec({ http2: false, maxHttp2Connections: 100, http2RingBytes: 8192 });
+  assert.deepEqual([t.http2, t.maxHttp2Connections, t.http2RingBytes], [false, 100, 8192]);
+  assert.throws(
+    () => captureSpec({ http2: 'yes' } as unknown as CaptureOptions),
+    /^Error: capture option http2 is "yes": expected true or false$/,
+  );
+  for (const bad of [4095, 6000, 2048, 2 ** 31, 1.5])
+    assert.throws(
+      () => captureSpec({ http2RingBytes: bad }),
+      new RegExp(
+        `^Error: capture option http2RingBytes is ${bad}: expected a power of two from 4096 to 1073741824$`,
+      ),
+    );
+  assert.throws(() => captureSpec({ maxHttp2Connections: 0 }), /capture option maxHttp2Connections is 0/);
+});

@@ -515,3 +515,73 @@ export function mallocTrim(): number {
     paramsValue: [0],
   });
 }
+
+// ---- libc: memory maps (the BPF ring buffer is read through one)
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+
+/** mmap(NULL, length, prot, MAP_SHARED, fd, offset): the address, or -1 with errno. */
+export function mmap(
+  length: number,
+  prot: number,
+  fd: number,
+  offset: number,
+): { value: number; errno: number } {
+  openLibraries();
+  const r = load({
+    library: LIBC,
+    funcName: 'mmap',
+    retType: DataType.I64,
+    paramsType: [DataType.I64, DataType.I64, DataType.I32, DataType.I32, DataType.I32, DataType.I64],
+    paramsValue: [0, length, prot, MAP_SHARED, fd, offset],
+    errno: true as const,
+  });
+  return { value: Number(r.value), errno: r.errnoCode };
+}
+
+export function munmap(address: number, length: number): { value: number; errno: number } {
+  return libc('munmap', [DataType.I64, DataType.I64], [address, length]);
+}
+
+export function pageSize(): number {
+  openLibraries();
+  // sysconf(_SC_PAGESIZE): _SC_PAGESIZE is 30 on Linux
+  return Number(
+    load({
+      library: LIBC,
+      funcName: 'sysconf',
+      retType: DataType.I64,
+      paramsType: [DataType.I32],
+      paramsValue: [30],
+    }),
+  );
+}
+
+/** n bytes read from the address src (mapped memory), in a buffer of their own. */
+export function readMemory(src: number, n: number): Buffer {
+  const dst = Buffer.allocUnsafeSlow(n);
+  if (n === 0) return dst;
+  openLibraries();
+  load({
+    library: LIBC,
+    funcName: 'memcpy',
+    retType: DataType.I64,
+    paramsType: [DataType.U8Array, DataType.I64, DataType.I64],
+    paramsValue: [dst, src, n],
+  });
+  return dst;
+}
+
+/** Writes src's bytes at the address dst (mapped memory). */
+export function writeMemory(dst: number, src: Buffer): void {
+  openLibraries();
+  load({
+    library: LIBC,
+    funcName: 'memcpy',
+    retType: DataType.I64,
+    paramsType: [DataType.I64, DataType.U8Array, DataType.I64],
+    paramsValue: [dst, src, src.length],
+  });
+}
