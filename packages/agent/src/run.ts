@@ -112,8 +112,8 @@ export async function runAgent(config: AgentConfig, options: RunOptions = {}): P
     throw err;
   }
   checkCapabilities(config.capture.attach);
-  // `http2`: the kernel's HTTP/2 switch (packages/ebpf CaptureOptions once the kernel side has it).
-  const loadOptions: Parameters<typeof Capture.load>[0] & { readonly http2: boolean } = {
+  // `http2`: the kernel's HTTP/2 switch.
+  const loadOptions: Parameters<typeof Capture.load>[0] = {
     attach: config.capture.attach,
     boundariesNs: config.capture.buckets.map((s) => BigInt(Math.round(s * 1e9))),
     ...(config.capture.httpPorts === 'all' ? {} : { ports: config.capture.httpPorts }),
