@@ -184,9 +184,14 @@ export class Agent {
     const h2 = this.#h2;
     if (h2 !== undefined) {
       // Between collections too: the ring buffer holds a fraction of a second at high call rates.
+      // Before the first scrape or push, a collection of its own (the snapshot gives the pipeline
+      // its bucket boundaries, which calls need): the ring is read from the start, not from the
+      // first export on.
       this.#timers.push(
         setInterval(() => {
-          if (this.#recorded && !this.#p.capture.closed) h2.poll();
+          if (this.#p.capture.closed) return;
+          if (this.#recorded) h2.poll();
+          else this.collect();
         }, this.#p.h2?.pollMs ?? H2_POLL_MS),
       );
     }
