@@ -45,8 +45,6 @@ export interface PeerTableStats {
 
 interface Entry {
   readonly id: number;
-  /** peerIdentity(peer), the key of #byIdentity. */
-  readonly identity: string;
   /** The latest record of it (a pod's Service may change; its id does not). */
   peer: Exclude<Peer, { kind: 'outside' }>;
   addresses: number;
@@ -78,12 +76,8 @@ export class PeerTable {
   readonly #byIdentity = new Map<string, Entry>();
   /** Id → the same entries, for export. */
   readonly #byId = new Map<number, Entry>();
-  /**
-   * Address → the entry of the peer the kernel map holds for it: a reference to the one entry per
-   * identity, not an identity string per address (a string of its own for each of a cluster's
-   * addresses, ~70 bytes each).
-   */
-  readonly #addresses = new Map<string, Entry>();
+  /** Address → the identity the kernel map holds for it. */
+  readonly #addresses = new Map<string, string>();
   #nextId = 1;
   #refused = 0;
 
@@ -118,14 +112,14 @@ export class PeerTable {
         continue;
       }
       const identity = peerIdentity(c.peer);
-      if (held?.identity === identity) continue;
+      if (held === identity) continue;
       const entry = this.#acquire(identity, c.peer);
       try {
         this.#map.setPeer(c.address, entry.id);
       } catch (err) {
         // Not written: the address is unknown to the kernel. A former peer of it stays there
         // (it was right until now); drop it so the kernel does not keep a stale name.
-        this.#release(entry);
+        this.#release(identity);
         refused++;
         firstError ??= err;
         if (held !== undefined) {
@@ -138,7 +132,7 @@ export class PeerTable {
         continue;
       }
       if (held !== undefined) this.#release(held);
-      this.#addresses.set(c.address, entry);
+      this.#addresses.set(c.address, identity);
     }
     if (refused > 0) {
       this.#refused += refused;
@@ -175,7 +169,7 @@ export class PeerTable {
     let entry = this.#byIdentity.get(identity);
     if (entry === undefined) {
       if (this.#nextId > 0xffffffff) throw new Error('peer ids: all 2^32-1 used in this run');
-      entry = { id: this.#nextId++, identity, peer, addresses: 0, retiredAtMs: undefined };
+      entry = { id: this.#nextId++, peer, addresses: 0, retiredAtMs: undefined };
       this.#byIdentity.set(identity, entry);
       this.#byId.set(entry.id, entry);
     }
@@ -185,7 +179,9 @@ export class PeerTable {
     return entry;
   }
 
-  #release(entry: Entry): void {
+  #release(identity: string): void {
+    const entry = this.#byIdentity.get(identity);
+    if (entry === undefined) return;
     entry.addresses--;
     if (entry.addresses === 0) entry.retiredAtMs = this.#now();
   }
