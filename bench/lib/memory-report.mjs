@@ -1,7 +1,7 @@
 // Loaded with `node --import` by bench/size-levers.ts: on SIGUSR2 the process writes its memory
 // breakdown (process.memoryUsage(), V8's heap spaces: size and used, MiB; resident memory by
 // mapping from /proc/self/smaps: the node binary, malloc's heap, anonymous memory, each library)
-// to $OWLK8S_MEMORY_REPORT.
+// to $OWLK8S_MEMORY_REPORT, and with $OWLK8S_HEAP_SNAPSHOT set, a heap snapshot to that file.
 // JavaScript, not TypeScript, so that loading it does not load Node's type stripper.
 import { readFileSync, writeFileSync } from 'node:fs';
 import v8 from 'node:v8';
@@ -44,4 +44,5 @@ process.on('SIGUSR2', () => {
       ),
     }),
   );
+  if (process.env.OWLK8S_HEAP_SNAPSHOT) v8.writeHeapSnapshot(process.env.OWLK8S_HEAP_SNAPSHOT);
 });

@@ -108,7 +108,7 @@ export const SCHEMA: Section = section('', {
       peers: setting(
         f.boolean,
         true,
-        'Whether the agent names the peers of each pod’s requests: it then watches every Service, EndpointSlice and Node of the cluster (a list and a watch each, as kube-proxy does) to know what each address is, and client series carry `server.address` and `owlk8s.peer.*` (`capture.serverPeers` adds callers to server series). Its memory grows with the cluster, not the node: about 12.5 MiB of RSS for 1,000 Services with 10,000 endpoints and 100 Nodes (BENCHMARKS.md, size). `false`: none of those watches, no peer attributes, no Service graph.',
+        'Whether the agent names the peers of each pod’s requests: it then watches every Service, EndpointSlice and Node of the cluster (a list and a watch each, as kube-proxy does) to know what each address is, and client series carry `server.address` and `owlk8s.peer.*` (`capture.serverPeers` adds callers to server series). Its memory grows with the cluster, not the node: about 11–18 MiB of RSS for 1,000 Services with 10,000 endpoints and 100 Nodes (BENCHMARKS.md, size). `false`: none of those watches, no peer attributes, no Service graph.',
       ),
       maxValueLength: setting(
         f.integer(16, 4096),

@@ -53,13 +53,18 @@ interface Entry {
 
 export const DEFAULT_PEER_RETAIN_MS = 10 * 60_000;
 
-/** The identity a peer's id is stable for. */
+/**
+ * The identity a peer's id is stable for. Made with join, not a template: V8 makes a template's
+ * result of 13 characters or more a rope that, once used as a Map key, keeps both itself and its
+ * flattened copy (25 bytes more per peer: 0.28 MiB of 2.6 for the 11,100 peers of the size
+ * benchmark's large cluster); join makes one flat string.
+ */
 export function peerIdentity(peer: Peer): string {
   switch (peer.kind) {
     case 'service':
-      return `service/${peer.namespace}/${peer.name}`;
+      return ['service', peer.namespace, peer.name].join('/');
     case 'pod':
-      return `pod/${peer.namespace}/${peer.name}`;
+      return ['pod', peer.namespace, peer.name].join('/');
     case 'node':
       return `node/${peer.name}`;
     case 'outside':
