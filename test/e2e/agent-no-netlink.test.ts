@@ -61,8 +61,8 @@ logging: { level: warn, format: json }
     });
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'targets', '--url', agent.adminUrl]);
     assert.deepEqual(stdout.trimEnd().split('\n'), [
-      `TARGETID  NAMESPACE  POD  WORKLOAD  ${'IP'.padEnd(web.ipv4.length)}  STATE   REASON`,
-      `1         shop       web  Pod/web   ${web.ipv4}  failed  ${reason}`,
+      `TARGETID  NAMESPACE  POD  WORKLOAD  H2CALLS  H2INCOMPLETE  H2INFLIGHT  ${'IP'.padEnd(web.ipv4.length)}  STATE   REASON`,
+      `1         shop       web  Pod/web   0        0             0           ${web.ipv4}  failed  ${reason}`,
     ]);
     const errors = agent
       .stderr()
