@@ -37,6 +37,9 @@ GUEST_TIMEOUT_MIN=${OWLK8S_GUEST_TIMEOUT_MIN:-40}
 # failure depends on them).
 GUEST_MEMORY_MB=${OWLK8S_GUEST_MEMORY_MB:-2048}
 GUEST_CPUS=${OWLK8S_GUEST_CPUS:-2}
+# OWLK8S_GUEST_APPEND adds to the guest kernel's command line (e.g. slub_debug=FZPU init_on_free=1,
+# to turn a use of freed kernel memory into an immediate fault).
+GUEST_APPEND=${OWLK8S_GUEST_APPEND:-}
 # The guest's modules, each after those it depends on (modinfo depends=, resolved below).
 # 9p for the host's files; sch_ingress (clsact) and cls_bpf for the tc attach mode's fallback, veth
 # and bridge for test pods (OWLK8S_KERNEL_TESTS=test/e2e/ebpf-red.test.ts): the
@@ -159,15 +162,15 @@ booted=\$(dmesg | wc -l)
 status=\$?
 kill \$sampler
 echo "guest memory: lowest MemAvailable during the tests \$(( \$(cat /tmp/owlk8s-min-available) / 1024 )) MiB of \$(awk '/MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo)"
-notable=\$(dmesg | tail -n +\$((booted + 1)) | grep -E 'Out of memory|oom-kill|oom_reaper|Killed process|segfault at|general protection|traps:|BUG:|WARNING:|Call Trace|hung_task|soft lockup|kernel BUG' || true)
+notable=\$(dmesg | tail -n +\$((booted + 1)) | grep -E 'Out of memory|oom-kill|oom_reaper|Killed process|segfault at|general protection|traps:|BUG:|WARNING:|Oops|RIP:|Call Trace|hung_task|soft lockup|rcu_sched|rcu_preempt' || true)
 if [ -n "\$notable" ]; then echo "guest kernel log while the tests ran, lines of note:"; echo "\$notable" | tail -n 60; fi
 if [ "\$status" != 0 ]; then
   echo "guest kernel log (dmesg) while the tests ran, last 40 lines:"
   dmesg | tail -n +\$((booted + 1)) | tail -n 40
   for core in /tmp/core.*; do
     [ -e "\$core" ] || continue
-    echo "core dump \$core: the innermost 20 frames of the thread that faulted"
-    gdb -q -batch -ex 'bt 20' '$NODE24' "\$core" 2>&1 | grep -v '^\[' | head -n 24
+    echo "core dump \$core: the signal (si_code 4 with SIGSEGV: a protection-key fault) and the innermost 20 frames of the thread that faulted"
+    gdb -q -batch -ex 'p \$_siginfo.si_signo' -ex 'p \$_siginfo.si_code' -ex 'bt 20' '$NODE24' "\$core" 2>&1 | grep -v '^\[' | head -n 26
   done
 fi
 exit \$status
@@ -212,7 +215,7 @@ run_guest() {
   set +e
   timeout "${GUEST_TIMEOUT_MIN}m" qemu-system-x86_64 -accel tcg -cpu max -smp "$GUEST_CPUS" -m "$GUEST_MEMORY_MB" \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off $GUEST_APPEND" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
   local qemu=${PIPESTATUS[0]}
