@@ -37,6 +37,9 @@ GUEST_TIMEOUT_MIN=${OWLK8S_GUEST_TIMEOUT_MIN:-40}
 # failure depends on them).
 GUEST_MEMORY_MB=${OWLK8S_GUEST_MEMORY_MB:-2048}
 GUEST_CPUS=${OWLK8S_GUEST_CPUS:-2}
+# OWLK8S_GUEST_CPU is QEMU's -cpu model: max offers pku and la57, which this machine lacks (e.g.
+# max,-pku to run without protection keys).
+GUEST_CPU=${OWLK8S_GUEST_CPU:-max}
 # OWLK8S_GUEST_APPEND adds to the guest kernel's command line (e.g. slub_debug=FZPU init_on_free=1,
 # to turn a use of freed kernel memory into an immediate fault).
 GUEST_APPEND=${OWLK8S_GUEST_APPEND:-}
@@ -175,7 +178,7 @@ if [ "\$status" != 0 ]; then
   dmesg | tail -n +\$((booted + 1)) | tail -n 40
   for core in /tmp/core.*; do
     [ -e "\$core" ] || continue
-    echo "core dump \$core: the signal (si_code 4 with SIGSEGV: a protection-key fault) and the innermost 20 frames of the thread that faulted"
+    echo "core dump \$core: signal, si_code (with SIGSEGV 1 unmapped, 2 no access, 4 a protection-key fault; -6 raised again by a handler), address, PKRU, the faulting instructions, the innermost 20 frames"
     gdb -q -batch -ex 'p \$_siginfo.si_signo' -ex 'p \$_siginfo.si_code' \\
       -ex 'p \$_siginfo._sifields._sigfault.si_addr' -ex 'p/x \$pkru' -ex 'x/3i \$pc' -ex 'bt 20' \\
       '$NODE24' "\$core" 2>&1 | grep -v -e '^\[' -e '^warning: ' -e '^\$' | head -n 32
@@ -217,13 +220,13 @@ run_guest() {
   initrd=$(mktemp --suffix=.cpio.gz)
   log=$(mktemp --suffix=.log)
   build_initramfs "$cache" "$initrd"
-  say "guest: $(basename "$cache") (QEMU TCG, ${GUEST_MEMORY_MB} MiB, ${GUEST_CPUS} CPUs): ${KERNEL_TESTS[*]}"
+  say "guest: $(basename "$cache") (QEMU TCG, -cpu ${GUEST_CPU}, ${GUEST_MEMORY_MB} MiB, ${GUEST_CPUS} CPUs): ${KERNEL_TESTS[*]}"
   start=$(date +%s)
   # -virtfs shares this machine's / read-only; the guest has no network interface but lo.
   # no_timer_check: on a busy machine the emulated CPU can miss the kernel's boot-time check of the
   # IO-APIC timer, which then panics ("IO-APIC + timer doesn't work!", seen here at a load of ~10).
   set +e
-  timeout "${GUEST_TIMEOUT_MIN}m" qemu-system-x86_64 -accel tcg -cpu max -smp "$GUEST_CPUS" -m "$GUEST_MEMORY_MB" \
+  timeout "${GUEST_TIMEOUT_MIN}m" qemu-system-x86_64 -accel tcg -cpu "$GUEST_CPU" -smp "$GUEST_CPUS" -m "$GUEST_MEMORY_MB" \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check $GUEST_APPEND" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
