@@ -135,7 +135,9 @@ static __always_inline int make_series(struct owlk8s_agg_key *k, __u32 *tmp)
 	struct owlk8s_series *ref = bpf_map_lookup_elem(&series_scratch, tmp);
 	if (!ref || alloc_index(&ref->index, tmp) < 0)
 		return 0;
-	if (bpf_map_update_elem(&aggregates, k, ref, BPF_NOEXIST) < 0) {
+	/* != 0, not < 0: before 6.4 a map operation returns its error as an int the helper call does
+	 * not sign-extend (-EEXIST reads 0xffffffef), so "< 0" never held on 6.1 and the index leaked */
+	if (bpf_map_update_elem(&aggregates, k, ref, BPF_NOEXIST) != 0) {
 		bpf_map_push_elem(&free_series, &ref->index, 0);
 		return 0;
 	}
@@ -1286,7 +1288,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		if (c->fins & H2CONN)
 			hand_to_h2(s, c, k, dir, 3); /* the HTTP/2 program forgets the old one (evicted) */
 		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
-		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) < 0)
+		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) != 0) /* != 0: see make_series */
 			return 0;
 		c = bpf_map_lookup_elem(&conns, k);
 		if (!c)

