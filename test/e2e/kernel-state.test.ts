@@ -40,14 +40,18 @@ test('TCP connections that come and go leave the count as it was; a listener, a 
   assert.deepEqual(closed.kinds, connected.kinds);
   assert.equal(closed.total, connected.total);
 
-  // The capture program (with its sweep) and one attachment: their maps and programs by id, one packet socket.
+  // The capture program (with its HTTP/2 program and its sweep) and one attachment: their maps and programs by id, one packet socket.
   const capture = Capture.load({ ports: [80] });
   try {
     capture.attach(1); // lo
     const loaded = descriptorsOf(process.pid);
     assert.equal(kind(loaded, 'socket:packet') - kind(start, 'socket:packet'), 1);
     assert.equal(packetSocketsOf(process.pid), kind(loaded, 'socket:packet'));
-    assert.equal(loaded.bpfProgIds.length - start.bpfProgIds.length, 2, 'the capture program and the sweep');
+    assert.equal(
+      loaded.bpfProgIds.length - start.bpfProgIds.length,
+      3,
+      'the capture program, the HTTP/2 program it tail-calls, and the sweep',
+    );
     assert.equal(kind(loaded, 'bpf-map'), loaded.bpfMapIds.length);
     assert.equal(kind(loaded, 'bpf-prog'), loaded.bpfProgIds.length);
     const mapIds = new Set<number>();
