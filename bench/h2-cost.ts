@@ -17,7 +17,8 @@
 //    after. Machine CPU is /proc/stat busy time over the load's window (from the client's start line
 //    to its result) ÷ calls in it; the agent's CPU is its threads' schedstat run time over the same
 //    window ÷ calls, and the same less its rate at rest (measured over the second before the
-//    window). Every agent run must count every call of the run exactly, on both sides. The ratio
+//    window). Each agent run's counts are read back (server and client role) against the calls
+//    made, with the kernel's full-ring drops: the output says how many runs counted exactly. The ratio
 //    with/without per pair, median with a 95 % bootstrap interval (bench/lib/stats.ts).
 // Run: node bench/h2-cost.ts [kernelRounds=6] [pairs=10] [seconds=4]   (about 4 minutes)
 import type { ChildProcess } from 'node:child_process';
@@ -194,7 +195,7 @@ try {
       readonly agentUsPerCall: number;
       readonly agentAddedUsPerCall: number;
       readonly agentRestUsPerS: number;
-      readonly counted?: { server: number; client: number; made: number };
+      readonly counted?: Counted;
     }
     const runs: PairRun[] = [];
     for (let pair = 0; pair < PAIRS; pair++) {
@@ -254,7 +255,23 @@ try {
     console.log(
       `| agent CPU per HTTP/2 request (2 per call: both roles), at ${(2 * rate).toFixed(0)} requests/s | ${perRequest.toFixed(3)} µs (goal ≤ ${BOUND_US} µs at 50,000 requests/s: ${perRequest <= BOUND_US ? 'met' : 'not met'} at the rate reached) |`,
     );
-    console.log(`| every call counted, both roles, every agent run | yes (${agent.length} runs) |`);
+    const exact = agent.filter(
+      (r) => r.counted?.server === r.counted?.made && r.counted?.client === r.counted?.made,
+    );
+    console.log(
+      `| agent runs that counted every call on both roles | ${exact.length} of ${agent.length}; records lost to a full ring over all runs: ${agent.reduce((n, r) => n + (r.counted?.ringFull ?? 0), 0)} |`,
+    );
+    if (exact.length < agent.length)
+      console.log(
+        `| agent CPU per call, only the runs that counted every call | ${
+          exact.length
+            ? s(
+                exact.map((r) => r.agentUsPerCall),
+                3,
+              )
+            : '–'
+        } µs |`,
+      );
     console.log(
       `| load average (1 min) | ${loadBefore.toFixed(2)} before, ${load1().toFixed(2)} after; ended ${new Date().toISOString()} |`,
     );
@@ -316,7 +333,7 @@ try {
           agentRestUsPerS: restUsPerS,
         };
         if (!a) return run;
-        return { ...run, counted: await countedExactly(a, res.allCalls) };
+        return { ...run, counted: await counted(a, res.allCalls) };
       } finally {
         await a?.stop();
       }
@@ -328,33 +345,36 @@ try {
   restoreStats();
 }
 
-/** Waits (up to 10 s) until the agent has counted `made` calls on both sides; throws otherwise. */
-async function countedExactly(
-  agent: AgentProcess,
-  made: number,
-): Promise<{ server: number; client: number; made: number }> {
+interface Counted {
+  readonly server: number;
+  readonly client: number;
+  readonly made: number;
+  /** owlk8s_agent_kernel_h2_ring_full_total: records the kernel could not write, the ring being full. */
+  readonly ringFull: number;
+}
+
+/**
+ * Waits (up to 10 s) until the agent has counted `made` calls on both sides, then returns what it
+ * counted and how many records the kernel dropped on a full ring (short counts are reported, not
+ * thrown: a starved agent on a shared machine is a finding).
+ */
+async function counted(agent: AgentProcess, made: number): Promise<Counted> {
   const deadline = Date.now() + 10_000;
-  let got = { server: 0, client: 0, made };
-  while (Date.now() < deadline) {
+  for (;;) {
     const samples = await agent.scrape();
-    const sum = (name: string, pod: string) =>
+    const sum = (name: string, pod?: string) =>
       samples
-        .filter((x) => x.name === name && x.labels.k8s_pod_name === pod)
+        .filter((x) => x.name === name && (pod === undefined || x.labels.k8s_pod_name === pod))
         .reduce((n, x) => n + x.value, 0);
-    got = {
+    const got = {
       server: sum('rpc_server_call_duration_seconds_count', 'grpc-0'),
       client: sum('rpc_client_call_duration_seconds_count', 'caller-0'),
       made,
+      ringFull: sum('owlk8s_agent_kernel_h2_ring_full_total'),
     };
-    if (got.server === made && got.client === made) return got;
+    if ((got.server === made && got.client === made) || Date.now() > deadline) return got;
     await sleep(300);
   }
-  const losses = (await agent.scrape())
-    .filter((x) => /^owlk8s_agent_(kernel_)?h2_/.test(x.name) && x.value !== 0)
-    .map((x) => `${x.name} ${x.value}`);
-  throw new Error(
-    `the agent counted ${got.server} server and ${got.client} client calls of ${made} made; its HTTP/2 counters: ${losses.join(', ') || 'all 0'}`,
-  );
 }
 
 /** Runs grpc-load.ts in `pod`'s namespace; `onStart` is called when it prints its start line. */
