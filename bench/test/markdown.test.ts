@@ -145,6 +145,36 @@ test('bench/h2-decode.ts output is read back into its median and the 2 µs goal'
   );
 });
 
+test('bench/h2-cost.ts output is read back into its summary and the 2 µs per request goal', async () => {
+  const { othersGoals, readH2Cost } = await import('../lib/others.ts');
+  const out = [
+    '| quantity | value |',
+    '|---|---|',
+    'summary: {"framesPerCall":3.13,"callsPerS":1300,"agentUsPerCall":5.2,"agentUsPerRequest":2.6,"machineRatio":{"median":1.09,"lo":1.05,"hi":1.12,"pairs":10}}',
+    'kernel rounds: [{"empty":50,"capture":900}]',
+    'pair runs: [{"pair":0,"agent":false}]',
+  ].join('\n');
+  const cost = readH2Cost(out) as {
+    summary: { agentUsPerRequest: number };
+    kernelRounds: unknown[];
+    pairRuns: unknown[];
+  };
+  assert.equal(cost.summary.agentUsPerRequest, 2.6);
+  assert.deepEqual(cost.kernelRounds, [{ empty: 50, capture: 900 }]);
+  assert.deepEqual(cost.pairRuns, [{ pair: 0, agent: false }]);
+  assert.deepEqual(
+    othersGoals({ 'h2-cost': cost }).map((g) => [g.goal, g.measured, g.met]),
+    [
+      [
+        'h2-cost.ts: agent CPU per HTTP/2 request ≤ 2 µs (goal at 50,000/s; measured at 2,600 requests/s, gRPC between two pods)',
+        '2.600 µs',
+        false,
+      ],
+    ],
+  );
+  assert.deepEqual(readH2Cost('no summary'), { summary: undefined, kernelRounds: [], pairRuns: [] });
+});
+
 test('the areas scripts output gets a header where it has none, a fence for long lines other than table rows, and a note on failure', async () => {
   const { renderOthers } = await import('../lib/others.ts');
   const md = renderOthers({
