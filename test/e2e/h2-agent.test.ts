@@ -12,6 +12,7 @@ import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import { encodeRecords, type H2Record } from '@owlk8s/h2';
 import { createPipeline, type Pipeline } from '@owlk8s/otel';
 import { histogramPointsWithResource, numberPoints, OtlpReceiver } from '../otlp/index.ts';
+import { GRPC_NAMES } from './h2.ts';
 import {
   type Conversation,
   kernelRecords,
@@ -22,25 +23,6 @@ import {
 } from './h2-conversations.ts';
 import { freePort } from './ports.ts';
 
-const GRPC_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
 /** Statuses a gRPC server's call fails with (semantic-conventions docs/rpc/grpc.md); a client's: all but OK. */
 const SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 const BOUNDARIES_NS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10].map((s) =>

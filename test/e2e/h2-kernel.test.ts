@@ -11,28 +11,10 @@ import { h2Load, load, requireBpf, sleep, startH2Servers } from '@owlk8s/e2e/har
 import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
 import { endpointSlice } from '../k8s-api/index.ts';
+import { GRPC_NAMES, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
 import { type RunningAgent, startAgent } from './running-agent.ts';
 
-const GRPC_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
 const H2C = 8081;
 const GRPC = 50051;
 
@@ -196,16 +178,7 @@ logging: { level: error, format: json }
     assert.deepEqual(tally(samples, 'caller-a'), want('caller-a'));
     assert.deepEqual(tally(samples, 'caller-b'), want('caller-b'));
     // Nothing lost on the way: no gap, no full ring, no undecodable header block.
-    const loss = samples.filter(
-      (x) =>
-        /^owlk8s_agent_(kernel_)?h2_(gaps|blocks_incomplete|hpack_errors|frames_malformed|records_malformed|streams_evicted|streams_refused|streams_lost_in_gap|orphan_responses|connections_joined_midway|records_refused|calls_incomplete|ring_full|conns_full|budget_exhausted)_total$/.test(
-          x.name,
-        ) && x.value !== 0,
-    );
-    assert.deepEqual(
-      loss.map((x) => `${x.name} ${x.value}`),
-      [],
-    );
+    assert.deepEqual(h2Losses(samples), []);
   } finally {
     await agent?.stop();
     await servers.stop();

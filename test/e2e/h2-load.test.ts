@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { h2Load, load, requireBpf, sleep, startH2Servers } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
+import { h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
 import { type RunningAgent, startAgent } from './running-agent.ts';
 
@@ -109,16 +110,7 @@ logging: { level: error, format: json }
       `server side, ${total} calls in ${seconds.toFixed(1)} s; h2 counters: ${h2Counters}`,
     );
     assert.deepEqual(calls(samples, 'rpc_client_call_duration_seconds_count', 'caller'), want, 'client side');
-    const loss = samples.filter(
-      (x) =>
-        /^owlk8s_agent_(kernel_)?h2_(gaps|blocks_incomplete|hpack_errors|frames_malformed|records_malformed|streams_evicted|streams_refused|streams_lost_in_gap|orphan_responses|connections_joined_midway|records_refused|calls_incomplete|ring_full|conns_full|budget_exhausted)_total$/.test(
-          x.name,
-        ) && x.value !== 0,
-    );
-    assert.deepEqual(
-      loss.map((x) => `${x.name} ${x.value}`),
-      [],
-    );
+    assert.deepEqual(h2Losses(samples), []);
     console.log(
       `# ${total} gRPC calls in ${seconds.toFixed(1)} s (${Math.round((CLIENTS * (OK_PER_CLIENT + NOT_FOUND_PER_CLIENT)) / seconds)} calls/s)`,
     );

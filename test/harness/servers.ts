@@ -73,6 +73,25 @@ async function waitReady(pod: Pod, port: number, child: ChildProcess, what: stri
   throw new Error(`${what} in pod ${pod.name} did not answer on port ${port} within 10 s`);
 }
 
+/** Resolves once the child prints its `{"listening":…}` line; rejects if it exits first or after 10 s. */
+function untilListening(child: ChildProcess, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 10 s`)), 10_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes('"listening"')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}`));
+    });
+  });
+}
+
 function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
@@ -128,24 +147,7 @@ export async function startStatusServer(pod: Pod, port = 8080): Promise<RunningS
   const child = pod.spawn([process.execPath, script, '--port', String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(
-      () => reject(new Error(`status server in pod ${pod.name} did not start in 10 s`)),
-      10_000,
-    );
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('"listening"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`status server in pod ${pod.name} exited with ${code}`));
-    });
-  });
+  await untilListening(child, `status server in pod ${pod.name}`);
   const stop = stopper(child);
   return { pod, port, url: (path = '/', family = 4) => pod.url(port, path, family), stop };
 }
@@ -160,23 +162,6 @@ export async function startH2Servers(
     [process.execPath, script, '--h2c-port', String(ports.h2c), '--grpc-port', String(ports.grpc)],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  await new Promise<void>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(
-      () => reject(new Error(`h2c and gRPC servers in pod ${pod.name} did not start in 10 s`)),
-      10_000,
-    );
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      if (buf.includes('"listening"')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`h2c and gRPC servers in pod ${pod.name} exited with ${code}`));
-    });
-  });
+  await untilListening(child, `h2c and gRPC servers in pod ${pod.name}`);
   return { stop: stopper(child) };
 }
