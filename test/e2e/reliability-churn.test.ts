@@ -136,7 +136,11 @@ logging: { level: warn, format: json }`,
     t.diagnostic(`before: ${JSON.stringify(before)}`);
     assert.equal(before.packetSockets, 0);
     assert.equal(before.fds.kinds['socket:packet'] ?? 0, 0);
-    assert.equal(before.fds.bpfProgIds.length, 2, 'the socket filter and its sweep, loaded once');
+    assert.equal(
+      before.fds.bpfProgIds.length,
+      3,
+      'the socket filter, the HTTP/2 program it tail-calls and its sweep, loaded once',
+    );
     assert.equal(before.targets, 0);
 
     // The cycles, in batches the size of the pool; some batches carry traffic (their aggregates must go too).

@@ -88,7 +88,7 @@ test('SIGKILL: the kernel keeps nothing of the killed agent; the next start coun
     oldProgs = execFileSync('ls', ['-l', `/proc/${first.pid}/fd`], { encoding: 'utf8' })
       .split('\n')
       .filter((l) => l.includes('bpf-prog'));
-    assert.equal(oldProgs.length, 2, 'the capture program and its sweep');
+    assert.equal(oldProgs.length, 3, 'the capture program, the HTTP/2 program it tail-calls and its sweep');
     await load(undefined, { base: nginx.url(''), connections: 2, requests: [{ path: '/', count: 77 }] });
     first.child.kill('SIGKILL');
     assert.equal(await first.exited, 'SIGKILL');
