@@ -8,7 +8,7 @@ import { type CaptureOptions, DEFAULT_BOUNDARIES_NS } from '../src/config.ts';
 import type { Aggregate } from '../src/snapshot.ts';
 import { type FrameSpec, frame } from '../src/testing/frames.ts';
 import { testRun } from '../src/testing/test-run.ts';
-import { kernelVersion, requireBpf } from './kernel.ts';
+import { requireBpf } from './kernel.ts';
 
 const POD4 = '198.18.0.9';
 const PEER4 = '198.18.0.1';
@@ -381,34 +381,21 @@ describe('pipelining', () => {
   });
 });
 
-// On Debian 12's 6.1 (scripts/kernels.sh) the 68 connections beyond the full map are neither tracked
-// nor counted in connsFull (0, not 68), although an update of the full map from user space gets
-// E2BIG there as on 6.18: an open finding, run and reported as todo (not a pass) on kernels before
-// 6.2, where it was seen (6.1 is the only one tried).
-const CONNS_FULL_TODO =
-  kernelVersion()[0] < 6 || (kernelVersion()[0] === 6 && kernelVersion()[1] < 2)
-    ? 'connsFull stays 0 on 6.1 (open finding, docs/development.md#two-kernels)'
-    : false;
-
 describe('conns map pressure', () => {
-  test(
-    '100 waiting connections in a 32-entry conns map: 68 are not tracked (connsFull), their responses unmatched',
-    { todo: CONNS_FULL_TODO },
-    () => {
-      using cap = setup({ maxConnections: 32 });
-      for (let i = 0; i < 100; i++) req(cap, GET, { sport: 30000 + i });
-      const before = cap.read();
-      assert.equal(
-        before.inFlight.reduce((n, f) => n + f.count, 0),
-        32,
-      );
-      assert.deepEqual([before.self.requests, before.self.connsFull], [32n, 68n]);
-      for (let i = 0; i < 100; i++) res(cap, R(200), { sport: 30000 + i });
-      const after = cap.read();
-      assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=32']);
-      assert.deepEqual(after.inFlight, []);
-    },
-  );
+  test('100 waiting connections in a 32-entry conns map: 68 are not tracked (connsFull), their responses unmatched', () => {
+    using cap = setup({ maxConnections: 32 });
+    for (let i = 0; i < 100; i++) req(cap, GET, { sport: 30000 + i });
+    const before = cap.read();
+    assert.equal(
+      before.inFlight.reduce((n, f) => n + f.count, 0),
+      32,
+    );
+    assert.deepEqual([before.self.requests, before.self.connsFull], [32n, 68n]);
+    for (let i = 0; i < 100; i++) res(cap, R(200), { sport: 30000 + i });
+    const after = cap.read();
+    assert.deepEqual(sorted(cap), ['7 server 80 GET 200 1.1 n=32']);
+    assert.deepEqual(after.inFlight, []);
+  });
 });
 
 describe('connections that end', () => {
