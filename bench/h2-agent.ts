@@ -14,95 +14,17 @@
 // Run: node bench/h2-agent.ts [rounds=21]
 import { cpus, loadavg } from 'node:os';
 import { Writable } from 'node:stream';
-import * as grpc from '@grpc/grpc-js';
 import { H2_POLL_MS, H2Calls, type H2RecordSource } from '@owlk8s/agent';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
-import { encodeRecords, H2Decoder, type H2Record } from '@owlk8s/h2';
-import { endRecord, mergeByTime, RecordingProxy, recordsFromStream } from '@owlk8s/h2/testing';
+import { H2Decoder } from '@owlk8s/h2';
 import { createPipeline } from '@owlk8s/otel';
+import { BATCH, CALLS, CONNECTIONS, IN_FLIGHT, recordGrpc } from './lib/grpc-recording.ts';
 
-const CONNECTIONS = 4;
-const CALLS = 20_000;
-const IN_FLIGHT = 100;
-const BATCH = 256;
 const ROUNDS = Number(process.argv[2] ?? 21);
 const BOUND_US = 2;
 const RATE = 50_000;
 
-const identity = (b: Buffer) => b;
-const PATH = '/bench.v1.Orders/Get';
-const service = {
-  get: {
-    path: PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
-
-async function record(): Promise<RecordingProxy> {
-  const server = new grpc.Server();
-  server.addService(service, {
-    get: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-      const code = call.request[0]!;
-      if (code === 0) cb(null, Buffer.from('order 42: 3 items'));
-      else cb({ code, details: 'failed' });
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  const proxy = new RecordingProxy();
-  const proxyPort = await proxy.listen(port);
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, c) => {
-      // A channel option that differs keeps grpc-js from sharing one subchannel between clients.
-      const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure(), {
-        'grpc.bench-connection': c,
-      });
-      let next = 0;
-      const perConn = CALLS / CONNECTIONS;
-      const worker = async () => {
-        while (next < perConn) {
-          const i = next++;
-          await new Promise<void>((resolve) =>
-            client.makeUnaryRequest(PATH, identity, identity, Buffer.from([i % 17, 1, 2, 3]), () =>
-              resolve(),
-            ),
-          );
-        }
-      };
-      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
-      client.close();
-    }),
-  );
-  await proxy.drained();
-  await proxy.close();
-  server.forceShutdown();
-  return proxy;
-}
-
-const t0 = performance.now();
-const proxy = await record();
-const recordMs = performance.now() - t0;
-const records: H2Record[] = [];
-proxy.connections.forEach((conn, i) => {
-  const id = { connId: i + 1, targetId: 1, peerId: 0, serverPort: 50051, role: 'server' as const };
-  const req = recordsFromStream(conn.request, { ...id, direction: 'request' });
-  const res = recordsFromStream(conn.response, { ...id, direction: 'response' });
-  const seqs = { request: req.length, response: res.length };
-  const ends = conn.ends.map((e) => endRecord(id, e.direction, 'fin', e.tsNs, seqs[e.direction]++));
-  records.push(...req, ...res, ...ends);
-});
-const ordered = mergeByTime(records);
-const batches: Buffer[] = [];
-for (let i = 0; i < ordered.length; i += BATCH) batches.push(encodeRecords(ordered.slice(i, i + BATCH)));
-const bytes = batches.reduce((n, b) => n + b.length, 0);
+const { recordMs, records: ordered, batches, bytes } = await recordGrpc(0);
 
 const pipeline = await createPipeline({
   exporters: [
