@@ -12,7 +12,7 @@ export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './error
 export { bytesToIp, ipToBytes } from './ip.ts';
 export type { HostInterface, NetworkInterface } from './locate.ts';
 export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
-export { hashMapBytes, kernelMemory } from './memory.ts';
+export { hashMapBytes, kernelMemory, ringMapBytes } from './memory.ts';
 export type { Red, RedFigures } from './monitor.ts';
 export { IpMonitor } from './monitor.ts';
 export { releaseFreedNativeMemory } from './native-heap.ts';

@@ -41,18 +41,34 @@ export function queueMapBytes(valueSize: number, entries: number): number {
   return valueSize * (entries + 1);
 }
 
+/**
+ * Bytes of a BPF ring buffer (Linux 6.4+'s accounting, what bpftool shows) less its header: its data
+ * pages and three pages of positions (the consumer's, the producer's, the pending), plus a page
+ * pointer for each of those pages and a second for each data page (the data is mapped twice in a row).
+ */
+export function ringMapBytes(dataBytes: number, pageSize = 4096): number {
+  const data = dataBytes / pageSize;
+  return (3 + data) * pageSize + (3 + 2 * data) * 8;
+}
+
+/** struct owlk8s_h2_conn (bpf/owlk8s.h): the connection's ids and ports, then two 56-byte halves. */
+const H2_CONN = 136;
+
 /** Key and value of the peers map: a 16-byte address → a u32 peer id. */
 const PEER_KEY = 16;
 const PEER_VALUE = 4;
 
 /**
  * The maps that grow with the configuration: aggregates (364 B per series: the hash, agg_values and
- * free_series), conns (624 B) and peers (72 B).
+ * free_series), conns (624 B), peers (72 B), and with HTTP/2 h2Conns (224 B per connection) and
+ * h2Ring (the ring's bytes and three pages). Without `maxHttp2Connections` and `http2RingBytes`
+ * (HTTP/2 off), h2Conns and h2Ring are 0.
  */
 export function kernelMemory(
-  spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections' | 'maxPeers'>,
+  spec: Pick<CaptureSpec, 'maxAggregates' | 'maxConnections' | 'maxPeers'> &
+    Partial<Pick<CaptureSpec, 'maxHttp2Connections' | 'http2RingBytes'>>,
   possibleCpus: number,
-): { aggregates: number; conns: number; peers: number } {
+): { aggregates: number; conns: number; peers: number; h2Conns: number; h2Ring: number } {
   return {
     aggregates:
       hashMapBytes(AGG_KEY_LAYOUT.size, SERIES_LAYOUT.size, spec.maxAggregates, possibleCpus) +
@@ -60,5 +76,10 @@ export function kernelMemory(
       queueMapBytes(4, spec.maxAggregates),
     conns: hashMapBytes(CONN_KEY_LAYOUT.size, CONN_LAYOUT.size, spec.maxConnections, possibleCpus),
     peers: hashMapBytes(PEER_KEY, PEER_VALUE, spec.maxPeers, possibleCpus),
+    h2Conns:
+      spec.maxHttp2Connections === undefined
+        ? 0
+        : hashMapBytes(CONN_KEY_LAYOUT.size, H2_CONN, spec.maxHttp2Connections, possibleCpus),
+    h2Ring: spec.http2RingBytes === undefined ? 0 : ringMapBytes(spec.http2RingBytes),
   };
 }

@@ -28,17 +28,26 @@ const MAPS = {
   aggregates: ['aggregates', 'agg_values', 'free_series'],
   conns: ['conns'],
   peers: ['peers'],
+  h2Conns: ['h2_conns'],
+  h2Ring: ['h2_ring'],
 } as const;
 
-test("aggregates, conns and peers: the formula is the kernel memlock less the maps' headers (under 1 KiB each), at two sizes each", () => {
-  for (const [maxAggregates, maxConnections, maxPeers] of [
-    [4096, 1024, 1000],
-    [22528, 57344, 16384], // the agent's defaults (peers: the ebpf default)
+test("aggregates, conns, peers, h2_conns and h2_ring: the formula is the kernel memlock less the maps' headers (under 1 KiB each), at two sizes each", () => {
+  for (const [maxAggregates, maxConnections, maxPeers, maxHttp2Connections, http2RingBytes] of [
+    [4096, 1024, 1000, 1000, 1 << 16],
+    [22528, 57344, 16384, 16384, 4 << 20], // the agent's defaults (peers and HTTP/2: the ebpf defaults)
   ] as const) {
-    using cap = Capture.load({ maxAggregates, maxConnections, maxPeers });
-    const want = kernelMemory({ maxAggregates, maxConnections, maxPeers }, cpus);
-    const entries = { aggregates: maxAggregates, conns: maxConnections, peers: maxPeers };
-    for (const map of ['aggregates', 'conns', 'peers'] as const) {
+    const spec = { maxAggregates, maxConnections, maxPeers, maxHttp2Connections, http2RingBytes };
+    using cap = Capture.load({ ...spec, http2: true });
+    const want = kernelMemory(spec, cpus);
+    const entries = {
+      aggregates: maxAggregates,
+      conns: maxConnections,
+      peers: maxPeers,
+      h2Conns: maxHttp2Connections,
+      h2Ring: http2RingBytes,
+    };
+    for (const map of ['aggregates', 'conns', 'peers', 'h2Conns', 'h2Ring'] as const) {
       const got = MAPS[map].reduce((sum, name) => sum + memlock(cap, name), 0);
       const header = got - want[map];
       assert.ok(
@@ -55,6 +64,19 @@ test('a series costs 364 bytes whatever the number of CPUs; the default fits 64 
   assert.equal(hashMapBytes(24, 8, 2, 1) - hashMapBytes(24, 8, 1, 1), 80 + 16);
   // the agent's defaults, and the ebpf default of peers
   const at256 = kernelMemory({ maxAggregates: 22528, maxConnections: 57344, maxPeers: 16384 }, 256);
-  assert.deepEqual(at256, { aggregates: 8_755_204, conns: 37_001_216, peers: 1_470_464 });
+  assert.deepEqual(at256, {
+    aggregates: 8_755_204,
+    conns: 37_001_216,
+    peers: 1_470_464,
+    h2Conns: 0,
+    h2Ring: 0,
+  });
   assert.ok(at256.aggregates + at256.conns + at256.peers < 64 * 2 ** 20);
+  // with HTTP/2's defaults: 224 bytes per connection the same way, and the ring's 4 MiB and 3 pages
+  const h2 = kernelMemory(
+    { maxAggregates: 1, maxConnections: 1, maxPeers: 1, maxHttp2Connections: 16384, http2RingBytes: 4 << 20 },
+    256,
+  );
+  assert.equal(h2.h2Conns, 224 * (16384 + 256) + 16 * 16384 + 40 * 256);
+  assert.equal(h2.h2Ring, (3 + 1024) * 4096 + (3 + 2048) * 8);
 });
