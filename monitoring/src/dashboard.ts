@@ -18,6 +18,7 @@ import { PanelBuilder as TimeseriesBuilder } from '@grafana/grafana-foundation-s
 import {
   CLIENT_ERRORS,
   errorRatio,
+  H2_LOSS_COUNTERS,
   KERNEL_LOSS_COUNTERS,
   LABEL,
   lossTerms,
@@ -322,12 +323,12 @@ export function buildDashboard(): Dashboard {
     .withPanel(
       timeseries(
         'Data loss and anomalies per second',
-        'Every loss counter, by its name (README.md, Metrics, says what each means and what to do): packets not parsed, responses without a tracked request, finished requests lost to a full aggregates map, connections not tracked (connections map full), requests beyond 8 in flight on a connection, segments after missed bytes, segments with too many lines, messages with invalid framing, requests whose response went by unseen; series merged into the overflow series, per metric; requests a delta exporter gave up (unacknowledged too long), per exporter. All zero on a healthy agent.',
+        'Every loss counter, by its name (README.md, Metrics, says what each means and what to do): packets not parsed, responses without a tracked request, finished requests lost to a full aggregates map, connections not tracked (connections map full), requests beyond 8 in flight on a connection, segments after missed bytes, segments with too many lines, messages with invalid framing, requests whose response went by unseen; HTTP/2: records lost to a full ring, connections not followed, bytes lost before the decoder, broken HPACK or framing, streams dropped or not followed; series merged into the overflow series, per metric; requests a delta exporter gave up (unacknowledged too long), per exporter. All zero on a healthy agent.',
         'short',
         [
           query(
             'A',
-            `sum by (${[...BY_AGENT, 'counter'].join(', ')}) (\n  ${lossTerms('rate', W, CLUSTER, KERNEL_LOSS_COUNTERS)}\n)`,
+            `sum by (${[...BY_AGENT, 'counter'].join(', ')}) (\n  ${lossTerms('rate', W, CLUSTER, [...KERNEL_LOSS_COUNTERS, ...H2_LOSS_COUNTERS])}\n)`,
             '{{counter}} {{instance}}',
           ),
           query(

@@ -19,6 +19,17 @@ export const METRIC = {
   budgetExhausted: 'owlk8s_agent_kernel_budget_exhausted_total',
   malformed: 'owlk8s_agent_kernel_malformed_total',
   responsesLost: 'owlk8s_agent_kernel_responses_lost_total',
+  h2RingFull: 'owlk8s_agent_kernel_h2_ring_full_total',
+  h2ConnsFull: 'owlk8s_agent_kernel_h2_conns_full_total',
+  h2BudgetExhausted: 'owlk8s_agent_kernel_h2_budget_exhausted_total',
+  h2Gaps: 'owlk8s_agent_h2_gaps_total',
+  h2HpackErrors: 'owlk8s_agent_h2_hpack_errors_total',
+  h2FramesMalformed: 'owlk8s_agent_h2_frames_malformed_total',
+  h2RecordsMalformed: 'owlk8s_agent_h2_records_malformed_total',
+  h2RecordsRefused: 'owlk8s_agent_h2_records_refused_total',
+  h2StreamsEvicted: 'owlk8s_agent_h2_streams_evicted_total',
+  h2StreamsRefused: 'owlk8s_agent_h2_streams_refused_total',
+  h2StreamsLostInGap: 'owlk8s_agent_h2_streams_lost_in_gap_total',
   overflow: 'owlk8s_agent_metric_overflow_total',
   exportFailures: 'owlk8s_agent_export_failures_total',
   exportDropped: 'owlk8s_agent_export_dropped_total',
@@ -47,9 +58,37 @@ export const KERNEL_LOSS_COUNTERS = [
   METRIC.malformed,
   METRIC.responsesLost,
 ] as const;
-export const LOSS_COUNTERS = [...KERNEL_LOSS_COUNTERS, METRIC.overflow, METRIC.exportDropped] as const;
+/**
+ * HTTP/2's: the kernel's (records lost to a full ring, connections not followed, segments with too
+ * many frames) and the decoder's (bytes lost before it, broken HPACK or framing, streams dropped or
+ * not followed). Not `blocks_incomplete` nor `calls_incomplete`: after an agent starts, a long-lived
+ * connection's header table is unknown and its calls are counted with fields unknown for as long
+ * as it lives, which is no loss (the counters say it, README.md, HTTP/2 and gRPC).
+ */
+export const H2_LOSS_COUNTERS = [
+  METRIC.h2RingFull,
+  METRIC.h2ConnsFull,
+  METRIC.h2BudgetExhausted,
+  METRIC.h2Gaps,
+  METRIC.h2HpackErrors,
+  METRIC.h2FramesMalformed,
+  METRIC.h2RecordsMalformed,
+  METRIC.h2RecordsRefused,
+  METRIC.h2StreamsEvicted,
+  METRIC.h2StreamsRefused,
+  METRIC.h2StreamsLostInGap,
+] as const;
+export const LOSS_COUNTERS = [
+  ...KERNEL_LOSS_COUNTERS,
+  ...H2_LOSS_COUNTERS,
+  METRIC.overflow,
+  METRIC.exportDropped,
+] as const;
 
-/** A loss counter's short name, the `counter` label of the loss panel and alert: `conns_full`, `metric_overflow`. */
+/**
+ * A loss counter's short name, the `counter` label of the loss panel and alert: `conns_full`,
+ * `metric_overflow`, `h2_ring_full` (the kernel's), `h2_gaps` (the decoder's).
+ */
 export function counterName(metric: string): string {
   return metric.replace(/^owlk8s_agent_(kernel_)?|_total$/g, '');
 }
