@@ -20,6 +20,7 @@ import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import {
   buildDashboard,
   counterName,
+  H2_LOSS_COUNTERS,
   inlineRecords,
   KERNEL_LOSS_COUNTERS,
   ruleGroups,
@@ -44,8 +45,11 @@ interface Series {
 }
 /** Expected series: the exact label set (without __name__ unless given) and its value. */
 type Expected = readonly (readonly [Labels, number])[];
-/** The kernel's loss counters by short name (`conns_full`): the loss panel's and alert's `counter` label. */
-const KERNEL_LOSS = KERNEL_LOSS_COUNTERS.map(counterName);
+/**
+ * The loss counters without labels of their own, the kernel's and HTTP/2's: the loss panel's query A
+ * and the alert's, by metric name; their short name (`conns_full`, `h2_gaps`) is the `counter` label.
+ */
+const AGENT_LOSS = [...KERNEL_LOSS_COUNTERS, ...H2_LOSS_COUNTERS];
 
 class Prom {
   readonly url: string;
@@ -358,14 +362,14 @@ export:
     const overflow = (metric: string) =>
       rawRate(`owlk8s_agent_metric_overflow_total{instance="${agentInstance}", owlk8s_metric="${metric}"}`);
     const exporter = 'otlp-http[1]';
-    // The kernel's loss counters, one series each by its short name; the three responses sent
-    // without a tracked request are the unmatched ones.
+    // The kernel's and HTTP/2's loss counters, one series each by its short name (the agent
+    // exports each from its start, HTTP/2's too, at 0 with no HTTP/2 traffic); the three responses
+    // sent without a tracked request are the unmatched ones.
     const kernelLoss: [Labels, number][] = [];
-    for (const counter of KERNEL_LOSS) {
+    for (const metric of AGENT_LOSS) {
+      const counter = counterName(metric);
       const rate =
-        counter === 'unmatched_responses'
-          ? 3 / w
-          : await rawRate(`owlk8s_agent_kernel_${counter}_total{instance="${agentInstance}"}`);
+        counter === 'unmatched_responses' ? 3 / w : await rawRate(`${metric}{instance="${agentInstance}"}`);
       kernelLoss.push([{ ...agentLabels, counter }, rate]);
     }
 
