@@ -172,6 +172,7 @@ while :; do
 done) &
 sampler=\$!
 booted=\$(dmesg | wc -l)
+export OWLK8S_RUN_SUMMARY=/tmp/owlk8s-run.json
 '$NODE24' --test --test-concurrency=2 $(printf "'%s' " "${REPORTERS[@]}") --test-timeout=1200000 $(printf "'%s' " "${KERNEL_TESTS[@]}")
 status=\$?
 kill \$sampler
@@ -187,7 +188,20 @@ if [ "\$status" != 0 ]; then
     gdb -q -batch -ex 'p \$_siginfo.si_signo' -ex 'p \$_siginfo.si_code' \\
       -ex 'p \$_siginfo._sifields._sigfault.si_addr' -ex 'p/x \$pkru' -ex 'x/3i \$pc' -ex 'bt 20' \\
       '$NODE24' "\$core" 2>&1 | grep -v -e '^\[' -e '^warning: ' -e '^\$' | head -n 32
+    rm -f "\$core"
   done
+  # The open finding (docs/development.md, "Two kernels"): now and then a test process dies here
+  # by a fault in V8's code, never on this machine's kernel. When that was the run's only failure,
+  # the files that died run once more, as a whole, and their second run decides; a failing test,
+  # an exit of its own, or a second death fails the run.
+  again=\$('$NODE24' '$ROOT/scripts/retry-files.ts' /tmp/owlk8s-run.json)
+  if [ -n "\$again" ]; then
+    echo "[kernels] the only failure: test processes killed by a fault signal (above); running these files once more: \$(echo \$again)"
+    rm -f /tmp/owlk8s-run.json
+    '$NODE24' --test --test-concurrency=2 $(printf "'%s' " "${REPORTERS[@]}") --test-timeout=1200000 \$again
+    status=\$?
+    echo "[kernels] the second run of those files: exit \$status"
+  fi
 fi
 exit \$status
 EOF

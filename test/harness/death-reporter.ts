@@ -4,7 +4,10 @@
 // the tests the file had reported by then, the last one started, and the tail of its stderr.
 //   node --test --test-reporter=spec --test-reporter-destination=stdout \
 //     --test-reporter=./test/harness/death-reporter.ts --test-reporter-destination=stderr FILE...
+// With OWLK8S_RUN_SUMMARY=PATH it also writes, when the run ends, a RunSummary of the run as JSON
+// (scripts/kernels.sh's guest reads it to decide whether files killed by a signal run once more).
 
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** Lines of a file's stderr kept for its death report. */
@@ -27,6 +30,27 @@ interface ProcessFailure {
 
 type Event = { type: string; data: Record<string, unknown> };
 
+/** What a run came to, for a script that reads it after the run. */
+export interface RunSummary {
+  /** Files whose process died: by a signal (signal set) or by exiting on its own (exitCode set). */
+  readonly deaths: readonly { file: string; signal?: string; exitCode?: number }[];
+  /** Tests that failed on their own (a file's process that died is not counted here). */
+  readonly failed: number;
+}
+
+/** Signals that only a fault in the process's own execution raises (not a kill from outside). */
+const FAULT_SIGNALS: ReadonlySet<string> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGTRAP']);
+
+/**
+ * The files to run once more: those killed by a fault signal, when that is the run's only failure
+ * (no failing test, no other death); none otherwise.
+ */
+export function filesToRetry(summary: RunSummary): string[] {
+  if (summary.failed > 0 || summary.deaths.length === 0) return [];
+  if (!summary.deaths.every((d) => d.signal !== undefined && FAULT_SIGNALS.has(d.signal))) return [];
+  return summary.deaths.map((d) => d.file);
+}
+
 /** Why a file's process failed, when it was not only its tests failing; undefined otherwise. */
 export function deathOf(error: ProcessFailure | undefined): string | undefined {
   if (error?.code !== 'ERR_TEST_FAILURE' || !('exitCode' in error)) return undefined;
@@ -37,6 +61,7 @@ export function deathOf(error: ProcessFailure | undefined): string | undefined {
 
 export default async function* deathReporter(source: AsyncIterable<Event>): AsyncGenerator<string> {
   const files = new Map<string, FileState>();
+  const deaths: { file: string; signal?: string; exitCode?: number }[] = [];
   for await (const { type, data } of source) {
     // events name the test file run (entryFile) and the file a test is written in (file); the
     // runner's own events for the file, and stderr, name the path as given on the command line
@@ -63,6 +88,8 @@ export default async function* deathReporter(source: AsyncIterable<Event>): Asyn
       const details = data.details as { duration_ms?: number; error?: ProcessFailure };
       const death = deathOf(details.error);
       if (!death) continue;
+      const { signal, exitCode } = details.error!;
+      deaths.push(signal ? { file, signal } : { file, exitCode: exitCode ?? undefined });
       const seconds = ((details.duration_ms ?? 0) / 1000).toFixed(1);
       const lines = [
         `[death] ${String(data.name)}: the test process ${death} after ${seconds} s;` +
@@ -75,5 +102,11 @@ export default async function* deathReporter(source: AsyncIterable<Event>): Asyn
       ];
       yield `${lines.join('\n')}\n`;
     }
+  }
+  const path = process.env.OWLK8S_RUN_SUMMARY;
+  if (path) {
+    const failed = [...files.values()].reduce((n, f) => n + f.failed, 0);
+    const summary: RunSummary = { deaths, failed };
+    writeFileSync(path, `${JSON.stringify(summary)}\n`);
   }
 }

@@ -2,13 +2,16 @@
 // their own, or only fail a test.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deathOf, STDERR_LINES } from '../death-reporter.ts';
+import { deathOf, filesToRetry, type RunSummary, STDERR_LINES } from '../death-reporter.ts';
 
 const REPORTER = new URL('../death-reporter.ts', import.meta.url).pathname;
+
+const FINE = `import { test } from 'node:test';
+test('passes', () => {});`;
 
 const FILES = {
   // 35 lines on stderr, then SIGKILL, as the OOM killer sends it
@@ -65,4 +68,88 @@ test('deathOf: a signal, an exit of its own, or nothing for failed tests and oth
   assert.equal(deathOf(failure), undefined);
   assert.equal(deathOf({ code: 'ERR_ASSERTION' }), undefined);
   assert.equal(deathOf(undefined), undefined);
+});
+
+/** Runs `files` (name → source) under the death reporter with OWLK8S_RUN_SUMMARY; the summary written. */
+function summaryOf(files: Record<string, string>): { summary: RunSummary; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-death-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const env: NodeJS.ProcessEnv = { ...process.env, OWLK8S_RUN_SUMMARY: join(dir, 'summary.json') };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(
+    process.execPath,
+    ['--test', '--test-concurrency=1', `--test-reporter=${REPORTER}`, ...Object.keys(files)],
+    { cwd: dir, env, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  return { summary: JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary, dir };
+}
+
+const SEGV = `import { test } from 'node:test';
+test('passes', () => {});
+test('faults', () => { process.kill(process.pid, 'SIGSEGV'); });`;
+
+test('the run summary: a file killed by SIGSEGV is the one retried when it is the only failure; with a failing test, or a SIGKILL or an exit beside it, none is', () => {
+  const runs = [
+    {
+      files: { 'segv.test.mjs': SEGV, 'fine.test.mjs': FINE },
+      deaths: [['segv.test.mjs', 'SIGSEGV']],
+      failed: 0,
+      retry: ['segv.test.mjs'],
+    },
+    {
+      files: { 'segv.test.mjs': SEGV, 'fails.test.mjs': FILES['fails.test.mjs'] },
+      deaths: [['segv.test.mjs', 'SIGSEGV']],
+      failed: 1,
+      retry: [],
+    },
+    {
+      files: { 'segv.test.mjs': SEGV, 'dies.test.mjs': FILES['dies.test.mjs'] },
+      deaths: [
+        ['segv.test.mjs', 'SIGSEGV'],
+        ['dies.test.mjs', 'SIGKILL'],
+      ],
+      failed: 0,
+      retry: [],
+    },
+    {
+      files: { 'exits.test.mjs': FILES['exits.test.mjs'] },
+      deaths: [['exits.test.mjs', 7]],
+      failed: 0,
+      retry: [],
+    },
+  ] as const;
+  for (const run of runs) {
+    const { summary, dir } = summaryOf(run.files);
+    try {
+      assert.deepEqual(
+        summary.deaths.map((d) => [d.file.slice(dir.length + 1), d.signal ?? d.exitCode]).sort(),
+        [...run.deaths].map((d) => [...d]).sort(),
+      );
+      assert.equal(summary.failed, run.failed);
+      assert.deepEqual(
+        filesToRetry(summary).map((f) => f.slice(dir.length + 1)),
+        [...run.retry],
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test('filesToRetry: only fault signals (SIGSEGV, SIGBUS, SIGILL, SIGTRAP), only when nothing else failed', () => {
+  assert.deepEqual(
+    filesToRetry({
+      deaths: [
+        { file: 'a', signal: 'SIGTRAP' },
+        { file: 'b', signal: 'SIGBUS' },
+      ],
+      failed: 0,
+    }),
+    ['a', 'b'],
+  );
+  assert.deepEqual(filesToRetry({ deaths: [{ file: 'a', signal: 'SIGILL' }], failed: 0 }), ['a']);
+  assert.deepEqual(filesToRetry({ deaths: [{ file: 'a', signal: 'SIGABRT' }], failed: 0 }), []);
+  assert.deepEqual(filesToRetry({ deaths: [{ file: 'a', signal: 'SIGSEGV' }], failed: 2 }), []);
+  assert.deepEqual(filesToRetry({ deaths: [], failed: 0 }), []);
 });
