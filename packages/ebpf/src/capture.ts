@@ -295,8 +295,9 @@ export class Capture implements Disposable {
   /**
    * Every HTTP/2 record the kernel's ring holds, oldest first, in the batch layout of @owlk8s/h2
    * (each record at a multiple of 8, recordSize(frag_len) apart: what decodeRecords and
-   * H2Decoder.push read); an empty buffer when there are none. Consumes them: the kernel may reuse
-   * their room. Records the kernel could not write because the ring was full are counted in
+   * H2Decoder.push read); an empty buffer when there are none. A view of the ring reader's own
+   * buffer, valid until the next call (copy what must outlive it). Consumes them: the kernel may
+   * reuse their room. Records the kernel could not write because the ring was full are counted in
    * h2Counters().ringFull (and show as jumps of their direction's seq). Throws Error once closed.
    */
   readH2Records(): Buffer {

@@ -3,7 +3,9 @@
 // data area follows the producer page mapped twice in a row, so a sample that wraps around the end
 // reads as one contiguous run. Each sample is an 8-byte header (u32 length with the BUSY and DISCARD
 // bits, u32 page offset) then its bytes, padded to 8. A read copies every byte between the two
-// positions with one memcpy, walks the headers in that copy, and writes consumer_pos back: the kernel
+// positions with one memcpy into a buffer the reader keeps (grown to the largest read so far, at
+// most the ring's size: no fresh memory, hence no page faults, per read), walks the headers in that
+// copy moving each sample's bytes down over the headers, and writes consumer_pos back: the kernel
 // may then reuse the space.
 import { BpfError } from './errors.ts';
 import * as sys from './sys/ffi.ts';
@@ -19,14 +21,15 @@ const ALIGN8 = (n: number) => (n + 7) & ~7;
 
 /**
  * The committed samples at the start of `bytes` (a copy of the data area from consumer_pos on):
- * their bytes, each padded with zeros to a multiple of 8, one after another; and how many bytes of
- * the ring they took (headers, discarded samples and padding included). Stops at the first sample
- * still busy (samples after it cannot be consumed before it) or cut short.
+ * their bytes, each padded with zeros to a multiple of 8, one after another, as a view of the start
+ * of `bytes` (whose samples are moved down over their headers: `bytes` is used up); and how many
+ * bytes of the ring they took (headers, discarded samples and padding included). Stops at the first
+ * sample still busy (samples after it cannot be consumed before it) or cut short.
  */
 export function takeSamples(bytes: Buffer): { batch: Buffer; consumed: number; samples: number } {
-  const spans: [number, number][] = [];
   let at = 0;
-  let total = 0;
+  let out = 0;
+  let samples = 0;
   while (at + RINGBUF_HEADER <= bytes.length) {
     const word = bytes.readUInt32LE(at);
     if (word & RINGBUF_BUSY) break;
@@ -34,18 +37,16 @@ export function takeSamples(bytes: Buffer): { batch: Buffer; consumed: number; s
     const next = at + ALIGN8(RINGBUF_HEADER + len);
     if (next > bytes.length) break;
     if (!(word & RINGBUF_DISCARD)) {
-      spans.push([at + RINGBUF_HEADER, len]);
-      total += ALIGN8(len);
+      // out <= at always: each sample moves down by the headers before it, over bytes already read
+      bytes.copyWithin(out, at + RINGBUF_HEADER, at + RINGBUF_HEADER + len);
+      const padded = ALIGN8(len);
+      if (padded > len) bytes.fill(0, out + len, out + padded);
+      out += padded;
+      samples++;
     }
     at = next;
   }
-  const batch = Buffer.alloc(total);
-  let out = 0;
-  for (const [from, len] of spans) {
-    bytes.copy(batch, out, from, from + len);
-    out += ALIGN8(len);
-  }
-  return { batch, consumed: at, samples: spans.length };
+  return { batch: bytes.subarray(0, out), consumed: at, samples };
 }
 
 // struct bpf_map_info: type at 0, max_entries at 16
@@ -62,6 +63,8 @@ export class RingReader implements Disposable {
   #consumer: number | undefined;
   #producer: number | undefined;
   readonly #consumerPos = Buffer.alloc(8);
+  /** Where reads copy the ring's pending bytes: kept, grown to a power of two up to the ring's size. */
+  #copy = Buffer.alloc(0);
 
   private constructor(name: string, size: number, page: number, consumer: number, producer: number) {
     this.name = name;
@@ -109,7 +112,8 @@ export class RingReader implements Disposable {
 
   /**
    * Every committed sample the ring holds, in the order written, each padded to 8 bytes (see
-   * takeSamples); consumes them. An empty buffer when there are none.
+   * takeSamples); consumes them. A view of the reader's own buffer, valid until the next read (copy
+   * what must outlive it); an empty buffer when there are none.
    */
   read(): Buffer {
     const { consumer, producer } = this.#live();
@@ -119,9 +123,11 @@ export class RingReader implements Disposable {
     if (n <= 0) return Buffer.alloc(0);
     if (n > this.size) throw new Error(`ring ${this.name}: ${n} bytes pending in a ring of ${this.size}`);
     const offset = Number(cons & BigInt(this.size - 1));
+    if (this.#copy.length < n)
+      this.#copy = Buffer.allocUnsafeSlow(Math.min(this.size, 2 ** Math.ceil(Math.log2(n))));
     // the data area is mapped twice in a row: [offset, offset + n) is contiguous even when it wraps
-    const bytes = sys.readMemory(producer + this.#page + offset, n);
-    const { batch, consumed } = takeSamples(bytes);
+    sys.readMemoryInto(this.#copy, producer + this.#page + offset, n);
+    const { batch, consumed } = takeSamples(this.#copy.subarray(0, n));
     if (consumed > 0) {
       this.#consumerPos.writeBigUInt64LE(cons + BigInt(consumed), 0);
       sys.writeMemory(consumer, this.#consumerPos);

@@ -14,6 +14,7 @@ export interface H2RecordSource {
   /**
    * Zero or more records in the batch layout of `@owlk8s/h2` (`src/record.ts`: 48-byte headers,
    * each record at a multiple of 8), as read from the ring buffer now; an empty Buffer when none.
+   * Read at once: it may be the source's own buffer, overwritten by the next call.
    */
   readH2Records(): Buffer;
   /** The kernel's HTTP/2 counters (running totals since load) by camelCase name, e.g. `ringFull`. */

@@ -574,6 +574,20 @@ export function readMemory(src: number, n: number): Buffer {
   return dst;
 }
 
+/** Copies n bytes from the address src (mapped memory) to the start of dst (at least n bytes long). */
+export function readMemoryInto(dst: Buffer, src: number, n: number): void {
+  if (n > dst.length) throw new RangeError(`readMemoryInto: ${n} bytes into a buffer of ${dst.length}`);
+  if (n === 0) return;
+  openLibraries();
+  load({
+    library: LIBC,
+    funcName: 'memcpy',
+    retType: DataType.I64,
+    paramsType: [DataType.U8Array, DataType.I64, DataType.I64],
+    paramsValue: [dst, src, n],
+  });
+}
+
 /** Writes src's bytes at the address dst (mapped memory). */
 export function writeMemory(dst: number, src: Buffer): void {
   openLibraries();
