@@ -1,5 +1,6 @@
 // A BPF object file loaded into the kernel through libbpf: the live handle owning every program and
 // map file descriptor of the object (closing the object closes them all).
+import { constants } from 'node:os';
 import { BpfError, capabilityHint, VerifierError } from './errors.ts';
 import * as sys from './sys/ffi.ts';
 
@@ -64,6 +65,14 @@ export class LoadedObject implements Disposable {
         return { name, log };
       });
       const r = sys.objectLoad(obj);
+      if (r === -constants.errno.EAGAIN) {
+        // The verifier gives up when a signal is pending (EAGAIN), and libbpf's retries met one too.
+        throw new BpfError(
+          `${path}: load`,
+          -r,
+          'interrupted by signals: the verifier stops when one arrives, and libbpf tried 5 times; a CPU profiler (node --cpu-prof or --prof) signals the process every millisecond: load without it (perf record does not signal the process)',
+        );
+      }
       if (r < 0) {
         const failed = logs.find((l) => l.log[0] !== 0);
         if (failed) {

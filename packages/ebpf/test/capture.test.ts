@@ -7,12 +7,19 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Capture } from '../src/capture.ts';
-import { ATTACH_MODES, type AttachMode, type CaptureOptions, captureSpec } from '../src/config.ts';
+import {
+  ATTACH_MODES,
+  type AttachMode,
+  type CaptureOptions,
+  captureSpec,
+  DEFAULT_OBJECT_PATH,
+} from '../src/config.ts';
 import { BpfError, KeyNotFoundError, VerifierError } from '../src/errors.ts';
 import { LoadedObject } from '../src/object.ts';
 import { expectedTcMechanism, openFds, requireBpf } from './kernel.ts';
 
 const NODE = process.execPath;
+const CAPTURE_OBJECT = DEFAULT_OBJECT_PATH;
 const CAPTURE = fileURLToPath(new URL('../src/capture.ts', import.meta.url));
 let dir = '';
 
@@ -184,6 +191,33 @@ test('a verifier rejection carries the verifier log', () => {
     },
   );
   assert.equal(openFds(), before);
+});
+
+test('a load interrupted by signals (a CPU profiler signals every 100 µs) says so, not that the verifier rejected the program', () => {
+  // The verifier stops with EAGAIN when a signal is pending; libbpf retries 5 times. Node's
+  // --cpu-prof sends the main thread SIGPROF at each sample, far more often than a load takes.
+  const prof = mkdtempSync(join(tmpdir(), 'owlk8s-prof-'));
+  try {
+    const script = `import { Capture } from ${JSON.stringify(CAPTURE)}; try { Capture.load().close(); console.log('loaded'); } catch (e) { console.log(e.name + ' ' + e.errno + ': ' + e.message); }`;
+    const r = spawnSync(
+      NODE,
+      [
+        '--cpu-prof',
+        '--cpu-prof-interval=100',
+        `--cpu-prof-dir=${prof}`,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(
+      (r.stdout + r.stderr).trim(),
+      `BpfError 11: ${CAPTURE_OBJECT}: load: EWOULDBLOCK (interrupted by signals: the verifier stops when one arrives, and libbpf tried 5 times; a CPU profiler (node --cpu-prof or --prof) signals the process every millisecond: load without it (perf record does not signal the process))`,
+    );
+  } finally {
+    rmSync(prof, { recursive: true, force: true });
+  }
 });
 
 test("loads without the kernel's own BTF: /sys/kernel/btf hidden, the program still loads", () => {
