@@ -130,8 +130,9 @@ static __always_inline void h2_send(struct h2_walk *w, __u8 kind, __u8 type, __u
 		w->st->h2_records++;
 }
 
-/* A frame header is complete in h->hdr: start the frame; a DATA ending its stream and a sent frame
- * without payload bytes to send get their record now. */
+/* A frame header is complete in h->hdr: start the frame; a response's DATA ending its stream and a
+ * sent frame without payload bytes to send get their record now. A request's DATA ending its stream
+ * (the client's half-close, every unary gRPC call's) gets none: nothing is measured by it. */
 static __always_inline void h2_frame_start(struct h2_walk *w)
 {
 	struct owlk8s_h2_half *h = w->h;
@@ -143,7 +144,7 @@ static __always_inline void h2_frame_start(struct h2_walk *w)
 	h->frame_got = 0;
 	h->got = 0;
 	__u32 need = h2_needed(h->type, len);
-	int ends = h->type == H2_DATA && (h->frame_flags & H2_END_STREAM);
+	int ends = w->dir && h->type == H2_DATA && (h->frame_flags & H2_END_STREAM);
 	if (ends || (h2_sent(h->type) && need == 0 && h->type != H2_DATA))
 		h2_send(w, H2_RECORD_FRAME, h->type, 0, 0, 0);
 	h->state = len ? OWLK8S_H2_PAYLOAD : OWLK8S_H2_HEADER;

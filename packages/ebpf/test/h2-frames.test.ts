@@ -175,7 +175,7 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
     const got = check(c, cap);
     assert.deepEqual(
       got.map((r) => r.kind === 'frame' && `${r.frameType}/${r.streamId}/${r.fragment.length}`),
-      ['4/0/18', '1/1/33', '0/1/0', '1/3/7'],
+      ['4/0/18', '1/1/33', '1/3/7'], // not the request's DATA that ends stream 1,
     );
   });
 
@@ -221,7 +221,7 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
     assert.equal(moved(cap, self0).retransmissions, 1);
   });
 
-  test('RST_STREAM, GOAWAY (only its first 8 bytes), DATA with and without END_STREAM', () => {
+  test('RST_STREAM, GOAWAY (only its first 8 bytes), DATA with and without END_STREAM: only the response direction’s end of stream makes a record', () => {
     using cap = h2Capture();
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
@@ -236,6 +236,7 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
       frame(GOAWAY, 0, 0, Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]), Buffer.from('debug data')])),
     );
     c.send('client', frame(DATA, END_STREAM, 3, Buffer.alloc(0)));
+    c.send('server', frame(DATA, END_STREAM, 3, bytes(20)));
     const got = check(c, cap);
     assert.deepEqual(
       got.map(
@@ -243,7 +244,7 @@ describe('HTTP/2 recognised by its preface, records as the reference framer give
           r.kind === 'frame' &&
           `${r.direction === 'request' ? 'q' : 's'}${r.frameType}/${r.frameLength}/${r.fragment.length}`,
       ),
-      ['q4/18/18', 'q1/10/10', 'q0/64/0', 's4/0/0', 's1/12/12', 's3/4/4', 's7/18/8', 'q0/0/0'],
+      ['q4/18/18', 'q1/10/10', 's4/0/0', 's1/12/12', 's3/4/4', 's7/18/8', 's0/20/0'],
     );
   });
 
@@ -334,7 +335,7 @@ describe('HTTP/2 joined mid-way (the agent started after the connection did)', (
     c.fin('server');
     const got = ringRecords(cap);
     assert.deepEqual(got, withoutTime(c.expected(1, { fromStart: false })));
-    assert.equal(got.length, 1 + 1 + 1 + 2 + 1);
+    assert.equal(got.length, 1 + 1 + 2 + 1); // the request HEADERS (not its DATA ending the stream), the response HEADERS, 600 bytes in two, the FIN
     assert.ok(got.every((r) => !r.prefaceSeen));
     assert.equal(moved(cap, self0).h2Conns, 1);
   });
@@ -423,14 +424,19 @@ describe('gaps', () => {
     const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
+    // the response direction's (a request's DATA ending its stream makes no record)
     const d = frame(DATA, END_STREAM, 1, bytes(300));
-    c.conv.segment('client', d.subarray(0, 100));
-    c.conv.segment('client', d.subarray(100, 200), { unseen: true });
-    c.conv.segment('client', Buffer.concat([d.subarray(200), frame(HEADERS, END_HEADERS, 3, bytes(5))]));
+    c.conv.segment('server', d.subarray(0, 100));
+    c.conv.segment('server', d.subarray(100, 200), { unseen: true });
+    c.conv.segment('server', Buffer.concat([d.subarray(200), frame(HEADERS, END_HEADERS, 3, bytes(5))]));
     const got = ringRecords(cap);
     assert.deepEqual(
-      got.map((r) => r.kind === 'frame' && `${r.frameType}/${r.streamId}/${r.seq}`),
-      ['4/0/0', '0/1/1', '1/3/2'],
+      got.map(
+        (r) =>
+          r.kind === 'frame' &&
+          `${r.direction === 'request' ? 'q' : 's'}${r.frameType}/${r.streamId}/${r.seq}`,
+      ),
+      ['q4/0/0', 's0/1/0', 's1/3/1'],
     );
     assert.equal(moved(cap, self0).h2Gaps, 1);
   });

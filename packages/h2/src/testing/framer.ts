@@ -135,9 +135,11 @@ export function recordsFromStream(segments: readonly Segment[], options: FramerO
         need = SENT.has(type) ? neededBytes(type, length) : 0;
         got = 0;
         inFrame = true;
-        // A record without payload here: DATA that ends its stream (DATA's bytes are never sent),
-        // and any other sent frame with no payload (a SETTINGS ack), since no bytes follow.
-        const endsStream = type === FRAME_DATA && (flags & FLAG_END_STREAM) !== 0;
+        // A record without payload here: a response's DATA that ends its stream (DATA's bytes are
+        // never sent; a request's end of stream measures nothing and is not sent), and any other
+        // sent frame with no payload (a SETTINGS ack), since no bytes follow.
+        const endsStream =
+          options.direction === 'response' && type === FRAME_DATA && (flags & FLAG_END_STREAM) !== 0;
         if (endsStream || (SENT.has(type) && need === 0 && type !== FRAME_DATA))
           out.push(frameRecord(seg.tsNs, 0, new Uint8Array(0)));
         if (length === 0) inFrame = false;
