@@ -28,11 +28,18 @@ export type HeaderListener = (name: string | undefined, value: string | undefine
 class HpackError extends Error {}
 
 export class HpackDecoder {
-  /** Ring of entries, newest at `head - 1`. */
+  /**
+   * Ring of entries, newest at `head - 1`. A name is undefined when unknown. The text of a name
+   * or value is kept only where it is needed: the value of a field the block reports (`ids`), and
+   * both when a listener was given to the decode that inserted it; otherwise '' (its length, all
+   * the table's bookkeeping needs, is in `nameLens` and `sizes`), so that the fields nobody
+   * measures (a response's changing `date`, say) cost no string per block.
+   */
   private names: (string | undefined)[] = new Array(16);
   private values: string[] = new Array(16);
   private ids = new Uint8Array(16);
   private sizes = new Int32Array(16);
+  private nameLens = new Int32Array(16);
   private mask = 15;
   private head = 0;
   private count = 0;
@@ -68,7 +75,10 @@ export class HpackDecoder {
     return this.count;
   }
 
-  /** The known entries as [name, value], newest first (tests). */
+  /**
+   * The known entries as [name, value], newest first (tests): a text not kept is '' (see `names`;
+   * decode with a listener to keep them all).
+   */
   entries(): [string | undefined, string][] {
     const out: [string | undefined, string][] = [];
     for (let i = 0; i < this.count; i++) {
@@ -228,7 +238,7 @@ export class HpackDecoder {
         this.strHuffLen < 0
           ? fieldIdOf(buf, this.strStart, this.strEnd)
           : fieldIdOf(huffmanOutput(), 0, this.strHuffLen);
-      if (insert || listener) name = this.text(buf);
+      name = listener ? this.text(buf) : '';
     } else if (nameIndex <= STATIC_COUNT) {
       id = STATIC_IDS[nameIndex]!;
       name = STATIC_NAMES[nameIndex]!;
@@ -242,11 +252,13 @@ export class HpackDecoder {
         const slot = (this.head - 1 - i) & this.mask;
         id = this.ids[slot]!;
         name = this.names[slot];
-        nameLen = this.sizes[slot]! - 32 - this.values[slot]!.length;
+        nameLen = this.nameLens[slot]!;
         if (name === undefined) nameKnown = false;
       }
     }
-    const wantValue = id !== FIELD_OTHER || insert || listener !== undefined;
+    // A value is read as text only for a field the block reports, or for the listener; an entry
+    // inserted needs only its length.
+    const wantValue = id !== FIELD_OTHER || listener !== undefined;
     const valueLen = this.string(buf, end, wantValue);
     const value = wantValue ? this.text(buf) : '';
     if (!nameKnown) {
@@ -259,10 +271,10 @@ export class HpackDecoder {
     }
     if (id !== FIELD_OTHER) block.set(id, value);
     listener?.(name, value);
-    if (insert) this.insert(id, name!, value, nameLen + valueLen + 32);
+    if (insert) this.insert(id, name!, value, nameLen, nameLen + valueLen + 32);
   }
 
-  private insert(id: number, name: string, value: string, size: number): void {
+  private insert(id: number, name: string, value: string, nameLen: number, size: number): void {
     if (size > this.maxSize) {
       // §4.4: an entry larger than the table empties it and is not inserted.
       this.evictTo(0);
@@ -275,6 +287,7 @@ export class HpackDecoder {
     this.values[slot] = value;
     this.ids[slot] = id;
     this.sizes[slot] = size;
+    this.nameLens[slot] = nameLen;
     this.head = (this.head + 1) | 0;
     this.count++;
     this.size += size;
@@ -286,17 +299,20 @@ export class HpackDecoder {
     const values: string[] = new Array(n);
     const ids = new Uint8Array(n);
     const sizes = new Int32Array(n);
+    const nameLens = new Int32Array(n);
     for (let i = 0; i < this.count; i++) {
       const from = (this.head - this.count + i) & this.mask;
       names[i] = this.names[from];
       values[i] = this.values[from]!;
       ids[i] = this.ids[from]!;
       sizes[i] = this.sizes[from]!;
+      nameLens[i] = this.nameLens[from]!;
     }
     this.names = names;
     this.values = values;
     this.ids = ids;
     this.sizes = sizes;
+    this.nameLens = nameLens;
     this.mask = n - 1;
     this.head = this.count;
   }

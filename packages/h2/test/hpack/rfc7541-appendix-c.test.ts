@@ -164,3 +164,54 @@ for (const [name, wires] of [
     assert.equal(d.size, 215);
   });
 }
+
+describe('without a listener: the table keeps only the texts the blocks report, and its sizes exactly', () => {
+  const block = new HeaderBlock();
+  const run = (d: HpackDecoder, wire: string) => {
+    const buf = hex(wire);
+    d.decode(buf, 0, buf.length, block);
+    assert.equal(block.error, false);
+    assert.equal(block.complete, true);
+    return [block.status, d.knownEntries, d.size];
+  };
+  for (const [name, wires] of [
+    [
+      'C.5',
+      [
+        '4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d',
+        '4803 3330 37c1 c0bf',
+      ],
+    ],
+    [
+      'C.6',
+      [
+        '4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3',
+        '4883 640e ffc1 c0bf',
+      ],
+    ],
+  ] as const) {
+    it(`${name}: :status 302 then 307, 4 entries of 222 bytes, the unreported values not kept`, () => {
+      const d = new HpackDecoder(true, 256);
+      assert.deepEqual(run(d, wires[0]), [302, 4, 222]);
+      assert.deepEqual(run(d, wires[1]), [307, 4, 222]);
+      assert.deepEqual(d.entries(), [
+        [':status', '307'],
+        ['location', ''],
+        ['date', ''],
+        ['cache-control', ''],
+      ]);
+    });
+  }
+  it('a literal naming a dynamic entry whose texts were not kept: its size from the name’s length', () => {
+    const d = new HpackDecoder(true, 4096);
+    // custom-key: a (a new name, inserted: 10 + 1 + 32), then 62's name with the value bb (10 + 2 + 32)
+    run(d, '400a 6375 7374 6f6d 2d6b 6579 0161');
+    assert.deepEqual([d.knownEntries, d.size], [1, 43]);
+    run(d, '7e02 6262');
+    assert.deepEqual([d.knownEntries, d.size], [2, 87]);
+    assert.deepEqual(d.entries(), [
+      ['', ''],
+      ['', ''],
+    ]);
+  });
+});
