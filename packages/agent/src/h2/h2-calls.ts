@@ -27,10 +27,10 @@ export function isH2RecordSource(capture: object): capture is H2RecordSource {
 }
 
 /**
- * How often the ring buffer is read between collections. A unary call of @grpc/grpc-js makes 188
- * bytes of records at one end (3.06 records; bench/h2-agent.ts measures it): at 50,000 calls/s
- * that is 9.4 MB/s, 0.94 MB per 100-ms poll, while reading only at each collection (every 10 s by
- * default) would need a 94 MB ring. A poll of that much takes about 45 ms of CPU (0.9 µs a call).
+ * How often the ring buffer is read between collections. A unary call of @grpc/grpc-js makes 139
+ * bytes of records at one end (2.06 records; bench/h2-agent.ts measures it): at 50,000 calls/s
+ * that is 7 MB/s, 0.70 MB per 100-ms poll, while reading only at each collection (every 10 s by
+ * default) would need a 70 MB ring. A poll of that much takes about 40 ms of CPU (0.8 µs a call).
  */
 export const H2_POLL_MS = 100;
 
