@@ -15,7 +15,7 @@ describe('recordsFromStream', () => {
       frame(8, 0, 0, Buffer.from([0, 0, 0, 1])), // WINDOW_UPDATE: not sent
       headers,
       frame(0, 0, 1, Buffer.from('body')), // DATA without END_STREAM: not sent
-      frame(0, 1, 1, Buffer.from('end')), // DATA with END_STREAM: no payload
+      frame(0, 1, 1, Buffer.from('end')), // DATA with END_STREAM: in the request direction, not sent
       frame(6, 0, 0, Buffer.alloc(8)), // PING: not sent
       frame(7, 0, 0, Buffer.from('\x00\x00\x00\x01\x00\x00\x00\x00debug', 'latin1')), // GOAWAY: 8 bytes
     ]);
@@ -51,10 +51,31 @@ describe('recordsFromStream', () => {
         [2, 10n, 1, 4, 1, 10, 0, '0123', true],
         [3, 20n, 1, 4, 1, 10, 4, '4567', true],
         [4, 20n, 1, 4, 1, 10, 8, '89', true],
-        [5, 20n, 0, 1, 1, 3, 0, '', true],
-        [6, 30n, 7, 0, 0, 13, 0, '\x00\x00\x00\x01', true],
-        [7, 30n, 7, 0, 0, 13, 4, '\x00\x00\x00\x00', true],
+        [5, 30n, 7, 0, 0, 13, 0, '\x00\x00\x00\x01', true],
+        [6, 30n, 7, 0, 0, 13, 4, '\x00\x00\x00\x00', true],
       ],
+    );
+  });
+
+  it('DATA: the response direction’s that ends its stream is sent without its payload; the one that does not end it, not', () => {
+    const bytes = Buffer.concat([
+      frame(0, 0, 1, Buffer.from('body')), // not sent
+      frame(0, 1, 1, Buffer.from('end')), // sent, no payload
+    ]);
+    const recs = recordsFromStream([{ tsNs: 5n, bytes }], { ...id, direction: 'response' });
+    assert.deepEqual(
+      recs.map(
+        (r) =>
+          r.kind === 'frame' && [
+            r.seq,
+            r.frameType,
+            r.frameFlags,
+            r.streamId,
+            r.frameLength,
+            r.fragment.length,
+          ],
+      ),
+      [[0, 0, 1, 1, 3, 0]],
     );
   });
 
