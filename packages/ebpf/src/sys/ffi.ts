@@ -562,15 +562,7 @@ export function pageSize(): number {
 /** n bytes read from the address src (mapped memory), in a buffer of their own. */
 export function readMemory(src: number, n: number): Buffer {
   const dst = Buffer.allocUnsafeSlow(n);
-  if (n === 0) return dst;
-  openLibraries();
-  load({
-    library: LIBC,
-    funcName: 'memcpy',
-    retType: DataType.I64,
-    paramsType: [DataType.U8Array, DataType.I64, DataType.I64],
-    paramsValue: [dst, src, n],
-  });
+  readMemoryInto(dst, src, n);
   return dst;
 }
 
