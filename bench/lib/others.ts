@@ -219,14 +219,21 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
     });
   }
   const cost = data['h2-cost'] as
-    | { summary?: { agentUsPerRequest: number; callsPerS: number; machineRatio: { median: number } } }
+    | {
+        summary?: {
+          agentUsPerRequest: number;
+          agentAddedUsPerRequest: number;
+          callsPerS: number;
+          machineRatio: { median: number };
+        };
+      }
     | undefined;
   if (cost?.summary !== undefined) {
     const c = cost.summary;
     goals.push({
-      goal: `h2-cost.ts: agent CPU per HTTP/2 request ≤ 2 µs (goal at 50,000/s; measured at ${(2 * c.callsPerS).toLocaleString('en')} requests/s, gRPC between two pods)`,
-      measured: `${fmt(c.agentUsPerRequest, 3)} µs`,
-      met: c.agentUsPerRequest <= 2,
+      goal: `h2-cost.ts: agent CPU added per HTTP/2 request (less its rate at rest) ≤ 2 µs (goal at 50,000/s; measured at ${(2 * c.callsPerS).toLocaleString('en')} requests/s, gRPC between two pods)`,
+      measured: `${fmt(c.agentAddedUsPerRequest, 3)} µs (${fmt(c.agentUsPerRequest, 3)} µs with its rate at rest)`,
+      met: c.agentAddedUsPerRequest <= 2,
     });
   }
   return goals;
