@@ -5,26 +5,22 @@
 // records through the reference framer (the kernel side's oracle), in batches of BATCH records.
 import * as grpc from '@grpc/grpc-js';
 import { encodeRecords, type H2Record } from '@owlk8s/h2';
-import { endRecord, mergeByTime, RecordingProxy, recordsFromStream } from '@owlk8s/h2/testing';
+import {
+  endRecord,
+  mergeByTime,
+  RecordingProxy,
+  rawBytes,
+  rawGrpcMethod,
+  recordsFromStream,
+} from '@owlk8s/h2/testing';
 
 export const CONNECTIONS = 4;
 export const CALLS = 20_000;
 export const IN_FLIGHT = 100;
 export const BATCH = 256;
 
-const identity = (b: Buffer) => b;
 const PATH = '/bench.v1.Orders/Get';
-const service = {
-  get: {
-    path: PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const service = { get: rawGrpcMethod(PATH) };
 
 async function record(): Promise<RecordingProxy> {
   const server = new grpc.Server();
@@ -54,7 +50,7 @@ async function record(): Promise<RecordingProxy> {
         while (next < perConn) {
           const i = next++;
           await new Promise<void>((resolve) =>
-            client.makeUnaryRequest(PATH, identity, identity, Buffer.from([i % 17, 1, 2, 3]), () =>
+            client.makeUnaryRequest(PATH, rawBytes, rawBytes, Buffer.from([i % 17, 1, 2, 3]), () =>
               resolve(),
             ),
           );

@@ -11,6 +11,8 @@ import {
   mergeByTime,
   type RecordedConnection,
   RecordingProxy,
+  rawBytes,
+  rawGrpcMethod,
   recordsFromStream,
 } from '@owlk8s/h2/testing';
 
@@ -74,19 +76,9 @@ export async function recordH2c(): Promise<Conversation> {
   return { connections: proxy.connections, calls };
 }
 
-const identity = (b: Buffer) => b;
-const method = (path: string, responseStream: boolean) => ({
-  path,
-  requestStream: false,
-  responseStream,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
 export const ECHO = {
-  unary: method('/test.v1.Echo/Unary', false),
-  stream: method('/test.v1.Echo/Stream', true),
+  unary: rawGrpcMethod('/test.v1.Echo/Unary'),
+  stream: rawGrpcMethod('/test.v1.Echo/Stream', true),
 };
 
 /** A gRPC server on loopback: Unary answers the status in the request's first byte; Stream sends n messages, then the status. */
@@ -128,15 +120,15 @@ export async function recordGrpc(rounds: number): Promise<Conversation> {
     const unary = (code: number) =>
       new Promise<void>((resolve) => {
         calls.push({ method: 'test.v1.Echo/Unary', status: code });
-        client.makeUnaryRequest(ECHO.unary.path, identity, identity, Buffer.from([code]), () => resolve());
+        client.makeUnaryRequest(ECHO.unary.path, rawBytes, rawBytes, Buffer.from([code]), () => resolve());
       });
     const streaming = (n: number, code: number) =>
       new Promise<void>((resolve) => {
         calls.push({ method: 'test.v1.Echo/Stream', status: code });
         const call = client.makeServerStreamRequest(
           ECHO.stream.path,
-          identity,
-          identity,
+          rawBytes,
+          rawBytes,
           Buffer.from([n, code]),
         );
         call.on('data', () => {});
@@ -174,7 +166,7 @@ export async function recordUnknownMethods(methods: number, perMethod: number): 
       for (let i = 0; i < perMethod; i++) {
         calls.push({ method: `test.v1.Probe/M${m}`, status: 12 });
         await new Promise<void>((resolve) =>
-          client.makeUnaryRequest(`/test.v1.Probe/M${m}`, identity, identity, Buffer.from([0]), () =>
+          client.makeUnaryRequest(`/test.v1.Probe/M${m}`, rawBytes, rawBytes, Buffer.from([0]), () =>
             resolve(),
           ),
         );

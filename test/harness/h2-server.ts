@@ -8,28 +8,12 @@
 import { createServer } from 'node:http2';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { rawGrpcMethod } from '@owlk8s/h2/testing';
 
-const identity = (b: Buffer): Buffer => b;
 /** The test service's definition: raw bytes in and out (no protobuf needed). */
 export const GRPC_SERVICE = {
-  unary: {
-    path: '/test.v1.Echo/Unary',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  stream: {
-    path: '/test.v1.Echo/Stream',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  unary: rawGrpcMethod('/test.v1.Echo/Unary'),
+  stream: rawGrpcMethod('/test.v1.Echo/Stream', true),
 } as const;
 
 async function main(): Promise<void> {

@@ -7,7 +7,7 @@ import { connect, createServer, type Http2Server } from 'node:http2';
 import { before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { decodeRecords, type H2Call, H2Decoder } from '@owlk8s/h2';
-import { type RecordedConnection, RecordingProxy } from '@owlk8s/h2/testing';
+import { type RecordedConnection, RecordingProxy, rawBytes, rawGrpcMethod } from '@owlk8s/h2/testing';
 import type { Capture } from '../src/capture.ts';
 import { H2Conn, h2Capture, withoutTime } from './h2/harness.ts';
 import { requireBpf } from './kernel.ts';
@@ -127,7 +127,6 @@ describe('Node http2: 40 concurrent streams on one connection, through the kerne
   });
 });
 
-const identity = (b: Buffer) => b;
 const UNARY = '/test.v1.Echo/Unary';
 
 describe('@grpc/grpc-js: unary calls with every status from OK to UNAUTHENTICATED, through the kernel', () => {
@@ -137,15 +136,7 @@ describe('@grpc/grpc-js: unary calls with every status from OK to UNAUTHENTICATE
     const server = new grpc.Server();
     server.addService(
       {
-        unary: {
-          path: UNARY,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-        },
+        unary: rawGrpcMethod(UNARY),
       },
       {
         unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
@@ -170,7 +161,7 @@ describe('@grpc/grpc-js: unary calls with every status from OK to UNAUTHENTICATE
           { length: 17 },
           (_, code) =>
             new Promise<void>((resolve) => {
-              client.makeUnaryRequest(UNARY, identity, identity, Buffer.from([code]), () => resolve());
+              client.makeUnaryRequest(UNARY, rawBytes, rawBytes, Buffer.from([code]), () => resolve());
               const key = ['POST', UNARY, 200, true, code, 'test.v1.Echo/Unary', '-', false].join(' ');
               expected[key] = (expected[key] ?? 0) + 1;
             }),

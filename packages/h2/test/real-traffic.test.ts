@@ -6,7 +6,7 @@ import { connect, createServer, type Http2Server } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { Segment } from '../src/testing/index.ts';
-import { RecordingProxy } from '../src/testing/index.ts';
+import { RecordingProxy, rawBytes, rawGrpcMethod } from '../src/testing/index.ts';
 import { decodeAll, recordsOf, tally } from './conversation.ts';
 
 const STATUS_BY_PATH: Record<string, number> = {
@@ -101,26 +101,9 @@ describe('Node http2 (h2c): 100 concurrent streams on one connection', () => {
 });
 
 const CODES = Array.from({ length: 17 }, (_, i) => i); // OK (0) to UNAUTHENTICATED (16)
-const identity = (b: Buffer) => b;
 const SERVICE = {
-  unary: {
-    path: '/test.v1.Echo/Unary',
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-  stream: {
-    path: '/test.v1.Echo/Stream',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
+  unary: rawGrpcMethod('/test.v1.Echo/Unary'),
+  stream: rawGrpcMethod('/test.v1.Echo/Stream', true),
 };
 
 describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK to UNAUTHENTICATED', () => {
@@ -154,15 +137,15 @@ describe('@grpc/grpc-js: unary and server-streaming calls, every status from OK 
     const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure());
     const unary = (code: number) =>
       new Promise<void>((resolve) => {
-        client.makeUnaryRequest(SERVICE.unary.path, identity, identity, Buffer.from([code]), () => resolve());
+        client.makeUnaryRequest(SERVICE.unary.path, rawBytes, rawBytes, Buffer.from([code]), () => resolve());
         count(['POST', SERVICE.unary.path, 200, true, code, 'test.v1.Echo/Unary', '-', false].join(' '));
       });
     const streaming = (n: number, code: number) =>
       new Promise<void>((resolve) => {
         const call = client.makeServerStreamRequest(
           SERVICE.stream.path,
-          identity,
-          identity,
+          rawBytes,
+          rawBytes,
           Buffer.from([n, code]),
         );
         call.on('data', () => {});

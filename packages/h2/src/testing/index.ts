@@ -11,5 +11,6 @@ export {
   type Segment,
   type StreamIdentity,
 } from './framer.ts';
+export { rawBytes, rawGrpcMethod } from './grpc-method.ts';
 export { encodeHeaderBlock, type Field, frame } from './hpack-encoder.ts';
 export { type RecordedConnection, RecordingProxy } from './recording-proxy.ts';
