@@ -101,7 +101,7 @@ logging: { level: error, format: json }
 `);
     // Every pod attached, then one HTTP/1 request per caller through the filters (left out below):
     // the HTTP/2 connections below start after it, so the kernel sees their prefaces.
-    await untilAttached(agent);
+    await untilAttached(agent, 3);
     for (const c of callers) {
       const r = await load(c.pod, {
         base: `http://${server.pod.ipv4}:8080/`,

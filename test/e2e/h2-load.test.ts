@@ -59,7 +59,7 @@ targets:
 capture: { httpPorts: all }
 logging: { level: error, format: json }
 `);
-    await untilAttached(agent);
+    await untilAttached(agent, 2);
     const warm = await load(caller.pod, {
       base: `http://${server.pod.ipv4}:8080/`,
       connections: 1,

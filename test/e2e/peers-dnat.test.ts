@@ -128,7 +128,7 @@ logging: { level: error, format: json }
       // HEAD requests (left out below) until the peers are in the kernel map and every pod is
       // attached; without peers, until every pod is attached.
       if (peers) await untilNamed(agent, caller, `http://${clusterV4}/`, 'web.shop.svc');
-      else await untilAttached(agent);
+      else await untilAttached(agent, 3);
       const sent = await load(caller.pod, {
         base: `http://${clusterV4}`,
         connections: 2,

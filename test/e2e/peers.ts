@@ -78,12 +78,17 @@ export async function scrapeUntil(
   }
 }
 
-/** Until every pod's interface is attached (within 15 s): for tests that wait for no peer. */
-export async function untilAttached(agent: RunningAgent): Promise<void> {
+/**
+ * Until the agent has `pods` targets and every one's interface is attached (within 15 s): for tests
+ * that wait for no peer. The count matters: right after the agent is ready its target list can
+ * still be empty, and an empty list has nothing unattached.
+ */
+export async function untilAttached(agent: RunningAgent, pods: number): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if ((await agent.targets()).every((t) => t.ips.every((i) => i.state === 'attached'))) return;
-    assert.ok(Date.now() < deadline, 'within 15 s: not every pod attached');
+    const ts = await agent.targets();
+    if (ts.length === pods && ts.every((t) => t.ips.every((i) => i.state === 'attached'))) return;
+    assert.ok(Date.now() < deadline, `within 15 s: not all ${pods} pods attached (${ts.length} targets)`);
     await sleep(100);
   }
 }
