@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestNetwork } from '../harness/network.ts';
 import type { Pod } from '../harness/pod.ts';
-import { type RunningServer, startNginx, startStatusServer } from '../harness/servers.ts';
+import { type NginxOptions, type RunningServer, startNginx, startStatusServer } from '../harness/servers.ts';
 import {
   FakeKubeApi,
   type KubeObject,
@@ -27,6 +27,8 @@ export interface AppPodSpec {
   /** nginx (fixed responses) or the Node status server (chosen status and delay). */
   readonly server: 'nginx' | 'node';
   readonly port: number;
+  /** nginx's options (an h2c port, its access log); for server 'nginx' only. */
+  readonly nginx?: NginxOptions;
   /** The container port's name, for Services that target it by name. */
   readonly portName?: string;
   readonly labels?: Record<string, string>;
@@ -119,7 +121,9 @@ export class SimulatedCluster implements AsyncDisposable {
         ? await this.net.addRoutedPod(spec.name, opts)
         : await this.net.addBridgedPod(spec.name, opts);
     const server =
-      spec.server === 'nginx' ? await startNginx(p, spec.port) : await startStatusServer(p, spec.port);
+      spec.server === 'nginx'
+        ? await startNginx(p, spec.port, spec.nginx)
+        : await startStatusServer(p, spec.port);
     const object = this.api.apply(
       pod({
         name: spec.name,

@@ -42,7 +42,7 @@ ${opts.accessLog === true ? `  log_format owlk8s '$remote_addr $request_method $
   server {
     listen ${port} backlog=4096;
     listen [::]:${port} ipv6only=on backlog=4096;
-    location = / { return 200 "ok\\n"; }
+${opts.h2cPort === undefined ? '' : `    listen ${opts.h2cPort} http2 backlog=4096;\n    listen [::]:${opts.h2cPort} http2 ipv6only=on backlog=4096;\n`}    location = / { return 200 "ok\\n"; }
 ${statuses}
     location / { return 404 "404\\n"; }
   }
@@ -110,6 +110,11 @@ export interface NginxOptions {
    * responses to pipelined requests that wait for an ACK go out together, in coalesced segments.
    */
   readonly tcpNodelay?: boolean;
+  /**
+   * A second port where the same server speaks HTTP/2 in clear text (h2c with prior knowledge, as
+   * h2load and gRPC clients start it: nginx's `listen PORT http2` without TLS); default none.
+   */
+  readonly h2cPort?: number;
 }
 
 export interface NginxServer extends RunningServer {

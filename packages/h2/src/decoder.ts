@@ -538,8 +538,12 @@ export class H2Decoder {
           return;
         }
         const s = conn.streams.get(stream);
-        if (s !== undefined) this.finish(conn, s, 'stream_reset', p.readUInt32BE(start));
-        else if (d === RESPONSE && stream & 1) this.c.orphanResponses++;
+        const code = p.readUInt32BE(start);
+        if (s !== undefined) this.finish(conn, s, 'stream_reset', code);
+        // NO_ERROR on a stream no longer followed: a server that answered before the request's
+        // body ended stops the upload so (RFC 9113 section 8.1; nginx does it), after the
+        // response; no response of its own.
+        else if (d === RESPONSE && stream & 1 && code !== 0) this.c.orphanResponses++;
         return;
       }
       case FRAME_SETTINGS: {

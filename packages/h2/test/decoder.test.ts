@@ -239,6 +239,35 @@ describe('H2Decoder on crafted records', () => {
     );
   });
 
+  it('a complete response before the request body ends, then RST_STREAM NO_ERROR (RFC 9113 section 8.1): one call, no orphan', () => {
+    const post = block([{ indexed: 3 }, { literal: 'without', name: 4, value: '/up' }]);
+    const { calls, decoder } = decodeAll(
+      conversation([
+        [
+          'request',
+          Buffer.concat([frame(HEADERS, END_HEADERS, 1, post), frame(DATA, 0, 1, Buffer.alloc(100))]),
+          1,
+        ],
+        [
+          'response',
+          Buffer.concat([
+            frame(HEADERS, END_HEADERS, 1, block([{ indexed: 8 }])),
+            frame(DATA, END_STREAM, 1, Buffer.from('ok')),
+            frame(RST, 0, 1, u32(0)),
+          ]),
+          2,
+        ],
+        // a reset with an error code on a stream not followed is still a response not followed
+        ['response', frame(RST, 0, 9, u32(8)), 3],
+      ]),
+    );
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.path, c.statusCode, c.error, c.durationNs]),
+      [['POST', '/up', 200, undefined, 1_000_000]],
+    );
+    assert.equal(decoder.counters().orphanResponses, 1);
+  });
+
   it('a dynamic table size update and SETTINGS_HEADER_TABLE_SIZE: evictions follow, an update over the limit is an HPACK error', () => {
     const steps: ['request' | 'response', Buffer, number][] = [
       ['request', settings([[1, 100]]), 1], // the client's decoder allows 100 bytes: caps the response direction

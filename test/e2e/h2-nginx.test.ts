@@ -1,0 +1,154 @@
+// HTTP/2 between implementations nobody here wrote: Debian's nginx serving h2c (prior knowledge,
+// `listen PORT http2`) in one pod, Debian's h2load (nghttp2) as the client in two others, routed
+// over IPv4 and bridged over IPv6, 100 streams in flight on each connection. h2load rotates
+// through the URIs it is given, so one run asks every status nginx answers (200 with a body, 204
+// without one, 301, 4xx, 5xx); a second run POSTs a body (request DATA frames) to /status/201.
+// The agent's counts per method and status, on the server and on each caller, equal nginx's own
+// access log, and no HTTP/2 loss counter moves.
+import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { NGINX_STATUSES, type NginxServer, requireBpf, requireTool, sleep } from '@owlk8s/e2e/harness';
+import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
+import type { Sample } from '../demo/prom-text.ts';
+import { h2Losses } from './h2.ts';
+import { untilAttached } from './peers.ts';
+import { type RunningAgent, startAgent } from './running-agent.ts';
+
+const H2C = 8082;
+/** GET requests per caller: 50 per status for each of h2load's 2 connections, in its rotation. */
+const GETS = NGINX_STATUSES.length * 100;
+const POSTS = 200;
+
+/** `method status` → count of one pod's HTTP/2 series of `metric`. */
+function tally(samples: readonly Sample[], metric: string, pod: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of samples)
+    if (
+      x.name === metric &&
+      x.labels.k8s_pod_name === pod &&
+      x.labels.network_protocol_version === '2' &&
+      x.value !== 0
+    ) {
+      const key = `${x.labels.http_request_method} ${x.labels.http_response_status_code}`;
+      out[key] = (out[key] ?? 0) + x.value;
+    }
+  return sorted(out);
+}
+
+function sorted(o: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/**
+ * Runs h2load in the pod; throws unless all `n` requests were answered (h2load counts a 4xx or 5xx
+ * answer as "failed", so the check is done = n, errored = 0, timeout = 0; what each answer was is
+ * nginx's access log's to say).
+ */
+async function h2load(pod: SimPod, args: readonly string[], n: number): Promise<void> {
+  const r = await pod.pod.exec(['h2load', '-n', String(n), ...args], { timeoutMs: 60_000 });
+  const m =
+    /requests: (\d+) total, (\d+) started, (\d+) done, \d+ succeeded, \d+ failed, (\d+) errored, (\d+) timeout/.exec(
+      r.stdout,
+    );
+  assert.ok(m, `h2load in ${pod.spec.name}: no summary in\n${r.stdout}${r.stderr}`);
+  assert.deepEqual(m.slice(1).map(Number), [n, n, n, 0, 0], `h2load in ${pod.spec.name}: ${r.stdout}`);
+}
+
+test('h2load to nginx h2c, routed IPv4 and bridged IPv6, 100 streams a connection: the agent counts what nginx logged', async () => {
+  requireBpf();
+  requireTool('/usr/bin/h2load', 'nghttp2-client');
+  await using cluster = await SimulatedCluster.create('node-1');
+  cluster.namespace('shop');
+  const web = await cluster.addPod({
+    name: 'web-0',
+    namespace: 'shop',
+    shape: 'routed',
+    server: 'nginx',
+    port: 8080,
+    nginx: { h2cPort: H2C, accessLog: true },
+    labels: { app: 'web' },
+  });
+  const callers = [
+    await cluster.addPod({
+      name: 'caller-a',
+      namespace: 'shop',
+      shape: 'routed',
+      server: 'node',
+      port: 7070,
+      labels: { role: 'caller' },
+    }),
+    await cluster.addPod({
+      name: 'caller-b',
+      namespace: 'shop',
+      shape: 'bridged',
+      server: 'node',
+      port: 7070,
+      labels: { role: 'caller' },
+    }),
+  ];
+  // The agent's default scope: pods behind a Service.
+  cluster.service('web', 'shop', { app: 'web' }, [{ port: 8080 }, { port: H2C, name: 'h2c' }]);
+  cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
+  const body = join(tmpdir(), `owlk8s-h2-nginx-body-${process.pid}`);
+  writeFileSync(body, 'x'.repeat(3000));
+  let agent: RunningAgent | undefined;
+  try {
+    agent = await startAgent(`
+node: { name: node-1 }
+targets:
+  source: kubernetes
+  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
+capture: { httpPorts: all }
+logging: { level: error, format: json }
+`);
+    await untilAttached(agent, 3);
+    const server: Record<string, number> = {};
+    const client: Record<string, Record<string, number>> = {};
+    for (const [c, host] of [
+      [callers[0]!, web.pod.ipv4],
+      [callers[1]!, `[${web.pod.ipv6}]`],
+    ] as const) {
+      const base = `http://${host}:${H2C}`;
+      await h2load(c, ['-c', '2', '-m', '100', ...NGINX_STATUSES.map((s) => `${base}/status/${s}`)], GETS);
+      await h2load(c, ['-c', '1', '-m', '100', '-d', body, `${base}/status/201`], POSTS);
+      const mine: Record<string, number> = {};
+      for (const s of NGINX_STATUSES) mine[`GET ${s}`] = GETS / NGINX_STATUSES.length;
+      mine['POST 201'] = (mine['POST 201'] ?? 0) + POSTS;
+      client[c.spec.name] = sorted(mine);
+      for (const [k, n] of Object.entries(mine)) server[k] = (server[k] ?? 0) + n;
+    }
+    // nginx's own account, line by line: what the agent must match.
+    const logged: Record<string, number> = {};
+    for (const line of (web.server as NginxServer).accessLog()) logged[line] = (logged[line] ?? 0) + 1;
+    assert.deepEqual(sorted(logged), sorted(server), "nginx's access log");
+
+    const deadline = Date.now() + 15_000;
+    const done = (s: Sample[]) =>
+      JSON.stringify(tally(s, 'http_server_request_duration_seconds_count', 'web-0')) ===
+        JSON.stringify(sorted(server)) &&
+      callers.every(
+        (c) =>
+          JSON.stringify(tally(s, 'http_client_request_duration_seconds_count', c.spec.name)) ===
+          JSON.stringify(client[c.spec.name]),
+      );
+    let samples = await agent.scrape();
+    while (Date.now() < deadline && !done(samples)) {
+      await sleep(300);
+      samples = await agent.scrape();
+    }
+    assert.deepEqual(tally(samples, 'http_server_request_duration_seconds_count', 'web-0'), sorted(server));
+    for (const c of callers)
+      assert.deepEqual(
+        tally(samples, 'http_client_request_duration_seconds_count', c.spec.name),
+        client[c.spec.name],
+        c.spec.name,
+      );
+    assert.deepEqual(h2Losses(samples), []);
+  } finally {
+    await agent?.stop();
+    rmSync(body, { force: true });
+  }
+});
