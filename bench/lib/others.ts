@@ -221,20 +221,26 @@ export function othersGoals(data: Record<string, unknown>): Goal[] {
   const cost = data['h2-cost'] as
     | {
         summary?: {
-          agentUsPerRequest: number;
-          agentAddedUsPerRequest: number;
-          callsPerS: number;
-          machineRatio: { median: number };
+          rate?: {
+            requestsPerS: number;
+            agentUsPerRequest: number;
+            agentAddedUsPerRequest: number;
+            runsAtRate?: number;
+            agentAddedUsPerRequestAtRate?: number | null;
+            met: boolean;
+          };
         };
       }
     | undefined;
-  if (cost?.summary !== undefined) {
-    const c = cost.summary;
+  const rate = cost?.summary?.rate;
+  if (rate !== undefined)
     goals.push({
-      goal: `h2-cost.ts: agent CPU added per HTTP/2 request (less its rate at rest) ≤ 2 µs (goal at 50,000/s; measured at ${(2 * c.callsPerS).toLocaleString('en')} requests/s, gRPC between two pods)`,
-      measured: `${fmt(c.agentAddedUsPerRequest, 3)} µs (${fmt(c.agentUsPerRequest, 3)} µs with its rate at rest)`,
-      met: c.agentAddedUsPerRequest <= 2,
+      goal: 'h2-cost.ts: agent CPU added per HTTP/2 request (less its rate at rest) ≤ 2 µs at 50,000 requests/s (h2load → nginx h2c)',
+      measured:
+        rate.agentAddedUsPerRequestAtRate != null
+          ? `${fmt(rate.agentAddedUsPerRequestAtRate, 3)} µs (the ${rate.runsAtRate} runs that held 50,000/s; all runs ${fmt(rate.agentAddedUsPerRequest, 3)} µs at ${rate.requestsPerS.toLocaleString('en')}/s)`
+          : `no run held 50,000/s (all runs ${fmt(rate.agentAddedUsPerRequest, 3)} µs at ${rate.requestsPerS.toLocaleString('en')}/s)`,
+      met: rate.met,
     });
-  }
   return goals;
 }
