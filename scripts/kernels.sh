@@ -196,8 +196,8 @@ if [ "\$status" != 0 ]; then
     rm -f "\$core"
   done
   # The deaths under multi-threaded TCG (docs/development.md, "Two kernels"): now and then a test
-  # process dies here
-  # by a fault in V8's code, never on this machine's kernel. When that was the run's only failure,
+  # process dies here by a fault in V8's code, never on this machine's kernel. When that was the
+  # run's only failure,
   # the files that died run again, as a whole, up to twice more, and the last run decides; a
   # failing test, an exit of its own, or a death in every run fails the run.
   tries=1
