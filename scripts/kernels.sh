@@ -197,9 +197,8 @@ if [ "\$status" != 0 ]; then
   done
   # The deaths under multi-threaded TCG (docs/development.md, "Two kernels"): now and then a test
   # process dies here by a fault in V8's code, never on this machine's kernel. When that was the
-  # run's only failure,
-  # the files that died run again, as a whole, up to twice more, and the last run decides; a
-  # failing test, an exit of its own, or a death in every run fails the run.
+  # run's only failure, the files that died run again, as a whole, up to twice more, and the last
+  # run decides; a failing test, an exit of its own, or a death in every run fails the run.
   tries=1
   again=\$('$NODE24' '$ROOT/scripts/retry-files.ts' /tmp/owlk8s-run.json)
   while [ -n "\$again" ] && [ "\$tries" -lt 3 ]; do
