@@ -43,6 +43,9 @@ ${opts.accessLog === true ? `  log_format owlk8s '$remote_addr $request_method $
     listen ${port} backlog=4096;
     listen [::]:${port} ipv6only=on backlog=4096;
 ${opts.h2cPort === undefined ? '' : `    listen ${opts.h2cPort} http2 backlog=4096;\n    listen [::]:${opts.h2cPort} http2 ipv6only=on backlog=4096;\n`}    location = / { return 200 "ok\\n"; }
+    # a gRPC unary call's trailers-only answer (grpc-status in the response's headers), for loads
+    # that speak gRPC's request shape without a gRPC server (h2load in bench/h2-cost.ts)
+    location = /test.v1.Echo/Unary { default_type application/grpc; add_header grpc-status 0 always; return 200; }
 ${statuses}
     location / { return 404 "404\\n"; }
   }
