@@ -11,20 +11,52 @@
 // the round's CPU time (process.cpuUsage, user + system) over the calls gives µs per call. It also
 // prints the ring's fill: bytes of records per call, per second at 50,000 calls/s, and per poll,
 // and, from rounds of the decoder alone alternating with the whole path's, what the rest adds.
-// Run: node bench/h2-agent.ts [rounds=21]
+// The conversation can instead be one of bench/h2-cost.ts's h2load shapes, h2load to nginx h2c
+// recorded the same way (bench/lib/nginx-recording.ts: 20,000 requests, 4 connections × 64
+// streams): `nginx-get` (GET /) or `nginx-grpc` (gRPC's unary shape, answered trailers-only).
+// Run: node bench/h2-agent.ts [rounds=21] [grpc-js|nginx-get|nginx-grpc]
 import { cpus, loadavg } from 'node:os';
 import { Writable } from 'node:stream';
 import { H2_POLL_MS, H2Calls, type H2RecordSource } from '@owlk8s/agent';
 import { ZERO_SELF } from '@owlk8s/ebpf/testing';
 import { H2Decoder } from '@owlk8s/h2';
 import { createPipeline } from '@owlk8s/otel';
-import { BATCH, CALLS, CONNECTIONS, IN_FLIGHT, recordGrpc } from './lib/grpc-recording.ts';
+import { BATCH, CONNECTIONS, CALLS as GRPC_CALLS, IN_FLIGHT, recordGrpc } from './lib/grpc-recording.ts';
+import { H2LOAD_REQUESTS, recordNginx } from './lib/nginx-recording.ts';
 
 const ROUNDS = Number(process.argv[2] ?? 21);
+const CONVERSATION = process.argv[3] ?? 'grpc-js';
 const BOUND_US = 2;
 const RATE = 50_000;
 
-const { recordMs, records: ordered, batches, bytes } = await recordGrpc(0);
+async function conversation() {
+  if (CONVERSATION === 'grpc-js')
+    return {
+      calls: GRPC_CALLS,
+      port: 50051,
+      what: `${GRPC_CALLS} gRPC unary calls over ${CONNECTIONS} connections (${IN_FLIGHT} in flight each)`,
+      ...(await recordGrpc(0)),
+    };
+  const shape = { 'nginx-get': 0, 'nginx-grpc': 1 }[CONVERSATION];
+  if (shape === undefined)
+    throw new Error(`conversation ${CONVERSATION}: expected grpc-js, nginx-get or nginx-grpc`);
+  const { shape: s, recorded, port } = (await recordNginx(0))[shape]!;
+  return {
+    calls: H2LOAD_REQUESTS,
+    port,
+    what: `h2load to nginx h2c, ${s.name}: ${H2LOAD_REQUESTS} requests over 4 connections (64 in flight each)`,
+    ...recorded,
+  };
+}
+const {
+  recordMs,
+  records: ordered,
+  batches,
+  bytes,
+  calls: CALLS,
+  port: PORT,
+  what: WHAT,
+} = await conversation();
 
 const pipeline = await createPipeline({
   exporters: [
@@ -40,7 +72,7 @@ const pipeline = await createPipeline({
 });
 pipeline.setTarget(1, {
   resource: { 'k8s.pod.name': 'orders-0', 'k8s.namespace.name': 'shop', 'k8s.pod.uid': 'uid-orders-0' },
-  serverPortAttributes: new Map([[50051, { 'k8s.service.name': 'orders' }]]),
+  serverPortAttributes: new Map([[PORT, { 'k8s.service.name': 'orders' }]]),
 });
 const boundariesNs = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10].map((s) =>
   BigInt(Math.round(s * 1e9)),
@@ -109,7 +141,7 @@ const fmt = (v: number) => v.toFixed(3);
 const perCall = bytes / CALLS;
 console.log(`h2-agent: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim()}`);
 console.log(
-  `conversation: ${CALLS} gRPC unary calls over ${CONNECTIONS} connections (${IN_FLIGHT} in flight each), recorded in ${(recordMs / 1000).toFixed(1)} s; ${ordered.length} records (${(ordered.length / CALLS).toFixed(2)} per call), ${perCall.toFixed(0)} bytes of records per call, reads of ${BATCH} records`,
+  `conversation: ${WHAT}, recorded in ${(recordMs / 1000).toFixed(1)} s; ${ordered.length} records (${(ordered.length / CALLS).toFixed(2)} per call), ${perCall.toFixed(0)} bytes of records per call, reads of ${BATCH} records`,
 );
 console.log(
   `ring fill at ${RATE.toLocaleString('en')} calls/s: ${((perCall * RATE) / 1e6).toFixed(2)} MB/s, ${((perCall * RATE * H2_POLL_MS) / 1e9).toFixed(2)} MB per ${H2_POLL_MS}-ms poll, ${((perCall * RATE * 10) / 1e6).toFixed(0)} MB per 10-s collection`,

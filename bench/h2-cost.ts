@@ -34,17 +34,16 @@
 //    harness's nginx location /test.v1.Echo/Unary). Issue 20's bound is judged here, on each shape:
 //    the agent's CPU added per request over the agent runs that held 50,000 requests/s.
 // Run: node bench/h2-cost.ts [kernelRounds=6] [pairs=10] [seconds=4] [warm=4]   (about 12 minutes)
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setInterval as every } from 'node:timers';
-import { promisify } from 'node:util';
 import { Capture, LoadedObject, requireHostInterface } from '@owlk8s/ebpf';
 import { SimulatedCluster } from '../test/demo/cluster.ts';
 import { sleep } from '../test/harness/exec.ts';
-import { requireTool } from '../test/harness/index.ts';
+import { h2load, requireTool } from '../test/harness/index.ts';
 import { startH2Servers } from '../test/harness/servers.ts';
 import { AgentProcess } from './lib/agent-process.ts';
 import type { GrpcLoadPlan, GrpcLoadResult } from './lib/grpc-load.ts';
@@ -97,7 +96,6 @@ const AT_RATE_RUNS = 3;
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const LOAD_SCRIPT = new URL('./lib/grpc-load.ts', import.meta.url).pathname;
 const log = (line: string) => console.error(line);
-const execFileAsync = promisify(execFile);
 
 requireTool('/usr/bin/h2load', 'nghttp2-client');
 writeFileSync(GRPC_MESSAGE, Buffer.from([0, 0, 0, 0, 5, ...Buffer.from('hello')]));
@@ -631,7 +629,7 @@ function h2loadShape(
   const run = async (n: number, onStart?: () => void) => {
     onStart?.();
     const t0 = performance.now();
-    await h2load(ipv4, n, paths, extra);
+    await h2loadAll2xx(ipv4, n, paths, extra);
     return { calls: n, allCalls: n, seconds: (performance.now() - t0) / 1000 };
   };
   return {
@@ -648,24 +646,19 @@ function h2loadShape(
  * h2load: `n` requests to nginx's h2c port in the pod at `ipv4`. Resolves once every one was
  * answered 2xx; throws otherwise.
  */
-async function h2load(
+async function h2loadAll2xx(
   ipv4: string,
   n: number,
   paths: readonly string[],
   extra: readonly string[],
 ): Promise<void> {
-  const { stdout } = await execFileAsync(
-    'h2load',
-    ['-n', String(n), ...H2LOAD_ARGS, ...extra, ...paths.map((p) => `http://${ipv4}:${H2C}${p}`)],
-    { timeout: 120_000 },
-  );
-  const ok =
-    /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
-      stdout,
-    );
-  const codes = /status codes: (\d+) 2xx/.exec(stdout);
-  if (!ok || !codes || Number(ok[3]) !== n || Number(codes[1]) !== n)
-    throw new Error(`h2load: expected ${n} requests answered 2xx; it printed:\n${stdout}`);
+  const r = await h2load(undefined, n, [
+    ...H2LOAD_ARGS,
+    ...extra,
+    ...paths.map((p) => `http://${ipv4}:${H2C}${p}`),
+  ]);
+  if (r.status['2xx'] !== n)
+    throw new Error(`h2load: ${n} requests made, ${r.status['2xx']} answered 2xx: ${JSON.stringify(r)}`);
 }
 
 /** Runs grpc-load.ts in `pod`'s namespace; `onStart` is called when it prints its start line. */

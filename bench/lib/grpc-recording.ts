@@ -81,10 +81,22 @@ export interface RecordedGrpc {
 export async function recordGrpc(peerId: number): Promise<RecordedGrpc> {
   const t0 = performance.now();
   const proxy = await record();
-  const recordMs = performance.now() - t0;
+  return recorded(proxy, performance.now() - t0, peerId, 50051);
+}
+
+/**
+ * What a recording proxy saw, as the kernel would send it from the server pod's end: records of
+ * target 1, `peerId` and `serverPort`, merged by time, in batches of BATCH.
+ */
+export function recorded(
+  proxy: RecordingProxy,
+  recordMs: number,
+  peerId: number,
+  serverPort: number,
+): RecordedGrpc {
   const all: H2Record[] = [];
   proxy.connections.forEach((conn, i) => {
-    const id = { connId: i + 1, targetId: 1, peerId, serverPort: 50051, role: 'server' as const };
+    const id = { connId: i + 1, targetId: 1, peerId, serverPort, role: 'server' as const };
     const req = recordsFromStream(conn.request, { ...id, direction: 'request' });
     const res = recordsFromStream(conn.response, { ...id, direction: 'response' });
     const seqs = { request: req.length, response: res.length };

@@ -1,4 +1,5 @@
-// Real clients, from the host (from = undefined) or from inside a pod: curl, wrk, the Node load client.
+// Real clients, from the host (from = undefined) or from inside a pod: curl, wrk, h2load, the Node
+// load client.
 import { must, run } from './exec.ts';
 import type { H2Plan, H2Result } from './h2-client.ts';
 import type { LoadPlan, LoadResult } from './load-client.ts';
@@ -77,6 +78,82 @@ export async function wrk(from: Pod | undefined, url: string, opts: WrkOptions):
   for (const h of opts.headers ?? []) argv.push('-H', h);
   const out = await must(inPod(from, [...argv, url]), { timeoutMs: (opts.durationS + 30) * 1000 });
   return parseWrk(out);
+}
+
+export interface H2loadResult {
+  /** Requests asked for (`-n`). */
+  readonly total: number;
+  readonly started: number;
+  /** Requests that got a whole answer, whatever its status. */
+  readonly done: number;
+  /** Answered 2xx or 3xx (h2load counts a 4xx or 5xx answer as failed). */
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Ended without an answer (stream or connection error). */
+  readonly errored: number;
+  readonly timeout: number;
+  /** Answers by status class. */
+  readonly status: {
+    readonly '2xx': number;
+    readonly '3xx': number;
+    readonly '4xx': number;
+    readonly '5xx': number;
+  };
+  readonly requestsPerSecond: number;
+}
+
+/** Parses h2load's (nghttp2's) text report. */
+export function parseH2load(out: string): H2loadResult {
+  const req =
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      out,
+    );
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  const rate = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
+  if (!req || !codes || !rate) throw new Error(`h2load output not understood:\n${out}`);
+  const [total, started, done, succeeded, failed, errored, timeout] = req.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [c2, c3, c4, c5] = codes.slice(1).map(Number) as [number, number, number, number];
+  return {
+    total,
+    started,
+    done,
+    succeeded,
+    failed,
+    errored,
+    timeout,
+    status: { '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5 },
+    requestsPerSecond: Number(rate[1]),
+  };
+}
+
+/**
+ * Runs h2load (`-n n`, then `args`: options and URLs) and returns its report; throws unless all `n`
+ * requests got an answer (done = n, none errored or timed out). What each answer was is the
+ * server's to say (its access log), or the caller's to check in `status`.
+ */
+export async function h2load(
+  from: Pod | undefined,
+  n: number,
+  args: readonly string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<H2loadResult> {
+  requireTool('/usr/bin/h2load', 'nghttp2-client');
+  const argv = ['h2load', '-n', String(n), ...args];
+  const out = await must(inPod(from, argv), { timeoutMs: opts.timeoutMs ?? 120_000 });
+  const r = parseH2load(out);
+  if (r.done !== n || r.errored !== 0 || r.timeout !== 0)
+    throw new Error(
+      `${argv.join(' ')}: ${n} requests asked, ${r.done} answered, ${r.errored} errored, ${r.timeout} timed out:\n${out}`,
+    );
+  return r;
 }
 
 /**

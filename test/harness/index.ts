@@ -1,5 +1,5 @@
-export type { CurlOptions, WrkOptions, WrkResult } from './clients.ts';
-export { curl, h2Load, load, parseWrk, wrk } from './clients.ts';
+export type { CurlOptions, H2loadResult, WrkOptions, WrkResult } from './clients.ts';
+export { curl, h2Load, h2load, load, parseH2load, parseWrk, wrk } from './clients.ts';
 export type { RunResult } from './exec.ts';
 export { must, run, sleep } from './exec.ts';
 export type { GrpcCall, H2Plan, H2Request, H2Result } from './h2-client.ts';

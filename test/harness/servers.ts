@@ -19,7 +19,15 @@ export interface RunningServer {
 /** Status codes nginx answers at /status/NNN (nginx's `return` needs literal codes). */
 export const NGINX_STATUSES = [200, 201, 204, 301, 400, 401, 403, 404, 409, 429, 500, 502, 503, 504] as const;
 
-function nginxConfig(dir: string, port: number, opts: NginxOptions): string {
+/**
+ * nginx's configuration for startNginx (its files under `dir`), also for a benchmark that runs
+ * nginx outside a pod (bench/lib/nginx-recording.ts, on loopback with `address`).
+ */
+export function nginxConfig(dir: string, port: number, opts: NginxOptions): string {
+  const listen = (p: number, extra: string) =>
+    opts.address === undefined
+      ? `    listen ${p}${extra} backlog=4096;\n    listen [::]:${p}${extra} ipv6only=on backlog=4096;\n`
+      : `    listen ${opts.address}:${p}${extra} backlog=4096;\n`;
   const statuses = NGINX_STATUSES.map(
     (s) => `    location = /status/${s} { return ${s}${s === 301 ? ' /' : s === 204 ? '' : ` "${s}\\n"`}; }`,
   ).join('\n');
@@ -40,9 +48,7 @@ ${opts.accessLog === true ? `  log_format owlk8s '$remote_addr $request_method $
   scgi_temp_path ${dir}/scgi;
   default_type text/plain;
   server {
-    listen ${port} backlog=4096;
-    listen [::]:${port} ipv6only=on backlog=4096;
-${opts.h2cPort === undefined ? '' : `    listen ${opts.h2cPort} http2 backlog=4096;\n    listen [::]:${opts.h2cPort} http2 ipv6only=on backlog=4096;\n`}    location = / { return 200 "ok\\n"; }
+${listen(port, '')}${opts.h2cPort === undefined ? '' : listen(opts.h2cPort, ' http2')}    location = / { return 200 "ok\\n"; }
     # a gRPC unary call's trailers-only answer (grpc-status in the response's headers), for loads
     # that speak gRPC's request shape without a gRPC server (h2load in bench/h2-cost.ts)
     location = /test.v1.Echo/Unary { default_type application/grpc; add_header grpc-status 0 always; return 200; }
@@ -118,6 +124,8 @@ export interface NginxOptions {
    * h2load and gRPC clients start it: nginx's `listen PORT http2` without TLS); default none.
    */
   readonly h2cPort?: number;
+  /** Listen on this IPv4 address only (nginxConfig outside a pod); default every address, both families. */
+  readonly address?: string;
 }
 
 export interface NginxServer extends RunningServer {

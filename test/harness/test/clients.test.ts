@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseWrk } from '../clients.ts';
+import { parseH2load, parseWrk } from '../clients.ts';
 
 test('parseWrk reads requests, rate, errors and latency percentiles', () => {
   const out = `Running 2s test @ http://198.18.0.10:80/
@@ -28,4 +28,31 @@ Transfer/sec:     11.80MB
     p50Ms: 0.091,
     p99Ms: 1.52,
   });
+});
+
+test('parseH2load reads the request counts, status classes and rate (nghttp2-client 1.52 report)', () => {
+  const out = `starting benchmark...
+spawning thread #0: 2 total client(s). 1000 total requests
+Application protocol: h2c
+progress: 100% done
+
+finished in 18.60ms, 53777.90 req/s, 3.57MB/s
+requests: 1000 total, 1000 started, 999 done, 500 succeeded, 499 failed, 1 errored, 0 timeout
+status codes: 500 2xx, 0 3xx, 499 4xx, 0 5xx
+traffic: 67.97KB (69598) total, 46.88KB (48000) headers (space savings 51.02%), 3.42KB (3500) data
+                     min         max         mean         sd        +/- sd
+time for request:       59us      1.15ms       292us       135us    85.40%
+`;
+  assert.deepEqual(parseH2load(out), {
+    total: 1000,
+    started: 1000,
+    done: 999,
+    succeeded: 500,
+    failed: 499,
+    errored: 1,
+    timeout: 0,
+    status: { '2xx': 500, '3xx': 0, '4xx': 499, '5xx': 0 },
+    requestsPerSecond: 53777.9,
+  });
+  assert.throws(() => parseH2load('connect: Connection refused\n'), /h2load output not understood/);
 });

@@ -1,0 +1,98 @@
+// Recorded HTTP/2 conversations between implementations nobody here wrote, for the user-space
+// HTTP/2 benchmarks (bench/h2-agent.ts): Debian's h2load (nghttp2) to Debian's nginx serving h2c,
+// both on loopback, through @owlk8s/h2's recording proxy, in the two shapes bench/h2-cost.ts runs
+// at the bound's rate (H2LOAD_SHAPES: GET /, and gRPC's unary shape answered trailers-only), with
+// its connections and streams in flight (4 × 64). The bytes become kernel records through the
+// reference framer (recorded() in grpc-recording.ts), as seen at nginx's end.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RecordingProxy } from '@owlk8s/h2/testing';
+import { sleep } from '../../test/harness/exec.ts';
+import { h2load, requireTool } from '../../test/harness/index.ts';
+import { nginxConfig } from '../../test/harness/servers.ts';
+import { type RecordedGrpc, recorded } from './grpc-recording.ts';
+
+/** Requests per recorded conversation. */
+export const H2LOAD_REQUESTS = 20_000;
+/** h2load's connections and streams in flight on each, as bench/h2-cost.ts runs it. */
+const H2LOAD_ARGS = ['-c', '4', '-m', '64', '-t', '1'];
+
+export interface H2loadShape {
+  readonly name: string;
+  readonly path: string;
+  /** h2load options beyond H2LOAD_ARGS; `message` is a file holding a gRPC message. */
+  readonly extra: (message: string) => readonly string[];
+}
+
+/** bench/h2-cost.ts's two h2load shapes. */
+export const H2LOAD_SHAPES: readonly H2loadShape[] = [
+  { name: 'nginx GET /', path: '/', extra: () => [] },
+  {
+    name: "nginx gRPC's unary shape",
+    path: '/test.v1.Echo/Unary',
+    extra: (message) => ['-d', message, '-H', 'content-type: application/grpc', '-H', 'te: trailers'],
+  },
+];
+
+/** gRPC's message framing: uncompressed, 5 bytes long, "hello". */
+export const GRPC_MESSAGE = Buffer.concat([Buffer.from([0, 0, 0, 0, 5]), Buffer.from('hello')]);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** Records each shape's H2LOAD_REQUESTS requests; the records carry target 1 and `peerId`. */
+export async function recordNginx(
+  peerId: number,
+): Promise<{ shape: H2loadShape; recorded: RecordedGrpc; port: number }[]> {
+  requireTool('/usr/sbin/nginx', 'nginx-light');
+  requireTool('/usr/bin/h2load', 'nghttp2-client');
+  const dir = mkdtempSync(join(tmpdir(), 'owlk8s-nginx-recording-'));
+  const [port, h2cPort] = [await freePort(), await freePort()];
+  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, { h2cPort, address: '127.0.0.1' }));
+  const message = join(dir, 'message');
+  writeFileSync(message, GRPC_MESSAGE);
+  const nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: 'ignore',
+  });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await h2load(undefined, 1, [`http://127.0.0.1:${h2cPort}/`]);
+        break;
+      } catch (err) {
+        if (i === 100) throw err;
+        await sleep(50);
+      }
+    }
+    const out: { shape: H2loadShape; recorded: RecordedGrpc; port: number }[] = [];
+    for (const shape of H2LOAD_SHAPES) {
+      const proxy = new RecordingProxy();
+      const proxyPort = await proxy.listen(h2cPort);
+      const t0 = performance.now();
+      const r = await h2load(undefined, H2LOAD_REQUESTS, [
+        ...H2LOAD_ARGS,
+        ...shape.extra(message),
+        `http://127.0.0.1:${proxyPort}${shape.path}`,
+      ]);
+      if (r.status['2xx'] !== H2LOAD_REQUESTS)
+        throw new Error(`h2load ${shape.name}: ${r.status['2xx']} of ${H2LOAD_REQUESTS} answered 2xx`);
+      await proxy.drained();
+      await proxy.close();
+      out.push({ shape, recorded: recorded(proxy, performance.now() - t0, peerId, h2cPort), port: h2cPort });
+    }
+    return out;
+  } finally {
+    nginx.kill('SIGTERM');
+    await new Promise((resolve) => nginx.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
