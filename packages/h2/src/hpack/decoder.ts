@@ -12,6 +12,7 @@
 // recovers, entry by entry.
 import { FIELD_OTHER, fieldIdOf, fieldIdOfName, type HeaderBlock } from './fields.ts';
 import { huffmanDecode, huffmanOutput } from './huffman.ts';
+import { memoFieldId, memoFind, memoLength, memoPut, memoText } from './huffman-memo.ts';
 import { STATIC_COUNT, STATIC_TABLE } from './static-table.ts';
 
 /** The initial SETTINGS_HEADER_TABLE_SIZE and dynamic table size (RFC 9113 §6.5.2). */
@@ -56,6 +57,8 @@ export class HpackDecoder {
   private strStart = 0;
   private strEnd = 0;
   private strHuffLen = -1;
+  /** The last Huffman-coded string's slot in the memo (huffman-memo.ts), or -1. */
+  private strSlot = -1;
 
   /**
    * @param fromStart whether the direction is observed from its first header block
@@ -174,21 +177,33 @@ export class HpackDecoder {
     }
   }
 
-  /** Reads a string literal's extent (§5.2); with Huffman, decodes it (`keep`: into the scratch). */
-  private string(buf: Buffer, end: number, keep: boolean): number {
+  /**
+   * Reads a string literal's extent (§5.2); a Huffman-coded one is found in the memo of recent
+   * strings, or decoded (into the scratch) and kept there.
+   */
+  private string(buf: Buffer, end: number): number {
     if (this.pos >= end) throw new HpackError('string past the end of the block');
     const huffman = (buf[this.pos]! & 0x80) !== 0;
     const len = this.integer(buf, end, 7);
     if (this.pos + len > end) throw new HpackError('string past the end of the block');
-    this.strStart = this.pos;
-    this.strEnd = this.pos + len;
+    const start = this.pos;
+    this.strStart = start;
+    this.strEnd = start + len;
     this.pos += len;
     if (!huffman) {
       this.strHuffLen = -1;
       return len;
     }
-    const n = huffmanDecode(buf, this.strStart, this.strEnd, keep);
+    let slot = memoFind(buf, start, start + len);
+    if (slot >= 0) {
+      this.strSlot = slot;
+      this.strHuffLen = memoLength(slot);
+      return this.strHuffLen;
+    }
+    const n = huffmanDecode(buf, start, start + len, true);
     if (n < 0) throw new HpackError('invalid Huffman string');
+    slot = memoPut(buf, start, start + len, huffmanOutput(), n);
+    this.strSlot = slot;
     this.strHuffLen = n;
     return n;
   }
@@ -196,7 +211,15 @@ export class HpackDecoder {
   /** The last string as text (latin1: one character per octet). */
   private text(buf: Buffer): string {
     if (this.strHuffLen < 0) return buf.toString('latin1', this.strStart, this.strEnd);
+    if (this.strSlot >= 0) return memoText(this.strSlot);
     return huffmanOutput().toString('latin1', 0, this.strHuffLen);
+  }
+
+  /** The field id of the last string as a header name. */
+  private fieldId(buf: Buffer): number {
+    if (this.strHuffLen < 0) return fieldIdOf(buf, this.strStart, this.strEnd);
+    if (this.strSlot >= 0) return memoFieldId(this.strSlot);
+    return fieldIdOf(huffmanOutput(), 0, this.strHuffLen);
   }
 
   private indexed(index: number, block: HeaderBlock, listener?: HeaderListener): void {
@@ -233,11 +256,8 @@ export class HpackDecoder {
     let nameLen = 0;
     let nameKnown = true;
     if (nameIndex === 0) {
-      nameLen = this.string(buf, end, true);
-      id =
-        this.strHuffLen < 0
-          ? fieldIdOf(buf, this.strStart, this.strEnd)
-          : fieldIdOf(huffmanOutput(), 0, this.strHuffLen);
+      nameLen = this.string(buf, end);
+      id = this.fieldId(buf);
       name = listener ? this.text(buf) : '';
     } else if (nameIndex <= STATIC_COUNT) {
       id = STATIC_IDS[nameIndex]!;
@@ -259,7 +279,7 @@ export class HpackDecoder {
     // A value is read as text only for a field the block reports, or for the listener; an entry
     // inserted needs only its length.
     const wantValue = id !== FIELD_OTHER || listener !== undefined;
-    const valueLen = this.string(buf, end, wantValue);
+    const valueLen = this.string(buf, end);
     const value = wantValue ? this.text(buf) : '';
     if (!nameKnown) {
       block.complete = false;
