@@ -453,6 +453,18 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 		h->next_seq = p->seq;
 		h->state = OWLK8S_H2_HEADER;
 	}
+	if (p->payload && h->state == OWLK8S_H2_LOST && !seq_before(p->seq, h->next_seq)) {
+		/* new bytes of a direction whose boundaries were lost: framed again from a segment that
+		 * begins at a frame (as joining mid-way), after a record saying what went by unseen */
+		h->next_seq = p->seq + p->payload_len;
+		if (h2_frames_at(skb, p->payload_off, p->payload_off + p->payload_len)) {
+			st->h2_resyncs++;
+			h2_send(&w, H2_RECORD_GAP, H2_GAP_RESYNC, 0, 0, 0);
+			h->next_seq = p->seq;
+			h->state = OWLK8S_H2_HEADER;
+			h->got = 0;
+		}
+	}
 	if (p->payload && h->state != OWLK8S_H2_UNKNOWN && h->state != OWLK8S_H2_LOST) {
 		__u32 seq = p->seq, len = p->payload_len;
 		w.off = p->payload_off;
@@ -477,9 +489,18 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 					h2_send(&w, H2_RECORD_GAP, H2_GAP_CUT, 0, 0, 0);
 				h->frame_got += missing;
 			} else {
+				/* framed again at once if this segment begins at a frame; else lost until one does
+				 * (next_seq: the end of what was seen, so that older bytes resent are not taken) */
 				h2_send(&w, H2_RECORD_GAP, H2_GAP_BOUNDARY, 0, 0, 0);
-				h->state = OWLK8S_H2_LOST;
-				go = 0;
+				if (h2_frames_at(skb, w.off, w.end)) {
+					st->h2_resyncs++;
+					h->state = OWLK8S_H2_HEADER;
+					h->got = 0;
+				} else {
+					h->state = OWLK8S_H2_LOST;
+					h->next_seq = seq + len;
+					go = 0;
+				}
 			}
 		}
 		if (go) {

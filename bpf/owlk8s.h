@@ -252,6 +252,7 @@ struct owlk8s_self {
 	__u64 h2_gaps;             /* segments after missing bytes in an HTTP/2 direction (a gap record was sent) */
 	__u64 h2_not_h2;           /* connections that began like HTTP/2 and were not (the preface or first frame wrong) */
 	__u64 h2_budget_exhausted; /* HTTP/2 segments with more frame steps than one pass takes: that direction's framing lost */
+	__u64 h2_resyncs;          /* HTTP/2 directions framed again after their boundaries were lost: a segment began at a frame */
 };
 
 /* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the
@@ -261,7 +262,7 @@ enum owlk8s_h2_state {
 	OWLK8S_H2_PREFACE = 1, /* request direction: `got` bytes of the 24-byte client preface matched */
 	OWLK8S_H2_HEADER = 2,  /* at (or inside, `got` bytes gathered in hdr) a frame header */
 	OWLK8S_H2_PAYLOAD = 3, /* inside a frame's payload: frame_got of frame_len bytes passed */
-	OWLK8S_H2_LOST = 4,    /* a frame boundary was lost: nothing more is parsed in this direction */
+	OWLK8S_H2_LOST = 4,    /* a frame boundary was lost: nothing is parsed until a new segment begins at a frame */
 };
 
 struct owlk8s_h2_half {

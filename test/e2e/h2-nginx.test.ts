@@ -161,11 +161,12 @@ logging: { level: error, format: json }
         assert.deepEqual(got, want, `${who}; losses: ${losses.join(', ')}`);
       assert.deepEqual(losses, []);
     } else {
-      // The kernel missed bytes of a connection (h2.gaps, README): past a gap at a frame boundary
-      // that direction's frames are lost for the connection's life, so its calls end without a
-      // status or not at all. Seen once in CI (the bridged caller's responses); what caused the gap
-      // there is not known. Then: nothing invented (no series above nginx's count, no status nginx
-      // did not send), and the diagnostic line carries the loss counters.
+      // The kernel missed bytes of a connection (h2.gaps, README): the calls whose frames they held
+      // end without a status or not at all (streams_lost_in_gap; the direction is framed again
+      // from the next segment that begins at a frame: h2-gap.test.ts). Seen once in CI (the bridged
+      // caller's responses); what caused the gap there is not known. Then: nothing invented (no
+      // series above nginx's count, no status nginx did not send), and the diagnostic line carries
+      // the loss counters.
       t.diagnostic(`the kernel counted ${gaps} HTTP/2 gaps; losses: ${losses.join(', ')}`);
       for (const { who, got, want } of sides)
         for (const [k, n] of Object.entries(got))

@@ -236,6 +236,7 @@ export const H2_SELF_FIELDS = [
   'h2_gaps',
   'h2_not_h2',
   'h2_budget_exhausted',
+  'h2_resyncs',
 ] as const;
 
 const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS];

@@ -163,12 +163,14 @@ export interface H2KernelCounters {
   readonly ringFull: bigint;
   /** HTTP/2 connections not followed because the h2 connections map was full (maxHttp2Connections). */
   readonly connsFull: bigint;
-  /** Segments after missing bytes in an HTTP/2 direction: a gap record was sent (a frame cut, or the frame boundaries lost). */
+  /** Segments after missing bytes in an HTTP/2 direction: a gap record was sent (a frame cut, or the frame boundaries lost until a segment begins at a frame). */
   readonly gaps: bigint;
   /** Connections that began like HTTP/2 (the preface's first line, or a SETTINGS frame first) and then were not. */
   readonly notH2: bigint;
   /** HTTP/2 segments with more frame steps than one pass takes (8192): that direction's frames are no longer followed. */
   readonly budgetExhausted: bigint;
+  /** HTTP/2 directions framed again after their frame boundaries were lost: a new segment began at a frame. */
+  readonly resyncs: bigint;
 }
 
 export interface Snapshot {

@@ -459,16 +459,80 @@ describe('gaps', () => {
     );
   });
 
-  test('bytes missing across a frame boundary: a gap record (boundary), and the direction is no longer framed', () => {
+  test('bytes missing across a frame boundary, the next segment beginning at a frame: a gap record (boundary), framed again from that segment', () => {
     using cap = h2Capture();
+    const self0 = counters(cap);
     const c = new H2Conn(cap).open();
     c.send('client', OPENING);
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 1, bytes(10)), { unseen: true });
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 5, bytes(12)));
     c.conv.segment('server', settings(1));
     assert.deepEqual(
-      ringRecords(cap).map((r) => `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'gap' ? r.cause : ''}`),
-      ['frame/request/0/', 'gap/request/1/boundary', 'frame/response/0/'],
+      ringRecords(cap).map(
+        (r) =>
+          `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
+      ),
+      [
+        'frame/request/0/4:0',
+        'gap/request/1/boundary',
+        'frame/request/2/1:3',
+        'frame/request/3/1:5',
+        'frame/response/0/4:0',
+      ],
     );
+    const m = moved(cap, self0);
+    assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
+  });
+
+  test('a boundary lost inside a segment that does not begin at a frame: lost until a new one does (a resync record), older bytes resent in between not taken', () => {
+    using cap = h2Capture();
+    const self0 = counters(cap);
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    // unseen: a whole frame and the first 5 bytes of the next; seen: that frame's rest (not a frame)
+    const f1 = frame(HEADERS, END_HEADERS, 1, bytes(10));
+    const f3 = frame(HEADERS, END_HEADERS, 3, bytes(100));
+    const seqF1 = c.conv.next('client');
+    c.conv.segment('client', Buffer.concat([f1, f3.subarray(0, 5)]), { unseen: true });
+    c.conv.segment('client', f3.subarray(5));
+    // f1 resent alone: it begins at a frame and ends with one, but its bytes are older than those seen
+    c.conv.segment('client', f1, { seq: seqF1, noAdvance: true });
+    // new bytes that begin at a frame: framed again, after a resync record
+    c.conv.segment(
+      'client',
+      Buffer.concat([frame(HEADERS, END_HEADERS, 5, bytes(12)), frame(HEADERS, END_HEADERS, 7, bytes(3))]),
+    );
+    c.conv.segment('client', frame(RST_STREAM, 0, 5, bytes(4)));
+    assert.deepEqual(
+      ringRecords(cap).map(
+        (r) => `${r.kind}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
+      ),
+      ['frame/0/4:0', 'gap/1/boundary', 'gap/2/resync', 'frame/3/1:5', 'frame/4/1:7', 'frame/5/3:5'],
+    );
+    const m = moved(cap, self0);
+    assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
+  });
+
+  test('a segment in a lost direction that only looks like a frame header (past 16384 bytes, or a stream rule broken) does not resync it', () => {
+    using cap = h2Capture();
+    const self0 = counters(cap);
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 1, bytes(30)), { unseen: true });
+    c.conv.segment('client', bytes(30, 5)); // not a frame header: lost from here
+    const big = frame(DATA, 0, 1, bytes(40));
+    big.writeUIntBE(16385, 0, 3); // a length above SETTINGS_MAX_FRAME_SIZE's default
+    c.conv.segment('client', big);
+    c.conv.segment('client', frame(SETTINGS, 0, 1, bytes(6))); // SETTINGS on a stream
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
+    assert.deepEqual(
+      ringRecords(cap).map(
+        (r) => `${r.kind}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
+      ),
+      ['frame/0/4:0', 'gap/1/boundary', 'gap/2/resync', 'frame/3/1:3'],
+    );
+    const m = moved(cap, self0);
+    assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
   });
 });

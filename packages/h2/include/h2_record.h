@@ -32,6 +32,7 @@ enum h2_record_gap_cause {
 	H2_GAP_DROPPED = 1,
 	H2_GAP_CUT = 2,
 	H2_GAP_BOUNDARY = 3,
+	H2_GAP_RESYNC = 4, /* framed again after a boundary gap: bytes between were not seen */
 };
 
 struct h2_record {

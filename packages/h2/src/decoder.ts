@@ -31,6 +31,7 @@ import {
   FRAME_PUSH_PROMISE,
   FRAME_RST_STREAM,
   FRAME_SETTINGS,
+  GAP_RESYNC,
   KIND_END,
   KIND_FRAME,
   KIND_GAP,
@@ -282,8 +283,8 @@ export class H2Decoder {
   }
 
   /**
-   * Finishes streams unanswered for `requestTimeoutNs` as `timeout` and forgets connections idle
-   * for `idleTimeoutNs`. `nowNs` is in the kernel's clock (CLOCK_MONOTONIC, as
+   * Finishes streams unanswered for `requestTimeoutNs` as `timeout` (or counts them in
+   * `streamsLostInGap`: see `expire`) and forgets connections idle for `idleTimeoutNs`. `nowNs` is in the kernel's clock (CLOCK_MONOTONIC, as
    * `process.hrtime.bigint()` on Linux).
    */
   sweep(nowNs: bigint): void {
@@ -293,11 +294,10 @@ export class H2Decoder {
     this.lo = lo;
     for (const conn of this.conns.values()) {
       for (const s of conn.streams.values()) {
-        if ((hi - s.startHi) * TWO32 + (lo - s.startLo) >= this.requestTimeoutNs)
-          this.finish(conn, s, 'timeout', undefined);
+        if ((hi - s.startHi) * TWO32 + (lo - s.startLo) >= this.requestTimeoutNs) this.expire(conn, s);
       }
       if ((hi - conn.lastHi) * TWO32 + (lo - conn.lastLo) >= this.idleTimeoutNs) {
-        for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
+        for (const s of conn.streams.values()) this.expire(conn, s);
         this.forget(conn, false);
         this.c.connectionsExpired++;
       }
@@ -363,12 +363,17 @@ export class H2Decoder {
     }
     dir.nextSeq = (seq + 1) >>> 0;
     if (kind === KIND_FRAME) this.frame(conn, d, b, at, fragLen);
-    else if (kind === KIND_GAP) this.gap(conn, d);
+    else if (kind === KIND_GAP) this.gap(conn, d, b[at + OFF_TYPE]! !== GAP_RESYNC);
     else this.end(conn, d, b[at + OFF_TYPE]!);
   }
 
-  private gap(conn: Conn, d: number): void {
-    this.c.gaps++;
+  /**
+   * Bytes of the direction were lost (`counted`), or went by unseen while its framing was lost
+   * (a resync, which the boundary gap before it counted): the table is lost, the open frame and
+   * header block with it, and the streams in flight may have lost their end.
+   */
+  private gap(conn: Conn, d: number, counted = true): void {
+    if (counted) this.c.gaps++;
     const dir = conn.dirs[d]!;
     dir.hpack.lose();
     if (dir.fActive) {
@@ -642,7 +647,7 @@ export class H2Decoder {
   private end(conn: Conn, d: number, cause: number): void {
     if (cause === END_EVICTED) {
       // The kernel no longer follows it: what is in flight will not be answered here.
-      for (const s of conn.streams.values()) this.finish(conn, s, 'timeout', undefined);
+      for (const s of conn.streams.values()) this.expire(conn, s);
       this.forget(conn, false);
       return;
     }
@@ -675,6 +680,17 @@ export class H2Decoder {
   }
 
   /** Forgets a stream in flight. */
+  /**
+   * A stream no answer will come for here: a call finished as `timeout`, unless its answer may
+   * have gone by in a gap (not a timeout anyone can vouch for: `streamsLostInGap`).
+   */
+  private expire(conn: Conn, s: Stream): void {
+    if (s.uncertain) {
+      this.drop(conn, s.id);
+      this.c.streamsLostInGap++;
+    } else this.finish(conn, s, 'timeout', undefined);
+  }
+
   private drop(conn: Conn, id: number): void {
     if (conn.streams.delete(id)) conn.target.inFlight--;
   }

@@ -60,6 +60,11 @@ export const END_EVICTED = 3;
 export const GAP_DROPPED = 1;
 export const GAP_CUT = 2;
 export const GAP_BOUNDARY = 3;
+/**
+ * The direction is framed again after a boundary gap, from a segment that began at a frame: what
+ * went by between (after the boundary gap's record) was not seen.
+ */
+export const GAP_RESYNC = 4;
 
 /** HTTP/2 frame types (RFC 9113 §6) that the kernel sends. */
 export const FRAME_DATA = 0;
@@ -117,10 +122,10 @@ export interface EndRecord extends RecordBase {
 
 export interface GapRecord extends RecordBase {
   readonly kind: 'gap';
-  readonly cause: 'dropped' | 'cut' | 'boundary';
+  readonly cause: 'dropped' | 'cut' | 'boundary' | 'resync';
 }
 
-const GAP_CAUSES = ['dropped', 'cut', 'boundary'] as const;
+const GAP_CAUSES = ['dropped', 'cut', 'boundary', 'resync'] as const;
 
 /** The size a record takes in a batch (header, payload, padding to 8). */
 export function recordSize(fragmentLength: number): number {
@@ -234,11 +239,11 @@ export function decodeRecords(batch: Buffer): H2Record[] {
         kind: 'end',
         cause: type === END_FIN ? 'fin' : type === END_RST ? 'rst' : 'evicted',
       });
-    } else if (kind === KIND_GAP && type >= 1 && type <= 3) {
+    } else if (kind === KIND_GAP && type >= 1 && type <= GAP_CAUSES.length) {
       out.push({ ...base, kind: 'gap', cause: GAP_CAUSES[type - 1]! });
     } else {
       throw new Error(
-        `h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 to 3) or a gap (3, type 1 to 3)`,
+        `h2 record at byte ${at}: kind ${kind} type ${type} is not a frame (1), an end (2, type 1 to 3) or a gap (3, type 1 to 4)`,
       );
     }
     at += size;

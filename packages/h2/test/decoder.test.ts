@@ -488,6 +488,52 @@ describe('H2Decoder on crafted records', () => {
     assert.deepEqual([decoder.counters().gaps, decoder.counters().callsIncomplete], [3, 2]);
   });
 
+  it('a response boundary gap, then a resync: streams in flight at either may have lost their answer (lost in gap, never timeout); only the gap is counted', () => {
+    const get = (id: number, ms: number): ['request', Buffer, number] => [
+      'request',
+      frame(HEADERS, END_HEADERS | END_STREAM, id, block([{ indexed: 2 }, { indexed: 4 }])),
+      ms,
+    ];
+    const ok = (id: number, ms: number): ['response', Buffer, number] => [
+      'response',
+      frame(HEADERS, END_HEADERS | END_STREAM, id, block([{ indexed: 8 }])),
+      ms,
+    ];
+    // 1 answered; 3 in flight at the gap, answered after the resync; 5 begun while the response
+    // direction was lost, never answered here; 7 begun after the resync, never answered.
+    const base = conversation([get(1, 1), ok(1, 2), get(3, 3), get(5, 5), ok(3, 7), get(7, 8)]);
+    const mark = (cause: 'boundary' | 'resync', ms: number): H2Record => ({
+      ...IDENTITY,
+      connId: 9,
+      kind: 'gap',
+      cause,
+      direction: 'response',
+      prefaceSeen: true,
+      seq: 0,
+      tsNs: BigInt(ms) * 1_000_000n,
+    });
+    const records = [...base, mark('boundary', 4), mark('resync', 6)].sort((a, b) =>
+      a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0,
+    );
+    let seq = 0;
+    const numbered = records.map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r));
+    const { calls, decoder } = decodeAll(numbered);
+    assert.deepEqual(
+      calls.map((c) => [c.streamId, c.statusCode, c.error]),
+      [
+        [1, 200, undefined],
+        [3, 200, undefined],
+      ],
+    );
+    decoder.sweep(70_000_000_000n); // past the 60-s request timeout of 5 and 7
+    assert.deepEqual(
+      calls.slice(2).map((c) => [c.streamId, c.statusCode, c.error]),
+      [[7, undefined, 'timeout']],
+    );
+    const c = decoder.counters();
+    assert.deepEqual([c.gaps, c.streamsLostInGap, c.calls], [1, 1, 3]);
+  });
+
   it('the connection ends: unanswered streams finish as connection_closed (server FIN) or connection_reset (RST)', () => {
     for (const [cause, direction, error] of [
       ['fin', 'response', 'connection_closed'],

@@ -120,7 +120,7 @@ export const H2_COUNTERS: readonly H2Counter[] = [
     'streamsLostInGap',
     'streams_lost_in_gap',
     '{stream}',
-    'Streams in flight at a gap in the response direction whose connection then ended: not counted as calls.',
+    'Streams in flight at a gap or resync in the response direction that ended unanswered (their connection ended, or their request timeout passed): not counted as calls.',
   ),
   counter(
     'orphanResponses',
