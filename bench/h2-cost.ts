@@ -506,7 +506,7 @@ function report(load: PairLoad, runs: readonly PairRun[], seed: number) {
   );
   const exact = agent.filter((r) => r.counted?.roles.every((n) => n === r.counted?.made));
   console.log(
-    `| agent runs that counted every ${u} (${load.requestsPerCall === 2 ? 'on both roles' : 'server role'}) | ${exact.length} of ${agent.length}; records lost to a full ring over all runs: ${agent.reduce((n, r) => n + (r.counted?.ringFull ?? 0), 0)} |`,
+    `| agent runs that counted every ${u} (${load.requestsPerCall === 2 ? 'on both roles' : 'server role'}) | ${exact.length} of ${agent.length}; records lost to a full ring over all runs: ${agent.reduce((n, r) => n + (r.counted?.ringFull ?? 0), 0)}; HTTP/2 gaps ${agent.reduce((n, r) => n + (r.counted?.gaps ?? 0), 0)} (resyncs ${agent.reduce((n, r) => n + (r.counted?.resyncs ?? 0), 0)}, streams lost in a gap ${agent.reduce((n, r) => n + (r.counted?.lostInGap ?? 0), 0)}) |`,
   );
   if (exact.length < agent.length)
     console.log(
@@ -544,6 +544,10 @@ interface Counted {
   readonly made: number;
   /** owlk8s_agent_kernel_h2_ring_full_total: records the kernel could not write, the ring being full. */
   readonly ringFull: number;
+  /** The kernel's HTTP/2 gaps and resyncs, and the decoder's streams lost in a gap: where a short count went. */
+  readonly gaps: number;
+  readonly resyncs: number;
+  readonly lostInGap: number;
 }
 
 /**
@@ -567,6 +571,9 @@ async function countedUntil(
       roles: roles.map(([metric, pod]) => sum(metric, pod)),
       made,
       ringFull: sum('owlk8s_agent_kernel_h2_ring_full_total'),
+      gaps: sum('owlk8s_agent_kernel_h2_gaps_total'),
+      resyncs: sum('owlk8s_agent_kernel_h2_resyncs_total'),
+      lostInGap: sum('owlk8s_agent_h2_streams_lost_in_gap_total'),
     };
     if (got.roles.every((n) => n === made) || Date.now() > deadline) return got;
     await sleep(300);
