@@ -22,7 +22,10 @@
 //    in it; the agent's CPU is its threads' schedstat run time over the same
 //    window ÷ calls, and the same less its rate at rest (measured over the second before the
 //    window). Each agent run's counts are read back (server and client role) against the calls
-//    made, with the kernel's full-ring drops: the output says how many runs counted exactly. The ratio
+//    made, with the kernel's full-ring drops, HTTP/2 gaps and resyncs: the output says how many runs
+//    counted exactly (a run that counted short keeps every agent counter above 0 and its series).
+//    Per agent run, its minor page faults per call, CPU grants per second and run-queue wait over
+//    the window are kept too (the pair runs' JSON, and each pair's log line). The ratio
 //    with/without per pair, median with a 95 % bootstrap interval (bench/lib/stats.ts).
 // 4. The same pairs at the bound's rate (≥ 50,000 HTTP/2 requests/s, which the gRPC pair cannot
 //    reach here: client and server take both vCPUs at 200–300 µs per call): h2load (Debian's
@@ -48,7 +51,7 @@ import { startH2Servers } from '../test/harness/servers.ts';
 import { AgentProcess } from './lib/agent-process.ts';
 import type { GrpcLoadPlan, GrpcLoadResult } from './lib/grpc-load.ts';
 import { imageAgent } from './lib/image-agent.ts';
-import { load1, machine, machineCpu } from './lib/machine.ts';
+import { load1, machine, machineCpu, processEvents } from './lib/machine.ts';
 import { attachAlternating, enableBpfStats, measurePrograms } from './lib/program-runs.ts';
 import {
   bootstrapMedianCi,
@@ -382,6 +385,12 @@ interface PairRun {
   readonly agentRestUsPerS: number;
   /** The agent's CPU per unit over the warm-up load (its first seconds of HTTP/2 traffic). */
   readonly agentWarmUsPerCall: number;
+  /**
+   * The agent over the measured window (what may tell a slow run from a fast one): minor page
+   * faults per unit, the times it was given a CPU per second, and the share of the window it spent
+   * runnable but waiting for one.
+   */
+  readonly agentEvents?: { faultsPerCall: number; slicesPerS: number; waitShare: number };
   readonly counted?: Counted;
 }
 
@@ -394,7 +403,7 @@ async function runPairs(load: PairLoad, startAgent: () => Promise<AgentProcess>)
       runs.push(await measureRun(load, pair, withAgent ? startAgent : undefined));
     const [a, b] = runs.slice(-2).sort((x) => (x.agent ? 1 : -1));
     log(
-      `pair ${pair + 1}/${PAIRS}: none ${a!.machineUsPerCall.toFixed(2)} µs/${load.unit} (${a!.callsPerS.toFixed(0)}/s), agent ${b!.machineUsPerCall.toFixed(2)} µs/${load.unit} (${b!.callsPerS.toFixed(0)}/s), agent process ${b!.agentUsPerCall.toFixed(3)} µs/${load.unit}`,
+      `pair ${pair + 1}/${PAIRS}: none ${a!.machineUsPerCall.toFixed(2)} µs/${load.unit} (${a!.callsPerS.toFixed(0)}/s), agent ${b!.machineUsPerCall.toFixed(2)} µs/${load.unit} (${b!.callsPerS.toFixed(0)}/s), agent process ${b!.agentUsPerCall.toFixed(3)} µs/${load.unit} (added ${b!.agentAddedUsPerCall.toFixed(3)}; ${JSON.stringify(b!.agentEvents)})`,
     );
   }
   return runs;
@@ -418,12 +427,15 @@ async function measureRun(
     const restUsPerS = (((a?.cpuSecondsPrecise() ?? 0) - rest0) / ((performance.now() - tRest) / 1000)) * 1e6;
     let m0 = machineCpu();
     let a0 = 0;
+    let e0 = a === undefined ? undefined : processEvents(a.pid);
     const res = await load.measured(() => {
       m0 = machineCpu();
       a0 = a?.cpuSecondsPrecise() ?? 0;
+      e0 = a === undefined ? undefined : processEvents(a.pid);
     });
     const m1 = machineCpu();
     const a1 = a?.cpuSecondsPrecise() ?? 0;
+    const e1 = a === undefined ? undefined : processEvents(a.pid);
     const agentUs = (a1 - a0) * 1e6;
     const run: PairRun = {
       pair,
@@ -436,8 +448,13 @@ async function measureRun(
       agentRestUsPerS: restUsPerS,
       agentWarmUsPerCall,
     };
-    if (!a) return run;
-    return { ...run, counted: await load.counted(a, warmCalls + res.allCalls) };
+    if (!a || e0 === undefined || e1 === undefined) return run;
+    const agentEvents = {
+      faultsPerCall: (e1.minorFaults - e0.minorFaults) / res.calls,
+      slicesPerS: (e1.slices - e0.slices) / res.seconds,
+      waitShare: (e1.waitS - e0.waitS) / res.seconds,
+    };
+    return { ...run, agentEvents, counted: await load.counted(a, warmCalls + res.allCalls) };
   } finally {
     await a?.stop();
   }

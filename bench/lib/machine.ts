@@ -60,6 +60,28 @@ export function processCpuPrecise(pid: number): number {
   return ns / 1e9;
 }
 
+/**
+ * A process's scheduling and memory events so far: minor page faults (field 10 of /proc/PID/stat),
+ * and over its live threads the time spent runnable but waiting for a CPU and the number of times
+ * it was given one (schedstat's second and third fields).
+ */
+export function processEvents(pid: number): { minorFaults: number; waitS: number; slices: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const minorFaults = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  let waitNs = 0;
+  let slices = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      waitNs += Number(f[1]);
+      slices += Number(f[2]);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { minorFaults, waitS: waitNs / 1e9, slices };
+}
+
 /** Resident memory in MiB (VmRSS) and its peak (VmHWM). */
 export function processMemory(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
