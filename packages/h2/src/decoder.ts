@@ -284,8 +284,8 @@ export class H2Decoder {
 
   /**
    * Finishes streams unanswered for `requestTimeoutNs` as `timeout` (or counts them in
-   * `streamsLostInGap`: see `expire`) and forgets connections idle for `idleTimeoutNs`. `nowNs` is in the kernel's clock (CLOCK_MONOTONIC, as
-   * `process.hrtime.bigint()` on Linux).
+   * `streamsLostInGap`: see `expire`) and forgets connections idle for `idleTimeoutNs`. `nowNs` is
+   * in the kernel's clock (CLOCK_MONOTONIC, as `process.hrtime.bigint()` on Linux).
    */
   sweep(nowNs: bigint): void {
     const hi = Number(nowNs / 4294967296n);
@@ -679,7 +679,6 @@ export class H2Decoder {
     this.ended.add(conn.id);
   }
 
-  /** Forgets a stream in flight. */
   /**
    * A stream no answer will come for here: a call finished as `timeout`, unless its answer may
    * have gone by in a gap (not a timeout anyone can vouch for: `streamsLostInGap`).
@@ -691,6 +690,7 @@ export class H2Decoder {
     } else this.finish(conn, s, 'timeout', undefined);
   }
 
+  /** Forgets a stream in flight. */
   private drop(conn: Conn, id: number): void {
     if (conn.streams.delete(id)) conn.target.inFlight--;
   }
