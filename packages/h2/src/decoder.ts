@@ -52,6 +52,7 @@ import {
   RECORD_HEADER_SIZE,
   recordSize,
 } from './record.ts';
+import { StreamTable } from './stream-table.ts';
 
 export interface H2DecoderOptions {
   /** Called with every finished call, synchronously, from `push` and `sweep`. */
@@ -145,7 +146,7 @@ interface TargetState {
 }
 
 class Conn {
-  readonly streams = new Map<number, Stream>();
+  readonly streams = new StreamTable<Stream>();
   target: TargetState = { inFlight: 0, connections: 0 };
   readonly dirs: [Dir, Dir];
   maxClientStream = 0;
@@ -609,8 +610,7 @@ export class H2Decoder {
       if (blk.complete && blk.method === undefined) return; // not a request's headers
       conn.maxClientStream = id;
       if (conn.streams.size >= this.maxStreams) {
-        const oldest = conn.streams.keys().next().value as number;
-        this.drop(conn, oldest);
+        this.drop(conn, conn.streams.oldest()!.id);
         this.c.streamsEvicted++;
       }
       if (conn.target.inFlight >= this.maxPerTarget) {
@@ -624,7 +624,7 @@ export class H2Decoder {
       const ct = blk.contentType;
       s.grpc = ct !== undefined ? isGrpcContentType(ct) : blk.complete ? false : undefined;
       s.incomplete = !blk.complete;
-      conn.streams.set(id, s);
+      conn.streams.add(s);
       return;
     }
     const s = conn.streams.get(id);
