@@ -654,12 +654,7 @@ export class H2Decoder {
     const rst = cause === END_RST;
     if (!rst && d === REQUEST) return; // the client's FIN: the server may still answer
     const error: H2CallError = rst ? 'connection_reset' : 'connection_closed';
-    for (const s of conn.streams.values()) {
-      if (s.uncertain) {
-        this.drop(conn, s.id);
-        this.c.streamsLostInGap++;
-      } else this.finish(conn, s, error, undefined);
-    }
+    for (const s of conn.streams.values()) this.expire(conn, s, error);
     this.forget(conn, true);
   }
 
@@ -680,14 +675,15 @@ export class H2Decoder {
   }
 
   /**
-   * A stream no answer will come for here: a call finished as `timeout`, unless its answer may
-   * have gone by in a gap (not a timeout anyone can vouch for: `streamsLostInGap`).
+   * A stream no answer will come for here: a call finished with `error` (its request timed out,
+   * or its connection ended), unless its answer may have gone by in a gap (not an end anyone can
+   * vouch for: `streamsLostInGap`).
    */
-  private expire(conn: Conn, s: Stream): void {
+  private expire(conn: Conn, s: Stream, error: H2CallError = 'timeout'): void {
     if (s.uncertain) {
       this.drop(conn, s.id);
       this.c.streamsLostInGap++;
-    } else this.finish(conn, s, 'timeout', undefined);
+    } else this.finish(conn, s, error, undefined);
   }
 
   /** Forgets a stream in flight. */
