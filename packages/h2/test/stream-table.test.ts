@@ -100,7 +100,8 @@ describe('StreamTable', () => {
     let lastId = 0;
     let most = 0;
     // One stream (a long streaming call) stays in flight through the first half.
-    const long = { id: (lastId += 2) - 1 };
+    lastId = 2;
+    const long = { id: 1 };
     t.add(long);
     model.set(long.id, long);
     for (let op = 0; op < 200_000; op++) {
