@@ -44,7 +44,7 @@ async function conversation() {
   return {
     calls: H2LOAD_REQUESTS,
     port,
-    what: `h2load to nginx h2c, ${s.name}: ${H2LOAD_REQUESTS} requests over 4 connections (64 in flight each)`,
+    what: `h2load to nginx h2c, ${s.what}: ${H2LOAD_REQUESTS} requests over 4 connections (64 in flight each)`,
     ...recorded,
   };
 }

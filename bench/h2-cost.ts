@@ -29,7 +29,7 @@
 //    with/without per pair, median with a 95 % bootstrap interval (bench/lib/stats.ts).
 // 4. The same pairs at the bound's rate (≥ 50,000 HTTP/2 requests/s, which the gRPC pair cannot
 //    reach here: client and server take both vCPUs at 200–300 µs per call): h2load (Debian's
-//    nghttp2-client: H2LOAD_ARGS, paced at 50,800 requests/s, a fixed number of requests) from the
+//    nghttp2-client: H2LOAD_PACED, paced at 50,800 requests/s, a fixed number of requests) from the
 //    node's own namespace to nginx's h2c port in a third pod, so the agent measures one HTTP/2
 //    request per request made (the server role). Two shapes, PAIRS pairs each: GET / (nginx answers
 //    HEADERS then a DATA with END_STREAM), and gRPC's unary shape (a POST of one length-prefixed
@@ -52,6 +52,7 @@ import { AgentProcess } from './lib/agent-process.ts';
 import type { GrpcLoadPlan, GrpcLoadResult } from './lib/grpc-load.ts';
 import { imageAgent } from './lib/image-agent.ts';
 import { load1, machine, machineCpu, processEvents } from './lib/machine.ts';
+import { GRPC_MESSAGE, H2LOAD_ARGS, H2LOAD_SHAPES } from './lib/nginx-recording.ts';
 import { attachAlternating, enableBpfStats, measurePrograms } from './lib/program-runs.ts';
 import {
   bootstrapMedianCi,
@@ -79,12 +80,12 @@ const IN_FLIGHT = 64;
 const GRPC = 50051;
 const H2C = 8082;
 /**
- * h2load's connections, streams in flight on each, its one thread, and its pace: 12,700 requests/s
+ * h2load (bench/lib/nginx-recording.ts's H2LOAD_ARGS) at a pace: 12,700 requests/s
  * per connection, 50,800/s in all, just over the rate the bound names (h2load's pacing lands a
  * little under what it is asked). Paced, not as fast as it goes: at full speed the rate, and the
  * machine's CPU per request with it, follow whatever else the two vCPUs carry.
  */
-const H2LOAD_ARGS = ['-c', '4', '-m', '64', '-t', '1', '--rps', '12700'];
+const H2LOAD_PACED = [...H2LOAD_ARGS, '--rps', '12700'];
 /** Requests per measured h2load run (about 4.7 s at that pace); half that to warm up. */
 const H2LOAD_REQUESTS = 240_000;
 const NODE = 'node-1';
@@ -92,8 +93,8 @@ const NODE = 'node-1';
 const TARGETS = 3;
 const BOUND_US = 2;
 const BOUND_RATE = 50_000;
-/** gRPC's message framing: uncompressed, 5 bytes long, "hello" (what h2load's -d sends). */
-const GRPC_MESSAGE = join(tmpdir(), `owlk8s-h2-cost-grpc-${process.pid}`);
+/** The file h2load's -d sends: GRPC_MESSAGE. */
+const GRPC_MESSAGE_FILE = join(tmpdir(), `owlk8s-h2-cost-grpc-${process.pid}`);
 /** Agent runs that must hold BOUND_RATE for the bound to be judged. */
 const AT_RATE_RUNS = 3;
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
@@ -101,8 +102,8 @@ const LOAD_SCRIPT = new URL('./lib/grpc-load.ts', import.meta.url).pathname;
 const log = (line: string) => console.error(line);
 
 requireTool('/usr/bin/h2load', 'nghttp2-client');
-writeFileSync(GRPC_MESSAGE, Buffer.from([0, 0, 0, 0, 5, ...Buffer.from('hello')]));
-process.once('exit', () => rmSync(GRPC_MESSAGE, { force: true }));
+writeFileSync(GRPC_MESSAGE_FILE, GRPC_MESSAGE);
+process.once('exit', () => rmSync(GRPC_MESSAGE_FILE, { force: true }));
 const restoreStats = enableBpfStats();
 try {
   await using cluster = await SimulatedCluster.create(NODE);
@@ -282,30 +283,11 @@ try {
     // pairs: GET / (HTTP/2: http.server.request.duration), and gRPC's unary shape (POST of a
     // length-prefixed message with content-type application/grpc to /test.v1.Echo/Unary, answered
     // trailers-only with grpc-status 0: rpc.server.call.duration).
-    const shapes: { name: string; load: PairLoad; seed: number }[] = [
-      {
-        name: 'h2load',
-        seed: 21,
-        load: h2loadShape(
-          web.pod.ipv4,
-          'GET /',
-          ['/'],
-          [],
-          ['http_server_request_duration_seconds_count', 'web-0'],
-        ),
-      },
-      {
-        name: 'h2loadGrpc',
-        seed: 22,
-        load: h2loadShape(
-          web.pod.ipv4,
-          "gRPC's unary shape",
-          ['/test.v1.Echo/Unary'],
-          ['-d', GRPC_MESSAGE, '-H', 'content-type: application/grpc', '-H', 'te: trailers'],
-          ['rpc_server_call_duration_seconds_count', 'web-0'],
-        ),
-      },
-    ];
+    const shapes = H2LOAD_SHAPES.map((s, i) => ({
+      name: s.key,
+      seed: 21 + i,
+      load: h2loadShape(web.pod.ipv4, s.what, [s.path], s.extra(GRPC_MESSAGE_FILE), [s.metric, 'web-0']),
+    }));
     const rates: Record<string, RateVerdict & { runs: PairRun[] }> = {};
     for (const { name, load, seed } of shapes) {
       console.log('');
@@ -345,12 +327,12 @@ try {
         agentAddedUsPerCall: +(g.addedPerRequest * 2).toFixed(3),
         agentWarmUsPerCall: +g.warmPerUnit.toFixed(3),
         machineRatio: g.machineRatio,
-        rate: withoutRuns(rates.h2load!),
-        rateGrpc: withoutRuns(rates.h2loadGrpc!),
+        rate: withoutRuns(rates.rate!),
+        rateGrpc: withoutRuns(rates.rateGrpc!),
       })}`,
     );
     console.log(
-      `pair runs: ${JSON.stringify({ grpc: grpcRuns, h2load: rates.h2load!.runs, h2loadGrpc: rates.h2loadGrpc!.runs })}`,
+      `pair runs: ${JSON.stringify({ grpc: grpcRuns, h2load: rates.rate!.runs, h2loadGrpc: rates.rateGrpc!.runs })}`,
     );
   } finally {
     await servers.stop();
@@ -653,7 +635,7 @@ function withoutRuns(v: RateVerdict & { runs: PairRun[] }): RateVerdict {
 }
 
 /**
- * An h2load shape: from the node's own namespace to nginx's h2c port in the pod, H2LOAD_ARGS and
+ * An h2load shape: from the node's own namespace to nginx's h2c port in the pod, H2LOAD_PACED and
  * `extra`, rotating over `paths`; the agent's count is `role`'s metric for the pod.
  */
 function h2loadShape(
@@ -670,7 +652,7 @@ function h2loadShape(
     return { calls: n, allCalls: n, seconds: (performance.now() - t0) / 1000 };
   };
   return {
-    what: `h2load → nginx h2c, ${what} (${[...H2LOAD_ARGS, ...extra].join(' ')}, ${H2LOAD_REQUESTS} requests a run)`,
+    what: `h2load → nginx h2c, ${what} (${[...H2LOAD_PACED, ...extra].join(' ')}, ${H2LOAD_REQUESTS} requests a run)`,
     unit: 'request',
     requestsPerCall: 1,
     warm: async () => (await run(H2LOAD_REQUESTS / 2)).allCalls,
@@ -690,7 +672,7 @@ async function h2loadAll2xx(
   extra: readonly string[],
 ): Promise<void> {
   const r = await h2load(undefined, n, [
-    ...H2LOAD_ARGS,
+    ...H2LOAD_PACED,
     ...extra,
     ...paths.map((p) => `http://${ipv4}:${H2C}${p}`),
   ]);

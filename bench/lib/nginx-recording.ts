@@ -17,23 +17,36 @@ import { type RecordedGrpc, recorded } from './grpc-recording.ts';
 
 /** Requests per recorded conversation. */
 export const H2LOAD_REQUESTS = 20_000;
-/** h2load's connections and streams in flight on each, as bench/h2-cost.ts runs it. */
-const H2LOAD_ARGS = ['-c', '4', '-m', '64', '-t', '1'];
+/** h2load's connections, streams in flight on each and its one thread (bench/h2-cost.ts adds its pace). */
+export const H2LOAD_ARGS: readonly string[] = ['-c', '4', '-m', '64', '-t', '1'];
 
 export interface H2loadShape {
-  readonly name: string;
+  /** bench/h2-cost.ts's key for the shape's figures (its `summary` line). */
+  readonly key: 'rate' | 'rateGrpc';
+  /** What is asked, e.g. `GET /`. */
+  readonly what: string;
   readonly path: string;
-  /** h2load options beyond H2LOAD_ARGS; `message` is a file holding a gRPC message. */
+  /** h2load options beyond H2LOAD_ARGS; `message` is a file holding GRPC_MESSAGE. */
   readonly extra: (message: string) => readonly string[];
+  /** The Prometheus series that counts the shape's requests at nginx's end (the server role). */
+  readonly metric: string;
 }
 
 /** bench/h2-cost.ts's two h2load shapes. */
 export const H2LOAD_SHAPES: readonly H2loadShape[] = [
-  { name: 'nginx GET /', path: '/', extra: () => [] },
   {
-    name: "nginx gRPC's unary shape",
+    key: 'rate',
+    what: 'GET /',
+    path: '/',
+    extra: () => [],
+    metric: 'http_server_request_duration_seconds_count',
+  },
+  {
+    key: 'rateGrpc',
+    what: "gRPC's unary shape",
     path: '/test.v1.Echo/Unary',
     extra: (message) => ['-d', message, '-H', 'content-type: application/grpc', '-H', 'te: trailers'],
+    metric: 'rpc_server_call_duration_seconds_count',
   },
 ];
 
@@ -84,7 +97,7 @@ export async function recordNginx(
         `http://127.0.0.1:${proxyPort}${shape.path}`,
       ]);
       if (r.status['2xx'] !== H2LOAD_REQUESTS)
-        throw new Error(`h2load ${shape.name}: ${r.status['2xx']} of ${H2LOAD_REQUESTS} answered 2xx`);
+        throw new Error(`h2load ${shape.what}: ${r.status['2xx']} of ${H2LOAD_REQUESTS} answered 2xx`);
       await proxy.drained();
       await proxy.close();
       out.push({ shape, recorded: recorded(proxy, performance.now() - t0, peerId, h2cPort), port: h2cPort });
