@@ -19,14 +19,13 @@ import {
   requireBpf,
   requireTool,
   run,
-  sleep,
   startH2Servers,
 } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
-import { h2Losses } from './h2.ts';
+import { addCaller, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent, scrapeUntil, total } from './running-agent.ts';
 
 const H2C = 8082;
 const REQUESTS = 20_000;
@@ -38,10 +37,6 @@ const CALLS = 6_000;
 const DROP_AT = { nginx: [200, 600, 1000], grpc: [10, 25, 40, 55, 70, 85] };
 /** gRPC loads made at most, until one showed the client's capture a gap. */
 const ATTEMPTS = 3;
-
-function total(samples: readonly Sample[], name: string): number {
-  return samples.filter((x) => x.name === name).reduce((n, x) => n + x.value, 0);
-}
 
 /** `status` → count of one pod's HTTP/2 series of `metric` ('none': no status). */
 function byStatus(samples: readonly Sample[], metric: string, pod: string): Record<string, number> {
@@ -114,27 +109,13 @@ test('HTTP/2 packets lost between two pods: the client role is framed again afte
     nginx: { h2cPort: H2C, accessLog: true },
     labels: { app: 'web' },
   });
-  const caller = await cluster.addPod({
-    name: 'caller-a',
-    namespace: 'shop',
-    shape: 'routed',
-    server: 'node',
-    port: 7070,
-    labels: { role: 'caller' },
-  });
+  const caller = await addCaller(cluster, 'caller-a');
   cluster.service('web', 'shop', { app: 'web' }, [{ port: 8080 }, { port: H2C, name: 'h2c' }]);
   cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
   let agent: RunningAgent | undefined;
   const drops = new Drops(web.pod.ipv4, caller.pod.ipv4, H2C, DROP_AT.nginx);
   try {
-    agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+    agent = await clusterAgent(cluster);
     await untilAttached(agent, 2);
     await drops.add();
     await h2load(caller.pod, REQUESTS, [
@@ -151,20 +132,18 @@ logging: { level: error, format: json }
     assert.deepEqual(logged, { 'GET 200': REQUESTS }, "nginx's access log");
 
     // Wait until both roles have accounted for every request (counted, or lost in a gap).
-    const server = (s: Sample[]) => byStatus(s, 'http_server_request_duration_seconds_count', 'web-0');
-    const client = (s: Sample[]) => byStatus(s, 'http_client_request_duration_seconds_count', 'caller-a');
-    const accounted = (s: Sample[]) =>
+    const server = (s: readonly Sample[]) =>
+      byStatus(s, 'http_server_request_duration_seconds_count', 'web-0');
+    const client = (s: readonly Sample[]) =>
+      byStatus(s, 'http_client_request_duration_seconds_count', 'caller-a');
+    const accounted = (s: readonly Sample[]) =>
       Object.values(client(s)).reduce((a, b) => a + b, 0) +
       total(s, 'owlk8s_agent_h2_streams_lost_in_gap_total');
-    const deadline = Date.now() + 20_000;
-    let samples = await agent.scrape();
-    while (
-      Date.now() < deadline &&
-      !((server(samples)['GET 200'] ?? 0) === REQUESTS && accounted(samples) >= REQUESTS)
-    ) {
-      await sleep(300);
-      samples = await agent.scrape();
-    }
+    const samples = await scrapeUntil(
+      agent,
+      (s) => (server(s)['GET 200'] ?? 0) === REQUESTS && accounted(s) >= REQUESTS,
+      20_000,
+    );
     const gaps = total(samples, 'owlk8s_agent_kernel_h2_gaps_total');
     const resyncs = total(samples, 'owlk8s_agent_kernel_h2_resyncs_total');
     const lost = total(samples, 'owlk8s_agent_h2_streams_lost_in_gap_total');
@@ -215,29 +194,15 @@ test('gRPC packets lost between two pods: the client role goes on counting every
     labels: { app: 'h2' },
   });
   const servers = await startH2Servers(server.pod, { h2c: 8081, grpc: GRPC });
-  const caller = await cluster.addPod({
-    name: 'caller-a',
-    namespace: 'shop',
-    shape: 'routed',
-    server: 'node',
-    port: 7070,
-    labels: { role: 'caller' },
-  });
+  const caller = await addCaller(cluster, 'caller-a');
   cluster.service('h2', 'shop', { app: 'h2' }, [{ port: 8080 }, { port: GRPC, name: 'grpc' }]);
   cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
   let agent: RunningAgent | undefined;
   const drops = new Drops(server.pod.ipv4, caller.pod.ipv4, GRPC, DROP_AT.grpc);
   try {
-    agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+    agent = await clusterAgent(cluster);
     await untilAttached(agent, 2);
-    const calls = (s: Sample[], metric: string, pod: string) => {
+    const calls = (s: readonly Sample[], metric: string, pod: string) => {
       const out: Record<string, number> = {};
       for (const x of s)
         if (x.name === metric && x.labels.k8s_pod_name === pod && x.value !== 0) {
@@ -246,8 +211,9 @@ logging: { level: error, format: json }
         }
       return out;
     };
-    const serverCalls = (s: Sample[]) => calls(s, 'rpc_server_call_duration_seconds_count', 'h2-0');
-    const clientCalls = (s: Sample[]) => calls(s, 'rpc_client_call_duration_seconds_count', 'caller-a');
+    const serverCalls = (s: readonly Sample[]) => calls(s, 'rpc_server_call_duration_seconds_count', 'h2-0');
+    const clientCalls = (s: readonly Sample[]) =>
+      calls(s, 'rpc_client_call_duration_seconds_count', 'caller-a');
     const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
     // grpc-js's client sends its calls in rounds (100, then the next when all are answered), so a
     // dropped packet is often the last of a burst, resent before anything newer: no gap. Loads of
@@ -277,18 +243,10 @@ logging: { level: error, format: json }
       dropped += d;
       made += CALLS;
       want = { 'test.v1.Echo/Unary OK': made - made / 10, 'test.v1.Echo/Unary NOT_FOUND': made / 10 };
-      const deadline = Date.now() + 20_000;
-      samples = await agent.scrape();
-      while (
-        Date.now() < deadline &&
-        !(
-          JSON.stringify(serverCalls(samples)) === JSON.stringify(want) &&
-          sum(clientCalls(samples)) + total(samples, 'owlk8s_agent_h2_streams_lost_in_gap_total') >= made
-        )
-      ) {
-        await sleep(300);
-        samples = await agent.scrape();
-      }
+      const settled = (s: readonly Sample[]) =>
+        JSON.stringify(serverCalls(s)) === JSON.stringify(want) &&
+        sum(clientCalls(s)) + total(s, 'owlk8s_agent_h2_streams_lost_in_gap_total') >= made;
+      samples = await scrapeUntil(agent, settled, 20_000);
       if (total(samples, 'owlk8s_agent_kernel_h2_gaps_total') > 0) break;
     }
     const gaps = total(samples, 'owlk8s_agent_kernel_h2_gaps_total');

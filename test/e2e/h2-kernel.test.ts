@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { h2Load, load, requireBpf, sleep, startH2Servers } from '@owlk8s/e2e/harness';
-import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
+import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
 import { endpointSlice } from '../k8s-api/index.ts';
-import { GRPC_NAMES, h2Losses } from './h2.ts';
+import { addCaller, GRPC_NAMES, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent } from './running-agent.ts';
 
 const H2C = 8081;
 const GRPC = 50051;
@@ -58,21 +58,7 @@ test('h2c and gRPC between pods, routed and bridged, IPv4 and IPv6: every call c
     labels: { app: 'h2' },
   });
   const servers = await startH2Servers(server.pod, { h2c: H2C, grpc: GRPC });
-  const callers: SimPod[] = [];
-  for (const [name, shape] of [
-    ['caller-a', 'routed'],
-    ['caller-b', 'bridged'],
-  ] as const)
-    callers.push(
-      await cluster.addPod({
-        name,
-        namespace: 'shop',
-        shape,
-        server: 'node',
-        port: 7070,
-        labels: { role: 'caller' },
-      }),
-    );
+  const callers = [await addCaller(cluster, 'caller-a'), await addCaller(cluster, 'caller-b', 'bridged')];
   cluster.service('h2', 'shop', { app: 'h2' }, [
     { port: 8080 },
     { port: H2C, name: 'h2c' },
@@ -91,14 +77,7 @@ test('h2c and gRPC between pods, routed and bridged, IPv4 and IPv6: every call c
   );
   let agent: RunningAgent | undefined;
   try {
-    agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+    agent = await clusterAgent(cluster);
     // Every pod attached, then one HTTP/1 request per caller through the filters (left out below):
     // the HTTP/2 connections below start after it, so the kernel sees their prefaces.
     await untilAttached(agent, 3);

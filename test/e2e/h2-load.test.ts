@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import { h2Load, load, requireBpf, sleep, startH2Servers } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
-import { h2Losses } from './h2.ts';
+import { addCaller, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent } from './running-agent.ts';
 
 const CLIENTS = 4;
 const OK_PER_CLIENT = 45_000;
@@ -38,27 +38,12 @@ test('200,000 gRPC calls over four long-lived connections: every one counted, on
     ipv6: false,
   });
   const servers = await startH2Servers(server.pod, { h2c: 8081, grpc: GRPC });
-  const caller = await cluster.addPod({
-    name: 'caller',
-    namespace: 'shop',
-    shape: 'routed',
-    server: 'node',
-    port: 7070,
-    labels: { role: 'caller' },
-    ipv6: false,
-  });
+  const caller = await addCaller(cluster, 'caller', 'routed', { ipv6: false });
   cluster.service('grpc', 'shop', { app: 'grpc' }, [{ port: 8080 }, { port: GRPC, name: 'grpc' }]);
   cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
   let agent: RunningAgent | undefined;
   try {
-    agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath}, peers: false }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+    agent = await clusterAgent(cluster, { kubernetes: 'peers: false' });
     await untilAttached(agent, 2);
     const warm = await load(caller.pod, {
       base: `http://${server.pod.ipv4}:8080/`,

@@ -21,9 +21,9 @@ import {
 } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
-import { h2Losses } from './h2.ts';
+import { addCaller, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent } from './running-agent.ts';
 
 const H2C = 8082;
 /** GET requests per caller: 50 per status for each of h2load's 2 connections, in its rotation. */
@@ -64,24 +64,7 @@ test('h2load to nginx h2c, routed IPv4 and bridged IPv6, 100 streams a connectio
     nginx: { h2cPort: H2C, accessLog: true },
     labels: { app: 'web' },
   });
-  const callers = [
-    await cluster.addPod({
-      name: 'caller-a',
-      namespace: 'shop',
-      shape: 'routed',
-      server: 'node',
-      port: 7070,
-      labels: { role: 'caller' },
-    }),
-    await cluster.addPod({
-      name: 'caller-b',
-      namespace: 'shop',
-      shape: 'bridged',
-      server: 'node',
-      port: 7070,
-      labels: { role: 'caller' },
-    }),
-  ];
+  const callers = [await addCaller(cluster, 'caller-a'), await addCaller(cluster, 'caller-b', 'bridged')];
   // The agent's default scope: pods behind a Service.
   cluster.service('web', 'shop', { app: 'web' }, [{ port: 8080 }, { port: H2C, name: 'h2c' }]);
   cluster.service('callers', 'shop', { role: 'caller' }, [{ port: 7070 }]);
@@ -89,14 +72,7 @@ test('h2load to nginx h2c, routed IPv4 and bridged IPv6, 100 streams a connectio
   writeFileSync(body, 'x'.repeat(3000));
   let agent: RunningAgent | undefined;
   try {
-    agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+    agent = await clusterAgent(cluster);
     await untilAttached(agent, 3);
     const server: Record<string, number> = {};
     const client: Record<string, Record<string, number>> = {};

@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, service } from '../k8s-api/index.ts';
-import { scrapeUntil, untilNamed } from './peers.ts';
-import { sampleValue, startAgent } from './running-agent.ts';
+import { untilNamed } from './peers.ts';
+import { clusterAgent, sampleValue, scrapeUntil } from './running-agent.ts';
 
 const CLIENT = 'http_client_request_duration_seconds_count';
 const PEERS = 30;
@@ -73,14 +73,7 @@ test('past peersPerPod, a pod’s further peers share _overflow, counted; anothe
       ports: [{ port: 8080 }],
     }),
   );
-  const agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+  const agent = await clusterAgent(cluster);
   try {
     // HEAD requests (left out below) until the peers are in the kernel map and every pod attached.
     await untilNamed(agent, quiet, `http://${many.pod.ipv4}:8080/`, 'many');

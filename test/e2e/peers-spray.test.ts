@@ -12,8 +12,7 @@ import { test } from 'node:test';
 import { load, must, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, service } from '../k8s-api/index.ts';
-import { scrapeUntil } from './peers.ts';
-import { sampleValue, startAgent } from './running-agent.ts';
+import { clusterAgent, sampleValue, scrapeUntil } from './running-agent.ts';
 
 const CLIENT = 'http_client_request_duration_seconds_count';
 const SERVER = 'http_server_request_duration_seconds_count';
@@ -102,14 +101,7 @@ test('a pod spraying 1,000 pod addresses stays within its budgets, one spraying 
       ports: [{ port: 8080 }],
     }),
   );
-  const agent = await startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all }
-logging: { level: error, format: json }
-`);
+  const agent = await clusterAgent(cluster);
   try {
     // HEAD requests (left out below) until the peers are in the kernel map (the last of the 1,000)
     // and every pod is attached.

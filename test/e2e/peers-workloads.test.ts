@@ -10,8 +10,8 @@ import { load, requireBpf, sleep } from '@owlk8s/e2e/harness';
 import { type SimPod, SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
 import { endpointSlice, workload } from '../k8s-api/index.ts';
-import { agentOn, CLIENT, lines, peerWorkloads, scrapeUntil, untilNamed } from './peers.ts';
-import { sampleValue } from './running-agent.ts';
+import { agentOn, CLIENT, lines, peerWorkloads, untilNamed } from './peers.ts';
+import { sampleValue, scrapeUntil } from './running-agent.ts';
 
 const UNNAMED = 'owlk8s_agent_peers_workloads_unnamed_total';
 

@@ -4,21 +4,14 @@ import assert from 'node:assert/strict';
 import { load, sleep } from '@owlk8s/e2e/harness';
 import type { SimPod, SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
-import { type RunningAgent, startAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent } from './running-agent.ts';
 
 export const CLIENT = 'http_client_request_duration_seconds_count';
 export const SERVER = 'http_server_request_duration_seconds_count';
 
 /** The agent, serverPeers on, reading the simulated cluster. */
 export function agentOn(cluster: SimulatedCluster): Promise<RunningAgent> {
-  return startAgent(`
-node: { name: node-1 }
-targets:
-  source: kubernetes
-  kubernetes: { kubeconfig: ${cluster.kubeconfigPath} }
-capture: { httpPorts: all, serverPeers: true }
-logging: { level: error, format: json }
-`);
+  return clusterAgent(cluster, { capture: 'httpPorts: all, serverPeers: true' });
 }
 
 /**
@@ -56,25 +49,6 @@ export async function untilNamed(
       Date.now() < deadline,
       `within 15 s: ${named ? '' : `no client series of ${from.spec.name} named ${name} (HEAD series: ${heads.map((x) => `${x.labels.server_address} ${x.value}`).join(', ') || 'none'})`}${attached ? '' : '; not every pod attached'}`,
     );
-  }
-}
-
-/**
- * Scrapes (each scrape is a collection) every 300 ms until `settled` holds of the samples, within
- * 15 s, and returns those samples (or the last ones: the caller's exact checks say what is off).
- * A pod peer new to a collection is named at a later one, once its workload is read (the first
- * scrape after the traffic starts the reads), so a test that calls pods it has not named before
- * waits for its series this way rather than for a fixed time.
- */
-export async function scrapeUntil(
-  agent: RunningAgent,
-  settled: (samples: readonly Sample[]) => boolean,
-): Promise<Sample[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const samples = await agent.scrape();
-    if (settled(samples) || Date.now() > deadline) return samples;
-    await sleep(300);
   }
 }
 

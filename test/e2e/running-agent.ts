@@ -52,6 +52,50 @@ admin: { host: 127.0.0.1, port: ${adminPort} }
   };
 }
 
+/**
+ * The agent as most end-to-end tests run it: Kubernetes mode over the simulated cluster, on its
+ * node-1, errors logged only. `capture` and `kubernetes` are entries of those sections' flow
+ * mappings (`capture` defaults to every port parsed; `kubernetes` adds to the kubeconfig).
+ */
+export function clusterAgent(
+  cluster: { readonly kubeconfigPath: string },
+  opts: { readonly capture?: string; readonly kubernetes?: string } = {},
+): Promise<RunningAgent> {
+  return startAgent(`
+node: { name: node-1 }
+targets:
+  source: kubernetes
+  kubernetes: { kubeconfig: ${cluster.kubeconfigPath}${opts.kubernetes ? `, ${opts.kubernetes}` : ''} }
+capture: { ${opts.capture ?? 'httpPorts: all'} }
+logging: { level: error, format: json }
+`);
+}
+
+/**
+ * Scrapes (each scrape is a collection) every 300 ms until `settled` holds of the samples, within
+ * `ms` (15 s), and returns those samples (or the last ones: the caller's exact checks say what is
+ * off). A pod peer new to a collection is named at a later one, once its workload is read (the
+ * first scrape after the traffic starts the reads), so a test that calls pods it has not named
+ * before waits for its series this way rather than for a fixed time.
+ */
+export async function scrapeUntil(
+  agent: RunningAgent,
+  settled: (samples: readonly Sample[]) => boolean,
+  ms = 15_000,
+): Promise<Sample[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const samples = await agent.scrape();
+    if (settled(samples) || Date.now() > deadline) return samples;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** The sum of every sample named `name`. */
+export function total(samples: readonly Sample[], name: string): number {
+  return samples.filter((x) => x.name === name).reduce((n, x) => n + x.value, 0);
+}
+
 /** The value of the one sample with this name and these labels (others may differ), or undefined. */
 export function sampleValue(
   samples: readonly Sample[],
