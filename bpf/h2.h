@@ -79,7 +79,8 @@ struct h2_walk {
 	__u32 end; /* skb offset after the payload */
 	__u8 dir;
 	__u8 fail; /* 1: the bytes are not HTTP/2 (a preface byte wrong) */
-	__u8 _pad[6];
+	__u8 deleted; /* 1: the connection's entry was deleted (its memory may be another's now) */
+	__u8 _pad[5];
 };
 
 /* Sends one record: a frame's (n payload bytes from skb offset at, frag_offset), a connection end or a
@@ -405,6 +406,7 @@ static __always_inline void h2_end(struct h2_walk *w, struct owlk8s_conn_key *ke
 	w->dir = dir;
 	w->h = dir ? &w->e->half[1] : &w->e->half[0];
 	h2_send(w, H2_RECORD_END, cause, 0, 0, 0);
+	w->deleted = 1;
 	bpf_map_delete_elem(&h2_conns, key);
 }
 
@@ -447,6 +449,15 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	w.dir = ho->dir & 1;
 	struct owlk8s_h2_half *h = w.dir ? &e->half[1] : &e->half[0];
 	w.h = h;
+	/* One CPU at a time frames a direction: when the sender moves between CPUs, two of its
+	 * segments can reach the capture at once on two CPUs, and framing both from the same state
+	 * would send records out of order or from a stale frame. The second is not framed (counted);
+	 * the next segment then shows its bytes as a gap, and the direction is framed again. */
+	__u32 bit = 1u << w.dir;
+	if (__sync_fetch_and_or(&e->busy, bit) & bit) {
+		st->h2_contended++;
+		return;
+	}
 	if (p->payload && h->state == OWLK8S_H2_UNKNOWN && !(e->flags & H2_RECORD_F_PREFACE) &&
 	    h2_frames_at(skb, p->payload_off, p->payload_off + p->payload_len)) {
 		/* joined mid-way: the other direction's first segment that begins at a frame boundary */
@@ -524,9 +535,13 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	} else if ((p->flags & TCP_FIN) && !(e->fins & (1 << w.dir))) {
 		e->fins |= 1 << w.dir;
 		h2_send(&w, H2_RECORD_END, H2_END_FIN, 0, 0, 0);
-		if ((e->fins & 3) == 3)
+		if ((e->fins & 3) == 3) {
+			w.deleted = 1;
 			bpf_map_delete_elem(&h2_conns, &ho->key);
+		}
 	}
+	if (!w.deleted)
+		__sync_fetch_and_and(&e->busy, ~bit);
 }
 
 /* The sweep forgets a connection: its records end as evicted. */

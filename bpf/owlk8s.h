@@ -253,6 +253,7 @@ struct owlk8s_self {
 	__u64 h2_not_h2;           /* connections that began like HTTP/2 and were not (the preface or first frame wrong) */
 	__u64 h2_budget_exhausted; /* HTTP/2 segments with more frame steps than one pass takes: that direction's framing lost */
 	__u64 h2_resyncs;          /* HTTP/2 directions framed again after their boundaries were lost: a segment began at a frame */
+	__u64 h2_contended;        /* HTTP/2 segments not framed: another CPU was framing the same direction (the next shows a gap) */
 };
 
 /* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the
@@ -285,7 +286,7 @@ struct owlk8s_h2_conn {
 	__u16 server_port;
 	__u8 flags;      /* H2_RECORD_F_CLIENT | H2_RECORD_F_PREFACE */
 	__u8 fins;       /* bit 0: the client's FIN sent, bit 1: the server's */
-	__u8 _pad[4];
+	__u32 busy;      /* bit d: a CPU is framing direction d now (h2_packet) */
 	struct owlk8s_h2_half half[2]; /* [0] request, [1] response */
 };
 

@@ -26,7 +26,7 @@ export const GRPC_NAMES = [
 ] as const;
 
 const LOSS =
-  /^owlk8s_agent_(kernel_)?h2_(gaps|blocks_incomplete|hpack_errors|frames_malformed|records_malformed|streams_evicted|streams_refused|streams_lost_in_gap|orphan_responses|connections_joined_midway|records_refused|calls_incomplete|ring_full|conns_full|budget_exhausted)_total$/;
+  /^owlk8s_agent_(kernel_)?h2_(gaps|blocks_incomplete|hpack_errors|frames_malformed|records_malformed|streams_evicted|streams_refused|streams_lost_in_gap|orphan_responses|connections_joined_midway|records_refused|calls_incomplete|ring_full|conns_full|budget_exhausted|contended)_total$/;
 
 /** The HTTP/2 loss counters (decoder's and kernel's) above 0, as `name value` lines. */
 export function h2Losses(samples: readonly Sample[]): string[] {

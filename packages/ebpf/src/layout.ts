@@ -237,6 +237,7 @@ export const H2_SELF_FIELDS = [
   'h2_not_h2',
   'h2_budget_exhausted',
   'h2_resyncs',
+  'h2_contended',
 ] as const;
 
 const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS];

@@ -171,6 +171,8 @@ export interface H2KernelCounters {
   readonly budgetExhausted: bigint;
   /** HTTP/2 directions framed again after their frame boundaries were lost: a new segment began at a frame. */
   readonly resyncs: bigint;
+  /** HTTP/2 segments not framed because another CPU was framing the same direction at that moment (the next segment then shows their bytes as a gap). */
+  readonly contended: bigint;
 }
 
 export interface Snapshot {

@@ -221,7 +221,7 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (24, then the 8 HTTP/2 ones), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (24, then the 9 HTTP/2 ones), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
@@ -259,9 +259,9 @@ test('the self counters: every field of owlk8s_self in order (24, then the 8 HTT
   });
   // the HTTP/2 counters follow: counter 24 + i holds (25 + i) * 10^c
   for (let c = 0; c < ncpu; c++)
-    for (let i = 0; i < 8; i++)
+    for (let i = 0; i < 9; i++)
       b.writeBigUInt64LE(BigInt((25 + i) * 10 ** c), c * SELF_LAYOUT.size + 8 * (24 + i));
-  assert.equal(SELF_LAYOUT.size, 32 * 8);
+  assert.equal(SELF_LAYOUT.size, 33 * 8);
   assert.deepEqual(decodeH2SelfPerCpu(b, ncpu), {
     conns: 2775n,
     records: 2886n,
@@ -271,6 +271,7 @@ test('the self counters: every field of owlk8s_self in order (24, then the 8 HTT
     notH2: 3330n,
     budgetExhausted: 3441n,
     resyncs: 3552n,
+    contended: 3663n,
   });
 });
 
@@ -282,5 +283,5 @@ test('the self counters of an object with fewer of them (a baseline built before
   b.writeBigUInt64LE(3n, size + 23 * 8); // conns_over_budget, CPU 1
   const s = decodeSelfPerCpu(b, 2, size);
   assert.deepEqual([s.packets, s.connsOverBudget], [12n, 3n]);
-  assert.deepEqual(Object.values(decodeH2SelfPerCpu(b, 2, size)), [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+  assert.deepEqual(Object.values(decodeH2SelfPerCpu(b, 2, size)), [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { encodeHeaderBlock, frame, PREFACE } from '@owlk8s/h2/testing';
+import * as sys from '../src/sys/ffi.ts';
 import { counters, H2Conn, h2Capture, moved, ringRecords, withoutTime } from './h2/harness.ts';
 import { requireBpf } from './kernel.ts';
 
@@ -534,5 +535,57 @@ describe('gaps', () => {
     );
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
+  });
+});
+
+describe('one CPU at a time frames a direction', () => {
+  /** struct owlk8s_h2_conn (bpf/owlk8s.h): 136 bytes, `busy` (bit d: direction d being framed) at 20. */
+  const CONN_VALUE = 136;
+  const BUSY = 20;
+  /** Sets the one connection's busy bits, as another CPU framing its directions would. */
+  function setBusy(cap: ReturnType<typeof h2Capture>, bits: number): void {
+    const fd = cap.mapFd('h2_conns');
+    const key = Buffer.alloc(64);
+    const value = Buffer.alloc(CONN_VALUE);
+    assert.equal(sys.mapGetNextKey(fd, undefined, key), 0);
+    assert.equal(sys.mapLookup(fd, key, value), 0);
+    value.writeUInt32LE(bits, BUSY);
+    assert.equal(sys.mapUpdate(fd, key, value, 2 /* BPF_EXIST */), 0);
+  }
+
+  test('a segment that comes while its direction is being framed is not framed (h2Contended); the next shows its bytes as a gap; the other direction goes on', () => {
+    using cap = h2Capture();
+    const self0 = counters(cap);
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    setBusy(cap, 1); // the request direction
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 1, bytes(10)));
+    c.conv.segment('server', frame(HEADERS, END_HEADERS, 1, bytes(8)));
+    setBusy(cap, 0);
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
+    setBusy(cap, 2); // the response direction
+    c.conv.segment('server', frame(HEADERS, END_HEADERS, 3, bytes(8)));
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 5, bytes(10)));
+    setBusy(cap, 0);
+    c.conv.segment('server', frame(HEADERS, END_HEADERS, 5, bytes(8)));
+    assert.deepEqual(
+      ringRecords(cap).map(
+        (r) =>
+          `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
+      ),
+      [
+        'frame/request/0/4:0',
+        'frame/response/0/4:0',
+        'frame/response/1/1:1',
+        'gap/request/1/boundary',
+        'frame/request/2/1:3',
+        'frame/request/3/1:5',
+        'gap/response/2/boundary',
+        'frame/response/3/1:5',
+      ],
+    );
+    const m = moved(cap, self0);
+    assert.deepEqual([m.h2Contended, m.h2Gaps, m.h2Resyncs], [2, 2, 2]);
   });
 });
