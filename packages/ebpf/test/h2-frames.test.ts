@@ -44,6 +44,14 @@ const RESPONSE_BLOCK = encodeHeaderBlock([
 /** The client's opening: preface, SETTINGS, WINDOW_UPDATE. */
 const OPENING = Buffer.concat([PREFACE, settings(3), frame(WINDOW_UPDATE, 0, 0, bytes(4))]);
 
+/** The ring's records as `kind/direction/seq/what` (what: a frame's type:stream, else the cause). */
+function labels(cap: ReturnType<typeof h2Capture>): string[] {
+  return ringRecords(cap).map(
+    (r) =>
+      `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
+  );
+}
+
 function check(conn: H2Conn, cap: ReturnType<typeof h2Capture>, connId = 1) {
   const got = ringRecords(cap);
   assert.deepEqual(got, withoutTime(conn.expected(connId)));
@@ -469,19 +477,13 @@ describe('gaps', () => {
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 5, bytes(12)));
     c.conv.segment('server', settings(1));
-    assert.deepEqual(
-      ringRecords(cap).map(
-        (r) =>
-          `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
-      ),
-      [
-        'frame/request/0/4:0',
-        'gap/request/1/boundary',
-        'frame/request/2/1:3',
-        'frame/request/3/1:5',
-        'frame/response/0/4:0',
-      ],
-    );
+    assert.deepEqual(labels(cap), [
+      'frame/request/0/4:0',
+      'gap/request/1/boundary',
+      'frame/request/2/1:3',
+      'frame/request/3/1:5',
+      'frame/response/0/4:0',
+    ]);
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
   });
@@ -505,12 +507,14 @@ describe('gaps', () => {
       Buffer.concat([frame(HEADERS, END_HEADERS, 5, bytes(12)), frame(HEADERS, END_HEADERS, 7, bytes(3))]),
     );
     c.conv.segment('client', frame(RST_STREAM, 0, 5, bytes(4)));
-    assert.deepEqual(
-      ringRecords(cap).map(
-        (r) => `${r.kind}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
-      ),
-      ['frame/0/4:0', 'gap/1/boundary', 'gap/2/resync', 'frame/3/1:5', 'frame/4/1:7', 'frame/5/3:5'],
-    );
+    assert.deepEqual(labels(cap), [
+      'frame/request/0/4:0',
+      'gap/request/1/boundary',
+      'gap/request/2/resync',
+      'frame/request/3/1:5',
+      'frame/request/4/1:7',
+      'frame/request/5/3:5',
+    ]);
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
   });
@@ -527,12 +531,12 @@ describe('gaps', () => {
     c.conv.segment('client', big);
     c.conv.segment('client', frame(SETTINGS, 0, 1, bytes(6))); // SETTINGS on a stream
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
-    assert.deepEqual(
-      ringRecords(cap).map(
-        (r) => `${r.kind}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
-      ),
-      ['frame/0/4:0', 'gap/1/boundary', 'gap/2/resync', 'frame/3/1:3'],
-    );
+    assert.deepEqual(labels(cap), [
+      'frame/request/0/4:0',
+      'gap/request/1/boundary',
+      'gap/request/2/resync',
+      'frame/request/3/1:3',
+    ]);
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Gaps, m.h2Resyncs], [1, 1]);
   });
@@ -569,22 +573,16 @@ describe('one CPU at a time frames a direction', () => {
     c.conv.segment('client', frame(HEADERS, END_HEADERS, 5, bytes(10)));
     setBusy(cap, 0);
     c.conv.segment('server', frame(HEADERS, END_HEADERS, 5, bytes(8)));
-    assert.deepEqual(
-      ringRecords(cap).map(
-        (r) =>
-          `${r.kind}/${r.direction}/${r.seq}/${r.kind === 'frame' ? `${r.frameType}:${r.streamId}` : r.cause}`,
-      ),
-      [
-        'frame/request/0/4:0',
-        'frame/response/0/4:0',
-        'frame/response/1/1:1',
-        'gap/request/1/boundary',
-        'frame/request/2/1:3',
-        'frame/request/3/1:5',
-        'gap/response/2/boundary',
-        'frame/response/3/1:5',
-      ],
-    );
+    assert.deepEqual(labels(cap), [
+      'frame/request/0/4:0',
+      'frame/response/0/4:0',
+      'frame/response/1/1:1',
+      'gap/request/1/boundary',
+      'frame/request/2/1:3',
+      'frame/request/3/1:5',
+      'gap/response/2/boundary',
+      'frame/response/3/1:5',
+    ]);
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Contended, m.h2Gaps, m.h2Resyncs], [2, 2, 2]);
   });
