@@ -11,19 +11,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  h2load,
-  NGINX_STATUSES,
-  type NginxServer,
-  requireBpf,
-  requireTool,
-  sleep,
-} from '@owlk8s/e2e/harness';
+import { h2load, NGINX_STATUSES, type NginxServer, requireBpf, requireTool } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import type { Sample } from '../demo/prom-text.ts';
 import { addCaller, h2Losses } from './h2.ts';
 import { untilAttached } from './peers.ts';
-import { clusterAgent, type RunningAgent } from './running-agent.ts';
+import { clusterAgent, type RunningAgent, scrapeUntil, total } from './running-agent.ts';
 
 const H2C = 8082;
 /** GET requests per caller: 50 per status for each of h2load's 2 connections, in its rotation. */
@@ -101,8 +94,7 @@ test('h2load to nginx h2c, routed IPv4 and bridged IPv6, 100 streams a connectio
     for (const line of (web.server as NginxServer).accessLog()) logged[line] = (logged[line] ?? 0) + 1;
     assert.deepEqual(sorted(logged), sorted(server), "nginx's access log");
 
-    const deadline = Date.now() + 15_000;
-    const done = (s: Sample[]) =>
+    const done = (s: readonly Sample[]) =>
       JSON.stringify(tally(s, 'http_server_request_duration_seconds_count', 'web-0')) ===
         JSON.stringify(sorted(server)) &&
       callers.every(
@@ -110,16 +102,10 @@ test('h2load to nginx h2c, routed IPv4 and bridged IPv6, 100 streams a connectio
           JSON.stringify(tally(s, 'http_client_request_duration_seconds_count', c.spec.name)) ===
           JSON.stringify(client[c.spec.name]),
       );
-    let samples = await agent.scrape();
-    while (Date.now() < deadline && !done(samples)) {
-      await sleep(300);
-      samples = await agent.scrape();
-    }
+    const samples = await scrapeUntil(agent, done);
     // The loss counters first: when a count falls short, they say where it went.
     const losses = h2Losses(samples);
-    const gaps = samples
-      .filter((x) => x.name === 'owlk8s_agent_kernel_h2_gaps_total')
-      .reduce((n, x) => n + x.value, 0);
+    const gaps = total(samples, 'owlk8s_agent_kernel_h2_gaps_total');
     const sides = [
       {
         who: 'web-0',

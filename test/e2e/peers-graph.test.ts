@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { load, must, requireBpf, run, sleep } from '@owlk8s/e2e/harness';
 import { SimulatedCluster } from '../demo/cluster.ts';
 import { endpointSlice, node, service } from '../k8s-api/index.ts';
-import { clusterAgent } from './running-agent.ts';
+import { agentOn } from './peers.ts';
 
 const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
@@ -109,7 +109,7 @@ test('the Service graph: each edge once, with the requests and errors sent, in J
   ];
   await must(rule('-A'));
   try {
-    const agent = await clusterAgent(cluster, { capture: 'httpPorts: all, serverPeers: true' });
+    const agent = await agentOn(cluster);
     try {
       // Until the kernel's peers map is filled (a connection's peer is looked up when it starts),
       // another pod calls the Service; its requests are its own rows, left out below.

@@ -2,6 +2,7 @@
 // first reconcile is done, its Prometheus endpoint read back as samples.
 import assert from 'node:assert/strict';
 import { loadConfig, runAgent } from '@owlk8s/agent';
+import { sleep } from '@owlk8s/e2e/harness';
 import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
 import { freePort } from './ports.ts';
 
@@ -87,7 +88,7 @@ export async function scrapeUntil(
   for (;;) {
     const samples = await agent.scrape();
     if (settled(samples) || Date.now() > deadline) return samples;
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
   }
 }
 
