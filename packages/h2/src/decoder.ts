@@ -606,7 +606,8 @@ export class H2Decoder {
   private onBlock(conn: Conn, d: number, dir: Dir, blk: HeaderBlock): void {
     const id = dir.bStream;
     if (d === REQUEST) {
-      if (conn.streams.has(id) || (id & 1) === 0 || id <= conn.maxClientStream) return; // trailers, or not a new stream
+      // Trailers, or not a new stream: every stream held has an id at or below maxClientStream.
+      if ((id & 1) === 0 || id <= conn.maxClientStream) return;
       if (blk.complete && blk.method === undefined) return; // not a request's headers
       conn.maxClientStream = id;
       if (conn.streams.size >= this.maxStreams) {

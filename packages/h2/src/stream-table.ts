@@ -43,10 +43,6 @@ export class StreamTable<S extends HasStreamId> {
     return i < 0 ? undefined : this.items[i];
   }
 
-  has(id: number): boolean {
-    return this.get(id) !== undefined;
-  }
-
   /**
    * Adds a stream whose id is above every id the table has held since it was last empty.
    * @throws RangeError otherwise (the table's order would break)
