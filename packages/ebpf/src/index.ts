@@ -10,6 +10,8 @@ export type { AttachMode, CaptureOptions, CaptureSpec } from './config.ts';
 export { ATTACH_MODES, captureSpec, DEFAULT_BOUNDARIES_NS, DEFAULT_OBJECT_PATH } from './config.ts';
 export { BpfError, KeyNotFoundError, NetlinkError, VerifierError } from './errors.ts';
 export { bytesToIp, ipToBytes } from './ip.ts';
+export type { JitedFunction, JitedLine, JitedLines } from './jited-lines.ts';
+export { jitedLines } from './jited-lines.ts';
 export type { HostInterface, NetworkInterface } from './locate.ts';
 export { listInterfaces, locateHostInterface, lookupInterface, requireHostInterface } from './locate.ts';
 export { hashMapBytes, kernelMemory, ringMapBytes } from './memory.ts';
