@@ -154,22 +154,26 @@ struct owlk8s_half {
 #define OWLK8S_HOLE_IN_MESSAGE 2
 
 struct owlk8s_conn {
+	/* Read-mostly, first: with the key's last 24 bytes these fill the element's second cache line,
+	 * which every lookup of the connection reads (the hash's element is the kernel's 48-byte header,
+	 * the 40-byte key and this value: 640 bytes, ten whole lines, so no two connections share one). */
+	__u32 target_id;
+	__u32 peer_id;           /* the other end's id in peers when the connection was made (0: not there) */
+	__u32 series_code;       /* the series its last request went to: SERIES() | SERIES_CACHED (0: none) */
+	__u32 series_index;      /* ... its index in agg_values */
+	__u64 series_gen;        /* ... and that value's gen then (a different gen: the index was freed) */
+	__u8 _line[16];
 	struct owlk8s_slot slots[OWLK8S_PIPELINE]; /* slot (ordinal & (PIPELINE - 1)) */
 	struct owlk8s_half req;  /* the client → server direction */
 	struct owlk8s_half resp; /* the server → client direction */
 	__u64 resp_start_ns;     /* the final response in progress: its request's start */
 	__u64 resp_last_ns;      /* ... and its latest segment */
 	__u64 last_ns;           /* the connection's latest packet */
-	__u32 target_id;
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
 	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap, bit 7: HTTP/2 (owlk8s.bpf.c) */
 	__u8 _pad[3];
-	__u32 peer_id;           /* the other end's id in peers when the connection was made (0: not there) */
-	__u32 series_code;       /* the series its last request went to: SERIES() | SERIES_CACHED (0: none) */
-	__u32 series_index;      /* ... its index in agg_values */
-	__u64 series_gen;        /* ... and that value's gen then (a different gen: the index was freed) */
 };
 
 /* aggregates' value: where the series' counts are in agg_values. */

@@ -60,7 +60,7 @@ const PEER_VALUE = 4;
 
 /**
  * The maps that grow with the configuration: aggregates (364 B per series: the hash, agg_values and
- * free_series), conns (624 B), peers (72 B), and with HTTP/2 h2Conns (224 B per connection) and
+ * free_series), conns (640 B), peers (72 B), and with HTTP/2 h2Conns (224 B per connection) and
  * h2Ring (the ring's bytes and three pages). Without `maxHttp2Connections` and `http2RingBytes`
  * (HTTP/2 off), h2Conns and h2Ring are 0.
  */

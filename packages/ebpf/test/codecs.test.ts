@@ -187,7 +187,7 @@ test('an aggregate key with the overflow flag is its target overflow series', ()
 test('a connection: PENDING slots and a tracked response in progress are in flight; FREE and CLAIMED slots and an untracked response are not', () => {
   const b = Buffer.alloc(CONN_LAYOUT.size);
   const slot = (i: number, state: number, method: number) => {
-    const at = i * SLOT_LAYOUT.size;
+    const at = 40 + i * SLOT_LAYOUT.size;
     b.writeUInt32LE(state, at + 12);
     b[at + 24] = method;
   };
@@ -196,23 +196,23 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   slot(2, 1, 9); // PENDING _OTHER
   slot(3, 0, 3); // FREE (a DELETE that finished)
   slot(7, 1, 0); // PENDING GET
-  b.writeUInt32LE(42, 504); // target_id
-  b.writeUInt32LE(5, 516); // peer_id
+  b.writeUInt32LE(42, 0); // target_id
+  b.writeUInt32LE(5, 4); // peer_id
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     peerId: 5,
     pending: ['POST', '_OTHER', 'GET'],
     responding: undefined,
   });
-  b.writeUInt16LE(200, 508); // resp_status
-  b[510] = 4; // resp_method HEAD
+  b.writeUInt16LE(200, 544); // resp_status
+  b[546] = 4; // resp_method HEAD
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     peerId: 5,
     pending: ['POST', '_OTHER', 'GET'],
     responding: 'HEAD',
   });
-  b[510] = 0xff; // a response in progress that answers no tracked request: not in flight
+  b[546] = 0xff; // a response in progress that answers no tracked request: not in flight
   assert.deepEqual(decodeConn(b), {
     targetId: 42,
     peerId: 5,

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { DEFAULT_OBJECT_PATH } from '../src/config.ts';
-import { ALL_LAYOUTS } from '../src/layout.ts';
+import { ALL_LAYOUTS, CONN_KEY_LAYOUT, CONN_LAYOUT } from '../src/layout.ts';
 
 interface BtfStruct {
   size: number;
@@ -72,3 +72,13 @@ for (const layout of ALL_LAYOUTS) {
     assert.equal(covered, s.size, 'fields cover the struct: no padding the compiler inserted');
   });
 }
+
+test("a conns element is ten whole cache lines, and the key's second line holds only read-mostly fields", () => {
+  const HEADER = 48; // struct htab_elem in 6.18's BTF; the key follows, rounded up to 8 bytes
+  const keyEnd = HEADER + CONN_KEY_LAYOUT.size;
+  assert.equal(keyEnd + CONN_LAYOUT.size, 640);
+  const inKeyLine = Object.entries(CONN_LAYOUT.fields)
+    .filter(([, f]) => keyEnd + f.offset < 128)
+    .map(([name]) => name);
+  assert.deepEqual(inKeyLine, ['target_id', 'peer_id', 'series_code', 'series_index', 'series_gen', '_line']);
+});

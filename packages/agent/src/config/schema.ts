@@ -152,7 +152,7 @@ export const SCHEMA: Section = section('', {
       connections: setting(
         f.integer(1024, 4194304),
         57344,
-        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 625 bytes of kernel memory per entry (35 MiB for the default), whatever the number of CPUs.',
+        'TCP connections of monitored pods on `capture.httpPorts` tracked at once, from their SYN (or their first HTTP message when the agent started after them) until FIN, RST or `capture.idleTimeoutMs` without a packet; up to 8 requests in flight each. When full, a new connection is not measured and `owlk8s.agent.kernel.conns_full` grows. About 640 bytes of kernel memory per entry (36 MiB for the default), whatever the number of CPUs.',
       ),
       aggregates: setting(
         f.integer(256, 1048576),
