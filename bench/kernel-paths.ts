@@ -21,17 +21,17 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { must, type Pod, requireTool, sleep, wrk } from '@owlk8s/e2e/harness';
 import { Attachment, Capture, LoadedObject, programStats, TcAttachment } from '@owlk8s/ebpf';
+import { positiveArg } from './lib/args.ts';
 import { onNginxPod } from './lib/program-runs.ts';
 import { formatSummary, median, summarize } from './lib/stats.ts';
 
-const positive = (arg: string | undefined, fallback: number, what: string): number => {
-  const n = Number(arg ?? fallback);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`bench/kernel-paths.ts: ${what} is ${arg}; allowed: a whole number of at least 1`);
-  return n;
-};
-const ROUNDS = positive(process.argv[2], 5, 'the first argument (rounds)');
-const SECONDS = positive(process.argv[3], 3, 'the second argument (seconds per run)');
+const ROUNDS = positiveArg('bench/kernel-paths.ts', process.argv[2], 5, 'the first argument (rounds)');
+const SECONDS = positiveArg(
+  'bench/kernel-paths.ts',
+  process.argv[3],
+  3,
+  'the second argument (seconds per run)',
+);
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
 const BODY_BYTES = 1 << 20;

@@ -20,20 +20,25 @@ import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireTool, wrk } from '@owlk8s/e2e/harness';
 import { Capture, jitedLines, programStats } from '@owlk8s/ebpf';
+import { positiveArg } from './lib/args.ts';
 import { attribute, parseXlated } from './lib/profile.ts';
 import { attachAlternating, onNginxPod } from './lib/program-runs.ts';
 
 const MODE = process.argv[2] ?? 'socket';
 if (MODE !== 'socket' && MODE !== 'tc')
   throw new Error(`bench/kernel-profile.ts: the first argument is ${MODE}; allowed: socket or tc`);
-const positive = (arg: string | undefined, fallback: number, what: string): number => {
-  const n = Number(arg ?? fallback);
-  if (!Number.isInteger(n) || n < 1)
-    throw new Error(`bench/kernel-profile.ts: ${what} is ${arg}; allowed: a whole number of at least 1`);
-  return n;
-};
-const SECONDS = positive(process.argv[3], 8, 'the second argument (seconds sampled)');
-const LINES = positive(process.argv[4], 30, 'the third argument (source lines listed)');
+const SECONDS = positiveArg(
+  'bench/kernel-profile.ts',
+  process.argv[3],
+  8,
+  'the second argument (seconds sampled)',
+);
+const LINES = positiveArg(
+  'bench/kernel-profile.ts',
+  process.argv[4],
+  30,
+  'the third argument (source lines listed)',
+);
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)} %`;
