@@ -18,7 +18,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireTool, wrk } from '@owlk8s/e2e/harness';
+import { requireTool, sleep, wrk } from '@owlk8s/e2e/harness';
 import { Capture, jitedLines, programStats } from '@owlk8s/ebpf';
 import { positiveArg } from './lib/args.ts';
 import { attribute, parseXlated } from './lib/profile.ts';
@@ -40,11 +40,13 @@ const LINES = positiveArg(
   'the third argument (source lines listed)',
 );
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
+const PERF = '/usr/bin/perf';
+const BPFTOOL = '/usr/sbin/bpftool';
 
 const pct = (n: number, of: number) => `${((100 * n) / of).toFixed(1)} %`;
 
-requireTool('/usr/bin/perf', 'linux-perf');
-requireTool('/usr/sbin/bpftool', 'bpftool');
+requireTool(PERF, 'linux-perf');
+requireTool(BPFTOOL, 'bpftool');
 await onNginxPod('bench/kernel-profile.ts', async ({ web, nginx, iface }) => {
   using capture = Capture.load({ ...(CAPTURE_OBJECT ? { objectPath: CAPTURE_OBJECT } : {}), attach: MODE });
   capture.setTarget(web.ipv4, iface.ifindex, 1);
@@ -54,9 +56,13 @@ await onNginxPod('bench/kernel-profile.ts', async ({ web, nginx, iface }) => {
     const data = join(dir, 'perf.data');
     const s0 = programStats(capture.programFd);
     const r0 = capture.readSelf().requests;
+    // wrk first, perf a second later for SECONDS, wrk a second after that: every sample is taken
+    // under full traffic
+    const traffic = wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS + 2 });
+    await sleep(1000);
     const sampled = new Promise<number | null>((resolve, reject) => {
       const perf = spawn(
-        'perf',
+        PERF,
         [
           'record',
           '-q',
@@ -76,20 +82,20 @@ await onNginxPod('bench/kernel-profile.ts', async ({ web, nginx, iface }) => {
       );
       perf.on('error', reject).on('exit', resolve);
     });
-    // wrk starts first and ends after perf: every sample is taken under full traffic
-    const w = await wrk(undefined, nginx.url('/'), { connections: 16, threads: 2, durationS: SECONDS + 2 });
-    const code = await sampled;
+    // wrk is waited for whether perf succeeded or not (finally awaits the promise returned)
+    const code = await sampled.finally(() => traffic);
+    const w = await traffic;
     if (code !== 0) throw new Error(`perf record exited with ${code}`);
     const s1 = programStats(capture.programFd);
     const counted = Number(capture.readSelf().requests - r0);
     const packets = Number(s1.runCount - s0.runCount);
     const nsPerPacket = Number(s1.runTimeNs - s0.runTimeNs) / packets;
     const lines = jitedLines(capture.programFd);
-    const listing = execFileSync('bpftool', ['prog', 'dump', 'xlated', 'id', String(lines.id), 'linum'], {
+    const listing = execFileSync(BPFTOOL, ['prog', 'dump', 'xlated', 'id', String(lines.id), 'linum'], {
       encoding: 'utf8',
       maxBuffer: 64 << 20,
     });
-    const script = execFileSync('perf', ['script', '-i', data, '-F', 'ip,sym'], {
+    const script = execFileSync(PERF, ['script', '-i', data, '-F', 'ip,sym'], {
       encoding: 'utf8',
       maxBuffer: 1 << 30,
       stdio: ['ignore', 'pipe', 'ignore'],
