@@ -30,10 +30,14 @@ export function parseXlated(listing: string): Map<number, Source> {
   return byInsn;
 }
 
+/** Whether `address` lies in one of the program's functions' machine code. */
+export function inProgram(lines: JitedLines, address: bigint): boolean {
+  return lines.functions.some((f) => address >= f.address && address < f.address + BigInt(f.bytes));
+}
+
 /** The line-info record whose machine code holds `address`, as its instruction offset; -1 outside the program. */
 export function insnAt(lines: JitedLines, address: bigint): number {
-  const inside = lines.functions.some((f) => address >= f.address && address < f.address + BigInt(f.bytes));
-  if (!inside) return -1;
+  if (!inProgram(lines, address)) return -1;
   // the last record at or below the address (each function's first instruction has one)
   const byAddress = sortedByAddress(lines);
   let lo = 0;
@@ -83,7 +87,7 @@ export function attribute(script: string, lines: JitedLines, source: Map<number,
       .map((m) => ({ address: BigInt(`0x${m[1]}`), sym: m[2]! }));
     if (frames.length === 0) continue;
     t.all++;
-    const at = frames.findIndex((f) => insnAt(lines, f.address) >= 0);
+    const at = frames.findIndex((f) => inProgram(lines, f.address));
     if (at < 0) continue;
     t.program++;
     // a caller's frame holds the return address: the call is the instruction before it

@@ -54,9 +54,10 @@ export function jitedLines(programFd: number): JitedLines {
   const id = first.readUInt32LE(ID);
   const nFunctions = first.readUInt32LE(NR_JITED_KSYMS);
   const nLines = first.readUInt32LE(NR_LINE_INFO);
-  if (nLines === 0 || first.readUInt32LE(NR_JITED_LINE_INFO) !== nLines || nFunctions === 0) {
+  const nJited = first.readUInt32LE(NR_JITED_LINE_INFO);
+  if (nLines === 0 || nJited !== nLines || nFunctions === 0) {
     throw new Error(
-      `program ${id} has ${nLines} line-info records and ${first.readUInt32LE(NR_JITED_LINE_INFO)} JIT addresses for them: ` +
+      `program ${id} has ${nLines} line-info records and ${nJited} JIT addresses for them: ` +
         'it needs BTF line info (clang -g) and the JIT (net.core.bpf_jit_enable=1)',
     );
   }
