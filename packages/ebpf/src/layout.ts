@@ -123,9 +123,12 @@ export const HALF_LAYOUT: Layout = {
 const SLOTS = SLOT_LAYOUT.size * PIPELINE;
 const HALF = HALF_LAYOUT.size;
 
+/** Where owlk8s_conn's fields after the two halves start. */
+const TAIL = 40 + SLOTS + 2 * HALF;
+
 export const CONN_LAYOUT: Layout = {
   struct: 'owlk8s_conn',
-  size: 40 + SLOTS + 2 * HALF + 32,
+  size: TAIL + 32,
   fields: {
     target_id: { offset: 0, size: 4 },
     peer_id: { offset: 4, size: 4 },
@@ -136,14 +139,14 @@ export const CONN_LAYOUT: Layout = {
     slots: { offset: 40, size: SLOTS },
     req: { offset: 40 + SLOTS, size: HALF },
     resp: { offset: 40 + SLOTS + HALF, size: HALF },
-    resp_start_ns: { offset: 40 + SLOTS + 2 * HALF, size: 8 },
-    resp_last_ns: { offset: 40 + SLOTS + 2 * HALF + 8, size: 8 },
-    last_ns: { offset: 40 + SLOTS + 2 * HALF + 16, size: 8 },
-    resp_status: { offset: 40 + SLOTS + 2 * HALF + 24, size: 2 },
-    resp_method: { offset: 40 + SLOTS + 2 * HALF + 26, size: 1 },
-    resp_minor: { offset: 40 + SLOTS + 2 * HALF + 27, size: 1 },
-    fins: { offset: 40 + SLOTS + 2 * HALF + 28, size: 1 },
-    _pad: { offset: 40 + SLOTS + 2 * HALF + 29, size: 3 },
+    resp_start_ns: { offset: TAIL, size: 8 },
+    resp_last_ns: { offset: TAIL + 8, size: 8 },
+    last_ns: { offset: TAIL + 16, size: 8 },
+    resp_status: { offset: TAIL + 24, size: 2 },
+    resp_method: { offset: TAIL + 26, size: 1 },
+    resp_minor: { offset: TAIL + 27, size: 1 },
+    fins: { offset: TAIL + 28, size: 1 },
+    _pad: { offset: TAIL + 29, size: 3 },
   },
 };
 
