@@ -2,7 +2,8 @@
 // runs for trying; results go to bench/results/quick.json and BENCHMARKS.md is left alone).
 // `--only a,b` runs only the named benchmarks. A full run writes bench/results/latest.json and
 // regenerates the generated sections of BENCHMARKS.md (between <!-- bench:NAME:start/end -->).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { accuracy } from './lib/accuracy.ts';
 import type { Bench, BenchResult } from './lib/bench.ts';
 import { firstData } from './lib/first-data.ts';
@@ -10,7 +11,7 @@ import { kernelKinds } from './lib/kernel-kinds.ts';
 import { load1, machine } from './lib/machine.ts';
 import { replaceSection } from './lib/markdown.ts';
 import { others } from './lib/others.ts';
-import { overhead } from './lib/overhead.ts';
+import { BASELINE_CLI, overhead } from './lib/overhead.ts';
 import { rate } from './lib/rate.ts';
 import { size } from './lib/size.ts';
 import { suiteSection } from './lib/suite-section.ts';
@@ -27,7 +28,7 @@ const BENCHES: Record<string, Bench> = {
 
 function usage(msg: string): never {
   console.error(
-    `bench: ${msg}\nusage: npm run bench -- [--quick] [--only ${Object.keys(BENCHES).join(',')}] [--overhead-rounds N] [--overhead-seconds S]`,
+    `bench: ${msg}\nusage: npm run bench -- [--quick] [--only ${Object.keys(BENCHES).join(',')}] [--overhead-rounds N] [--overhead-seconds S] [--overhead-baseline DIR]`,
   );
   process.exit(2);
 }
@@ -35,7 +36,7 @@ function usage(msg: string): never {
 const args = process.argv.slice(2);
 let quick = false;
 let only = Object.keys(BENCHES);
-const overheadOptions: { rounds?: number; seconds?: number } = {};
+const overheadOptions: { rounds?: number; seconds?: number; baseline?: string } = {};
 /** The value after a flag, as a whole number of at least `min`. */
 const count = (flag: string, value: string | undefined, min: number): number => {
   const n = Number(value);
@@ -53,7 +54,15 @@ for (let i = 0; i < args.length; i++) {
       usage(`--only: unknown benchmark ${unknown.join(', ') || '(none given)'}`);
   } else if (a === '--overhead-rounds') overheadOptions.rounds = count(a, args[++i], 2);
   else if (a === '--overhead-seconds') overheadOptions.seconds = count(a, args[++i], 1);
-  else usage(`unknown argument ${a}`);
+  else if (a === '--overhead-baseline') {
+    const dir = resolve(args[++i] ?? '');
+    for (const need of [BASELINE_CLI, 'node_modules', 'bpf/build/owlk8s.bpf.o'])
+      if (!existsSync(resolve(dir, need)))
+        usage(
+          `--overhead-baseline: ${dir} has no ${need}; allowed: a checkout of owlk8s set up with its scripts/setup.sh (git worktree add DIR COMMIT && bash DIR/scripts/setup.sh)`,
+        );
+    overheadOptions.baseline = dir;
+  } else usage(`unknown argument ${a}`);
 }
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -4,8 +4,12 @@ export interface BenchOptions {
   /** The short mode (`--quick`): fewer rounds, shorter runs; figures for trying, not for the record. */
   readonly quick: boolean;
   readonly log: (line: string) => void;
-  /** The overhead benchmark's rounds and seconds per run, when given on the command line. */
-  readonly overhead?: { readonly rounds?: number; readonly seconds?: number };
+  /**
+   * The overhead benchmark's rounds and seconds per run, when given on the command line, and a
+   * baseline: another checkout of owlk8s, set up (`scripts/setup.sh`), whose agent is measured as a
+   * fourth variant in the same rounds.
+   */
+  readonly overhead?: { readonly rounds?: number; readonly seconds?: number; readonly baseline?: string };
 }
 
 export interface BenchResult {

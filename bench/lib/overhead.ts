@@ -12,6 +12,7 @@
 // on the interface in /proc/net/packet, no TC filter, no TCX link) and no agent process running.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SimulatedCluster } from '../../test/demo/cluster.ts';
 import { wrk } from '../../test/harness/clients.ts';
 import { sleep } from '../../test/harness/exec.ts';
@@ -31,15 +32,26 @@ import {
   summarize,
 } from './stats.ts';
 
-export type Variant = 'none' | 'socket' | 'tc';
-const VARIANTS: readonly Variant[] = ['none', 'socket', 'tc'];
+export type Variant = 'none' | 'socket' | 'tc' | 'baseline';
 const LABEL: Record<Variant, string> = {
   none: 'no agent',
   socket: 'agent, attach socket',
   tc: 'agent, attach tc',
+  baseline: 'baseline agent',
 };
-/** Nodes of the test API server: the pod sits on one of them; only `socket` and `tc` have an agent. */
-const NODE: Record<Variant, string> = { none: 'bench-nobody', socket: 'bench-socket', tc: 'bench-tc' };
+/** Nodes of the test API server: the pod sits on one of them; `bench-nobody` has no agent. */
+const NODE: Record<Variant, string> = {
+  none: 'bench-nobody',
+  socket: 'bench-socket',
+  tc: 'bench-tc',
+  baseline: 'bench-baseline',
+};
+/** The CLI of a baseline checkout, relative to it. */
+export const BASELINE_CLI = 'packages/agent/src/cli/main.ts';
+/** The variants measured: the three, and the baseline agent when a baseline checkout is given. */
+const variantsOf = (baseline: string | undefined): readonly Variant[] =>
+  baseline === undefined ? ['none', 'socket', 'tc'] : ['none', 'socket', 'tc', 'baseline'];
+type AgentVariant = Exclude<Variant, 'none'>;
 
 /**
  * Defaults: 21 rounds (a multiple of 3, so each variant goes first, second and third equally often)
@@ -110,19 +122,21 @@ export function attachedTo(ifindex: number, ifname: string, pids: readonly numbe
 }
 
 export async function overhead({ quick, log, overhead: given }: BenchOptions): Promise<BenchResult> {
+  const VARIANTS = variantsOf(given?.baseline);
   const ROUNDS = given?.rounds ?? (quick ? OVERHEAD_QUICK : OVERHEAD_DEFAULTS).rounds;
   const SECONDS = given?.seconds ?? (quick ? OVERHEAD_QUICK : OVERHEAD_DEFAULTS).seconds;
   const WRK = { connections: 32, threads: 2, durationS: SECONDS };
   await using cluster = await SimulatedCluster.create(NODE.none, { handleSignals: true });
-  cluster.api.apply(node(NODE.socket));
-  cluster.api.apply(node(NODE.tc));
+  for (const v of VARIANTS) if (v !== 'none') cluster.api.apply(node(NODE[v]));
   const web = await cluster.addPod({ name: 'web', shape: 'routed', ipv6: false, server: 'nginx', port: 80 });
   const url = web.server.url('/');
   const ifname = web.pod.hostIfName;
   const ifindex = Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8'));
   const base = web.object;
 
-  const agents: Record<'socket' | 'tc', AgentProcess> = {} as never;
+  const agents: Partial<Record<AgentVariant, AgentProcess>> = {};
+  const agent = (v: AgentVariant) => agents[v]!;
+  const baseline = given?.baseline === undefined ? undefined : baselineOf(given.baseline);
   try {
     for (const mode of ['socket', 'tc'] as const) {
       agents[mode] = await AgentProcess.start({
@@ -131,12 +145,23 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         extra: `capture: { attach: ${mode} }`,
       });
     }
+    if (baseline) {
+      // The baseline checkout's own agent with its own defaults (its attach mode is the socket
+      // filter, the default of every owlk8s so far), run by this checkout's Node.
+      agents.baseline = await AgentProcess.start({
+        connection: { kubeconfig: cluster.kubeconfigPath },
+        node: NODE.baseline,
+        argv: [baseline.cli],
+      });
+      log(`overhead: baseline agent ${baseline.commit} from ${given!.baseline}`);
+    }
+    const pids = () => Object.values(agents).map((a) => a.pid);
     let placed: Variant = 'none';
     const signal = (a: AgentProcess, sig: 'SIGSTOP' | 'SIGCONT') => a.child.kill(sig);
     /** Moves the pod to the variant's node; the agent of the previous one detaches, the new one attaches. */
     const place = async (v: Variant) => {
       if (v !== placed) {
-        const prev = placed === 'none' ? undefined : agents[placed];
+        const prev = placed === 'none' ? undefined : agent(placed);
         if (prev) signal(prev, 'SIGCONT');
         cluster.api.delete('Pod', 'default', 'web');
         await waitFor(
@@ -156,29 +181,29 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         placed = v;
       }
       if (v !== 'none') {
-        signal(agents[v], 'SIGCONT');
-        await agents[v].waitTargets(1);
+        signal(agent(v), 'SIGCONT');
+        await agent(v).waitTargets(1);
       }
       // The agent that left may still be detaching (it runs until the check passes); give it a
       // moment before calling it a failure.
       let holders: string[] = [];
       const wrong = () => {
-        holders = attachedTo(ifindex, ifname, [agents.socket.pid, agents.tc.pid]);
+        holders = attachedTo(ifindex, ifname, pids());
         const sockets = holders.filter((h) => h.startsWith('packet socket')).length;
         const tc = holders.length - sockets;
         if (v === 'none') return holders.length > 0;
-        return v === 'socket' ? sockets !== 1 || tc !== 0 : sockets !== 0 || tc === 0;
+        return v === 'tc' ? sockets !== 0 || tc === 0 : sockets !== 1 || tc !== 0;
       };
       const t0 = performance.now();
       while (wrong()) {
         if (performance.now() - t0 > 10_000) {
           throw new Error(
-            `overhead: before the ${LABEL[v]} run, ${ifname} should hold ${v === 'none' ? 'no program' : v === 'socket' ? 'one packet socket and no TC program' : 'TC programs and no packet socket'}; it holds ${holders.join(', ') || 'nothing'}`,
+            `overhead: before the ${LABEL[v]} run, ${ifname} should hold ${v === 'none' ? 'no program' : v === 'tc' ? 'TC programs and no packet socket' : 'one packet socket and no TC program'}; it holds ${holders.join(', ') || 'nothing'}`,
           );
         }
         await sleep(50);
       }
-      for (const m of ['socket', 'tc'] as const) if (m !== v) signal(agents[m], 'SIGSTOP');
+      for (const [m, a] of Object.entries(agents)) if (m !== v) signal(a, 'SIGSTOP');
     };
 
     await place('none');
@@ -190,13 +215,13 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         await place(v);
         const cBefore = machineCpu();
         await sleep(500); // the switch's own work (watch event, attach, catch-up timers) done
-        const agent = v === 'none' ? undefined : agents[v];
-        const a0 = agent?.cpuSecondsPrecise() ?? 0;
+        const measured = v === 'none' ? undefined : agent(v);
+        const a0 = measured?.cpuSecondsPrecise() ?? 0;
         const c0 = machineCpu();
         const before = (c0.busy - cBefore.busy) / (c0.total - cBefore.total);
         const w = await wrk(undefined, url, WRK);
         const c1 = machineCpu();
-        const a1 = agent?.cpuSecondsPrecise() ?? 0;
+        const a1 = measured?.cpuSecondsPrecise() ?? 0;
         if (w.socketErrors > 0 || w.non2xx3xx > 0)
           throw new Error(`wrk: ${w.socketErrors} socket errors, ${w.non2xx3xx} non-2xx`);
         const busyS = c1.busy - c0.busy;
@@ -213,18 +238,31 @@ export async function overhead({ quick, log, overhead: given }: BenchOptions): P
         };
         runs.push(r);
         log(
-          `overhead round ${round + 1}/${ROUNDS} ${LABEL[v].padEnd(20)}: ${r.requests} requests, ${fmt(r.rps, 0)}/s, p99 ${r.p99Ms} ms, ${fmt(r.cpuUsPerRequest, 2)} µs CPU/request`,
+          `overhead round ${round + 1}/${ROUNDS} ${LABEL[v].padEnd(22)}: ${r.requests} requests, ${fmt(r.rps, 0)}/s, p99 ${r.p99Ms} ms, ${fmt(r.cpuUsPerRequest, 2)} µs CPU/request`,
         );
       }
     }
     await place('none');
-    return report(runs, ROUNDS, SECONDS, WRK);
+    return report(runs, ROUNDS, SECONDS, WRK, baseline);
   } finally {
     for (const a of Object.values(agents)) {
       a.child.kill('SIGCONT');
       await a.stop();
     }
   }
+}
+
+/** A baseline checkout's CLI and commit (`git describe`, so a dirty tree says so). */
+function baselineOf(dir: string): Baseline {
+  const commit = execFileSync('git', ['-C', dir, 'describe', '--always', '--dirty'], {
+    encoding: 'utf8',
+  }).trim();
+  return { cli: join(dir, BASELINE_CLI), commit };
+}
+
+export interface Baseline {
+  readonly cli: string;
+  readonly commit: string;
 }
 
 async function waitFor(ok: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
@@ -251,7 +289,9 @@ export function report(
   rounds: number,
   seconds: number,
   wrkOpts: { connections: number; threads: number },
+  baseline?: Baseline,
 ): BenchResult {
+  const VARIANTS = variantsOf(baseline?.cli);
   const ci = (xs: number[]) => bootstrapMedianCi(xs, CI);
   const cpu = {
     socket: ci(ratiosOf(runs, 'socket', 'cpuUsPerRequest')),
@@ -259,12 +299,17 @@ export function report(
   };
   const p99 = { socket: ci(ratiosOf(runs, 'socket', 'p99Ms')), tc: ci(ratiosOf(runs, 'tc', 'p99Ms')) };
   const rps = { socket: ci(ratiosOf(runs, 'socket', 'rps')), tc: ci(ratiosOf(runs, 'tc', 'rps')) };
-  const tcOverSocket = ci(
-    pairRatios(
-      runs.filter((r) => r.variant === 'tc').map((r) => r.cpuUsPerRequest),
-      runs.filter((r) => r.variant === 'socket').map((r) => r.cpuUsPerRequest),
-    ),
-  );
+  const cpuOf = (v: Variant) =>
+    runs
+      .filter((r) => r.variant === v)
+      .sort((a, b) => a.round - b.round)
+      .map((r) => r.cpuUsPerRequest);
+  const tcOverSocket = ci(pairRatios(cpuOf('tc'), cpuOf('socket')));
+  const overBaseline = baseline && {
+    baseline: ci(ratiosOf(runs, 'baseline', 'cpuUsPerRequest')),
+    socket: ci(pairRatios(cpuOf('socket'), cpuOf('baseline'))),
+    tc: ci(pairRatios(cpuOf('tc'), cpuOf('baseline'))),
+  };
   const of = (v: Variant) => runs.filter((r) => r.variant === v);
   const row = (v: Variant) => [
     LABEL[v],
@@ -283,10 +328,10 @@ export function report(
         ? `**not met** (interval over ${goal})`
         : `**unresolved** (the interval holds ${goal})`;
   };
-  const markdown = `${rounds} rounds; in each, three runs in rotating order (the round number picks which goes first):
-no agent, the agent with \`capture.attach: socket\`, the agent with \`capture.attach: tc\`. Each run is ${seconds} s of
+  const markdown = `${rounds} rounds; in each, ${baseline ? 'four' : 'three'} runs in rotating order (the round number picks which goes first):
+no agent, the agent with \`capture.attach: socket\`, the agent with \`capture.attach: tc\`${baseline ? `, the baseline agent (the checkout at ${baseline.commit}, its own defaults)` : ''}. Each run is ${seconds} s of
 full-rate wrk from the host to nginx in a routed pod (${wrkOpts.threads} threads, ${wrkOpts.connections} keep-alive connections).
-The two agent processes (Kubernetes mode, stdout exporter off, Prometheus endpoint not scraped, export every
+The ${baseline ? 'three' : 'two'} agent processes (Kubernetes mode, stdout exporter off, Prometheus endpoint not scraped, export every
 1 s) start once; between runs the pod's object is moved to the node of the agent being measured, or to a node no
 agent watches, and the agents not measured are stopped (SIGSTOP). Before every no-agent run the pod's interface is
 checked to hold no program (no packet socket on it, no TC filter, nothing in \`bpftool net show dev\`, no TCX
@@ -332,7 +377,36 @@ ${table(
 )}
 
 CPU per request, tc ÷ socket within each round: ${formatCi(tcOverSocket)} (${pm(tcOverSocket)}).
-The machine was ${fmt(quiet.median, 1)} % busy (median; ${fmt(quiet.min, 1)}–${fmt(quiet.max, 1)} %) in the half
+${
+  overBaseline
+    ? `
+${table(
+  ['CPU per request, within each round', 'median [95 % CI]', '±', 'at or under 1'],
+  [
+    [
+      `baseline agent (${baseline!.commit}) ÷ no agent`,
+      formatCi(overBaseline.baseline),
+      pm(overBaseline.baseline),
+      '–',
+    ],
+    [
+      'attach socket ÷ baseline agent',
+      formatCi(overBaseline.socket),
+      pm(overBaseline.socket),
+      verdict(overBaseline.socket, 1),
+    ],
+    [
+      'attach tc ÷ baseline agent',
+      formatCi(overBaseline.tc),
+      pm(overBaseline.tc),
+      verdict(overBaseline.tc, 1),
+    ],
+  ],
+)}
+
+`
+    : ''
+}The machine was ${fmt(quiet.median, 1)} % busy (median; ${fmt(quiet.min, 1)}–${fmt(quiet.max, 1)} %) in the half
 second before each run, without traffic: what other work than this benchmark's took of the cores (0 % on a quiet
 machine; it also holds the measured agent's work right after it attached).`;
   const goal = (what: string, c: MedianCi, limit: number) => ({
@@ -348,6 +422,20 @@ machine; it also holds the measured agent's work right after it attached).`;
       goal('CPU per request with the agent (attach tc) ≤ 1.02× without', cpu.tc, 1.02),
       goal('p99 with the agent (attach socket) ≤ 1.05× without', p99.socket, 1.05),
       goal('p99 with the agent (attach tc) ≤ 1.05× without', p99.tc, 1.05),
+      ...(overBaseline
+        ? [
+            goal(
+              `CPU per request, attach socket ≤ the baseline agent's (${baseline!.commit})`,
+              overBaseline.socket,
+              1,
+            ),
+            goal(
+              `CPU per request, attach tc ≤ the baseline agent's (${baseline!.commit})`,
+              overBaseline.tc,
+              1,
+            ),
+          ]
+        : []),
     ],
     data: {
       rounds,
@@ -359,6 +447,7 @@ machine; it also holds the measured agent's work right after it attached).`;
       p99Ratio: p99,
       rpsRatio: rps,
       tcOverSocket,
+      ...(overBaseline ? { baseline: baseline!.commit, overBaseline } : {}),
     },
     markdown,
   };
