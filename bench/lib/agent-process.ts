@@ -10,7 +10,8 @@ import { freePort } from '../../test/e2e/ports.ts';
 import { inClusterSpawn } from './image-agent.ts';
 import { processCpuPrecise, processCpuSeconds, processMemory } from './machine.ts';
 
-const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
+/** The checkout's agent CLI (TypeScript, run by Node's type stripping). */
+export const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
 
 export interface AgentOptions {
   /** How the agent reaches the test API server: a kubeconfig file, or in cluster (image-agent.ts). */

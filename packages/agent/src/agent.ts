@@ -6,7 +6,13 @@ import type { Pipeline, TargetIdentity } from '@owlk8s/otel';
 import type { Readiness } from './admin/admin-server.ts';
 import { podIdentity } from './enrichment/pod-identity.ts';
 import { type GraphView, ServiceGraph } from './graph/service-graph.ts';
-import { H2_POLL_MS, H2Calls, type H2CallsOptions, type H2RecordSource } from './h2/h2-calls.ts';
+import {
+  H2_IDLE_POLL_MS,
+  H2_POLL_MS,
+  H2Calls,
+  type H2CallsOptions,
+  type H2RecordSource,
+} from './h2/h2-calls.ts';
 import type { CaptureControl, InterfaceLocator, WantedTarget } from './reconciler/ports.ts';
 import { Reconciler } from './reconciler/reconciler.ts';
 import type { TargetSource } from './sources/target-source.ts';
@@ -48,12 +54,14 @@ export interface AgentParts {
   readonly now?: () => number;
   /**
    * HTTP/2 and gRPC: the kernel's frame records (the capture loaded with `http2: true`), read every
-   * `pollMs` (default H2_POLL_MS) and at each collection, decoded into calls for the pipeline.
+   * `pollMs` (default H2_POLL_MS; `idlePollMs`, default H2_IDLE_POLL_MS, after a poll that found
+   * none) and at each collection, decoded into calls for the pipeline.
    * Absent: HTTP/2 off (capture.http2 false), nothing of it is exported.
    */
   readonly h2?: {
     readonly source: H2RecordSource;
     readonly pollMs?: number;
+    readonly idlePollMs?: number;
     readonly decoder?: H2CallsOptions['decoder'];
     readonly nowNs?: () => bigint;
   };
@@ -106,6 +114,8 @@ export class Agent {
   #generation = 0;
   readonly #removed: number[] = [];
   #timers: NodeJS.Timeout[] = [];
+  /** The next HTTP/2 poll (each poll sets the one after it, sooner when it read records). */
+  #h2Timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #unsubscribePorts: (() => void) | undefined;
   #reconciled = false;
@@ -187,13 +197,16 @@ export class Agent {
       // Before the first scrape or push, a collection of its own (the snapshot gives the pipeline
       // its bucket boundaries, which calls need): the ring is read from the start, not from the
       // first export on.
-      this.#timers.push(
-        setInterval(() => {
-          if (this.#p.capture.closed) return;
-          if (this.#recorded) h2.poll();
-          else this.collect();
-        }, this.#p.h2?.pollMs ?? H2_POLL_MS),
-      );
+      const busyMs = this.#p.h2?.pollMs ?? H2_POLL_MS;
+      const idleMs = this.#p.h2?.idlePollMs ?? H2_IDLE_POLL_MS;
+      const tick = () => {
+        if (this.#p.capture.closed || this.#h2Timer === undefined) return;
+        let read = true;
+        if (this.#recorded) read = h2.poll();
+        else this.collect();
+        this.#h2Timer = setTimeout(tick, read ? busyMs : idleMs).unref();
+      };
+      this.#h2Timer = setTimeout(tick, busyMs).unref();
     }
     for (const t of this.#timers) t.unref();
   }
@@ -410,6 +423,8 @@ export class Agent {
   async stop(budgetMs = 4500): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [];
+    clearTimeout(this.#h2Timer);
+    this.#h2Timer = undefined;
     this.#unsubscribe?.();
     this.#unsubscribePorts?.();
     const deadline = Date.now() + budgetMs;

@@ -20,7 +20,7 @@ export {
   serviceNameForPort,
 } from './enrichment/pod-identity.ts';
 export type { H2CallsOptions, H2RecordSource, H2TargetStats } from './h2/h2-calls.ts';
-export { H2_POLL_MS, H2Calls, isH2RecordSource } from './h2/h2-calls.ts';
+export { H2_IDLE_POLL_MS, H2_POLL_MS, H2Calls, isH2RecordSource } from './h2/h2-calls.ts';
 export { HostInterfaceLocator } from './host-locator.ts';
 export type { Logger, LoggerOptions } from './log.ts';
 export { createLogger, loggerFromConfig } from './log.ts';

@@ -9,9 +9,11 @@ import type { Pipeline } from '@owlk8s/otel';
 import { startAdminServer } from '../src/admin/admin-server.ts';
 import { Agent, type CaptureEngine } from '../src/agent.ts';
 import { main } from '../src/cli/cli.ts';
+import type { H2RecordSource } from '../src/h2/h2-calls.ts';
 import type { HostInterface, InterfaceLocator } from '../src/reconciler/ports.ts';
 import type { SourceStatus, TargetSource } from '../src/sources/target-source.ts';
 import { captureIo } from './cli/capture-io.ts';
+import { oneCall } from './h2/records.ts';
 import { FakeCapture, FakeHost } from './reconciler/fakes.ts';
 
 const SNAPSHOT: Snapshot = {
@@ -367,4 +369,38 @@ test('the graph and the peer columns: none without peers (static targets), with 
     ['shop/web -> db.shop.svc 4 0.099'],
   );
   await withPeers.stop(1000);
+});
+
+test('the HTTP/2 ring is read every 100 ms after a poll that found records and every 200 ms after one that found none', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] });
+  const host = new FakeHost();
+  host.add('veth-web', '198.18.0.10');
+  const reads: number[] = [];
+  let given = false;
+  const source: H2RecordSource = {
+    // records appear at 300 ms: the first read after that finds them, the next one none
+    readH2Records: () => {
+      reads.push(Date.now());
+      if (Date.now() < 300 || given) return Buffer.alloc(0);
+      given = true;
+      return oneCall(1, 1);
+    },
+  };
+  const log: string[] = [];
+  const agent = new Agent({
+    capture: new Engine(),
+    locator: host,
+    source: new Source([pod(['web'])]),
+    pipeline: fakePipeline(log),
+    logger: quiet,
+    h2: { source, nowNs: () => 0n },
+  });
+  await agent.start();
+  for (let ms = 0; ms < 1000; ms += 10) t.mock.timers.tick(10);
+  // 100: the first poll is a collection (its read finds nothing; the next poll in 100 ms), 200:
+  // nothing, 400: the records (each poll reads until the ring is empty), 500: nothing, then every 200.
+  assert.deepEqual(reads, [100, 200, 400, 400, 500, 700, 900]);
+  assert.deepEqual(log, ['setTarget 1 web web', 'record']);
+  t.mock.timers.reset();
+  await agent.stop(1000);
 });

@@ -136,7 +136,7 @@ export const SCHEMA: Section = section('', {
     http2: setting(
       f.boolean,
       true,
-      'Whether HTTP/2 in clear text (h2c) and gRPC are measured on `capture.httpPorts`: the kernel sends the header-block bytes of HTTP/2 frames (never message bodies) through a ring buffer, and the agent decodes them (HPACK) every 100 ms into `rpc.server.call.duration` / `rpc.client.call.duration` for gRPC and the HTTP histograms with `network.protocol.version` `2` for other requests. `false`: HTTP/2 connections are not followed (the kernel’s HTTP/1 parser ignores them, as before), nothing of HTTP/2 is exported. TLS (h2) is out of reach either way.',
+      'Whether HTTP/2 in clear text (h2c) and gRPC are measured on `capture.httpPorts`: the kernel sends the header-block bytes of HTTP/2 frames (never message bodies) through a ring buffer, and the agent decodes them (HPACK) every 100 ms (every 200 ms while none come) into `rpc.server.call.duration` / `rpc.client.call.duration` for gRPC and the HTTP histograms with `network.protocol.version` `2` for other requests. `false`: HTTP/2 connections are not followed (the kernel’s HTTP/1 parser ignores them, as before), nothing of HTTP/2 is exported. TLS (h2) is out of reach either way.',
     ),
     requestTimeoutMs: setting(
       f.integer(1000, 604800000),

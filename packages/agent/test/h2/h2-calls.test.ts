@@ -2,10 +2,9 @@
 // per streak, calls counted per pod only when the pipeline took them, the reports it makes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encodeRecords, type H2Record } from '@owlk8s/h2';
-import { encodeHeaderBlock } from '@owlk8s/h2/testing';
 import type { CallRecord, H2Report } from '@owlk8s/otel';
 import { H2Calls, type H2RecordSource, isH2RecordSource } from '../../src/h2/h2-calls.ts';
+import { oneCall } from './records.ts';
 
 function logger() {
   const lines: string[] = [];
@@ -25,43 +24,6 @@ function pipeline(accept: (c: CallRecord) => boolean = () => true) {
     },
     reportH2: (r: H2Report) => reports.push(r),
   };
-}
-
-/** One GET on stream 1 answered 200, as the kernel's records of a server pod's connection. */
-function oneCall(targetId: number, connId: number): Buffer {
-  const id = { connId, targetId, peerId: 0, serverPort: 8080, role: 'server' as const, prefaceSeen: true };
-  // Static table (RFC 7541 Appendix A): 2 `:method GET`, 4 `:path /`, 6 `:scheme http`, 8 `:status 200`.
-  const req = encodeHeaderBlock([{ indexed: 2 }, { indexed: 4 }, { indexed: 6 }]);
-  const res = encodeHeaderBlock([{ indexed: 8 }]);
-  const records: H2Record[] = [
-    {
-      ...id,
-      direction: 'request',
-      tsNs: 1000n,
-      seq: 0,
-      kind: 'frame',
-      frameType: 1,
-      frameFlags: 5,
-      streamId: 1,
-      frameLength: req.length,
-      fragmentOffset: 0,
-      fragment: req,
-    },
-    {
-      ...id,
-      direction: 'response',
-      tsNs: 5000n,
-      seq: 0,
-      kind: 'frame',
-      frameType: 1,
-      frameFlags: 5,
-      streamId: 1,
-      frameLength: res.length,
-      fragmentOffset: 0,
-      fragment: res,
-    },
-  ];
-  return encodeRecords(records);
 }
 
 test('a poll empties the ring in at most 64 reads; calls count for their pod only when the pipeline took them', () => {
@@ -131,6 +93,26 @@ test('a failing ring read is logged once per streak, and the poll still reports'
   assert.equal(p.reports.length, 4);
   assert.deepEqual(p.reports[3]!.kernel, { ringFull: 3n });
   assert.deepEqual(p.reports[3]!.inFlight, []);
+});
+
+test("a poll says whether the ring held records; the kernel's counters are read at collections and carried by the polls between", () => {
+  const batches = [oneCall(1, 1)];
+  let counterReads = 0;
+  const source: H2RecordSource = {
+    readH2Records: () => batches.shift() ?? Buffer.alloc(0),
+    h2Counters: () => ({ ringFull: BigInt(++counterReads) }),
+  };
+  const p = pipeline();
+  const h2 = new H2Calls({ source, pipeline: p, logger: logger(), nowNs: () => 10_000n });
+  assert.equal(h2.poll(), true);
+  assert.equal(h2.poll(), false);
+  assert.equal(h2.poll(true), false);
+  assert.equal(h2.poll(), false);
+  assert.equal(counterReads, 1);
+  assert.deepEqual(
+    p.reports.map((r) => r.kernel),
+    [undefined, undefined, { ringFull: 1n }, { ringFull: 1n }],
+  );
 });
 
 test('isH2RecordSource: a capture with readH2Records', () => {
