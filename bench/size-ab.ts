@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/e2e/ports.ts';
+import { freePorts } from '../test/e2e/ports.ts';
 import { sleep } from '../test/harness/exec.ts';
 import { TestNetwork } from '../test/harness/network.ts';
 import { requireBpf } from '../test/harness/privileges.ts';
@@ -57,7 +57,7 @@ try {
     api.apply(pod({ name: `pod-${l.host}`, node: NODE, ips: [l.ip], ports: [{ containerPort: 80 }] }));
   for (let r = 0; r < rounds; r++) {
     for (const dir of r % 2 === 0 ? dirs : dirs.toReversed()) {
-      const [promPort, adminPort] = [await freePort(), await freePort()];
+      const [promPort, adminPort] = await freePorts(2);
       const config = join(tmp, 'owlk8s.yaml');
       writeFileSync(
         config,

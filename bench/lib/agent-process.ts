@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePrometheusText, type Sample } from '../../test/demo/prom-text.ts';
-import { freePort } from '../../test/e2e/ports.ts';
+import { freePorts } from '../../test/e2e/ports.ts';
 import { inClusterSpawn } from './image-agent.ts';
 import { processCpuPrecise, processCpuSeconds, processMemory } from './machine.ts';
 
@@ -56,7 +56,7 @@ export class AgentProcess {
   }
 
   static async start(opts: AgentOptions): Promise<AgentProcess> {
-    const [promPort, adminPort] = [await freePort(), await freePort()];
+    const [promPort, adminPort] = await freePorts(2);
     const dir = mkdtempSync(join(tmpdir(), 'owlk8s-bench-agent-'));
     const config = join(dir, 'owlk8s.yaml');
     writeFileSync(

@@ -6,10 +6,10 @@
 // reference framer (recorded() in grpc-recording.ts), as seen at nginx's end.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingProxy } from '@owlk8s/h2/testing';
+import { freePorts } from '../../test/e2e/ports.ts';
 import { sleep } from '../../test/harness/exec.ts';
 import { h2load, requireTool } from '../../test/harness/index.ts';
 import { nginxConfig } from '../../test/harness/servers.ts';
@@ -53,15 +53,6 @@ export const H2LOAD_SHAPES: readonly H2loadShape[] = [
 /** gRPC's message framing: uncompressed, 5 bytes long, "hello". */
 export const GRPC_MESSAGE = Buffer.concat([Buffer.from([0, 0, 0, 0, 5]), Buffer.from('hello')]);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 /** Records each shape's H2LOAD_REQUESTS requests; the records carry target 1 and `peerId`. */
 export async function recordNginx(
   peerId: number,
@@ -69,7 +60,7 @@ export async function recordNginx(
   requireTool('/usr/sbin/nginx', 'nginx-light');
   requireTool('/usr/bin/h2load', 'nghttp2-client');
   const dir = mkdtempSync(join(tmpdir(), 'owlk8s-nginx-recording-'));
-  const [port, h2cPort] = [await freePort(), await freePort()];
+  const [port, h2cPort] = await freePorts(2);
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, { h2cPort, address: '127.0.0.1' }));
   const message = join(dir, 'message');
   writeFileSync(message, GRPC_MESSAGE);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '../e2e/ports.ts';
+import { freePorts } from '../e2e/ports.ts';
 import { sleep } from '../harness/exec.ts';
 import { endpointSlice } from '../k8s-api/index.ts';
 import { type SimPod, SimulatedCluster } from './cluster.ts';
@@ -285,7 +285,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<boolean> {
         `  pod shop/${p.spec.name.padEnd(22)} ${p.pod.shape.padEnd(7)} ${p.pod.ips.join(', ').padEnd(30)} ${p.spec.server}:${p.spec.port}`,
       );
     }
-    const [promPort, adminPort] = [await freePort(), await freePort()];
+    const [promPort, adminPort] = await freePorts(2);
     agent = startAgent(dir, cluster, promPort, adminPort);
     const adminUrl = `http://127.0.0.1:${adminPort}`;
     const metricsUrl = `http://127.0.0.1:${promPort}/metrics`;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from '@owlk8s/e2e/harness';
 import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 /** The `owlk8s` command's file (the agent package's `./cli` export), to run as a process. */
 export const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
@@ -50,7 +50,7 @@ export async function spawnAgent(
   config: (prometheus: string) => string,
   options: AgentProcessOptions = {},
 ): Promise<AgentProcess> {
-  const [promPort, adminPort] = [await freePort(), await freePort()];
+  const [promPort, adminPort] = await freePorts(2);
   const dir = mkdtempSync(join(tmpdir(), 'owlk8s-agent-'));
   const configFile = join(dir, 'owlk8s.yaml');
   writeFileSync(

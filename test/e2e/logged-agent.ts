@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { createLogger, loadConfig, runAgent } from '@owlk8s/agent';
 import { sleep } from '@owlk8s/e2e/harness';
 import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 export interface LogLine {
   readonly level: string;
@@ -38,7 +38,7 @@ export async function startLoggedAgent(
   yaml: string,
   exportYaml?: (prometheus: string) => string,
 ): Promise<LoggedAgent> {
-  const [promPort, adminPort] = [await freePort(), await freePort()];
+  const [promPort, adminPort] = await freePorts(2);
   const prometheus = `{ enabled: true, host: 127.0.0.1, port: ${promPort} }`;
   const text = `${yaml}
 ${exportYaml ? exportYaml(prometheus) : `export:\n  intervalMs: 1000\n  prometheus: ${prometheus}`}

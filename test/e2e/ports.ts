@@ -1,5 +1,5 @@
 // Free TCP ports on loopback for servers a test starts (agent admin, Prometheus endpoint).
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -10,4 +10,27 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * n free ports, all different: each listener stays open until the last is found (freePort called
+ * twice can return the same port, the first having been closed before the second was chosen).
+ */
+export async function freePorts(n: 2): Promise<[number, number]>;
+export async function freePorts(n: 3): Promise<[number, number, number]>;
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createServer();
+      servers.push(s);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { loadConfig, runAgent } from '@owlk8s/agent';
 import { sleep } from '@owlk8s/e2e/harness';
 import { parsePrometheusText, type Sample } from '../demo/prom-text.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 export interface RunningAgent {
   readonly adminUrl: string;
@@ -24,7 +24,7 @@ export async function startAgent(
   yaml: string,
   exportSettings: readonly string[] = [],
 ): Promise<RunningAgent> {
-  const [promPort, adminPort] = [await freePort(), await freePort()];
+  const [promPort, adminPort] = await freePorts(2);
   const text = `${yaml}
 export:
   intervalMs: 1000

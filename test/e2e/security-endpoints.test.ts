@@ -14,7 +14,7 @@ import { requireBpf } from '@owlk8s/e2e/harness';
 import { makeCa, makeSigned } from '@owlk8s/otel/testing';
 import bcrypt from 'bcryptjs';
 import { parseAllDocuments } from 'yaml';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 /** Listening TCP sockets on `port`, as "address:port" in /proc/net/tcp and tcp6 (hex, kernel byte order). */
 function listeners(port: number): string[] {
@@ -31,7 +31,7 @@ function listeners(port: number): string[] {
 
 test('the admin endpoint binds 127.0.0.1 by default; Prometheus binds the configured address', async () => {
   requireBpf();
-  const [adminPort, promPort] = [await freePort(), await freePort()];
+  const [adminPort, promPort] = await freePorts(2);
   const { config } = loadConfig({
     text: `node: { name: endpoints-node }
 targets: { source: static, static: [{ ip: 198.18.255.9, name: web }] }
@@ -66,7 +66,7 @@ logging: { level: warn }
 
 test('as the DaemonSet runs it: the node address from the environment wins over the file; TLS and basic auth on the metrics port only; admin stays on loopback', async () => {
   requireBpf();
-  const [adminPort, promPort] = [await freePort(), await freePort()];
+  const [adminPort, promPort] = await freePorts(2);
   const dir = mkdtempSync(join(tmpdir(), 'owlk8s-endpoints-'));
   try {
     makeCa(dir);

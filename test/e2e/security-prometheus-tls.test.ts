@@ -16,7 +16,7 @@ import { loadConfig, runAgent } from '@owlk8s/agent';
 import { load, requireBpf, sleep, startNginx, TestNetwork } from '@owlk8s/e2e/harness';
 import { makeCa, makeSigned } from '@owlk8s/otel/testing';
 import bcrypt from 'bcryptjs';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const PASSWORD = 'correct horse battery staple';
@@ -82,7 +82,7 @@ test('Prometheus scrapes over TLS with basic auth or a bearer token and gets the
     writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
     writeFileSync(join(dir, 'password'), PASSWORD);
 
-    const [metricsPort, adminPort, promPort] = [await freePort(), await freePort(), await freePort()];
+    const [metricsPort, adminPort, promPort] = await freePorts(3);
     const { config } = loadConfig({
       file: 'secure.yaml',
       text: `node: { name: secure-node }

@@ -146,6 +146,8 @@ describe('peer index', () => {
       });
       assert.deepEqual(index.lookup('198.18.0.9'), { kind: 'outside' });
       const api = s!.api;
+      // The targets' side lists Namespaces too; the peer index's first view can come before it.
+      await s!.watcher.whenSynced();
       // Every Node, not only this one; every EndpointSlice; one Services watch for targets and peers.
       assert.deepEqual(
         api.requests
