@@ -8,11 +8,10 @@
 // over `seconds` is divided by them. Medians (min–max) over rounds, and each variant's excess over
 // `capture.http2: false` within each round.
 // Run: [BASELINE=DIR] node bench/agent-rest.ts [rounds=3] [seconds=15]
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SimulatedCluster } from '../test/demo/cluster.ts';
 import { sleep } from '../test/harness/exec.ts';
-import { AgentProcess, CLI } from './lib/agent-process.ts';
+import { AgentProcess, CHECKOUT_CLI, CLI, checkoutMissing } from './lib/agent-process.ts';
 import { positiveArg } from './lib/args.ts';
 import { fmt } from './lib/bench.ts';
 import { table } from './lib/markdown.ts';
@@ -22,11 +21,9 @@ const SCRIPT = 'bench/agent-rest.ts';
 const ROUNDS = positiveArg(SCRIPT, process.argv[2], 3, 'the number of rounds');
 const SECONDS = positiveArg(SCRIPT, process.argv[3], 15, 'the seconds per run');
 const BASELINE = process.env.BASELINE;
-const baselineCli = BASELINE === undefined ? undefined : join(BASELINE, 'packages/agent/src/cli/main.ts');
-if (baselineCli !== undefined && !existsSync(baselineCli))
-  throw new Error(
-    `${SCRIPT}: BASELINE=${BASELINE} has no packages/agent/src/cli/main.ts; allowed: a set-up owlk8s checkout`,
-  );
+const missing = BASELINE === undefined ? undefined : checkoutMissing(BASELINE);
+if (missing !== undefined) throw new Error(`${SCRIPT}: BASELINE: ${missing}`);
+const baselineCli = BASELINE === undefined ? undefined : join(BASELINE, CHECKOUT_CLI);
 
 interface Variant {
   readonly name: string;

@@ -2,16 +2,17 @@
 // runs for trying; results go to bench/results/quick.json and BENCHMARKS.md is left alone).
 // `--only a,b` runs only the named benchmarks. A full run writes bench/results/latest.json and
 // regenerates the generated sections of BENCHMARKS.md (between <!-- bench:NAME:start/end -->).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { accuracy } from './lib/accuracy.ts';
+import { checkoutMissing } from './lib/agent-process.ts';
 import type { Bench, BenchResult } from './lib/bench.ts';
 import { firstData } from './lib/first-data.ts';
 import { kernelKinds } from './lib/kernel-kinds.ts';
 import { load1, machine } from './lib/machine.ts';
 import { replaceSection } from './lib/markdown.ts';
 import { others } from './lib/others.ts';
-import { BASELINE_CLI, overhead } from './lib/overhead.ts';
+import { overhead } from './lib/overhead.ts';
 import { rate } from './lib/rate.ts';
 import { size } from './lib/size.ts';
 import { suiteSection } from './lib/suite-section.ts';
@@ -56,11 +57,8 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--overhead-seconds') overheadOptions.seconds = count(a, args[++i], 1);
   else if (a === '--overhead-baseline') {
     const dir = resolve(args[++i] ?? '');
-    for (const need of [BASELINE_CLI, 'node_modules', 'bpf/build/owlk8s.bpf.o'])
-      if (!existsSync(resolve(dir, need)))
-        usage(
-          `--overhead-baseline: ${dir} has no ${need}; allowed: a checkout of owlk8s set up with its scripts/setup.sh (git worktree add DIR COMMIT && bash DIR/scripts/setup.sh)`,
-        );
+    const missing = checkoutMissing(dir);
+    if (missing !== undefined) usage(`--overhead-baseline: ${missing}`);
     overheadOptions.baseline = dir;
   } else usage(`unknown argument ${a}`);
 }

@@ -1,7 +1,7 @@
 // The real agent as its own process (the CLI's `run`), so its CPU time and memory are its own:
 // Kubernetes mode against a test API server, Prometheus endpoint and admin on free loopback ports.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,20 @@ import { processCpuPrecise, processCpuSeconds, processMemory } from './machine.t
 
 /** The checkout's agent CLI (TypeScript, run by Node's type stripping). */
 export const CLI = fileURLToPath(import.meta.resolve('@owlk8s/agent/cli'));
+
+/** The agent CLI of a checkout of owlk8s, relative to it. */
+export const CHECKOUT_CLI = 'packages/agent/src/cli/main.ts';
+
+/**
+ * What a checkout of owlk8s in `dir` lacks to run its agent (its CLI, its dependencies, its BPF
+ * object), as a sentence naming it and what would be right; undefined when it has all three.
+ */
+export function checkoutMissing(dir: string): string | undefined {
+  for (const need of [CHECKOUT_CLI, 'node_modules', 'bpf/build/owlk8s.bpf.o'])
+    if (!existsSync(join(dir, need)))
+      return `${dir} has no ${need}; allowed: a checkout of owlk8s set up with its scripts/setup.sh (git worktree add DIR COMMIT && bash DIR/scripts/setup.sh)`;
+  return undefined;
+}
 
 export interface AgentOptions {
   /** How the agent reaches the test API server: a kubeconfig file, or in cluster (image-agent.ts). */

@@ -17,7 +17,7 @@ import { SimulatedCluster } from '../../test/demo/cluster.ts';
 import { wrk } from '../../test/harness/clients.ts';
 import { sleep } from '../../test/harness/exec.ts';
 import { type KubeObject, node } from '../../test/k8s-api/index.ts';
-import { AgentProcess } from './agent-process.ts';
+import { AgentProcess, CHECKOUT_CLI } from './agent-process.ts';
 import { type BenchOptions, type BenchResult, fmt } from './bench.ts';
 import { machineCpu } from './machine.ts';
 import { table } from './markdown.ts';
@@ -46,11 +46,9 @@ const NODE: Record<Variant, string> = {
   tc: 'bench-tc',
   baseline: 'bench-baseline',
 };
-/** The CLI of a baseline checkout, relative to it. */
-export const BASELINE_CLI = 'packages/agent/src/cli/main.ts';
 /** The variants measured: the three, and the baseline agent when a baseline checkout is given. */
-const variantsOf = (baseline: string | undefined): readonly Variant[] =>
-  baseline === undefined ? ['none', 'socket', 'tc'] : ['none', 'socket', 'tc', 'baseline'];
+const variantsOf = (withBaseline: boolean): readonly Variant[] =>
+  withBaseline ? ['none', 'socket', 'tc', 'baseline'] : ['none', 'socket', 'tc'];
 type AgentVariant = Exclude<Variant, 'none'>;
 
 /**
@@ -122,7 +120,7 @@ export function attachedTo(ifindex: number, ifname: string, pids: readonly numbe
 }
 
 export async function overhead({ quick, log, overhead: given }: BenchOptions): Promise<BenchResult> {
-  const VARIANTS = variantsOf(given?.baseline);
+  const VARIANTS = variantsOf(given?.baseline !== undefined);
   const ROUNDS = given?.rounds ?? (quick ? OVERHEAD_QUICK : OVERHEAD_DEFAULTS).rounds;
   const SECONDS = given?.seconds ?? (quick ? OVERHEAD_QUICK : OVERHEAD_DEFAULTS).seconds;
   const WRK = { connections: 32, threads: 2, durationS: SECONDS };
@@ -257,7 +255,7 @@ function baselineOf(dir: string): Baseline {
   const commit = execFileSync('git', ['-C', dir, 'describe', '--always', '--dirty'], {
     encoding: 'utf8',
   }).trim();
-  return { cli: join(dir, BASELINE_CLI), commit };
+  return { cli: join(dir, CHECKOUT_CLI), commit };
 }
 
 export interface Baseline {
@@ -275,13 +273,18 @@ async function waitFor(ok: () => Promise<boolean>, what: string, timeoutMs = 30_
 }
 
 /** Per round, the variant's value over the no-agent value of the same round. */
-function ratiosOf(runs: readonly Run[], v: Variant, key: 'cpuUsPerRequest' | 'p99Ms' | 'rps'): number[] {
-  const by = (w: Variant) =>
-    runs
-      .filter((r) => r.variant === w)
-      .sort((a, b) => a.round - b.round)
-      .map((r) => r[key]);
-  return pairRatios(by(v), by('none'));
+function ratiosOf(runs: readonly Run[], v: Variant, key: RunFigure): number[] {
+  return pairRatios(byRound(runs, v, key), byRound(runs, 'none', key));
+}
+
+type RunFigure = 'cpuUsPerRequest' | 'p99Ms' | 'rps';
+
+/** One variant's figure, round by round. */
+function byRound(runs: readonly Run[], v: Variant, key: RunFigure): number[] {
+  return runs
+    .filter((r) => r.variant === v)
+    .sort((a, b) => a.round - b.round)
+    .map((r) => r[key]);
 }
 
 export function report(
@@ -291,7 +294,7 @@ export function report(
   wrkOpts: { connections: number; threads: number },
   baseline?: Baseline,
 ): BenchResult {
-  const VARIANTS = variantsOf(baseline?.cli);
+  const VARIANTS = variantsOf(baseline !== undefined);
   const ci = (xs: number[]) => bootstrapMedianCi(xs, CI);
   const cpu = {
     socket: ci(ratiosOf(runs, 'socket', 'cpuUsPerRequest')),
@@ -299,11 +302,7 @@ export function report(
   };
   const p99 = { socket: ci(ratiosOf(runs, 'socket', 'p99Ms')), tc: ci(ratiosOf(runs, 'tc', 'p99Ms')) };
   const rps = { socket: ci(ratiosOf(runs, 'socket', 'rps')), tc: ci(ratiosOf(runs, 'tc', 'rps')) };
-  const cpuOf = (v: Variant) =>
-    runs
-      .filter((r) => r.variant === v)
-      .sort((a, b) => a.round - b.round)
-      .map((r) => r.cpuUsPerRequest);
+  const cpuOf = (v: Variant) => byRound(runs, v, 'cpuUsPerRequest');
   const tcOverSocket = ci(pairRatios(cpuOf('tc'), cpuOf('socket')));
   const overBaseline = baseline && {
     baseline: ci(ratiosOf(runs, 'baseline', 'cpuUsPerRequest')),
