@@ -100,6 +100,9 @@ static __always_inline __u32 bucket_of(__u64 d)
 /* Global functions (here and below) are verified once each, whatever their callers' states: the
  * verifier would otherwise walk each of them again for every path that reaches a call. */
 #define GLOBAL __attribute__((noinline))
+/* Branch hints: the compiler lays a rare branch's code out of the common path's way. */
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* series_scratch (per CPU): a new series' aggregates value while it is made. In a map, not on the
  * stack: aggregate's frame stays at 32 bytes on 6.1's deepest call chains (512 bytes in all). */
@@ -356,14 +359,14 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 		c->resp.ordinal_known = 1;
 	}
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
-	if (!c->resp.ordinal_known) {
+	if (unlikely(!c->resp.ordinal_known)) {
 #pragma unroll
 		for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 			if (s->state != OWLK8S_SLOT_FREE)
 				s = &c->slots[i];
 		}
 	}
-	if (s->state != OWLK8S_SLOT_FREE) {
+	if (unlikely(s->state != OWLK8S_SLOT_FREE)) {
 		g->st->pipeline_full++;
 		return;
 	}
@@ -379,15 +382,15 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 		       !seq_before(c->resp.next_seq, s->client_ack);
 	/* a client that waits: nothing waiting, and it had every response byte seen, at least one */
 	if (c->resp.ordinal_known && pending_count(c) == 0 && c->resp.ordinal > 0 &&
-	    c->resp.state == OWLK8S_FRAME_START && !seq_before(s->client_ack, c->resp.next_seq))
-		c->fins |= WAITS;
+	    c->resp.state == OWLK8S_FRAME_START && !seq_before(s->client_ack, c->resp.next_seq) && !(c->fins & WAITS))
+		c->fins |= WAITS; /* (written once: fins is in the line every packet reads) */
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
-		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack))
+		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack) && !(c->fins & PIPELINED))
 			c->fins |= PIPELINED;
 	}
-	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole) {
+	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole)) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
 		g->st->requests++;
 		__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_FREE, OWLK8S_SLOT_PENDING);
@@ -459,7 +462,7 @@ static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(g->h->msg_seq, o->client_ack))
 			c->fins |= PIPELINED;
 	}
-	if ((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED)) {
+	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED))) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
 		if (inline_abandon)
 			abandon_here(g->st, c, g->s);
@@ -528,15 +531,15 @@ static __always_inline void match_response(struct seg *g, __u16 status, __u8 min
 	c->resp_status = status;
 	c->resp_minor = minor;
 	c->resp_method = 0xff;
-	if (!h->ordinal_known) {
+	if (unlikely(!h->ordinal_known)) {
 		match_by_ack(g->st, c, g->s);
 		return;
 	}
 	__u32 n = h->ordinal++;
 	struct owlk8s_slot *s = &c->slots[n & (OWLK8S_PIPELINE - 1)];
-	if (s->state != OWLK8S_SLOT_PENDING || s->ordinal != n || !seq_before(s->seq, g->v->ack) ||
-	    __sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
-		    OWLK8S_SLOT_PENDING) {
+	if (unlikely(s->state != OWLK8S_SLOT_PENDING || s->ordinal != n || !seq_before(s->seq, g->v->ack) ||
+		     __sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) !=
+			     OWLK8S_SLOT_PENDING)) {
 		g->st->unmatched_responses++;
 		if (s->state == OWLK8S_SLOT_PENDING && s->ordinal == n)
 			h->ordinal_known = 0; /* a response to a request never seen: step again by ACK */
@@ -664,11 +667,11 @@ static __always_inline void headers_end(struct seg *g)
 	struct owlk8s_conn *c = g->c;
 	if (g->v->dir == DIR_RESPONSE) {
 		__u16 status = c->resp_status;
-		if (h->flags & F_INFO) {
+		if (unlikely(h->flags & F_INFO)) {
 			message_end(g);
 			return;
 		}
-		if (status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300)) {
+		if (unlikely(status == 101 || (c->resp_method == OWLK8S_CONNECT && status >= 200 && status < 300))) {
 			g->st->upgrades++;
 			message_end(g);
 			give_up(g, 1);
@@ -715,7 +718,7 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 			return -1;
 		/* resynchronising: a whole line, and one of the nine methods (the end of a request line cut
 		 * after its first letters, "RACE /x HTTP/1.1", would read as another token) */
-		if (strict && (!whole || m == OWLK8S_OTHER))
+		if (unlikely(strict && (!whole || m == OWLK8S_OTHER)))
 			return -1;
 		track_request(g, m, start_ns, start_seq);
 	} else {
@@ -724,7 +727,7 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 			return -1;
 		__u16 status = sm & 0xffff;
 		__u8 minor = sm >> 16;
-		if (status < 200 && status != 101) {
+		if (unlikely(status < 200 && status != 101)) {
 			g->st->informational++;
 			h->flags = F_INFO;
 		} else {
@@ -732,8 +735,9 @@ static __always_inline int start_line(struct seg *g, __u32 i, __u32 len, int str
 			match_response(g, status, minor);
 		}
 	}
-	if (g->c->req.state == OWLK8S_FRAME_DONE)
-		return 0; /* the connection was given up (abandon) on this message */
+	if (unlikely((g->v->dir == DIR_REQUEST ? g->c->req.state : g->c->resp.state) == OWLK8S_FRAME_DONE))
+		return 0; /* the connection was given up (abandon) on this message: both directions are
+			   * DONE then, and each reads its own (the other's line is the other CPU's) */
 	h->state = OWLK8S_FRAME_HEADERS;
 	h->flags &= F_INFO | F_TRACKED;
 	h->remaining = 0;
@@ -757,7 +761,7 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 	case OWLK8S_FRAME_START:
 		if (len == 0 && whole)
 			return; /* an empty line before a request line (RFC 9112 section 2.2) */
-		if (start_line(g, i, len, 0, whole, start_ns, start_seq) < 0) {
+		if (unlikely(start_line(g, i, len, 0, whole, start_ns, start_seq) < 0)) {
 			if (!maybe_h2(g, i, len, start_seq))
 				g->st->not_http++;
 			give_up(g, 0);
@@ -783,14 +787,14 @@ static __always_inline void on_line(struct seg *g, __u32 i, __u32 len, int whole
 			__u32 v = fv >> 8;
 			if (f == FIELD_OTHER)
 				return;
-			if (!whole || len > 48 + v) {
+			if (unlikely(!whole || len > 48 + v)) {
 				g->st->malformed++;
 				lose(g);
 				return;
 			}
 			if (f == FIELD_CONTENT_LENGTH) {
 				__s64 n = content_length(g->s, i + v, len - v);
-				if (n < 0 || ((h->flags & F_LENGTH) && h->remaining != (__u64)n)) {
+				if (unlikely(n < 0 || ((h->flags & F_LENGTH) && h->remaining != (__u64)n))) {
 					g->st->malformed++;
 					lose(g);
 					return;
@@ -875,7 +879,7 @@ static __always_inline long step_body(struct seg *g)
 
 	/* A line: find its LF in the window, loading the window when off is outside it. */
 	if (g->v->off < g->v->win_off || g->v->off >= g->v->win_off + g->v->win_len) {
-		if (load_window(g) < 0) {
+		if (unlikely(load_window(g) < 0)) {
 			g->st->parse_failures++;
 			lose(g);
 			return STEP_STOP;
@@ -884,7 +888,7 @@ static __always_inline long step_body(struct seg *g)
 	__u32 from = WIN_AT + (g->v->off - g->v->win_off);
 	__s32 lf = find_lf(g->s, from, WIN_AT + g->v->win_len);
 	__u32 ls = g->v->ls;
-	if (lf < 0) {
+	if (unlikely(lf < 0)) {
 		__u32 stop = WIN_AT + g->v->win_len;
 		__u32 n = stop - ls;
 		if (g->v->win_off + g->v->win_len < g->v->end && ls > WIN_AT) {
@@ -948,7 +952,7 @@ static __always_inline long step_body(struct seg *g)
 /* One step as a global function: verified once, on its own, so the loop's steps converge at once. */
 GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *s)
 {
-	if (!skb || !st || !c || !s)
+	if (unlikely(!skb || !st || !c || !s))
 		return STEP_STOP;
 	struct seg g = {skb, st, c, 0, s, &s->pos};
 	g.h = s->pos.hole ? &s->hole_half : s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
@@ -1042,7 +1046,7 @@ static __always_inline void on_payload(struct seg *g)
 {
 	struct owlk8s_half *h = g->h;
 	__u32 len = g->v->end - g->v->off;
-	if (h->state == OWLK8S_FRAME_DONE) {
+	if (unlikely(h->state == OWLK8S_FRAME_DONE)) {
 		if (g->c->fins & H2CONN) {
 			hand_to_h2(g->s, g->c, &g->v->ck, g->v->dir, 0);
 			return;
@@ -1051,8 +1055,8 @@ static __always_inline void on_payload(struct seg *g)
 			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
 		return;
 	}
-	if (h->seq_known) {
-		if (g->v->seq != h->next_seq) {
+	if (likely(h->seq_known)) {
+		if (unlikely(g->v->seq != h->next_seq)) {
 			if (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY && g->v->seq == h->hole_start &&
 			    !seq_before(h->hole_end, g->v->seq + len)) {
 				fill_hole(g, len);
@@ -1110,7 +1114,7 @@ static __always_inline void on_payload(struct seg *g)
 	g->v->win_off = g->v->off;
 	g->v->win_len = 0;
 	g->v->ls = WIN_AT;
-	if (h->carry_len) {
+	if (unlikely(h->carry_len)) {
 		__u32 cl = h->carry_len & (OWLK8S_CARRY - 1);
 		if (h->carry_len >= OWLK8S_CARRY)
 			cl = OWLK8S_CARRY;
@@ -1125,7 +1129,7 @@ static __always_inline void on_payload(struct seg *g)
 		g->v->ls = WIN_AT - cl;
 	}
 	int n = run_steps(g);
-	if (n >= MAX_STEPS && g->v->off < g->v->end && h->state != OWLK8S_FRAME_DONE) {
+	if (unlikely(n >= MAX_STEPS && g->v->off < g->v->end && h->state != OWLK8S_FRAME_DONE)) {
 		g->st->budget_exhausted++;
 		lose(g);
 	}

@@ -162,7 +162,12 @@ struct owlk8s_conn {
 	__u32 series_code;       /* the series its last request went to: SERIES() | SERIES_CACHED (0: none) */
 	__u32 series_index;      /* ... its index in agg_values */
 	__u64 series_gen;        /* ... and that value's gen then (a different gen: the index was freed) */
-	__u8 _line[16];
+	/* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6:
+	 * pipelined, gapped, waits, response gap, bit 7: HTTP/2 (owlk8s.bpf.c). Both directions read it
+	 * on every packet, and it is written only when a bit changes, which is rare: here, not in a line
+	 * that one direction writes on every packet and the other then reads from the first CPU's cache. */
+	__u8 fins;
+	__u8 _line[15];
 	struct owlk8s_slot slots[OWLK8S_PIPELINE]; /* slot (ordinal & (PIPELINE - 1)) */
 	struct owlk8s_half req;  /* the client → server direction */
 	struct owlk8s_half resp; /* the server → client direction */
@@ -172,8 +177,7 @@ struct owlk8s_conn {
 	__u16 resp_status;       /* the response in progress (0: none) */
 	__u8 resp_method;
 	__u8 resp_minor;
-	__u8 fins;               /* bit 0: the client's FIN, bit 1: the server's, bit 2: upgraded (101, tunnel), bits 3-6: pipelined, gapped, waits, response gap, bit 7: HTTP/2 (owlk8s.bpf.c) */
-	__u8 _pad[3];
+	__u8 _pad[4];
 };
 
 /* aggregates' value: where the series' counts are in agg_values. */

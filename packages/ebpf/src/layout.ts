@@ -135,7 +135,8 @@ export const CONN_LAYOUT: Layout = {
     series_code: { offset: 8, size: 4 },
     series_index: { offset: 12, size: 4 },
     series_gen: { offset: 16, size: 8 },
-    _line: { offset: 24, size: 16 },
+    fins: { offset: 24, size: 1 },
+    _line: { offset: 25, size: 15 },
     slots: { offset: 40, size: SLOTS },
     req: { offset: 40 + SLOTS, size: HALF },
     resp: { offset: 40 + SLOTS + HALF, size: HALF },
@@ -145,8 +146,7 @@ export const CONN_LAYOUT: Layout = {
     resp_status: { offset: TAIL + 24, size: 2 },
     resp_method: { offset: TAIL + 26, size: 1 },
     resp_minor: { offset: TAIL + 27, size: 1 },
-    fins: { offset: TAIL + 28, size: 1 },
-    _pad: { offset: TAIL + 29, size: 3 },
+    _pad: { offset: TAIL + 28, size: 4 },
   },
 };
 
