@@ -383,11 +383,12 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	/* a client that waits: nothing waiting, and it had every response byte seen, at least one */
 	if (c->resp.ordinal_known && pending_count(c) == 0 && c->resp.ordinal > 0 &&
 	    c->resp.state == OWLK8S_FRAME_START && !seq_before(s->client_ack, c->resp.next_seq) && !(c->fins & WAITS))
-		c->fins |= WAITS; /* (written once: fins is in the line every packet reads) */
+		c->fins |= WAITS; /* (a bit is tested before it is set: fins is written only when it changes) */
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
-		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack) && !(c->fins & PIPELINED))
+		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack) &&
+		    !(c->fins & PIPELINED))
 			c->fins |= PIPELINED;
 	}
 	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole)) {
