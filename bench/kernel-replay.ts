@@ -100,7 +100,7 @@ function conversation(): Buffer {
     client: (1_000 + i * 10_000_000) >>> 0,
     server: (500_000_000 + i * 10_000_000) >>> 0,
   }));
-  const from = (c: (typeof conns)[number], payload: string, flags?: number) =>
+  const from = (c: (typeof conns)[number], payload: string, flags?: number, ack = c.server) =>
     frame({
       src: CLIENT,
       dst: SERVER,
@@ -108,7 +108,7 @@ function conversation(): Buffer {
       dport: 80,
       payload,
       seq: c.client,
-      ack: c.server,
+      ack,
       flags,
     });
   const to = (c: (typeof conns)[number], payload: string, flags?: number) =>
@@ -123,18 +123,7 @@ function conversation(): Buffer {
       flags,
     });
   for (const c of conns) {
-    frames.push(
-      frame({
-        src: CLIENT,
-        dst: SERVER,
-        sport: c.port,
-        dport: 80,
-        payload: '',
-        seq: c.client,
-        ack: 0,
-        flags: 0x02,
-      }),
-    );
+    frames.push(from(c, '', 0x02, 0)); // a SYN acknowledges nothing
     c.client = (c.client + 1) >>> 0;
     frames.push(to(c, '', 0x12));
     c.server = (c.server + 1) >>> 0;

@@ -22,7 +22,7 @@ import {
   testCertificates,
   waitFor200,
 } from './image.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from './ports.ts';
 import { sampleSum, sampleValue } from './running-agent.ts';
 
 const SERVER = 'http_server_request_duration_seconds_count';
@@ -96,7 +96,8 @@ test('in the image, as the DaemonSet runs it: exact counts per pod and status fo
       owner: replicaSet,
     }),
   ];
-  const ports = { prom: await freePort(), admin: await freePort() };
+  const [prom, admin] = await freePorts(2);
+  const ports = { prom, admin };
   const agent = startInImage(asDaemonSet(cluster, tls.ca, ports));
   try {
     await waitFor200(agent, `http://127.0.0.1:${ports.admin}/readyz`);
@@ -195,7 +196,8 @@ test('in the image, as the DaemonSet runs it: exact counts per pod and status fo
 test('in the image without libbpf.so.1: the agent stops at start, naming the library', async () => {
   const tls = testCertificates();
   await using cluster = await SimulatedCluster.create(NODE, { tls: { cert: tls.cert, key: tls.key } });
-  const ports = { prom: await freePort(), admin: await freePort() };
+  const [prom, admin] = await freePorts(2);
+  const ports = { prom, admin };
   const agent: InImageAgent = startInImage({
     ...asDaemonSet(cluster, tls.ca, ports),
     layers: [image.without('usr/lib/x86_64-linux-gnu/libbpf.so.1')],
