@@ -1042,6 +1042,23 @@ static __always_inline void fill_hole(struct seg *g, __u32 len)
 	}
 }
 
+/* Whether `gap` bytes went by unseen inside a body the direction skips by length, not by reading
+ * it: a segment that starts before the body's end (or anywhere in a close-delimited body) is then
+ * in a known place, and the body's remaining count moves past the missing bytes. A sender whose
+ * segments leave from two CPUs reaches the capture out of order (the later segment first) without
+ * a byte lost; a large download has almost all its segments in its body. A gap that reaches past
+ * the body's end hides where the next message starts: a stream gap. */
+static __always_inline int gap_in_body(struct owlk8s_half *h, __u32 gap)
+{
+	if (h->state == OWLK8S_FRAME_UNTIL_CLOSE)
+		return 1;
+	if ((h->state == OWLK8S_FRAME_BODY || h->state == OWLK8S_FRAME_CHUNK_DATA) && gap < h->remaining) {
+		h->remaining -= gap;
+		return 1;
+	}
+	return 0;
+}
+
 /* One direction's payload: checks its place in the stream, then parses it step by step. */
 static __always_inline void on_payload(struct seg *g)
 {
@@ -1071,6 +1088,9 @@ static __always_inline void on_payload(struct seg *g)
 				}
 				g->v->off += dup; /* a segment overlapping what was parsed: parse the new part */
 				g->v->seq += dup;
+			} else if (gap_in_body(h, g->v->seq - h->next_seq)) {
+				/* the missing bytes were body: the framing holds (the late segment, when it
+				 * comes, is behind the position: a retransmission) */
 			} else {
 				g->st->stream_gaps++;
 				g->c->fins |= GAPPED;
@@ -1259,6 +1279,37 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
 	return known && !seq_before(next, p->seq + p->payload_len) && next - p->seq < SYN_RETRANSMIT_WINDOW;
 }
 
+/* One CPU at a time frames a direction. A sender whose segments leave from two CPUs (its process
+ * on one, its ACK-clocked sends on another, each into its own CPU's backlog) has two of them reach
+ * the capture at once, and framing both from the same state would move the position twice or
+ * not at all. The second waits while the first is framed (a segment takes a microsecond or two);
+ * after TAKE_SPINS looks it is not framed (`contended`), and the next segment shows its bytes as a
+ * gap. */
+#define TAKE_SPINS 1024 /* looks per wait_half call (the verifier follows at most 8192 jumps in a row) */
+#define TAKE_WAITS 16
+GLOBAL int wait_half(struct owlk8s_half *h)
+{
+	if (!h)
+		return 0;
+	for (int i = 0; i < TAKE_SPINS; i++) {
+		if (!*(volatile __u32 *)&h->busy && !__sync_fetch_and_or(&h->busy, 1))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int take_half(struct owlk8s_half *h)
+{
+	if (likely(!__sync_fetch_and_or(&h->busy, 1)))
+		return 1;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < TAKE_WAITS; i++) {
+		if (wait_half(h))
+			return 1;
+	}
+	return 0;
+}
+
 /* The packet being handled. */
 struct pctx {
 	struct __sk_buff *skb;
@@ -1317,7 +1368,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		if (payload) /* TCP Fast Open: data on the SYN */
 			p->seq += 1;
 	}
-	if (payload) {
+	if (payload && likely(take_half(h))) {
 		struct seg g = {skb, st, c, h, s, &s->pos};
 		__builtin_memcpy(&s->pos.ck, k, sizeof(s->pos.ck));
 		s->pos.now = now;
@@ -1327,6 +1378,9 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		s->pos.ack = p->ack;
 		s->pos.dir = dir;
 		on_payload(&g);
+		__sync_fetch_and_and(&h->busy, 0);
+	} else if (payload) {
+		st->contended++;
 	}
 	if ((c->fins & H2CONN) && (p->flags & (TCP_RST | TCP_FIN)) && !p->h2)
 		hand_to_h2(s, c, k, dir, 0); /* the HTTP/2 program sends the connection's end */

@@ -141,7 +141,7 @@ struct owlk8s_half {
 	__u8 method;       /* the request being read (request direction) */
 	__u8 ordinal_known;/* response direction: 1 when ordinal n answers request n */
 	__u8 hole;         /* OWLK8S_HOLE_*: a gap not resolved yet */
-	__u8 _pad[4];
+	__u32 busy;        /* 1: a CPU is framing this direction now (conn_packet) */
 	__u8 carry[OWLK8S_CARRY];
 };
 
@@ -262,6 +262,8 @@ struct owlk8s_self {
 	__u64 h2_budget_exhausted; /* HTTP/2 segments with more frame steps than one pass takes: that direction's framing lost */
 	__u64 h2_resyncs;          /* HTTP/2 directions framed again after their boundaries were lost: a segment began at a frame */
 	__u64 h2_contended;        /* HTTP/2 segments not framed: another CPU was framing the same direction (the next shows a gap) */
+	/* HTTP/1 counters added after the HTTP/2 ones (user space reads an older object's as 0) */
+	__u64 contended;           /* segments not framed: another CPU framed the same direction all the while (the next shows a gap) */
 };
 
 /* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the

@@ -1,7 +1,7 @@
 // Real HTTP servers inside a pod: Debian's nginx with fixed responses, and the Node status server.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from './exec.ts';
@@ -52,7 +52,7 @@ ${listen(port, '')}${opts.h2cPort === undefined ? '' : listen(opts.h2cPort, ' ht
     # a gRPC unary call's trailers-only answer (grpc-status in the response's headers), for loads
     # that speak gRPC's request shape without a gRPC server (h2load in bench/h2-cost.ts)
     location = /test.v1.Echo/Unary { default_type application/grpc; add_header grpc-status 0 always; return 200; }
-${statuses}
+${opts.downloadBytes === undefined ? '' : `    location = /download { root ${dir}/files; sendfile on; }\n`}${statuses}
     location / { return 404 "404\\n"; }
   }
 }
@@ -126,6 +126,8 @@ export interface NginxOptions {
   readonly h2cPort?: number;
   /** Listen on this IPv4 address only (nginxConfig outside a pod); default every address, both families. */
   readonly address?: string;
+  /** Serve `/download`: a file of this many bytes, with sendfile (a large body in many segments); default none. */
+  readonly downloadBytes?: number;
 }
 
 export interface NginxServer extends RunningServer {
@@ -136,11 +138,15 @@ export interface NginxServer extends RunningServer {
   accessLog(): string[];
 }
 
-/** Starts nginx in the pod: `/` → 200, `/status/NNN` → NNN for NGINX_STATUSES, else 404. */
+/** Starts nginx in the pod: `/` → 200, `/status/NNN` → NNN for NGINX_STATUSES, `/download` with downloadBytes, else 404. */
 export async function startNginx(pod: Pod, port = 80, opts: NginxOptions = {}): Promise<NginxServer> {
   requireTool('/usr/sbin/nginx', 'nginx-light');
   const dir = mkdtempSync(join(tmpdir(), `owlk8s-nginx-${pod.name}-`));
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, opts));
+  if (opts.downloadBytes !== undefined) {
+    mkdirSync(join(dir, 'files'));
+    writeFileSync(join(dir, 'files', 'download'), Buffer.alloc(opts.downloadBytes, 'x'));
+  }
   // nginx itself runs as root (user root) so it can read this temp dir; it is inside the pod only.
   const child = pod.spawn(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
     stdio: 'ignore',

@@ -115,7 +115,7 @@ export const HALF_LAYOUT: Layout = {
     method: { offset: 41, size: 1 },
     ordinal_known: { offset: 42, size: 1 },
     hole: { offset: 43, size: 1 },
-    _pad: { offset: 44, size: 4 },
+    busy: { offset: 44, size: 4 },
     carry: { offset: 48, size: CARRY },
   },
 };
@@ -229,7 +229,10 @@ export const SELF_FIELDS = [
   'series_overflow',
   'conns_over_budget',
 ] as const;
-export type SelfField = (typeof SELF_FIELDS)[number];
+
+/** owlk8s_self's HTTP/1 counters added after the HTTP/2 ones, in the struct's order (SelfCounters). */
+export const LATER_SELF_FIELDS = ['contended'] as const;
+export type SelfField = (typeof SELF_FIELDS)[number] | (typeof LATER_SELF_FIELDS)[number];
 
 /** owlk8s_self's HTTP/2 counters, after SELF_FIELDS (Capture.h2Counters, not SelfCounters). */
 export const H2_SELF_FIELDS = [
@@ -244,7 +247,7 @@ export const H2_SELF_FIELDS = [
   'h2_contended',
 ] as const;
 
-const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS];
+const ALL_SELF_FIELDS = [...SELF_FIELDS, ...H2_SELF_FIELDS, ...LATER_SELF_FIELDS];
 
 export const SELF_LAYOUT: Layout = {
   struct: 'owlk8s_self',
@@ -481,20 +484,25 @@ export function decodeAgg(b: Buffer, at: number, nbuckets: number): AggValue {
 }
 
 const camel = (f: string): string => f.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-const SELF_KEYS = SELF_FIELDS.map(camel) as (keyof SelfCounters)[];
-const H2_SELF_KEYS = H2_SELF_FIELDS.map((f) => camel(f.slice(3))) as (keyof H2KernelCounters)[];
+const selfAt = (f: string): number => SELF_LAYOUT.fields[f]!.offset;
+const SELF_KEYS = [...SELF_FIELDS, ...LATER_SELF_FIELDS].map(
+  (f) => [camel(f) as keyof SelfCounters, selfAt(f)] as const,
+);
+const H2_SELF_KEYS = H2_SELF_FIELDS.map(
+  (f) => [camel(f.slice(3)) as keyof H2KernelCounters, selfAt(f)] as const,
+);
 
 /**
  * owlk8s_self's HTTP/2 counters summed over ncpu per-CPU copies (`size` as for decodeSelfPerCpu; an
  * object without them reads 0), named without their `h2_` prefix, in camelCase.
  */
 export function decodeH2SelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): H2KernelCounters {
-  const out = Object.fromEntries(H2_SELF_KEYS.map((k) => [k, 0n])) as Record<keyof H2KernelCounters, bigint>;
+  const out = Object.fromEntries(H2_SELF_KEYS.map(([k]) => [k, 0n])) as Record<
+    keyof H2KernelCounters,
+    bigint
+  >;
   for (let c = 0; c < ncpu; c++) {
-    H2_SELF_KEYS.forEach((k, i) => {
-      const at = 8 * (SELF_FIELDS.length + i);
-      if (at < size) out[k] += b.readBigUInt64LE(c * size + at);
-    });
+    for (const [k, at] of H2_SELF_KEYS) if (at < size) out[k] += b.readBigUInt64LE(c * size + at);
   }
   return out;
 }
@@ -505,11 +513,9 @@ export function decodeH2SelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.s
  * baseline) has a smaller one.
  */
 export function decodeSelfPerCpu(b: Buffer, ncpu: number, size = SELF_LAYOUT.size): SelfCounters {
-  const out = Object.fromEntries(SELF_KEYS.map((k) => [k, 0n])) as Record<keyof SelfCounters, bigint>;
+  const out = Object.fromEntries(SELF_KEYS.map(([k]) => [k, 0n])) as Record<keyof SelfCounters, bigint>;
   for (let c = 0; c < ncpu; c++) {
-    SELF_KEYS.forEach((k, i) => {
-      if (8 * i < size) out[k] += b.readBigUInt64LE(c * size + 8 * i);
-    });
+    for (const [k, at] of SELF_KEYS) if (at < size) out[k] += b.readBigUInt64LE(c * size + at);
   }
   return out;
 }

@@ -148,6 +148,11 @@ export interface SelfCounters {
    * SYN-ACK and the first message each way each try: up to four per connection).
    */
   readonly connsOverBudget: bigint;
+  /**
+   * Segments not framed because another CPU framed the same direction of the connection all the
+   * while the program waited for it (the next segment shows their bytes as a gap).
+   */
+  readonly contended: bigint;
 }
 
 /**

@@ -497,6 +497,25 @@ describe('the oracles', () => {
     assert.deepEqual([...read.inSync, read.lookalikes], [0, 0, 1, []]);
   });
 
+  test("body bytes missing, the next segment still inside the body: no gap, the position moves past them; missing up to the body's end: a gap", () => {
+    // r1 is [0, 40), its body "hi" [38, 40); q2's body "abc" [58, 61)
+    const h = [base[0]!, base[1]!, seg(c, 'resp', 0, 38, 19), seg(c, 'resp', 39, 40, 19), ...base.slice(3)];
+    const sim = simulate(c, 0, h);
+    assert.deepEqual(
+      [sim.givenUp, sim.counted.map((e) => e.index), sim.read.resp.gaps, sim.read.resp.inSync[38]],
+      [false, [0, 1], 0, 0],
+    );
+    const abc = [...base.slice(0, 3), seg(c, 'req', 19, 58, 40), seg(c, 'req', 60, 61, 40), base[4]!];
+    assert.deepEqual(
+      simulate(c, 0, abc).counted.map((e) => e.index),
+      [0, 1],
+    );
+    // "hi" missing whole: the next segment starts at the body's end, where r2 starts unseen
+    const past = [base[0]!, base[1]!, seg(c, 'resp', 0, 38, 19), ...base.slice(3)];
+    const sim2 = simulate(c, 0, past);
+    assert.deepEqual([sim2.givenUp, sim2.read.resp.gaps], [true, 1]);
+  });
+
   test('a response lost mid-stream: the gap ends on the next response start', () => {
     const split: Segment[] = [
       ...base.slice(0, 2),

@@ -7,7 +7,7 @@ import { before, describe, test } from 'node:test';
 import { readAll } from '../src/batch.ts';
 import { Capture } from '../src/capture.ts';
 import type { CaptureOptions } from '../src/config.ts';
-import { CONN_KEY_LAYOUT, CONN_LAYOUT } from '../src/layout.ts';
+import { CONN_KEY_LAYOUT, CONN_LAYOUT, HALF_LAYOUT } from '../src/layout.ts';
 import type { Aggregate, SelfCounters } from '../src/snapshot.ts';
 import * as sys from '../src/sys/ffi.ts';
 import { Conversation, type ConversationSpec } from '../src/testing/conversation.ts';
@@ -319,6 +319,149 @@ describe('retransmission and reordering', () => {
       streamGaps: 2,
       resyncs: 1,
       responsesLost: 3,
+    });
+  });
+});
+
+describe('missing bytes inside a body: segments that reach the capture out of order', () => {
+  // A sender whose segments leave from two CPUs (its process on one, its ACK-clocked sends on
+  // another) reaches the capture out of order without a byte lost; a body is skipped by its length,
+  // so the framing holds while the segment after the missing bytes starts inside the body.
+  const MS = 1_000_000n;
+  const x = (n: number) => 'x'.repeat(n);
+
+  /** Sends `parts` in the order `order` (indexes), waiting `lateMs` before each part sent after a later one. */
+  async function outOfOrder(
+    c: Conversation,
+    from: 'client' | 'server',
+    parts: string[],
+    order: number[],
+    lateMs = 0,
+  ) {
+    const frames = parts.map((p) => c.segment(from, p, { unseen: true })); // numbered in the stream's order
+    let highest = -1;
+    for (const i of order) {
+      if (i < highest && lateMs > 0) await new Promise((r) => setTimeout(r, lateMs));
+      c.play({ from, frame: frames[i]! });
+      highest = Math.max(highest, i);
+    }
+  }
+
+  test('a Content-Length body, its middle segment last: counted once, its duration to the segment with its last byte, the framing held', async () => {
+    using cap = setup({ boundariesNs: [100n * MS] });
+    const c = server(cap).open();
+    c.segment('client', GET('/big'));
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n';
+    // the middle segment comes 150 ms after the last: the response ended with the last one
+    await outOfOrder(c, 'server', [head + x(1000), x(1000), x(1000)], [0, 2, 1], 150);
+    c.segment('client', GET('/next'));
+    c.segment('server', RES(201));
+    const snap = cap.read();
+    assert.deepEqual(snap.aggregates.map(summary).sort(), ['server GET 200 n=1', 'server GET 201 n=1']);
+    assert.deepEqual(
+      snap.aggregates.map((a) => a.bucketCounts),
+      [
+        [1, 0],
+        [1, 0],
+      ],
+    );
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2, retransmissions: 1 });
+  });
+
+  test('a Content-Length body whose middle segment never reaches the capture: counted once, no gap', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET());
+    c.segment('server', `HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n${x(1000)}`);
+    c.segment('server', x(1000), { unseen: true });
+    c.segment('server', x(1000));
+    c.segment('client', GET());
+    c.segment('server', RES(201));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1']);
+    assert.deepEqual(moved(cap), { requests: 2, responses: 2 });
+  });
+
+  test("a chunk's data, a close-delimited body and a POST body, each with a segment late", async () => {
+    using cap = setup();
+    const a = server(cap, { clientPort: 42001 }).open();
+    a.segment('client', GET());
+    const chunkHead = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n';
+    await outOfOrder(a, 'server', [chunkHead + x(1000), x(1000), `${x(1000)}\r\n0\r\n\r\n`], [0, 2, 1]);
+    a.segment('client', GET());
+    a.segment('server', RES(202));
+    const b = server(cap, { clientPort: 42002 }).open();
+    b.segment('client', GET());
+    await outOfOrder(b, 'server', [`HTTP/1.0 203 OK\r\n\r\n${x(1000)}`, x(1000), x(1000)], [0, 2, 1]);
+    b.fin('server');
+    const d = server(cap, { clientPort: 42003 }).open();
+    const post = 'POST /upload HTTP/1.1\r\nHost: pod\r\nContent-Length: 3000\r\n\r\n';
+    // the body's bytes look like requests: they are skipped by length, never read
+    await outOfOrder(d, 'client', [post + x(1000), GET().repeat(20).slice(0, 1000), x(1000)], [0, 2, 1]);
+    d.segment('server', RES(201));
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET 202 n=1',
+      'server GET 203 n=1',
+      'server POST 201 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 4, responses: 4, retransmissions: 3 });
+  });
+
+  test("missing bytes that reach past the body's end hide where the next message starts: a stream gap", () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET('/0'));
+    c.segment('server', RES(200));
+    c.segment('client', GET('/1')); // sent after the answer: a client that waits
+    c.segment('server', `HTTP/1.1 202 OK\r\nContent-Length: 2000\r\n\r\n${x(500)}`);
+    c.segment('server', x(1500), { unseen: true }); // the body's end
+    c.segment('client', GET('/2'));
+    c.segment('server', RES(203));
+    // 202 counts to its last segment seen; 203 is read again from its status line
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 202 n=1', 'server GET 203 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3, streamGaps: 1, resyncs: 1 });
+  });
+});
+
+describe('one CPU at a time frames a direction', () => {
+  const x = (n: number) => 'x'.repeat(n);
+
+  /** Sets the busy word of the one connection's request or response half, as another CPU framing it would. */
+  function setBusy(cap: Capture, half: 'req' | 'resp', busy: number): void {
+    const fd = cap.mapFd('conns');
+    const key = Buffer.alloc(CONN_KEY_LAYOUT.size);
+    const value = Buffer.alloc(CONN_LAYOUT.size);
+    assert.equal(sys.mapGetNextKey(fd, undefined, key), 0);
+    assert.equal(sys.mapLookup(fd, key, value), 0);
+    value.writeUInt32LE(busy, CONN_LAYOUT.fields[half]!.offset + HALF_LAYOUT.fields.busy!.offset);
+    assert.equal(sys.mapUpdate(fd, key, value, 2 /* BPF_EXIST */), 0);
+  }
+
+  test('a segment that comes while its direction stays busy is not framed (contended): a body segment costs nothing, a status line is a gap', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', GET('/0'));
+    c.segment('server', RES(200));
+    c.segment('client', GET('/1')); // a client that waits
+    c.segment('server', `HTTP/1.1 201 OK\r\nContent-Length: 2000\r\n\r\n${x(1000)}`);
+    setBusy(cap, 'resp', 1);
+    c.segment('server', x(500)); // not framed
+    setBusy(cap, 'resp', 0);
+    c.segment('server', x(500)); // inside the body: the framing holds
+    c.segment('client', GET('/2'));
+    setBusy(cap, 'resp', 1);
+    c.segment('server', RES(202)); // not framed: its request waits
+    c.segment('client', GET('/3')); // the request direction is not busy
+    setBusy(cap, 'resp', 0);
+    c.segment('server', RES(203)); // after the missing status line: /2's answer went by unseen
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1', 'server GET 203 n=1']);
+    assert.deepEqual(moved(cap), {
+      requests: 4,
+      responses: 3,
+      streamGaps: 1,
+      resyncs: 1,
+      responsesLost: 1,
+      contended: 2,
     });
   });
 });

@@ -156,4 +156,10 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{attempt}',
     'Attempts to track a new connection refused because its pod had its budget of connections tracked already (capture.maps.connectionsPerPod): its SYN, its SYN-ACK and its first message each way each try, up to four per connection.',
   ),
+  counter(
+    'contended',
+    'contended',
+    '{segment}',
+    'Segments not framed because another CPU framed the same direction of the connection all the while the kernel program waited for it: the next segment shows their bytes as a gap.',
+  ),
 ];

@@ -27,4 +27,5 @@ export const ZERO_SELF: SelfCounters = {
   responsesLost: 0n,
   seriesOverflow: 0n,
   connsOverBudget: 0n,
+  contended: 0n,
 };

@@ -11,7 +11,10 @@
 //     once a request waits while another is sent with the same ACK, or (before any gap) while the
 //     client has no response byte the reader has not read, or once a response is matched while
 //     another waiting request was sent before that response reached the client;
-//   - at missing bytes in either direction (a gap) GIVES THE CONNECTION UP unless the client was
+//   - missing bytes inside a body the kernel skips by length (a Content-Length body, a chunk's
+//     data, a close-delimited body) are no gap when the segment after them starts before that
+//     body's end (anywhere, for a close-delimited one): the position moves on past them;
+//   - at other missing bytes in either direction (a gap) GIVES THE CONNECTION UP unless the client was
 //     seen waiting and not seen pipelining, and, for a request-direction gap, the gap begins at a
 //     message boundary: the response in progress counts to its last segment read, every waiting
 //     request is dropped (responses_lost), and nothing after the gap is read or counted on it;
@@ -172,6 +175,50 @@ function messagesOf(c: Connection, dir: Dir): Message[] {
     .sort((a, b) => a.start - b.start);
 }
 
+/** Where a message's body starts: after its header section's blank line. */
+function headEnd(s: Buffer, start: number): number {
+  const at = s.indexOf('\r\n\r\n', start, 'latin1');
+  if (at < 0) throw new Error(`oracle: no end of the header section after byte ${start}`);
+  return at + 4;
+}
+
+/** The data spans of a chunked body starting at `at`. */
+function chunkSpans(s: Buffer, at: number): Span[] {
+  const spans: Span[] = [];
+  for (;;) {
+    const lineEnd = s.indexOf('\r\n', at, 'latin1');
+    const size = Number.parseInt(s.toString('latin1', at, lineEnd).split(';')[0]!, 16);
+    if (!(size > 0)) return spans;
+    spans.push({ start: lineEnd + 2, end: lineEnd + 2 + size });
+    at = lineEnd + 2 + size + 2;
+  }
+}
+
+/**
+ * The bytes of one direction the kernel passes by length, not by reading them: Content-Length
+ * bodies, chunks' data, close-delimited bodies (end Infinity). Requests say their framing in their
+ * headers; final responses in the exchange's framing (a HEAD or 304 answer may announce a body it
+ * does not carry).
+ */
+function bodySpans(c: Connection, dir: Dir): Span[] {
+  const s = c.streams[dir];
+  const spans: Span[] = [];
+  for (const e of c.exchanges) {
+    if (dir === 'req') {
+      const body = headEnd(s, e.request.start);
+      const head = s.toString('latin1', e.request.start, body);
+      if (/^transfer-encoding: *chunked\r$/im.test(head)) spans.push(...chunkSpans(s, body));
+      else if (body < e.request.end) spans.push({ start: body, end: e.request.end });
+      continue;
+    }
+    const body = headEnd(s, e.final.start);
+    if (e.framing === 'chunked') spans.push(...chunkSpans(s, body));
+    else if (e.framing === 'close') spans.push({ start: body, end: Number.POSITIVE_INFINITY });
+    else if (e.framing === 'length' && body < e.final.end) spans.push({ start: body, end: e.final.end });
+  }
+  return spans;
+}
+
 interface Slot {
   readonly exchange: number;
   readonly seq: number;
@@ -182,6 +229,10 @@ interface Slot {
 /** Replays the kernel's documented rules on connection `conn`'s segments (see the file's head). */
 export function simulate(c: Connection, conn: number, segments: readonly Segment[]): Simulation {
   const msgs = { req: messagesOf(c, 'req'), resp: messagesOf(c, 'resp') };
+  const bodies = { req: bodySpans(c, 'req'), resp: bodySpans(c, 'resp') };
+  // the reader at `at` is inside a body that runs on past `seq`
+  const gapInBody = (dir: Dir, at: number, seq: number) =>
+    bodies[dir].some((b) => b.start <= at && at < b.end && seq < b.end);
   const length = { req: c.streams.req.length, resp: c.streams.resp.length };
   const boundary = (dir: Dir, at: number) =>
     msgs[dir].some((m) => m.start === at) || (at === length[dir] && msgs[dir].every((m) => m.end <= at));
@@ -323,6 +374,8 @@ export function simulate(c: Connection, conn: number, segments: readonly Segment
         } else if (s.seq < d.next) {
           if (end <= d.next) parse = false; // a retransmission
           from = d.next;
+        } else if (d.synced && gapInBody(dir, d.next, s.seq)) {
+          // body bytes missing: the framing holds, the position moves past them
         } else {
           d.gaps++;
           gapped = true;
