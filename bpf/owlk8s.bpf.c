@@ -1071,6 +1071,8 @@ static __always_inline void on_payload(struct seg *g)
 		}
 		if (g->c->fins & UPGRADED)
 			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
+		else if (g->c->fins & GAPPED)
+			g->st->ignored_after_gap++; /* given up after missing bytes (abandon_here) */
 		return;
 	}
 	if (likely(h->seq_known)) {

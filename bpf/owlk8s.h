@@ -264,6 +264,7 @@ struct owlk8s_self {
 	__u64 h2_contended;        /* HTTP/2 segments not framed: another CPU was framing the same direction (the next shows a gap) */
 	/* HTTP/1 counters added after the HTTP/2 ones (user space reads an older object's as 0) */
 	__u64 contended;           /* segments not framed: another CPU framed the same direction all the while (the next shows a gap) */
+	__u64 ignored_after_gap;   /* segments on a connection given up after missing bytes (their requests are not counted) */
 };
 
 /* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the

@@ -153,6 +153,11 @@ export interface SelfCounters {
    * while the program waited for it (the next segment shows their bytes as a gap).
    */
   readonly contended: bigint;
+  /**
+   * Segments on connections given up after missing bytes (a gap that could not be placed): the
+   * requests they carry are not counted.
+   */
+  readonly ignoredAfterGap: bigint;
 }
 
 /**

@@ -320,6 +320,12 @@ describe('retransmission and reordering', () => {
       resyncs: 1,
       responsesLost: 3,
     });
+    // what comes on a connection given up is not parsed, and says so
+    c.segment('client', GET('/4'));
+    c.segment('server', RES(204));
+    d.segment('client', GET('/c'));
+    assert.deepEqual(counts(cap), ['server GET 201 n=1']);
+    assert.equal(cap.readSelf().ignoredAfterGap, 3n);
   });
 });
 

@@ -162,4 +162,10 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{segment}',
     'Segments not framed because another CPU framed the same direction of the connection all the while the kernel program waited for it: the next segment shows their bytes as a gap.',
   ),
+  counter(
+    'ignoredAfterGap',
+    'ignored_after_gap',
+    '{segment}',
+    'Segments on connections given up after missing bytes that could not be placed: the requests they carry are not counted.',
+  ),
 ];

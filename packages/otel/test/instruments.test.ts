@@ -80,6 +80,8 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.responses_lost=121',
       'owlk8s.agent.kernel.series_overflow=122',
       'owlk8s.agent.kernel.conns_over_budget=123',
+      'owlk8s.agent.kernel.contended=124',
+      'owlk8s.agent.kernel.ignored_after_gap=125',
     ],
   );
   for (const { metric } of got.values()) {

@@ -28,4 +28,5 @@ export const ZERO_SELF: SelfCounters = {
   seriesOverflow: 0n,
   connsOverBudget: 0n,
   contended: 0n,
+  ignoredAfterGap: 0n,
 };
