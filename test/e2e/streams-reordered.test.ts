@@ -85,10 +85,10 @@ for (const attach of ATTACH_MODES) {
         [`server GET 200 n=${n}`],
       );
       assert.deepEqual(s.inFlight, []);
-      const { requests, responses, unmatchedResponses, streamGaps, resyncs, responsesLost, contended } =
+      const { requests, responses, unmatchedResponses, streamGaps, resyncs, responsesLost, ignoredAfterGap } =
         s.self;
       assert.deepEqual(
-        { requests, responses, unmatchedResponses, streamGaps, resyncs, responsesLost, contended },
+        { requests, responses, unmatchedResponses, streamGaps, resyncs, responsesLost, ignoredAfterGap },
         {
           requests: BigInt(n),
           responses: BigInt(n),
@@ -96,13 +96,15 @@ for (const attach of ATTACH_MODES) {
           streamGaps: 0n,
           resyncs: 0n,
           responsesLost: 0n,
-          contended: 0n,
+          ignoredAfterGap: 0n,
         },
       );
       // segments that came after a later one were passed over already: counted as retransmissions
       assert.ok(s.self.retransmissions > 0n, `retransmissions ${s.self.retransmissions}`);
+      // `contended` is 0 in every run here; a body segment not parsed would cost nothing (the
+      // counts above hold it to that), so its value is reported, not asserted
       console.log(
-        `# ${attach}: ${reordered} segments out of order at the client, ${s.self.retransmissions} behind the program's position`,
+        `# ${attach}: ${reordered} segments out of order at the client, ${s.self.retransmissions} behind the program's position, contended ${s.self.contended}`,
       );
     });
   });
