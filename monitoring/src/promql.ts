@@ -19,6 +19,7 @@ export const METRIC = {
   budgetExhausted: 'owlk8s_agent_kernel_budget_exhausted_total',
   malformed: 'owlk8s_agent_kernel_malformed_total',
   responsesLost: 'owlk8s_agent_kernel_responses_lost_total',
+  ignoredAfterGap: 'owlk8s_agent_kernel_ignored_after_gap_total',
   h2RingFull: 'owlk8s_agent_kernel_h2_ring_full_total',
   h2ConnsFull: 'owlk8s_agent_kernel_h2_conns_full_total',
   h2BudgetExhausted: 'owlk8s_agent_kernel_h2_budget_exhausted_total',
@@ -57,6 +58,7 @@ export const KERNEL_LOSS_COUNTERS = [
   METRIC.budgetExhausted,
   METRIC.malformed,
   METRIC.responsesLost,
+  METRIC.ignoredAfterGap,
 ] as const;
 /**
  * HTTP/2's: the kernel's (records lost to a full ring, connections not followed, segments with too
