@@ -35,6 +35,7 @@ const SECONDS = positiveArg(
 const EMPTY_OBJECT = new URL('../bpf/build/empty.bpf.o', import.meta.url).pathname;
 const CAPTURE_OBJECT = process.env.CAPTURE_OBJECT;
 const BODY_BYTES = 1 << 20;
+const CONNECTIONS = 16;
 const BIG_PORT = 8080;
 
 type Kind = 'start' | 'continuation';
@@ -149,7 +150,11 @@ await onNginxPod('bench/kernel-paths.ts', async ({ web, nginx, iface }) => {
           try {
             const s0 = programStats(a.fd);
             const r0 = a.capture?.readSelf().requests ?? 0n;
-            const w = await wrk(undefined, urls[kind], { connections: 16, threads: 2, durationS: SECONDS });
+            const w = await wrk(undefined, urls[kind], {
+              connections: CONNECTIONS,
+              threads: 2,
+              durationS: SECONDS,
+            });
             await sleep(500); // the connections' last packets
             const s1 = programStats(a.fd);
             if (w.socketErrors > 0 || w.non2xx3xx > 0)
@@ -165,6 +170,13 @@ await onNginxPod('bench/kernel-paths.ts', async ({ web, nginx, iface }) => {
               packets,
               nsPerPacket: +(Number(s1.runTimeNs - s0.runTimeNs) / packets).toFixed(1),
             };
+            // the program's count: every request wrk completed, and up to one per connection
+            // more (sent, and cut off when wrk stopped); anything else is a counting bug
+            if (a.capture && (run.counted < w.requests || run.counted > w.requests + CONNECTIONS))
+              throw new Error(
+                `${program}, ${kind} traffic, round ${round + 1}: the program counted ${run.counted} requests ` +
+                  `where wrk completed ${w.requests} on ${CONNECTIONS} connections (expected ${w.requests}–${w.requests + CONNECTIONS})`,
+              );
             runs.push(run);
             console.error(
               `round ${round + 1}/${ROUNDS} ${kind.padEnd(12)} ${program.padEnd(14)}: ${packets} packets, ` +
@@ -195,7 +207,7 @@ function report(runs: readonly Run[]): void {
     median(runs.filter((r) => r.kind === kind).map((r) => r.packets / r.requests));
   console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}`);
   console.log(
-    `traffic: wrk, 2 threads, 16 keep-alive connections, ${SECONDS} s per run, ${ROUNDS} rounds; ` +
+    `traffic: wrk, 2 threads, ${CONNECTIONS} keep-alive connections, ${SECONDS} s per run, ${ROUNDS} rounds; ` +
       `packets per request (median): message start ${perRequest('start').toFixed(1)}, continuation ${perRequest('continuation').toFixed(1)}`,
   );
   console.log('');
