@@ -197,10 +197,15 @@ test('a Collector outage of many intervals: bounded memory, few log lines, total
         still <= outageSeconds / (FAILURE_LOG_MS / 1000) + 1,
         `${exporter}: ${still} summaries in ${outageSeconds} s`,
       );
-      assert.ok(
-        mine.length < failedExports,
-        `${exporter}: ${mine.length} lines for ${failedExports} failures`,
-      );
+      // Fewer lines than failures, once the exporter failed more often than the lines the rate
+      // allows (its first failure, its recovery and the summaries above): an exporter whose exports
+      // queued behind slow ones on a loaded machine may fail only 3 times in the outage, and 3
+      // lines (failure, one summary, recovery) are then within the rate, not one line per failure.
+      if (failedExports > 2 + Math.floor(outageSeconds / (FAILURE_LOG_MS / 1000)) + 1)
+        assert.ok(
+          mine.length < failedExports,
+          `${exporter}: ${mine.length} lines for ${failedExports} failures`,
+        );
     }
     t.diagnostic(
       `fed ${requests} requests (${countInOutage} during the outage); ${logs.length} log lines; ` +
