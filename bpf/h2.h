@@ -16,6 +16,9 @@
  * may take; past it the direction's framing is lost (h2_budget_exhausted). A segment of 64 KiB
  * (GSO) of 16-byte DATA frames takes 2,600. */
 #define H2_MAX_STEPS 8192
+/* in owlk8s_h2_conn.busy, beside the framing bits 1 << d: direction d's FIN seen (H2_FIN << d) */
+#define H2_FIN 4
+#define H2_FINS (H2_FIN | (H2_FIN << 1))
 
 /* Frame types (RFC 9113 section 6) and the flags the records depend on. */
 #define H2_DATA 0
@@ -348,7 +351,7 @@ static __always_inline struct owlk8s_h2_conn *h2_midway(struct h2_walk *w, struc
 	struct owlk8s_conn *c = new_conn(w->st, &ho->key, ho->target_id);
 	if (!c)
 		return 0;
-	c->fins |= H2CONN;
+	fins_set(c, H2CONN);
 	c->req.state = OWLK8S_FRAME_DONE;
 	c->resp.state = OWLK8S_FRAME_DONE;
 	c->last_ns = w->now;
@@ -532,10 +535,12 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	}
 	if (p->flags & TCP_RST) {
 		h2_end(&w, &ho->key, w.dir, H2_END_RST);
-	} else if ((p->flags & TCP_FIN) && !(e->fins & (1 << w.dir))) {
-		e->fins |= 1 << w.dir;
+	} else if ((p->flags & TCP_FIN) && !(e->busy & (H2_FIN << w.dir))) {
+		/* both directions' FINs can be framed at once on two CPUs: the bit is set atomically, and
+		 * the CPU that sets the second one deletes the connection */
+		__u32 was = __sync_fetch_and_or(&e->busy, H2_FIN << w.dir);
 		h2_send(&w, H2_RECORD_END, H2_END_FIN, 0, 0, 0);
-		if ((e->fins & 3) == 3) {
+		if (((was | (H2_FIN << w.dir)) & H2_FINS) == H2_FINS) {
 			w.deleted = 1;
 			bpf_map_delete_elem(&h2_conns, &ho->key);
 		}

@@ -62,6 +62,13 @@ static const struct owlk8s_conn ZERO_CONN;
 #define RESP_GAPPED 64 /* in fins: response bytes went missing once (they can never be placed) */
 #define H2CONN 128     /* in fins: an HTTP/2 connection: its segments go to the HTTP/2 program (h2.h) */
 
+/* fins' bits are set by both directions, which may run on two CPUs at once: a plain read-modify-write
+ * would lose one of two bits set at the same instant (a FIN_SERVER lost keeps a closed connection's
+ * state until the sweep; a GAPPED lost matches across missing bytes). Each change is an atomic; they are
+ * rare (a bit is set only when it is not yet), so the common path pays nothing. */
+#define fins_set(c, bits) __sync_fetch_and_or(&(c)->fins, (bits))
+#define fins_clear(c, bits) __sync_fetch_and_and(&(c)->fins, ~(__u32)(bits))
+
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
 
@@ -383,13 +390,13 @@ static __always_inline void track_request(struct seg *g, __u8 method, __u64 star
 	/* a client that waits: nothing waiting, and it had every response byte seen, at least one */
 	if (c->resp.ordinal_known && pending_count(c) == 0 && c->resp.ordinal > 0 &&
 	    c->resp.state == OWLK8S_FRAME_START && !seq_before(s->client_ack, c->resp.next_seq) && !(c->fins & WAITS))
-		c->fins |= WAITS; /* (a bit is tested before it is set: fins is written only when it changes) */
+		fins_set(c, WAITS); /* (a bit is tested before it is set: fins is written only when it changes) */
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
 		if (o->state == OWLK8S_SLOT_PENDING && (seen_all || o->client_ack == s->client_ack) &&
 		    !(c->fins & PIPELINED))
-			c->fins |= PIPELINED;
+			fins_set(c, PIPELINED);
 	}
 	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED) && !g->v->hole)) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
@@ -461,7 +468,7 @@ static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *o = &c->slots[i];
 		if (o->state == OWLK8S_SLOT_PENDING && !seq_before(g->h->msg_seq, o->client_ack))
-			c->fins |= PIPELINED;
+			fins_set(c, PIPELINED);
 	}
 	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED))) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
@@ -595,7 +602,7 @@ static __always_inline void lose(struct seg *g)
 static __always_inline void give_up(struct seg *g, int upgraded)
 {
 	if (upgraded)
-		g->c->fins |= UPGRADED;
+		fins_set(g->c, UPGRADED);
 	g->c->req.state = OWLK8S_FRAME_DONE;
 	g->c->resp.state = OWLK8S_FRAME_DONE;
 }
@@ -647,7 +654,7 @@ static __always_inline int maybe_h2(struct seg *g, __u32 i, __u32 len, __u32 seq
 		ho->resp_known = 1;
 		hand_to_h2(g->s, c, &g->v->ck, DIR_RESPONSE, 2);
 	}
-	c->fins |= H2CONN;
+	fins_set(c, H2CONN);
 	return 1;
 }
 
@@ -1033,7 +1040,7 @@ static __always_inline void fill_hole(struct seg *g, __u32 len)
 		if (h->hole_start == h->hole_end) {
 			h->hole = OWLK8S_HOLE_NONE;
 			if (!(g->c->fins & RESP_GAPPED))
-				g->c->fins &= ~GAPPED; /* every request placed: nothing is missing any more */
+				fins_clear(g->c, GAPPED); /* every request placed: nothing is missing any more */
 		}
 	} else {
 		h->hole = OWLK8S_HOLE_NONE; /* a message runs on past it: the rest cannot be placed */
@@ -1095,9 +1102,9 @@ static __always_inline void on_payload(struct seg *g)
 				 * comes, is behind the position: a retransmission) */
 			} else {
 				g->st->stream_gaps++;
-				g->c->fins |= GAPPED;
+				fins_set(g->c, GAPPED);
 				if (g->v->dir == DIR_RESPONSE)
-					g->c->fins |= RESP_GAPPED;
+					fins_set(g->c, RESP_GAPPED);
 				open_hole(g);
 				/* Which answer is whose after the gap is known when the missing requests can still
 				 * be placed (a request hole at a message boundary, filled before an answer needs
@@ -1390,11 +1397,14 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
 		forget_conn(c, k);
 	} else if (p->flags & TCP_FIN) {
-		c->fins |= dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
-		if (dir == DIR_RESPONSE || (c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER)) {
+		__u32 bit = dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
+		/* both ends' FINs can be handled at once on two CPUs: the one whose bit completes the pair
+		 * (the value the atomic returns) forgets the connection */
+		__u32 both = (fins_set(c, bit) | bit) & (FIN_CLIENT | FIN_SERVER);
+		if (dir == DIR_RESPONSE || both == (FIN_CLIENT | FIN_SERVER)) {
 			/* the server sends nothing more: what waits is unanswered */
 			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
-			if ((c->fins & (FIN_CLIENT | FIN_SERVER)) == (FIN_CLIENT | FIN_SERVER))
+			if (both == (FIN_CLIENT | FIN_SERVER))
 				forget_conn(c, k);
 		}
 	}

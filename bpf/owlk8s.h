@@ -166,8 +166,8 @@ struct owlk8s_conn {
 	 * pipelined, gapped, waits, response gap, bit 7: HTTP/2 (owlk8s.bpf.c). Both directions read it
 	 * on every packet, and it is written only when a bit changes, which is rare: here, not in a line
 	 * that one direction writes on every packet and the other then reads from the first CPU's cache. */
-	__u8 fins;
-	__u8 _line[15];
+	__u32 fins;              /* set and cleared with atomics (fins_set, fins_clear): both directions write it */
+	__u8 _line[12];
 	struct owlk8s_slot slots[OWLK8S_PIPELINE]; /* slot (ordinal & (PIPELINE - 1)) */
 	struct owlk8s_half req;  /* the client → server direction */
 	struct owlk8s_half resp; /* the server → client direction */
@@ -296,8 +296,8 @@ struct owlk8s_h2_conn {
 	__u32 peer_id;
 	__u16 server_port;
 	__u8 flags;      /* H2_RECORD_F_CLIENT | H2_RECORD_F_PREFACE */
-	__u8 fins;       /* bit 0: the client's FIN sent, bit 1: the server's */
-	__u32 busy;      /* bit d: a CPU is framing direction d now (h2_packet) */
+	__u8 _pad;
+	__u32 busy;      /* bit d: a CPU is framing direction d now (h2_packet); bit H2_FIN << d: d's FIN seen */
 	struct owlk8s_h2_half half[2]; /* [0] request, [1] response */
 };
 

@@ -543,9 +543,21 @@ describe('gaps', () => {
 });
 
 describe('one CPU at a time frames a direction', () => {
-  /** struct owlk8s_h2_conn (bpf/owlk8s.h): 136 bytes, `busy` (bit d: direction d being framed) at 20. */
+  /**
+   * struct owlk8s_h2_conn (bpf/owlk8s.h): 136 bytes, `busy` at 20: bit d, direction d being framed;
+   * bit 4 << d (H2_FIN, bpf/h2.h), direction d's FIN seen.
+   */
   const CONN_VALUE = 136;
   const BUSY = 20;
+  /** The one connection's busy word, or undefined when h2_conns holds none. */
+  function busy(cap: ReturnType<typeof h2Capture>): number | undefined {
+    const fd = cap.mapFd('h2_conns');
+    const key = Buffer.alloc(64);
+    const value = Buffer.alloc(CONN_VALUE);
+    if (sys.mapGetNextKey(fd, undefined, key) !== 0) return undefined;
+    assert.equal(sys.mapLookup(fd, key, value), 0);
+    return value.readUInt32LE(BUSY);
+  }
   /** Sets the one connection's busy bits, as another CPU framing its directions would. */
   function setBusy(cap: ReturnType<typeof h2Capture>, bits: number): void {
     const fd = cap.mapFd('h2_conns');
@@ -556,6 +568,34 @@ describe('one CPU at a time frames a direction', () => {
     value.writeUInt32LE(bits, BUSY);
     assert.equal(sys.mapUpdate(fd, key, value, 2 /* BPF_EXIST */), 0);
   }
+
+  test("each direction's FIN sets a bit of its own in the busy word; the second deletes the connection", () => {
+    using cap = h2Capture();
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    assert.equal(busy(cap), 0);
+    c.fin('client');
+    assert.equal(busy(cap), 4); // the client's FIN seen, no direction being framed
+    c.fin('client'); // its retransmission: nothing more
+    assert.equal(busy(cap), 4);
+    c.fin('server');
+    assert.equal(busy(cap), undefined);
+    assert.deepEqual(
+      labels(cap).filter((l) => l.startsWith('end/')),
+      ['end/request/1/fin', 'end/response/1/fin'],
+    );
+  });
+
+  test("a FIN framed while the other direction's FIN was set on another CPU deletes the connection", () => {
+    using cap = h2Capture();
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    setBusy(cap, 2 | 8); // another CPU framing the response direction has set the server's FIN
+    c.fin('client');
+    assert.equal(busy(cap), undefined);
+  });
 
   test('a segment that comes while its direction is being framed is not framed (h2Contended); the next shows its bytes as a gap; the other direction goes on', () => {
     using cap = h2Capture();
