@@ -18,6 +18,7 @@ import {
   TestNetwork,
 } from '@owlk8s/e2e/harness';
 import { ATTACH_MODES } from '@owlk8s/ebpf';
+import { tcpCounter } from './streams.ts';
 import { watch } from './watch.ts';
 
 const BODY = 1 << 20;
@@ -29,15 +30,6 @@ let net: TestNetwork;
 let web: Pod;
 let cli: Pod;
 let nginx: NginxServer;
-
-/** A TcpExt counter of a pod's namespace (nstat's name without the prefix), which only the test's processes use. */
-async function tcpExt(pod: Pod, name: string): Promise<number> {
-  const netstat = await must(['ip', 'netns', 'exec', pod.netns, 'cat', '/proc/net/netstat']);
-  const [names, values] = netstat.split('\n').filter((l) => l.startsWith('TcpExt:'));
-  const i = names!.split(' ').indexOf(name);
-  if (i < 0) throw new Error(`/proc/net/netstat has no TcpExt ${name}`);
-  return Number(values!.split(' ')[i]);
-}
 
 before(async () => {
   requireBpf('the reordered-download end-to-end tests');
@@ -59,7 +51,7 @@ for (const attach of ATTACH_MODES) {
     test(`${CLIENTS} keep-alive clients download 1 MiB ${PER_CLIENT} times each: every download counted once, no stream gap`, async () => {
       using cap = await watch([web], { attach });
       const logged = nginx.accessLog().length;
-      const ofo = await tcpExt(cli, 'TCPOFOQueue');
+      const ofo = await tcpCounter(cli, 'TcpExt', 'TCPOFOQueue');
       const url = nginx.url('/download');
       // Rounds of CLIENTS × PER_CLIENT downloads until the client has received a segment out of
       // order (the first round does it here: 17–323 segments), at most MAX_ROUNDS.
@@ -82,7 +74,7 @@ for (const attach of ATTACH_MODES) {
           results.flatMap((r) => r.stdout.trim().split('\n')),
           Array(CLIENTS * PER_CLIENT).fill(`200 ${BODY}`),
         );
-        reordered = (await tcpExt(cli, 'TCPOFOQueue')) - ofo;
+        reordered = (await tcpCounter(cli, 'TcpExt', 'TCPOFOQueue')) - ofo;
       }
       assert.ok(
         reordered > 0,

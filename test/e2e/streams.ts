@@ -289,13 +289,21 @@ export async function segments(
   return { sent: all - retransmitted, retransmitted };
 }
 
-/** Tcp RetransSegs of a pod's namespace (/proc/net/snmp): every segment its sockets sent again. */
-async function retransSegs(pod: Pod): Promise<number> {
-  const snmp = await must(['ip', 'netns', 'exec', pod.netns, 'cat', '/proc/net/snmp']);
-  const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Tcp:'));
-  const i = names!.split(' ').indexOf('RetransSegs');
+/**
+ * A TCP counter of a pod's namespace, which only the test's processes use: `Tcp` counters are in
+ * /proc/net/snmp, `TcpExt` ones in /proc/net/netstat (nstat's name without the prefix).
+ */
+export async function tcpCounter(pod: Pod, group: 'Tcp' | 'TcpExt', name: string): Promise<number> {
+  const file = group === 'Tcp' ? '/proc/net/snmp' : '/proc/net/netstat';
+  const text = await must(['ip', 'netns', 'exec', pod.netns, 'cat', file]);
+  const [names, values] = text.split('\n').filter((l) => l.startsWith(`${group}:`));
+  const i = names!.split(' ').indexOf(name);
+  if (i < 0) throw new Error(`${file} has no ${group} ${name}`);
   return Number(values!.split(' ')[i]);
 }
+
+/** Tcp RetransSegs of a pod's namespace: every segment its sockets sent again. */
+const retransSegs = (pod: Pod) => tcpCounter(pod, 'Tcp', 'RetransSegs');
 
 /**
  * What went over the wire between the test's clients and a pod's servers: segments per connection,

@@ -54,6 +54,8 @@ const RES = (code: number, body = '') =>
   `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
 /** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
+/** n bytes of body. */
+const x = (n: number) => 'x'.repeat(n);
 const CODES = [200, 201, 202, 203, 206, 207, 208, 226];
 
 describe('several messages in one segment', () => {
@@ -334,7 +336,6 @@ describe('missing bytes inside a body: segments that reach the capture out of or
   // another) reaches the capture out of order without a byte lost; a body is skipped by its length,
   // so the framing holds while the segment after the missing bytes starts inside the body.
   const MS = 1_000_000n;
-  const x = (n: number) => 'x'.repeat(n);
 
   /** Sends `parts` in the order `order` (indexes), waiting `lateMs` before each part sent after a later one. */
   async function outOfOrder(
@@ -430,8 +431,6 @@ describe('missing bytes inside a body: segments that reach the capture out of or
 });
 
 describe('one CPU at a time frames a direction', () => {
-  const x = (n: number) => 'x'.repeat(n);
-
   /** Sets the busy word of the one connection's request or response half, as another CPU framing it would. */
   function setBusy(cap: Capture, half: 'req' | 'resp', busy: number): void {
     const fd = cap.mapFd('conns');
