@@ -65,7 +65,7 @@ export interface H2Counters {
   streamsEvicted: number;
   /** New streams not followed because their target had `maxStreamsPerTarget` in flight. */
   streamsRefused: number;
-  /** Streams in flight at a response-direction gap or resync that ended unanswered (the connection ended, was evicted, or their request timeout passed): not counted as calls. */
+  /** Streams in flight at a response-direction gap or resync, or begun after a boundary gap before the direction's next record, that ended unanswered (the connection ended, was evicted, or their request timeout passed): not counted as calls. */
   streamsLostInGap: number;
   /**
    * Response frames (HEADERS, END_STREAM, RST_STREAM) for an odd stream not in flight: it began

@@ -31,6 +31,7 @@ import {
   FRAME_PUSH_PROMISE,
   FRAME_RST_STREAM,
   FRAME_SETTINGS,
+  GAP_BOUNDARY,
   GAP_RESYNC,
   KIND_END,
   KIND_FRAME,
@@ -134,6 +135,11 @@ class Dir {
   bLo = 0;
   bChunks: Buffer[] = [];
   bLen = 0;
+  /**
+   * A gap was the direction's last record: the kernel may have lost its frame boundaries until a
+   * resync record, so an answer that begins meanwhile may go by unseen too.
+   */
+  lost = false;
   constructor(capBytes: number) {
     this.hpack = new HpackDecoder(true, capBytes);
   }
@@ -363,6 +369,8 @@ export class H2Decoder {
       this.gap(conn, d);
     }
     dir.nextSeq = (seq + 1) >>> 0;
+    // a boundary gap may leave the direction unframed until a resync; any other record says it is framed
+    dir.lost = kind === KIND_GAP && b[at + OFF_TYPE] === GAP_BOUNDARY;
     if (kind === KIND_FRAME) this.frame(conn, d, b, at, fragLen);
     else if (kind === KIND_GAP) this.gap(conn, d, b[at + OFF_TYPE]! !== GAP_RESYNC);
     else this.end(conn, d, b[at + OFF_TYPE]!);
@@ -620,6 +628,8 @@ export class H2Decoder {
       }
       conn.target.inFlight++;
       const s = new Stream(id, dir.bHi, dir.bLo);
+      // begun while the answers' direction may be lost: its answer may go by unseen
+      s.uncertain = conn.dirs[RESPONSE]!.lost;
       s.method = blk.method;
       s.path = blk.path;
       const ct = blk.contentType;
@@ -694,6 +704,9 @@ export class H2Decoder {
 
   private finish(conn: Conn, s: Stream, error: H2CallError | undefined, resetCode: number | undefined): void {
     this.drop(conn, s.id);
+    // An answer that ended (END_STREAM) without a final header block seen had one, in bytes that
+    // went by unseen (a response-direction gap): its status is unknown, not absent.
+    if (error === undefined && !s.finalSeen) s.incomplete = true;
     const c = this.c;
     c.calls++;
     if (s.incomplete) c.callsIncomplete++;

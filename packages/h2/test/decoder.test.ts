@@ -534,6 +534,84 @@ describe('H2Decoder on crafted records', () => {
     assert.deepEqual([c.gaps, c.streamsLostInGap, c.calls], [1, 1, 3]);
   });
 
+  it('a response whose HEADERS went by in a gap and whose END_STREAM came after the resync: a call with its status unknown (incomplete), not one without a status', () => {
+    const records = conversation([
+      ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1],
+      ['response', frame(DATA, END_STREAM, 1, Buffer.from('ok')), 5],
+    ]);
+    const mark = (cause: 'boundary' | 'resync', ms: number): H2Record => ({
+      ...IDENTITY,
+      connId: 9,
+      kind: 'gap',
+      cause,
+      direction: 'response',
+      prefaceSeen: true,
+      seq: 0,
+      tsNs: BigInt(ms) * 1_000_000n,
+    });
+    // the response's HEADERS (:status 200) in the bytes the boundary gap stands for
+    const sorted = [...records, mark('boundary', 3), mark('resync', 4)].sort((a, b) =>
+      a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0,
+    );
+    let seq = 0;
+    const numbered = sorted.map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r));
+    const { calls, decoder } = decodeAll(numbered);
+    assert.deepEqual(
+      calls.map((c) => [c.streamId, c.method, c.statusCode, c.error, c.incomplete]),
+      [[1, 'GET', undefined, undefined, true]],
+    );
+    const c = decoder.counters();
+    assert.deepEqual([c.calls, c.callsIncomplete, c.streamsLostInGap], [1, 1, 0]);
+  });
+
+  it('a stream begun after a boundary gap while no answer record says the direction is framed again: its answer may have gone by unseen (lost in the gap at the connection end, not a connection_closed call)', () => {
+    const get = (id: number, ms: number): ['request', Buffer, number] => [
+      'request',
+      frame(HEADERS, END_HEADERS | END_STREAM, id, block([{ indexed: 2 }, { indexed: 4 }])),
+      ms,
+    ];
+    const mark = (r: { kind: 'gap' | 'end'; cause: string }, ms: number): H2Record =>
+      ({
+        ...IDENTITY,
+        connId: 9,
+        direction: 'response',
+        prefaceSeen: true,
+        seq: 0,
+        tsNs: BigInt(ms) * 1_000_000n,
+        ...r,
+      }) as H2Record;
+    const decode = (records: H2Record[]) => {
+      let seq = 0;
+      return decodeAll(
+        records
+          .sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))
+          .map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r)),
+      );
+    };
+    const gap = mark({ kind: 'gap', cause: 'boundary' }, 3);
+    const fin = mark({ kind: 'end', cause: 'fin' }, 7);
+    // 1 in flight at the gap; 3 begun after it, the direction still unframed; the server's FIN
+    const lost = decode([...conversation([get(1, 1), get(3, 5)]), gap, fin]);
+    assert.deepEqual(lost.calls, []);
+    assert.deepEqual([lost.decoder.counters().streamsLostInGap, lost.decoder.counters().gaps], [2, 1]);
+    // the same, but stream 5's answer comes right after the gap (the kernel framed that segment
+    // at once): 7, begun after it, left unanswered at the FIN, is a connection_closed call
+    const ok: ['response', Buffer, number] = [
+      'response',
+      frame(HEADERS, END_HEADERS | END_STREAM, 5, block([{ indexed: 8 }])),
+      4,
+    ];
+    const framed = decode([...conversation([get(1, 1), get(5, 2), ok, get(7, 5)]), gap, fin]);
+    assert.deepEqual(
+      framed.calls.map((c) => [c.streamId, c.statusCode, c.error]),
+      [
+        [5, 200, undefined],
+        [7, undefined, 'connection_closed'],
+      ],
+    );
+    assert.deepEqual([framed.decoder.counters().streamsLostInGap, framed.decoder.counters().gaps], [1, 1]);
+  });
+
   it('the connection ends: unanswered streams finish as connection_closed (server FIN) or connection_reset (RST)', () => {
     for (const [cause, direction, error] of [
       ['fin', 'response', 'connection_closed'],
