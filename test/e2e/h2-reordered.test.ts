@@ -11,51 +11,30 @@
 // waits for it instead of being skipped.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import {
-  h2load,
-  must,
-  type NginxServer,
-  type Pod,
-  requireBpf,
-  requireTool,
-  sleep,
-  startNginx,
-  TestNetwork,
-} from '@owlk8s/e2e/harness';
+import { h2load, requireTool, sleep } from '@owlk8s/e2e/harness';
 import { ATTACH_MODES } from '@owlk8s/ebpf';
 import { type H2Call, H2Decoder } from '@owlk8s/h2';
-import { tcpCounter } from './streams.ts';
+import { type ReorderingPods, reorderingPods, roundsUntilReordered } from './reordering.ts';
 import { watch } from './watch.ts';
 
 const BODY = 1 << 20;
 const H2C = 8082;
 const DOWNLOADS = 400;
-const MAX_ROUNDS = 5;
 
-let net: TestNetwork;
-let web: Pod;
-let cli: Pod;
-let nginx: NginxServer;
+let pods: ReorderingPods;
 
 before(async () => {
-  requireBpf('the reordered HTTP/2 download end-to-end tests');
-  requireTool('/usr/sbin/ethtool', 'ethtool');
   requireTool('/usr/bin/h2load', 'nghttp2-client');
-  net = await TestNetwork.create();
-  web = await net.addRoutedPod('web');
-  cli = await net.addRoutedPod('cli');
-  nginx = await startNginx(web, 80, { accessLog: true, downloadBytes: BODY, h2cPort: H2C });
-  const off = ['tso', 'off', 'gso', 'off', 'gro', 'off'];
-  await must(['ip', 'netns', 'exec', web.netns, 'ethtool', '-K', 'eth0', ...off]);
-  await must(['ethtool', '-K', web.hostIfName, ...off]);
+  pods = await reorderingPods({ downloadBytes: BODY, h2cPort: H2C });
 });
 after(async () => {
-  await net?.close();
+  await pods?.net.close();
 });
 
 for (const attach of ATTACH_MODES) {
   describe(`attached as ${attach === 'tc' ? 'a TC program' : 'a socket filter'}`, () => {
     test(`h2load downloads 1 MiB ${DOWNLOADS} times over 8 connections: each download a finished call or a stream lost in a counted gap`, async () => {
+      const { web, cli, nginx } = pods;
       using cap = await watch([web], { attach });
       const calls: Record<string, number> = {};
       const odd: H2Call[] = [];
@@ -67,20 +46,10 @@ for (const attach of ATTACH_MODES) {
         },
       });
       const logged = nginx.accessLog().length;
-      const ofo = await tcpCounter(cli, 'TcpExt', 'TCPOFOQueue');
-      // rounds until the client has received a segment out of order (the first does it here)
-      let rounds = 0;
-      let reordered = 0;
-      while (reordered === 0 && rounds < MAX_ROUNDS) {
-        rounds++;
+      const { rounds, reordered } = await roundsUntilReordered(cli, async () => {
         await h2load(cli, DOWNLOADS, ['-c', '8', '-m', '4', `http://${web.ipv4}:${H2C}/download`]);
         decoder.push(Buffer.from(cap.readH2Records()));
-        reordered = (await tcpCounter(cli, 'TcpExt', 'TCPOFOQueue')) - ofo;
-      }
-      assert.ok(
-        reordered > 0,
-        `no segment reached the client out of order in ${rounds} rounds: the shape this test is for`,
-      );
+      });
       const n = rounds * DOWNLOADS;
       // streams lost in a gap are counted when their connection's FIN records come: h2load has
       // closed its connections, and the server's FINs follow within milliseconds

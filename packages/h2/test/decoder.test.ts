@@ -56,6 +56,32 @@ function conversation(
 }
 
 const block = (fields: Field[]) => encodeHeaderBlock(fields);
+
+/** A record of the response direction of conversation()'s connection at `ms`: a gap or its end. */
+function responseMark(
+  r: { kind: 'gap'; cause: 'boundary' | 'resync' } | { kind: 'end'; cause: 'fin' },
+  ms: number,
+): H2Record {
+  return {
+    ...IDENTITY,
+    connId: 9,
+    direction: 'response',
+    prefaceSeen: true,
+    seq: 0,
+    tsNs: BigInt(ms) * 1_000_000n,
+    ...r,
+  } as H2Record;
+}
+
+/** Records in time order, the response direction's numbered 0, 1, … as the kernel numbers them; decoded. */
+function decodeInOrder(records: H2Record[]): ReturnType<typeof decodeAll> {
+  let seq = 0;
+  return decodeAll(
+    [...records]
+      .sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))
+      .map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r)),
+  );
+}
 const settings = (pairs: [number, number][]) => {
   const b = Buffer.alloc(pairs.length * 6);
   pairs.forEach(([id, v], i) => {
@@ -502,22 +528,11 @@ describe('H2Decoder on crafted records', () => {
     // 1 answered; 3 in flight at the gap, answered after the resync; 5 begun while the response
     // direction was lost, never answered here; 7 begun after the resync, never answered.
     const base = conversation([get(1, 1), ok(1, 2), get(3, 3), get(5, 5), ok(3, 7), get(7, 8)]);
-    const mark = (cause: 'boundary' | 'resync', ms: number): H2Record => ({
-      ...IDENTITY,
-      connId: 9,
-      kind: 'gap',
-      cause,
-      direction: 'response',
-      prefaceSeen: true,
-      seq: 0,
-      tsNs: BigInt(ms) * 1_000_000n,
-    });
-    const records = [...base, mark('boundary', 4), mark('resync', 6)].sort((a, b) =>
-      a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0,
-    );
-    let seq = 0;
-    const numbered = records.map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r));
-    const { calls, decoder } = decodeAll(numbered);
+    const { calls, decoder } = decodeInOrder([
+      ...base,
+      responseMark({ kind: 'gap', cause: 'boundary' }, 4),
+      responseMark({ kind: 'gap', cause: 'resync' }, 6),
+    ]);
     assert.deepEqual(
       calls.map((c) => [c.streamId, c.statusCode, c.error]),
       [
@@ -539,23 +554,12 @@ describe('H2Decoder on crafted records', () => {
       ['request', frame(HEADERS, END_HEADERS | END_STREAM, 1, block([{ indexed: 2 }, { indexed: 4 }])), 1],
       ['response', frame(DATA, END_STREAM, 1, Buffer.from('ok')), 5],
     ]);
-    const mark = (cause: 'boundary' | 'resync', ms: number): H2Record => ({
-      ...IDENTITY,
-      connId: 9,
-      kind: 'gap',
-      cause,
-      direction: 'response',
-      prefaceSeen: true,
-      seq: 0,
-      tsNs: BigInt(ms) * 1_000_000n,
-    });
     // the response's HEADERS (:status 200) in the bytes the boundary gap stands for
-    const sorted = [...records, mark('boundary', 3), mark('resync', 4)].sort((a, b) =>
-      a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0,
-    );
-    let seq = 0;
-    const numbered = sorted.map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r));
-    const { calls, decoder } = decodeAll(numbered);
+    const { calls, decoder } = decodeInOrder([
+      ...records,
+      responseMark({ kind: 'gap', cause: 'boundary' }, 3),
+      responseMark({ kind: 'gap', cause: 'resync' }, 4),
+    ]);
     assert.deepEqual(
       calls.map((c) => [c.streamId, c.method, c.statusCode, c.error, c.incomplete]),
       [[1, 'GET', undefined, undefined, true]],
@@ -570,28 +574,10 @@ describe('H2Decoder on crafted records', () => {
       frame(HEADERS, END_HEADERS | END_STREAM, id, block([{ indexed: 2 }, { indexed: 4 }])),
       ms,
     ];
-    const mark = (r: { kind: 'gap' | 'end'; cause: string }, ms: number): H2Record =>
-      ({
-        ...IDENTITY,
-        connId: 9,
-        direction: 'response',
-        prefaceSeen: true,
-        seq: 0,
-        tsNs: BigInt(ms) * 1_000_000n,
-        ...r,
-      }) as H2Record;
-    const decode = (records: H2Record[]) => {
-      let seq = 0;
-      return decodeAll(
-        records
-          .sort((a, b) => (a.tsNs < b.tsNs ? -1 : a.tsNs > b.tsNs ? 1 : 0))
-          .map((r) => (r.direction === 'response' ? { ...r, seq: seq++ } : r)),
-      );
-    };
-    const gap = mark({ kind: 'gap', cause: 'boundary' }, 3);
-    const fin = mark({ kind: 'end', cause: 'fin' }, 7);
+    const gap = responseMark({ kind: 'gap', cause: 'boundary' }, 3);
+    const fin = responseMark({ kind: 'end', cause: 'fin' }, 7);
     // 1 in flight at the gap; 3 begun after it, the direction still unframed; the server's FIN
-    const lost = decode([...conversation([get(1, 1), get(3, 5)]), gap, fin]);
+    const lost = decodeInOrder([...conversation([get(1, 1), get(3, 5)]), gap, fin]);
     assert.deepEqual(lost.calls, []);
     assert.deepEqual([lost.decoder.counters().streamsLostInGap, lost.decoder.counters().gaps], [2, 1]);
     // the same, but stream 5's answer comes right after the gap (the kernel framed that segment
@@ -601,7 +587,7 @@ describe('H2Decoder on crafted records', () => {
       frame(HEADERS, END_HEADERS | END_STREAM, 5, block([{ indexed: 8 }])),
       4,
     ];
-    const framed = decode([...conversation([get(1, 1), get(5, 2), ok, get(7, 5)]), gap, fin]);
+    const framed = decodeInOrder([...conversation([get(1, 1), get(5, 2), ok, get(7, 5)]), gap, fin]);
     assert.deepEqual(
       framed.calls.map((c) => [c.streamId, c.statusCode, c.error]),
       [
