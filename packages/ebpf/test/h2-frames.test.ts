@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { encodeHeaderBlock, frame, PREFACE } from '@owlk8s/h2/testing';
-import * as sys from '../src/sys/ffi.ts';
+import { CONN_KEY_LAYOUT } from '../src/layout.ts';
 import { counters, H2Conn, h2Capture, moved, ringRecords, withoutTime } from './h2/harness.ts';
-import { requireBpf } from './kernel.ts';
+import { onlyValue, requireBpf, writeOnlyValue } from './kernel.ts';
 
 before(() => requireBpf('the HTTP/2 frame tests'));
 
@@ -551,22 +551,11 @@ describe('one CPU at a time frames a direction', () => {
   const BUSY = 20;
   /** The one connection's busy word, or undefined when h2_conns holds none. */
   function busy(cap: ReturnType<typeof h2Capture>): number | undefined {
-    const fd = cap.mapFd('h2_conns');
-    const key = Buffer.alloc(64);
-    const value = Buffer.alloc(CONN_VALUE);
-    if (sys.mapGetNextKey(fd, undefined, key) !== 0) return undefined;
-    assert.equal(sys.mapLookup(fd, key, value), 0);
-    return value.readUInt32LE(BUSY);
+    return onlyValue(cap.mapFd('h2_conns'), CONN_KEY_LAYOUT.size, CONN_VALUE)?.readUInt32LE(BUSY);
   }
   /** Sets the one connection's busy bits, as another CPU framing its directions would. */
   function setBusy(cap: ReturnType<typeof h2Capture>, bits: number): void {
-    const fd = cap.mapFd('h2_conns');
-    const key = Buffer.alloc(64);
-    const value = Buffer.alloc(CONN_VALUE);
-    assert.equal(sys.mapGetNextKey(fd, undefined, key), 0);
-    assert.equal(sys.mapLookup(fd, key, value), 0);
-    value.writeUInt32LE(bits, BUSY);
-    assert.equal(sys.mapUpdate(fd, key, value, 2 /* BPF_EXIST */), 0);
+    writeOnlyValue(cap.mapFd('h2_conns'), CONN_KEY_LAYOUT.size, CONN_VALUE, BUSY, bits);
   }
 
   test("each direction's FIN sets a bit of its own in the busy word; the second deletes the connection", () => {

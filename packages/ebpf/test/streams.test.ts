@@ -11,7 +11,7 @@ import { CONN_KEY_LAYOUT, CONN_LAYOUT, HALF_LAYOUT } from '../src/layout.ts';
 import type { Aggregate, SelfCounters } from '../src/snapshot.ts';
 import * as sys from '../src/sys/ffi.ts';
 import { Conversation, type ConversationSpec } from '../src/testing/conversation.ts';
-import { requireBpf } from './kernel.ts';
+import { requireBpf, writeOnlyValue } from './kernel.ts';
 
 before(() => requireBpf('the stream framing tests'));
 
@@ -53,9 +53,9 @@ const GET = (path = '/') => `GET ${path} HTTP/1.1\r\nHost: pod\r\n\r\n`;
 const RES = (code: number, body = '') =>
   `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
-/** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
 /** n bytes of body. */
 const x = (n: number) => 'x'.repeat(n);
+/** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
 const CODES = [200, 201, 202, 203, 206, 207, 208, 226];
 
 describe('several messages in one segment', () => {
@@ -433,13 +433,8 @@ describe('missing bytes inside a body: segments that reach the capture out of or
 describe('one CPU at a time frames a direction', () => {
   /** Sets the busy word of the one connection's request or response half, as another CPU framing it would. */
   function setBusy(cap: Capture, half: 'req' | 'resp', busy: number): void {
-    const fd = cap.mapFd('conns');
-    const key = Buffer.alloc(CONN_KEY_LAYOUT.size);
-    const value = Buffer.alloc(CONN_LAYOUT.size);
-    assert.equal(sys.mapGetNextKey(fd, undefined, key), 0);
-    assert.equal(sys.mapLookup(fd, key, value), 0);
-    value.writeUInt32LE(busy, CONN_LAYOUT.fields[half]!.offset + HALF_LAYOUT.fields.busy!.offset);
-    assert.equal(sys.mapUpdate(fd, key, value, 2 /* BPF_EXIST */), 0);
+    const at = CONN_LAYOUT.fields[half]!.offset + HALF_LAYOUT.fields.busy!.offset;
+    writeOnlyValue(cap.mapFd('conns'), CONN_KEY_LAYOUT.size, CONN_LAYOUT.size, at, busy);
   }
 
   test('a segment that comes while its direction stays busy is not framed (contended): a body segment costs nothing, a status line is a gap', () => {
