@@ -413,6 +413,31 @@ static __always_inline void h2_end(struct h2_walk *w, struct owlk8s_conn_key *ke
 	bpf_map_delete_elem(&h2_conns, key);
 }
 
+/* h2_packet's wait for a direction's busy bit: TAKE_SPINS looks (owlk8s.bpf.c, wait_half), then
+ * the bit taken with an atomic OR when it is free. */
+GLOBAL int h2_wait(struct owlk8s_h2_conn *e, __u32 bit)
+{
+	if (!e)
+		return 0;
+	for (int i = 0; i < TAKE_SPINS; i++) {
+		if (!(*(volatile __u32 *)&e->busy & bit) && !(__sync_fetch_and_or(&e->busy, bit) & bit))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int h2_take(struct owlk8s_h2_conn *e, __u32 bit)
+{
+	if (likely(!(__sync_fetch_and_or(&e->busy, bit) & bit)))
+		return 1;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < TAKE_WAITS; i++) {
+		if (h2_wait(e, bit))
+			return 1;
+	}
+	return 0;
+}
+
 /* The HTTP/2 program's body: the packet in scratch (pkt, h2) of a connection the capture program
  * found to be HTTP/2. */
 static __always_inline void h2_packet(struct __sk_buff *skb)
@@ -455,10 +480,10 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	/* One CPU at a time frames a direction: a sender whose segments leave from two CPUs has two of
 	 * them reach the capture at once, and framing both from the same state would send records out
 	 * of order or from a stale frame. The second waits while the first is framed, as the HTTP/1
-	 * parser's does (take_bit); past the wait it is not framed (counted), and the next segment
+	 * parser's does (take_half); past the wait it is not framed (counted), and the next segment
 	 * then shows its bytes as a gap. */
 	__u32 bit = 1u << w.dir;
-	if (unlikely(!take_bit(&e->busy, bit))) {
+	if (unlikely(!h2_take(e, bit))) {
 		st->h2_contended++;
 		return;
 	}

@@ -1294,28 +1294,26 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
  * not at all. The second waits while the first is framed (a segment takes a microsecond or two);
  * after TAKE_SPINS looks it is not framed (`contended`), and the next segment shows its bytes as a
  * gap. */
-#define TAKE_SPINS 1024 /* looks per wait_bit call (the verifier follows at most 8192 jumps in a row) */
+#define TAKE_SPINS 1024 /* looks per wait_half call (the verifier follows at most 8192 jumps in a row) */
 #define TAKE_WAITS 16
-GLOBAL int wait_bit(__u32 *word, __u32 bit)
+GLOBAL int wait_half(struct owlk8s_half *h)
 {
-	if (!word)
+	if (!h)
 		return 0;
 	for (int i = 0; i < TAKE_SPINS; i++) {
-		if (!(*(volatile __u32 *)word & bit) && !(__sync_fetch_and_or(word, bit) & bit))
+		if (!*(volatile __u32 *)&h->busy && !__sync_fetch_and_or(&h->busy, 1))
 			return 1;
 	}
 	return 0;
 }
 
-/* Takes `bit` of a busy word (a half's, or an HTTP/2 connection's per direction, h2.h): 1 when
- * taken, 0 when another CPU held it all the while. Given back with an atomic AND. */
-static __always_inline int take_bit(__u32 *word, __u32 bit)
+static __always_inline int take_half(struct owlk8s_half *h)
 {
-	if (likely(!(__sync_fetch_and_or(word, bit) & bit)))
+	if (likely(!__sync_fetch_and_or(&h->busy, 1)))
 		return 1;
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < TAKE_WAITS; i++) {
-		if (wait_bit(word, bit))
+		if (wait_half(h))
 			return 1;
 	}
 	return 0;
@@ -1379,7 +1377,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		if (payload) /* TCP Fast Open: data on the SYN */
 			p->seq += 1;
 	}
-	if (payload && likely(take_bit(&h->busy, 1))) {
+	if (payload && likely(take_half(h))) {
 		struct seg g = {skb, st, c, h, s, &s->pos};
 		__builtin_memcpy(&s->pos.ck, k, sizeof(s->pos.ck));
 		s->pos.now = now;
