@@ -523,12 +523,17 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 			/* bytes went by unseen: inside the frame being read, the frame goes on (its sent part
 			 * cut, if the gap took some); otherwise the boundaries are lost */
 			__u32 missing = seq - h->next_seq;
-			st->h2_gaps++;
 			if (h->state == OWLK8S_H2_PAYLOAD && missing < h->frame_len - h->frame_got) {
-				if (h->frame_got < h2_needed(h->type, h->frame_len))
+				/* counted only when it cut what the frame's record needed: bytes missing
+				 * from the rest of a payload lose nothing, and when they come they are a
+				 * retransmission (as HTTP/1's body gaps, stream_gaps) */
+				if (h->frame_got < h2_needed(h->type, h->frame_len)) {
+					st->h2_gaps++;
 					h2_send(&w, H2_RECORD_GAP, H2_GAP_CUT, 0, 0, 0);
+				}
 				h->frame_got += missing;
 			} else {
+				st->h2_gaps++;
 				/* framed again at once if this segment begins at a frame; else lost until one does
 				 * (next_seq: the end of what was seen, so that older bytes resent are not taken) */
 				h2_send(&w, H2_RECORD_GAP, H2_GAP_BOUNDARY, 0, 0, 0);
