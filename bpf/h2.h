@@ -414,7 +414,10 @@ static __always_inline void h2_end(struct h2_walk *w, struct owlk8s_conn_key *ke
 }
 
 /* h2_packet's wait for a direction's busy bit: TAKE_SPINS looks (owlk8s.bpf.c, wait_half), then
- * the bit taken with an atomic OR when it is free. */
+ * the bit taken with an atomic OR when it is free. A twin of take_half/wait_half on purpose: one
+ * pair for both words (take_bit(&h->busy, 1) in conn_packet) took conn_packet's frame from 160 to
+ * 168 bytes, with the wait's loop inlined or not, and Linux 6.1 then refused the capture program
+ * ("combined stack size of 5 calls is 544. Too large"). */
 GLOBAL int h2_wait(struct owlk8s_h2_conn *e, __u32 bit)
 {
 	if (!e)
