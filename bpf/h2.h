@@ -19,6 +19,12 @@
 /* in owlk8s_h2_conn.busy, beside the framing bits 1 << d: direction d's FIN seen (H2_FIN << d) */
 #define H2_FIN 4
 #define H2_FINS (H2_FIN | (H2_FIN << 1))
+/* ... and what a segment of direction d that could not be framed (another CPU framed d all the
+ * while) left for that CPU, << d: its FIN, its RST, bytes of it unframed (h2_pending_of) */
+#define H2_PEND_FIN 16
+#define H2_PEND_RST 64
+#define H2_PEND_LOST 256
+#define H2_PENDS (H2_PEND_FIN | H2_PEND_RST | H2_PEND_LOST)
 
 /* Frame types (RFC 9113 section 6) and the flags the records depend on. */
 #define H2_DATA 0
@@ -441,6 +447,72 @@ static __always_inline int h2_take(struct owlk8s_h2_conn *e, __u32 bit)
 	return 0;
 }
 
+/* Direction w->dir's FIN: its bit set with a fetch-or (both directions' FINs can be framed at once
+ * on two CPUs), and the CPU that sets the second one deletes the connection. A FIN resent is
+ * nothing more. */
+static __always_inline void h2_fin(struct h2_walk *w, struct owlk8s_conn_key *key)
+{
+	__u32 fin = H2_FIN << w->dir;
+	if (w->e->busy & fin)
+		return;
+	__u32 was = __sync_fetch_and_or(&w->e->busy, fin);
+	h2_send(w, H2_RECORD_END, H2_END_FIN, 0, 0, 0);
+	if (((was | fin) & H2_FINS) == H2_FINS) {
+		w->deleted = 1;
+		bpf_map_delete_elem(&h2_conns, key);
+	}
+}
+
+/* What a segment of direction d not framed (h2_contended) leaves for the CPU framing d: its RST or
+ * FIN, which would otherwise never end the connection, and, if it had bytes, that they went by
+ * unframed (a boundary gap before the end, so that the streams whose answer they may have held are
+ * lost in it, not closed). 0 for a segment without FIN or RST: the next one shows its bytes as a
+ * gap. */
+static __always_inline __u32 h2_pending_of(const struct pkt *p, __u8 d)
+{
+	__u32 pend = p->flags & TCP_RST ? H2_PEND_RST : p->flags & TCP_FIN ? H2_PEND_FIN : 0;
+	if (pend && p->payload)
+		pend |= H2_PEND_LOST;
+	return pend << d;
+}
+
+static __always_inline void h2_pending(struct h2_walk *w, struct owlk8s_conn_key *key, __u32 pend)
+{
+	__u8 d = w->dir;
+	if (pend & (H2_PEND_LOST << d)) {
+		w->st->h2_gaps++;
+		h2_send(w, H2_RECORD_GAP, H2_GAP_BOUNDARY, 0, 0, 0);
+		w->h->state = OWLK8S_H2_LOST;
+	}
+	if (pend & (H2_PEND_RST << d))
+		h2_end(w, key, d, H2_END_RST);
+	else if (pend & (H2_PEND_FIN << d))
+		h2_fin(w, key);
+}
+
+/* Gives direction w->dir's bit back, first handling what segments not framed meanwhile left in
+ * the busy word (h2_pending_of). One that leaves more after the bit is given back has its CPU
+ * take the bit again, or this one does, whichever comes first: the one that takes it handles it. */
+#define H2_RELEASES 3
+static __always_inline void h2_release(struct h2_walk *w, struct owlk8s_conn_key *key, __u32 bit)
+{
+	__u32 mask = H2_PENDS << w->dir;
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < H2_RELEASES; i++) {
+		__u32 pend = __sync_fetch_and_and(&w->e->busy, ~mask) & mask;
+		if (pend) {
+			h2_pending(w, key, pend);
+			if (w->deleted)
+				return;
+		}
+		if (!(__sync_fetch_and_and(&w->e->busy, ~bit) & mask))
+			return;
+		if (__sync_fetch_and_or(&w->e->busy, bit) & bit)
+			return;
+	}
+	__sync_fetch_and_and(&w->e->busy, ~bit);
+}
+
 /* The HTTP/2 program's body: the packet in scratch (pkt, h2) of a connection the capture program
  * found to be HTTP/2. */
 static __always_inline void h2_packet(struct __sk_buff *skb)
@@ -484,11 +556,19 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	 * them reach the capture at once, and framing both from the same state would send records out
 	 * of order or from a stale frame. The second waits while the first is framed, as the HTTP/1
 	 * parser's does (take_half); past the wait it is not framed (counted), and the next segment
-	 * then shows its bytes as a gap. */
+	 * then shows its bytes as a gap. Its FIN or RST is left in the busy word for the CPU framing
+	 * the direction, which handles it before it gives the bit back (h2_release); if that CPU gave
+	 * it back meanwhile, the bit is taken here again. */
 	__u32 bit = 1u << w.dir;
 	if (unlikely(!h2_take(e, bit))) {
 		st->h2_contended++;
-		return;
+		__u32 pend = h2_pending_of(p, w.dir);
+		if (!pend)
+			return;
+		__sync_fetch_and_or(&e->busy, pend);
+		if (__sync_fetch_and_or(&e->busy, bit) & bit)
+			return;
+		goto release; /* taken: what it left is handled there */
 	}
 	if (p->payload && h->state == OWLK8S_H2_UNKNOWN && !(e->flags & H2_RECORD_F_PREFACE) &&
 	    h2_frames_at(skb, p->payload_off, p->payload_off + p->payload_len)) {
@@ -567,20 +647,13 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 			}
 		}
 	}
-	if (p->flags & TCP_RST) {
+	if (p->flags & TCP_RST)
 		h2_end(&w, &ho->key, w.dir, H2_END_RST);
-	} else if ((p->flags & TCP_FIN) && !(e->busy & (H2_FIN << w.dir))) {
-		/* both directions' FINs can be framed at once on two CPUs: the bit is set atomically, and
-		 * the CPU that sets the second one deletes the connection */
-		__u32 was = __sync_fetch_and_or(&e->busy, H2_FIN << w.dir);
-		h2_send(&w, H2_RECORD_END, H2_END_FIN, 0, 0, 0);
-		if (((was | (H2_FIN << w.dir)) & H2_FINS) == H2_FINS) {
-			w.deleted = 1;
-			bpf_map_delete_elem(&h2_conns, &ho->key);
-		}
-	}
+	else if (p->flags & TCP_FIN)
+		h2_fin(&w, &ho->key);
+release:
 	if (!w.deleted)
-		__sync_fetch_and_and(&e->busy, ~bit);
+		h2_release(&w, &ho->key, bit);
 }
 
 /* The sweep forgets a connection: its records end as evicted. */

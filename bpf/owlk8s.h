@@ -297,7 +297,7 @@ struct owlk8s_h2_conn {
 	__u16 server_port;
 	__u8 flags;      /* H2_RECORD_F_CLIENT | H2_RECORD_F_PREFACE */
 	__u8 _pad;
-	__u32 busy;      /* bit d: a CPU is framing direction d now (h2_packet); bit H2_FIN << d: d's FIN seen */
+	__u32 busy;      /* bit d: a CPU is framing direction d now (h2_packet); H2_FIN << d: d's FIN seen; H2_PENDS << d: left for that CPU (h2.h) */
 	struct owlk8s_h2_half half[2]; /* [0] request, [1] response */
 };
 

@@ -549,10 +549,16 @@ describe('gaps', () => {
 describe('one CPU at a time frames a direction', () => {
   /**
    * struct owlk8s_h2_conn (bpf/owlk8s.h): 136 bytes, `busy` at 20: bit d, direction d being framed;
-   * bit 4 << d (H2_FIN, bpf/h2.h), direction d's FIN seen.
+   * bit 4 << d (H2_FIN, bpf/h2.h), direction d's FIN seen; left by a segment of direction d not
+   * framed for the CPU framing d (bpf/h2.h, h2_pending_of): 16 << d its FIN, 64 << d its RST,
+   * 256 << d bytes of it unframed.
    */
   const CONN_VALUE = 136;
   const BUSY = 20;
+  const PEND_FIN = 16;
+  const PEND_RST = 64;
+  const PEND_LOST = 256;
+  const FIN_PSH_ACK = 0x19;
   /** The one connection's busy word, or undefined when h2_conns holds none. */
   function busy(cap: ReturnType<typeof h2Capture>): number | undefined {
     return onlyValue(cap.mapFd('h2_conns'), CONN_KEY_LAYOUT.size, CONN_VALUE)?.readUInt32LE(BUSY);
@@ -618,5 +624,53 @@ describe('one CPU at a time frames a direction', () => {
     ]);
     const m = moved(cap, self0);
     assert.deepEqual([m.h2Contended, m.h2Gaps, m.h2Resyncs], [2, 2, 2]);
+  });
+
+  test("a FIN on a segment not framed is left in the busy word for the CPU framing its direction, with its bytes' loss", () => {
+    using cap = h2Capture();
+    const self0 = counters(cap);
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    setBusy(cap, 2); // another CPU framing the response direction
+    c.conv.segment('server', frame(HEADERS, END_HEADERS | END_STREAM, 1, bytes(8)), { flags: FIN_PSH_ACK });
+    assert.equal(busy(cap), 2 | ((PEND_FIN | PEND_LOST) << 1));
+    // no record from it; the other direction goes on, and the FIN waits for the response
+    // direction's CPU (h2_release, the next test)
+    c.conv.segment('client', frame(HEADERS, END_HEADERS, 3, bytes(10)));
+    assert.deepEqual(labels(cap), ['frame/request/0/4:0', 'frame/response/0/4:0', 'frame/request/1/1:3']);
+    assert.equal(busy(cap), 2 | ((PEND_FIN | PEND_LOST) << 1));
+    assert.deepEqual(moved(cap, self0), { packets: 7, h2Conns: 1, h2Records: 3, h2Contended: 1 });
+  });
+
+  test("the CPU framing a direction handles what a segment not framed left before it gives the bit back: the lost bytes' gap, then the FIN; an RST deletes the connection", () => {
+    using cap = h2Capture();
+    const self0 = counters(cap);
+    const c = new H2Conn(cap).open();
+    c.send('client', OPENING);
+    c.send('server', settings(1));
+    c.fin('client');
+    // as a segment not framed leaves it while this CPU frames the direction (its bit, here taken
+    // by the next segment)
+    setBusy(cap, 4 | ((PEND_FIN | PEND_LOST) << 1));
+    c.conv.segment('server', frame(HEADERS, END_HEADERS, 1, bytes(8)));
+    assert.deepEqual(labels(cap), [
+      'frame/request/0/4:0',
+      'frame/response/0/4:0',
+      'end/request/1/fin',
+      'frame/response/1/1:1',
+      'gap/response/2/boundary',
+      'end/response/3/fin',
+    ]);
+    assert.equal(busy(cap), undefined); // both FINs: deleted
+    assert.deepEqual([moved(cap, self0).h2Gaps], [1]);
+
+    using cap2 = h2Capture();
+    const d = new H2Conn(cap2).open();
+    d.send('client', OPENING);
+    writeOnlyValue(cap2.mapFd('h2_conns'), CONN_KEY_LAYOUT.size, CONN_VALUE, BUSY, PEND_RST);
+    d.send('client', frame(HEADERS, END_HEADERS, 1, bytes(8)));
+    assert.deepEqual(labels(cap2), ['frame/request/0/4:0', 'frame/request/1/1:1', 'end/request/2/rst']);
+    assert.equal(onlyValue(cap2.mapFd('h2_conns'), CONN_KEY_LAYOUT.size, CONN_VALUE), undefined);
   });
 });
