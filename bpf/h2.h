@@ -565,9 +565,8 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 		__u32 pend = h2_pending_of(p, w.dir);
 		if (!pend)
 			return;
-		__sync_fetch_and_or(&e->busy, pend);
-		if (__sync_fetch_and_or(&e->busy, bit) & bit)
-			return;
+		if (__sync_fetch_and_or(&e->busy, pend | bit) & bit)
+			return; /* left for the CPU that holds the bit */
 		goto release; /* taken: what it left is handled there */
 	}
 	if (p->payload && h->state == OWLK8S_H2_UNKNOWN && !(e->flags & H2_RECORD_F_PREFACE) &&
