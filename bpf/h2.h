@@ -490,24 +490,22 @@ static __always_inline void h2_pending(struct h2_walk *w, struct owlk8s_conn_key
 		h2_fin(w, key);
 }
 
-/* Gives direction w->dir's bit back, first handling what segments not framed meanwhile left in
- * the busy word (h2_pending_of). One that leaves more after the bit is given back has its CPU
- * take the bit again, or this one does, whichever comes first: the one that takes it handles it. */
+/* Gives direction w->dir's bit back (one atomic AND, all a segment pays when nothing was left).
+ * When the word held what segments not framed meanwhile left (h2_pending_of), the bit is taken
+ * again and that handled, unless another CPU took the bit first: that one handles it at its own
+ * release. */
 #define H2_RELEASES 3
 static __always_inline void h2_release(struct h2_walk *w, struct owlk8s_conn_key *key, __u32 bit)
 {
 	__u32 mask = H2_PENDS << w->dir;
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < H2_RELEASES; i++) {
-		__u32 pend = __sync_fetch_and_and(&w->e->busy, ~mask) & mask;
-		if (pend) {
-			h2_pending(w, key, pend);
-			if (w->deleted)
-				return;
-		}
-		if (!(__sync_fetch_and_and(&w->e->busy, ~bit) & mask))
+		if (likely(!(__sync_fetch_and_and(&w->e->busy, ~bit) & mask)))
 			return;
 		if (__sync_fetch_and_or(&w->e->busy, bit) & bit)
+			return;
+		h2_pending(w, key, __sync_fetch_and_and(&w->e->busy, ~mask) & mask);
+		if (w->deleted)
 			return;
 	}
 	__sync_fetch_and_and(&w->e->busy, ~bit);
@@ -557,8 +555,8 @@ static __always_inline void h2_packet(struct __sk_buff *skb)
 	 * of order or from a stale frame. The second waits while the first is framed, as the HTTP/1
 	 * parser's does (take_half); past the wait it is not framed (counted), and the next segment
 	 * then shows its bytes as a gap. Its FIN or RST is left in the busy word for the CPU framing
-	 * the direction, which handles it before it gives the bit back (h2_release); if that CPU gave
-	 * it back meanwhile, the bit is taken here again. */
+	 * the direction, which finds it when it gives the bit back and handles it (h2_release); if
+	 * that CPU gave the bit back meanwhile, the bit is taken here. */
 	__u32 bit = 1u << w.dir;
 	if (unlikely(!h2_take(e, bit))) {
 		st->h2_contended++;

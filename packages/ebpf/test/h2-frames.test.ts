@@ -643,7 +643,7 @@ describe('one CPU at a time frames a direction', () => {
     assert.deepEqual(moved(cap, self0), { packets: 7, h2Conns: 1, h2Records: 3, h2Contended: 1 });
   });
 
-  test("the CPU framing a direction handles what a segment not framed left before it gives the bit back: the lost bytes' gap, then the FIN; an RST deletes the connection", () => {
+  test("the CPU framing a direction handles what a segment not framed left when it gives the bit back: the lost bytes' gap, then the FIN; an RST deletes the connection", () => {
     using cap = h2Capture();
     const self0 = counters(cap);
     const c = new H2Conn(cap).open();
