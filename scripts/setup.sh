@@ -13,8 +13,10 @@ PNPM_VERSION=12.4.2
 # debootstrap makes the image's root filesystem for test/e2e/image.test.ts (deploy/rootfs.sh);
 # ipvsadm sets up kube-proxy's IPVS mode in test/e2e/peers-kube-proxy.test.ts (on kernels with ip_vs);
 # nghttp2-client's h2load is the HTTP/2 client of test/e2e/h2-nginx.test.ts and bench/h2-cost.ts;
-# linux-perf samples the capture program for bench/kernel-profile.ts.
-DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps ethtool debootstrap iptables ipvsadm nghttp2-client linux-perf)
+# linux-perf samples the capture program for bench/kernel-profile.ts; lighttpd, apache2 (with
+# apache2-utils' ab), haproxy and python3's http.server are the servers nobody here wrote of
+# test/e2e/third-party.test.ts.
+DEB_PACKAGES=(clang llvm libbpf-dev libbpf1 bpftool make iproute2 nginx-light wrk curl prometheus libcap2-bin procps ethtool debootstrap iptables ipvsadm nghttp2-client linux-perf lighttpd apache2 apache2-utils haproxy python3)
 
 say() { printf '[setup] %s\n' "$*"; }
 

@@ -10,5 +10,12 @@ export type { PodShape, PodSpec } from './pod.ts';
 export { Pod } from './pod.ts';
 export { requireBpf, requireNetAdmin, requireTool } from './privileges.ts';
 export type { NginxOptions, NginxServer, RunningServer } from './servers.ts';
-export { NGINX_STATUSES, startH2Servers, startNginx, startStatusServer } from './servers.ts';
+export {
+  NGINX_STATUSES,
+  startH2Servers,
+  startNginx,
+  startStatusServer,
+  stopper,
+  waitReady,
+} from './servers.ts';
 export { cleanStale, STATE_DIR, staleSlots } from './slots.ts';

@@ -59,7 +59,8 @@ ${opts.downloadBytes === undefined ? '' : `    location = /download { root ${dir
 `;
 }
 
-async function waitReady(pod: Pod, port: number, child: ChildProcess, what: string): Promise<void> {
+/** Resolves once `what` (the child) answers 200 at `/` on the port from inside the pod; rejects if it exits first or after 10 s. */
+export async function waitReady(pod: Pod, port: number, child: ChildProcess, what: string): Promise<void> {
   let exited = false;
   child.once('exit', () => {
     exited = true;
@@ -101,7 +102,8 @@ function untilListening(child: ChildProcess, what: string): Promise<void> {
   });
 }
 
-function stopper(child: ChildProcess): () => Promise<void> {
+/** A stop(): SIGTERM, SIGKILL after 3 s, resolved when the child has exited. */
+export function stopper(child: ChildProcess): () => Promise<void> {
   return async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
