@@ -251,6 +251,13 @@ const DRIVES: readonly Drive[] = [
 
 /** Clients that wait for each answer, to the end (the tests of Python's server and of haproxy)... */
 const WAITING: Drive = { name: 'ab and curl', cmd: () => '', inFlightAtEnd: 0, pipelined: false };
+/** ...and Apache closing each of 200 connections after a 400, with 3 pipelined requests unread. */
+const WAITING_OR_CLOSED: Drive = {
+  name: 'h2load refused',
+  cmd: () => '',
+  inFlightAtEnd: 600,
+  pipelined: true,
+};
 /** ...and wrk's 16 connections through haproxy, each ending with at most one request in flight. */
 const WRK: Drive = { name: 'wrk', cmd: () => '', inFlightAtEnd: 16, pipelined: false };
 
@@ -300,6 +307,40 @@ for (const attach of ATTACH_MODES) {
         });
       }
     }
+
+    test("apache2 over IPv6: ApacheBench exact; h2load's requests, whose Host Apache refuses, 400 and the pipeline behind each closed unanswered", async () => {
+      // h2load 1.52 writes an IPv6 address's Host without brackets (`Host: 2001:2::a:8090`): Apache
+      // answers the first request of each connection 400 and closes it, with the 3 requests h2load
+      // pipelined behind it unread. h2load then opens a new connection for the next 4.
+      await using server = await startServer(web, 'apache2', PORT);
+      using cap = await watch([web], { attach });
+      const base = web.url(PORT, '', 6);
+      await client(`ab -q -k -n 1000 -c 4 ${base}/mid && ab -q -n 200 -c 2 ${base}/nope`);
+      await run([
+        'ip',
+        'netns',
+        'exec',
+        cli.netns,
+        'h2load',
+        '--h1',
+        '-n',
+        '800',
+        '-c',
+        '4',
+        '-m',
+        '4',
+        `${base}/small`,
+      ]);
+      const s = await settled(cap);
+      const log = await server.stop();
+      const got = side(s, 1, 'server');
+      assertLogged(got, log, s, WAITING_OR_CLOSED, 'apache2 over IPv6');
+      assert.deepEqual(got, {
+        answered: { 'GET 200': 1000, 'GET 404': 200, 'GET 400': 200 },
+        unanswered: { connection_closed: 600 },
+      });
+      assertCounters(s, [got], WAITING_OR_CLOSED);
+    });
 
     test("Python's http.server (HTTP/1.0, a connection per response): the counts are its log's", async () => {
       await using server = await startServer(web, 'python', PORT);
