@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { type Pod, requireBpf, requireTool, run, sleep, TestNetwork } from '@owlk8s/e2e/harness';
+import { must, type Pod, requireBpf, requireTool, sleep, TestNetwork } from '@owlk8s/e2e/harness';
 import { ATTACH_MODES, type Capture, type Snapshot } from '@owlk8s/ebpf';
 import { assertBalanced, assertSelf, tally, watch } from './streams.ts';
 import { type Logged, type ServerKind, startServer } from './third-party-servers.ts';
@@ -29,10 +29,12 @@ before(async () => {
   cli = await net.addRoutedPod('cli');
   proxy = await net.addBridgedPod('proxy');
   writeFileSync(BODY, Buffer.alloc(200_000, 'b'));
+  writeFileSync(WRK_PIPELINE, pipelineScript(8, ['/small', '/nope', '/mid']));
 });
 after(async () => {
   await net?.close();
   rmSync(BODY, { force: true });
+  rmSync(WRK_PIPELINE, { force: true });
 });
 
 const PORT = 8090;
@@ -41,29 +43,25 @@ const BODY = `/tmp/owlk8s-third-party-body-${process.pid}`;
 const NINE = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 const ERRORS = new Set(['connection_reset', 'connection_closed']);
 
+/** wrk's Lua script that writes 8 requests in one write (pipelineScript). */
+const WRK_PIPELINE = `/tmp/owlk8s-wrk-pipeline-${process.pid}.lua`;
+
 /** A wrk Lua script that writes `depth` requests in one write, cycling through the paths. */
 function pipelineScript(depth: number, paths: readonly string[]): string {
-  const file = `/tmp/owlk8s-wrk-pipeline-${process.pid}-${depth}.lua`;
   const list = paths.map((p) => `"${p}"`).join(', ');
-  writeFileSync(
-    file,
-    `local paths = {${list}}
+  return `local paths = {${list}}
 init = function(args)
   local r = {}
   for i = 1, ${depth} do r[i] = wrk.format(nil, paths[((i - 1) % #paths) + 1]) end
   req = table.concat(r)
 end
 request = function() return req end
-`,
-  );
-  return file;
+`;
 }
 
 /** Runs a shell command in the client pod; throws on a non-zero exit. */
-async function client(cmd: string): Promise<string> {
-  const r = await run(['ip', 'netns', 'exec', cli.netns, 'sh', '-c', cmd], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`${cmd}: exit ${r.code}\n${r.stdout}${r.stderr}`);
-  return r.stdout;
+function client(cmd: string): Promise<string> {
+  return must(['ip', 'netns', 'exec', cli.netns, 'sh', '-c', cmd], { timeoutMs: 60_000 });
 }
 
 /** `METHOD STATUS` as the kernel names it (methods outside the nine are _OTHER). */
@@ -104,7 +102,7 @@ const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a
  * ignored_after_gap, and the log has those requests too. A drive that pipelines may end so; then
  * the counters must say it, and every answer the kernel did count must still be in the log.
  */
-function assertLogged(got: Side, log: readonly Logged[], s: Snapshot, drive: Drive, what: string): void {
+function assertLogged(got: Side, log: readonly Logged[], s: Snapshot, drive: Ending, what: string): void {
   const logged = tally(log.map((l) => key(l.method, l.status)));
   const unanswered = total(got.unanswered);
   const surplus = total(logged) - total(got.answered);
@@ -144,7 +142,7 @@ function assertLogged(got: Side, log: readonly Logged[], s: Snapshot, drive: Dri
 }
 
 /** Whether the kernel gave a connection up at a gap in this pipelining drive (stream_gaps moved). */
-function givenUp(s: Snapshot, drive: Drive): boolean {
+function givenUp(s: Snapshot, drive: Ending): boolean {
   return drive.pipelined && s.self.streamGaps > 0n;
 }
 
@@ -162,7 +160,7 @@ function givenUp(s: Snapshot, drive: Drive): boolean {
 function assertCounters(
   s: Snapshot,
   sides: readonly Side[],
-  drive: Drive,
+  drive: Ending,
   extra: { informational?: number; unmatchedResponses?: number } = {},
 ): void {
   const answered = sides.reduce((n, x) => n + total(x.answered), 0);
@@ -218,13 +216,17 @@ async function settled(cap: Capture): Promise<Snapshot> {
   );
 }
 
-/** What a server is driven with, and how many requests may be left in flight when it ends. */
-interface Drive {
-  readonly name: string;
-  readonly cmd: (base: string) => string;
+/** How a client's requests may end: how many may be left in flight, and whether it pipelines. */
+interface Ending {
   readonly inFlightAtEnd: number;
   /** The client writes requests before the answers to earlier ones (HTTP/1.1 pipelining). */
   readonly pipelined: boolean;
+}
+
+/** What a server is driven with (a shell command in the client pod, given the server's URL). */
+interface Drive extends Ending {
+  readonly name: string;
+  readonly cmd: (base: string) => string;
 }
 
 const DRIVES: readonly Drive[] = [
@@ -244,7 +246,7 @@ const DRIVES: readonly Drive[] = [
   {
     // wrk stops at its deadline with each connection's last write unanswered
     name: 'wrk, 8 requests in one write on each of 4 connections',
-    cmd: (base) => `wrk -t1 -c4 -d2s -s ${pipelineScript(8, ['/small', '/nope', '/mid'])} ${base}`,
+    cmd: (base) => `wrk -t1 -c4 -d2s -s ${WRK_PIPELINE} ${base}`,
     inFlightAtEnd: 4 * 8,
     pipelined: true,
   },
@@ -265,16 +267,11 @@ const DRIVES: readonly Drive[] = [
 ];
 
 /** Clients that wait for each answer, to the end (the tests of Python's server and of haproxy)... */
-const WAITING: Drive = { name: 'ab and curl', cmd: () => '', inFlightAtEnd: 0, pipelined: false };
-/** ...and Apache closing each of 200 connections after a 400, with 3 pipelined requests unread. */
-const WAITING_OR_CLOSED: Drive = {
-  name: 'h2load refused',
-  cmd: () => '',
-  inFlightAtEnd: 600,
-  pipelined: true,
-};
+const WAITING: Ending = { inFlightAtEnd: 0, pipelined: false };
+/** ...and Apache closing each of 200 connections after a 400, with 3 pipelined requests unread... */
+const WAITING_OR_CLOSED: Ending = { inFlightAtEnd: 600, pipelined: true };
 /** ...and wrk's 16 connections through haproxy, each ending with at most one request in flight. */
-const WRK: Drive = { name: 'wrk', cmd: () => '', inFlightAtEnd: 16, pipelined: false };
+const WRK: Ending = { inFlightAtEnd: 16, pipelined: false };
 
 /** Apache answers curl's Expect: 100-continue with a 100 (3 requests); lighttpd goes straight to the answer. */
 const CONTINUES: Partial<Record<ServerKind, number>> = { apache2: 3 };
@@ -331,21 +328,7 @@ for (const attach of ATTACH_MODES) {
       using cap = await watch([web], { attach });
       const base = web.url(PORT, '', 6);
       await client(`ab -q -k -n 1000 -c 4 ${base}/mid && ab -q -n 200 -c 2 ${base}/nope`);
-      await run([
-        'ip',
-        'netns',
-        'exec',
-        cli.netns,
-        'h2load',
-        '--h1',
-        '-n',
-        '800',
-        '-c',
-        '4',
-        '-m',
-        '4',
-        `${base}/small`,
-      ]);
+      await client(`h2load --h1 -n 800 -c 4 -m 4 ${base}/small`);
       const s = await settled(cap);
       const log = await server.stop();
       const got = side(s, 1, 'server');
