@@ -26,8 +26,9 @@ struct seg_pos {
 	__u32 ls;      /* scratch index of the current line's first byte (carried bytes before WIN_AT) */
 	__u8 dir;
 	__u8 first;    /* the segment's first line (LOST: the only one resynchronisation looks at) */
-	__u8 hole;     /* 1: the segment fills a request hole, parsed with scratch's hole_half */
-	__u8 _pad;
+	__u8 hole;     /* HOLE_FILL: a segment resent into a request hole, parsed with scratch's hole_half;
+			* HOLE_HELD: response bytes held past a hole, read from scratch's held */
+	__u8 route;    /* ROUTE_*: where a response segment goes while a hole is open (owlk8s.bpf.c) */
 };
 
 /* What the capture program hands the HTTP/2 program (tail call) about the packet's connection. */
@@ -53,6 +54,8 @@ struct scratch {
 	struct owlk8s_conn_key keys[2]; /* a packet's connection as a request and as a response */
 	struct pkt pkt;                 /* the packet's addresses, ports, sequence numbers */
 	struct owlk8s_half hole_half;   /* the framing of a segment that fills a request hole */
+	__u8 held[OWLK8S_HOLD + 8];     /* HOLE_HELD: a reorders entry's held bytes (+8: masked u64 reads) */
+	struct owlk8s_reorder ro;       /* a reorders entry being made */
 	struct h2_handoff h2;           /* set when pkt.h2 is */
 };
 

@@ -44,6 +44,18 @@ struct {
 	__type(value, struct owlk8s_closed);
 } closed_conns SEC(".maps");
 
+/* reorders: owlk8s_conn_key → owlk8s_reorder, the connections whose response segment overtook bytes
+ * still awaited (owlk8s.bpf.c, hold_after_hole). Made at the hole, deleted when it fills (a few
+ * microseconds later), or when the connection is given up or ends; a full map falls back to giving
+ * the connection up, as at any other gap. Preallocated: an element allocated when made took 30 µs,
+ * and the bytes it held waited that long for a CPU that gave up on them (contended). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct owlk8s_conn_key);
+	__type(value, struct owlk8s_reorder);
+} reorders SEC(".maps");
+
 /* aggregates: owlk8s_agg_key (series) → owlk8s_series, the index of its counts in agg_values. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

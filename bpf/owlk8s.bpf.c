@@ -61,6 +61,7 @@ static const struct owlk8s_conn ZERO_CONN;
 #define WAITS 32    /* in fins: a request was sent after every answer seen had reached the client */
 #define RESP_GAPPED 64 /* in fins: response bytes went missing once (they can never be placed) */
 #define H2CONN 128     /* in fins: an HTTP/2 connection: its segments go to the HTTP/2 program (h2.h) */
+#define DEFERRING 256  /* in fins: a response segment is held until the bytes it overtook come (reorders) */
 
 /* fins' bits are set by both directions, which may run on two CPUs at once: a plain read-modify-write
  * would lose one of two bits set at the same instant (a FIN_SERVER lost keeps a closed connection's
@@ -71,6 +72,10 @@ static const struct owlk8s_conn ZERO_CONN;
 
 #define DIR_REQUEST 0
 #define DIR_RESPONSE 1
+
+/* seg_pos.hole: where a segment's bytes are parsed from, when not from the packet on its own framing */
+#define HOLE_FILL 1 /* a request segment resent into a hole: on scratch's hole_half (fill_hole) */
+#define HOLE_HELD 2 /* response bytes held past a hole (hold_after_hole): read from scratch's held */
 
 static __always_inline int port_wanted(__u16 port)
 {
@@ -288,6 +293,38 @@ static __always_inline void finish_response(struct owlk8s_self *st, struct owlk8
 	c->resp_status = 0;
 }
 
+/* Gives a connection up after missing bytes it cannot place: the response in progress counts to its
+ * last segment, the requests waiting go uncounted (responses_lost: their answers cannot be told
+ * apart), and the connection is no longer parsed. */
+static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_conn *c,
+					 const struct owlk8s_conn_key *ck)
+{
+	finish_response(st, c, ck, c->resp_last_ns);
+#pragma unroll
+	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
+		struct owlk8s_slot *s = &c->slots[i];
+		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
+		    OWLK8S_SLOT_PENDING) {
+			s->state = OWLK8S_SLOT_FREE;
+			st->responses_lost++;
+		}
+	}
+	c->req.state = OWLK8S_FRAME_DONE; /* give_up(g, 0) */
+	c->resp.state = OWLK8S_FRAME_DONE;
+}
+
+/* The bytes a held segment overtook never came (the connection ended, DEFER_NS passed, or more
+ * went missing): the connection is given up as at any other gap it cannot place, the held bytes with
+ * it. The caller deletes its reorders entry (the key must be on its stack). */
+static __always_inline void drop_deferral(struct owlk8s_self *st, struct owlk8s_conn *c,
+					  const struct owlk8s_conn_key *ck)
+{
+	st->stream_gaps++;
+	fins_set(c, GAPPED | RESP_GAPPED);
+	fins_clear(c, DEFERRING);
+	abandon_here(st, c, ck);
+}
+
 /* The connection ends (RST, both FINs, the server's FIN, a new SYN on its ports): the response in
  * progress ends at its last segment, requests still waiting finish with `error`. */
 GLOBAL int end_conn(struct owlk8s_self *st, struct owlk8s_conn *c, const struct owlk8s_conn_key *ck, __u32 error,
@@ -295,6 +332,10 @@ GLOBAL int end_conn(struct owlk8s_self *st, struct owlk8s_conn *c, const struct 
 {
 	if (!st || !c || !ck)
 		return 0;
+	if (unlikely(c->fins & DEFERRING)) {
+		drop_deferral(st, c, ck); /* what waits was answered in the held bytes or the hole: responses_lost */
+		return 0;
+	}
 	if (c->resp.state == OWLK8S_FRAME_UNTIL_CLOSE)
 		finish_response(st, c, ck, now);
 	else
@@ -319,6 +360,21 @@ struct seg {
 	struct seg_pos *v;
 };
 
+/* Copies WINDOW bytes of scratch's held, from off, into the window (a global function: its loop is
+ * verified once; the bytes past what the window holds are never read). */
+GLOBAL int window_from_held(struct scratch *s, __u32 off)
+{
+	if (!s)
+		return 0;
+#pragma clang loop unroll(disable)
+	for (int k = 0; k < WINDOW / 8; k++) {
+		__u64 w;
+		__builtin_memcpy(&w, &s->held[(off + k * 8) & (OWLK8S_HOLD - 1)], 8);
+		__builtin_memcpy(&s->b[WIN_AT + k * 8], &w, 8);
+	}
+	return 0;
+}
+
 /* Loads up to WINDOW payload bytes from off into scratch[WIN_AT...]. */
 static __always_inline int load_window(struct seg *g)
 {
@@ -329,8 +385,11 @@ static __always_inline int load_window(struct seg *g)
 	/* 1..WINDOW as the verifier sees it: 6.1's does not raise n's lower bound of 0 on n != 0 */
 	barrier_var(n);
 	n = ((n - 1) & (WINDOW - 1)) + 1;
-	if (bpf_skb_load_bytes(g->skb, g->v->off, &g->s->b[WIN_AT], n) < 0)
+	if (unlikely(g->v->hole == HOLE_HELD)) {
+		window_from_held(g->s, g->v->off); /* held bytes: off and end index scratch's held */
+	} else if (bpf_skb_load_bytes(g->skb, g->v->off, &g->s->b[WIN_AT], n) < 0) {
 		return -1;
+	}
 	g->v->win_off = g->v->off;
 	g->v->win_len = n;
 	g->v->ls = WIN_AT;
@@ -338,7 +397,6 @@ static __always_inline int load_window(struct seg *g)
 }
 
 static __always_inline void abandon(struct seg *g);
-static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc);
 
 static __always_inline int pending_count(struct owlk8s_conn *c)
 {
@@ -473,7 +531,7 @@ static __always_inline void note_pipelining(struct seg *g, int inline_abandon)
 	if (unlikely((c->fins & (PIPELINED | GAPPED)) == (PIPELINED | GAPPED))) {
 		/* it pipelines, and bytes went missing before: which answer is whose is unknown */
 		if (inline_abandon)
-			abandon_here(g->st, c, g->s);
+			abandon_here(g->st, c, &g->s->pos.ck);
 		else
 			abandon(g);
 	}
@@ -508,7 +566,7 @@ GLOBAL int match_by_ack(struct owlk8s_self *st, struct owlk8s_conn *c, struct sc
 	    (best < 0 || !seq_before(best_seq, c->req.hole_start))) {
 		/* this answer may be a request's still missing in the hole: unknown whose */
 		g->st->unmatched_responses++;
-		abandon_here(st, c, sc);
+		abandon_here(st, c, &sc->pos.ck);
 		return 0;
 	}
 	if (best < 0) {
@@ -963,29 +1021,10 @@ GLOBAL int parse_step(struct __sk_buff *skb, struct owlk8s_self *st, struct owlk
 	if (unlikely(!skb || !st || !c || !s))
 		return STEP_STOP;
 	struct seg g = {skb, st, c, 0, s, &s->pos};
-	g.h = s->pos.hole ? &s->hole_half : s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
+	g.h = s->pos.hole == HOLE_FILL ? &s->hole_half : s->pos.dir == DIR_REQUEST ? &c->req : &c->resp;
 	return step_body(&g);
 }
 
-
-/* Gives a connection up after missing bytes it cannot place: the response in progress counts to its
- * last segment, the requests waiting go uncounted (responses_lost: their answers cannot be told
- * apart), and the connection is no longer parsed. */
-static __always_inline void abandon_here(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
-{
-	finish_response(st, c, &sc->pos.ck, c->resp_last_ns);
-#pragma unroll
-	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
-		struct owlk8s_slot *s = &c->slots[i];
-		if (__sync_val_compare_and_swap(&s->state, OWLK8S_SLOT_PENDING, OWLK8S_SLOT_CLAIMED) ==
-		    OWLK8S_SLOT_PENDING) {
-			s->state = OWLK8S_SLOT_FREE;
-			st->responses_lost++;
-		}
-	}
-	c->req.state = OWLK8S_FRAME_DONE; /* give_up(g, 0) */
-	c->resp.state = OWLK8S_FRAME_DONE;
-}
 
 /* abandon_here as a global function: the parser reaches it from several places, and one copy,
  * called, keeps it out of parse_step's common path (inlined, each place had its own). */
@@ -993,7 +1032,16 @@ GLOBAL int abandon_conn(struct owlk8s_self *st, struct owlk8s_conn *c, struct sc
 {
 	if (!st || !c || !sc)
 		return 0;
-	abandon_here(st, c, sc);
+	abandon_here(st, c, &sc->pos.ck);
+	return 0;
+}
+
+/* Gives a connection up whose held segment's hole could not be filled (drop_deferral). */
+GLOBAL int give_up_held(struct owlk8s_self *st, struct owlk8s_conn *c, struct scratch *sc)
+{
+	if (!st || !c || !sc)
+		return 0;
+	drop_deferral(st, c, &sc->pos.ck);
 	return 0;
 }
 
@@ -1029,7 +1077,7 @@ static __always_inline void fill_hole(struct seg *g, __u32 len)
 	f->remaining = 0;
 	f->seq_known = 1;
 	f->next_seq = g->v->seq + len;
-	g->v->hole = 1;
+	g->v->hole = HOLE_FILL;
 	g->v->win_off = g->v->off;
 	g->v->win_len = 0;
 	g->v->ls = WIN_AT;
@@ -1066,62 +1114,27 @@ static __always_inline int gap_in_body(struct owlk8s_half *h, __u32 gap)
 	return 0;
 }
 
-/* One direction's payload: checks its place in the stream, then parses it step by step. */
-static __always_inline void on_payload(struct seg *g)
+/* Puts a half's carried line right before the window; returns its length. A global function: its
+ * unaligned copy's temporaries stay off conn_packet's frame (6.1 allows the deepest call chain 512
+ * bytes of stack in all). */
+GLOBAL int put_carry(struct scratch *s, struct owlk8s_half *h)
+{
+	if (!s || !h)
+		return 0;
+	__u32 cl = h->carry_len & (OWLK8S_CARRY - 1);
+	if (h->carry_len >= OWLK8S_CARRY)
+		cl = OWLK8S_CARRY;
+#pragma unroll
+	for (int k = 0; k < OWLK8S_CARRY / 8; k++)
+		*(__u64 *)&s->b[(WIN_AT - cl + k * 8) & SCRATCH_MASK] = *(__u64 *)&h->carry[k * 8];
+	return cl;
+}
+
+/* The segment's bytes from its position on: a segment inside a body goes by without a step (the
+ * continuation path); otherwise the steps run. */
+static __always_inline void frame_segment(struct seg *g)
 {
 	struct owlk8s_half *h = g->h;
-	__u32 len = g->v->end - g->v->off;
-	if (unlikely(h->state == OWLK8S_FRAME_DONE)) {
-		if (g->c->fins & H2CONN) {
-			hand_to_h2(g->s, g->c, &g->v->ck, g->v->dir, 0);
-			return;
-		}
-		if (g->c->fins & UPGRADED)
-			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
-		else if (g->c->fins & GAPPED)
-			g->st->ignored_after_gap++; /* given up after missing bytes (abandon_here) */
-		return;
-	}
-	if (likely(h->seq_known)) {
-		if (unlikely(g->v->seq != h->next_seq)) {
-			if (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY && g->v->seq == h->hole_start &&
-			    !seq_before(h->hole_end, g->v->seq + len)) {
-				fill_hole(g, len);
-				return;
-			}
-			if (seq_before(g->v->seq, h->next_seq)) {
-				__u32 dup = h->next_seq - g->v->seq;
-				if (dup >= len) {
-					g->st->retransmissions++;
-					return;
-				}
-				g->v->off += dup; /* a segment overlapping what was parsed: parse the new part */
-				g->v->seq += dup;
-			} else if (gap_in_body(h, g->v->seq - h->next_seq)) {
-				/* the missing bytes were body: the framing holds (the late segment, when it
-				 * comes, is behind the position: a retransmission) */
-			} else {
-				g->st->stream_gaps++;
-				fins_set(g->c, GAPPED);
-				if (g->v->dir == DIR_RESPONSE)
-					fins_set(g->c, RESP_GAPPED);
-				open_hole(g);
-				/* Which answer is whose after the gap is known when the missing requests can still
-				 * be placed (a request hole at a message boundary, filled before an answer needs
-				 * them), or when the client waits for each answer before its next request.
-				 * Otherwise stop, guessing nothing. */
-				int placeable = g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY;
-				int waits = (g->c->fins & (WAITS | PIPELINED)) == WAITS;
-				if (!placeable && !waits) {
-					abandon(g);
-					return;
-				}
-				lose(g);
-			}
-		}
-	} else {
-		lose(g);
-	}
 	h->next_seq = g->v->seq + (g->v->end - g->v->off);
 	h->seq_known = 1;
 	if (h->state == OWLK8S_FRAME_LOST) {
@@ -1145,12 +1158,7 @@ static __always_inline void on_payload(struct seg *g)
 	g->v->win_len = 0;
 	g->v->ls = WIN_AT;
 	if (unlikely(h->carry_len)) {
-		__u32 cl = h->carry_len & (OWLK8S_CARRY - 1);
-		if (h->carry_len >= OWLK8S_CARRY)
-			cl = OWLK8S_CARRY;
-#pragma unroll
-		for (int k = 0; k < OWLK8S_CARRY / 8; k++)
-			*(__u64 *)&g->s->b[(WIN_AT - cl + k * 8) & SCRATCH_MASK] = *(__u64 *)&h->carry[k * 8];
+		__u32 cl = put_carry(g->s, h);
 		if (load_window(g) < 0) {
 			g->st->parse_failures++;
 			lose(g);
@@ -1165,6 +1173,233 @@ static __always_inline void on_payload(struct seg *g)
 	}
 	if (g->v->dir == DIR_RESPONSE && h->state != OWLK8S_FRAME_START)
 		g->c->resp_last_ns = g->v->now;
+}
+
+/* Where a segment goes (seg_pos.route). A response segment that overtakes bytes outside a body is
+ * held (hold_after_hole) until they come; meanwhile (DEFERRING):
+ * - ROUTE_FILL: the hole's bytes, in sequence: framed, and when they reach the hole's end the held
+ *   segment is framed after them (ROUTE_HELD), in its place;
+ * - ROUTE_NONE: nothing new (bytes framed or held already: a retransmission);
+ * - ROUTE_FAIL: more bytes missing, or DEFER_NS passed: the connection is given up, as at a gap it
+ *   cannot place. */
+#define ROUTE_OWN 0
+#define ROUTE_HELD 1
+#define ROUTE_FILL 2
+#define ROUTE_NONE 3
+#define ROUTE_FAIL 4
+
+/* How long a held segment waits for the bytes it overtook. Out of order, they come microseconds
+ * later; resent after a loss before the capture, within the sender's retransmission timeout (200 ms
+ * at least). A segment the capture itself missed (contended) never comes again. */
+#define DEFER_NS 1000000000ULL
+
+/* Whether a response-direction gap outside a body can wait for its bytes rather than give the
+ * connection up. A sender whose segments leave from two CPUs reaches the capture out of order
+ * without a byte lost (lighttpd's answers to pipelined requests do). Only where the gap would give
+ * the connection up otherwise (the client is not known to wait for each answer), with responses
+ * in step, no byte missing before, no request hole open, and a segment small enough to hold. */
+static __always_inline int may_hold(struct seg *g, __u32 len)
+{
+	struct owlk8s_conn *c = g->c;
+	struct owlk8s_half *h = g->h;
+	return g->v->dir == DIR_RESPONSE && !(c->fins & (GAPPED | DEFERRING)) &&
+	       (c->fins & (WAITS | PIPELINED)) != WAITS && h->ordinal_known && h->state != OWLK8S_FRAME_LOST &&
+	       c->req.hole == OWLK8S_HOLE_NONE && g->v->seq - h->next_seq < SYN_RETRANSMIT_WINDOW &&
+	       len <= OWLK8S_HOLD;
+}
+
+/* Holds the segment after a response hole in a new reorders entry (the key on the caller's stack):
+ * 1 when held. */
+static __always_inline int hold_after_hole(struct seg *g, struct owlk8s_conn_key *k, __u32 len)
+{
+	/* the same per-CPU scratch as g->s, as a map value: before 6.2 a helper takes a value only
+	 * from the stack or a map, and a global function's pointer argument is neither to the verifier */
+	__u32 zero = 0;
+	struct scratch *sm = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sm)
+		return 0;
+	struct owlk8s_reorder *r = &sm->ro;
+	r->since_ns = g->v->now;
+	r->hole_end = g->v->seq;
+	r->ack = g->v->ack;
+	r->len = len;
+	__u32 n = launder(len);
+	barrier_var(n);
+	n = ((n - 1) & (OWLK8S_HOLD - 1)) + 1; /* 1..OWLK8S_HOLD, as the verifier sees it */
+	r->_pad = 0;
+	if (bpf_skb_load_bytes(g->skb, g->v->off, r->held, n) < 0 ||
+	    bpf_map_update_elem(&reorders, k, r, BPF_NOEXIST) != 0)
+		return 0;
+	fins_set(g->c, DEFERRING);
+	return 1;
+}
+
+/* A response segment while a segment is held (DEFERRING): where it goes (ROUTE_*). */
+static __always_inline int deferring_route(struct seg *g, struct owlk8s_conn_key *k)
+{
+	struct owlk8s_reorder *r = bpf_map_lookup_elem(&reorders, k);
+	if (!r || g->v->now - r->since_ns > DEFER_NS)
+		return ROUTE_FAIL; /* (no entry: another CPU ended the connection) */
+	struct owlk8s_half *h = g->h;
+	__u32 len = g->v->end - g->v->off;
+	if (!seq_before(g->v->seq, r->hole_end)) {
+		/* after the hole: held too, after the bytes held */
+		__u32 held_end = r->hole_end + r->len;
+		if (!seq_before(held_end, g->v->seq + len)) {
+			g->st->retransmissions++; /* the held bytes again */
+			return ROUTE_NONE;
+		}
+		if (seq_before(g->v->seq, held_end)) {
+			g->v->off += held_end - g->v->seq;
+			g->v->seq = held_end;
+		} else if (g->v->seq != held_end) {
+			return ROUTE_FAIL;
+		}
+		len = g->v->end - g->v->off;
+		if (r->len + len > OWLK8S_HOLD)
+			return ROUTE_FAIL;
+		__u32 n = launder(len);
+		barrier_var(n);
+		n = ((n - 1) & (OWLK8S_HOLD - 1)) + 1;
+		if (bpf_skb_load_bytes(g->skb, g->v->off, &r->held[r->len & (OWLK8S_HOLD - 1)], n) < 0)
+			return ROUTE_FAIL;
+		r->len += len;
+		if (seq_before(r->ack, g->v->ack))
+			r->ack = g->v->ack; /* the held bytes' answers are matched with the latest ACK */
+		return ROUTE_NONE;
+	}
+	if (seq_before(g->v->seq, h->next_seq)) {
+		__u32 dup = h->next_seq - g->v->seq;
+		if (dup >= len) {
+			g->st->retransmissions++;
+			return ROUTE_NONE;
+		}
+		g->v->off += dup; /* overlapping what was framed: frame the new part */
+		g->v->seq += dup;
+	} else if (g->v->seq != h->next_seq) {
+		return ROUTE_FAIL;
+	}
+	/* the hole's bytes, framed to its end (the bytes past it are held) */
+	if (seq_before(r->hole_end, g->v->seq + (g->v->end - g->v->off)))
+		g->v->end = g->v->off + (r->hole_end - g->v->seq);
+	return ROUTE_FILL;
+}
+
+/* Copies a reorders entry's held bytes into scratch (a global function: its loop is verified once). */
+GLOBAL int copy_held(struct scratch *s, struct owlk8s_reorder *r)
+{
+	if (!s || !r)
+		return 0;
+	for (int i = 0; i < OWLK8S_HOLD / 8; i++)
+		*(__u64 *)&s->held[i * 8] = *(__u64 *)&r->held[i * 8];
+	return 0;
+}
+
+/* After the hole's bytes were framed: when they reached the hole's end, the held segment goes next
+ * (1: g is set up to frame it, ROUTE_HELD); 0 when there is nothing more to frame. */
+static __always_inline int after_fill(struct seg *g, struct owlk8s_conn_key *k)
+{
+	struct owlk8s_reorder *r = bpf_map_lookup_elem(&reorders, k);
+	if (!r || g->c->resp.state == OWLK8S_FRAME_DONE) {
+		/* given up while the hole's bytes were framed: what waits is in responses_lost */
+		bpf_map_delete_elem(&reorders, k);
+		fins_clear(g->c, DEFERRING);
+		return 0;
+	}
+	if (g->c->resp.next_seq != r->hole_end)
+		return 0; /* more of the hole to come */
+	copy_held(g->s, r);
+	g->v->off = 0;
+	g->v->end = r->len & (2 * OWLK8S_HOLD - 1); /* (at most OWLK8S_HOLD) */
+	g->v->seq = r->hole_end;
+	g->v->ack = r->ack;
+	g->v->hole = HOLE_HELD;
+	g->v->route = ROUTE_HELD;
+	bpf_map_delete_elem(&reorders, k);
+	fins_clear(g->c, DEFERRING);
+	g->st->reordered++;
+	return 1;
+}
+
+/* One direction's payload: checks its place in the stream, then parses it step by step. The
+ * connection's key is on the caller's stack (for reorders). */
+static __always_inline void on_payload(struct seg *g, struct owlk8s_conn_key *k)
+{
+	struct owlk8s_half *h = g->h;
+	__u32 len = g->v->end - g->v->off;
+	if (unlikely(h->state == OWLK8S_FRAME_DONE)) {
+		if (g->c->fins & H2CONN) {
+			hand_to_h2(g->s, g->c, &g->v->ck, g->v->dir, 0);
+			return;
+		}
+		if (g->c->fins & UPGRADED)
+			g->st->ignored_after_upgrade++; /* (a connection that is not HTTP counted once, in not_http) */
+		else if (g->c->fins & GAPPED)
+			g->st->ignored_after_gap++; /* given up after missing bytes (abandon_here) */
+		return;
+	}
+	if (unlikely(g->c->fins & DEFERRING) && g->v->dir == DIR_RESPONSE) {
+		int route = deferring_route(g, k);
+		if (route == ROUTE_NONE)
+			return;
+		if (route == ROUTE_FAIL) {
+			bpf_map_delete_elem(&reorders, k);
+			give_up_held(g->st, g->c, g->s);
+			return;
+		}
+		g->v->route = route;
+	} else if (likely(h->seq_known)) {
+		if (unlikely(g->v->seq != h->next_seq)) {
+			if (g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY && g->v->seq == h->hole_start &&
+			    !seq_before(h->hole_end, g->v->seq + len)) {
+				fill_hole(g, len);
+				return;
+			}
+			if (seq_before(g->v->seq, h->next_seq)) {
+				__u32 dup = h->next_seq - g->v->seq;
+				if (dup >= len) {
+					g->st->retransmissions++;
+					return;
+				}
+				g->v->off += dup; /* a segment overlapping what was parsed: parse the new part */
+				g->v->seq += dup;
+			} else if (gap_in_body(h, g->v->seq - h->next_seq)) {
+				/* the missing bytes were body: the framing holds (the late segment, when it
+				 * comes, is behind the position: a retransmission) */
+			} else if (may_hold(g, len) && hold_after_hole(g, k, len)) {
+				/* held until the bytes it overtook come; the response in progress counts now,
+				 * to its last segment seen, as at any gap (its end is in the hole) */
+				finish_response(g->st, g->c, &g->v->ck, g->c->resp_last_ns);
+				return;
+			} else {
+				g->st->stream_gaps++;
+				fins_set(g->c, GAPPED);
+				if (g->v->dir == DIR_RESPONSE)
+					fins_set(g->c, RESP_GAPPED);
+				open_hole(g);
+				/* Which answer is whose after the gap is known when the missing requests can still
+				 * be placed (a request hole at a message boundary, filled before an answer needs
+				 * them), or when the client waits for each answer before its next request.
+				 * Otherwise stop, guessing nothing. */
+				int placeable = g->v->dir == DIR_REQUEST && h->hole == OWLK8S_HOLE_AT_BOUNDARY;
+				int waits = (g->c->fins & (WAITS | PIPELINED)) == WAITS;
+				if (!placeable && !waits) {
+					abandon(g);
+					return;
+				}
+				lose(g);
+			}
+		}
+	} else {
+		lose(g);
+	}
+	/* the segment; and after the hole's bytes, the held segment in its place */
+#pragma clang loop unroll(disable)
+	for (int pass = 0; pass < 2; pass++) {
+		frame_segment(g);
+		if (g->v->route != ROUTE_FILL || !after_fill(g, k))
+			break;
+	}
 }
 
 static __always_inline int same_addr(const __u8 *a, const __u8 *b)
@@ -1288,14 +1523,23 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
 	return known && !seq_before(next, p->seq + p->payload_len) && next - p->seq < SYN_RETRANSMIT_WINDOW;
 }
 
+/* Deletes a connection's reorders entry, if it has one, before end_conn gives the connection up
+ * for its hole (drop_deferral). The key is on the caller's stack. */
+static __always_inline void forget_reorder(struct owlk8s_conn *c, struct owlk8s_conn_key *k)
+{
+	if (unlikely(c->fins & DEFERRING))
+		bpf_map_delete_elem(&reorders, k);
+}
+
 /* One CPU at a time frames a direction. A sender whose segments leave from two CPUs (its process
  * on one, its ACK-clocked sends on another, each into its own CPU's backlog) has two of them reach
  * the capture at once, and framing both from the same state would move the position twice or
- * not at all. The second waits while the first is framed (a segment takes a microsecond or two);
- * after TAKE_SPINS looks it is not framed (`contended`), and the next segment shows its bytes as a
- * gap. */
+ * not at all. The second waits while the first is framed (a segment takes a microsecond or two;
+ * one that holds a segment past a hole, a few); after TAKE_WAITS × TAKE_SPINS looks (16 × 1024
+ * took 10-25 µs on these machines) it is not framed (`contended`), and the next segment shows its
+ * bytes as a gap. */
 #define TAKE_SPINS 1024 /* looks per wait_half call (the verifier follows at most 8192 jumps in a row) */
-#define TAKE_WAITS 16
+#define TAKE_WAITS 64
 GLOBAL int wait_half(struct owlk8s_half *h)
 {
 	if (!h)
@@ -1352,6 +1596,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		__u32 id = c->target_id;
 		if (c->fins & H2CONN)
 			hand_to_h2(s, c, k, dir, 3); /* the HTTP/2 program forgets the old one (evicted) */
+		forget_reorder(c, k);
 		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) != 0) /* != 0: see make_series */
 			return 0;
@@ -1386,7 +1631,9 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		s->pos.seq = p->seq;
 		s->pos.ack = p->ack;
 		s->pos.dir = dir;
-		on_payload(&g);
+		s->pos.hole = 0;
+		s->pos.route = ROUTE_OWN;
+		on_payload(&g, k);
 		__sync_fetch_and_and(&h->busy, 0);
 	} else if (payload) {
 		st->contended++;
@@ -1394,6 +1641,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 	if ((c->fins & H2CONN) && (p->flags & (TCP_RST | TCP_FIN)) && !p->h2)
 		hand_to_h2(s, c, k, dir, 0); /* the HTTP/2 program sends the connection's end */
 	if (p->flags & TCP_RST) {
+		forget_reorder(c, k);
 		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
 		forget_conn(c, k);
 	} else if (p->flags & TCP_FIN) {
@@ -1403,6 +1651,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		__u32 both = (fins_set(c, bit) | bit) & (FIN_CLIENT | FIN_SERVER);
 		if (dir == DIR_RESPONSE || both == (FIN_CLIENT | FIN_SERVER)) {
 			/* the server sends nothing more: what waits is unanswered */
+			forget_reorder(c, k);
 			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 			if (both == (FIN_CLIENT | FIN_SERVER))
 				forget_conn(c, k);
@@ -1615,6 +1864,14 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 	__u64 now = x->now;
 	struct owlk8s_conn_key kc = *key; /* the global functions below take writable memory */
 	struct owlk8s_conn_key *k = &kc;
+	if (unlikely(c->fins & DEFERRING)) {
+		/* a segment held for DEFER_NS: the bytes it overtook are not coming */
+		struct owlk8s_reorder *r = bpf_map_lookup_elem(&reorders, k);
+		if (!r || older_than(now, r->since_ns, DEFER_NS)) {
+			forget_reorder(c, k);
+			drop_deferral(x->st, c, k);
+		}
+	}
 #pragma unroll
 	for (int i = 0; i < OWLK8S_PIPELINE; i++) {
 		struct owlk8s_slot *s = &c->slots[i];
@@ -1626,6 +1883,7 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 	if (older_than(now, c->last_ns, CONFIG.idle_timeout_ns)) {
 		if (c->fins & H2CONN)
 			h2_forget(x->skb, x->st, k, now);
+		forget_reorder(c, k);
 		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
 		delete_conn(k, c->target_id);
 		x->st->conns_expired++;

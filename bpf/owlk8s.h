@@ -12,6 +12,7 @@
 #define OWLK8S_BUCKETS (OWLK8S_MAX_BOUNDS + 1)
 #define OWLK8S_PIPELINE 8 /* requests tracked in flight on one connection (a power of two) */
 #define OWLK8S_CARRY 64   /* bytes of a line split across segments carried to the next one */
+#define OWLK8S_HOLD 2048  /* bytes of a response segment held while the bytes it overtook are awaited (a power of two) */
 
 enum owlk8s_role {
 	OWLK8S_ROLE_SERVER = 0, /* a request to the target, seen on its interface */
@@ -195,6 +196,19 @@ struct owlk8s_closed {
 	__u8 _pad[6];
 };
 
+/* reorders: a connection whose response bytes reached the capture out of order. The segment that
+ * overtook a hole, and those that continue it (at most OWLK8S_HOLD bytes in all), are held here until
+ * the hole's bytes come; then they are framed right after them, in their place. Only the program
+ * reads it. */
+struct owlk8s_reorder {
+	__u64 since_ns; /* when the hole was seen: given up DEFER_NS later (owlk8s.bpf.c) */
+	__u32 hole_end; /* the held segment's first byte: the hole is [resp.next_seq, hole_end) */
+	__u32 ack;      /* the held segment's ACK */
+	__u32 len;      /* the bytes held: the segment's and those that continued it, at most OWLK8S_HOLD */
+	__u32 _pad;
+	__u8 held[2 * OWLK8S_HOLD]; /* (the second half: room for the verifier's bound on an appended segment) */
+};
+
 /* aggregates: one series → its count, duration sum and histogram. */
 struct owlk8s_agg_key {
 	__u32 target_id;
@@ -265,6 +279,7 @@ struct owlk8s_self {
 	/* HTTP/1 counters added after the HTTP/2 ones (user space reads an older object's as 0) */
 	__u64 contended;           /* segments not framed: another CPU framed the same direction all the while (the next shows a gap) */
 	__u64 ignored_after_gap;   /* segments on a connection given up after missing bytes (their requests are not counted) */
+	__u64 reordered;           /* response segments held past a hole, framed in their place when its bytes came */
 };
 
 /* h2_conns: the frame layer of one HTTP/2 connection, per direction (owlk8s.bpf.c, h2.h). Only the

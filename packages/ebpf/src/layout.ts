@@ -231,7 +231,7 @@ export const SELF_FIELDS = [
 ] as const;
 
 /** owlk8s_self's HTTP/1 counters added after the HTTP/2 ones, in the struct's order (SelfCounters). */
-export const LATER_SELF_FIELDS = ['contended', 'ignored_after_gap'] as const;
+export const LATER_SELF_FIELDS = ['contended', 'ignored_after_gap', 'reordered'] as const;
 export type SelfField = (typeof SELF_FIELDS)[number] | (typeof LATER_SELF_FIELDS)[number];
 
 /** owlk8s_self's HTTP/2 counters, after SELF_FIELDS (Capture.h2Counters, not SelfCounters). */

@@ -158,6 +158,11 @@ export interface SelfCounters {
    * requests they carry are not counted.
    */
   readonly ignoredAfterGap: bigint;
+  /**
+   * Response holes filled by their late bytes: a segment overtaken by a later one came, and the
+   * answers after it, which waited, were matched in order. Nothing lost: a count of reordering.
+   */
+  readonly reordered: bigint;
 }
 
 /**

@@ -221,16 +221,17 @@ test('a connection: PENDING slots and a tracked response in progress are in flig
   });
 });
 
-test('the self counters: every field of owlk8s_self in order (24, the 9 HTTP/2 ones, then contended and ignored_after_gap), summed over CPUs, in camelCase', () => {
+test('the self counters: every field of owlk8s_self in order (24, the 9 HTTP/2 ones, then contended, ignored_after_gap and reordered), summed over CPUs, in camelCase', () => {
   const ncpu = 3;
   const b = Buffer.alloc(ncpu * SELF_LAYOUT.size);
   const names = Object.keys(ZERO_SELF);
-  assert.equal(names.length, 26);
+  assert.equal(names.length, 27);
   for (let c = 0; c < ncpu; c++) {
     // counter i holds (i + 1) * 10^c on CPU c: the sum is (i + 1) * 111
     for (let i = 0; i < 24; i++) b.writeBigUInt64LE(BigInt((i + 1) * 10 ** c), c * SELF_LAYOUT.size + 8 * i);
     b.writeBigUInt64LE(BigInt(34 * 10 ** c), c * SELF_LAYOUT.size + 8 * 33); // contended, after HTTP/2's
     b.writeBigUInt64LE(BigInt(35 * 10 ** c), c * SELF_LAYOUT.size + 8 * 34); // ignored_after_gap
+    b.writeBigUInt64LE(BigInt(36 * 10 ** c), c * SELF_LAYOUT.size + 8 * 35); // reordered
   }
   assert.deepEqual(decodeSelfPerCpu(b, ncpu), {
     packets: 111n,
@@ -259,12 +260,13 @@ test('the self counters: every field of owlk8s_self in order (24, the 9 HTTP/2 o
     connsOverBudget: 2664n,
     contended: 3774n,
     ignoredAfterGap: 3885n,
+    reordered: 3996n,
   });
   // the HTTP/2 counters follow: counter 24 + i holds (25 + i) * 10^c
   for (let c = 0; c < ncpu; c++)
     for (let i = 0; i < 9; i++)
       b.writeBigUInt64LE(BigInt((25 + i) * 10 ** c), c * SELF_LAYOUT.size + 8 * (24 + i));
-  assert.equal(SELF_LAYOUT.size, 35 * 8);
+  assert.equal(SELF_LAYOUT.size, 36 * 8);
   assert.deepEqual(decodeH2SelfPerCpu(b, ncpu), {
     conns: 2775n,
     records: 2886n,
@@ -285,6 +287,9 @@ test('the self counters of an object with fewer of them (a baseline built before
   b.writeBigUInt64LE(7n, size); // packets, CPU 1
   b.writeBigUInt64LE(3n, size + 23 * 8); // conns_over_budget, CPU 1
   const s = decodeSelfPerCpu(b, 2, size);
-  assert.deepEqual([s.packets, s.connsOverBudget, s.contended, s.ignoredAfterGap], [12n, 3n, 0n, 0n]);
+  assert.deepEqual(
+    [s.packets, s.connsOverBudget, s.contended, s.ignoredAfterGap, s.reordered],
+    [12n, 3n, 0n, 0n, 0n],
+  );
   assert.deepEqual(Object.values(decodeH2SelfPerCpu(b, 2, size)), [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });

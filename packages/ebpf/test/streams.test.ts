@@ -53,6 +53,23 @@ const GET = (path = '/') => `GET ${path} HTTP/1.1\r\nHost: pod\r\n\r\n`;
 const RES = (code: number, body = '') =>
   `HTTP/1.1 ${code} X\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 
+/** Sends `parts` in the order `order` (indexes), waiting `lateMs` before each part sent after a later one. */
+async function outOfOrder(
+  c: Conversation,
+  from: 'client' | 'server',
+  parts: string[],
+  order: number[],
+  lateMs = 0,
+) {
+  const frames = parts.map((p) => c.segment(from, p, { unseen: true })); // numbered in the stream's order
+  let highest = -1;
+  for (const i of order) {
+    if (i < highest && lateMs > 0) await new Promise((r) => setTimeout(r, lateMs));
+    c.play({ from, frame: frames[i]! });
+    highest = Math.max(highest, i);
+  }
+}
+
 /** n bytes of body. */
 const x = (n: number) => 'x'.repeat(n);
 /** Statuses that may carry a body (not 204 or 205), one per place in a pipeline. */
@@ -306,7 +323,7 @@ describe('retransmission and reordering', () => {
     c.segment('server', RES(201));
     c.segment('server', RES(202), { unseen: true });
     c.segment('client', GET('/3'));
-    c.segment('server', RES(203));
+    c.segment('server', RES(203, x(2100))); // too large to hold until the missing bytes come
     const d = server(cap, { clientPort: 40001 }).open();
     d.segment('client', GET('/a'), { unseen: true }); // the first request lost: nothing known of the client
     d.segment('client', GET('/b'));
@@ -336,23 +353,6 @@ describe('missing bytes inside a body: segments that reach the capture out of or
   // another) reaches the capture out of order without a byte lost; a body is skipped by its length,
   // so the framing holds while the segment after the missing bytes starts inside the body.
   const MS = 1_000_000n;
-
-  /** Sends `parts` in the order `order` (indexes), waiting `lateMs` before each part sent after a later one. */
-  async function outOfOrder(
-    c: Conversation,
-    from: 'client' | 'server',
-    parts: string[],
-    order: number[],
-    lateMs = 0,
-  ) {
-    const frames = parts.map((p) => c.segment(from, p, { unseen: true })); // numbered in the stream's order
-    let highest = -1;
-    for (const i of order) {
-      if (i < highest && lateMs > 0) await new Promise((r) => setTimeout(r, lateMs));
-      c.play({ from, frame: frames[i]! });
-      highest = Math.max(highest, i);
-    }
-  }
 
   test('a Content-Length body, its middle segment last: counted once, its duration to the segment with its last byte, the framing held', async () => {
     using cap = setup({ boundariesNs: [100n * MS] });
@@ -427,6 +427,164 @@ describe('missing bytes inside a body: segments that reach the capture out of or
     // 202 counts to its last segment seen; 203 is read again from its status line
     assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 202 n=1', 'server GET 203 n=1']);
     assert.deepEqual(moved(cap), { requests: 3, responses: 3, streamGaps: 1, resyncs: 1 });
+  });
+});
+
+describe('answers overtaken by a later segment on a connection that pipelines', () => {
+  // A server whose answers leave from two CPUs (lighttpd's to pipelined requests) reaches the
+  // capture with a later segment first, and the bytes it overtook may hold an answer's head: the
+  // overtaking segment is held (reorders) until they come, then framed in its place.
+  const MS = 1_000_000n;
+  const pipelined = (n: number) => Array.from({ length: n }, (_, i) => GET(`/${i}`)).join('');
+
+  test('the later of two segments first: each answer counted against its own request, nothing lost', async () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', pipelined(4));
+    await outOfOrder(c, 'server', [RES(200, 'a') + RES(201, 'bb'), RES(202, 'ccc') + RES(203)], [1, 0]);
+    c.segment('client', GET('/4'));
+    c.segment('server', RES(206));
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET 201 n=1',
+      'server GET 202 n=1',
+      'server GET 203 n=1',
+      'server GET 206 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 5, responses: 5, reordered: 1 });
+    assert.deepEqual(cap.readInFlight(), []);
+  });
+
+  test("lighttpd's shape: the overtaking segment begins inside an answer's header section, the overtaken one holds the end of a body and that answer's head", () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', pipelined(3));
+    const second = `HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nDate: Mon, 07 Dec 2026 20:00:00 GMT\r\n\r\n`;
+    c.segment('server', `HTTP/1.1 201 OK\r\nContent-Length: 3000\r\n\r\n${x(1658)}`);
+    const overtaken = c.segment('server', x(1342) + second.slice(0, 60), { unseen: true });
+    c.segment('server', second.slice(60) + x(600)); // first: it begins inside a header line
+    c.play({ from: 'server', frame: overtaken });
+    c.segment('server', x(2400) + RES(202));
+    assert.deepEqual(counts(cap), ['server GET 200 n=1', 'server GET 201 n=1', 'server GET 202 n=1']);
+    assert.deepEqual(moved(cap), { requests: 3, responses: 3, reordered: 1 });
+  });
+
+  for (const order of [
+    [1, 2, 0],
+    [1, 0, 2],
+  ]) {
+    test(`an answer whose body runs past the overtaking segment, segments in the order ${order.join(', ')}: every answer once, the held ones when the late bytes come`, async () => {
+      using cap = setup({ boundariesNs: [100n * MS] });
+      const c = server(cap).open();
+      c.segment('client', pipelined(4));
+      const parts = [
+        RES(200) + RES(201),
+        `${RES(202)}HTTP/1.1 203 X\r\nContent-Length: 800\r\n\r\n${x(200)}`,
+        x(600),
+      ];
+      // the late segment comes 150 ms after the others: the answers are framed when it comes, so
+      // those held took that long too (202, and 203 when its end was held with it)
+      await outOfOrder(c, 'server', parts, order, 150);
+      const snap = cap.read();
+      assert.deepEqual(snap.aggregates.map(summary).sort(), [
+        'server GET 200 n=1',
+        'server GET 201 n=1',
+        'server GET 202 n=1',
+        'server GET 203 n=1',
+      ]);
+      const buckets = Object.fromEntries(snap.aggregates.map((a) => [a.statusCode, a.bucketCounts]));
+      assert.deepEqual(buckets, { 200: [0, 1], 201: [0, 1], 202: [0, 1], 203: [0, 1] });
+      assert.deepEqual(moved(cap), { requests: 4, responses: 4, reordered: 1 });
+    });
+  }
+
+  test('the late bytes in two segments, the held one resent while they are awaited: framed when the second fills the hole', () => {
+    using cap = setup();
+    const c = server(cap).open();
+    c.segment('client', pipelined(4));
+    const cut = 'HTTP/1.1 201 X\r\nCont';
+    const frames = [RES(200) + cut, RES(201).slice(cut.length), RES(202) + RES(203)].map((p) =>
+      c.segment('server', p, { unseen: true }),
+    );
+    for (const i of [2, 2, 0]) c.play({ from: 'server', frame: frames[i]! });
+    assert.deepEqual(counts(cap), ['server GET 200 n=1']);
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 3'],
+    );
+    c.play({ from: 'server', frame: frames[1]! });
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET 201 n=1',
+      'server GET 202 n=1',
+      'server GET 203 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 4, responses: 4, retransmissions: 1, reordered: 1 });
+  });
+
+  test('framed in its place, not on its own: held bytes that look like a status line inside a body are body, and the answer to a HEAD has none', async () => {
+    using cap = setup();
+    // a: 200's body runs on into the held segment, which begins with a status line's bytes
+    const a = server(cap, { clientPort: 43001 }).open();
+    a.segment('client', pipelined(2));
+    const lookalike = 'HTTP/1.1 299 X\r\nContent-Length: 0\r\n\r\n';
+    const head = `HTTP/1.1 200 X\r\nContent-Length: ${10 + lookalike.length}\r\n\r\n${x(10)}`;
+    await outOfOrder(a, 'server', [head, lookalike], [1, 0]);
+    a.segment('server', RES(201));
+    // b: the held segment answers a HEAD: its Content-Length announces a body that is not sent
+    const b = server(cap, { clientPort: 43002 }).open();
+    b.segment('client', `${GET('/0')}HEAD /1 HTTP/1.1\r\nHost: pod\r\n\r\n${GET('/2')}`);
+    const toHead = 'HTTP/1.1 200 X\r\nContent-Length: 5\r\n\r\n';
+    await outOfOrder(b, 'server', [RES(202), toHead + RES(203, 'abcde')], [1, 0]);
+    assert.deepEqual(counts(cap), [
+      'server GET 200 n=1',
+      'server GET 201 n=1',
+      'server GET 202 n=1',
+      'server GET 203 n=1',
+      'server HEAD 200 n=1',
+    ]);
+    assert.deepEqual(moved(cap), { requests: 5, responses: 5, reordered: 2 });
+  });
+
+  test('more than 2,048 bytes after the hole before its bytes come, or a second hole: given up as at any gap', () => {
+    using cap = setup();
+    const a = server(cap, { clientPort: 43021 }).open();
+    a.segment('client', pipelined(3));
+    a.segment('server', RES(200), { unseen: true });
+    a.segment('server', RES(201, x(1200)));
+    a.segment('server', RES(202, x(900))); // 2,180 bytes held would be too many
+    const b = server(cap, { clientPort: 43022 }).open();
+    b.segment('client', pipelined(3));
+    b.segment('server', RES(200), { unseen: true });
+    b.segment('server', RES(201));
+    b.segment('server', RES(202), { unseen: true }); // a second hole, after the held bytes
+    b.segment('server', RES(203));
+    assert.deepEqual(counts(cap), []);
+    assert.deepEqual(moved(cap), { requests: 6, streamGaps: 2, responsesLost: 6 });
+  });
+
+  test('the late bytes never come: the waiting requests go to responses_lost at the server FIN, or 1 s after the hole', async () => {
+    using cap = setup();
+    const a = server(cap, { clientPort: 43011 }).open();
+    a.segment('client', pipelined(4));
+    a.segment('server', RES(200) + RES(201), { unseen: true });
+    a.segment('server', RES(202) + RES(203));
+    const b = server(cap, { clientPort: 43012 }).open();
+    b.segment('client', pipelined(2));
+    b.segment('server', RES(200), { unseen: true });
+    b.segment('server', RES(201));
+    assert.deepEqual(counts(cap), []);
+    assert.deepEqual(
+      cap.readInFlight().map((f) => `${f.method} ${f.count}`),
+      ['GET 6'],
+    );
+    assert.deepEqual(moved(cap), { requests: 6 });
+    a.fin('server');
+    assert.deepEqual(moved(cap), { requests: 6, streamGaps: 1, responsesLost: 4 });
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.deepEqual(counts(cap), []); // (the read runs the sweep)
+    assert.deepEqual(moved(cap), { requests: 6, streamGaps: 2, responsesLost: 6 });
+    assert.deepEqual(cap.readInFlight(), []);
   });
 });
 

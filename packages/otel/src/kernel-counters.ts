@@ -168,4 +168,10 @@ export const KERNEL_COUNTERS: readonly KernelCounter[] = [
     '{segment}',
     'Segments on connections given up after missing bytes that could not be placed: the requests they carry are not counted.',
   ),
+  counter(
+    'reordered',
+    'reordered',
+    '{segment}',
+    'Response segments that came after a later one and filled the hole it left: the answers after the hole waited for them and were matched in order, none lost.',
+  ),
 ];

@@ -82,6 +82,7 @@ test('every kernel self counter is its own monotonic counter owlk8s.agent.kernel
       'owlk8s.agent.kernel.conns_over_budget=123',
       'owlk8s.agent.kernel.contended=124',
       'owlk8s.agent.kernel.ignored_after_gap=125',
+      'owlk8s.agent.kernel.reordered=126',
     ],
   );
   for (const { metric } of got.values()) {

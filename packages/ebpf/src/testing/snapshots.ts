@@ -29,4 +29,5 @@ export const ZERO_SELF: SelfCounters = {
   connsOverBudget: 0n,
   contended: 0n,
   ignoredAfterGap: 0n,
+  reordered: 0n,
 };
