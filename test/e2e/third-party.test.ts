@@ -319,7 +319,9 @@ for (const attach of ATTACH_MODES) {
               `given up at a gap: ${total(got.answered)} of ${log.length} counted, stream_gaps ${s.self.streamGaps}, responses_lost ${s.self.responsesLost}, ignored_after_gap ${s.self.ignoredAfterGap}, contended ${s.self.contended}, pipeline_full ${s.self.pipelineFull}`,
             );
           if (s.self.reordered > 0n)
-            t.diagnostic(`reordered ${s.self.reordered}: answers overtaken, matched when their late bytes came`);
+            t.diagnostic(
+              `reordered ${s.self.reordered}: answers overtaken, matched when their late bytes came`,
+            );
           assertLogged(got, log, s, drive, kind);
           const continues = drive.name.startsWith('curl') ? (CONTINUES[kind] ?? 0) : 0;
           assertCounters(s, [got], drive, { informational: continues });
