@@ -124,10 +124,7 @@ static __always_inline void h2_send(struct h2_walk *w, __u8 kind, __u8 type, __u
 	r->frag_len = n;
 	__u32 size = sizeof(struct h2_record);
 	if (n > 0) {
-		/* 1..512 as the verifier sees it: 6.1's loses the bound above through the compiler's moves */
-		__u32 m = n;
-		barrier_var(m);
-		m = ((m - 1) & (H2_RECORD_FRAGMENT_CAP - 1)) + 1;
+		__u32 m = one_to(n, H2_RECORD_FRAGMENT_CAP);
 		if (bpf_skb_load_bytes(w->skb, at, &w->rec->b[sizeof(struct h2_record)], m) < 0) {
 			w->st->parse_failures++;
 			return;
@@ -179,8 +176,7 @@ static long h2_step(__u32 i, void *ctx)
 			n = 8;
 		if (n == 0)
 			return 1;
-		barrier_var(n);
-		n = ((n - 1) & 7) + 1;
+		n = one_to(n, 8);
 		__u8 b[8] = {};
 		if (bpf_skb_load_bytes(w->skb, w->off, b, n) < 0)
 			return 1;
@@ -208,8 +204,7 @@ static long h2_step(__u32 i, void *ctx)
 		__u32 n = H2_FRAME_HEADER - got;
 		if (n > avail)
 			n = avail;
-		barrier_var(n);
-		n = ((n - 1) & 15) + 1;
+		n = one_to(n, 16);
 		if (bpf_skb_load_bytes(w->skb, w->off, &h->hdr[got], n) < 0)
 			return 1;
 		w->off += n;

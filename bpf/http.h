@@ -323,6 +323,16 @@ LINE_FN __u32 launder(__u32 v)
 	return v;
 }
 
+/* n, which its caller knows is 1..max (a power of two), as 1..max to the verifier too, for a load's
+ * length: 6.1's does not raise a lower bound of 0 on n != 0, and loses upper bounds through the
+ * compiler's register moves. The barrier keeps the compiler from folding the mask away with the
+ * caller's check. */
+static __always_inline __u32 one_to(__u32 n, __u32 max)
+{
+	barrier_var(n);
+	return ((n - 1) & (max - 1)) + 1;
+}
+
 #define HAS_LF(w) ((((w) ^ 0x0a0a0a0a0a0a0a0aULL) - 0x0101010101010101ULL) & ~((w) ^ 0x0a0a0a0a0a0a0a0aULL) & 0x8080808080808080ULL)
 
 /* The index of the first LF in [from, stop), at most MAX_SCAN bytes on, or -1: eight bytes a step. */

@@ -326,7 +326,8 @@ static __always_inline void drop_deferral(struct owlk8s_self *st, struct owlk8s_
 }
 
 /* The connection ends (RST, both FINs, the server's FIN, a new SYN on its ports): the response in
- * progress ends at its last segment, requests still waiting finish with `error`. */
+ * progress ends at its last segment, requests still waiting finish with `error`. Called through
+ * close_conn, which deletes the connection's reorders entry first. */
 GLOBAL int end_conn(struct owlk8s_self *st, struct owlk8s_conn *c, const struct owlk8s_conn_key *ck, __u32 error,
 		    __u64 now)
 {
@@ -382,9 +383,7 @@ static __always_inline int load_window(struct seg *g)
 	__u32 n = launder(avail > WINDOW ? WINDOW : avail);
 	if (n == 0 || n > WINDOW)
 		return -1;
-	/* 1..WINDOW as the verifier sees it: 6.1's does not raise n's lower bound of 0 on n != 0 */
-	barrier_var(n);
-	n = ((n - 1) & (WINDOW - 1)) + 1;
+	n = one_to(n, WINDOW);
 	if (unlikely(g->v->hole == HOLE_HELD)) {
 		window_from_held(g->s, g->v->off); /* held bytes: off and end index scratch's held */
 	} else if (bpf_skb_load_bytes(g->skb, g->v->off, &g->s->b[WIN_AT], n) < 0) {
@@ -1223,9 +1222,7 @@ static __always_inline int hold_after_hole(struct seg *g, struct owlk8s_conn_key
 	r->hole_end = g->v->seq;
 	r->ack = g->v->ack;
 	r->len = len;
-	__u32 n = launder(len);
-	barrier_var(n);
-	n = ((n - 1) & (OWLK8S_HOLD - 1)) + 1; /* 1..OWLK8S_HOLD, as the verifier sees it */
+	__u32 n = one_to(launder(len), OWLK8S_HOLD); /* len is 1..OWLK8S_HOLD (may_hold) */
 	r->_pad = 0;
 	if (bpf_skb_load_bytes(g->skb, g->v->off, r->held, n) < 0 ||
 	    bpf_map_update_elem(&reorders, k, r, BPF_NOEXIST) != 0)
@@ -1258,9 +1255,7 @@ static __always_inline int deferring_route(struct seg *g, struct owlk8s_conn_key
 		len = g->v->end - g->v->off;
 		if (r->len + len > OWLK8S_HOLD)
 			return ROUTE_FAIL;
-		__u32 n = launder(len);
-		barrier_var(n);
-		n = ((n - 1) & (OWLK8S_HOLD - 1)) + 1;
+		__u32 n = one_to(launder(len), OWLK8S_HOLD);
 		if (bpf_skb_load_bytes(g->skb, g->v->off, &r->held[r->len & (OWLK8S_HOLD - 1)], n) < 0)
 			return ROUTE_FAIL;
 		r->len += len;
@@ -1285,13 +1280,18 @@ static __always_inline int deferring_route(struct seg *g, struct owlk8s_conn_key
 	return ROUTE_FILL;
 }
 
-/* Copies a reorders entry's held bytes into scratch (a global function: its loop is verified once). */
+/* Copies a reorders entry's held bytes into scratch, eight at a time up to its length (a global
+ * function: its loop is verified once). */
 GLOBAL int copy_held(struct scratch *s, struct owlk8s_reorder *r)
 {
 	if (!s || !r)
 		return 0;
-	for (int i = 0; i < OWLK8S_HOLD / 8; i++)
+	__u32 len = r->len;
+	for (int i = 0; i < OWLK8S_HOLD / 8; i++) {
+		if (i * 8 >= len)
+			break;
 		*(__u64 *)&s->held[i * 8] = *(__u64 *)&r->held[i * 8];
+	}
 	return 0;
 }
 
@@ -1523,12 +1523,22 @@ static __always_inline int resent_after_end(struct owlk8s_conn_key *k, struct pk
 	return known && !seq_before(next, p->seq + p->payload_len) && next - p->seq < SYN_RETRANSMIT_WINDOW;
 }
 
-/* Deletes a connection's reorders entry, if it has one, before end_conn gives the connection up
- * for its hole (drop_deferral). The key is on the caller's stack. */
+/* Deletes a connection's reorders entry, if it has one, before the connection is given up for its
+ * hole (end_conn or the sweep's drop_deferral). The key is on the caller's stack. */
 static __always_inline void forget_reorder(struct owlk8s_conn *c, struct owlk8s_conn_key *k)
 {
 	if (unlikely(c->fins & DEFERRING))
 		bpf_map_delete_elem(&reorders, k);
+}
+
+/* end_conn for a connection whose key is on the caller's stack: its reorders entry goes first.
+ * end_conn cannot delete it (a global function's pointer argument is no map key to 6.1's helpers),
+ * and an entry left behind would stay until reorders filled, when holding would stop. */
+static __always_inline void close_conn(struct owlk8s_self *st, struct owlk8s_conn *c, struct owlk8s_conn_key *k,
+				       __u32 error, __u64 now)
+{
+	forget_reorder(c, k);
+	end_conn(st, c, k, error, now);
 }
 
 /* One CPU at a time frames a direction. A sender whose segments leave from two CPUs (its process
@@ -1596,8 +1606,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		__u32 id = c->target_id;
 		if (c->fins & H2CONN)
 			hand_to_h2(s, c, k, dir, 3); /* the HTTP/2 program forgets the old one (evicted) */
-		forget_reorder(c, k);
-		end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
+		close_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 		if (bpf_map_update_elem(&conns, k, &ZERO_CONN, BPF_EXIST) != 0) /* != 0: see make_series */
 			return 0;
 		c = bpf_map_lookup_elem(&conns, k);
@@ -1641,8 +1650,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 	if ((c->fins & H2CONN) && (p->flags & (TCP_RST | TCP_FIN)) && !p->h2)
 		hand_to_h2(s, c, k, dir, 0); /* the HTTP/2 program sends the connection's end */
 	if (p->flags & TCP_RST) {
-		forget_reorder(c, k);
-		end_conn(st, c, k, OWLK8S_ERR_RESET, now);
+		close_conn(st, c, k, OWLK8S_ERR_RESET, now);
 		forget_conn(c, k);
 	} else if (p->flags & TCP_FIN) {
 		__u32 bit = dir == DIR_REQUEST ? FIN_CLIENT : FIN_SERVER;
@@ -1651,8 +1659,7 @@ GLOBAL int conn_packet(struct __sk_buff *skb, struct owlk8s_self *st, struct scr
 		__u32 both = (fins_set(c, bit) | bit) & (FIN_CLIENT | FIN_SERVER);
 		if (dir == DIR_RESPONSE || both == (FIN_CLIENT | FIN_SERVER)) {
 			/* the server sends nothing more: what waits is unanswered */
-			forget_reorder(c, k);
-			end_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
+			close_conn(st, c, k, OWLK8S_ERR_CLOSED, now);
 			if (both == (FIN_CLIENT | FIN_SERVER))
 				forget_conn(c, k);
 		}
@@ -1883,8 +1890,7 @@ static long sweep_one(void *map, struct owlk8s_conn_key *key, struct owlk8s_conn
 	if (older_than(now, c->last_ns, CONFIG.idle_timeout_ns)) {
 		if (c->fins & H2CONN)
 			h2_forget(x->skb, x->st, k, now);
-		forget_reorder(c, k);
-		end_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
+		close_conn(x->st, c, k, OWLK8S_ERR_TIMEOUT, now);
 		delete_conn(k, c->target_id);
 		x->st->conns_expired++;
 	}
